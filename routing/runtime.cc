@@ -1,0 +1,30 @@
+#include "routing/runtime.h"
+
+namespace sluice {
+
+const char* ProtocolName(Protocol p) { return p == Protocol::kMysql ? "mysql" : "postgresql"; }
+const char* RoleName(ServerRole r) { return r == ServerRole::kPrimary ? "primary" : "replica"; }
+const char* PoolModeName(PoolMode m) { return m == PoolMode::kSession ? "session" : "transaction"; }
+const char* StateName(ServerState s) {
+  switch (s) {
+    case ServerState::kOnline: return "ONLINE";
+    case ServerState::kShunned: return "SHUNNED";
+    case ServerState::kOfflineSoft: return "OFFLINE_SOFT";
+    case ServerState::kOfflineHard: return "OFFLINE_HARD";
+  }
+  return "?";
+}
+
+const Cluster* Runtime::FindCluster(const std::string& name) const {
+  for (const auto& c : clusters)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+const User* Runtime::FindUser(const std::string& name) const {
+  for (const auto& u : users)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
+}  // namespace sluice

@@ -1,0 +1,152 @@
+// Runtime: the immutable snapshot of everything the data plane decides with (clusters,
+// servers with role/state/lag, users, query rules, limits). The control plane builds a new
+// one and publishes it; workers read it once per statement and never lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class Protocol { kMysql, kPostgres };
+enum class ServerRole { kPrimary, kReplica };
+// As ProxySQL operators know them. OFFLINE_SOFT: finish what runs, take nothing new.
+enum class ServerState { kOnline, kShunned, kOfflineSoft, kOfflineHard };
+// PgBouncer's pool modes; MySQL clusters multiplex in "transaction" mode.
+enum class PoolMode { kSession, kTransaction };
+
+const char* ProtocolName(Protocol p);
+const char* RoleName(ServerRole r);
+const char* StateName(ServerState s);
+const char* PoolModeName(PoolMode m);
+
+struct Server {
+  std::string host;
+  uint16_t port = 0;
+  ServerRole role = ServerRole::kReplica;
+  int hostgroup = 0;  // writer or reader hostgroup of its cluster, derived from role
+  int weight = 1;
+  int max_connections = 50;   // per worker pool bound is derived from this
+  int max_lag_ms = 10000;     // a replica further behind gets no reads
+  ServerState state = ServerState::kOnline;
+  int64_t lag_ms = 0;         // filled by the monitor; 0 until measured
+  std::string name() const { return host + ":" + std::to_string(port); }
+};
+
+struct Cluster {
+  std::string name;
+  Protocol protocol = Protocol::kMysql;
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;
+  int writer_hostgroup = 0;
+  int reader_hostgroup = 1;
+  bool reader_fallback_to_writer = true;  // a reader group with no usable node uses the writer
+  PoolMode pool_mode = PoolMode::kTransaction;
+  int max_client_connections = 10000;
+  int connect_timeout_ms = 3000;
+  int read_your_writes_ms = 0;  // after a write, keep this session's reads on the writer
+  // Credentials the monitor (health/) uses; the data plane logs in as the client's user.
+  std::string monitor_user;
+  std::string monitor_password;
+  std::vector<Server> servers;
+};
+
+struct User {
+  std::string name;
+  std::string password;  // plaintext in config; sluice derives verifiers from it
+  std::string cluster;   // which cluster this user may use
+  std::string default_schema;
+  std::optional<PoolMode> pool_mode;  // overrides the cluster's
+  int max_connections = 10000;
+  // Credentials sluice uses towards the backend; default: the same as the client's.
+  std::string backend_user;
+  std::string backend_password;
+};
+
+enum class RuleAction { kRoute, kReject };
+
+struct QueryRule {
+  int id = 0;
+  bool active = true;
+  std::string cluster;      // empty: any
+  std::string user;         // empty: any
+  std::string schema;       // empty: any
+  std::string match_pattern;  // re2 on statement text; empty: any
+  std::string match_digest;   // re2 on the digest; empty: any
+  RuleAction action = RuleAction::kRoute;
+  int destination_hostgroup = -1;  // -1: leave as the default split decides
+  std::string error_message;       // for kReject
+  bool mirror = false;
+  bool apply = true;  // stop the walk at this rule
+};
+
+struct AdminSettings {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 6032;
+  std::string user = "admin";
+  std::string password;
+  std::string data_dir;  // SQLite store; empty: in memory
+};
+
+struct MetricsSettings {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;  // 0: disabled
+};
+
+struct Runtime {
+  uint64_t version = 0;  // bumped on every publish
+  int workers = 0;       // 0: number of cores
+  int drain_timeout_ms = 10000;
+  std::vector<Cluster> clusters;
+  std::vector<User> users;
+  std::vector<QueryRule> rules;
+  AdminSettings admin;
+  MetricsSettings metrics;
+
+  const Cluster* FindCluster(const std::string& name) const;
+  const User* FindUser(const std::string& name) const;
+};
+
+using RuntimePtr = std::shared_ptr<const Runtime>;
+
+// The one place a snapshot is published. Publish() is for the control plane; Load() may
+// take libstdc++'s internal spin lock, so workers read through a RuntimeCache instead.
+class RuntimeHolder {
+ public:
+  RuntimePtr Load() const { return current_.load(std::memory_order_acquire); }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void Publish(RuntimePtr next) {
+    current_.store(std::move(next), std::memory_order_release);
+    version_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<RuntimePtr> current_;
+  std::atomic<uint64_t> version_{0};
+};
+
+// A worker thread's view of the snapshot: Current() costs one atomic load when nothing
+// was published since the last call, so it is safe to call once per statement.
+class RuntimeCache {
+ public:
+  explicit RuntimeCache(const RuntimeHolder* holder) : holder_(holder) {}
+  const RuntimePtr& Current() {
+    uint64_t v = holder_->version();
+    if (v != seen_ || !cached_) {
+      cached_ = holder_->Load();
+      seen_ = v;
+    }
+    return cached_;
+  }
+
+ private:
+  const RuntimeHolder* holder_;
+  uint64_t seen_ = ~uint64_t{0};
+  RuntimePtr cached_;
+};
+
+}  // namespace sluice
