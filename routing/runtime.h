@@ -87,6 +87,8 @@ struct QueryRule {
 struct AdminSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 6032;
+  // Non-empty: listen on this Unix socket instead (listen_host is then "" and listen_port 0).
+  std::string listen_path;
   std::string user = "admin";
   std::string password;
   std::string data_dir;  // SQLite store; empty: in memory
@@ -101,6 +103,7 @@ struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
   int drain_timeout_ms = 10000;
+  std::string log_level = "info";  // debug | info | warn | error
   std::vector<Cluster> clusters;
   std::vector<User> users;
   std::vector<QueryRule> rules;
