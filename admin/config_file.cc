@@ -1,0 +1,653 @@
+#include "admin/config_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+#include <toml++/toml.h>
+
+#include "common/log.h"
+
+namespace sluice {
+namespace {
+
+// Longer than an hour is a unit mistake (seconds typed as milliseconds), not a setting.
+constexpr int64_t kMaxMs = 3'600'000;
+constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+// A config file is a few kilobytes; the cap only bounds the read loop.
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+enum class Need { kOptional, kRequired };
+
+template <typename E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+
+constexpr EnumName<Protocol> kProtocols[] = {{"mysql", Protocol::kMysql},
+                                             {"postgresql", Protocol::kPostgres}};
+constexpr EnumName<ServerRole> kRoles[] = {{"primary", ServerRole::kPrimary},
+                                           {"replica", ServerRole::kReplica}};
+constexpr EnumName<PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
+                                             {"transaction", PoolMode::kTransaction}};
+constexpr EnumName<RuleAction> kActions[] = {{"route", RuleAction::kRoute},
+                                             {"reject", RuleAction::kReject}};
+constexpr EnumName<log::Level> kLogLevels[] = {{"debug", log::Level::kDebug},
+                                               {"info", log::Level::kInfo},
+                                               {"warn", log::Level::kWarn},
+                                               {"error", log::Level::kError}};
+
+const char* TypeName(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+  }
+  return "?";
+}
+
+int64_t LineOf(const toml::node& n) {
+  return n.source().begin.line;
+}
+
+Status ErrorAt(const std::string& file, int64_t line, std::string_view key, std::string_view what) {
+  return InvalidArgument(fmt::format("{}:{}: {}: {}", file, line, key, what));
+}
+
+// "host:port" or "[v6]:port"; the port must be 1..65535.
+bool ParseHostPort(std::string_view s, std::string* host, uint16_t* port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view h = s.substr(0, colon);
+  std::string_view p = s.substr(colon + 1);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    return false;  // a bare IPv6 address is ambiguous; it needs brackets
+  }
+  if (p.empty() || p.size() > 5) return false;
+  int v = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v > 65535) return false;
+  *host = std::string(h);
+  *port = static_cast<uint16_t>(v);
+  return true;
+}
+
+// One TOML table being read: knows its dotted path, so every error can name the key.
+class TableReader {
+ public:
+  TableReader(const std::string* file, const toml::table* table, std::string path)
+      : TableReader(file, table, std::move(path), LineOf(*table)) {}
+  // For a section the file leaves out: errors point at LINE, the table that lacks it.
+  TableReader(const std::string* file, const toml::table* table, std::string path, int64_t line)
+      : file_(file), table_(table), path_(std::move(path)), line_(line) {}
+
+  std::string Key(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+  const std::string& path() const { return path_; }
+  int64_t line() const { return line_; }
+  const toml::node* Get(std::string_view key) const { return table_->get(key); }
+  // The line of KEY's value, or of this table when KEY was left at its default.
+  int64_t LineOfKey(std::string_view key) const {
+    const toml::node* n = Get(key);
+    return n ? LineOf(*n) : line();
+  }
+
+  Status Error(int64_t line, std::string_view key, std::string_view what) const {
+    return ErrorAt(*file_, line, Key(key), what);
+  }
+  Status ErrorAtKey(std::string_view key, std::string_view what) const {
+    return Error(LineOfKey(key), key, what);
+  }
+  Status Missing(std::string_view key) const { return Error(line(), key, "missing required key"); }
+
+  // Unknown keys are checked before anything else: a typo must read as a typo, not as the
+  // missing key it was meant to be. The first stray key in file order is reported.
+  Status CheckKeys(std::initializer_list<std::string_view> allowed) const {
+    const toml::key* stray = nullptr;
+    for (auto&& [k, v] : *table_) {
+      if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
+      if (!stray || k.source().begin.line < stray->source().begin.line) stray = &k;
+    }
+    if (!stray) return Status::Ok();
+    return Error(stray->source().begin.line, stray->str(), "unknown key");
+  }
+
+  Status String(std::string_view key, Need need, std::string* out) const {
+    const toml::node* n = Get(key);
+    if (!n) return need == Need::kRequired ? Missing(key) : Status::Ok();
+    if (!n->is_string()) return WrongType(key, *n, "string");
+    *out = n->as_string()->get();
+    return Status::Ok();
+  }
+
+  Status NonEmptyString(std::string_view key, Need need, std::string* out) const {
+    Status s = String(key, need, out);
+    if (s.ok() && Get(key) && out->empty()) return ErrorAtKey(key, "expected a non-empty string");
+    return s;
+  }
+
+  Status Bool(std::string_view key, bool* out) const {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (!n->is_boolean()) return WrongType(key, *n, "boolean");
+    *out = n->as_boolean()->get();
+    return Status::Ok();
+  }
+
+  template <typename T>
+  Status Int(std::string_view key, Need need, int64_t min, int64_t max, T* out) const {
+    const toml::node* n = Get(key);
+    if (!n) return need == Need::kRequired ? Missing(key) : Status::Ok();
+    if (!n->is_integer()) return WrongType(key, *n, "integer");
+    int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      return ErrorAtKey(key, fmt::format("expected {}..{}, got {}", min, max, v));
+    }
+    *out = static_cast<T>(v);
+    return Status::Ok();
+  }
+
+  template <typename E, size_t N>
+  Status Enum(std::string_view key, Need need, const EnumName<E> (&names)[N], E* out) const {
+    std::string name;
+    Status s = String(key, need, &name);
+    if (!s.ok() || !Get(key)) return s;
+    for (const auto& e : names) {
+      if (e.name == name) {
+        *out = e.value;
+        return Status::Ok();
+      }
+    }
+    std::string choices;
+    for (const auto& e : names) choices += fmt::format("{}{}", choices.empty() ? "" : "|", e.name);
+    return ErrorAtKey(key, fmt::format("expected one of {}, got \"{}\"", choices, name));
+  }
+
+  Status HostPort(std::string_view key, Need need, std::string* host, uint16_t* port) const {
+    std::string text;
+    Status s = String(key, need, &text);
+    if (!s.ok() || !Get(key)) return s;
+    if (!ParseHostPort(text, host, port)) return BadListen(key, text);
+    return Status::Ok();
+  }
+
+  Status BadListen(std::string_view key, std::string_view text) const {
+    return ErrorAtKey(key,
+                      fmt::format("expected \"host:port\" with port 1..65535, got \"{}\"", text));
+  }
+
+  // A sub-table such as [admin]; absent leaves *OUT null.
+  Status Table(std::string_view key, const toml::table** out) const {
+    *out = nullptr;
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (!n->is_table()) return WrongType(key, *n, "table");
+    *out = n->as_table();
+    return Status::Ok();
+  }
+
+  // The tables of an array such as [[cluster]], each named "cluster[i]"; absent is empty.
+  Status Tables(std::string_view key, std::vector<TableReader>* out) const {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (!n->is_array()) {
+      return ErrorAtKey(
+          key, fmt::format("expected array of tables ([[{}]]), got {}", key, TypeName(n->type())));
+    }
+    const toml::array& a = *n->as_array();
+    for (size_t i = 0; i < a.size(); ++i) {
+      std::string path = fmt::format("{}[{}]", Key(key), i);
+      if (!a[i].is_table()) {
+        return ErrorAt(*file_, LineOf(a[i]), path,
+                       fmt::format("expected table, got {}", TypeName(a[i].type())));
+      }
+      out->emplace_back(file_, a[i].as_table(), std::move(path));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status WrongType(std::string_view key, const toml::node& n, std::string_view want) const {
+    return Error(LineOf(n), key, fmt::format("expected {}, got {}", want, TypeName(n.type())));
+  }
+
+  const std::string* file_;
+  const toml::table* table_;
+  std::string path_;
+  int64_t line_;
+};
+
+// Runs each step until one fails; keeps the readers below a flat list of fields.
+Status FirstError(std::initializer_list<Status> steps) {
+  for (const Status& s : steps)
+    if (!s.ok()) return s;
+  return Status::Ok();
+}
+
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    Status _s = (expr);              \
+    if (!_s.ok()) return _s;         \
+  } while (0)
+
+Status ReadSluice(const TableReader& t, Runtime* rt) {
+  log::Level level = log::Level::kInfo;
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"workers", "log_level", "drain_timeout_ms"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.Int("workers", Need::kOptional, 0, 256, &rt->workers),
+      t.Enum("log_level", Need::kOptional, kLogLevels, &level),
+      t.Int("drain_timeout_ms", Need::kOptional, 0, kMaxMs, &rt->drain_timeout_ms),
+  }));
+  for (const auto& e : kLogLevels)
+    if (e.value == level) rt->log_level = std::string(e.name);
+  return Status::Ok();
+}
+
+Status ReadAdmin(const TableReader& t, AdminSettings* a) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"listen", "user", "password", "data_dir"}));
+  std::string listen;
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.String("listen", Need::kOptional, &listen),
+      t.NonEmptyString("user", Need::kOptional, &a->user),
+      t.String("password", Need::kOptional, &a->password),
+      t.String("data_dir", Need::kOptional, &a->data_dir),
+  }));
+  if (!listen.empty() && listen.front() == '/') {
+    a->listen_path = listen;
+    a->listen_host.clear();
+    a->listen_port = 0;
+    return Status::Ok();  // the socket file's permissions guard it; no password needed
+  }
+  if (t.Get("listen") && !ParseHostPort(listen, &a->listen_host, &a->listen_port)) {
+    return t.BadListen("listen", listen);
+  }
+  if (!a->password.empty()) return Status::Ok();
+  const char* why = "required unless admin.listen is a Unix socket path";
+  if (!t.Get("password")) {
+    return t.Error(t.line(), "password", fmt::format("missing required key ({})", why));
+  }
+  return t.ErrorAtKey("password", fmt::format("expected a non-empty password ({})", why));
+}
+
+Status ReadMetrics(const TableReader& t, MetricsSettings* m) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"listen"}));
+  std::string listen;
+  SLUICE_RETURN_IF_ERROR(t.String("listen", Need::kOptional, &listen));
+  if (listen.empty()) return Status::Ok();  // "" disables the exporter
+  if (!ParseHostPort(listen, &m->listen_host, &m->listen_port)) {
+    return t.BadListen("listen", listen);
+  }
+  return Status::Ok();
+}
+
+Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"host", "port", "role", "weight", "max_connections", "max_lag_ms"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("host", Need::kRequired, &s->host),
+      t.Int("port", Need::kRequired, 1, 65535, &s->port),
+      t.Enum("role", Need::kRequired, kRoles, &s->role),
+      t.Int("weight", Need::kOptional, 1, 1'000'000, &s->weight),
+      t.Int("max_connections", Need::kOptional, 1, 100'000, &s->max_connections),
+      t.Int("max_lag_ms", Need::kOptional, 0, kMaxMs, &s->max_lag_ms),
+  }));
+  s->hostgroup = s->role == ServerRole::kPrimary ? c.writer_hostgroup : c.reader_hostgroup;
+  return Status::Ok();
+}
+
+// Exactly one primary: the writer hostgroup is that one node.
+Status CheckPrimaries(const TableReader& t, const std::vector<TableReader>& servers,
+                      const Cluster& c) {
+  if (servers.empty()) return t.Missing("server");
+  const TableReader* first = nullptr;
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (c.servers[i].role != ServerRole::kPrimary) continue;
+    if (first) {
+      return servers[i].ErrorAtKey(
+          "role",
+          fmt::format("second primary in cluster \"{}\" (the first is {})", c.name, first->path()));
+    }
+    first = &servers[i];
+  }
+  if (first) return Status::Ok();
+  return t.Error(t.line(), "server",
+                 "expected exactly one server with role = \"primary\", got none");
+}
+
+Status CheckDuplicateServers(const std::vector<TableReader>& servers, const Cluster& c) {
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.servers[j].host == c.servers[i].host && c.servers[j].port == c.servers[i].port) {
+        return servers[i].ErrorAtKey("port", fmt::format("duplicate server {} (the first is {})",
+                                                         c.servers[i].name(), servers[j].path()));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadCluster(const TableReader& t, Cluster* c) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys(
+      {"name", "protocol", "listen", "pool_mode", "writer_hostgroup", "reader_hostgroup",
+       "reader_fallback_to_writer", "max_client_connections", "connect_timeout_ms",
+       "read_your_writes_ms", "monitor_user", "monitor_password", "server"}));
+  std::vector<TableReader> servers;
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("name", Need::kRequired, &c->name),
+      t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),
+      t.HostPort("listen", Need::kRequired, &c->listen_host, &c->listen_port),
+      t.Enum("pool_mode", Need::kOptional, kPoolModes, &c->pool_mode),
+      t.Int("writer_hostgroup", Need::kOptional, 0, kMaxInt, &c->writer_hostgroup),
+      t.Int("reader_hostgroup", Need::kOptional, 0, kMaxInt, &c->reader_hostgroup),
+      t.Bool("reader_fallback_to_writer", &c->reader_fallback_to_writer),
+      t.Int("max_client_connections", Need::kOptional, 1, 1'000'000, &c->max_client_connections),
+      t.Int("connect_timeout_ms", Need::kOptional, 1, kMaxMs, &c->connect_timeout_ms),
+      t.Int("read_your_writes_ms", Need::kOptional, 0, kMaxMs, &c->read_your_writes_ms),
+      t.NonEmptyString("monitor_user", Need::kRequired, &c->monitor_user),
+      t.String("monitor_password", Need::kOptional, &c->monitor_password),
+      t.Tables("server", &servers),
+  }));
+  if (c->reader_hostgroup == c->writer_hostgroup) {
+    return t.ErrorAtKey(
+        "reader_hostgroup",
+        fmt::format("expected a hostgroup other than writer_hostgroup ({})", c->writer_hostgroup));
+  }
+  c->servers.resize(servers.size());
+  for (size_t i = 0; i < servers.size(); ++i) {
+    SLUICE_RETURN_IF_ERROR(ReadServer(servers[i], *c, &c->servers[i]));
+  }
+  SLUICE_RETURN_IF_ERROR(CheckDuplicateServers(servers, *c));
+  return CheckPrimaries(t, servers, *c);
+}
+
+Status ReadUser(const TableReader& t, User* u) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name", "password", "cluster", "default_schema", "pool_mode",
+                                      "max_connections", "backend_user", "backend_password"}));
+  PoolMode mode = PoolMode::kTransaction;
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("name", Need::kRequired, &u->name),
+      t.String("password", Need::kRequired, &u->password),
+      t.NonEmptyString("cluster", Need::kRequired, &u->cluster),
+      t.String("default_schema", Need::kOptional, &u->default_schema),
+      t.Enum("pool_mode", Need::kOptional, kPoolModes, &mode),
+      t.Int("max_connections", Need::kOptional, 1, 1'000'000, &u->max_connections),
+      t.String("backend_user", Need::kOptional, &u->backend_user),
+      t.String("backend_password", Need::kOptional, &u->backend_password),
+  }));
+  if (t.Get("pool_mode")) u->pool_mode = mode;
+  if (u->backend_user.empty()) u->backend_user = u->name;
+  if (u->backend_password.empty()) u->backend_password = u->password;
+  return Status::Ok();
+}
+
+Status CheckRegex(const TableReader& t, std::string_view key, const std::string& pattern) {
+  if (pattern.empty()) return Status::Ok();
+  RE2::Options options;
+  options.set_log_errors(false);
+  RE2 re(pattern, options);
+  if (re.ok()) return Status::Ok();
+  return t.ErrorAtKey(key, fmt::format("invalid regular expression: {}", re.error()));
+}
+
+Status ReadRule(const TableReader& t, QueryRule* r) {
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"id", "active", "cluster", "user", "schema", "match_pattern", "match_digest",
+                   "action", "destination_hostgroup", "error_message", "mirror", "apply"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.Int("id", Need::kRequired, 1, kMaxInt, &r->id),
+      t.Bool("active", &r->active),
+      t.String("cluster", Need::kOptional, &r->cluster),
+      t.String("user", Need::kOptional, &r->user),
+      t.String("schema", Need::kOptional, &r->schema),
+      t.String("match_pattern", Need::kOptional, &r->match_pattern),
+      t.String("match_digest", Need::kOptional, &r->match_digest),
+      t.Enum("action", Need::kOptional, kActions, &r->action),
+      t.Int("destination_hostgroup", Need::kOptional, -1, kMaxInt, &r->destination_hostgroup),
+      t.String("error_message", Need::kOptional, &r->error_message),
+      t.Bool("mirror", &r->mirror),
+      t.Bool("apply", &r->apply),
+  }));
+  return FirstError({CheckRegex(t, "match_pattern", r->match_pattern),
+                     CheckRegex(t, "match_digest", r->match_digest)});
+}
+
+// A listening socket the config asks for, to find two that want the same port.
+struct Listener {
+  int64_t line;
+  std::string key;
+  uint16_t port;
+};
+
+Status CheckListenPorts(const std::string& file, std::vector<Listener> listeners) {
+  std::stable_sort(listeners.begin(), listeners.end(),
+                   [](const Listener& a, const Listener& b) { return a.line < b.line; });
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (listeners[j].port != listeners[i].port) continue;
+      return ErrorAt(
+          file, listeners[i].line, listeners[i].key,
+          fmt::format("port {} is already used by {}", listeners[i].port, listeners[j].key));
+    }
+  }
+  return Status::Ok();
+}
+
+// Names and hostgroups identify a cluster in rules, admin tables and metrics: both are unique.
+Status CheckClusters(const std::vector<TableReader>& tables, const std::vector<Cluster>& clusters) {
+  std::map<std::string, size_t> names;
+  std::map<int, std::string> hostgroups;
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    const Cluster& c = clusters[i];
+    auto [it, fresh] = names.emplace(c.name, i);
+    if (!fresh) {
+      return tables[i].ErrorAtKey("name", fmt::format("duplicate cluster \"{}\" (the first is {})",
+                                                      c.name, tables[it->second].path()));
+    }
+    for (const char* key : {"writer_hostgroup", "reader_hostgroup"}) {
+      int hg =
+          std::string_view(key) == "writer_hostgroup" ? c.writer_hostgroup : c.reader_hostgroup;
+      auto [owner, unused] = hostgroups.emplace(hg, tables[i].path());
+      if (owner->second != tables[i].path()) {
+        return tables[i].ErrorAtKey(
+            key, fmt::format("hostgroup {} is already used by {}", hg, owner->second));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckUsers(const std::vector<TableReader>& tables, const Runtime& rt) {
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < rt.users.size(); ++i) {
+    const User& u = rt.users[i];
+    auto [it, fresh] = names.emplace(u.name, i);
+    if (!fresh) {
+      return tables[i].ErrorAtKey("name", fmt::format("duplicate user \"{}\" (the first is {})",
+                                                      u.name, tables[it->second].path()));
+    }
+    if (!rt.FindCluster(u.cluster)) {
+      return tables[i].ErrorAtKey("cluster", fmt::format("no cluster named \"{}\"", u.cluster));
+    }
+  }
+  return Status::Ok();
+}
+
+bool HasHostgroup(const Cluster& c, int hg) {
+  return c.writer_hostgroup == hg || c.reader_hostgroup == hg;
+}
+
+Status CheckRuleTargets(const TableReader& t, const QueryRule& r, const Runtime& rt) {
+  const Cluster* cluster = nullptr;
+  if (!r.cluster.empty() && !(cluster = rt.FindCluster(r.cluster))) {
+    return t.ErrorAtKey("cluster", fmt::format("no cluster named \"{}\"", r.cluster));
+  }
+  if (!r.user.empty() && !rt.FindUser(r.user)) {
+    return t.ErrorAtKey("user", fmt::format("no user named \"{}\"", r.user));
+  }
+  int hg = r.destination_hostgroup;
+  if (hg < 0) return Status::Ok();
+  if (cluster && !HasHostgroup(*cluster, hg)) {
+    return t.ErrorAtKey(
+        "destination_hostgroup",
+        fmt::format("hostgroup {} is not one of cluster \"{}\" ({} or {})", hg, cluster->name,
+                    cluster->writer_hostgroup, cluster->reader_hostgroup));
+  }
+  for (const Cluster& c : rt.clusters)
+    if (HasHostgroup(c, hg)) return Status::Ok();
+  return t.ErrorAtKey("destination_hostgroup", fmt::format("no cluster has hostgroup {}", hg));
+}
+
+Status CheckRules(const std::vector<TableReader>& tables, const Runtime& rt) {
+  std::map<int, size_t> ids;
+  for (size_t i = 0; i < rt.rules.size(); ++i) {
+    auto [it, fresh] = ids.emplace(rt.rules[i].id, i);
+    if (!fresh) {
+      return tables[i].ErrorAtKey("id", fmt::format("duplicate id {} (the first is {})",
+                                                    rt.rules[i].id, tables[it->second].path()));
+    }
+    SLUICE_RETURN_IF_ERROR(CheckRuleTargets(tables[i], rt.rules[i], rt));
+  }
+  return Status::Ok();
+}
+
+std::vector<Listener> Listeners(const TableReader& admin, const TableReader& metrics,
+                                const std::vector<TableReader>& clusters, const Runtime& rt) {
+  std::vector<Listener> out;
+  if (rt.admin.listen_path.empty()) {
+    out.push_back({admin.LineOfKey("listen"), admin.Key("listen"), rt.admin.listen_port});
+  }
+  if (rt.metrics.listen_port != 0) {
+    out.push_back({metrics.LineOfKey("listen"), metrics.Key("listen"), rt.metrics.listen_port});
+  }
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    out.push_back(
+        {clusters[i].LineOfKey("listen"), clusters[i].Key("listen"), rt.clusters[i].listen_port});
+  }
+  return out;
+}
+
+// The order of the checks: top-level keys, each section on its own, then the references
+// between sections (which need every section read).
+Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
+  TableReader root(&file, &table, "");
+  SLUICE_RETURN_IF_ERROR(
+      root.CheckKeys({"sluice", "admin", "metrics", "cluster", "user", "query_rule"}));
+  const toml::table* sluice = nullptr;
+  const toml::table* admin = nullptr;
+  const toml::table* metrics = nullptr;
+  std::vector<TableReader> clusters, users, rules;
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      root.Table("sluice", &sluice),
+      root.Table("admin", &admin),
+      root.Table("metrics", &metrics),
+      root.Tables("cluster", &clusters),
+      root.Tables("user", &users),
+      root.Tables("query_rule", &rules),
+  }));
+  // An absent section reads as an empty one (an absent [admin] still lacks its password);
+  // its errors point at the root table.
+  const toml::table empty;
+  auto section = [&](const toml::table* t, const char* name) {
+    return t ? TableReader(&file, t, name) : TableReader(&file, &empty, name, root.line());
+  };
+  TableReader sluice_reader = section(sluice, "sluice");
+  TableReader admin_reader = section(admin, "admin");
+  TableReader metrics_reader = section(metrics, "metrics");
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      ReadSluice(sluice_reader, rt),
+      ReadAdmin(admin_reader, &rt->admin),
+      ReadMetrics(metrics_reader, &rt->metrics),
+  }));
+  rt->clusters.resize(clusters.size());
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    SLUICE_RETURN_IF_ERROR(ReadCluster(clusters[i], &rt->clusters[i]));
+  }
+  rt->users.resize(users.size());
+  for (size_t i = 0; i < users.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(ReadUser(users[i], &rt->users[i]));
+  rt->rules.resize(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(ReadRule(rules[i], &rt->rules[i]));
+  return FirstError({
+      CheckClusters(clusters, rt->clusters),
+      CheckListenPorts(file, Listeners(admin_reader, metrics_reader, clusters, *rt)),
+      CheckUsers(users, *rt),
+      CheckRules(rules, *rt),
+  });
+}
+
+}  // namespace
+
+Result<Runtime> ParseConfig(std::string_view text, const std::string& path_for_errors) {
+  toml::table table;
+  try {
+    table = toml::parse(text, std::string_view(path_for_errors));
+  } catch (const toml::parse_error& e) {
+    return ErrorAt(path_for_errors, e.source().begin.line, "-", e.description());
+  }
+  Runtime rt;
+  Status s = ReadRoot(path_for_errors, table, &rt);
+  if (!s.ok()) return s;
+  return rt;
+}
+
+Result<Runtime> LoadConfigFile(const std::string& path) {
+  auto cannot_read = [&path](int err) {
+    return ErrorAt(path, 0, "-", fmt::format("cannot read: {}", std::strerror(err)));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot_read(errno);
+  std::string text;
+  char buf[65536];
+  while (text.size() <= kMaxFileBytes) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return cannot_read(err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (text.size() > kMaxFileBytes) return cannot_read(EFBIG);
+  return ParseConfig(text, path);
+}
+
+}  // namespace sluice

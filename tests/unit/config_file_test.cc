@@ -1,0 +1,418 @@
+// Tests for admin/config_file: the example parses to the Runtime it describes, and every
+// class of mistake reads as one exact "FILE:LINE: key: what is wrong" line.
+#include "admin/config_file.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sluice {
+namespace {
+
+// A valid config of 11 lines; tests append to it, so appended text starts on line 12.
+constexpr const char* kBase = R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = 3306
+  role = "primary"
+)";
+
+// The error message for TEXT, or "ok" when it parses.
+std::string Error(const std::string& text) {
+  Result<Runtime> r = ParseConfig(text, "t.toml");
+  return r.ok() ? "ok" : r.status().message();
+}
+
+std::string WithBase(const std::string& extra) {
+  return std::string(kBase) + extra;
+}
+
+std::string RepoRoot() {
+  std::string here = __FILE__;  // <root>/tests/unit/config_file_test.cc
+  return here.substr(0, here.rfind("/tests/unit/"));
+}
+
+TEST(ConfigFileTest, ExampleFileParsesToItsRuntime) {
+  Result<Runtime> r = LoadConfigFile(RepoRoot() + "/examples/sluice.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Runtime& rt = *r;
+  EXPECT_EQ(rt.workers, 0);
+  EXPECT_EQ(rt.log_level, "info");
+  EXPECT_EQ(rt.drain_timeout_ms, 10000);
+  EXPECT_EQ(rt.admin.listen_host, "127.0.0.1");
+  EXPECT_EQ(rt.admin.listen_port, 6032);
+  EXPECT_EQ(rt.admin.listen_path, "");
+  EXPECT_EQ(rt.admin.user, "admin");
+  EXPECT_EQ(rt.admin.password, "change-me");
+  EXPECT_EQ(rt.metrics.listen_host, "127.0.0.1");
+  EXPECT_EQ(rt.metrics.listen_port, 9187);
+
+  ASSERT_EQ(rt.clusters.size(), 2u);
+  const Cluster& my = rt.clusters[0];
+  EXPECT_EQ(my.name, "app_mysql");
+  EXPECT_EQ(my.protocol, Protocol::kMysql);
+  EXPECT_EQ(my.listen_host, "127.0.0.1");
+  EXPECT_EQ(my.listen_port, 6033);
+  EXPECT_EQ(my.pool_mode, PoolMode::kTransaction);
+  EXPECT_EQ(my.writer_hostgroup, 0);
+  EXPECT_EQ(my.reader_hostgroup, 1);
+  EXPECT_TRUE(my.reader_fallback_to_writer);
+  EXPECT_EQ(my.monitor_user, "monitor");
+  ASSERT_EQ(my.servers.size(), 3u);
+  EXPECT_EQ(my.servers[0].name(), "127.0.0.1:3306");
+  EXPECT_EQ(my.servers[0].role, ServerRole::kPrimary);
+  EXPECT_EQ(my.servers[0].hostgroup, 0);
+  EXPECT_EQ(my.servers[1].role, ServerRole::kReplica);
+  EXPECT_EQ(my.servers[1].hostgroup, 1);
+  EXPECT_EQ(my.servers[1].weight, 2);
+  EXPECT_EQ(my.servers[1].max_connections, 100);
+  EXPECT_EQ(my.servers[1].max_lag_ms, 5000);
+  EXPECT_EQ(my.servers[2].weight, 1);  // defaults
+  EXPECT_EQ(my.servers[2].max_connections, 50);
+  EXPECT_EQ(my.servers[2].max_lag_ms, 10000);
+
+  const Cluster& pg = rt.clusters[1];
+  EXPECT_EQ(pg.name, "app_pg");
+  EXPECT_EQ(pg.protocol, Protocol::kPostgres);
+  EXPECT_EQ(pg.listen_port, 6432);
+  EXPECT_EQ(pg.pool_mode, PoolMode::kSession);
+  EXPECT_FALSE(pg.reader_fallback_to_writer);
+  EXPECT_EQ(pg.max_client_connections, 2000);
+  EXPECT_EQ(pg.connect_timeout_ms, 2000);
+  EXPECT_EQ(pg.read_your_writes_ms, 500);
+  ASSERT_EQ(pg.servers.size(), 2u);
+  EXPECT_EQ(pg.servers[0].hostgroup, 10);
+  EXPECT_EQ(pg.servers[1].hostgroup, 11);
+  EXPECT_EQ(pg.servers[1].max_lag_ms, 2000);
+
+  ASSERT_EQ(rt.users.size(), 2u);
+  EXPECT_EQ(rt.users[0].name, "app");
+  EXPECT_EQ(rt.users[0].cluster, "app_mysql");
+  EXPECT_EQ(rt.users[0].default_schema, "shop");
+  EXPECT_FALSE(rt.users[0].pool_mode.has_value());
+  EXPECT_EQ(rt.users[0].backend_user, "app");
+  EXPECT_EQ(rt.users[0].backend_password, "app-secret");
+  EXPECT_EQ(rt.users[1].pool_mode, PoolMode::kTransaction);
+  EXPECT_EQ(rt.users[1].max_connections, 200);
+  EXPECT_EQ(rt.users[1].backend_user, "reporting_ro");
+  EXPECT_EQ(rt.users[1].backend_password, "ro-secret");
+
+  ASSERT_EQ(rt.rules.size(), 2u);
+  EXPECT_EQ(rt.rules[0].id, 1);
+  EXPECT_EQ(rt.rules[0].cluster, "app_mysql");
+  EXPECT_EQ(rt.rules[0].match_pattern, "(?i)^SELECT .* FOR UPDATE");
+  EXPECT_EQ(rt.rules[0].action, RuleAction::kRoute);
+  EXPECT_EQ(rt.rules[0].destination_hostgroup, 0);
+  EXPECT_EQ(rt.rules[1].action, RuleAction::kReject);
+  EXPECT_EQ(rt.rules[1].user, "reporting");
+  EXPECT_EQ(rt.rules[1].error_message, "reporting may not delete");
+  EXPECT_EQ(rt.rules[1].destination_hostgroup, -1);
+}
+
+TEST(ConfigFileTest, MinimalConfigTakesDefaults) {
+  Result<Runtime> r = ParseConfig(kBase, "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->workers, 0);
+  EXPECT_EQ(r->log_level, "info");
+  EXPECT_EQ(r->admin.listen_port, 6032);
+  EXPECT_EQ(r->metrics.listen_port, 0);  // disabled
+  const Cluster& c = r->clusters.at(0);
+  EXPECT_EQ(c.pool_mode, PoolMode::kTransaction);
+  EXPECT_EQ(c.monitor_password, "");
+  EXPECT_EQ(c.servers.at(0).hostgroup, 0);
+}
+
+TEST(ConfigFileTest, SluiceSectionIsRead) {
+  Result<Runtime> r = ParseConfig(WithBase("[sluice]\nworkers = 4\nlog_level = \"debug\"\n"
+                                           "drain_timeout_ms = 0\n"),
+                                  "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->workers, 4);
+  EXPECT_EQ(r->log_level, "debug");
+  EXPECT_EQ(r->drain_timeout_ms, 0);
+}
+
+TEST(ConfigFileTest, MissingKeyNamesTheTableLine) {
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+)"),
+            "t.toml:3: cluster[0].protocol: missing required key");
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"127.0.0.2\"\nrole = \"replica\"\n")),
+            "t.toml:12: cluster[0].server[1].port: missing required key");
+  EXPECT_EQ(Error(WithBase("[[user]]\nname = \"u\"\ncluster = \"c\"\n")),
+            "t.toml:12: user[0].password: missing required key");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\naction = \"reject\"\n")),
+            "t.toml:12: query_rule[0].id: missing required key");
+}
+
+TEST(ConfigFileTest, WrongType) {
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = "3306"
+  role = "primary"
+)"),
+            "t.toml:10: cluster[0].server[0].port: expected integer, got string");
+  EXPECT_EQ(Error(WithBase("[sluice]\nworkers = 2.5\n")),
+            "t.toml:13: sluice.workers: expected integer, got float");
+  EXPECT_EQ(Error(WithBase("[metrics]\nlisten = 9187\n")),
+            "t.toml:13: metrics.listen: expected string, got integer");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\napply = \"yes\"\n")),
+            "t.toml:14: query_rule[0].apply: expected boolean, got string");
+  EXPECT_EQ(Error("metrics = 1\n" + std::string(kBase)),
+            "t.toml:1: metrics: expected table, got integer");
+  EXPECT_EQ(Error(WithBase("[user]\nname = \"u\"\n")),
+            "t.toml:12: user: expected array of tables ([[user]]), got table");
+  EXPECT_EQ(Error("query_rule = [1]\n" + std::string(kBase)),
+            "t.toml:1: query_rule[0]: expected table, got integer");
+}
+
+TEST(ConfigFileTest, UnknownKeyAtTopLevel) {
+  EXPECT_EQ(Error(WithBase("[[clusters]]\nname = \"x\"\n")), "t.toml:12: clusters: unknown key");
+  EXPECT_EQ(Error("verbose = true\n" + std::string(kBase)), "t.toml:1: verbose: unknown key");
+}
+
+TEST(ConfigFileTest, UnknownKeyNested) {
+  EXPECT_EQ(Error(WithBase("  weigth = 3\n")),
+            "t.toml:12: cluster[0].server[0].weigth: unknown key");
+  EXPECT_EQ(Error(WithBase("[sluice]\nworker = 4\n")), "t.toml:13: sluice.worker: unknown key");
+  EXPECT_EQ(
+      Error(WithBase("[[user]]\nname = \"u\"\npassword = \"\"\ncluster = \"c\"\nschema = \"x\"\n")),
+      "t.toml:16: user[0].schema: unknown key");
+}
+
+TEST(ConfigFileTest, UnknownKeyWinsOverTheMissingKeyItMisspells) {
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocl = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+)"),
+            "t.toml:5: cluster[0].protocl: unknown key");
+}
+
+TEST(ConfigFileTest, BadEnum) {
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mariadb"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+)"),
+            "t.toml:5: cluster[0].protocol: expected one of mysql|postgresql, got \"mariadb\"");
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"h\"\nport = 1\nrole = \"slave\"\n")),
+            "t.toml:15: cluster[0].server[1].role: expected one of primary|replica, got \"slave\"");
+  EXPECT_EQ(Error(WithBase("[sluice]\nlog_level = \"trace\"\n")),
+            "t.toml:13: sluice.log_level: expected one of debug|info|warn|error, got \"trace\"");
+  EXPECT_EQ(Error(WithBase("[[user]]\nname = \"u\"\npassword = \"\"\ncluster = \"c\"\n"
+                           "pool_mode = \"statement\"\n")),
+            "t.toml:16: user[0].pool_mode: expected one of session|transaction, got \"statement\"");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\naction = \"drop\"\n")),
+            "t.toml:14: query_rule[0].action: expected one of route|reject, got \"drop\"");
+}
+
+TEST(ConfigFileTest, OutOfRange) {
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"h\"\nport = 70000\nrole = \"replica\"\n")),
+            "t.toml:14: cluster[0].server[1].port: expected 1..65535, got 70000");
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"h\"\nport = 0\nrole = \"replica\"\n")),
+            "t.toml:14: cluster[0].server[1].port: expected 1..65535, got 0");
+  EXPECT_EQ(Error(WithBase("  weight = 0\n")),
+            "t.toml:12: cluster[0].server[0].weight: expected 1..1000000, got 0");
+  EXPECT_EQ(Error(WithBase("[sluice]\nworkers = 257\n")),
+            "t.toml:13: sluice.workers: expected 0..256, got 257");
+  EXPECT_EQ(Error(WithBase("[sluice]\nworkers = -1\n")),
+            "t.toml:13: sluice.workers: expected 0..256, got -1");
+}
+
+TEST(ConfigFileTest, BadListenAddress) {
+  EXPECT_EQ(Error(WithBase("[metrics]\nlisten = \"9187\"\n")),
+            "t.toml:13: metrics.listen: expected \"host:port\" with port 1..65535, got \"9187\"");
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+listen = "127.0.0.1:99999"
+)"),
+            "t.toml:3: admin.listen: expected \"host:port\" with port 1..65535, got "
+            "\"127.0.0.1:99999\"");
+}
+
+TEST(ConfigFileTest, Duplicates) {
+  EXPECT_EQ(Error(WithBase(R"([[cluster]]
+name = "c"
+protocol = "postgresql"
+listen = "127.0.0.1:6432"
+writer_hostgroup = 10
+reader_hostgroup = 11
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = 5432
+  role = "primary"
+)")),
+            "t.toml:13: cluster[1].name: duplicate cluster \"c\" (the first is cluster[0])");
+  EXPECT_EQ(Error(WithBase(R"([[cluster]]
+name = "d"
+protocol = "postgresql"
+listen = "127.0.0.1:6033"
+writer_hostgroup = 10
+reader_hostgroup = 11
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = 5432
+  role = "primary"
+)")),
+            "t.toml:15: cluster[1].listen: port 6033 is already used by cluster[0].listen");
+  EXPECT_EQ(Error(WithBase("[metrics]\nlisten = \"127.0.0.1:6032\"\n")),
+            "t.toml:13: metrics.listen: port 6032 is already used by admin.listen");
+  EXPECT_EQ(Error(WithBase(R"([[cluster]]
+name = "d"
+protocol = "postgresql"
+listen = "127.0.0.1:6432"
+writer_hostgroup = 1
+reader_hostgroup = 11
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = 5432
+  role = "primary"
+)")),
+            "t.toml:16: cluster[1].writer_hostgroup: hostgroup 1 is already used by cluster[0]");
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"127.0.0.1\"\nport = 3306\n"
+                           "role = \"replica\"\n")),
+            "t.toml:14: cluster[0].server[1].port: duplicate server 127.0.0.1:3306 (the first is "
+            "cluster[0].server[0])");
+  EXPECT_EQ(Error(WithBase(R"([[user]]
+name = "u"
+password = "a"
+cluster = "c"
+[[user]]
+name = "u"
+password = "b"
+cluster = "c"
+)")),
+            "t.toml:17: user[1].name: duplicate user \"u\" (the first is user[0])");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 7\n[[query_rule]]\nid = 7\n")),
+            "t.toml:15: query_rule[1].id: duplicate id 7 (the first is query_rule[0])");
+}
+
+TEST(ConfigFileTest, DanglingReferences) {
+  EXPECT_EQ(Error(WithBase("[[user]]\nname = \"u\"\npassword = \"p\"\ncluster = \"nope\"\n")),
+            "t.toml:15: user[0].cluster: no cluster named \"nope\"");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\ncluster = \"nope\"\n")),
+            "t.toml:14: query_rule[0].cluster: no cluster named \"nope\"");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\nuser = \"ghost\"\n")),
+            "t.toml:14: query_rule[0].user: no user named \"ghost\"");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\ndestination_hostgroup = 5\n")),
+            "t.toml:14: query_rule[0].destination_hostgroup: no cluster has hostgroup 5");
+}
+
+TEST(ConfigFileTest, ExactlyOnePrimary) {
+  EXPECT_EQ(Error(WithBase("[[cluster.server]]\nhost = \"127.0.0.1\"\nport = 3307\n"
+                           "role = \"primary\"\n")),
+            "t.toml:15: cluster[0].server[1].role: second primary in cluster \"c\" (the first is "
+            "cluster[0].server[0])");
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+  [[cluster.server]]
+  host = "127.0.0.1"
+  port = 3306
+  role = "replica"
+)"),
+            "t.toml:3: cluster[0].server: expected exactly one server with role = \"primary\", got "
+            "none");
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+)"),
+            "t.toml:3: cluster[0].server: missing required key");
+}
+
+TEST(ConfigFileTest, AdminPasswordRequiredUnlessUnixSocket) {
+  EXPECT_EQ(Error("[admin]\nuser = \"root\"\n"),
+            "t.toml:1: admin.password: missing required key (required unless admin.listen is a "
+            "Unix socket path)");
+  EXPECT_EQ(Error("# no admin section\n[sluice]\nworkers = 1\n"),
+            "t.toml:1: admin.password: missing required key (required unless admin.listen is a "
+            "Unix socket path)");
+  EXPECT_EQ(Error("[admin]\npassword = \"\"\n"),
+            "t.toml:2: admin.password: expected a non-empty password (required unless "
+            "admin.listen is a Unix socket path)");
+  Result<Runtime> r = ParseConfig("[admin]\nlisten = \"/run/sluice/admin.sock\"\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->admin.listen_path, "/run/sluice/admin.sock");
+  EXPECT_EQ(r->admin.listen_port, 0);
+  EXPECT_EQ(r->admin.password, "");
+}
+
+TEST(ConfigFileTest, RuleChecks) {
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\nmatch_pattern = \"(unclosed\"\n")),
+            "t.toml:14: query_rule[0].match_pattern: invalid regular expression: missing ): "
+            "(unclosed");
+  EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 1\ncluster = \"c\"\ndestination_hostgroup = 3\n")),
+            "t.toml:15: query_rule[0].destination_hostgroup: hostgroup 3 is not one of cluster "
+            "\"c\" (0 or 1)");
+}
+
+TEST(ConfigFileTest, ReaderHostgroupMustDifferFromWriter) {
+  EXPECT_EQ(Error(R"([admin]
+password = "pw"
+[[cluster]]
+name = "c"
+protocol = "mysql"
+listen = "127.0.0.1:6033"
+monitor_user = "m"
+reader_hostgroup = 0
+)"),
+            "t.toml:8: cluster[0].reader_hostgroup: expected a hostgroup other than "
+            "writer_hostgroup (0)");
+}
+
+TEST(ConfigFileTest, TomlSyntaxError) {
+  EXPECT_EQ(Error("[admin]\npassword = = \"pw\"\n"),
+            "t.toml:2: -: Error while parsing value: could not determine value type");
+  EXPECT_EQ(Error("[admin]\npassword = \"a\"\npassword = \"b\"\n"),
+            "t.toml:3: -: Error while parsing key-value pair: cannot redefine existing string "
+            "'password'");
+}
+
+TEST(ConfigFileTest, UnreadableFile) {
+  Result<Runtime> missing = LoadConfigFile("/nonexistent/sluice.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(),
+            "/nonexistent/sluice.toml:0: -: cannot read: No such file or directory");
+  // A directory opens but does not read, even for root (chmod 000 would not stop root).
+  Result<Runtime> dir = LoadConfigFile("/tmp");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().message(), "/tmp:0: -: cannot read: Is a directory");
+}
+
+}  // namespace
+}  // namespace sluice
