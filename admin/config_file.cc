@@ -252,7 +252,8 @@ class TableReader {
   int64_t line_;
 };
 
-// Runs each step until one fails; keeps the readers below a flat list of fields.
+// The first failed status of STEPS. Every step has already run, left to right (a braced list
+// is evaluated in order), so no step may depend on an earlier one having succeeded.
 Status FirstError(std::initializer_list<Status> steps) {
   for (const Status& s : steps)
     if (!s.ok()) return s;
@@ -478,9 +479,9 @@ Status CheckClusters(const std::vector<TableReader>& tables, const std::vector<C
       return tables[i].ErrorAtKey("name", fmt::format("duplicate cluster \"{}\" (the first is {})",
                                                       c.name, tables[it->second].path()));
     }
-    for (const char* key : {"writer_hostgroup", "reader_hostgroup"}) {
-      int hg =
-          std::string_view(key) == "writer_hostgroup" ? c.writer_hostgroup : c.reader_hostgroup;
+    const std::pair<const char*, int> groups[] = {{"writer_hostgroup", c.writer_hostgroup},
+                                                  {"reader_hostgroup", c.reader_hostgroup}};
+    for (const auto& [key, hg] : groups) {
       auto [owner, unused] = hostgroups.emplace(hg, tables[i].path());
       if (owner->second != tables[i].path()) {
         return tables[i].ErrorAtKey(
