@@ -1,0 +1,780 @@
+#!/usr/bin/env bash
+# Starts and stops real MariaDB / PostgreSQL test topologies on 127.0.0.1 under one directory.
+# Serves the integration tests (CTest fixtures), the benchmarks and the README quick start.
+#
+#   cluster.sh start mariadb DIR [--replicas N] [--semisync] [--watch-pid PID|parent]
+#   cluster.sh start postgres DIR [--replicas N] [--sync] [--watch-pid PID|parent]
+#   cluster.sh stop DIR                    stop every process the cluster started (idempotent)
+#   cluster.sh status DIR                  one line per node; exit 3 if a node is down
+#   cluster.sh add-replica DIR             clone one more replica from the primary; prints its port
+#   cluster.sh kill-node DIR NODE          kill -9 a node (NODE: primary, replica1, ...)
+#   cluster.sh stop-node DIR NODE          clean shutdown of one node
+#   cluster.sh start-node DIR NODE         start a stopped or killed node again, same port and data
+#
+# DIR/cluster.env holds shell-sourceable KEY=VALUE lines describing the cluster. Node names
+# are the roles at start time: after a failover "primary" may no longer be the primary.
+# Every process is recorded by PID in DIR/pids and only those PIDs are ever signalled.
+set -euo pipefail
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+PGBIN=/usr/lib/postgresql/15/bin
+PYTHON=/usr/bin/python3
+# Bound on every wait for a server to come up or replication to connect.
+TIMEOUT=${SLUICE_CLUSTER_TIMEOUT:-90}
+# Bound on a clean shutdown before SIGKILL.
+STOP_TIMEOUT=${SLUICE_CLUSTER_STOP_TIMEOUT:-30}
+# The watchdog gives up after this long even if the watched process lives on.
+WATCHDOG_MAX_S=${SLUICE_WATCHDOG_MAX_S:-43200}
+
+APP_USER=sluice_app APP_PASSWORD=app_pw
+MONITOR_USER=monitor MONITOR_PASSWORD=monitor_pw
+REPL_USER=repl REPL_PASSWORD=repl_pw
+DATABASE=sluice
+
+log() { echo "cluster.sh: $*" >&2; }
+die() {
+  echo "cluster.sh: error: $*" >&2
+  exit 1
+}
+usage() {
+  sed -n '4,11p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# ---------------------------------------------------------------- ports and processes
+
+port_free() {
+  "$PYTHON" -c 'import socket,sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+# A random high port below the Linux ephemeral range (32768+) so outgoing connections do not
+# take it; two clusters started side by side collide rarely and retry when they do.
+# Sets PICKED (not echoed: a $(...) subshell would lose USED_PORTS).
+pick_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((15000 + RANDOM % 17000))
+    if [[ " ${USED_PORTS:-} " == *" $p "* ]]; then continue; fi
+    if port_free "$p"; then
+      USED_PORTS="${USED_PORTS:-} $p"
+      PICKED=$p
+      return 0
+    fi
+  done
+  die "no free port found on 127.0.0.1"
+}
+
+# A recorded PID is ours only while its command line still names a path inside DIR.
+owned_pid() {
+  local pid=$1
+  [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/"
+}
+
+node_pid() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
+
+node_running() {
+  local pid
+  pid=$(node_pid "$1")
+  owned_pid "$pid"
+}
+
+# Servers are started with setsid (MariaDB) or by pg_ctl (which calls setsid), so each
+# server's PID is also its process group; a group kill takes PostgreSQL's children too.
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+wait_group_gone() {
+  local pid=$1 limit=$2 i
+  for ((i = 0; i < limit * 10; i++)); do
+    group_alive "$pid" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- state
+
+load_env() {
+  [[ -f "$DIR/cluster.env" ]] || die "$DIR/cluster.env not found: no cluster started in $DIR"
+  # shellcheck disable=SC1091
+  source "$DIR/cluster.env"
+}
+
+node_port() { cat "$DIR/nodes/$1/port"; }
+
+write_env() {
+  local tmp="$DIR/cluster.env.tmp" n names="" ports="" primary_socket
+  for n in $NODES; do
+    if [[ $n != primary ]]; then
+      names+="${names:+ }$n"
+      ports+="${ports:+ }$(node_port "$n")"
+    fi
+  done
+  if [[ $KIND == mariadb ]]; then
+    primary_socket="$DIR/run/primary.sock"
+  else
+    primary_socket="$DIR/run/.s.PGSQL.$(node_port primary)"
+  fi
+  {
+    echo "KIND=$KIND"
+    echo "DIR=$DIR"
+    echo "HOST=127.0.0.1"
+    echo "PRIMARY_PORT=$(node_port primary)"
+    echo "REPLICA_PORTS=\"$ports\""
+    echo "REPLICA_NAMES=\"$names\""
+    echo "NODES=\"$NODES\""
+    for n in $NODES; do echo "NODE_${n}_PORT=$(node_port "$n")"; done
+    echo "SOCKET_DIR=$DIR/run"
+    echo "PRIMARY_SOCKET=$primary_socket"
+    echo "APP_USER=$APP_USER"
+    echo "APP_PASSWORD=$APP_PASSWORD"
+    echo "MONITOR_USER=$MONITOR_USER"
+    echo "MONITOR_PASSWORD=$MONITOR_PASSWORD"
+    echo "REPL_USER=$REPL_USER"
+    echo "REPL_PASSWORD=$REPL_PASSWORD"
+    if [[ $KIND == mariadb ]]; then
+      echo "ADMIN_USER=root"
+      echo "ADMIN_PASSWORD=root_pw"
+      echo "SEMISYNC=$SYNC"
+    else
+      echo "ADMIN_USER=postgres"
+      echo "ADMIN_PASSWORD=postgres_pw"
+    fi
+    echo "SYNC=$SYNC"
+    echo "DATABASE=$DATABASE"
+  } >"$tmp"
+  mv "$tmp" "$DIR/cluster.env"
+}
+
+# ---------------------------------------------------------------- MariaDB
+
+my_sql() {
+  local node=$1
+  shift
+  mariadb --no-defaults --protocol=socket --socket="$DIR/run/$node.sock" -uroot \
+    --connect-timeout=5 -N -B -e "$*"
+}
+
+# "Field: value" lines of a \G statement (-N would drop the field names).
+my_sql_vertical() {
+  mariadb --no-defaults --protocol=socket --socket="$DIR/run/$1.sock" -uroot \
+    --connect-timeout=5 -e "$2\G"
+}
+
+my_write_cnf() {
+  local node=$1 port=$2 id=$3 nd="$DIR/nodes/$1" ro=OFF
+  [[ $node == primary ]] || ro=ON
+  # Speed over durability: these servers hold throw-away test data, so no fsync per commit
+  # (innodb_flush_log_at_trx_commit=2, sync_binlog=0, no doublewrite) and a small buffer pool.
+  cat >"$nd/my.cnf" <<EOF
+[mariadbd]
+user=root
+datadir=$nd/data
+port=$port
+bind-address=127.0.0.1
+socket=$DIR/run/$node.sock
+pid-file=$nd/mariadbd.pid
+log-error=$nd/error.log
+skip-name-resolve
+server_id=$id
+report_host=127.0.0.1
+report_port=$port
+log_bin=binlog
+log_slave_updates=ON
+binlog_format=ROW
+read_only=$ro
+userstat=1
+max_connections=500
+innodb_buffer_pool_size=32M
+innodb_log_file_size=16M
+innodb_flush_log_at_trx_commit=2
+innodb_doublewrite=0
+sync_binlog=0
+EOF
+  if [[ $SYNC == 1 ]]; then
+    if [[ $node == primary ]]; then
+      # Fall back to async after 2 s without an ack so a killed replica cannot stall a test.
+      printf 'rpl_semi_sync_master_enabled=ON\nrpl_semi_sync_master_timeout=2000\n' >>"$nd/my.cnf"
+    else
+      echo "rpl_semi_sync_slave_enabled=ON" >>"$nd/my.cnf"
+    fi
+  fi
+}
+
+my_template() {
+  [[ -d "$DIR/template/data" ]] && return 0
+  mkdir -p "$DIR/template"
+  mariadb-install-db --no-defaults --datadir="$DIR/template/data" --user=root --skip-test-db \
+    --skip-name-resolve --innodb-log-file-size=16M --innodb-buffer-pool-size=32M \
+    >"$DIR/template/install.log" 2>&1 || {
+    tail -20 "$DIR/template/install.log" >&2
+    die "mariadb-install-db failed (log: $DIR/template/install.log)"
+  }
+}
+
+# Launches mariadbd for NODE in the background; my_wait_ready checks it came up.
+my_launch() {
+  local node=$1 nd="$DIR/nodes/$1"
+  rm -f "$nd/mariadbd.pid"
+  setsid mariadbd --defaults-file="$nd/my.cnf" </dev/null >>"$nd/stdout.log" 2>&1 &
+  echo $! >"$DIR/pids/$node.pid"
+}
+
+# Returns 0 when NODE answers SQL, 2 when it died on a port already taken, 1 otherwise.
+my_wait_ready() {
+  local node=$1 pid deadline=$((SECONDS + TIMEOUT))
+  pid=$(node_pid "$node")
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      if grep -q "Address already in use" "$DIR/nodes/$node/error.log" 2>/dev/null; then
+        return 2
+      fi
+      log "mariadbd $node exited during start; last lines of its log:"
+      tail -15 "$DIR/nodes/$node/error.log" >&2 || true
+      return 1
+    fi
+    if my_sql "$node" "SELECT 1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  log "mariadbd $node not ready after ${TIMEOUT}s"
+  return 1
+}
+
+# Starts NODE (data dir already in place); on a port collision picks a new port and retries.
+my_start_node() {
+  local node=$1 id=$2 port attempt rc
+  port=$(node_port "$node")
+  for ((attempt = 0; attempt < 5; attempt++)); do
+    my_write_cnf "$node" "$port" "$id"
+    my_launch "$node"
+    rc=0
+    my_wait_ready "$node" || rc=$?
+    if ((rc == 0)); then return 0; fi
+    if ((rc != 2)) || [[ ${FIXED_PORT:-0} == 1 ]]; then return 1; fi
+    log "port $port taken, retrying $node on another port"
+    pick_port
+    port=$PICKED
+    echo "$port" >"$DIR/nodes/$node/port"
+  done
+  return 1
+}
+
+my_server_id() {
+  if [[ $1 == primary ]]; then echo 1; else echo $((${1#replica} + 1)); fi
+}
+
+my_setup_primary() {
+  my_sql primary "
+    CREATE DATABASE IF NOT EXISTS $DATABASE;
+    CREATE USER '$APP_USER'@'%' IDENTIFIED BY '$APP_PASSWORD';
+    GRANT ALL PRIVILEGES ON $DATABASE.* TO '$APP_USER'@'%';
+    CREATE USER '$MONITOR_USER'@'%' IDENTIFIED BY '$MONITOR_PASSWORD';
+    GRANT PROCESS, RELOAD, SUPER, REPLICATION CLIENT, BINLOG MONITOR, SLAVE MONITOR,
+      REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, BINLOG ADMIN,
+      CONNECTION ADMIN ON *.* TO '$MONITOR_USER'@'%';
+    CREATE USER '$REPL_USER'@'%' IDENTIFIED BY '$REPL_PASSWORD';
+    GRANT REPLICATION SLAVE ON *.* TO '$REPL_USER'@'%';
+    CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'root_pw';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"
+}
+
+# Replicas start from an empty data dir and replay the primary's binlog from its start
+# (binlogs are never purged here), which also brings them the users created above.
+my_attach_replica() {
+  local node=$1 primary_port
+  primary_port=$(node_port primary)
+  my_sql "$node" "
+    CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$primary_port,
+      MASTER_USER='$REPL_USER', MASTER_PASSWORD='$REPL_PASSWORD',
+      MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+    START SLAVE;"
+}
+
+# Waits until NODE's IO and SQL threads both run and it has applied the primary's GTID position.
+my_wait_replica() {
+  local node=$1 deadline=$((SECONDS + TIMEOUT)) st pos caught
+  pos=$(my_sql primary "SELECT @@gtid_binlog_pos")
+  while ((SECONDS < deadline)); do
+    st=$(my_sql_vertical "$node" "SHOW SLAVE STATUS" 2>/dev/null || true)
+    if grep -q "Slave_IO_Running: Yes" <<<"$st" && grep -q "Slave_SQL_Running: Yes" <<<"$st"; then
+      caught=$(my_sql "$node" "SELECT MASTER_GTID_WAIT('$pos', 1)" 2>/dev/null || true)
+      if [[ $caught == 0 ]]; then return 0; fi
+    fi
+    sleep 0.2
+  done
+  log "replica $node did not start replicating within ${TIMEOUT}s; its status:"
+  grep -E "Running|Last_.*Error" <<<"$st" >&2 || true
+  return 1
+}
+
+my_new_node_dir() {
+  local node=$1
+  mkdir -p "$DIR/nodes/$node"
+  cp -a "$DIR/template/data" "$DIR/nodes/$node/data"
+  pick_port
+  echo "$PICKED" >"$DIR/nodes/$node/port"
+}
+
+my_start_cluster() {
+  local n
+  my_template
+  for n in $NODES; do my_new_node_dir "$n"; done
+  for n in $NODES; do
+    # Boot all servers at once; each one's readiness is checked right after.
+    my_write_cnf "$n" "$(node_port "$n")" "$(my_server_id "$n")"
+    my_launch "$n"
+  done
+  for n in $NODES; do
+    local rc=0
+    my_wait_ready "$n" || rc=$?
+    if ((rc == 2)); then
+      log "port $(node_port "$n") taken, retrying $n on another port"
+      pick_port
+      echo "$PICKED" >"$DIR/nodes/$n/port"
+      my_start_node "$n" "$(my_server_id "$n")" || return 1
+    elif ((rc != 0)); then
+      return 1
+    fi
+  done
+  my_setup_primary
+  for n in $NODES; do [[ $n == primary ]] || my_attach_replica "$n"; done
+  for n in $NODES; do [[ $n == primary ]] || my_wait_replica "$n"; done
+}
+
+my_add_replica() {
+  local node=$1
+  my_new_node_dir "$node" &&
+    my_start_node "$node" "$(my_server_id "$node")" &&
+    my_attach_replica "$node" &&
+    my_wait_replica "$node"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+as_pg() { runuser -u postgres -- "$@"; }
+
+pg_sql() {
+  local node=$1
+  shift
+  "$PGBIN/psql" -h "$DIR/run" -p "$(node_port "$node")" -U postgres -d postgres -XAtq \
+    -v ON_ERROR_STOP=1 -c "$*"
+}
+
+pg_check_dir() {
+  if ! as_pg test -w "$DIR" -a -x "$DIR"; then
+    die "the postgres OS user cannot write $DIR: every parent directory must be traversable (chmod o+x)"
+  fi
+  local sock="$DIR/run/.s.PGSQL.65535.lock"
+  ((${#sock} < 100)) || die "DIR path too long for a unix socket path: $DIR"
+}
+
+# node.conf holds what differs per node; postgresql.conf includes it last so it wins.
+pg_write_node_conf() {
+  local node=$1 port=$2
+  as_pg sh -c "echo 'port = $port' > '$DIR/nodes/$node/data/node.conf'"
+}
+
+pg_initdb_primary() {
+  local nd="$DIR/nodes/primary"
+  as_pg mkdir -p "$nd"
+  as_pg sh -c "echo postgres_pw > '$nd/pwfile'"
+  as_pg "$PGBIN/initdb" -D "$nd/data" -U postgres --pwfile="$nd/pwfile" -E UTF8 --locale=C \
+    --no-sync --auth-local=trust --auth-host=scram-sha-256 >"$nd/initdb.log" 2>&1 || {
+    tail -20 "$nd/initdb.log" >&2
+    die "initdb failed (log: $nd/initdb.log)"
+  }
+  rm -f "$nd/pwfile"
+  local sync_names="''"
+  [[ $SYNC == 1 ]] && sync_names="'ANY 1 (*)'"
+  # Speed over durability for throw-away test data: fsync and full_page_writes off.
+  as_pg sh -c "cat >> '$nd/data/postgresql.conf'" <<EOF
+
+# sluice test cluster (tests/cluster/cluster.sh)
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$DIR/run'
+wal_level = replica
+hot_standby = on
+max_wal_senders = 16
+max_replication_slots = 16
+wal_keep_size = 256MB
+wal_retrieve_retry_interval = 1s
+password_encryption = 'scram-sha-256'
+synchronous_standby_names = $sync_names
+max_connections = 300
+shared_buffers = 16MB
+fsync = off
+full_page_writes = off
+include_if_exists = 'node.conf'
+EOF
+  as_pg sh -c "cat > '$nd/data/pg_hba.conf'" <<EOF
+# The harness itself uses the unix socket in $DIR/run; every client uses scram over TCP.
+local   all          all                       trust
+host    replication  $REPL_USER  127.0.0.1/32  scram-sha-256
+host    all          all         127.0.0.1/32  scram-sha-256
+EOF
+}
+
+# Returns 0 when NODE runs, 2 when it failed on a port already taken, 1 otherwise.
+pg_launch() {
+  local node=$1 nd="$DIR/nodes/$1"
+  rm -f "$DIR/pids/$node.pid"
+  if ! as_pg "$PGBIN/pg_ctl" -D "$nd/data" -l "$nd/server.log" -w -t "$TIMEOUT" start \
+    >"$nd/pg_ctl.log" 2>&1; then
+    if grep -q "Address already in use" "$nd/server.log" 2>/dev/null &&
+      ! grep -q "pre-existing shared memory" "$nd/server.log"; then
+      return 2
+    fi
+    log "postgres $node failed to start; last lines of its log:"
+    tail -15 "$nd/server.log" >&2 || true
+    return 1
+  fi
+  head -1 "$nd/data/postmaster.pid" >"$DIR/pids/$node.pid"
+}
+
+pg_start_node() {
+  local node=$1 port attempt rc
+  port=$(node_port "$node")
+  for ((attempt = 0; attempt < 5; attempt++)); do
+    pg_write_node_conf "$node" "$port"
+    rc=0
+    pg_launch "$node" || rc=$?
+    if ((rc == 0)); then return 0; fi
+    if ((rc != 2)) || [[ ${FIXED_PORT:-0} == 1 ]]; then return 1; fi
+    # The log is appended to: move it aside so the next attempt is judged on its own lines.
+    mv "$DIR/nodes/$node/server.log" "$DIR/nodes/$node/server.log.port-$port"
+    log "port $port taken, retrying $node on another port"
+    pick_port
+    port=$PICKED
+    echo "$port" >"$DIR/nodes/$node/port"
+  done
+  return 1
+}
+
+pg_setup_primary() {
+  pg_sql primary "CREATE ROLE $APP_USER LOGIN PASSWORD '$APP_PASSWORD'" >/dev/null
+  pg_sql primary "CREATE ROLE $MONITOR_USER LOGIN PASSWORD '$MONITOR_PASSWORD'" >/dev/null
+  pg_sql primary "GRANT pg_monitor TO $MONITOR_USER" >/dev/null
+  pg_sql primary "CREATE ROLE $REPL_USER LOGIN REPLICATION PASSWORD '$REPL_PASSWORD'" >/dev/null
+  pg_sql primary "CREATE DATABASE $DATABASE OWNER $APP_USER" >/dev/null
+}
+
+# Clones NODE from the primary with pg_basebackup -R; application_name rK names the
+# standby in pg_stat_replication and for synchronous_standby_names.
+pg_clone_replica() {
+  local node=$1 nd="$DIR/nodes/$1" conninfo
+  as_pg mkdir -p "$nd"
+  pick_port
+  echo "$PICKED" >"$nd/port"
+  conninfo="host=127.0.0.1 port=$(node_port primary) user=$REPL_USER password=$REPL_PASSWORD"
+  conninfo+=" application_name=r${node#replica}"
+  as_pg "$PGBIN/pg_basebackup" -D "$nd/data" -d "$conninfo" -R -X stream -c fast --no-sync \
+    >"$nd/basebackup.log" 2>&1 || {
+    tail -20 "$nd/basebackup.log" >&2
+    die "pg_basebackup for $node failed"
+  }
+}
+
+# Waits until the primary shows every named replica node as streaming.
+pg_wait_streaming() {
+  local want=$# deadline=$((SECONDS + TIMEOUT)) got=0 names="" n
+  for n in "$@"; do names+="${names:+,}'r${n#replica}'"; done
+  while ((SECONDS < deadline)); do
+    got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication
+      WHERE state = 'streaming' AND application_name IN ($names)" 2>/dev/null || echo 0)
+    ((got >= want)) && return 0
+    sleep 0.2
+  done
+  log "only $got of $want replicas streaming after ${TIMEOUT}s"
+  pg_sql primary "SELECT application_name, state FROM pg_stat_replication" >&2 || true
+  return 1
+}
+
+pg_start_cluster() {
+  local n
+  pg_check_dir
+  pg_initdb_primary
+  pick_port
+  echo "$PICKED" >"$DIR/nodes/primary/port"
+  pg_start_node primary
+  pg_setup_primary
+  for n in $NODES; do
+    [[ $n == primary ]] && continue
+    pg_clone_replica "$n"
+    pg_start_node "$n"
+  done
+  # shellcheck disable=SC2086
+  pg_wait_streaming ${NODES#primary}
+}
+
+pg_add_replica() {
+  local node=$1
+  pg_clone_replica "$node" && pg_start_node "$node" && pg_wait_streaming "$node"
+}
+
+# ---------------------------------------------------------------- stop / watchdog
+
+# Signals every recorded server, waits for each to exit, SIGKILLs its group after the bound.
+stop_nodes() {
+  local n pid sig waiting=()
+  for f in "$DIR"/pids/*.pid; do
+    [[ -e $f ]] || continue
+    n=$(basename "$f" .pid)
+    [[ $n == watchdog ]] && continue
+    pid=$(cat "$f")
+    if owned_pid "$pid"; then
+      sig=TERM
+      [[ ${KIND:-} == postgres ]] && sig=INT # fast shutdown: do not wait for clients
+      kill -s "$sig" "$pid" 2>/dev/null || true
+      waiting+=("$n:$pid")
+    else
+      rm -f "$f"
+    fi
+  done
+  for w in "${waiting[@]}"; do
+    n=${w%%:*}
+    pid=${w#*:}
+    if ! wait_group_gone "$pid" "$STOP_TIMEOUT"; then
+      log "$n (pid $pid) did not stop within ${STOP_TIMEOUT}s, sending SIGKILL"
+      kill -9 -- "-$pid" 2>/dev/null || true
+      wait_group_gone "$pid" 10 || log "$n (pid $pid) still alive after SIGKILL"
+    fi
+    rm -f "$DIR/pids/$n.pid"
+  done
+}
+
+stop_watchdog() {
+  local f="$DIR/pids/watchdog.pid" pid
+  [[ -f $f ]] || return 0
+  pid=$(cat "$f")
+  rm -f "$f"
+  # The watchdog runs this script's stop itself; it must not signal itself.
+  if [[ ${SLUICE_WATCHDOG_PID:-} != "$pid" ]] && owned_pid "$pid"; then
+    kill "$pid" 2>/dev/null || true
+  fi
+}
+
+do_stop() {
+  [[ -d "$DIR" ]] || return 0
+  [[ -f "$DIR/cluster.env" ]] && source "$DIR/cluster.env"
+  KIND=${KIND:-$(cat "$DIR/.sluice-cluster" 2>/dev/null || true)}
+  stop_watchdog
+  stop_nodes
+  rm -f "$DIR/cluster.env"
+}
+
+proc_start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
+}
+
+# Runs detached: stops the cluster once the watched process is gone (also when it was
+# killed -9), and exits by itself when the cluster is stopped or after WATCHDOG_MAX_S.
+watchdog_loop() {
+  local watched=$1 started=$2 i now mine
+  export SLUICE_WATCHDOG_PID=$$
+  for ((i = 0; i < WATCHDOG_MAX_S; i++)); do
+    # stop removes the pid file; in the first seconds the starter may not have written it yet.
+    mine=$(cat "$DIR/pids/watchdog.pid" 2>/dev/null || true)
+    if [[ $mine != "$$" ]] && ! [[ -z $mine && i -lt 10 ]]; then exit 0; fi
+    now=$(proc_start_time "$watched" || true)
+    if [[ $now != "$started" ]]; then
+      echo "$(date '+%F %T') watched pid $watched is gone: stopping the cluster"
+      bash "$SELF" stop "$DIR"
+      exit 0
+    fi
+    sleep 1
+  done
+  echo "$(date '+%F %T') watchdog reached its ${WATCHDOG_MAX_S}s bound, leaving the cluster up"
+}
+
+start_watchdog() {
+  local watched=$1 started
+  [[ $watched == parent ]] && watched=$PPID
+  started=$(proc_start_time "$watched") || die "--watch-pid $watched: no such process"
+  # The trailing "$DIR/" argument lets owned_pid recognise the watchdog as ours.
+  setsid bash "$SELF" __watchdog "$DIR/" "$watched" "$started" </dev/null \
+    >>"$DIR/watchdog.log" 2>&1 &
+  echo $! >"$DIR/pids/watchdog.pid"
+}
+
+# ---------------------------------------------------------------- commands
+
+set_dir() {
+  [[ -n "${1:-}" ]] || usage
+  mkdir -p "$1"
+  DIR=$(cd "$1" && pwd -P)
+}
+
+# For commands on an existing cluster: loads cluster.env and knows its ports as taken.
+use_cluster() {
+  [[ -n "${1:-}" ]] || usage
+  [[ -d "$1" ]] || die "$1: no such directory"
+  DIR=$(cd "$1" && pwd -P)
+  load_env
+  local n
+  for n in $NODES; do USED_PORTS="${USED_PORTS:-} $(node_port "$n")"; done
+}
+
+cmd_start() {
+  local kind=${1:-} replicas=2 watch="" i
+  [[ $kind == mariadb || $kind == postgres ]] || usage
+  set_dir "${2:-}"
+  shift 2
+  SYNC=0
+  while (($#)); do
+    case $1 in
+      --replicas) replicas=${2:?--replicas needs N}; shift 2 ;;
+      --semisync) [[ $kind == mariadb ]] || die "--semisync is for mariadb (postgres: --sync)"; SYNC=1; shift ;;
+      --sync) [[ $kind == postgres ]] || die "--sync is for postgres (mariadb: --semisync)"; SYNC=1; shift ;;
+      --watch-pid) watch=${2:?--watch-pid needs a PID}; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  [[ $replicas =~ ^[0-9]+$ ]] || die "--replicas takes a number"
+
+  if [[ -f "$DIR/.sluice-cluster" ]]; then
+    do_stop
+    rm -rf "$DIR/nodes" "$DIR/run" "$DIR/pids" "$DIR/template" "$DIR"/*.log
+  elif [[ -n "$(ls -A "$DIR")" ]]; then
+    die "$DIR is not empty and holds no cluster: refusing to use it"
+  fi
+  KIND=$kind
+  echo "$KIND" >"$DIR/.sluice-cluster"
+  mkdir -p "$DIR/nodes" "$DIR/run" "$DIR/pids"
+  NODES=primary
+  for ((i = 1; i <= replicas; i++)); do NODES+=" replica$i"; done
+
+  STARTING=1
+  trap 'start_failed $?' EXIT
+  [[ -n $watch ]] && start_watchdog "$watch"
+  local t0=$SECONDS
+  if [[ $KIND == mariadb ]]; then
+    my_start_cluster
+  else
+    chown -R postgres:postgres "$DIR"
+    pg_start_cluster
+  fi
+  write_env
+  STARTING=0
+  trap - EXIT
+  log "$KIND cluster up in $((SECONDS - t0))s ($replicas replicas) in $DIR"
+  for i in $NODES; do echo "$i $(node_port "$i")"; done
+}
+
+start_failed() {
+  local rc=$1
+  if [[ ${STARTING:-0} == 1 && $rc != 0 ]]; then
+    log "start failed: stopping what was started in $DIR"
+    do_stop || true
+  fi
+  exit "$rc"
+}
+
+cmd_stop() {
+  [[ -n "${1:-}" ]] || usage
+  [[ -d "$1" ]] || return 0
+  DIR=$(cd "$1" && pwd -P)
+  [[ -f "$DIR/.sluice-cluster" ]] || die "$DIR holds no cluster"
+  do_stop
+}
+
+cmd_status() {
+  use_cluster "${1:-}"
+  local n pid state rc=0
+  for n in $NODES; do
+    pid=$(node_pid "$n")
+    if owned_pid "$pid"; then state=running; else state=down; rc=3; fi
+    echo "$n port=$(node_port "$n") pid=${pid:--} $state"
+  done
+  return $rc
+}
+
+check_node() {
+  [[ " $NODES " == *" $1 "* ]] || die "no node '$1' (nodes: $NODES)"
+}
+
+cmd_kill_node() {
+  use_cluster "${1:-}"
+  local node=${2:-} pid
+  check_node "$node"
+  pid=$(node_pid "$node")
+  owned_pid "$pid" || die "$node is not running"
+  kill -9 -- "-$pid"
+  wait_group_gone "$pid" 10 || die "$node (pid $pid) survived SIGKILL"
+  rm -f "$DIR/pids/$node.pid"
+}
+
+cmd_stop_node() {
+  use_cluster "${1:-}"
+  local node=${2:-} pid sig=TERM
+  check_node "$node"
+  pid=$(node_pid "$node")
+  owned_pid "$pid" || return 0
+  [[ $KIND == postgres ]] && sig=INT
+  kill -s "$sig" "$pid"
+  if ! wait_group_gone "$pid" "$STOP_TIMEOUT"; then
+    kill -9 -- "-$pid" 2>/dev/null || true
+    wait_group_gone "$pid" 10 || die "$node (pid $pid) survived SIGKILL"
+  fi
+  rm -f "$DIR/pids/$node.pid"
+}
+
+cmd_start_node() {
+  use_cluster "${1:-}"
+  local node=${2:-}
+  check_node "$node"
+  node_running "$node" && return 0
+  # A restarted node keeps its port: clients and replicas know it by that port.
+  FIXED_PORT=1
+  if [[ $KIND == mariadb ]]; then
+    my_start_node "$node" "$(my_server_id "$node")" || die "could not start $node"
+  else
+    pg_start_node "$node" || die "could not start $node"
+  fi
+  node_port "$node"
+}
+
+cmd_add_replica() {
+  use_cluster "${1:-}"
+  local k=1 node
+  while [[ -e "$DIR/nodes/replica$k" ]]; do k=$((k + 1)); done
+  node=replica$k
+  NODES+=" $node"
+  if [[ $KIND == mariadb ]]; then
+    my_add_replica "$node" || die "could not add $node"
+  else
+    pg_add_replica "$node" || die "could not add $node"
+  fi
+  write_env
+  node_port "$node"
+}
+
+main() {
+  local cmd=${1:-}
+  (($#)) && shift
+  case $cmd in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    add-replica) cmd_add_replica "$@" ;;
+    kill-node) cmd_kill_node "$@" ;;
+    stop-node) cmd_stop_node "$@" ;;
+    start-node) cmd_start_node "$@" ;;
+    __watchdog)
+      DIR=${1%/}
+      watchdog_loop "$2" "$3"
+      ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
