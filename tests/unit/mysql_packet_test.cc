@@ -36,7 +36,7 @@ TEST(MysqlPacket, DecodesOnePacketZeroCopy) {
       "\x03\x00\x00\x07"
       "abc"
       "\x01\x00\x00\x08",
-      12);
+      11);
   PacketView p;
   size_t used = 0;
   ASSERT_EQ(DecodePacket(B(wire), &p, &used), DecodeStatus::kPacket);
