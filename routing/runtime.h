@@ -12,6 +12,10 @@
 
 namespace sluice {
 
+namespace routing {
+class RuleSet;  // routing/rules.h
+}
+
 enum class Protocol { kMysql, kPostgres };
 enum class ServerRole { kPrimary, kReplica };
 // As ProxySQL operators know them. OFFLINE_SOFT: finish what runs, take nothing new.
@@ -75,6 +79,7 @@ struct QueryRule {
   std::string cluster;      // empty: any
   std::string user;         // empty: any
   std::string schema;       // empty: any
+  std::string client_addr;  // empty: any; "10.0.%" matches a prefix (as ProxySQL's)
   std::string match_pattern;  // re2 on statement text; empty: any
   std::string match_digest;   // re2 on the digest; empty: any
   RuleAction action = RuleAction::kRoute;
@@ -107,6 +112,9 @@ struct Runtime {
   std::vector<Cluster> clusters;
   std::vector<User> users;
   std::vector<QueryRule> rules;
+  // `rules` compiled (routing::RuleSet::Compile) by whoever publishes this snapshot, so
+  // workers never compile a regex; null when there are no rules.
+  std::shared_ptr<const routing::RuleSet> rule_set;
   AdminSettings admin;
   MetricsSettings metrics;
 

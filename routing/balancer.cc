@@ -1,0 +1,87 @@
+#include "routing/balancer.h"
+
+namespace sluice::routing {
+namespace {
+
+int64_t Outstanding(std::span<const int> outstanding, size_t i) {
+  return i < outstanding.size() && outstanding[i] > 0 ? outstanding[i] : 0;
+}
+
+// a/wa < b/wb without division.
+bool LessLoaded(int64_t a, int64_t wa, int64_t b, int64_t wb) {
+  return a * wb < b * wa;
+}
+
+}  // namespace
+
+bool ServerUsable(const Server& s, int hostgroup) {
+  if (s.hostgroup != hostgroup || s.state != ServerState::kOnline || s.weight <= 0) return false;
+  return s.role == ServerRole::kPrimary || s.lag_ms <= s.max_lag_ms;
+}
+
+int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
+               uint64_t* rr_cursor) {
+  // Pass 1: the least load and the total weight of the servers that share it.
+  int best = -1;
+  int64_t tied_weight = 0;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    const Server& s = c.servers[i];
+    if (!ServerUsable(s, hostgroup)) continue;
+    if (best < 0 || LessLoaded(Outstanding(outstanding, i), s.weight,
+                               Outstanding(outstanding, best), c.servers[best].weight)) {
+      best = static_cast<int>(i);
+      tied_weight = s.weight;
+    } else if (!LessLoaded(Outstanding(outstanding, best), c.servers[best].weight,
+                           Outstanding(outstanding, i), s.weight)) {
+      tied_weight += s.weight;
+    }
+  }
+  if (best < 0) return -1;
+  // Pass 2: the cursor's slot among the tied servers, each owning `weight` slots.
+  int64_t slot = static_cast<int64_t>((*rr_cursor)++ % static_cast<uint64_t>(tied_weight));
+  const int64_t best_load = Outstanding(outstanding, best);
+  const int64_t best_weight = c.servers[best].weight;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    const Server& s = c.servers[i];
+    if (!ServerUsable(s, hostgroup)) continue;
+    int64_t load = Outstanding(outstanding, i);
+    if (LessLoaded(load, s.weight, best_load, best_weight) ||
+        LessLoaded(best_load, best_weight, load, s.weight))
+      continue;
+    if (slot < s.weight) return static_cast<int>(i);
+    slot -= s.weight;
+  }
+  return best;  // unreachable: the tied weights add up to tied_weight
+}
+
+RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor) {
+  RouteDecision d;
+  if (in.in_transaction && in.transaction_server >= 0 &&
+      static_cast<size_t>(in.transaction_server) < c.servers.size()) {
+    d.server = in.transaction_server;
+    d.hostgroup = c.servers[d.server].hostgroup;
+    return d;
+  }
+  const bool recent_write = c.read_your_writes_ms > 0 && in.last_write_ms >= 0 &&
+                            in.now_ms - in.last_write_ms < c.read_your_writes_ms;
+  const bool read =
+      in.kind == StatementKind::kRead && (!in.in_transaction || in.read_only_transaction);
+  if (in.rule_hostgroup >= 0) {
+    d.hostgroup = in.rule_hostgroup;
+  } else if (read && !recent_write) {
+    d.hostgroup = c.reader_hostgroup;
+  } else {
+    d.hostgroup = c.writer_hostgroup;
+  }
+  d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+  if (d.server < 0 && d.hostgroup == c.reader_hostgroup &&
+      c.reader_hostgroup != c.writer_hostgroup && c.reader_fallback_to_writer) {
+    d.hostgroup = c.writer_hostgroup;
+    d.fell_back = true;
+    d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+  }
+  if (d.server < 0) d.error = "no usable server in the destination hostgroup";
+  return d;
+}
+
+}  // namespace sluice::routing

@@ -1,0 +1,48 @@
+// Balancer: picks the backend node for a statement: the default read/write split
+// (transaction stickiness, read-your-writes, reader fallback) and the node inside a hostgroup.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "routing/classifier.h"
+#include "routing/runtime.h"
+
+namespace sluice::routing {
+
+// Whether server `s` of its cluster may take new statements for `hostgroup`: in that
+// hostgroup, ONLINE, positive weight, and (a replica) no further behind than its max_lag_ms.
+bool ServerUsable(const Server& s, int hostgroup);
+
+// Weighted least-outstanding-requests over the usable servers of `hostgroup`: the smallest
+// outstanding/weight wins; ties are shared by weight through *rr_cursor (advanced on every
+// pick), so idle nodes of weights 3 and 1 take 3 of 4 picks and 1 of 4. `outstanding` is
+// indexed like c.servers (a missing entry counts 0). Returns a server index or -1.
+int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
+               uint64_t* rr_cursor);
+
+struct RouteInput {
+  StatementKind kind = StatementKind::kWrite;
+  bool in_transaction = false;
+  int transaction_server = -1;         // server index the open transaction runs on; -1: none yet
+  bool read_only_transaction = false;  // the open transaction began READ ONLY
+  int rule_hostgroup = -1;             // a query rule's destination; -1: none
+  int64_t now_ms = 0;                  // any monotonic clock, same as last_write_ms
+  int64_t last_write_ms = -1;          // when this session last wrote; -1: never
+  std::span<const int> outstanding;    // per server index, from the worker
+};
+
+struct RouteDecision {
+  int hostgroup = -1;
+  int server = -1;              // index into cluster.servers; -1 with error set
+  bool fell_back = false;       // reader group had no usable node: the writer took it
+  const char* error = nullptr;  // static text when no node can take the statement
+};
+
+// The default split: a transaction stays on its server; a query rule's hostgroup wins
+// otherwise; a read outside a transaction (or the first statement of a READ ONLY one)
+// goes to the reader hostgroup unless the session wrote within read_your_writes_ms;
+// everything else goes to the writer hostgroup.
+RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor);
+
+}  // namespace sluice::routing
