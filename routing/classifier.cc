@@ -245,6 +245,7 @@ enum ScanMode : unsigned {
   kReadContext = 1u << 0,  // a read: look for what demotes it
   kCteList = 1u << 1,      // starts in a WITH list
   kCompound = 1u << 2,     // MySQL CREATE: a BEGIN ... END body keeps its ';'
+  kInCompound = 1u << 3,   // MySQL BEGIN NOT ATOMIC: already inside such a body
 };
 
 void CheckCall(Cursor& c, unsigned mode, Facts* f, uint32_t* pins) {
@@ -302,7 +303,7 @@ void CheckCall(Cursor& c, unsigned mode, Facts* f, uint32_t* pins) {
 Facts ScanBody(Cursor& c, unsigned mode, uint32_t* pins) {
   Facts f;
   bool in_cte_list = mode & kCteList;
-  bool compound = false;
+  bool compound = mode & kInCompound;
   const bool mysql = c.mysql();
   for (; !(c.tok.kind == TokenKind::kEnd || (c.tok.kind == TokenKind::kSemicolon && !compound));
        c.Advance()) {
@@ -704,7 +705,8 @@ Stmt ClassifyStatement(Cursor& c, Classification* out, int nesting) {
     case Kw::kDesc:
       return Explain(c, out, s, false, nesting);
     case Kw::kAnalyze:
-      if (mysql && StartsStatement(c.kw)) return Explain(c, out, s, true, nesting);
+      if (mysql && c.kw != Kw::kTable && StartsStatement(c.kw))  // MariaDB ANALYZE SELECT
+        return Explain(c, out, s, true, nesting);
       return Write(c, out, s);
     case Kw::kInsert:
     case Kw::kUpdate:
@@ -785,7 +787,7 @@ Stmt ClassifyStatement(Cursor& c, Classification* out, int nesting) {
       return s;
     }
     case Kw::kBegin:
-      if (mysql && c.Is(Kw::kNot)) return Write(c, out, s, 0, kCompound);  // BEGIN NOT ATOMIC
+      if (mysql && c.Is(Kw::kNot)) return Write(c, out, s, 0, kInCompound);  // BEGIN NOT ATOMIC
       return Transaction(c, out, s, TxnOp::kBegin);
     case Kw::kStart:
       if (c.Is(Kw::kTransaction)) return Transaction(c, out, s, TxnOp::kBegin);
