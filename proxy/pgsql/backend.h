@@ -1,0 +1,111 @@
+// PgBackend: one connection from sluice to a PostgreSQL server: connect, log in (SCRAM,
+// md5 or cleartext), keep its ParameterStatus and BackendKeyData, then carry the protocol
+// for whichever session holds it. Its session owns it while busy, the pool while idle.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "protocol/pgsql/scram.h"
+#include "proxy/backend_pool.h"
+#include "proxy/pgsql/stmt_names.h"
+
+namespace sluice {
+
+class Worker;
+
+namespace pgproxy {
+
+struct PgBackendLogin {
+  std::string host;
+  uint16_t port = 0;
+  std::string user;
+  std::string password;
+  std::string database;
+  std::string application_name = "sluice";
+  int connect_timeout_ms = 3000;
+};
+
+class PgBackend final : public PooledConn {
+ public:
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual void OnBackendReady(PgBackend* b) = 0;
+    virtual void OnBackendReadable(PgBackend* b) = 0;
+    // The output buffer towards the server fell below the low-water mark.
+    virtual void OnBackendWritable(PgBackend* b) = 0;
+    // Login failed or the connection broke. The owner must Destroy() or forget it.
+    // server_error() holds the server's ErrorResponse payload when it sent one.
+    virtual void OnBackendError(PgBackend* b, const Status& st) = 0;
+  };
+
+  static PgBackend* Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner);
+  void Destroy() override;
+
+  void SetOwner(Owner* owner) { owner_ = owner; }
+  evbuffer* input() const { return bufferevent_get_input(bev_); }
+  evbuffer* output() const { return bufferevent_get_output(bev_); }
+  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
+  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  // Asks for OnBackendWritable once the output drains below low_water.
+  void WatchWrites(size_t low_water);
+  bool ready() const { return phase_ == Phase::kReady; }
+  const std::string& server() const { return key().server; }
+  const std::string& host() const { return login_.host; }
+  uint16_t port() const { return login_.port; }
+  int32_t pid() const { return pid_; }
+  uint32_t secret() const { return secret_; }
+  // Reported settings (ParameterStatus), names lower-cased; kept current by the session.
+  std::map<std::string, std::string>& params() { return params_; }
+  // Settings sluice SET on this connection (lower-cased names) since login or the last reset.
+  std::map<std::string, std::string>& applied() { return applied_; }
+  // The names sluice has prepared on this connection.
+  PreparedLru& prepared() { return prepared_; }
+  const std::string& server_error() const { return server_error_; }
+  // Original-case names of reported settings, for the client's ParameterStatus.
+  const std::map<std::string, std::string>& param_names() const { return param_names_; }
+
+  // Runs DISCARD ALL without an owner, then gives itself back to the pool (or closes).
+  void ResetAndPool();
+
+ private:
+  enum class Phase { kConnecting, kLogin, kReady, kResetting, kFailed };
+  PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner);
+  ~PgBackend() override;
+  static void OnRead(bufferevent*, void* arg);
+  static void OnWrite(bufferevent*, void* arg);
+  static void OnEvent(bufferevent*, short what, void* arg);
+  void SendStartup();
+  void HandleLogin();
+  Status HandleAuth(std::span<const uint8_t> payload);
+  void HandleReset();
+  void Fail(Status st);
+
+  Worker* worker_;
+  PgBackendLogin login_;
+  Owner* owner_;
+  bufferevent* bev_ = nullptr;
+  Phase phase_ = Phase::kConnecting;
+  int32_t pid_ = 0;
+  uint32_t secret_ = 0;
+  std::map<std::string, std::string> params_;
+  std::map<std::string, std::string> param_names_;
+  std::map<std::string, std::string> applied_;
+  PreparedLru prepared_;
+  std::optional<pgsql::ScramClientSession> scram_;
+  std::string server_error_;
+  bool reset_failed_ = false;
+};
+
+std::string Lower(std::string_view s);
+
+}  // namespace pgproxy
+}  // namespace sluice

@@ -1,0 +1,139 @@
+// PgSession: one PostgreSQL client connection. It answers the startup and authenticates the
+// client with SCRAM-SHA-256, then for each batch (a Query, or extended messages up to Sync)
+// picks a backend (read/write split, transaction stickiness, pins), brings its settings in
+// line, forwards, and streams the response back until ReadyForQuery.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/pgsql/scram.h"
+#include "proxy/client_session.h"
+#include "proxy/pgsql/backend.h"
+#include "proxy/pgsql/cancel.h"
+#include "proxy/pgsql/wire.h"
+#include "proxy/router.h"
+
+namespace sluice::pgproxy {
+
+// A statement the client prepared under a name; backends know it as sluice_name.
+struct ClientStmt {
+  std::string text;
+  std::vector<uint32_t> param_types;
+  std::string sluice_name;
+  StatementInfo info;
+};
+
+class PgSession final : public ClientSession, public PgBackend::Owner {
+ public:
+  PgSession(Worker* w, size_t cluster_index, evutil_socket_t fd);
+  ~PgSession() override;
+  void Start();
+
+  void Drain() override;
+  void Abort() override;
+
+  void OnBackendReady(PgBackend* b) override;
+  void OnBackendReadable(PgBackend* b) override;
+  void OnBackendWritable(PgBackend* b) override;
+  void OnBackendError(PgBackend* b, const Status& st) override;
+
+ private:
+  enum class Phase {
+    kStartup,       // waiting for SSLRequest / StartupMessage / CancelRequest
+    kSaslInitial,   // AuthenticationSASL sent
+    kSaslResponse,  // AuthenticationSASLContinue sent
+    kLoginBackend,  // authenticated; a backend login checks the database and gives settings
+    kActive,        // logged in: batches flow
+    kClosing,       // flushing the last bytes, then close
+    kClosed,
+  };
+  // One reply sluice expects for a Parse or Close it sent; injected ones are swallowed.
+  struct Expect {
+    bool swallow = false;
+    std::string name;  // a Parse's statement name, forgotten if the Parse fails
+    uint64_t segment = 0;
+  };
+
+  static void OnClientRead(bufferevent*, void* arg);
+  static void OnClientWrite(bufferevent*, void* arg);
+  static void OnClientEvent(bufferevent*, short what, void* arg);
+
+  void HandleStartup();
+  void HandleCancel(int32_t pid, uint32_t secret);
+  void HandleSasl();
+  void BeginLoginBackend();
+  void FinishLogin();
+  void ProcessClientInput();
+  bool StartBatch(char type, std::span<const uint8_t> payload);
+  void AcquireBackend(int server_index);
+  void OnBackendAcquired(PgBackend* b);
+  bool StartParamSync();
+  void HandleSyncResponse();
+  void ForwardClientMessage(char type, std::span<const uint8_t> payload, size_t total);
+  bool EnsurePrepared(const ClientStmt& cs, std::string* out);
+  void ForwardResponse();
+  bool HandleInspected(char type, std::span<const uint8_t> payload, size_t total);
+  void OnReadyForQuery(char status);
+  void DropSegmentExpects(uint64_t segment);
+  void ReleaseBackend(bool clean);
+  void FailBatch(std::string_view sqlstate, std::string_view message);
+  void FailLogin(std::string_view sqlstate, std::string_view message);
+  void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
+  void CloseAfterFlush();
+  void Close();
+  bool TransactionMode() const { return transaction_mode_; }
+
+  Worker* worker_;
+  size_t cluster_index_;
+  bufferevent* client_ = nullptr;
+  Phase phase_ = Phase::kStartup;
+  bool counted_ = false;
+  bool draining_ = false;
+  bool transaction_mode_ = true;
+  std::string client_addr_;
+  std::string user_;
+  std::string database_;
+  // Settings the client asked for at startup or since: lower-case name -> value.
+  std::map<std::string, std::string> want_;
+  std::optional<pgsql::ScramServerSession> scram_;
+  bool user_known_ = false;
+
+  int32_t pid_ = 0;
+  uint32_t secret_ = 0;
+  std::shared_ptr<CancelSlot> cancel_slot_;
+
+  PgBackend* backend_ = nullptr;
+  int backend_server_ = -1;
+  uint64_t wait_ticket_ = 0;
+  bool acquiring_ = false;
+  bool syncing_ = false;
+  bool sync_failed_ = false;
+  std::string sync_error_;
+  std::vector<std::pair<std::string, std::string>> sync_sets_;
+  bool pinned_ = false;
+  char txn_status_ = 'I';
+  int outstanding_ = 0;        // Syncs / Queries / FunctionCalls forwarded, awaiting 'Z'
+  uint64_t send_segment_ = 0;  // counts Syncs and Queries sent
+  uint64_t resp_segment_ = 0;  // counts 'Z's received
+  bool segment_error_ = false;
+  uint32_t pending_pins_ = 0;
+  bool pending_write_ = false;
+  bool skip_to_sync_ = false;  // after a failed batch: drop client messages to Sync/Query
+  size_t passthrough_left_ = 0;  // bytes of a streamed message still to move
+  bool response_started_ = false;  // bytes of the current response reached the client
+  int64_t last_write_ms_ = 0;
+  std::deque<Expect> parse_expects_;
+  std::deque<Expect> close_expects_;
+  std::unordered_map<std::string, ClientStmt> stmts_;
+};
+
+}  // namespace sluice::pgproxy
