@@ -1,1 +1,154 @@
-int main() { return 0; }
+// sluice's entry point: parse flags, load the config, start the workers (and the control
+// plane), then wait for SIGTERM/SIGINT and drain.
+#include <event2/thread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "admin/config_file.h"
+#include "common/log.h"
+#include "proxy/shared.h"
+#include "proxy/worker.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "dev"
+#endif
+
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: sluice --config FILE [--check]\n"
+    "       sluice --version | --help\n"
+    "\n"
+    "sluice is a MySQL/MariaDB and PostgreSQL proxy: read/write split, pooling, failover.\n"
+    "\n"
+    "  --config FILE  the TOML configuration (see docs/configuration.md)\n"
+    "  --check        validate the configuration and exit (0 if valid, 2 if not)\n"
+    "  --version      print the version and exit\n"
+    "  --help         print this help and exit\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT stop accepting, let running statements finish (up to\n"
+    "sluice.drain_timeout_ms) and exit.\n";
+
+struct Flags {
+  std::string config;
+  bool check = false;
+};
+
+// Returns -1 to go on, else the exit status.
+int ParseFlags(int argc, char** argv, Flags* flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      printf("sluice %s\n", SLUICE_VERSION);
+      return 0;
+    }
+    if (a == "--check") {
+      flags->check = true;
+    } else if (a == "--config" && i + 1 < argc) {
+      flags->config = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      flags->config = a.substr(9);
+    } else {
+      fprintf(stderr, "sluice: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (flags->config.empty()) {
+    fprintf(stderr, "sluice: --config FILE is required\n%s", kUsage);
+    return 2;
+  }
+  return -1;
+}
+
+// Waits for the workers to finish their drain, at most timeout; then stops the rest.
+void DrainWorkers(std::vector<std::unique_ptr<sluice::Worker>>& workers, int timeout_ms,
+                  const std::vector<std::unique_ptr<std::atomic<bool>>>& done) {
+  for (auto& w : workers) w->RequestDrain();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (auto& d : done) all = all && d->load();
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : workers) w->RequestStop();
+  for (auto& w : workers) w->Join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  Flags flags;
+  if (int rc = ParseFlags(argc, argv, &flags); rc >= 0) return rc;
+
+  Result<Runtime> loaded = LoadConfigFile(flags.config);
+  if (!loaded.ok()) {
+    fprintf(stderr, "%s\n", loaded.status().message().c_str());
+    return 2;
+  }
+  if (flags.check) {
+    printf("%s: configuration is valid\n", flags.config.c_str());
+    return 0;
+  }
+  Runtime rt = std::move(loaded).value();
+  log::Level level;
+  if (log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
+
+  // Signals are taken by sigwait() on this thread only; the workers never see them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  evthread_use_pthreads();
+
+  int nworkers = rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());
+  if (nworkers < 1) nworkers = 1;
+  auto shared = std::make_unique<ProxyShared>();
+  shared->worker_count = nworkers;
+  for (size_t i = 0; i < rt.clusters.size(); ++i)
+    shared->cluster_counters.push_back(std::make_unique<ClusterCounters>());
+  rt.version = 1;
+  auto snapshot = std::make_shared<const Runtime>(rt);
+  shared->runtime.Publish(snapshot);
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<std::atomic<bool>>> done;
+  for (int i = 0; i < nworkers; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, shared.get()));
+    if (Status st = workers.back()->Listen(*snapshot); !st.ok()) {
+      log::Error("{}", st.message());
+      return 1;
+    }
+  }
+  for (int i = 0; i < nworkers; ++i) {
+    done.push_back(std::make_unique<std::atomic<bool>>(false));
+    workers[i]->SetOnExit([d = done.back().get()] { d->store(true); });
+    workers[i]->Start();
+  }
+  for (const Cluster& c : snapshot->clusters)
+    log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
+              ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
+  log::Info("sluice {} started: {} workers", SLUICE_VERSION, nworkers);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  DrainWorkers(workers, snapshot->drain_timeout_ms, done);
+  log::Info("sluice stopped");
+  return 0;
+}

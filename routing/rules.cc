@@ -91,3 +91,7 @@ RuleDecision RuleSet::Match(const RuleContext& ctx) const {
 }
 
 }  // namespace sluice::routing
+namespace sluice::routing {
+// Out of line: Compiled is complete only here.
+size_t RuleSet::size() const { return rules_.size(); }
+}  // namespace sluice::routing

@@ -48,7 +48,7 @@ class RuleSet {
   // one) and the mirror flag; a reject, or a rule with `apply`, ends the walk.
   RuleDecision Match(const RuleContext& ctx) const;
 
-  size_t size() const { return rules_.size(); }
+  size_t size() const;
 
  private:
   struct Compiled;

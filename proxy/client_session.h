@@ -1,0 +1,27 @@
+// ClientSession: what a worker knows of any client connection, whatever its protocol.
+// Each protocol's session (proxy/mysql, proxy/pgsql) implements it.
+#pragma once
+
+#include <event2/util.h>
+
+#include <memory>
+
+namespace sluice {
+
+class Worker;
+
+class ClientSession {
+ public:
+  virtual ~ClientSession() = default;
+  // Drain: close now if idle, else as soon as the running statement or transaction ends.
+  virtual void Drain() = 0;
+  // Close at once (shutdown after the drain timeout).
+  virtual void Abort() = 0;
+};
+
+// Creates the session for a freshly accepted client socket; the session owns fd and
+// deletes itself when it closes (it is registered with the worker until then).
+void StartMysqlSession(Worker* worker, size_t cluster_index, evutil_socket_t fd);
+void StartPgsqlSession(Worker* worker, size_t cluster_index, evutil_socket_t fd);
+
+}  // namespace sluice

@@ -1,0 +1,193 @@
+#include "proxy/mysql/backend.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "common/log.h"
+#include "protocol/mysql/auth.h"
+#include "protocol/mysql/constants.h"
+#include "protocol/mysql/messages.h"
+#include "proxy/mysql/login.h"
+#include "proxy/mysql/packet_io.h"
+#include "proxy/worker.h"
+
+namespace sluice::mysqlproxy {
+
+namespace {
+// The backend stops reading ahead once this much of a response waits to be forwarded;
+// with the client-side bound this keeps a slow reader from growing sluice's memory.
+constexpr size_t kBackendReadHighWater = 256 * 1024;
+}  // namespace
+
+MysqlBackend::MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner)
+    : PooledConn(std::move(key)), worker_(w), login_(std::move(login)), owner_(owner) {
+  stmts_.set_capacity(login_.max_prepared);
+}
+
+MysqlBackend::~MysqlBackend() {
+  if (bev_) bufferevent_free(bev_);
+}
+
+void MysqlBackend::Destroy() { delete this; }
+
+MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& login,
+                                    Owner* owner) {
+  auto* b = new MysqlBackend(w, std::move(key), login, owner);
+  b->bev_ = bufferevent_socket_new(w->base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(b->bev_, &MysqlBackend::OnRead, nullptr, &MysqlBackend::OnEvent, b);
+  bufferevent_setwatermark(b->bev_, EV_READ, 0, kBackendReadHighWater);
+  timeval tv{login.connect_timeout_ms / 1000, (login.connect_timeout_ms % 1000) * 1000};
+  bufferevent_set_timeouts(b->bev_, &tv, &tv);
+  bufferevent_enable(b->bev_, EV_READ | EV_WRITE);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(login.port);
+  inet_pton(AF_INET, login.host.c_str(), &sin.sin_addr);
+  if (bufferevent_socket_connect(b->bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) {
+    // Reported from the event loop so the caller never sees a callback inside Connect().
+    b->phase_ = Phase::kFailed;
+    bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+  }
+  return b;
+}
+
+void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {
+  auto* b = static_cast<MysqlBackend*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {
+    b->phase_ = Phase::kHandshake;
+    evutil_socket_t fd = bufferevent_getfd(b->bev_);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return;
+  }
+  std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
+                    : (what & BEV_EVENT_EOF)   ? "closed by the server"
+                                               : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+  b->Fail(Unavailable(fmt::format("backend {}: {}", b->server(), why)));
+}
+
+void MysqlBackend::Fail(Status st) {
+  bool was_ready = phase_ == Phase::kReady;
+  phase_ = Phase::kFailed;
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  if (owner_) {
+    owner_->OnBackendError(this, st);
+    return;
+  }
+  // Idle in the pool: the pool forgets it and frees its slot.
+  if (was_ready) worker_->pools().DropIdle(this);
+  Destroy();
+}
+
+void MysqlBackend::OnRead(bufferevent*, void* arg) {
+  auto* b = static_cast<MysqlBackend*>(arg);
+  if (b->phase_ == Phase::kReady) {
+    if (b->owner_) {
+      b->owner_->OnBackendReadable(b);
+    } else {
+      // An idle connection has nothing to say; the server is closing it (wait_timeout,
+      // shutdown): drop it now rather than hand it to a session.
+      b->Fail(Unavailable("unexpected data on an idle backend connection"));
+    }
+    return;
+  }
+  b->HandleLoginPacket();
+}
+
+void MysqlBackend::HandleLoginPacket() {
+  mysql::PacketView pkt;
+  size_t wire = 0;
+  while (phase_ != Phase::kReady && phase_ != Phase::kFailed &&
+         PeekPacket(input(), &pkt, &wire)) {
+    Status st;
+    if (phase_ == Phase::kHandshake) {
+      if (!pkt.payload.empty() && pkt.payload[0] == 0xFF) {
+        auto err = mysql::DecodeErr(pkt.payload, mysql::CLIENT_PROTOCOL_41);
+        st = Unavailable(fmt::format("backend {} refused the connection: {}", server(),
+                                     err.ok() ? err->message : "malformed error"));
+      } else {
+        auto hs = mysql::DecodeInitialHandshake(pkt.payload);
+        if (!hs.ok()) {
+          st = ProtocolError(fmt::format("backend {}: {}", server(), hs.status().message()));
+        } else {
+          SendHandshakeResponse(*hs);
+          phase_ = Phase::kAuth;
+        }
+      }
+    } else {
+      st = HandleAuthPacket(pkt.payload, pkt.seq);
+    }
+    evbuffer_drain(input(), wire);
+    if (!st.ok()) {
+      Fail(st);
+      return;
+    }
+  }
+  if (phase_ == Phase::kReady) {
+    // Login done: no more timeouts; the session bounds its own waits.
+    bufferevent_set_timeouts(bev_, nullptr, nullptr);
+    state_.schema = login_.schema;
+    if (owner_) owner_->OnBackendReady(this);
+  }
+}
+
+void MysqlBackend::SendHandshakeResponse(const mysql::InitialHandshake& hs) {
+  server_version_ = hs.server_version;
+  thread_id_ = hs.connection_id;
+  scramble_ = hs.auth_plugin_data;
+  caps_ = login_.caps & hs.capabilities;
+  // Never ask for TLS towards the backend yet, and only for a schema when one is set.
+  caps_ &= ~uint64_t{mysql::CLIENT_SSL};
+  if (login_.schema.empty()) caps_ &= ~uint64_t{mysql::CLIENT_CONNECT_WITH_DB};
+  mysql::HandshakeResponse r;
+  r.capabilities = caps_;
+  r.max_packet_size = 1 << 24;
+  r.charset = login_.charset ? login_.charset : mysql::kCharsetUtf8mb4GeneralCi;
+  r.user = login_.user;
+  r.database = login_.schema;
+  auth_plugin_ = hs.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : hs.auth_plugin_name;
+  r.auth_plugin_name = auth_plugin_;
+  r.auth_response = TokenFor(auth_plugin_, login_.password, scramble_);
+  uint8_t seq = 1;
+  WritePacket(output(), &seq, mysql::EncodeHandshakeResponse(r));
+}
+
+Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
+  if (p.empty()) return ProtocolError(fmt::format("backend {}: empty auth packet", server()));
+  switch (p[0]) {
+    case 0x00:  // OK
+      phase_ = Phase::kReady;
+      return Status::Ok();
+    case 0xFF: {
+      auto err = mysql::DecodeErr(p, caps_);
+      return Unavailable(fmt::format("backend {} refused login for '{}': {}", server(),
+                                     login_.user, err.ok() ? err->message : "malformed error"));
+    }
+    case 0xFE: {  // auth switch: another plugin, another scramble
+      auto sw = mysql::DecodeAuthSwitchRequest(p);
+      if (!sw.ok()) return ProtocolError(fmt::format("backend {}: {}", server(), sw.status().message()));
+      auth_plugin_ = sw->plugin_name;
+      scramble_ = sw->plugin_data;
+      std::string token = TokenFor(auth_plugin_, login_.password, scramble_);
+      if (token.empty() && !login_.password.empty() && auth_plugin_ != "mysql_clear_password")
+        return Unavailable(fmt::format("backend {} asks for auth plugin '{}', which sluice does not speak",
+                                       server(), auth_plugin_));
+      uint8_t next = seq + 1;
+      WritePacket(output(), &next, token);
+      return Status::Ok();
+    }
+    case 0x01: {  // caching_sha2_password: 0x03 fast auth OK (an OK follows), 0x04 full auth
+      if (p.size() >= 2 && p[1] == mysql::kCachingSha2FastAuthOk) return Status::Ok();
+      return Unavailable(fmt::format(
+          "backend {} wants caching_sha2_password full authentication for '{}', which needs "
+          "TLS or RSA towards the backend; log in once directly so the server caches the "
+          "password, or use mysql_native_password for this user",
+          server(), login_.user));
+    }
+    default:
+      return ProtocolError(fmt::format("backend {}: unexpected auth packet 0x{:02x}", server(), p[0]));
+  }
+}
+
+}  // namespace sluice::mysqlproxy

@@ -1,0 +1,90 @@
+// MysqlBackend: one connection from sluice to a MySQL/MariaDB server: connect, log in, then
+// carry commands for whichever session holds it. Its session owns it while busy, the
+// worker's pool while idle.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "protocol/mysql/handshake.h"
+#include "proxy/backend_pool.h"
+#include "proxy/mysql/session_state.h"
+#include "proxy/mysql/stmt_cache.h"
+
+namespace sluice {
+
+class Worker;
+
+namespace mysqlproxy {
+
+struct BackendLogin {
+  std::string host;
+  uint16_t port = 0;
+  std::string user;
+  std::string password;
+  std::string schema;  // sent with CONNECT_WITH_DB; "" for none
+  uint64_t caps = 0;   // capabilities wanted; the server's are intersected
+  uint8_t charset = 45;
+  int connect_timeout_ms = 3000;
+  size_t max_prepared = 256;  // per connection, LRU beyond
+};
+
+class MysqlBackend final : public PooledConn {
+ public:
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual void OnBackendReady(MysqlBackend* b) = 0;
+    virtual void OnBackendReadable(MysqlBackend* b) = 0;
+    // Login failed, or the connection broke. The owner must Destroy() or forget it.
+    virtual void OnBackendError(MysqlBackend* b, const Status& st) = 0;
+  };
+
+  static MysqlBackend* Connect(Worker* w, PoolKey key, const BackendLogin& login, Owner* owner);
+  void Destroy() override;
+
+  // nullptr while idle in the pool: then any byte or EOF from the server closes it.
+  void SetOwner(Owner* owner) { owner_ = owner; }
+  evbuffer* input() const { return bufferevent_get_input(bev_); }
+  evbuffer* output() const { return bufferevent_get_output(bev_); }
+  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
+  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  bool ready() const { return phase_ == Phase::kReady; }
+  uint32_t thread_id() const { return thread_id_; }
+  uint64_t caps() const { return caps_; }
+  const std::string& server_version() const { return server_version_; }
+  const std::string& server() const { return key().server; }
+  SessionState& state() { return state_; }
+  StmtCache& stmts() { return stmts_; }
+
+ private:
+  enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };
+  MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner);
+  ~MysqlBackend() override;
+  static void OnRead(bufferevent*, void* arg);
+  static void OnEvent(bufferevent*, short what, void* arg);
+  void HandleLoginPacket();
+  void SendHandshakeResponse(const mysql::InitialHandshake& hs);
+  Status HandleAuthPacket(std::span<const uint8_t> payload, uint8_t seq);
+  void Fail(Status st);
+
+  Worker* worker_;
+  BackendLogin login_;
+  Owner* owner_;
+  bufferevent* bev_ = nullptr;
+  Phase phase_ = Phase::kConnecting;
+  uint64_t caps_ = 0;
+  uint32_t thread_id_ = 0;
+  std::string server_version_;
+  std::string scramble_;
+  std::string auth_plugin_;
+  SessionState state_;
+  StmtCache stmts_;
+};
+
+}  // namespace mysqlproxy
+}  // namespace sluice

@@ -1,0 +1,19 @@
+// Which authentication plugins sluice speaks, on both sides: the token a backend login
+// sends for a plugin, and the check of a client's token against a configured password.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice::mysqlproxy {
+
+// The auth response for plugin (mysql_native_password, caching_sha2_password's scramble
+// part, mysql_clear_password); "" for a plugin sluice does not speak or an empty password.
+std::string TokenFor(std::string_view plugin, std::string_view password, std::string_view scramble);
+
+// True when token proves password for plugin and scramble. An empty password accepts only
+// an empty token, as MySQL does.
+bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,
+                       std::string_view password);
+
+}  // namespace sluice::mysqlproxy

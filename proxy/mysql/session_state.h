@@ -1,0 +1,40 @@
+// SessionState: the per-connection settings a MySQL client set (schema, SET variables,
+// SET NAMES), kept for the client and for each backend connection, and the plan of
+// commands that brings a pooled backend connection in line with its next client.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::mysqlproxy {
+
+struct SessionState {
+  std::string schema;
+  // Variables in the order first set; names lower-case without @@session./SESSION.
+  // "names" holds the text after SET NAMES (charset [COLLATE collation]).
+  std::vector<std::pair<std::string, std::string>> vars;
+
+  // Records `name = value` (value: the SQL expression text as the client wrote it).
+  // A value of DEFAULT removes the entry: the connection is back at the server's default.
+  void Set(std::string name, std::string value);
+  const std::string* Get(const std::string& name) const;
+  void Clear() { vars.clear(); }
+};
+
+// Normalises a variable name as written after SET: strips `@@session.`, `@@local.`,
+// `@@`, `SESSION `, `LOCAL ` and lower-cases it. Returns "" for names that are not
+// session variables (user variables `@x`, `GLOBAL` ones).
+std::string NormaliseVarName(std::string_view written);
+
+struct SyncStep {
+  enum Kind { kInitDb, kQuery } kind;
+  std::string text;  // schema for kInitDb, SQL for kQuery
+};
+
+// Commands that turn `have` into `want`: COM_INIT_DB for the schema, SET NAMES on its own,
+// then one SET with every other differing variable (`name=DEFAULT` for what `have` set
+// and `want` did not).
+std::vector<SyncStep> PlanSync(const SessionState& want, const SessionState& have);
+
+}  // namespace sluice::mysqlproxy

@@ -1,0 +1,25 @@
+// ProxyShared: the little that all workers of one process share. Read-mostly; the only
+// writes on the client path are relaxed atomic counters (one per accepted connection).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "routing/runtime.h"
+
+namespace sluice {
+
+struct ClusterCounters {
+  std::atomic<int64_t> client_connections{0};
+};
+
+struct ProxyShared {
+  RuntimeHolder runtime;
+  int worker_count = 1;
+  // Indexed like Runtime::clusters at start; clusters are fixed for the process lifetime
+  // (their listeners are bound at start), servers/users/rules change with snapshots.
+  std::vector<std::unique_ptr<ClusterCounters>> cluster_counters;
+};
+
+}  // namespace sluice

@@ -1,0 +1,133 @@
+#include "proxy/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "proxy/backend_pool.h"
+#include "proxy/client_session.h"
+#include "proxy/shared.h"
+
+namespace sluice {
+
+Worker::Worker(int index, ProxyShared* shared)
+    : index_(index), shared_(shared), runtime_(&shared->runtime) {
+  base_ = event_base_new();
+  drain_ev_ = event_new(base_, -1, 0, &Worker::OnDrainEvent, this);
+  stop_ev_ = event_new(base_, -1, 0, &Worker::OnStopEvent, this);
+  pools_ = std::make_unique<BackendPools>(this);
+}
+
+Worker::~Worker() {
+  for (auto& l : listeners_)
+    if (l->listener) evconnlistener_free(l->listener);
+  pools_.reset();
+  event_free(drain_ev_);
+  event_free(stop_ev_);
+  event_base_free(base_);
+}
+
+Status Worker::Listen(const Runtime& rt) {
+  for (size_t i = 0; i < rt.clusters.size(); ++i) {
+    const Cluster& c = rt.clusters[i];
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(c.listen_port);
+    if (inet_pton(AF_INET, c.listen_host.c_str(), &sin.sin_addr) != 1)
+      return InvalidArgument(fmt::format("cluster {}: listen address {} is not an IPv4 address",
+                                         c.name, c.listen_host));
+    auto ctx = std::make_unique<ListenerCtx>();
+    ctx->worker = this;
+    ctx->cluster_index = i;
+    // Every worker binds the same port; the kernel spreads connections (SO_REUSEPORT).
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                     LEV_OPT_CLOSE_ON_EXEC;
+    ctx->listener = evconnlistener_new_bind(base_, &Worker::OnAccept, ctx.get(), flags,
+                                            /*backlog=*/1024, reinterpret_cast<sockaddr*>(&sin),
+                                            sizeof sin);
+    if (!ctx->listener)
+      return Unavailable(fmt::format("cluster {}: cannot listen on {}:{}: {}", c.name,
+                                     c.listen_host, c.listen_port, strerror(errno)));
+    listeners_.push_back(std::move(ctx));
+  }
+  return Status::Ok();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Run() {
+  log::SetThreadName(fmt::format("worker-{}", index_));
+  event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+  // The loop ended (stop or drain finished): close whatever is left.
+  std::vector<ClientSession*> left(sessions_.begin(), sessions_.end());
+  for (ClientSession* s : left) s->Abort();
+  pools_->CloseAll();
+  if (on_exit_) on_exit_();
+}
+
+void Worker::RequestDrain() { event_active(drain_ev_, 0, 0); }
+void Worker::RequestStop() { event_active(stop_ev_, 0, 0); }
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  auto* ctx = static_cast<ListenerCtx*>(arg);
+  Worker* w = ctx->worker;
+  evutil_make_socket_nonblocking(fd);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const RuntimePtr& rt = w->runtime_.Current();
+  const Cluster& c = rt->clusters[ctx->cluster_index];
+  if (c.protocol == Protocol::kMysql)
+    StartMysqlSession(w, ctx->cluster_index, fd);
+  else
+    StartPgsqlSession(w, ctx->cluster_index, fd);
+}
+
+void Worker::OnDrainEvent(evutil_socket_t, short, void* arg) {
+  static_cast<Worker*>(arg)->BeginDrain();
+}
+
+void Worker::OnStopEvent(evutil_socket_t, short, void* arg) {
+  event_base_loopbreak(static_cast<Worker*>(arg)->base_);
+}
+
+void Worker::BeginDrain() {
+  draining_ = true;
+  for (auto& l : listeners_) {
+    evconnlistener_free(l->listener);
+    l->listener = nullptr;
+  }
+  std::vector<ClientSession*> all(sessions_.begin(), sessions_.end());
+  for (ClientSession* s : all) s->Drain();
+  MaybeFinishDrain();
+}
+
+void Worker::MaybeFinishDrain() {
+  if (draining_ && sessions_.empty()) event_base_loopbreak(base_);
+}
+
+void Worker::AddSession(ClientSession* s) { sessions_.insert(s); }
+
+void Worker::RemoveSession(ClientSession* s) {
+  sessions_.erase(s);
+  MaybeFinishDrain();
+}
+
+uint32_t Worker::NextConnectionId() {
+  uint32_t id = static_cast<uint32_t>(index_) + 1 +
+                next_conn_seq_++ * static_cast<uint32_t>(shared_->worker_count);
+  return id;
+}
+
+}  // namespace sluice

@@ -1,0 +1,90 @@
+// Worker: one thread, one libevent loop, its own SO_REUSEPORT listener per cluster, its own
+// client sessions and backend pools. Nothing on the client path is shared between workers
+// except the runtime snapshot (read through RuntimeCache) and relaxed atomic counters.
+#pragma once
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "common/status.h"
+#include "proxy/router.h"
+#include "routing/runtime.h"
+
+namespace sluice {
+
+class ClientSession;
+class BackendPools;
+struct ProxyShared;
+
+class Worker {
+ public:
+  Worker(int index, ProxyShared* shared);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listeners (called on the main thread so that a bind error is
+  // reported before any thread starts).
+  Status Listen(const Runtime& rt);
+  void Start();
+  // Called on the worker thread when its loop has ended (drain done or stop).
+  void SetOnExit(std::function<void()> f) { on_exit_ = std::move(f); }
+  // Thread-safe: asks the loop to stop accepting and to close sessions as they go idle.
+  void RequestDrain();
+  // Thread-safe: ends the loop now (after the drain timeout).
+  void RequestStop();
+  void Join();
+
+  int index() const { return index_; }
+  event_base* base() const { return base_; }
+  ProxyShared* shared() const { return shared_; }
+  RuntimeCache& runtime() { return runtime_; }
+  BackendPools& pools() { return *pools_; }
+  Router& router() { return router_; }
+  bool draining() const { return draining_; }
+
+  // Sessions register themselves so that drain and shutdown can reach them.
+  void AddSession(ClientSession* s);
+  void RemoveSession(ClientSession* s);
+  // Per-worker connection ids, unique across workers: index + k * workers.
+  uint32_t NextConnectionId();
+
+ private:
+  struct ListenerCtx {
+    Worker* worker;
+    size_t cluster_index;
+    evconnlistener* listener = nullptr;
+  };
+  static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+  static void OnDrainEvent(evutil_socket_t, short, void* arg);
+  static void OnStopEvent(evutil_socket_t, short, void* arg);
+  void Run();
+  void BeginDrain();
+  void MaybeFinishDrain();
+
+  int index_;
+  ProxyShared* shared_;
+  event_base* base_ = nullptr;
+  event* drain_ev_ = nullptr;
+  event* stop_ev_ = nullptr;
+  std::vector<std::unique_ptr<ListenerCtx>> listeners_;
+  std::unordered_set<ClientSession*> sessions_;
+  std::unique_ptr<BackendPools> pools_;
+  RuntimeCache runtime_;
+  Router router_;
+  std::thread thread_;
+  std::function<void()> on_exit_;
+  bool draining_ = false;
+  uint32_t next_conn_seq_ = 0;
+};
+
+}  // namespace sluice
