@@ -39,7 +39,9 @@ PgBackend::~PgBackend() {
   if (bev_) bufferevent_free(bev_);
 }
 
-void PgBackend::Destroy() { delete this; }
+void PgBackend::Destroy() {
+  delete this;
+}
 
 PgBackend* PgBackend::Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner) {
   auto* b = new PgBackend(w, std::move(key), login, owner);
@@ -82,7 +84,7 @@ void PgBackend::OnEvent(bufferevent*, short what, void* arg) {
   }
   std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
                     : (what & BEV_EVENT_EOF)   ? "connection closed by the server"
-                                               : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+                                             : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
   b->Fail(Unavailable(fmt::format("server {}: {}", b->server(), why)));
 }
 
@@ -113,8 +115,12 @@ void PgBackend::Fail(Status st) {
 void PgBackend::OnRead(bufferevent*, void* arg) {
   auto* b = static_cast<PgBackend*>(arg);
   switch (b->phase_) {
-    case Phase::kLogin: b->HandleLogin(); break;
-    case Phase::kResetting: b->HandleReset(); break;
+    case Phase::kLogin:
+      b->HandleLogin();
+      break;
+    case Phase::kResetting:
+      b->HandleReset();
+      break;
     case Phase::kReady:
       if (b->owner_) {
         b->owner_->OnBackendReadable(b);
@@ -123,7 +129,8 @@ void PgBackend::OnRead(bufferevent*, void* arg) {
         b->Fail(Unavailable("unexpected data on an idle backend connection"));
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -140,7 +147,9 @@ void PgBackend::HandleLogin() {
     }
     Status st;
     switch (h.type) {
-      case pgsql::backend::kAuthenticationRequest: st = HandleAuth(p); break;
+      case pgsql::backend::kAuthenticationRequest:
+        st = HandleAuth(p);
+        break;
       case pgsql::backend::kParameterStatus: {
         auto ps = pgsql::DecodeParameterStatus(p);
         if (ps.ok()) {
@@ -206,7 +215,8 @@ Status PgBackend::HandleAuth(std::span<const uint8_t> payload) {
       bool has = false;
       for (auto m : *mechs) has |= m == pgsql::kScramSha256;
       if (!has)
-        return Unavailable(fmt::format("server {} offers no SASL mechanism sluice speaks", server()));
+        return Unavailable(
+            fmt::format("server {} offers no SASL mechanism sluice speaks", server()));
       scram_ = pgsql::ScramClientSession::FromPassword(login_.password);
       auto first = scram_->ClientFirst();
       if (!first.ok()) return first.status();
@@ -225,9 +235,10 @@ Status PgBackend::HandleAuth(std::span<const uint8_t> payload) {
       return scram_->VerifyServerFinal(pgsql::AsStringView(auth->data));
     }
     default:
-      return Unavailable(fmt::format("server {} asks for authentication method {}, which sluice "
-                                     "does not speak",
-                                     server(), auth->code));
+      return Unavailable(
+          fmt::format("server {} asks for authentication method {}, which sluice "
+                      "does not speak",
+                      server(), auth->code));
   }
   AppendTo(output(), out);
   return Status::Ok();

@@ -31,12 +31,12 @@ namespace be = pgsql::backend;
 namespace state = pgsql::sqlstate;
 
 // Bounds (DESIGN.md: every buffer has one).
-constexpr uint32_t kMaxClientMessage = 64u << 20;     // one client message
+constexpr uint32_t kMaxClientMessage = 64u << 20;  // one client message
 constexpr uint32_t kMaxBackendMessage = pgsql::kMaxMessageLength;
-constexpr size_t kClientReadHighWater = 1u << 20;     // client input read ahead
-constexpr size_t kClientOutHighWater = 1u << 20;      // stop reading the backend above this
-constexpr size_t kClientOutLowWater = 256u << 10;     // resume below this
-constexpr size_t kBackendOutHighWater = 1u << 20;     // stop reading the client above this
+constexpr size_t kClientReadHighWater = 1u << 20;  // client input read ahead
+constexpr size_t kClientOutHighWater = 1u << 20;   // stop reading the backend above this
+constexpr size_t kClientOutLowWater = 256u << 10;  // resume below this
+constexpr size_t kBackendOutHighWater = 1u << 20;  // stop reading the client above this
 constexpr size_t kBackendOutLowWater = 256u << 10;
 constexpr int kPoolWaitTimeoutMs = 10000;
 constexpr int kCancelTimeoutMs = 5000;
@@ -95,7 +95,9 @@ const pgsql::ScramVerifier* VerifierFor(const std::string& user, const std::stri
   return &slot.second;
 }
 
-uint64_t DatabaseVariant(std::string_view db) { return std::hash<std::string_view>()(db); }
+uint64_t DatabaseVariant(std::string_view db) {
+  return std::hash<std::string_view>()(db);
+}
 
 }  // namespace
 
@@ -124,11 +126,18 @@ void PgSession::Start() {
 void PgSession::OnClientRead(bufferevent*, void* arg) {
   auto* s = static_cast<PgSession*>(arg);
   switch (s->phase_) {
-    case Phase::kStartup: s->HandleStartup(); break;
+    case Phase::kStartup:
+      s->HandleStartup();
+      break;
     case Phase::kSaslInitial:
-    case Phase::kSaslResponse: s->HandleSasl(); break;
-    case Phase::kActive: s->ProcessClientInput(); break;
-    default: break;
+    case Phase::kSaslResponse:
+      s->HandleSasl();
+      break;
+    case Phase::kActive:
+      s->ProcessClientInput();
+      break;
+    default:
+      break;
   }
 }
 
@@ -164,7 +173,8 @@ void PgSession::HandleStartup() {
     size_t consumed = 0;
     pgsql::StartupResult r = pgsql::DecodeStartup({p, take}, &consumed);
     switch (r.kind) {
-      case pgsql::StartupKind::kNeedMoreData: return;
+      case pgsql::StartupKind::kNeedMoreData:
+        return;
       case pgsql::StartupKind::kError:
         FailLogin(state::kProtocolViolation, r.error);
         return;
@@ -178,15 +188,17 @@ void PgSession::HandleStartup() {
         evbuffer_drain(in, consumed);
         HandleCancel(r.cancel.pid, r.cancel.secret);
         return;
-      case pgsql::StartupKind::kStartup: break;
+      case pgsql::StartupKind::kStartup:
+        break;
     }
     evbuffer_drain(in, consumed);
     const pgsql::StartupMessage& m = r.startup;
     user_ = std::string(m.Get("user"));
-    database_ = m.Has("database") && !m.Get("database").empty() ? std::string(m.Get("database"))
-                                                                 : user_;
+    database_ =
+        m.Has("database") && !m.Get("database").empty() ? std::string(m.Get("database")) : user_;
     if (user_.empty()) {
-      FailLogin(state::kInvalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet");
+      FailLogin(state::kInvalidAuthorizationSpecification,
+                "no PostgreSQL user name specified in startup packet");
       return;
     }
     for (const auto& [name, value] : m.params)
@@ -248,14 +260,15 @@ void PgSession::HandleSasl() {
   if (phase_ == Phase::kSaslInitial) {
     auto init = pgsql::DecodeSaslInitialResponse(p);
     if (!init.ok() || init->mechanism != pgsql::kScramSha256 || !init->data) {
-      FailLogin(state::kProtocolViolation, "client selected an invalid SASL authentication mechanism");
+      FailLogin(state::kProtocolViolation,
+                "client selected an invalid SASL authentication mechanism");
       return;
     }
     auto first = scram_->ServerFirst(pgsql::AsStringView(*init->data));
     evbuffer_drain(bufferevent_get_input(client_), h.total());
     if (!first.ok()) {
       FailLogin(first.status().code() == StatusCode::kPermissionDenied ? state::kInvalidPassword
-                                                                      : state::kProtocolViolation,
+                                                                       : state::kProtocolViolation,
                 first.status().message());
       return;
     }
@@ -315,10 +328,7 @@ void PgSession::FinishLogin() {
     ReleaseBackend(true);
   } else {
     pinned_ = true;  // session mode: this backend serves the client for its life
-    acquiring_ = false;
-    if (!StartParamSync()) {
-      acquiring_ = false;
-    }
+    if (StartParamSync()) return;
   }
   ProcessClientInput();
 }
@@ -338,7 +348,8 @@ void PgSession::ProcessClientInput() {
     if (r == PeekResult::kNeedMore) {
       // Let one message larger than the read-ahead bound in, and no more.
       MsgHeader hh;
-      if (PeekHeader(in, &hh, kMaxClientMessage) == PeekResult::kOk && hh.total() > kClientReadHighWater)
+      if (PeekHeader(in, &hh, kMaxClientMessage) == PeekResult::kOk &&
+          hh.total() > kClientReadHighWater)
         bufferevent_setwatermark(client_, EV_READ, 0, hh.total());
       return;
     }
@@ -477,7 +488,8 @@ void PgSession::AcquireBackend(int server_index) {
         if (!ok) {
           acquiring_ = false;
           if (phase_ == Phase::kLoginBackend) {
-            FailLogin(state::kTooManyConnections, "sluice: timed out waiting for a server connection");
+            FailLogin(state::kTooManyConnections,
+                      "sluice: timed out waiting for a server connection");
             return;
           }
           FailBatch(state::kTooManyConnections,
@@ -494,14 +506,18 @@ void PgSession::AcquireBackend(int server_index) {
       &wait_ticket_);
   if (!queued) {
     acquiring_ = false;
-    FailBatch(state::kTooManyConnections, "sluice: too many sessions waiting for a server connection");
+    FailBatch(state::kTooManyConnections,
+              "sluice: too many sessions waiting for a server connection");
   }
 }
 
-void PgSession::OnBackendReady(PgBackend* b) { OnBackendAcquired(b); }
+void PgSession::OnBackendReady(PgBackend* b) {
+  OnBackendAcquired(b);
+}
 
 void PgSession::OnBackendAcquired(PgBackend* b) {
   backend_ = b;
+  acquiring_ = false;
   b->SetOwner(this);
   b->ResumeRead();
   worker_->router().Started(cluster_index_, backend_server_);
@@ -510,7 +526,6 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
     FinishLogin();
     return;
   }
-  acquiring_ = false;
   if (StartParamSync()) return;
   ProcessClientInput();
 }
@@ -989,13 +1004,16 @@ void PgSession::Drain() {
   bool idle = phase_ == Phase::kActive && (!backend_ || (outstanding_ == 0 && txn_status_ == 'I'));
   if (idle || phase_ == Phase::kStartup || phase_ == Phase::kSaslInitial ||
       phase_ == Phase::kSaslResponse) {
-    if (phase_ == Phase::kActive) SendError("FATAL", state::kAdminShutdown,
-                                            "terminating connection due to administrator command");
+    if (phase_ == Phase::kActive)
+      SendError("FATAL", state::kAdminShutdown,
+                "terminating connection due to administrator command");
     CloseAfterFlush();
   }
 }
 
-void PgSession::Abort() { Close(); }
+void PgSession::Abort() {
+  Close();
+}
 
 void PgSession::CloseAfterFlush() {
   if (phase_ == Phase::kClosed) return;
@@ -1014,8 +1032,8 @@ void PgSession::Close() {
   if (wait_ticket_) worker_->pools().Cancel(wait_ticket_);
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
-    bool clean = outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && !syncing_ &&
-                 passthrough_left_ == 0;
+    bool clean =
+        outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && !syncing_ && passthrough_left_ == 0;
     ReleaseBackend(clean);
   }
   if (pid_) UnregisterClient(pid_);
@@ -1029,9 +1047,10 @@ void PgSession::Close() {
   client_ = nullptr;
   worker_->RemoveSession(this);
   // Callers up the stack may still look at the session: delete from the loop.
-  event_base_once(worker_->base(), -1, EV_TIMEOUT,
-                  [](evutil_socket_t, short, void* arg) { delete static_cast<PgSession*>(arg); },
-                  this, nullptr);
+  event_base_once(
+      worker_->base(), -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* arg) { delete static_cast<PgSession*>(arg); }, this,
+      nullptr);
 }
 
 }  // namespace pgproxy

@@ -127,8 +127,8 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   bool segment_error_ = false;
   uint32_t pending_pins_ = 0;
   bool pending_write_ = false;
-  bool skip_to_sync_ = false;  // after a failed batch: drop client messages to Sync/Query
-  size_t passthrough_left_ = 0;  // bytes of a streamed message still to move
+  bool skip_to_sync_ = false;      // after a failed batch: drop client messages to Sync/Query
+  size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
   bool response_started_ = false;  // bytes of the current response reached the client
   int64_t last_write_ms_ = 0;
   std::deque<Expect> parse_expects_;

@@ -6,7 +6,8 @@ PeekResult PeekHeader(evbuffer* buf, MsgHeader* h, uint32_t max_len) {
   uint8_t hdr[5];
   if (evbuffer_copyout(buf, hdr, 5) < 5) return PeekResult::kNeedMore;
   h->type = static_cast<char>(hdr[0]);
-  h->length = (uint32_t{hdr[1]} << 24) | (uint32_t{hdr[2]} << 16) | (uint32_t{hdr[3]} << 8) | hdr[4];
+  h->length =
+      (uint32_t{hdr[1]} << 24) | (uint32_t{hdr[2]} << 16) | (uint32_t{hdr[3]} << 8) | hdr[4];
   if (h->length < 4 || h->length > max_len) return PeekResult::kBad;
   return PeekResult::kOk;
 }
