@@ -14,6 +14,12 @@ int64_t MonotonicMs() {
       .count();
 }
 
+int64_t MonotonicUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 BackendPools::BackendPools(Worker* worker) : worker_(worker) {
   // Waiter deadlines are checked every 100 ms: cheaper than one timer per waiter.
   timer_ = event_new(worker_->base(), -1, EV_PERSIST, &BackendPools::OnTimer, this);
@@ -169,5 +175,12 @@ int BackendPools::open_count(const std::string& server) const {
 }
 
 size_t BackendPools::idle_count() const { return idle_total_; }
+
+size_t BackendPools::idle_count(const std::string& server) const {
+  size_t n = 0;
+  for (const auto& [key, list] : idle_)
+    if (key.server == server) n += list.size();
+  return n;
+}
 
 }  // namespace sluice

@@ -81,6 +81,7 @@ class BackendPools {
 
   int open_count(const std::string& server) const;
   size_t idle_count() const;
+  size_t idle_count(const std::string& server) const;
 
  private:
   struct Waiter {
@@ -109,5 +110,6 @@ class BackendPools {
 };
 
 int64_t MonotonicMs();
+int64_t MonotonicUs();
 
 }  // namespace sluice

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
   for (int i = 0; i < nworkers; ++i) {
     workers.push_back(std::make_unique<Worker>(i, shared.get()));
+    shared->stats_mailboxes.push_back(&workers.back()->stats_mailbox());
     if (Status st = workers.back()->Listen(*snapshot); !st.ok()) {
       log::Error("{}", st.message());
       return 1;

@@ -23,6 +23,7 @@ StatementInfo ClassifyStatement(std::string_view sql, routing::Dialect dialect) 
   info.read_only_txn = c.read_only_txn_start;
   info.pins = c.pins;
   info.txn = c.txn;
+  info.command = c.first_keyword;
   info.use_schema = std::string(c.schema);
   for (const routing::SetVar& v : c.set_vars) {
     if (v.scope != routing::SetScope::kSession) continue;

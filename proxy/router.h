@@ -25,6 +25,7 @@ struct StatementInfo {
   bool read_only_txn = false; // START TRANSACTION READ ONLY / BEGIN READ ONLY
   uint32_t pins = 0;          // routing::Pin bits
   routing::TxnOp txn = routing::TxnOp::kNone;
+  std::string_view command;   // first keyword, static storage ("SELECT", "INSERT", …)
   std::string use_schema;     // USE db
   // Session-scope assignments (name as written, value text); RESET as value "DEFAULT".
   std::vector<std::pair<std::string, std::string>> session_vars;

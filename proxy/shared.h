@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/stats.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -20,6 +21,8 @@ struct ProxyShared {
   // Indexed like Runtime::clusters at start; clusters are fixed for the process lifetime
   // (their listeners are bound at start), servers/users/rules change with snapshots.
   std::vector<std::unique_ptr<ClusterCounters>> cluster_counters;
+  // Each worker's stats mailbox, for the control plane to take deltas from.
+  std::vector<StatsMailbox*> stats_mailboxes;
 };
 
 }  // namespace sluice

@@ -22,12 +22,16 @@ Worker::Worker(int index, ProxyShared* shared)
   drain_ev_ = event_new(base_, -1, 0, &Worker::OnDrainEvent, this);
   stop_ev_ = event_new(base_, -1, 0, &Worker::OnStopEvent, this);
   pools_ = std::make_unique<BackendPools>(this);
+  stats_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnStatsTimer, this);
+  timeval tv{1, 0};
+  event_add(stats_ev_, &tv);
 }
 
 Worker::~Worker() {
   for (auto& l : listeners_)
     if (l->listener) evconnlistener_free(l->listener);
   pools_.reset();
+  event_free(stats_ev_);
   event_free(drain_ev_);
   event_free(stop_ev_);
   event_base_free(base_);
@@ -100,6 +104,28 @@ void Worker::OnDrainEvent(evutil_socket_t, short, void* arg) {
 
 void Worker::OnStopEvent(evutil_socket_t, short, void* arg) {
   event_base_loopbreak(static_cast<Worker*>(arg)->base_);
+}
+
+void Worker::OnStatsTimer(evutil_socket_t, short, void* arg) {
+  static_cast<Worker*>(arg)->HandOverStats();
+}
+
+void Worker::HandOverStats() {
+  // Gauges are absolute: refresh them before the hand-over.
+  const RuntimePtr& rt = runtime_.Current();
+  for (const Cluster& c : rt->clusters) {
+    for (const Server& s : c.servers) {
+      ServerStats& st = stats_->servers[c.name + "/" + s.name()];
+      int open = pools_->open_count(s.name());
+      int idle = static_cast<int>(pools_->idle_count(s.name()));
+      st.conns_free = idle;
+      st.conns_used = open - idle;
+    }
+  }
+  stats_->client_connections = static_cast<int64_t>(sessions_.size());
+  if (stats_->empty() && stats_->servers.empty()) return;
+  // When the control plane has not taken the last delta yet, keep counting into this one.
+  if (mailbox_.Offer(stats_)) stats_ = std::make_unique<StatsDelta>();
 }
 
 void Worker::BeginDrain() {

@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "proxy/router.h"
+#include "proxy/stats.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -50,6 +51,10 @@ class Worker {
   RuntimeCache& runtime() { return runtime_; }
   BackendPools& pools() { return *pools_; }
   Router& router() { return router_; }
+  // This worker's counters since the last hand-over; only this worker's thread touches it.
+  StatsDelta& stats() { return *stats_; }
+  // Where the control plane takes this worker's counters from (any thread).
+  StatsMailbox& stats_mailbox() { return mailbox_; }
   bool draining() const { return draining_; }
 
   // Sessions register themselves so that drain and shutdown can reach them.
@@ -67,6 +72,8 @@ class Worker {
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
   static void OnDrainEvent(evutil_socket_t, short, void* arg);
   static void OnStopEvent(evutil_socket_t, short, void* arg);
+  static void OnStatsTimer(evutil_socket_t, short, void* arg);
+  void HandOverStats();
   void Run();
   void BeginDrain();
   void MaybeFinishDrain();
@@ -76,11 +83,14 @@ class Worker {
   event_base* base_ = nullptr;
   event* drain_ev_ = nullptr;
   event* stop_ev_ = nullptr;
+  event* stats_ev_ = nullptr;
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;
+  std::unique_ptr<StatsDelta> stats_ = std::make_unique<StatsDelta>();
+  StatsMailbox mailbox_;
   std::thread thread_;
   std::function<void()> on_exit_;
   bool draining_ = false;

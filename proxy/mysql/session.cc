@@ -14,6 +14,8 @@
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
+#include "proxy/stats.h"
+#include "routing/digest.h"
 #include "proxy/worker.h"
 
 namespace sluice {
@@ -61,6 +63,22 @@ constexpr mysql::ErrorInfo ER_UNKNOWN_STMT_HANDLER{
 // ProxySQL answers a query rule's rejection with 1148 too; drivers show the message as is.
 constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
     1148, "42000", "The used command is not allowed with this MariaDB version"};
+
+// Names for the per-command statistics of protocol commands that carry no SQL text.
+std::string_view CommandName(uint8_t code) {
+  switch (code) {
+    case mysql::COM_INIT_DB: return "COM_INIT_DB";
+    case mysql::COM_FIELD_LIST: return "COM_FIELD_LIST";
+    case mysql::COM_STATISTICS: return "COM_STATISTICS";
+    case mysql::COM_STMT_PREPARE: return "COM_STMT_PREPARE";
+    case mysql::COM_STMT_EXECUTE: return "COM_STMT_EXECUTE";
+    case mysql::COM_STMT_FETCH: return "COM_STMT_FETCH";
+    case mysql::COM_STMT_RESET: return "COM_STMT_RESET";
+    case mysql::COM_RESET_CONNECTION: return "COM_RESET_CONNECTION";
+    case mysql::COM_CHANGE_USER: return "COM_CHANGE_USER";
+    default: return "COM_OTHER";
+  }
+}
 
 std::string_view AsView(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
@@ -316,10 +334,13 @@ void MysqlSession::Dispatch(std::string payload) {
   if (HandleLocally(code, payload)) return;
   cmd_ = Command{};
   cmd_.code = code;
+  cmd_.start_us = MonotonicUs();
   std::string_view body(payload.data() + 1, payload.size() - 1);
   switch (code) {
     case mysql::COM_QUERY:
       cmd_.info = ClassifyStatement(body, routing::Dialect::kMysql);
+      routing::Digest(body, routing::Dialect::kMysql, &cmd_.digest);
+      cmd_.digest_hash = routing::DigestHash(cmd_.digest);
       break;
     case mysql::COM_INIT_DB:
       cmd_.info.is_read = true;
@@ -748,13 +769,48 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
   cs.num_params = ok->num_params;
   cs.num_columns = ok->num_columns;
   cs.info = ClassifyStatement(cs.text, routing::Dialect::kMysql);
+  routing::Digest(cs.text, routing::Dialect::kMysql, &cs.digest);
+  cs.digest_hash = routing::DigestHash(cs.digest);
   uint32_t evicted = backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false});
   (void)evicted;  // a client-driven prepare of an evicted text: the backend keeps both ids
   stmts_[client_id] = std::move(cs);
   mysql::RewriteStatementId(payload, client_id);
 }
 
+void MysqlSession::RecordStats(bool error) {
+  if (cmd_.internal_check || backend_server_ < 0) return;
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster& cluster = rt->clusters[cluster_index_];
+  if (backend_server_ >= static_cast<int>(cluster.servers.size())) return;
+  const Server& srv = cluster.servers[backend_server_];
+  StatementRecord r;
+  r.cluster = cluster.name;
+  std::string server = srv.name();
+  r.server = server;
+  r.user = user_;
+  r.schema = want_.schema;
+  r.hostgroup = srv.hostgroup;
+  r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
+  if (cmd_.code == mysql::COM_QUERY) {
+    r.digest_text = cmd_.digest;
+    r.digest_hash = cmd_.digest_hash;
+  } else if (cmd_.code == mysql::COM_STMT_EXECUTE) {
+    auto it = stmts_.find(cmd_.client_stmt_id);
+    if (it != stmts_.end()) {
+      r.digest_text = it->second.digest;
+      r.digest_hash = it->second.digest_hash;
+    }
+  }
+  int64_t now = MonotonicUs();
+  r.latency_us = now > cmd_.start_us ? static_cast<uint64_t>(now - cmd_.start_us) : 0;
+  r.rows_sent = tracker_.rows();
+  r.rows_affected = tracker_.affected_rows();
+  r.error = error;
+  RecordStatement(&worker_->stats(), r);
+}
+
 void MysqlSession::FinishCommand() {
+  RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
   worker_->router().Finished(cluster_index_, backend_server_);
   bool keep = pinned_ || in_txn_;

@@ -26,6 +26,8 @@ struct ClientStmt {
   uint16_t num_columns = 0;
   std::string param_types;  // 2 bytes per parameter, from the first execute that sent them
   StatementInfo info;       // classification of text, computed once at prepare
+  std::string digest;       // its digest, for statistics
+  uint64_t digest_hash = 0;
 };
 
 class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
@@ -61,6 +63,9 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
     bool internal_check = false;  // the post-login schema check, no client command
     int attempts = 0;             // backend attempts so far (retries before any byte)
     bool response_started = false;
+    int64_t start_us = 0;
+    std::string digest;       // COM_QUERY: digest of the text (prepared: in ClientStmt)
+    uint64_t digest_hash = 0;
   };
 
   static void OnClientRead(bufferevent*, void* arg);
@@ -96,6 +101,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void ApplyPrepareOk(std::string* first_packet_payload);
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
   void ResetSessionState();
+  void RecordStats(bool error);
 
   Worker* worker_;
   size_t cluster_index_;

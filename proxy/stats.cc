@@ -1,0 +1,120 @@
+#include "proxy/stats.h"
+
+#include <algorithm>
+#include <ctime>
+#include <functional>
+
+namespace sluice {
+
+void LatencyHistogram::Add(uint64_t us) {
+  size_t i = 0;
+  while (i < kLatencyBucketsUs.size() && us > kLatencyBucketsUs[i]) ++i;
+  ++buckets[i];
+  ++count;
+  sum_us += us;
+}
+
+void LatencyHistogram::Merge(const LatencyHistogram& o) {
+  for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
+  count += o.count;
+  sum_us += o.sum_us;
+}
+
+void ServerStats::Merge(const ServerStats& o) {
+  queries += o.queries;
+  errors += o.errors;
+  connect_errors += o.connect_errors;
+  bytes_to_server += o.bytes_to_server;
+  bytes_from_server += o.bytes_from_server;
+  latency.Merge(o.latency);
+  conns_used = o.conns_used;
+  conns_free = o.conns_free;
+}
+
+void DigestStats::Merge(const DigestStats& o) {
+  if (count == 0) {
+    cluster = o.cluster;
+    digest_text = o.digest_text;
+    schema = o.schema;
+    user = o.user;
+    hostgroup = o.hostgroup;
+    first_seen_unix = o.first_seen_unix;
+  }
+  count += o.count;
+  sum_us += o.sum_us;
+  min_us = std::min(min_us, o.min_us);
+  max_us = std::max(max_us, o.max_us);
+  rows_sent += o.rows_sent;
+  rows_affected += o.rows_affected;
+  errors += o.errors;
+  last_seen_unix = std::max(last_seen_unix, o.last_seen_unix);
+  if (o.hostgroup >= 0) hostgroup = o.hostgroup;
+}
+
+void StatsDelta::Merge(StatsDelta&& o) {
+  for (auto& [k, v] : o.servers) servers[k].Merge(v);
+  for (auto& [k, v] : o.digests) digests[k].Merge(v);
+  for (auto& [k, v] : o.commands) {
+    commands[k].count += v.count;
+    commands[k].latency.Merge(v.latency);
+  }
+  for (auto& [k, v] : o.users) {
+    users[k].statements += v.statements;
+    users[k].errors += v.errors;
+    users[k].client_connections = v.client_connections;
+  }
+  client_connections_accepted += o.client_connections_accepted;
+  client_connections_refused += o.client_connections_refused;
+  protocol_errors += o.protocol_errors;
+  pool_waits += o.pool_waits;
+  pool_wait_timeouts += o.pool_wait_timeouts;
+  retries += o.retries;
+  client_connections = o.client_connections;
+}
+
+void RecordStatement(StatsDelta* d, const StatementRecord& r) {
+  std::string server_key;
+  server_key.reserve(r.cluster.size() + 1 + r.server.size());
+  server_key.append(r.cluster).append("/").append(r.server);
+  ServerStats& s = d->servers[server_key];
+  ++s.queries;
+  s.errors += r.error;
+  s.latency.Add(r.latency_us);
+  CommandStats& c = d->commands[std::string(r.command.empty() ? "OTHER" : r.command)];
+  ++c.count;
+  c.latency.Add(r.latency_us);
+  UserStats& u = d->users[std::string(r.user)];
+  ++u.statements;
+  u.errors += r.error;
+  if (r.digest_text.empty()) return;
+  // The same statement shape by another user or in another schema is another row.
+  uint64_t key = r.digest_hash ^ (std::hash<std::string_view>()(r.user) * 0x9E3779B97F4A7C15ull) ^
+                 (std::hash<std::string_view>()(r.schema) * 0xC2B2AE3D27D4EB4Full) ^
+                 std::hash<std::string_view>()(r.cluster);
+  DigestStats& g = d->digests[key];
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  if (g.count == 0) {
+    g.cluster = r.cluster;
+    g.digest_text = r.digest_text;
+    g.schema = r.schema;
+    g.user = r.user;
+    g.first_seen_unix = now;
+  }
+  g.hostgroup = r.hostgroup;
+  ++g.count;
+  g.sum_us += r.latency_us;
+  g.min_us = std::min(g.min_us, r.latency_us);
+  g.max_us = std::max(g.max_us, r.latency_us);
+  g.rows_sent += r.rows_sent;
+  g.rows_affected += r.rows_affected;
+  g.errors += r.error;
+  g.last_seen_unix = now;
+}
+
+bool StatsDelta::empty() const {
+  return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
+         client_connections_accepted == 0 && client_connections_refused == 0 &&
+         protocol_errors == 0 && pool_waits == 0 && retries == 0;
+}
+
+}  // namespace sluice

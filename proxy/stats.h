@@ -1,0 +1,130 @@
+// Statistics: each worker counts into plain, thread-local structures (no atomics, no locks on
+// the client path) and once a second hands the delta over through a one-slot lock-free
+// mailbox; the control plane (admin, metrics) takes the deltas and sums them.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace sluice {
+
+// Latency buckets (upper bounds, microseconds) shared by every histogram sluice exports.
+inline constexpr std::array<uint64_t, 12> kLatencyBucketsUs = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000, 1000000};
+
+struct LatencyHistogram {
+  std::array<uint64_t, kLatencyBucketsUs.size() + 1> buckets{};  // last: +Inf
+  uint64_t count = 0;
+  uint64_t sum_us = 0;
+  void Add(uint64_t us);
+  void Merge(const LatencyHistogram& o);
+};
+
+struct ServerStats {
+  uint64_t queries = 0;
+  uint64_t errors = 0;          // statements answered with an error by this server
+  uint64_t connect_errors = 0;  // failed connects / logins
+  uint64_t bytes_to_server = 0;
+  uint64_t bytes_from_server = 0;
+  LatencyHistogram latency;
+  // Gauges, absolute values at hand-over time (not deltas).
+  int64_t conns_used = 0;
+  int64_t conns_free = 0;
+  void Merge(const ServerStats& o);  // adds counters, replaces nothing: callers sum gauges
+};
+
+struct DigestStats {
+  std::string cluster;
+  std::string digest_text;
+  std::string schema;
+  std::string user;
+  int hostgroup = -1;
+  uint64_t count = 0;
+  uint64_t sum_us = 0;
+  uint64_t min_us = UINT64_MAX;
+  uint64_t max_us = 0;
+  uint64_t rows_sent = 0;
+  uint64_t rows_affected = 0;
+  uint64_t errors = 0;
+  int64_t first_seen_unix = 0;
+  int64_t last_seen_unix = 0;
+  void Merge(const DigestStats& o);
+};
+
+struct CommandStats {
+  uint64_t count = 0;
+  LatencyHistogram latency;
+};
+
+struct UserStats {
+  uint64_t statements = 0;
+  uint64_t errors = 0;
+  int64_t client_connections = 0;  // gauge
+};
+
+// Everything one worker counted since its last hand-over. Keys: cluster name + "/" + server
+// name for servers; digest hash (with user/schema folded in) for digests.
+struct StatsDelta {
+  std::unordered_map<std::string, ServerStats> servers;
+  std::unordered_map<uint64_t, DigestStats> digests;
+  std::map<std::string, CommandStats> commands;  // by first keyword: SELECT, INSERT, …
+  std::unordered_map<std::string, UserStats> users;
+  uint64_t client_connections_accepted = 0;
+  uint64_t client_connections_refused = 0;  // over a limit, or failed login
+  uint64_t protocol_errors = 0;             // malformed client bytes
+  uint64_t pool_waits = 0;                  // statements that waited for a backend slot
+  uint64_t pool_wait_timeouts = 0;
+  uint64_t retries = 0;                     // statements moved to another server before any byte
+  int64_t client_connections = 0;           // gauge
+
+  void Merge(StatsDelta&& o);
+  bool empty() const;
+};
+
+// One finished statement, as a session reports it.
+struct StatementRecord {
+  std::string_view cluster;
+  std::string_view server;  // "host:port"
+  std::string_view user;
+  std::string_view schema;
+  std::string_view command;      // first keyword (SELECT, …) or protocol command name
+  std::string_view digest_text;  // empty: not a statement with text
+  uint64_t digest_hash = 0;
+  int hostgroup = -1;
+  uint64_t latency_us = 0;
+  uint64_t rows_sent = 0;
+  uint64_t rows_affected = 0;
+  bool error = false;
+};
+
+// Adds one statement to a worker's delta (per server, command, user and digest).
+void RecordStatement(StatsDelta* d, const StatementRecord& r);
+
+// One slot from a worker to the control plane. The worker Offer()s its delta (if the slot is
+// still full it keeps counting into its own and offers later); the reader Take()s it.
+class StatsMailbox {
+ public:
+  ~StatsMailbox() { delete slot_.exchange(nullptr); }
+  // True when the slot was empty and now holds d; else d stays with the caller.
+  bool Offer(std::unique_ptr<StatsDelta>& d) {
+    StatsDelta* expected = nullptr;
+    if (slot_.compare_exchange_strong(expected, d.get(), std::memory_order_acq_rel)) {
+      d.release();
+      return true;
+    }
+    return false;
+  }
+  std::unique_ptr<StatsDelta> Take() {
+    return std::unique_ptr<StatsDelta>(slot_.exchange(nullptr, std::memory_order_acq_rel));
+  }
+
+ private:
+  std::atomic<StatsDelta*> slot_{nullptr};
+};
+
+}  // namespace sluice
