@@ -217,11 +217,13 @@ my_template() {
   }
 }
 
-# Launches mariadbd for NODE in the background; my_wait_ready checks it came up.
+# Launches mariadbd for NODE in the background; my_wait_ready checks it came up. Extra
+# arguments override my.cnf for this boot only.
 my_launch() {
   local node=$1 nd="$DIR/nodes/$1"
+  shift
   rm -f "$nd/mariadbd.pid"
-  setsid mariadbd --defaults-file="$nd/my.cnf" </dev/null >>"$nd/stdout.log" 2>&1 &
+  setsid mariadbd --defaults-file="$nd/my.cnf" "$@" </dev/null >>"$nd/stdout.log" 2>&1 &
   echo $! >"$DIR/pids/$node.pid"
 }
 
@@ -327,7 +329,14 @@ my_start_cluster() {
   for n in $NODES; do
     # Boot all servers at once; each one's readiness is checked right after.
     my_write_cnf "$n" "$(node_port "$n")" "$(my_server_id "$n")"
-    my_launch "$n"
+    # With semisync on from the first statement, the user setup below would wait out
+    # the ack timeout (no replica yet): the primary boots without it, my_enable_semisync
+    # turns it on once the replicas have caught up.
+    if [[ $n == primary ]]; then
+      my_launch "$n" --rpl-semi-sync-master-enabled=OFF
+    else
+      my_launch "$n"
+    fi
   done
   for n in $NODES; do
     local rc=0
@@ -344,6 +353,26 @@ my_start_cluster() {
   my_setup_primary
   for n in $NODES; do [[ $n == primary ]] || my_attach_replica "$n"; done
   for n in $NODES; do [[ $n == primary ]] || my_wait_replica "$n"; done
+  [[ $SYNC == 1 ]] && my_enable_semisync
+  return 0
+}
+
+# The replicas' IO threads reconnect so that the primary counts them as semisync clients.
+my_enable_semisync() {
+  local n want=0 deadline=$((SECONDS + TIMEOUT)) got=""
+  my_sql primary "SET GLOBAL rpl_semi_sync_master_enabled=ON"
+  for n in $NODES; do
+    [[ $n == primary ]] && continue
+    my_sql "$n" "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
+    want=$((want + 1))
+  done
+  while ((SECONDS < deadline)); do
+    got=$(my_sql primary "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'" | cut -f2)
+    ((got >= want)) && return 0
+    sleep 0.2
+  done
+  log "semisync: $got of $want replicas registered within ${TIMEOUT}s"
+  return 1
 }
 
 my_add_replica() {
@@ -389,8 +418,6 @@ pg_initdb_primary() {
     die "initdb failed (log: $nd/initdb.log)"
   }
   rm -f "$nd/pwfile"
-  local sync_names="''"
-  [[ $SYNC == 1 ]] && sync_names="'ANY 1 (*)'"
   # Speed over durability for throw-away test data: fsync and full_page_writes off.
   as_pg sh -c "cat >> '$nd/data/postgresql.conf'" <<EOF
 
@@ -404,7 +431,6 @@ max_replication_slots = 16
 wal_keep_size = 256MB
 wal_retrieve_retry_interval = 1s
 password_encryption = 'scram-sha-256'
-synchronous_standby_names = $sync_names
 max_connections = 300
 shared_buffers = 16MB
 fsync = off
@@ -509,6 +535,25 @@ pg_start_cluster() {
   done
   # shellcheck disable=SC2086
   pg_wait_streaming ${NODES#primary}
+  if [[ $SYNC == 1 ]]; then
+    # Only now: set earlier, the role setup above would wait forever for a standby.
+    # ALTER SYSTEM keeps it across restarts; clones made later copy it, harmless on a standby.
+    pg_sql primary "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (*)'" >/dev/null
+    pg_sql primary "SELECT pg_reload_conf()" >/dev/null
+    pg_wait_quorum
+  fi
+}
+
+# Waits until the primary reports its standbys as quorum candidates (the reload applied).
+pg_wait_quorum() {
+  local deadline=$((SECONDS + TIMEOUT)) got
+  while ((SECONDS < deadline)); do
+    got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'quorum'")
+    ((got > 0)) && return 0
+    sleep 0.2
+  done
+  log "synchronous replication did not engage within ${TIMEOUT}s"
+  return 1
 }
 
 pg_add_replica() {
@@ -581,10 +626,11 @@ proc_start_time() {
 watchdog_loop() {
   local watched=$1 started=$2 i now mine
   export SLUICE_WATCHDOG_PID=$$
+  echo $$ >"$DIR/pids/watchdog.pid"
   for ((i = 0; i < WATCHDOG_MAX_S; i++)); do
-    # stop removes the pid file; in the first seconds the starter may not have written it yet.
+    # stop removes the pid file: then this watchdog has nothing left to do.
     mine=$(cat "$DIR/pids/watchdog.pid" 2>/dev/null || true)
-    if [[ $mine != "$$" ]] && ! [[ -z $mine && i -lt 10 ]]; then exit 0; fi
+    [[ $mine == "$$" ]] || exit 0
     now=$(proc_start_time "$watched" || true)
     if [[ $now != "$started" ]]; then
       echo "$(date '+%F %T') watched pid $watched is gone: stopping the cluster"
@@ -600,10 +646,18 @@ start_watchdog() {
   local watched=$1 started
   [[ $watched == parent ]] && watched=$PPID
   started=$(proc_start_time "$watched") || die "--watch-pid $watched: no such process"
-  # The trailing "$DIR/" argument lets owned_pid recognise the watchdog as ours.
-  setsid bash "$SELF" __watchdog "$DIR/" "$watched" "$started" </dev/null \
-    >>"$DIR/watchdog.log" 2>&1 &
-  echo $! >"$DIR/pids/watchdog.pid"
+  # The trailing "$DIR/" argument lets owned_pid recognise the watchdog as ours. The
+  # subshell exits at once so the watchdog is nobody's child: ctest kills a timed-out test's
+  # whole process tree, and the watchdog must outlive that to clean up.
+  rm -f "$DIR/pids/watchdog.pid"
+  (setsid bash "$SELF" __watchdog "$DIR/" "$watched" "$started" </dev/null \
+    >>"$DIR/watchdog.log" 2>&1 &)
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -s "$DIR/pids/watchdog.pid" ]] && return 0
+    sleep 0.1
+  done
+  die "the watchdog did not start (log: $DIR/watchdog.log)"
 }
 
 # ---------------------------------------------------------------- commands
