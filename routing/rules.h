@@ -12,7 +12,7 @@
 
 namespace re2 {
 class RE2;
-}
+}  // namespace re2
 
 namespace sluice::routing {
 
@@ -52,7 +52,11 @@ class RuleSet {
 
  private:
   struct Compiled;
+  struct Prefilter;
   std::vector<Compiled> rules_;
+  // All statement patterns and all digest patterns in two re2::RE2::Set, so one pass over
+  // each text tells which rules' regexes match (100 rules: ~19 us -> ~1.5 us).
+  std::unique_ptr<Prefilter> prefilter_;
 };
 
 // Whether a rule's client_addr filter accepts an address: empty accepts all, a trailing
