@@ -17,6 +17,8 @@
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
+# mariadbd and runuser live in sbin, which a non-login PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
 PGBIN=/usr/lib/postgresql/15/bin
 PYTHON=/usr/bin/python3
 # Bound on every wait for a server to come up or replication to connect.
@@ -39,6 +41,13 @@ die() {
 usage() {
   sed -n '4,11p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
+}
+
+need_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || die "$t not found: install the test packages (scripts/install-deps.sh)"
+  done
 }
 
 # ---------------------------------------------------------------- ports and processes
@@ -700,6 +709,11 @@ cmd_start() {
     rm -rf "$DIR/nodes" "$DIR/run" "$DIR/pids" "$DIR/template" "$DIR"/*.log
   elif [[ -n "$(ls -A "$DIR")" ]]; then
     die "$DIR is not empty and holds no cluster: refusing to use it"
+  fi
+  if [[ $kind == mariadb ]]; then
+    need_tools mariadbd mariadb-install-db mariadb setsid "$PYTHON"
+  else
+    need_tools runuser "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/pg_basebackup" "$PGBIN/psql" "$PYTHON"
   fi
   KIND=$kind
   echo "$KIND" >"$DIR/.sluice-cluster"

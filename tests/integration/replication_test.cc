@@ -44,6 +44,30 @@ class PrivateCluster {
   std::string dir_;
 };
 
+// ---------------------------------------------------------------- cluster.env parsing
+
+TEST(ClusterEnvParse, ReadsQuotedListsAndNodePorts) {
+  auto env = ParseClusterEnv(
+      "KIND=postgres\nHOST=127.0.0.1\nPRIMARY_PORT=15001\nREPLICA_PORTS=\"15002 15003\"\n"
+      "REPLICA_NAMES=\"replica1 replica2\"\nNODE_replica2_PORT=15003\nAPP_USER=sluice_app\n"
+      "ADMIN_USER=postgres\nDATABASE=sluice\nSYNC=1\n");
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->primary_port, 15001);
+  EXPECT_EQ(env->replica_ports, (std::vector<int>{15002, 15003}));
+  EXPECT_EQ(env->replica_names, (std::vector<std::string>{"replica1", "replica2"}));
+  EXPECT_EQ(env->NodePort("replica2"), 15003);
+  EXPECT_EQ(env->NodePort("replica9"), 0);
+  EXPECT_TRUE(env->sync);
+}
+
+TEST(ClusterEnvParse, RejectsMissingKeysAndBadPorts) {
+  EXPECT_FALSE(ParseClusterEnv("KIND=mariadb\n").ok());
+  EXPECT_FALSE(ParseClusterEnv("KIND=mariadb\nPRIMARY_PORT=99999\nAPP_USER=a\nADMIN_USER=r\n"
+                               "DATABASE=d\n")
+                   .ok());
+  EXPECT_FALSE(ReadClusterEnv("/nonexistent/cluster.env").ok());
+}
+
 // ---------------------------------------------------------------- MariaDB helpers
 
 std::string MysqlScalar(MYSQL* conn, const std::string& sql) {
