@@ -824,10 +824,18 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
         close_expects_.pop_front();
       }
       break;
-    case be::kErrorResponse:
+    case be::kErrorResponse: {
       segment_error_ = true;
       DropSegmentExpects(resp_segment_);
+      auto e = pgsql::DecodeErrorFields(p);
+      if (e.ok() && (e->severity() == "FATAL" || e->severity() == "PANIC")) {
+        // The server is closing this connection, not the client's session: the client gets
+        // 08006 (and keeps its session) when the close arrives.
+        backend_fatal_ = std::string(e->message());
+        swallow = true;
+      }
       break;
+    }
     case be::kParameterStatus: {
       auto ps = pgsql::DecodeParameterStatus(p);
       if (ps.ok()) {
@@ -931,7 +939,9 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   worker_->pools().Release(server);
   if (server_error.empty()) worker_->router().MarkFailed(cluster_index_, server);
   if (phase_ == Phase::kClosing || phase_ == Phase::kClosed) return;
-  log::Warn("pgsql session {}: {}", pid_, st.message());
+  std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
+  backend_fatal_.clear();
+  log::Warn("pgsql session {}: {}", pid_, why);
   if (phase_ == Phase::kLoginBackend) {
     acquiring_ = false;
     if (!server_error.empty()) {
@@ -953,19 +963,18 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   passthrough_left_ = 0;
   syncing_ = false;
   acquiring_ = false;
-  if (mid_message || (in_txn && TransactionMode() && txn_status_ != pgsql::kTxIdle) ||
-      !TransactionMode()) {
+  if (mid_message || in_txn || !TransactionMode()) {
     // Half a message went out, or the client's transaction (or session) died with the
     // server: the client cannot go on in-protocol.
     SendError("FATAL", state::kConnectionFailure,
-              fmt::format("sluice: server connection lost: {}", st.message()));
+              fmt::format("sluice: server connection lost: {}", why));
     CloseAfterFlush();
     return;
   }
   pinned_ = false;
   txn_status_ = pgsql::kTxIdle;
   SendError("ERROR", state::kConnectionFailure,
-            fmt::format("sluice: server connection lost: {}", st.message()));
+            fmt::format("sluice: server connection lost: {}", why));
   // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
   std::string out;
   for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
@@ -977,6 +986,15 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   segment_error_ = false;
   resp_segment_ = send_segment_;
   ProcessClientInput();
+}
+
+void PgSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (outstanding_ == 0 && !syncing_ && txn_status_ == pgsql::kTxIdle && !pinned_) {
+    ReleaseBackend(false);
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was taken out of service", server)));
 }
 
 // ---- errors and closing --------------------------------------------------------------

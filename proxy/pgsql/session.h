@@ -40,6 +40,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
 
   void Drain() override;
   void Abort() override;
+  void OnServerGone(const std::string& server) override;
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -131,6 +132,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
   bool response_started_ = false;  // bytes of the current response reached the client
   int64_t last_write_ms_ = 0;
+  std::string backend_fatal_;  // the server's FATAL message, reported with 08006
   std::deque<Expect> parse_expects_;
   std::deque<Expect> close_expects_;
   std::unordered_map<std::string, ClientStmt> stmts_;
