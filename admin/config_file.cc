@@ -7,23 +7,18 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
-#include <limits>
-#include <map>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
-#include <re2/re2.h>
 #include <toml++/toml.h>
 
+#include "admin/runtime_validation.h"
 #include "common/log.h"
 
 namespace sluice {
 namespace {
 
-// Longer than an hour is a unit mistake (seconds typed as milliseconds), not a setting.
-constexpr int64_t kMaxMs = 3'600'000;
-constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
 // A config file is a few kilobytes; the cap only bounds the read loop.
 constexpr size_t kMaxFileBytes = 16 << 20;
 
@@ -170,14 +165,12 @@ class TableReader {
   }
 
   template <typename T>
-  Status Int(std::string_view key, Need need, int64_t min, int64_t max, T* out) const {
+  Status Int(std::string_view key, Need need, Limit limit, T* out) const {
     const toml::node* n = Get(key);
     if (!n) return need == Need::kRequired ? Missing(key) : Status::Ok();
     if (!n->is_integer()) return WrongType(key, *n, "integer");
     int64_t v = n->as_integer()->get();
-    if (v < min || v > max) {
-      return ErrorAtKey(key, fmt::format("expected {}..{}, got {}", min, max, v));
-    }
+    if (std::string what = CheckLimit(limit, v); !what.empty()) return ErrorAtKey(key, what);
     *out = static_cast<T>(v);
     return Status::Ok();
   }
@@ -270,9 +263,9 @@ Status ReadSluice(const TableReader& t, Runtime* rt) {
   log::Level level = log::Level::kInfo;
   SLUICE_RETURN_IF_ERROR(t.CheckKeys({"workers", "log_level", "drain_timeout_ms"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
-      t.Int("workers", Need::kOptional, 0, 256, &rt->workers),
+      t.Int("workers", Need::kOptional, limits::kWorkers, &rt->workers),
       t.Enum("log_level", Need::kOptional, kLogLevels, &level),
-      t.Int("drain_timeout_ms", Need::kOptional, 0, kMaxMs, &rt->drain_timeout_ms),
+      t.Int("drain_timeout_ms", Need::kOptional, limits::kDrainTimeoutMs, &rt->drain_timeout_ms),
   }));
   for (const auto& e : kLogLevels)
     if (e.value == level) rt->log_level = std::string(e.name);
@@ -321,79 +314,51 @@ Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
       t.CheckKeys({"host", "port", "role", "weight", "max_connections", "max_lag_ms"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("host", Need::kRequired, &s->host),
-      t.Int("port", Need::kRequired, 1, 65535, &s->port),
+      t.Int("port", Need::kRequired, limits::kPort, &s->port),
       t.Enum("role", Need::kRequired, kRoles, &s->role),
-      t.Int("weight", Need::kOptional, 1, 1'000'000, &s->weight),
-      t.Int("max_connections", Need::kOptional, 1, 100'000, &s->max_connections),
-      t.Int("max_lag_ms", Need::kOptional, 0, kMaxMs, &s->max_lag_ms),
+      t.Int("weight", Need::kOptional, limits::kWeight, &s->weight),
+      t.Int("max_connections", Need::kOptional, limits::kServerMaxConnections, &s->max_connections),
+      t.Int("max_lag_ms", Need::kOptional, limits::kMaxLagMs, &s->max_lag_ms),
   }));
   s->hostgroup = s->role == ServerRole::kPrimary ? c.writer_hostgroup : c.reader_hostgroup;
   return Status::Ok();
 }
 
-// Exactly one primary: the writer hostgroup is that one node.
-Status CheckPrimaries(const TableReader& t, const std::vector<TableReader>& servers,
-                      const Cluster& c) {
-  if (servers.empty()) return t.Missing("server");
-  const TableReader* first = nullptr;
-  for (size_t i = 0; i < servers.size(); ++i) {
-    if (c.servers[i].role != ServerRole::kPrimary) continue;
-    if (first) {
-      return servers[i].ErrorAtKey(
-          "role",
-          fmt::format("second primary in cluster \"{}\" (the first is {})", c.name, first->path()));
-    }
-    first = &servers[i];
-  }
-  if (first) return Status::Ok();
-  return t.Error(t.line(), "server",
-                 "expected exactly one server with role = \"primary\", got none");
-}
-
-Status CheckDuplicateServers(const std::vector<TableReader>& servers, const Cluster& c) {
-  for (size_t i = 0; i < c.servers.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (c.servers[j].host == c.servers[i].host && c.servers[j].port == c.servers[i].port) {
-        return servers[i].ErrorAtKey("port", fmt::format("duplicate server {} (the first is {})",
-                                                         c.servers[i].name(), servers[j].path()));
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-Status ReadCluster(const TableReader& t, Cluster* c) {
+Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& servers) {
   SLUICE_RETURN_IF_ERROR(t.CheckKeys(
       {"name", "protocol", "listen", "pool_mode", "writer_hostgroup", "reader_hostgroup",
        "reader_fallback_to_writer", "max_client_connections", "connect_timeout_ms",
-       "read_your_writes_ms", "monitor_user", "monitor_password", "server"}));
-  std::vector<TableReader> servers;
+       "read_your_writes_ms", "monitor_user", "monitor_password", "tls_cert", "tls_key",
+       "local_infile", "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
       t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),
       t.HostPort("listen", Need::kRequired, &c->listen_host, &c->listen_port),
       t.Enum("pool_mode", Need::kOptional, kPoolModes, &c->pool_mode),
-      t.Int("writer_hostgroup", Need::kOptional, 0, kMaxInt, &c->writer_hostgroup),
-      t.Int("reader_hostgroup", Need::kOptional, 0, kMaxInt, &c->reader_hostgroup),
+      t.Int("writer_hostgroup", Need::kOptional, limits::kHostgroup, &c->writer_hostgroup),
+      t.Int("reader_hostgroup", Need::kOptional, limits::kHostgroup, &c->reader_hostgroup),
       t.Bool("reader_fallback_to_writer", &c->reader_fallback_to_writer),
-      t.Int("max_client_connections", Need::kOptional, 1, 1'000'000, &c->max_client_connections),
-      t.Int("connect_timeout_ms", Need::kOptional, 1, kMaxMs, &c->connect_timeout_ms),
-      t.Int("read_your_writes_ms", Need::kOptional, 0, kMaxMs, &c->read_your_writes_ms),
+      t.Int("max_client_connections", Need::kOptional, limits::kMaxClientConnections,
+            &c->max_client_connections),
+      t.Int("connect_timeout_ms", Need::kOptional, limits::kConnectTimeoutMs,
+            &c->connect_timeout_ms),
+      t.Int("read_your_writes_ms", Need::kOptional, limits::kReadYourWritesMs,
+            &c->read_your_writes_ms),
       t.NonEmptyString("monitor_user", Need::kRequired, &c->monitor_user),
       t.String("monitor_password", Need::kOptional, &c->monitor_password),
+      t.String("tls_cert", Need::kOptional, &c->tls_cert),
+      t.String("tls_key", Need::kOptional, &c->tls_key),
+      t.Bool("local_infile", &c->local_infile),
       t.Tables("server", &servers),
   }));
-  if (c->reader_hostgroup == c->writer_hostgroup) {
-    return t.ErrorAtKey(
-        "reader_hostgroup",
-        fmt::format("expected a hostgroup other than writer_hostgroup ({})", c->writer_hostgroup));
-  }
+  // A certificate without its key (or the reverse) cannot serve TLS.
+  if (c->tls_cert.empty() != c->tls_key.empty())
+    return c->tls_cert.empty() ? t.Missing("tls_cert") : t.Missing("tls_key");
   c->servers.resize(servers.size());
   for (size_t i = 0; i < servers.size(); ++i) {
     SLUICE_RETURN_IF_ERROR(ReadServer(servers[i], *c, &c->servers[i]));
   }
-  SLUICE_RETURN_IF_ERROR(CheckDuplicateServers(servers, *c));
-  return CheckPrimaries(t, servers, *c);
+  return Status::Ok();
 }
 
 Status ReadUser(const TableReader& t, User* u) {
@@ -406,7 +371,7 @@ Status ReadUser(const TableReader& t, User* u) {
       t.NonEmptyString("cluster", Need::kRequired, &u->cluster),
       t.String("default_schema", Need::kOptional, &u->default_schema),
       t.Enum("pool_mode", Need::kOptional, kPoolModes, &mode),
-      t.Int("max_connections", Need::kOptional, 1, 1'000'000, &u->max_connections),
+      t.Int("max_connections", Need::kOptional, limits::kUserMaxConnections, &u->max_connections),
       t.String("backend_user", Need::kOptional, &u->backend_user),
       t.String("backend_password", Need::kOptional, &u->backend_password),
   }));
@@ -416,21 +381,12 @@ Status ReadUser(const TableReader& t, User* u) {
   return Status::Ok();
 }
 
-Status CheckRegex(const TableReader& t, std::string_view key, const std::string& pattern) {
-  if (pattern.empty()) return Status::Ok();
-  RE2::Options options;
-  options.set_log_errors(false);
-  RE2 re(pattern, options);
-  if (re.ok()) return Status::Ok();
-  return t.ErrorAtKey(key, fmt::format("invalid regular expression: {}", re.error()));
-}
-
 Status ReadRule(const TableReader& t, QueryRule* r) {
   SLUICE_RETURN_IF_ERROR(
       t.CheckKeys({"id", "active", "cluster", "user", "schema", "match_pattern", "match_digest",
                    "action", "destination_hostgroup", "error_message", "mirror", "apply"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
-      t.Int("id", Need::kRequired, 1, kMaxInt, &r->id),
+      t.Int("id", Need::kRequired, limits::kRuleId, &r->id),
       t.Bool("active", &r->active),
       t.String("cluster", Need::kOptional, &r->cluster),
       t.String("user", Need::kOptional, &r->user),
@@ -438,132 +394,75 @@ Status ReadRule(const TableReader& t, QueryRule* r) {
       t.String("match_pattern", Need::kOptional, &r->match_pattern),
       t.String("match_digest", Need::kOptional, &r->match_digest),
       t.Enum("action", Need::kOptional, kActions, &r->action),
-      t.Int("destination_hostgroup", Need::kOptional, -1, kMaxInt, &r->destination_hostgroup),
+      t.Int("destination_hostgroup", Need::kOptional, limits::kDestinationHostgroup,
+            &r->destination_hostgroup),
       t.String("error_message", Need::kOptional, &r->error_message),
       t.Bool("mirror", &r->mirror),
       t.Bool("apply", &r->apply),
   }));
-  return FirstError({CheckRegex(t, "match_pattern", r->match_pattern),
-                     CheckRegex(t, "match_digest", r->match_digest)});
+  return Status::Ok();
 }
 
-// A listening socket the config asks for, to find two that want the same port.
-struct Listener {
-  int64_t line;
-  std::string key;
-  uint16_t port;
+// Names a Runtime field by the table it was read from: "FILE:LINE: cluster[0].weight: ...".
+class ConfigNamer : public FieldNamer {
+ public:
+  ConfigNamer(const TableReader& sluice, const TableReader& admin, const TableReader& metrics,
+              const std::vector<TableReader>& clusters,
+              const std::vector<std::vector<TableReader>>& servers,
+              const std::vector<TableReader>& users, const std::vector<TableReader>& rules)
+      : sluice_(sluice),
+        admin_(admin),
+        metrics_(metrics),
+        clusters_(clusters),
+        servers_(servers),
+        users_(users),
+        rules_(rules) {}
+
+  Status Error(const Field& f, std::string_view what) const override {
+    const TableReader& t = Reader(f);
+    // A cluster's server list is blamed on the cluster's own line: the list may be absent.
+    if (f.entity == Field::Entity::kCluster && f.name == "server") {
+      return t.Error(t.line(), f.name, what);
+    }
+    return t.ErrorAtKey(f.name, what);
+  }
+  std::string Name(const Field& f) const override {
+    const TableReader& t = Reader(f);
+    return f.name.empty() ? t.path() : t.Key(f.name);
+  }
+
+ private:
+  const TableReader& Reader(const Field& f) const {
+    switch (f.entity) {
+      case Field::Entity::kSettings:
+        return sluice_;
+      case Field::Entity::kAdmin:
+        return admin_;
+      case Field::Entity::kMetrics:
+        return metrics_;
+      case Field::Entity::kCluster:
+        return clusters_[f.cluster];
+      case Field::Entity::kServer:
+        return servers_[f.cluster][f.index];
+      case Field::Entity::kUser:
+        return users_[f.index];
+      case Field::Entity::kRule:
+        return rules_[f.index];
+    }
+    return sluice_;
+  }
+
+  const TableReader& sluice_;
+  const TableReader& admin_;
+  const TableReader& metrics_;
+  const std::vector<TableReader>& clusters_;
+  const std::vector<std::vector<TableReader>>& servers_;
+  const std::vector<TableReader>& users_;
+  const std::vector<TableReader>& rules_;
 };
 
-Status CheckListenPorts(const std::string& file, std::vector<Listener> listeners) {
-  std::stable_sort(listeners.begin(), listeners.end(),
-                   [](const Listener& a, const Listener& b) { return a.line < b.line; });
-  for (size_t i = 0; i < listeners.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (listeners[j].port != listeners[i].port) continue;
-      return ErrorAt(
-          file, listeners[i].line, listeners[i].key,
-          fmt::format("port {} is already used by {}", listeners[i].port, listeners[j].key));
-    }
-  }
-  return Status::Ok();
-}
-
-// Names and hostgroups identify a cluster in rules, admin tables and metrics: both are unique.
-Status CheckClusters(const std::vector<TableReader>& tables, const std::vector<Cluster>& clusters) {
-  std::map<std::string, size_t> names;
-  std::map<int, std::string> hostgroups;
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    const Cluster& c = clusters[i];
-    auto [it, fresh] = names.emplace(c.name, i);
-    if (!fresh) {
-      return tables[i].ErrorAtKey("name", fmt::format("duplicate cluster \"{}\" (the first is {})",
-                                                      c.name, tables[it->second].path()));
-    }
-    const std::pair<const char*, int> groups[] = {{"writer_hostgroup", c.writer_hostgroup},
-                                                  {"reader_hostgroup", c.reader_hostgroup}};
-    for (const auto& [key, hg] : groups) {
-      auto [owner, unused] = hostgroups.emplace(hg, tables[i].path());
-      if (owner->second != tables[i].path()) {
-        return tables[i].ErrorAtKey(
-            key, fmt::format("hostgroup {} is already used by {}", hg, owner->second));
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-Status CheckUsers(const std::vector<TableReader>& tables, const Runtime& rt) {
-  std::map<std::string, size_t> names;
-  for (size_t i = 0; i < rt.users.size(); ++i) {
-    const User& u = rt.users[i];
-    auto [it, fresh] = names.emplace(u.name, i);
-    if (!fresh) {
-      return tables[i].ErrorAtKey("name", fmt::format("duplicate user \"{}\" (the first is {})",
-                                                      u.name, tables[it->second].path()));
-    }
-    if (!rt.FindCluster(u.cluster)) {
-      return tables[i].ErrorAtKey("cluster", fmt::format("no cluster named \"{}\"", u.cluster));
-    }
-  }
-  return Status::Ok();
-}
-
-bool HasHostgroup(const Cluster& c, int hg) {
-  return c.writer_hostgroup == hg || c.reader_hostgroup == hg;
-}
-
-Status CheckRuleTargets(const TableReader& t, const QueryRule& r, const Runtime& rt) {
-  const Cluster* cluster = nullptr;
-  if (!r.cluster.empty() && !(cluster = rt.FindCluster(r.cluster))) {
-    return t.ErrorAtKey("cluster", fmt::format("no cluster named \"{}\"", r.cluster));
-  }
-  if (!r.user.empty() && !rt.FindUser(r.user)) {
-    return t.ErrorAtKey("user", fmt::format("no user named \"{}\"", r.user));
-  }
-  int hg = r.destination_hostgroup;
-  if (hg < 0) return Status::Ok();
-  if (cluster && !HasHostgroup(*cluster, hg)) {
-    return t.ErrorAtKey(
-        "destination_hostgroup",
-        fmt::format("hostgroup {} is not one of cluster \"{}\" ({} or {})", hg, cluster->name,
-                    cluster->writer_hostgroup, cluster->reader_hostgroup));
-  }
-  for (const Cluster& c : rt.clusters)
-    if (HasHostgroup(c, hg)) return Status::Ok();
-  return t.ErrorAtKey("destination_hostgroup", fmt::format("no cluster has hostgroup {}", hg));
-}
-
-Status CheckRules(const std::vector<TableReader>& tables, const Runtime& rt) {
-  std::map<int, size_t> ids;
-  for (size_t i = 0; i < rt.rules.size(); ++i) {
-    auto [it, fresh] = ids.emplace(rt.rules[i].id, i);
-    if (!fresh) {
-      return tables[i].ErrorAtKey("id", fmt::format("duplicate id {} (the first is {})",
-                                                    rt.rules[i].id, tables[it->second].path()));
-    }
-    SLUICE_RETURN_IF_ERROR(CheckRuleTargets(tables[i], rt.rules[i], rt));
-  }
-  return Status::Ok();
-}
-
-std::vector<Listener> Listeners(const TableReader& admin, const TableReader& metrics,
-                                const std::vector<TableReader>& clusters, const Runtime& rt) {
-  std::vector<Listener> out;
-  if (rt.admin.listen_path.empty()) {
-    out.push_back({admin.LineOfKey("listen"), admin.Key("listen"), rt.admin.listen_port});
-  }
-  if (rt.metrics.listen_port != 0) {
-    out.push_back({metrics.LineOfKey("listen"), metrics.Key("listen"), rt.metrics.listen_port});
-  }
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    out.push_back(
-        {clusters[i].LineOfKey("listen"), clusters[i].Key("listen"), rt.clusters[i].listen_port});
-  }
-  return out;
-}
-
-// The order of the checks: top-level keys, each section on its own, then the references
-// between sections (which need every section read).
+// The order of the checks: top-level keys, each section read on its own, then
+// ValidateRuntime (the checks the admin tables share), which needs every section read.
 Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
   TableReader root(&file, &table, "");
   SLUICE_RETURN_IF_ERROR(
@@ -595,8 +494,9 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       ReadMetrics(metrics_reader, &rt->metrics),
   }));
   rt->clusters.resize(clusters.size());
+  std::vector<std::vector<TableReader>> servers(clusters.size());
   for (size_t i = 0; i < clusters.size(); ++i) {
-    SLUICE_RETURN_IF_ERROR(ReadCluster(clusters[i], &rt->clusters[i]));
+    SLUICE_RETURN_IF_ERROR(ReadCluster(clusters[i], &rt->clusters[i], servers[i]));
   }
   rt->users.resize(users.size());
   for (size_t i = 0; i < users.size(); ++i)
@@ -604,12 +504,8 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
   rt->rules.resize(rules.size());
   for (size_t i = 0; i < rules.size(); ++i)
     SLUICE_RETURN_IF_ERROR(ReadRule(rules[i], &rt->rules[i]));
-  return FirstError({
-      CheckClusters(clusters, rt->clusters),
-      CheckListenPorts(file, Listeners(admin_reader, metrics_reader, clusters, *rt)),
-      CheckUsers(users, *rt),
-      CheckRules(rules, *rt),
-  });
+  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters, servers, users, rules};
+  return ValidateRuntime(*rt, namer);
 }
 
 }  // namespace

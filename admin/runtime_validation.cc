@@ -1,0 +1,265 @@
+#include "admin/runtime_validation.h"
+
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+namespace sluice {
+namespace {
+
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    Status _s = (expr);              \
+    if (!_s.ok()) return _s;         \
+  } while (0)
+
+using Entity = Field::Entity;
+
+Field At(Entity e, std::string name, size_t cluster = 0, size_t index = 0) {
+  return Field{e, cluster, index, std::move(name)};
+}
+
+Status CheckInt(const FieldNamer& n, const Field& f, Limit limit, int64_t v) {
+  std::string what = CheckLimit(limit, v);
+  return what.empty() ? Status::Ok() : n.Error(f, what);
+}
+
+Status CheckSettings(const Runtime& rt, const FieldNamer& n) {
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, At(Entity::kSettings, "workers"), limits::kWorkers, rt.workers));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, At(Entity::kSettings, "drain_timeout_ms"),
+                                  limits::kDrainTimeoutMs, rt.drain_timeout_ms));
+  for (const char* level : {"debug", "info", "warn", "error"})
+    if (rt.log_level == level) return Status::Ok();
+  return n.Error(At(Entity::kSettings, "log_level"),
+                 BadChoice("debug|info|warn|error", rt.log_level));
+}
+
+Status CheckServer(const Cluster& c, size_t ci, size_t si, const FieldNamer& n) {
+  const Server& s = c.servers[si];
+  auto f = [&](const char* name) { return At(Entity::kServer, name, ci, si); };
+  if (s.host.empty()) return n.Error(f("host"), "expected a non-empty string");
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("port"), limits::kPort, s.port));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("weight"), limits::kWeight, s.weight));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("max_connections"), limits::kServerMaxConnections, s.max_connections));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("max_lag_ms"), limits::kMaxLagMs, s.max_lag_ms));
+  int want = s.role == ServerRole::kPrimary ? c.writer_hostgroup : c.reader_hostgroup;
+  if (s.hostgroup != want) {
+    return n.Error(
+        f("hostgroup"),
+        fmt::format("expected {} (the {} hostgroup of cluster \"{}\" for role {}), got {}", want,
+                    s.role == ServerRole::kPrimary ? "writer" : "reader", c.name, RoleName(s.role),
+                    s.hostgroup));
+  }
+  for (size_t j = 0; j < si; ++j) {
+    if (c.servers[j].host == s.host && c.servers[j].port == s.port) {
+      return n.Error(f("port"), fmt::format("duplicate server {} (the first is {})", s.name(),
+                                            n.Name(At(Entity::kServer, "", ci, j))));
+    }
+  }
+  return Status::Ok();
+}
+
+// Exactly one primary: the writer hostgroup is that one node.
+Status CheckPrimaries(const Cluster& c, size_t ci, const FieldNamer& n) {
+  std::optional<size_t> first;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    if (c.servers[i].role != ServerRole::kPrimary) continue;
+    if (first) {
+      return n.Error(At(Entity::kServer, "role", ci, i),
+                     fmt::format("second primary in cluster \"{}\" (the first is {})", c.name,
+                                 n.Name(At(Entity::kServer, "", ci, *first))));
+    }
+    first = i;
+  }
+  if (first) return Status::Ok();
+  return n.Error(At(Entity::kCluster, "server", ci),
+                 "expected exactly one server with role = \"primary\", got none");
+}
+
+Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
+  auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
+  if (c.name.empty()) return n.Error(f("name"), "expected a non-empty string");
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("writer_hostgroup"), limits::kHostgroup, c.writer_hostgroup));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("reader_hostgroup"), limits::kHostgroup, c.reader_hostgroup));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("max_client_connections"), limits::kMaxClientConnections,
+                                  c.max_client_connections));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("connect_timeout_ms"), limits::kConnectTimeoutMs, c.connect_timeout_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("read_your_writes_ms"), limits::kReadYourWritesMs, c.read_your_writes_ms));
+  if (c.monitor_user.empty()) return n.Error(f("monitor_user"), "expected a non-empty string");
+  if (c.reader_hostgroup == c.writer_hostgroup) {
+    return n.Error(
+        f("reader_hostgroup"),
+        fmt::format("expected a hostgroup other than writer_hostgroup ({})", c.writer_hostgroup));
+  }
+  if (c.servers.empty()) return n.Missing(f("server"));
+  for (size_t i = 0; i < c.servers.size(); ++i) SLUICE_RETURN_IF_ERROR(CheckServer(c, ci, i, n));
+  return CheckPrimaries(c, ci, n);
+}
+
+Status CheckUser(const User& u, size_t i, const FieldNamer& n) {
+  auto f = [&](const char* name) { return At(Entity::kUser, name, 0, i); };
+  if (u.name.empty()) return n.Error(f("name"), "expected a non-empty string");
+  if (u.cluster.empty()) return n.Error(f("cluster"), "expected a non-empty string");
+  return CheckInt(n, f("max_connections"), limits::kUserMaxConnections, u.max_connections);
+}
+
+Status CheckRegex(const FieldNamer& n, const Field& f, const std::string& pattern) {
+  if (pattern.empty()) return Status::Ok();
+  RE2::Options options;
+  options.set_log_errors(false);
+  RE2 re(pattern, options);
+  if (re.ok()) return Status::Ok();
+  return n.Error(f, fmt::format("invalid regular expression: {}", re.error()));
+}
+
+Status CheckRule(const QueryRule& r, size_t i, const FieldNamer& n) {
+  auto f = [&](const char* name) { return At(Entity::kRule, name, 0, i); };
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("id"), limits::kRuleId, r.id));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("destination_hostgroup"), limits::kDestinationHostgroup,
+                                  r.destination_hostgroup));
+  SLUICE_RETURN_IF_ERROR(CheckRegex(n, f("match_pattern"), r.match_pattern));
+  return CheckRegex(n, f("match_digest"), r.match_digest);
+}
+
+// Names and hostgroups identify a cluster in rules, admin tables and metrics: both are unique.
+Status CheckClusterIdentity(const Runtime& rt, const FieldNamer& n) {
+  std::map<std::string, size_t> names;
+  std::map<int, size_t> hostgroups;
+  for (size_t i = 0; i < rt.clusters.size(); ++i) {
+    const Cluster& c = rt.clusters[i];
+    auto [it, fresh] = names.emplace(c.name, i);
+    if (!fresh) {
+      return n.Error(At(Entity::kCluster, "name", i),
+                     fmt::format("duplicate cluster \"{}\" (the first is {})", c.name,
+                                 n.Name(At(Entity::kCluster, "", it->second))));
+    }
+    const std::pair<const char*, int> groups[] = {{"writer_hostgroup", c.writer_hostgroup},
+                                                  {"reader_hostgroup", c.reader_hostgroup}};
+    for (const auto& [key, hg] : groups) {
+      auto [owner, unused] = hostgroups.emplace(hg, i);
+      if (owner->second != i) {
+        return n.Error(At(Entity::kCluster, key, i),
+                       fmt::format("hostgroup {} is already used by {}", hg,
+                                   n.Name(At(Entity::kCluster, "", owner->second))));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckListenPorts(const Runtime& rt, const FieldNamer& n) {
+  std::vector<std::pair<Field, uint16_t>> listeners;
+  if (rt.admin.listen_path.empty()) {
+    listeners.emplace_back(At(Entity::kAdmin, "listen"), rt.admin.listen_port);
+  }
+  if (rt.metrics.listen_port != 0) {
+    listeners.emplace_back(At(Entity::kMetrics, "listen"), rt.metrics.listen_port);
+  }
+  for (size_t i = 0; i < rt.clusters.size(); ++i) {
+    listeners.emplace_back(At(Entity::kCluster, "listen", i), rt.clusters[i].listen_port);
+  }
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (listeners[j].second != listeners[i].second) continue;
+      return n.Error(listeners[i].first,
+                     fmt::format("port {} is already used by {}", listeners[i].second,
+                                 n.Name(listeners[j].first)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckUserReferences(const Runtime& rt, const FieldNamer& n) {
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < rt.users.size(); ++i) {
+    const User& u = rt.users[i];
+    auto [it, fresh] = names.emplace(u.name, i);
+    if (!fresh) {
+      return n.Error(At(Entity::kUser, "name", 0, i),
+                     fmt::format("duplicate user \"{}\" (the first is {})", u.name,
+                                 n.Name(At(Entity::kUser, "", 0, it->second))));
+    }
+    if (!rt.FindCluster(u.cluster)) {
+      return n.Error(At(Entity::kUser, "cluster", 0, i),
+                     fmt::format("no cluster named \"{}\"", u.cluster));
+    }
+  }
+  return Status::Ok();
+}
+
+bool HasHostgroup(const Cluster& c, int hg) {
+  return c.writer_hostgroup == hg || c.reader_hostgroup == hg;
+}
+
+Status CheckRuleTargets(const Runtime& rt, size_t i, const FieldNamer& n) {
+  const QueryRule& r = rt.rules[i];
+  auto f = [&](const char* name) { return At(Entity::kRule, name, 0, i); };
+  const Cluster* cluster = nullptr;
+  if (!r.cluster.empty() && !(cluster = rt.FindCluster(r.cluster))) {
+    return n.Error(f("cluster"), fmt::format("no cluster named \"{}\"", r.cluster));
+  }
+  if (!r.user.empty() && !rt.FindUser(r.user)) {
+    return n.Error(f("user"), fmt::format("no user named \"{}\"", r.user));
+  }
+  int hg = r.destination_hostgroup;
+  if (hg < 0) return Status::Ok();
+  if (cluster && !HasHostgroup(*cluster, hg)) {
+    return n.Error(
+        f("destination_hostgroup"),
+        fmt::format("hostgroup {} is not one of cluster \"{}\" ({} or {})", hg, cluster->name,
+                    cluster->writer_hostgroup, cluster->reader_hostgroup));
+  }
+  for (const Cluster& c : rt.clusters)
+    if (HasHostgroup(c, hg)) return Status::Ok();
+  return n.Error(f("destination_hostgroup"), fmt::format("no cluster has hostgroup {}", hg));
+}
+
+Status CheckRuleReferences(const Runtime& rt, const FieldNamer& n) {
+  std::map<int, size_t> ids;
+  for (size_t i = 0; i < rt.rules.size(); ++i) {
+    auto [it, fresh] = ids.emplace(rt.rules[i].id, i);
+    if (!fresh) {
+      return n.Error(At(Entity::kRule, "id", 0, i),
+                     fmt::format("duplicate id {} (the first is {})", rt.rules[i].id,
+                                 n.Name(At(Entity::kRule, "", 0, it->second))));
+    }
+    SLUICE_RETURN_IF_ERROR(CheckRuleTargets(rt, i, n));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string CheckLimit(Limit limit, int64_t v) {
+  if (v >= limit.min && v <= limit.max) return "";
+  return fmt::format("expected {}..{}, got {}", limit.min, limit.max, v);
+}
+
+std::string BadChoice(std::string_view choices, std::string_view got) {
+  return fmt::format("expected one of {}, got \"{}\"", choices, got);
+}
+
+// Each entity on its own first, then the references between entities.
+Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
+  SLUICE_RETURN_IF_ERROR(CheckSettings(rt, n));
+  for (size_t i = 0; i < rt.clusters.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(CheckCluster(rt.clusters[i], i, n));
+  for (size_t i = 0; i < rt.users.size(); ++i) SLUICE_RETURN_IF_ERROR(CheckUser(rt.users[i], i, n));
+  for (size_t i = 0; i < rt.rules.size(); ++i) SLUICE_RETURN_IF_ERROR(CheckRule(rt.rules[i], i, n));
+  SLUICE_RETURN_IF_ERROR(CheckClusterIdentity(rt, n));
+  SLUICE_RETURN_IF_ERROR(CheckListenPorts(rt, n));
+  SLUICE_RETURN_IF_ERROR(CheckUserReferences(rt, n));
+  return CheckRuleReferences(rt, n);
+}
+
+}  // namespace sluice

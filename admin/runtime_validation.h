@@ -1,0 +1,72 @@
+// runtime_validation: the one set of rules a Runtime must satisfy, whether it came from the
+// TOML config file or from the admin tables. Callers say how to name a field in an error.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "routing/runtime.h"
+
+namespace sluice {
+
+// Inclusive bounds of an integer setting; both sources check against these same numbers.
+struct Limit {
+  int64_t min;
+  int64_t max;
+};
+
+namespace limits {
+// Longer than an hour is a unit mistake (seconds typed as milliseconds), not a setting.
+inline constexpr int64_t kMaxMs = 3'600'000;
+inline constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+inline constexpr Limit kWorkers{0, 256};
+inline constexpr Limit kDrainTimeoutMs{0, kMaxMs};
+inline constexpr Limit kPort{1, 65535};
+inline constexpr Limit kWeight{1, 1'000'000};
+inline constexpr Limit kServerMaxConnections{1, 100'000};
+inline constexpr Limit kMaxLagMs{0, kMaxMs};
+inline constexpr Limit kHostgroup{0, kMaxInt};
+inline constexpr Limit kMaxClientConnections{1, 1'000'000};
+inline constexpr Limit kConnectTimeoutMs{1, kMaxMs};
+inline constexpr Limit kReadYourWritesMs{0, kMaxMs};
+inline constexpr Limit kUserMaxConnections{1, 1'000'000};
+inline constexpr Limit kRuleId{1, kMaxInt};
+inline constexpr Limit kDestinationHostgroup{-1, kMaxInt};
+}  // namespace limits
+
+// "expected MIN..MAX, got V" when V is outside LIMIT, else empty.
+std::string CheckLimit(Limit limit, int64_t v);
+// "expected one of a|b|c, got \"x\"".
+std::string BadChoice(std::string_view choices, std::string_view got);
+
+// One field of one entity of a Runtime, as a validation error points at it.
+struct Field {
+  enum class Entity { kSettings, kAdmin, kMetrics, kCluster, kServer, kUser, kRule };
+  Entity entity = Entity::kSettings;
+  size_t cluster = 0;  // kCluster, kServer: index in Runtime::clusters
+  size_t index = 0;    // kServer: index in the cluster's servers; kUser, kRule: the index
+  std::string name;    // the key / column: "weight", "listen"; "server" for a cluster's list
+};
+
+// How one source (a config file, the admin tables) names fields in its messages.
+class FieldNamer {
+ public:
+  virtual ~FieldNamer() = default;
+  // The error for FIELD: "t.toml:12: cluster[0].server[1].weight: WHAT" or
+  // "servers row (cluster=app, host=h, port=1): weight: WHAT".
+  virtual Status Error(const Field& field, std::string_view what) const = 0;
+  // FIELD's entity (name empty) or key, as another error's text refers to it.
+  virtual std::string Name(const Field& field) const = 0;
+  // FIELD (a list such as a cluster's "server") has no entries at all.
+  virtual Status Missing(const Field& field) const { return Error(field, "missing required key"); }
+};
+
+// Checks ranges, uniqueness (cluster names, hostgroups, listen ports, servers, users, rule
+// ids), exactly one primary per cluster, hostgroups matching roles, references (a user's
+// cluster, a rule's cluster/user/hostgroup) and that rule patterns compile. The first error.
+Status ValidateRuntime(const Runtime& rt, const FieldNamer& namer);
+
+}  // namespace sluice
