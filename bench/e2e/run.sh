@@ -1,0 +1,553 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: sluice against direct connections, HAProxy (TCP mode) and PgBouncer
+# (transaction mode), all on this machine. docs/performance.md explains how to read it.
+#
+#   bench/e2e/run.sh [--quick] [--keep]
+#
+#   --quick   1 round, 1 s runs, fewer concurrencies, 1,000 idle clients: checks the script
+#   --keep    leave clusters and proxies running at the end (prints how to stop them)
+#
+# Environment: SLUICE_BENCH_DIR (run directory, default /tmp/sluice-bench-<date>),
+# SLUICE_BENCH_BUILD (Release build directory, default /tmp/build-bench), BENCH_ROUNDS,
+# BENCH_DURATION (seconds per run) override the mode's values.
+#
+# Everything it starts (two clusters of primary + 2 replicas, sluice, HAProxy, PgBouncer,
+# idle-client scripts, perf) is stopped by PID on exit, INT or TERM; the clusters also get a
+# watchdog on this shell's PID (cluster.sh --watch-pid).
+#
+# Time budget of the full mode (D = 2 s per run, ~0.6 s of client start/stop per run):
+#   MariaDB    sysbench  4 paths x 2 workloads x 4 concurrencies = 32 runs
+#   PostgreSQL sysbench  5 paths x 2 workloads x 4 concurrencies = 40 runs
+#   PostgreSQL pgbench   5 paths x 3 modes     x 3 concurrencies = 45 runs
+#   117 runs x 3 rounds x 2.6 s                                  ~ 15.2 min
+#   + clusters ~1 min, data ~0.5 min, profile ~0.3 min, memory ~1.5 min, micro ~0.5 min
+#                                                                 ~ 19 min (build not included)
+# Quick mode: (4+5)x2x2 + 5x3x2 = 66 runs x 1 round x 1.6 s ~ 2 min, ~5 min in all.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/bench/e2e
+CLUSTER=$ROOT/tests/cluster/cluster.sh
+PY=/usr/bin/python3
+RESULTS="$PY $HERE/results.py"
+
+QUICK=0 KEEP=0
+for a in "$@"; do
+  case $a in
+    --quick) QUICK=1 ;;
+    --keep) KEEP=1 ;;
+    -h | --help)
+      sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "run.sh: unknown argument $a" >&2
+      exit 2
+      ;;
+  esac
+done
+
+if ((QUICK)); then
+  ROUNDS=${BENCH_ROUNDS:-1} DURATION=${BENCH_DURATION:-1}
+  SB_CLIENTS="1 32" PGB_CLIENTS="1 8" IDLE_COUNTS="1000" PROFILE_S=3
+else
+  ROUNDS=${BENCH_ROUNDS:-3} DURATION=${BENCH_DURATION:-2}
+  SB_CLIENTS="1 8 32 128" PGB_CLIENTS="1 8 32" IDLE_COUNTS="1000 10000" PROFILE_S=8
+fi
+SB_WORKLOADS="oltp_point_select oltp_read_only"
+PGB_MODES="simple extended prepared"
+TABLES=4 TABLE_SIZE=10000 PGBENCH_SCALE=1
+# Backend connections per server for the pooling proxies (sluice per server, PgBouncer per
+# database/user). PostgreSQL's max_connections is 300: 128 direct + 3 pools of 40 fit.
+POOL=40
+RUN_TIMEOUT=$((DURATION + 40)) # a stalled run is killed and counted FAILED
+
+RUN=${SLUICE_BENCH_DIR:-/tmp/sluice-bench-$(date +%Y%m%d-%H%M%S)}
+BUILD=${SLUICE_BENCH_BUILD:-/tmp/build-bench}
+APP_PASSWORD=app_pw DB=sluice
+export PGSSLMODE=disable # the same for every path; no TLS anywhere in this benchmark
+
+log() { echo "[bench $(date +%T)] $*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# ---------------------------------------------------------------- processes we own
+
+declare -A PID_OF=() # name -> pid of each process this script started
+cleanup() {
+  local rc=$? name pid i
+  trap - EXIT INT TERM
+  if ((KEEP)); then
+    log "--keep: left running: ${!PID_OF[*]} (PIDs ${PID_OF[*]}) and the clusters in $RUN"
+    log "stop with: kill ${PID_OF[*]}; $CLUSTER stop $RUN/mariadb; $CLUSTER stop $RUN/postgres"
+    exit "$rc"
+  fi
+  for name in "${!PID_OF[@]}"; do stop_pid "$name"; done
+  [[ -f $RUN/mariadb/cluster.env ]] && bash "$CLUSTER" stop "$RUN/mariadb" >/dev/null 2>&1
+  [[ -f $RUN/postgres/cluster.env ]] && bash "$CLUSTER" stop "$RUN/postgres" >/dev/null 2>&1
+  log "stopped everything this run started (exit $rc)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# stop_pid NAME: SIGTERM, up to 15 s, then SIGKILL; only the PID recorded under NAME.
+stop_pid() {
+  local name=$1 pid=${PID_OF[$1]:-} i
+  [[ -n $pid ]] || return 0
+  unset "PID_OF[$name]"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+wait_port() { # wait_port PORT PID: bounded wait until something accepts on PORT
+  local port=$1 pid=$2 i
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Free loopback ports below the ephemeral range, so outgoing connections never take them.
+USED_PORTS=""
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((15000 + RANDOM % 17000))
+    [[ " $USED_PORTS " == *" $p "* ]] && continue
+    if $PY -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
+      USED_PORTS+=" $p"
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port"
+}
+
+cpu_ticks() { # utime+stime of PID in clock ticks ("-" when PID is empty)
+  [[ -n ${1:-} ]] || {
+    echo -
+    return
+  }
+  sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'
+}
+CLK_TCK=$(getconf CLK_TCK)
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------- setup
+
+ulimit -n "$(ulimit -Hn)" # 10,000 idle clients need > 10,000 descriptors per process
+log "run directory $RUN (mode: $( ((QUICK)) && echo quick || echo full), $ROUNDS round(s) of ${DURATION}s)"
+mkdir -p "$RUN"/{out,logs}
+chmod 755 "$RUN" # PostgreSQL runs as the postgres user and must traverse it
+STARTED=$(date +%s)
+echo "$(date -u '+%F %T UTC') $(uptime)" >"$RUN/load-start.txt"
+
+bash "$ROOT/scripts/install-deps.sh" --bench || die "scripts/install-deps.sh --bench failed"
+
+log "building sluice (Release: -O2 -g) in $BUILD"
+MICRO=$(for f in "$ROOT"/bench/micro/*_bench.cc; do [[ -e $f ]] && basename "$f" .cc; done)
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$RUN/logs/cmake.log" 2>&1 ||
+  die "cmake configure failed: $RUN/logs/cmake.log"
+# shellcheck disable=SC2086
+cmake --build "$BUILD" -j "$(nproc)" --target sluice $MICRO >"$RUN/logs/build.log" 2>&1 ||
+  die "build failed: $RUN/logs/build.log"
+SLUICE=$BUILD/proxy/sluice
+
+log "starting MariaDB and PostgreSQL clusters (primary + 2 replicas each)"
+bash "$CLUSTER" start mariadb "$RUN/mariadb" --replicas 2 --watch-pid $$ >"$RUN/logs/mariadb-cluster.log" 2>&1 ||
+  die "MariaDB cluster did not start: $RUN/logs/mariadb-cluster.log"
+bash "$CLUSTER" start postgres "$RUN/postgres" --replicas 2 --watch-pid $$ >"$RUN/logs/postgres-cluster.log" 2>&1 ||
+  die "PostgreSQL cluster did not start: $RUN/logs/postgres-cluster.log"
+# shellcheck disable=SC1091
+MY_PRIMARY=$(source "$RUN/mariadb/cluster.env" && echo "$PRIMARY_PORT")
+MY_REPLICAS=$(source "$RUN/mariadb/cluster.env" && echo "$REPLICA_PORTS")
+MY_SOCKET_DIR=$(source "$RUN/mariadb/cluster.env" && echo "$SOCKET_DIR")
+PG_PRIMARY=$(source "$RUN/postgres/cluster.env" && echo "$PRIMARY_PORT")
+PG_REPLICAS=$(source "$RUN/postgres/cluster.env" && echo "$REPLICA_PORTS")
+PG_SOCKET_DIR=$(source "$RUN/postgres/cluster.env" && echo "$SOCKET_DIR")
+APP_USER=$(source "$RUN/mariadb/cluster.env" && echo "$APP_USER")
+
+log "loading data: sysbench $TABLES x $TABLE_SIZE rows on both, pgbench scale $PGBENCH_SCALE"
+SB_MY_DIRECT=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$MY_PRIMARY"
+  --mysql-user="$APP_USER" --mysql-password="$APP_PASSWORD" --mysql-db="$DB")
+SB_PG_DIRECT=(--db-driver=pgsql --pgsql-host=127.0.0.1 --pgsql-port="$PG_PRIMARY"
+  --pgsql-user="$APP_USER" --pgsql-password="$APP_PASSWORD" --pgsql-db="$DB")
+sysbench oltp_read_only "${SB_MY_DIRECT[@]}" --tables=$TABLES --table-size=$TABLE_SIZE prepare \
+  >"$RUN/logs/prepare-mysql.log" 2>&1 || die "sysbench prepare (MariaDB) failed: $RUN/logs/prepare-mysql.log"
+sysbench oltp_read_only "${SB_PG_DIRECT[@]}" --tables=$TABLES --table-size=$TABLE_SIZE prepare \
+  >"$RUN/logs/prepare-pgsql.log" 2>&1 || die "sysbench prepare (PostgreSQL) failed: $RUN/logs/prepare-pgsql.log"
+PGPASSWORD=$APP_PASSWORD pgbench -i -q -s $PGBENCH_SCALE -h 127.0.0.1 -p "$PG_PRIMARY" -U "$APP_USER" "$DB" \
+  >"$RUN/logs/prepare-pgbench.log" 2>&1 || die "pgbench -i failed: $RUN/logs/prepare-pgbench.log"
+
+# Replicas serve sluice's reads: wait until they have replayed the load (bounded).
+gtid=$(mariadb --no-defaults -S "$MY_SOCKET_DIR/primary.sock" -uroot -NBe "SELECT @@gtid_binlog_pos")
+for n in 1 2; do
+  r=$(mariadb --no-defaults -S "$MY_SOCKET_DIR/replica$n.sock" -uroot -NBe "SELECT MASTER_GTID_WAIT('$gtid', 120)")
+  [[ $r == 0 ]] || die "MariaDB replica$n did not catch up"
+done
+lsn=$(psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PRIMARY" -U postgres -d postgres -c "SELECT pg_current_wal_lsn()")
+for p in $PG_REPLICAS; do
+  for ((i = 0; i < 600; i++)); do
+    ok=$(psql -XAtq -h "$PG_SOCKET_DIR" -p "$p" -U postgres -d postgres \
+      -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")
+    [[ $ok == t ]] && break
+    sleep 0.2
+  done
+  [[ $ok == t ]] || die "PostgreSQL replica on $p did not catch up"
+done
+
+# ---------------------------------------------------------------- proxies
+
+# Ports of every path; users differ per sluice cluster (a sluice user belongs to one cluster),
+# all log in to the servers as the cluster's application user.
+declare -A PORT LOGIN PROXY
+PORT[mysql:direct]=$MY_PRIMARY PORT[pgsql:direct]=$PG_PRIMARY
+for k in mysql:haproxy pgsql:haproxy pgsql:pgbouncer mysql:sluice mysql:sluice-1node \
+  pgsql:sluice pgsql:sluice-1node; do PORT[$k]=$(free_port); done
+for k in "${!PORT[@]}"; do LOGIN[$k]=$APP_USER; done
+LOGIN[mysql:sluice-1node]=bench_my_1node LOGIN[pgsql:sluice]=bench_pg LOGIN[pgsql:sluice-1node]=bench_pg_1node
+ADMIN_PORT=$(free_port)
+
+server_block() { # server_block PRIMARY_PORT "REPLICA_PORTS"
+  printf '  [[cluster.server]]\n  host = "127.0.0.1"\n  port = %s\n  role = "primary"\n  max_connections = %s\n\n' "$1" "$POOL"
+  for p in $2; do
+    printf '  [[cluster.server]]\n  host = "127.0.0.1"\n  port = %s\n  role = "replica"\n  max_connections = %s\n\n' "$p" "$POOL"
+  done
+}
+cluster_block() { # cluster_block NAME PROTOCOL PORT WRITER_HG PRIMARY "REPLICAS"
+  cat <<EOF
+[[cluster]]
+name = "$1"
+protocol = "$2"
+listen = "127.0.0.1:$3"
+pool_mode = "transaction"
+writer_hostgroup = $4
+reader_hostgroup = $(($4 + 1))
+max_client_connections = 20000
+monitor_user = "monitor"
+monitor_password = "monitor_pw"
+$(server_block "$5" "$6")
+EOF
+}
+user_block() { # user_block NAME CLUSTER
+  printf '[[user]]\nname = "%s"\npassword = "%s"\ncluster = "%s"\ndefault_schema = "%s"\n' "$1" "$APP_PASSWORD" "$2" "$DB"
+  printf 'max_connections = 20000\nbackend_user = "%s"\nbackend_password = "%s"\n\n' "$APP_USER" "$APP_PASSWORD"
+}
+{
+  echo "# Written by bench/e2e/run.sh: each path gets its own cluster (and so its own port)."
+  printf '[sluice]\nworkers = %s\nlog_level = "warn"\n\n' "$(nproc)"
+  printf '[admin]\nlisten = "127.0.0.1:%s"\nuser = "admin"\npassword = "admin_pw"\n\n' "$ADMIN_PORT"
+  cluster_block my_split mysql "${PORT[mysql:sluice]}" 0 "$MY_PRIMARY" "$MY_REPLICAS"
+  cluster_block my_1node mysql "${PORT[mysql:sluice-1node]}" 2 "$MY_PRIMARY" ""
+  cluster_block pg_split postgresql "${PORT[pgsql:sluice]}" 10 "$PG_PRIMARY" "$PG_REPLICAS"
+  cluster_block pg_1node postgresql "${PORT[pgsql:sluice-1node]}" 12 "$PG_PRIMARY" ""
+  user_block "$APP_USER" my_split
+  user_block bench_my_1node my_1node
+  user_block bench_pg pg_split
+  user_block bench_pg_1node pg_1node
+} >"$RUN/sluice.toml"
+
+cat >"$RUN/haproxy.cfg" <<EOF
+# Written by bench/e2e/run.sh: plain TCP forwarding to each primary.
+global
+  maxconn 40000
+  nbthread $(nproc)
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  maxconn 40000
+listen mysql
+  bind 127.0.0.1:${PORT[mysql:haproxy]}
+  server primary 127.0.0.1:$MY_PRIMARY
+listen pgsql
+  bind 127.0.0.1:${PORT[pgsql:haproxy]}
+  server primary 127.0.0.1:$PG_PRIMARY
+EOF
+
+# PgBouncer refuses to run as root: it drops to the postgres user (-u), which must read and
+# write its directory.
+mkdir -p "$RUN/pgbouncer"
+printf '"%s" "%s"\n' "$APP_USER" "$APP_PASSWORD" >"$RUN/pgbouncer/userlist.txt"
+cat >"$RUN/pgbouncer/pgbouncer.ini" <<EOF
+; Written by bench/e2e/run.sh: transaction pooling in front of the PostgreSQL primary.
+[databases]
+$DB = host=127.0.0.1 port=$PG_PRIMARY dbname=$DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PORT[pgsql:pgbouncer]}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $RUN/pgbouncer/userlist.txt
+pool_mode = transaction
+default_pool_size = $POOL
+max_client_conn = 19000
+logfile = $RUN/pgbouncer/pgbouncer.log
+log_connections = 0
+log_disconnections = 0
+ignore_startup_parameters = extra_float_digits,options
+EOF
+id postgres >/dev/null 2>&1 && chown -R postgres "$RUN/pgbouncer"
+
+start_sluice() {
+  "$SLUICE" --config "$RUN/sluice.toml" >>"$RUN/logs/sluice.log" 2>&1 &
+  PID_OF[sluice]=$!
+  local k
+  for k in mysql:sluice mysql:sluice-1node pgsql:sluice pgsql:sluice-1node; do
+    wait_port "${PORT[$k]}" "${PID_OF[sluice]}" || die "sluice did not listen on ${PORT[$k]}: $RUN/logs/sluice.log"
+  done
+}
+start_haproxy() {
+  haproxy -c -f "$RUN/haproxy.cfg" >"$RUN/logs/haproxy-check.log" 2>&1 || die "bad haproxy.cfg: $RUN/logs/haproxy-check.log"
+  haproxy -db -f "$RUN/haproxy.cfg" >>"$RUN/logs/haproxy.log" 2>&1 &
+  PID_OF[haproxy]=$!
+  wait_port "${PORT[mysql:haproxy]}" "${PID_OF[haproxy]}" || die "haproxy did not start: $RUN/logs/haproxy.log"
+}
+start_pgbouncer() {
+  local u=()
+  [[ $(id -u) == 0 ]] && u=(-u postgres)
+  pgbouncer "${u[@]}" "$RUN/pgbouncer/pgbouncer.ini" >>"$RUN/logs/pgbouncer.out" 2>&1 &
+  PID_OF[pgbouncer]=$!
+  wait_port "${PORT[pgsql:pgbouncer]}" "${PID_OF[pgbouncer]}" ||
+    die "pgbouncer did not start: $RUN/logs/pgbouncer.out $RUN/pgbouncer/pgbouncer.log"
+}
+
+log "starting sluice, HAProxy and PgBouncer"
+start_sluice
+start_haproxy
+start_pgbouncer
+PROXY[mysql:haproxy]=haproxy PROXY[pgsql:haproxy]=haproxy PROXY[pgsql:pgbouncer]=pgbouncer
+PROXY[mysql:sluice]=sluice PROXY[mysql:sluice-1node]=sluice PROXY[pgsql:sluice]=sluice
+PROXY[pgsql:sluice-1node]=sluice
+
+# A path that cannot run one query is not benchmarked: its cells read FAILED with the reason.
+declare -A BROKEN=()
+check_path() { # check_path SUITE PATH
+  local k=$1:$2 out
+  if [[ $1 == mysql ]]; then
+    out=$(timeout 15 mariadb --no-defaults -h127.0.0.1 -P"${PORT[$k]}" -u"${LOGIN[$k]}" -p"$APP_PASSWORD" "$DB" \
+      -NBe "SELECT COUNT(*) FROM sbtest1" 2>&1)
+  else
+    out=$(PGPASSWORD=$APP_PASSWORD timeout 15 psql -XAtq -h 127.0.0.1 -p "${PORT[$k]}" -U "${LOGIN[$k]}" -d "$DB" \
+      -c "SELECT COUNT(*) FROM sbtest1" 2>&1)
+  fi
+  if [[ $out != "$TABLE_SIZE" ]]; then
+    BROKEN[$k]="path check failed: $(tr '\n' ' ' <<<"$out" | cut -c1-120)"
+    log "$k: ${BROKEN[$k]}"
+  fi
+}
+for k in "${!PORT[@]}"; do check_path "${k%%:*}" "${k#*:}"; done
+
+# ---------------------------------------------------------------- one run
+
+RUNS=$RUN/runs.tsv
+printf 'suite\tworkload\tclients\tpath\tround\tstatus\tqps\tp50_us\tp95_us\tp99_us\tqueries\tcpu_us\tnote\n' >"$RUNS"
+N_DONE=0
+
+# run_one SUITE WORKLOAD CLIENTS PATH ROUND: one tool run, one line in runs.tsv.
+run_one() {
+  local suite=$1 wl=$2 c=$3 path=$4 round=$5 k=$1:$4 out rc line pid t0 t1 cpu status rest
+  out=$RUN/out/$suite-$wl-c$c-$path-r$round
+  pid=""
+  [[ -n ${PROXY[$k]:-} ]] && pid=${PID_OF[${PROXY[$k]}]:-}
+  if [[ -n ${BROKEN[$k]:-} ]]; then
+    line="FAILED 0 nan nan nan 0 ${BROKEN[$k]// /_}"
+  elif [[ -n ${PROXY[$k]:-} && -z $pid ]]; then
+    line="FAILED 0 nan nan nan 0 proxy_not_running"
+  else
+    t0=$(cpu_ticks "$pid")
+    if [[ $wl == pgbench-* ]]; then
+      rm -f "$out".log.*
+      PGPASSWORD=$APP_PASSWORD timeout -k 5 $RUN_TIMEOUT pgbench -h 127.0.0.1 -p "${PORT[$k]}" -U "${LOGIN[$k]}" \
+        -n -S -M "${wl#pgbench-}" -c "$c" -j "$((c < 2 ? 1 : 2))" -T "$DURATION" \
+        --log --log-prefix="$out.log" "$DB" >"$out.txt" 2>&1
+      rc=$?
+      t1=$(cpu_ticks "$pid")
+      line=$($RESULTS pgbench "$out.txt" "$rc" "$out.log")
+      rm -f "$out".log.* # per-transaction logs are large; the percentiles are kept
+    else
+      local conn=()
+      if [[ $suite == mysql ]]; then
+        conn=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="${PORT[$k]}" --mysql-user="${LOGIN[$k]}"
+          --mysql-password="$APP_PASSWORD" --mysql-db="$DB")
+      else
+        # PgBouncer 1.18 in transaction mode loses named prepared statements: every
+        # PostgreSQL sysbench run, on every path, uses unprepared statements alike.
+        conn=(--db-driver=pgsql --pgsql-host=127.0.0.1 --pgsql-port="${PORT[$k]}" --pgsql-user="${LOGIN[$k]}"
+          --pgsql-password="$APP_PASSWORD" --pgsql-db="$DB" --db-ps-mode=disable)
+      fi
+      timeout -k 5 $RUN_TIMEOUT sysbench "$wl" "${conn[@]}" --tables=$TABLES --table-size=$TABLE_SIZE \
+        --threads="$c" --time="$DURATION" --histogram=on --percentile=99 --report-interval=0 run >"$out.txt" 2>&1
+      rc=$?
+      t1=$(cpu_ticks "$pid")
+      line=$($RESULTS sysbench "$out.txt" "$rc")
+    fi
+    [[ -n $line ]] || line="FAILED 0 nan nan nan 0 could_not_parse_output"
+    cpu=-
+    if [[ -n $pid && $t0 != - && -n $t0 && -n $t1 ]]; then
+      cpu=$(((t1 - t0) * 1000000 / CLK_TCK))
+    fi
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      log "$k: the proxy (pid $pid) died during this run"
+      unset "PID_OF[${PROXY[$k]}]"
+      line="FAILED 0 nan nan nan 0 proxy_died_see_logs"
+    fi
+  fi
+  read -r status rest <<<"$line"
+  read -r qps p50 p95 p99 queries note <<<"$rest"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$suite" "$wl" "$c" "$path" "$round" \
+    "$status" "$qps" "$p50" "$p95" "$p99" "$queries" "${cpu:--}" "${note//_/ }" >>"$RUNS"
+  N_DONE=$((N_DONE + 1))
+  log "[$N_DONE/$N_TOTAL] $suite $wl c=$c $path r$round: $status qps=$qps p50=${p50}us p99=${p99}us cpu=${cpu:--}us"
+}
+
+# ---------------------------------------------------------------- the benchmark
+
+MY_PATHS="direct haproxy sluice-1node sluice"
+PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
+CELLS=()
+for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("mysql $wl $c"); done; done
+for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("pgsql $wl $c"); done; done
+for m in $PGB_MODES; do for c in $PGB_CLIENTS; do CELLS+=("pgsql pgbench-$m $c"); done; done
+N_TOTAL=0
+for cell in "${CELLS[@]}"; do
+  [[ $cell == mysql* ]] && n=4 || n=5
+  N_TOTAL=$((N_TOTAL + n * ROUNDS))
+done
+log "benchmark: $N_TOTAL runs of ${DURATION}s, paths interleaved per cell (A B C A B C ...)"
+BENCH_T0=$(date +%s)
+for cell in "${CELLS[@]}"; do
+  read -r suite wl c <<<"$cell"
+  [[ $suite == mysql ]] && paths=$MY_PATHS || paths=$PG_PATHS
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for path in $paths; do run_one "$suite" "$wl" "$c" "$path" "$r"; done
+  done
+done
+log "benchmark runs took $(($(date +%s) - BENCH_T0)) s"
+
+# ---------------------------------------------------------------- profile
+
+PROFILE=$RUN/profile.txt
+: >"$PROFILE"
+if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
+  log "profiling sluice under sysbench oltp_point_select, 8 threads, MariaDB, ${PROFILE_S}s"
+  # No hardware counters in many VMs: the cpu-clock software event samples all the same.
+  perf record -e cpu-clock -F 999 -g -p "${PID_OF[sluice]}" -o "$RUN/perf.data" -- sleep "$PROFILE_S" \
+    >"$RUN/logs/perf-record.log" 2>&1 &
+  PID_OF[perf]=$!
+  sleep 0.3
+  timeout -k 5 $((PROFILE_S + 30)) sysbench oltp_point_select --db-driver=mysql --mysql-host=127.0.0.1 \
+    --mysql-port="${PORT[mysql:sluice-1node]}" --mysql-user="${LOGIN[mysql:sluice-1node]}" \
+    --mysql-password="$APP_PASSWORD" --mysql-db="$DB" --tables=$TABLES --table-size=$TABLE_SIZE \
+    --threads=8 --time="$PROFILE_S" run >"$RUN/out/profile-sysbench.txt" 2>&1
+  wait "${PID_OF[perf]}" 2>/dev/null
+  unset "PID_OF[perf]"
+  {
+    echo "## perf record -e cpu-clock -g, sluice under sysbench oltp_point_select (8 threads, MariaDB)"
+    echo "### by shared object"
+    perf report -i "$RUN/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+    echo "### by symbol (self time, top 30)"
+    perf report -i "$RUN/perf.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -30
+  } >"$PROFILE"
+else
+  echo "profile skipped: sluice's MariaDB path is not working (see the tables)" >"$PROFILE"
+fi
+
+# ---------------------------------------------------------------- memory
+
+log "memory: idle clients on freshly started proxies"
+stop_pid sluice
+stop_pid pgbouncer
+stop_pid haproxy
+MEM=$RUN/memory.tsv
+printf 'proxy\tsuite\tclients\trss_before_kib\trss_kib\topened\tfailed\tnote\n' >"$MEM"
+
+# mem_one PROXY SUITE N: fresh proxy, RSS before, N idle logged-in clients, RSS with them.
+mem_one() {
+  local proxy=$1 suite=$2 n=$3 k=$2:$1 before after ready=$RUN/out/idle-$1-$2-$3.ready res note=""
+  "start_$proxy"
+  sleep 1
+  before=$(rss_kib "${PID_OF[$proxy]}")
+  rm -f "$ready"
+  if ((n > 0)); then
+    $PY "$HERE/idle_clients.py" "$([[ $suite == mysql ]] && echo mysql || echo postgresql)" 127.0.0.1 \
+      "${PORT[$k]}" "${LOGIN[$k]}" "$APP_PASSWORD" "$DB" "$n" "$ready" 900 >"$RUN/logs/idle-$proxy-$suite-$n.log" 2>&1 &
+    PID_OF[idle]=$!
+    for ((i = 0; i < 6000; i++)); do # up to 600 s for 10,000 logins
+      [[ -f $ready ]] && break
+      kill -0 "${PID_OF[idle]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kib "${PID_OF[$proxy]}")
+    res=$(cat "$ready" 2>/dev/null || echo "0 $n idle_clients.py did not finish")
+    stop_pid idle
+  else
+    after=$before res="0 0"
+  fi
+  read -r opened failed note <<<"$res"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proxy" "$suite" "$n" "$before" "$after" "$opened" "$failed" "${note:--}" >>"$MEM"
+  log "memory $proxy $suite n=$n: RSS ${before} -> ${after} KiB, held $opened, failed $failed ${note}"
+  stop_pid "$proxy"
+}
+for spec in "sluice mysql" "sluice pgsql" "pgbouncer pgsql"; do
+  read -r proxy suite <<<"$spec"
+  mem_one "$proxy" "$suite" 0
+  for n in $IDLE_COUNTS; do mem_one "$proxy" "$suite" "$n"; done
+done
+
+# ---------------------------------------------------------------- micro benchmarks
+
+MICRO_OUT=$RUN/micro.txt
+: >"$MICRO_OUT"
+for m in $MICRO; do
+  log "micro benchmark $m"
+  echo "## $m --benchmark_min_time=0.2" >>"$MICRO_OUT"
+  timeout 300 "$BUILD/bench/$m" --benchmark_min_time=0.2 >>"$MICRO_OUT" 2>&1 || echo "($m exited $?)" >>"$MICRO_OUT"
+done
+
+# ---------------------------------------------------------------- report
+
+echo "$(date -u '+%F %T UTC') $(uptime)" >"$RUN/load-end.txt"
+REPORT=$RUN/report.md
+{
+  echo "# sluice end-to-end benchmark — $(date -u '+%F %T UTC')"
+  echo
+  echo "- command: \`bench/e2e/run.sh $*\` ($ROUNDS round(s), ${DURATION} s per run, pool $POOL backend connections per server)"
+  echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r)"
+  echo "- sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'), g++ $(g++ -dumpfullversion), Release (-O2 -g)"
+  echo "- $(mariadbd --version | sed 's/ for .*//'); $(/usr/lib/postgresql/15/bin/postgres --version)"
+  echo "- $(haproxy -v | head -1 | cut -d' ' -f1-3); $(pgbouncer --version | head -1); sysbench $(sysbench --version | cut -d' ' -f2); $(pgbench --version)"
+  echo "- load at start: $(cut -d' ' -f3- "$RUN/load-start.txt" | sed 's/.*load average/load average/')"
+  echo "- load at end:   $(cut -d' ' -f3- "$RUN/load-end.txt" | sed 's/.*load average/load average/')"
+  echo "- wall time: $(($(date +%s) - STARTED)) s; run directory: $RUN"
+  echo
+  $RESULTS report "$RUNS" "$MEM" /dev/stdout
+  echo "### Profile"
+  echo
+  echo '```'
+  cat "$PROFILE"
+  echo '```'
+  echo
+  echo "### Micro benchmarks"
+  echo
+  echo '```'
+  grep -vE '^\*\*\*|^-+$|^Run on|^CPU Caches|^  L[123]|^Load Average|^[0-9-]+T[0-9:]+' "$MICRO_OUT"
+  echo '```'
+} >"$REPORT"
+cat "$REPORT"
+log "report: $REPORT (raw runs: $RUNS, memory: $MEM, tool output: $RUN/out/)"
