@@ -513,19 +513,24 @@ SELECT v FROM psql_t WHERE id = 1;
 
     def test_named_prepared_statements_move_between_backends(self):
         # Raw extended protocol: Parse a named statement once, then Bind/Execute it in many
-        # transactions; each may run on another pooled backend connection.
+        # transactions. Other clients hold transactions open in turn, so the pool hands this
+        # client different backend connections, which must get the statement lazily.
         sock, err = raw_login(self.port, self.user, self.password, self.db)
         self.assertIsNone(err)
-        parse = msg(b"P", b"s1\0SELECT $1::int * 2\0" + struct.pack("!hi", 1, 23))
+        # pg_backend_pid() is not a known-safe read: the statement runs on the primary.
+        parse = msg(b"P", b"s1\0SELECT $1::int * 2, pg_backend_pid()\0" + struct.pack("!hi", 1, 23))
         sock.sendall(parse + msg(b"S", b""))
-        t, _ = recv_msg(sock)
-        self.assertEqual(t, b"1")
+        self.assertEqual(recv_msg(sock)[0], b"1")
         self.assertEqual(recv_msg(sock)[0], b"Z")
-        holders = [self.connect() for _ in range(3)]  # keep other backends busy/idle in turn
+        holders = [self.connect() for _ in range(3)]
+        pids = set()
         for i in range(30):
+            holder = holders[i % 3]
+            holder.cursor().execute("SELECT txid_current()")  # BEGIN + a write: holds a backend
+            holders[(i + 1) % 3].commit()
             val = str(i).encode()
-            bind = msg(b"B", b"\0s1\0" + struct.pack("!hhih", 0, 1, len(val), 0)[:2] +
-                       struct.pack("!h", 1) + struct.pack("!i", len(val)) + val + struct.pack("!h", 0))
+            bind = msg(b"B", b"\0s1\0" + struct.pack("!h", 0) + struct.pack("!h", 1) +
+                       struct.pack("!i", len(val)) + val + struct.pack("!h", 0))
             sock.sendall(bind + msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S", b""))
             got = []
             while True:
@@ -535,17 +540,25 @@ SELECT v FROM psql_t WHERE id = 1;
                 if t == b"D":
                     (ln,) = struct.unpack("!i", p[2:6])
                     got.append(p[6:6 + ln].decode())
+                    (ln2,) = struct.unpack("!i", p[6 + ln:10 + ln])
+                    pids.add(p[10 + ln:10 + ln + ln2].decode())
                 if t == b"Z":
                     break
             self.assertEqual(got, [str(i * 2)])
+        self.assertGreater(len(pids), 1, "every execute ran on one backend connection")
         # Close forgets the client's name: a Bind now fails as the server would say.
         sock.sendall(msg(b"C", b"Ss1\0") + msg(b"S", b""))
         self.assertEqual(recv_msg(sock)[0], b"3")
         self.assertEqual(recv_msg(sock)[0], b"Z")
+        sock.sendall(msg(b"B", b"\0s1\0" + struct.pack("!hhh", 0, 0, 0)) + msg(b"S", b""))
+        t, p = recv_msg(sock)
+        self.assertEqual(t, b"E")
+        self.assertEqual(error_fields(p)["C"], "26000")  # invalid_sql_statement_name
+        self.assertEqual(recv_msg(sock)[0], b"Z")
         for h in holders:
+            h.rollback()
             h.close()
         sock.close()
-
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
