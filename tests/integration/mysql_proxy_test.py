@@ -124,6 +124,18 @@ def wait_no_app_connections(timeout=15):
         time.sleep(0.2)
 
 
+# A schema sluice_app may use but that does not exist: MariaDB answers a schema the user has
+# no grant on with 1044 (access denied) whether or not it exists, so 1049 needs the grant.
+MISSING_DB = "sluice_missing"
+
+
+def grant_missing_db():
+    with root_connect(int(env()["PRIMARY_PORT"])) as c:
+        query(c, "DROP DATABASE IF EXISTS %s" % MISSING_DB)
+        query(c, "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'%%'" % (MISSING_DB, env()["APP_USER"]))
+    wait_replicated()
+
+
 class Sha2Connection(pymysql.connections.Connection):
     """PyMySQL answers with the plugin the server announced; this one answers the handshake
     with a caching_sha2_password token instead (the fast path: sluice knows the password)."""
@@ -138,6 +150,7 @@ class Sha2Connection(pymysql.connections.Connection):
 class MysqlClientsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        grant_missing_db()
         cls.s = Sluice(SLUICE, env(), server_max_connections=8).start()
         cls.primary = root_connect(int(env()["PRIMARY_PORT"]))
 
@@ -177,9 +190,9 @@ class MysqlClientsTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ERROR 1045 (28000): Access denied for user 'sluice_app'@'127.0.0.1' "
                       "(using password: YES)", r.stderr)
-        r = self.cli("SELECT 1", database="no_such_db")
+        r = self.cli("SELECT 1", database=MISSING_DB)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("ERROR 1049 (42000): Unknown database 'no_such_db'", r.stderr)
+        self.assertIn("ERROR 1049 (42000): Unknown database '%s'" % MISSING_DB, r.stderr)
 
     def test_pymysql_ddl_dml(self):
         with app_connect(self.s.port) as c:
@@ -278,11 +291,11 @@ class MysqlClientsTest(unittest.TestCase):
 
     def test_unknown_schema_1049(self):
         with self.assertRaises(pymysql.err.OperationalError) as cm:
-            app_connect(self.s.port, database="no_such_schema")
-        self.assertEqual(cm.exception.args, (ER_BAD_DB_ERROR, "Unknown database 'no_such_schema'"))
+            app_connect(self.s.port, database=MISSING_DB)
+        self.assertEqual(cm.exception.args, (ER_BAD_DB_ERROR, "Unknown database '%s'" % MISSING_DB))
         with app_connect(self.s.port) as c:
             with self.assertRaises(pymysql.err.OperationalError) as cm:
-                c.select_db("no_such_schema_either")
+                c.select_db(MISSING_DB)
             self.assertEqual(cm.exception.args[0], ER_BAD_DB_ERROR)
             self.assertEqual(query(c, "SELECT DATABASE()"), (("sluice",),))
 
