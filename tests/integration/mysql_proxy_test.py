@@ -404,7 +404,9 @@ class MysqlSysbenchTest(unittest.TestCase):
         for n in replicas:
             self.assertEqual(d[n]["select"], 0, "transactional reads reached %s" % n)
 
-        # Autocommit reads (--skip_trx=on): spread over the replicas.
+        # Autocommit reads (--skip_trx=on): spread over the replicas. oltp_read_only only:
+        # oltp_read_write with skip_trx races on its own DELETE+INSERT of one id (duplicate
+        # key errors) even without sluice in between.
         before = self.snapshot()
         r = self.sysbench("oltp_read_only", "run", "--skip_trx=on")
         after = self.snapshot()
@@ -612,8 +614,9 @@ class MysqlStreamingTest(unittest.TestCase):
             t.start()
             total, rows = 0, 0
             try:
+                # 200 MiB over loopback takes seconds; 30 s without a byte is a hang.
                 with app_connect(s.port, cursorclass=pymysql.cursors.SSCursor,
-                                 read_timeout=120) as c:
+                                 read_timeout=30) as c:
                     with c.cursor() as cur:
                         cur.execute("SELECT REPEAT('x', %d) FROM seq_1_to_%d" %
                                     (self.ROW_BYTES, self.ROWS))
@@ -635,7 +638,7 @@ class MysqlStreamingTest(unittest.TestCase):
             with app_connect(s.port) as warm:
                 query(warm, "SELECT 1")
             base = s.rss_kib()
-            c = app_connect(s.port, cursorclass=pymysql.cursors.SSCursor, read_timeout=60)
+            c = app_connect(s.port, cursorclass=pymysql.cursors.SSCursor, read_timeout=20)
             try:
                 cur = c.cursor()
                 cur.execute("SELECT REPEAT('y', %d) FROM seq_1_to_%d" %
