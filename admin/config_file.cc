@@ -325,11 +325,11 @@ Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
 }
 
 Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& servers) {
-  SLUICE_RETURN_IF_ERROR(t.CheckKeys(
-      {"name", "protocol", "listen", "pool_mode", "writer_hostgroup", "reader_hostgroup",
-       "reader_fallback_to_writer", "max_client_connections", "connect_timeout_ms",
-       "read_your_writes_ms", "monitor_user", "monitor_password", "tls_cert", "tls_key",
-       "local_infile", "server"}));
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"name", "protocol", "listen", "pool_mode", "writer_hostgroup",
+                   "reader_hostgroup", "reader_fallback_to_writer", "max_client_connections",
+                   "connect_timeout_ms", "read_your_writes_ms", "monitor_user", "monitor_password",
+                   "tls_cert", "tls_key", "local_infile", "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
       t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),

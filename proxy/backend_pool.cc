@@ -169,6 +169,20 @@ void BackendPools::CloseAll() {
   }
 }
 
+void BackendPools::CloseIdleTo(const std::string& server) {
+  for (auto& [key, list] : idle_) {
+    if (key.server != server) continue;
+    while (!list.empty()) {
+      PooledConn* c = list.front();
+      list.pop_front();
+      c->idle_ = false;
+      --idle_total_;
+      if (servers_[server].open > 0) --servers_[server].open;
+      c->Destroy();
+    }
+  }
+}
+
 int BackendPools::open_count(const std::string& server) const {
   auto it = servers_.find(server);
   return it == servers_.end() ? 0 : it->second.open;

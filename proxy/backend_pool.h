@@ -78,6 +78,8 @@ class BackendPools {
   bool Wait(const PoolKey& key, int limit, int timeout_ms, WaitCallback cb, uint64_t* ticket);
   void Cancel(uint64_t ticket);
   void CloseAll();
+  // Closes every idle connection to server (it went OFFLINE_HARD or away).
+  void CloseIdleTo(const std::string& server);
 
   int open_count(const std::string& server) const;
   size_t idle_count() const;

@@ -5,6 +5,7 @@
 #include <event2/util.h>
 
 #include <memory>
+#include <string>
 
 namespace sluice {
 
@@ -17,6 +18,9 @@ class ClientSession {
   virtual void Drain() = 0;
   // Close at once (shutdown after the drain timeout).
   virtual void Abort() = 0;
+  // The server ("host:port") was set OFFLINE_HARD or removed: let go of any connection to it
+  // now; a transaction on it is lost and the client is told so.
+  virtual void OnServerGone(const std::string& server) = 0;
 };
 
 // Creates the session for a freshly accepted client socket; the session owns fd and

@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "admin/config_file.h"
+#include "admin/control_plane.h"
 #include "common/log.h"
 #include "proxy/shared.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 #ifndef SLUICE_VERSION
@@ -104,6 +106,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   Runtime rt = std::move(loaded).value();
+  // The admin store: its disk tables, when they have rows, win over the config file.
+  auto control = ControlPlane::Open(rt);
+  if (!control.ok()) {
+    fprintf(stderr, "%s\n", control.status().message().c_str());
+    return 2;
+  }
+  if (auto start = (*control)->StartupRuntime(); start.ok()) {
+    rt = std::move(start).value();
+  } else {
+    fprintf(stderr, "%s\n", start.status().message().c_str());
+    return 2;
+  }
   log::Level level;
   if (log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
 
@@ -116,12 +130,24 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   evthread_use_pthreads();
 
-  int nworkers = rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());
+  int nworkers =
+      rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (nworkers < 1) nworkers = 1;
   auto shared = std::make_unique<ProxyShared>();
   shared->worker_count = nworkers;
-  for (size_t i = 0; i < rt.clusters.size(); ++i)
+  for (const Cluster& c : rt.clusters) {
     shared->cluster_counters.push_back(std::make_unique<ClusterCounters>());
+    SSL_CTX* ctx = nullptr;
+    if (!c.tls_cert.empty()) {
+      auto made = MakeServerTlsContext(c.tls_cert, c.tls_key);
+      if (!made.ok()) {
+        fprintf(stderr, "%s\n", made.status().message().c_str());
+        return 2;
+      }
+      ctx = *made;
+    }
+    shared->tls.push_back(ctx);
+  }
   rt.version = 1;
   auto snapshot = std::make_shared<const Runtime>(rt);
   shared->runtime.Publish(snapshot);
@@ -141,6 +167,11 @@ int main(int argc, char** argv) {
     workers[i]->SetOnExit([d = done.back().get()] { d->store(true); });
     workers[i]->Start();
   }
+  if (Status st = (*control)->Start(&shared->runtime, shared->stats_mailboxes); !st.ok()) {
+    log::Error("{}", st.message());
+    DrainWorkers(workers, 0, done);
+    return 1;
+  }
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -149,7 +180,8 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
-  DrainWorkers(workers, snapshot->drain_timeout_ms, done);
+  (*control)->Stop();
+  DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
   log::Info("sluice stopped");
   return 0;
 }

@@ -43,10 +43,14 @@ Router::ClusterState& Router::StateFor(const Runtime& rt, size_t cluster_index) 
 void Router::RefreshRules(const Runtime& rt) {
   if (rules_version_ == rt.version && rules_) return;
   rules_version_ = rt.version;
-  // Rules were validated when the snapshot was built; a failure here keeps no rules.
-  auto compiled = routing::RuleSet::Compile(rt.rules);
-  rules_ = compiled.ok() ? std::make_shared<routing::RuleSet>(std::move(compiled).value())
-                         : std::make_shared<routing::RuleSet>();
+  if (rt.rule_set) {
+    rules_ = rt.rule_set;  // compiled by the control plane when it published the snapshot
+  } else {
+    // Rules were validated when the snapshot was built; a failure here keeps no rules.
+    auto compiled = routing::RuleSet::Compile(rt.rules);
+    rules_ = compiled.ok() ? std::make_shared<const routing::RuleSet>(std::move(compiled).value())
+                           : std::make_shared<const routing::RuleSet>();
+  }
   rules_need_digest_ = false;
   for (const QueryRule& r : rt.rules) rules_need_digest_ |= r.active && !r.match_digest.empty();
 }

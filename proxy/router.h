@@ -70,7 +70,7 @@ class Router {
 
   std::vector<ClusterState> clusters_;
   uint64_t rules_version_ = ~uint64_t{0};
-  std::shared_ptr<routing::RuleSet> rules_;  // compiled once per snapshot version
+  std::shared_ptr<const routing::RuleSet> rules_;  // compiled once per snapshot version
   bool rules_need_digest_ = false;
   std::string digest_;     // scratch, reused per statement
   std::vector<int> load_;  // scratch, reused per statement

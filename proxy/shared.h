@@ -2,6 +2,8 @@
 // writes on the client path are relaxed atomic counters (one per accepted connection).
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -16,11 +18,17 @@ struct ClusterCounters {
 };
 
 struct ProxyShared {
+  ~ProxyShared() {
+    for (SSL_CTX* c : tls)
+      if (c) SSL_CTX_free(c);
+  }
   RuntimeHolder runtime;
   int worker_count = 1;
   // Indexed like Runtime::clusters at start; clusters are fixed for the process lifetime
   // (their listeners are bound at start), servers/users/rules change with snapshots.
   std::vector<std::unique_ptr<ClusterCounters>> cluster_counters;
+  // Per cluster (indexed like Runtime::clusters at start): the TLS context, or nullptr.
+  std::vector<SSL_CTX*> tls;
   // Each worker's stats mailbox, for the control plane to take deltas from.
   std::vector<StatsMailbox*> stats_mailboxes;
 };

@@ -15,6 +15,9 @@
 #include "proxy/shared.h"
 
 namespace sluice {
+namespace {
+constexpr int kHousekeepingMs = 100;
+}  // namespace
 
 Worker::Worker(int index, ProxyShared* shared)
     : index_(index), shared_(shared), runtime_(&shared->runtime) {
@@ -22,16 +25,16 @@ Worker::Worker(int index, ProxyShared* shared)
   drain_ev_ = event_new(base_, -1, 0, &Worker::OnDrainEvent, this);
   stop_ev_ = event_new(base_, -1, 0, &Worker::OnStopEvent, this);
   pools_ = std::make_unique<BackendPools>(this);
-  stats_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnStatsTimer, this);
-  timeval tv{1, 0};
-  event_add(stats_ev_, &tv);
+  housekeeping_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnHousekeeping, this);
+  timeval tv{0, kHousekeepingMs * 1000};
+  event_add(housekeeping_ev_, &tv);
 }
 
 Worker::~Worker() {
   for (auto& l : listeners_)
     if (l->listener) evconnlistener_free(l->listener);
   pools_.reset();
-  event_free(stats_ev_);
+  event_free(housekeeping_ev_);
   event_free(drain_ev_);
   event_free(stop_ev_);
   event_base_free(base_);
@@ -106,8 +109,37 @@ void Worker::OnStopEvent(evutil_socket_t, short, void* arg) {
   event_base_loopbreak(static_cast<Worker*>(arg)->base_);
 }
 
-void Worker::OnStatsTimer(evutil_socket_t, short, void* arg) {
-  static_cast<Worker*>(arg)->HandOverStats();
+// Every 100 ms: react to a new snapshot (OFFLINE_HARD servers lose their connections at
+// once); every second: hand the statistics over.
+void Worker::OnHousekeeping(evutil_socket_t, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  w->ApplySnapshotChange();
+  if (++w->housekeeping_ticks_ % (1000 / kHousekeepingMs) == 0) w->HandOverStats();
+}
+
+void Worker::ApplySnapshotChange() {
+  const RuntimePtr& rt = runtime_.Current();
+  if (rt->version == seen_version_) return;
+  std::vector<std::string> gone;
+  if (seen_version_ != 0 && previous_) {
+    // Servers of the previous snapshot that are OFFLINE_HARD or absent now.
+    for (size_t ci = 0; ci < previous_->clusters.size() && ci < rt->clusters.size(); ++ci) {
+      for (const Server& old : previous_->clusters[ci].servers) {
+        const Server* now = nullptr;
+        for (const Server& s : rt->clusters[ci].servers)
+          if (s.host == old.host && s.port == old.port) now = &s;
+        if (!now || now->state == ServerState::kOfflineHard) gone.push_back(old.name());
+      }
+    }
+  }
+  seen_version_ = rt->version;
+  previous_ = rt;
+  for (const std::string& server : gone) {
+    pools_->CloseIdleTo(server);
+    std::vector<ClientSession*> all(sessions_.begin(), sessions_.end());
+    for (ClientSession* s : all)
+      if (sessions_.count(s)) s->OnServerGone(server);
+  }
 }
 
 void Worker::HandOverStats() {

@@ -57,6 +57,9 @@ class Worker {
   StatsMailbox& stats_mailbox() { return mailbox_; }
   bool draining() const { return draining_; }
 
+  // Users that completed caching_sha2_password full authentication on this worker.
+  std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
+
   // Sessions register themselves so that drain and shutdown can reach them.
   void AddSession(ClientSession* s);
   void RemoveSession(ClientSession* s);
@@ -72,8 +75,9 @@ class Worker {
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
   static void OnDrainEvent(evutil_socket_t, short, void* arg);
   static void OnStopEvent(evutil_socket_t, short, void* arg);
-  static void OnStatsTimer(evutil_socket_t, short, void* arg);
+  static void OnHousekeeping(evutil_socket_t, short, void* arg);
   void HandOverStats();
+  void ApplySnapshotChange();
   void Run();
   void BeginDrain();
   void MaybeFinishDrain();
@@ -83,9 +87,13 @@ class Worker {
   event_base* base_ = nullptr;
   event* drain_ev_ = nullptr;
   event* stop_ev_ = nullptr;
-  event* stats_ev_ = nullptr;
+  event* housekeeping_ev_ = nullptr;
+  int housekeeping_ticks_ = 0;
+  uint64_t seen_version_ = 0;
+  RuntimePtr previous_;  // the snapshot ApplySnapshotChange() last compared against
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
+  std::unordered_set<std::string> sha2_cache_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

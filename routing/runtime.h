@@ -53,6 +53,11 @@ struct Cluster {
   int max_client_connections = 10000;
   int connect_timeout_ms = 3000;
   int read_your_writes_ms = 0;  // after a write, keep this session's reads on the writer
+  // TLS towards clients (MySQL SSL upgrade, PostgreSQL SSLRequest): PEM files; "" = off.
+  std::string tls_cert;
+  std::string tls_key;
+  // MySQL LOAD DATA LOCAL INFILE: forwarded when true, refused with a clear error when false.
+  bool local_infile = false;
   // Credentials the monitor (health/) uses; the data plane logs in as the client's user.
   std::string monitor_user;
   std::string monitor_password;

@@ -75,8 +75,12 @@ void MysqlBackend::Fail(Status st) {
     owner_->OnBackendError(this, st);
     return;
   }
-  // Idle in the pool: the pool forgets it and frees its slot.
-  if (was_ready) worker_->pools().DropIdle(this);
+  // Idle in the pool: the pool forgets it and frees its slot. Orphaned while logging in
+  // (its session closed): only the slot reserved for it is freed.
+  if (was_ready)
+    worker_->pools().DropIdle(this);
+  else
+    worker_->pools().Release(server());
   Destroy();
 }
 
@@ -128,7 +132,10 @@ void MysqlBackend::HandleLoginPacket() {
     // Login done: no more timeouts; the session bounds its own waits.
     bufferevent_set_timeouts(bev_, nullptr, nullptr);
     state_.schema = login_.schema;
-    if (owner_) owner_->OnBackendReady(this);
+    if (owner_)
+      owner_->OnBackendReady(this);
+    else
+      worker_->pools().PutIdle(this);  // its session left while it logged in
   }
 }
 

@@ -4,6 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
@@ -34,6 +37,7 @@ constexpr size_t kClientOutHighWater = 1u << 20;     // stop reading the backend
 constexpr size_t kClientOutLowWater = 256u << 10;    // resume below this
 constexpr int kMaxBackendAttempts = 3;               // connect/route retries before any byte
 constexpr int kPoolWaitTimeoutMs = 10000;
+constexpr int64_t kCloseLingerMs = 2000;  // bound on flushing the last bytes before a close
 
 // The capabilities sluice offers clients. Not offered: CLIENT_SSL (until TLS is set up),
 // CLIENT_DEPRECATE_EOF? It is offered: backends are opened with the client's own set, so
@@ -128,6 +132,14 @@ void MysqlSession::Start() {
   SendInitialHandshake();
 }
 
+uint64_t MysqlSession::OfferedCaps() const {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  uint64_t caps = kServerCaps;
+  if (worker_->shared()->tls[cluster_index_]) caps |= mysql::CLIENT_SSL;
+  if (rt->clusters[cluster_index_].local_infile) caps |= mysql::CLIENT_LOCAL_FILES;
+  return caps;
+}
+
 void MysqlSession::SendInitialHandshake() {
   mysql::Scramble sc = mysql::GenerateScramble();
   scramble_.assign(sc.begin(), sc.end());
@@ -135,7 +147,7 @@ void MysqlSession::SendInitialHandshake() {
   hs.server_version = "10.11.0-MariaDB-sluice";
   hs.connection_id = conn_id_;
   hs.auth_plugin_data = scramble_;
-  hs.capabilities = kServerCaps;
+  hs.capabilities = OfferedCaps();
   hs.charset = charset_;
   hs.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
   hs.auth_plugin_name = mysql::kNativePasswordPlugin;
@@ -152,16 +164,18 @@ void MysqlSession::OnClientRead(bufferevent*, void* arg) {
     case Phase::kHandshake: s->HandleHandshakeResponse(); break;
     case Phase::kAuthSwitch: s->HandleAuthSwitchResponse(); break;
     case Phase::kIdle: s->ProcessClientInput(); break;
+    case Phase::kForwarding:
+      // LOAD DATA LOCAL: the file's packets (and the closing empty one) go to the server.
+      if (s->infile_ && s->backend_)
+        evbuffer_add_buffer(s->backend_->output(), bufferevent_get_input(s->client_));
+      break;
     default: break;  // a command is in flight; its successor waits in the buffer
   }
 }
 
 void MysqlSession::OnClientWrite(bufferevent*, void* arg) {
   auto* s = static_cast<MysqlSession*>(arg);
-  if (s->phase_ == Phase::kClosing) {
-    if (evbuffer_get_length(bufferevent_get_output(s->client_)) == 0) s->Close();
-    return;
-  }
+  if (s->phase_ == Phase::kClosing) return;
   // The client caught up: read the backend again (backpressure released).
   bufferevent_setcb(s->client_, &MysqlSession::OnClientRead, nullptr,
                     &MysqlSession::OnClientEvent, s);
@@ -186,49 +200,110 @@ void MysqlSession::HandleHandshakeResponse() {
     return;
   }
   login_seq_ = pkt.seq;
+  if (mysql::IsSslRequest(pkt.payload) && !tls_ && worker_->shared()->tls[cluster_index_]) {
+    evbuffer_drain(bufferevent_get_input(client_), wire);
+    StartTls();
+    return;
+  }
   auto resp = mysql::DecodeHandshakeResponse(pkt.payload);
-  std::string payload(AsView(pkt.payload));
   evbuffer_drain(bufferevent_get_input(client_), wire);
   if (!resp.ok()) {
     SendErr(mysql::ER_HANDSHAKE_ERROR, mysql::ER_HANDSHAKE_ERROR.message, login_seq_ + 1);
     CloseAfterFlush();
     return;
   }
-  caps_ = resp->capabilities & kServerCaps;
+  caps_ = resp->capabilities & OfferedCaps();
   charset_ = resp->charset;
   user_ = resp->user;
   want_.schema = resp->database;
+  std::string plugin =
+      resp->auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : resp->auth_plugin_name;
+  if (plugin != mysql::kNativePasswordPlugin && plugin != mysql::kCachingSha2Plugin) {
+    // A client plugin sluice does not verify: ask for mysql_native_password instead.
+    SwitchAuthPlugin(mysql::kNativePasswordPlugin);
+    return;
+  }
+  if (resp->auth_response.empty() && plugin != mysql::kNativePasswordPlugin) {
+    // The client's plugin differs from the one sluice announced, so it sent no token; restart
+    // the exchange with its plugin and sluice's scramble, as MySQL does.
+    SwitchAuthPlugin(plugin);
+    return;
+  }
+  Authenticate(plugin, resp->auth_response);
+}
+
+void MysqlSession::StartTls() {
+  SSL* ssl = SSL_new(worker_->shared()->tls[cluster_index_]);
+  bufferevent* tls = bufferevent_openssl_filter_new(worker_->base(), client_, ssl,
+                                                    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  if (!tls) {
+    SSL_free(ssl);
+    Close();
+    return;
+  }
+  // The TLS bufferevent owns the plain one now; the client's next packet is the full
+  // HandshakeResponse with sequence id 2 (PROTOCOL-NOTES.md).
+  client_ = tls;
+  tls_ = true;
+  bufferevent_setcb(client_, &MysqlSession::OnClientRead, nullptr, &MysqlSession::OnClientEvent,
+                    this);
+  bufferevent_enable(client_, EV_READ | EV_WRITE);
+}
+
+void MysqlSession::SwitchAuthPlugin(const std::string& plugin) {
+  auth_plugin_ = plugin;
+  mysql::AuthSwitchRequest sw{plugin, scramble_};  // the encoder adds the NUL
+  uint8_t seq = login_seq_ + 1;
+  WritePacket(bufferevent_get_output(client_), &seq, mysql::EncodeAuthSwitchRequest(sw));
+  login_seq_ = seq - 1;
+  switched_ = true;
+  phase_ = Phase::kAuthSwitch;
+}
+
+void MysqlSession::Authenticate(const std::string& plugin, std::string_view token) {
+  log::Debug("session {}: auth user={} plugin={} token={} bytes tls={}", conn_id_, user_, plugin,
+             token.size(), tls_);
   const RuntimePtr& rt = worker_->runtime().Current();
   const User* u = rt->FindUser(user_);
   bool allowed = u && u->cluster == rt->clusters[cluster_index_].name;
-  std::string plugin =
-      resp->auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : resp->auth_plugin_name;
-  if (allowed && plugin != "mysql_native_password" && plugin != "caching_sha2_password") {
-    // A client plugin sluice does not verify: ask for mysql_native_password instead.
-    mysql::AuthSwitchRequest sw{mysql::kNativePasswordPlugin, scramble_ + '\0'};
+  bool ok = allowed && VerifyClientToken(plugin, token, scramble_, u->password);
+  bool cached = worker_->sha2_cache().count(user_) > 0;
+  if (allowed && (!ok || !cached) && plugin == mysql::kCachingSha2Plugin && tls_) {
+    // caching_sha2_password full authentication, as MySQL does on a cache miss: over TLS the
+    // client sends its password in clear (PROTOCOL-NOTES.md); afterwards this worker knows
+    // the user and takes the fast path. Without TLS, a valid scramble is enough (sluice knows
+    // the password) and an invalid one is refused: sluice does not speak RSA.
     uint8_t seq = login_seq_ + 1;
-    WritePacket(bufferevent_get_output(client_), &seq, mysql::EncodeAuthSwitchRequest(sw));
+    std::string full{static_cast<char>(mysql::kAuthMoreDataHeader),
+                     static_cast<char>(mysql::kCachingSha2PerformFullAuth)};
+    WritePacket(bufferevent_get_output(client_), &seq, full);
     login_seq_ = seq - 1;
+    full_auth_ = true;
     phase_ = Phase::kAuthSwitch;
     return;
   }
-  bool ok = allowed && VerifyClientToken(plugin, resp->auth_response, scramble_, u->password);
   if (!ok) {
-    SendErr(mysql::ER_ACCESS_DENIED_ERROR,
-            fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), user_, client_addr_,
-                        resp->auth_response.empty() ? "NO" : "YES"),
-            login_seq_ + 1);
-    CloseAfterFlush();
+    DenyLogin(!token.empty());
     return;
   }
-  if (plugin == "caching_sha2_password") {
+  if (plugin == mysql::kCachingSha2Plugin) {
     // Fast path: sluice knows the password, so the scramble alone proves the client.
     uint8_t seq = login_seq_ + 1;
-    std::string fast{static_cast<char>(0x01), static_cast<char>(mysql::kCachingSha2FastAuthOk)};
+    std::string fast{static_cast<char>(mysql::kAuthMoreDataHeader),
+                     static_cast<char>(mysql::kCachingSha2FastAuthOk)};
     WritePacket(bufferevent_get_output(client_), &seq, fast);
     login_seq_ = seq - 1;
   }
   FinishLogin();
+}
+
+void MysqlSession::DenyLogin(bool used_password) {
+  worker_->stats().client_connections_refused++;
+  SendErr(mysql::ER_ACCESS_DENIED_ERROR,
+          fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), user_, client_addr_,
+                      used_password ? "YES" : "NO"),
+          login_seq_ + 1);
+  CloseAfterFlush();
 }
 
 void MysqlSession::HandleAuthSwitchResponse() {
@@ -238,16 +313,26 @@ void MysqlSession::HandleAuthSwitchResponse() {
   login_seq_ = pkt.seq;
   std::string token(AsView(pkt.payload));
   evbuffer_drain(bufferevent_get_input(client_), wire);
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(user_);
-  if (!u || !VerifyClientToken("mysql_native_password", token, scramble_, u->password)) {
-    SendErr(mysql::ER_ACCESS_DENIED_ERROR,
-            fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), user_, client_addr_,
-                        token.empty() ? "NO" : "YES"),
-            login_seq_ + 1);
-    CloseAfterFlush();
+  if (!full_auth_) {
+    // The answer to an auth switch: a token for the plugin sluice asked for.
+    switched_ = false;
+    Authenticate(auth_plugin_, token);
     return;
   }
+  // caching_sha2 full authentication: the clear password, NUL-terminated, over TLS.
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const User* u = rt->FindUser(user_);
+  std::string_view clear(token);
+  if (!clear.empty() && clear.back() == '\0') clear.remove_suffix(1);
+  bool ok = u && u->cluster == rt->clusters[cluster_index_].name &&
+            clear.size() == u->password.size() &&
+            CRYPTO_memcmp(clear.data(), u->password.data(), clear.size()) == 0;
+  full_auth_ = false;
+  if (!ok) {
+    DenyLogin(!clear.empty());
+    return;
+  }
+  worker_->sha2_cache().insert(user_);
   FinishLogin();
 }
 
@@ -425,6 +510,15 @@ void MysqlSession::ResetSessionState() {
 
 void MysqlSession::StartCommand() {
   phase_ = Phase::kAcquiring;
+  if (lost_state_ && !cmd_.internal_check) {
+    // The client believes it is inside a transaction that died with its server: say so
+    // once, rather than run its next statement outside of it.
+    lost_state_ = false;
+    FailCommand(mysql::CR_SERVER_LOST,
+                "sluice: the server that ran this transaction was taken offline; the "
+                "transaction was rolled back");
+    return;
+  }
   if (backend_) {  // pinned or in a transaction: the session keeps its connection
     OnBackendAcquired(backend_);
     return;
@@ -484,7 +578,7 @@ void MysqlSession::AcquireBackend(int server_index) {
                  mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
     login.charset = charset_;
     login.connect_timeout_ms = cluster.connect_timeout_ms;
-    MysqlBackend::Connect(worker_, key, login, this);
+    connecting_ = MysqlBackend::Connect(worker_, key, login, this);
   };
   if (pools.TryReserve(key.server, limit)) {
     open();
@@ -523,14 +617,17 @@ void MysqlSession::AcquireBackend(int server_index) {
                      mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
         login.charset = charset_;
         login.connect_timeout_ms = cl.connect_timeout_ms;
-        MysqlBackend::Connect(worker_, key, login, this);
+        connecting_ = MysqlBackend::Connect(worker_, key, login, this);
       },
       &wait_ticket_);
   if (!queued)
     FailCommand(mysql::ER_CON_COUNT_ERROR, "sluice: too many sessions waiting for a backend connection");
 }
 
-void MysqlSession::OnBackendReady(MysqlBackend* b) { OnBackendAcquired(b); }
+void MysqlSession::OnBackendReady(MysqlBackend* b) {
+  connecting_ = nullptr;
+  OnBackendAcquired(b);
+}
 
 void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   backend_ = b;
@@ -676,7 +773,6 @@ void MysqlSession::HandleSyncResponse() {
       if (failed.kind == SyncStep::kInitDb) want_.schema = backend_->state().schema;
       ReleaseBackend(true);
       FailCommand(mysql::ErrorInfo{e.code, e.sql_state.c_str(), ""}, e.message);
-      if (cmd_.internal_check) CloseAfterFlush();
       return;
     }
     if (!sync_prepare_) {
@@ -740,8 +836,7 @@ void MysqlSession::ForwardResponse() {
       evbuffer_remove_buffer(in, out, batch);
       batch = 0;
       phase_ = Phase::kForwarding;
-      // LOAD DATA LOCAL pins: the exchange continues on this connection.
-      pinned_ = true;
+      infile_ = true;
       evbuffer_add_buffer(backend_->output(), bufferevent_get_input(client_));
       break;
     }
@@ -779,17 +874,16 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
 
 void MysqlSession::RecordStats(bool error) {
   if (cmd_.internal_check || backend_server_ < 0) return;
+  if (!backend_) return;
   const RuntimePtr& rt = worker_->runtime().Current();
   const Cluster& cluster = rt->clusters[cluster_index_];
-  if (backend_server_ >= static_cast<int>(cluster.servers.size())) return;
-  const Server& srv = cluster.servers[backend_server_];
   StatementRecord r;
   r.cluster = cluster.name;
-  std::string server = srv.name();
-  r.server = server;
+  r.server = backend_->server();
+  for (const Server& srv : cluster.servers)
+    if (srv.name() == r.server) r.hostgroup = srv.hostgroup;
   r.user = user_;
   r.schema = want_.schema;
-  r.hostgroup = srv.hostgroup;
   r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
   if (cmd_.code == mysql::COM_QUERY) {
     r.digest_text = cmd_.digest;
@@ -810,6 +904,7 @@ void MysqlSession::RecordStats(bool error) {
 }
 
 void MysqlSession::FinishCommand() {
+  infile_ = false;
   RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
   worker_->router().Finished(cluster_index_, backend_server_);
@@ -866,6 +961,7 @@ void MysqlSession::ReleaseBackend(bool reusable) {
 }
 
 void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
+  if (b == connecting_) connecting_ = nullptr;
   std::string server = b->server();
   if (b == backend_) backend_ = nullptr;
   b->SetOwner(nullptr);
@@ -938,21 +1034,59 @@ void MysqlSession::Drain() {
 
 void MysqlSession::Abort() { Close(); }
 
+void MysqlSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (phase_ == Phase::kIdle) {
+    lost_state_ = in_txn_ || pinned_;
+    ReleaseBackend(false);
+    in_txn_ = false;
+    pinned_ = false;
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
+}
+
 void MysqlSession::CloseAfterFlush() {
+  if (phase_ == Phase::kClosing || phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosing;
   bufferevent_disable(client_, EV_READ);
-  if (evbuffer_get_length(bufferevent_get_output(client_)) == 0) {
+  close_deadline_ms_ = MonotonicMs() + kCloseLingerMs;
+  LingerThenClose();
+}
+
+// Closes once the last bytes (an error packet, say) have left; over TLS they first pass
+// through the TLS bufferevent into the socket's. Bounded: a client that does not read is
+// closed after kCloseLingerMs.
+void MysqlSession::LingerThenClose() {
+  bufferevent* under = bufferevent_get_underlying(client_);
+  bool flushed = evbuffer_get_length(bufferevent_get_output(client_)) == 0 &&
+                 (!under || evbuffer_get_length(bufferevent_get_output(under)) == 0);
+  if (flushed || MonotonicMs() >= close_deadline_ms_) {
     Close();
     return;
   }
-  bufferevent_setwatermark(client_, EV_WRITE, 0, 0);
-  bufferevent_setcb(client_, nullptr, &MysqlSession::OnClientWrite, &MysqlSession::OnClientEvent,
-                    this);
+  if (!linger_ev_) {
+    linger_ev_ = evtimer_new(
+        worker_->base(),
+        [](evutil_socket_t, short, void* arg) { static_cast<MysqlSession*>(arg)->LingerThenClose(); },
+        this);
+  }
+  timeval tv{0, 10 * 1000};
+  evtimer_add(linger_ev_, &tv);
 }
 
 void MysqlSession::Close() {
   if (phase_ == Phase::kClosed) return;
+  if (linger_ev_) {
+    event_free(linger_ev_);
+    linger_ev_ = nullptr;
+  }
   if (wait_ticket_) worker_->pools().Cancel(wait_ticket_);
+  if (connecting_) {
+    // Its login goes on without us; when done it joins the pool (or frees its slot).
+    connecting_->SetOwner(nullptr);
+    connecting_ = nullptr;
+  }
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = phase_ == Phase::kIdle && !in_txn_ && !pinned_;

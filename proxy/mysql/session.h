@@ -4,6 +4,7 @@
 #pragma once
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
 
   void Drain() override;
   void Abort() override;
+  void OnServerGone(const std::string& server) override;
 
   void OnBackendReady(MysqlBackend* b) override;
   void OnBackendReadable(MysqlBackend* b) override;
@@ -72,9 +74,14 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   static void OnClientWrite(bufferevent*, void* arg);
   static void OnClientEvent(bufferevent*, short what, void* arg);
 
+  uint64_t OfferedCaps() const;
   void SendInitialHandshake();
+  void StartTls();
   void HandleHandshakeResponse();
   void HandleAuthSwitchResponse();
+  void SwitchAuthPlugin(const std::string& plugin);
+  void Authenticate(const std::string& plugin, std::string_view token);
+  void DenyLogin(bool used_password);
   void FinishLogin();
   void ProcessClientInput();
   bool TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big);
@@ -94,6 +101,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
   void CloseAfterFlush();
+  void LingerThenClose();
   void Close();
   bool InTransaction() const;
   void NoteStatementEffects(const mysql::ResponseTracker& t);
@@ -115,14 +123,23 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   std::string user_;
   uint8_t login_seq_ = 0;
   bool counted_ = false;   // counted in the cluster's client connections
+  bool tls_ = false;       // the client upgraded to TLS
+  int64_t close_deadline_ms_ = 0;
+  bool full_auth_ = false; // caching_sha2 full authentication: next packet is the password
+  bool switched_ = false;  // an auth switch was sent; the next packet is its answer
+  std::string auth_plugin_;  // the plugin of the pending auth switch
+  bool infile_ = false;    // LOAD DATA LOCAL: the client is streaming a file to the server
   bool draining_ = false;
 
   SessionState want_;            // what the client set
   MysqlBackend* backend_ = nullptr;
+  MysqlBackend* connecting_ = nullptr;  // a new backend connection logging in for us
+  event* linger_ev_ = nullptr;          // CloseAfterFlush's poll
   int backend_server_ = -1;      // index into the cluster's servers of backend_
   uint64_t wait_ticket_ = 0;
   bool pinned_ = false;          // session state lives on backend_ (locks, temp tables, …)
   bool in_txn_ = false;          // last status flags said IN_TRANS
+  bool lost_state_ = false;      // a transaction/pinned state was lost with its server
   int64_t last_write_ms_ = 0;    // for the read-your-writes window
 
   Command cmd_;
