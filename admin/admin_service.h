@@ -1,0 +1,74 @@
+// AdminService: the protocol-neutral admin SQL engine. Holds the SQLite store (main in memory,
+// `disk` attached from admin.data_dir), runs LOAD/SAVE commands, refreshes the runtime_* and
+// stats_* tables when a statement reads them, and passes any other SQL to SQLite.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/admin_tables.h"
+#include "admin/event_log.h"
+#include "admin/sqlite_db.h"
+#include "admin/stats_collector.h"
+#include "common/status.h"
+#include "routing/runtime.h"
+
+namespace sluice {
+
+struct AdminResult {
+  bool has_rows = false;  // a result set (columns + rows), else an OK with affected_rows
+  std::vector<std::string> columns;
+  std::vector<SqlRow> rows;
+  uint64_t affected_rows = 0;
+  std::string info;
+};
+
+class AdminService {
+ public:
+  // Creates the tables; attaches DATA_DIR/sluice.db as `disk` when data_dir is set. CONFIG is
+  // the validated config file.
+  static Result<std::unique_ptr<AdminService>> Open(const Runtime& config, EventLog* events);
+
+  // The runtime to start with: per table, the disk rows when the disk store has any, else the
+  // config file's (which then seed the disk store). Logs which source each table came from.
+  Result<Runtime> StartupRuntime();
+
+  // After the workers exist: where to publish and where the stats come from.
+  void Attach(RuntimeHolder* runtime, StatsCollector* stats);
+
+  // One statement (or command) from an operator.
+  Result<AdminResult> Execute(std::string_view statement);
+
+ private:
+  AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
+  Result<AdminResult> Command(std::string_view statement, bool* handled);
+  Status LoadToRuntime(unsigned groups);
+  Status RequireDisk() const;
+  Status RefreshVirtualTables(std::string_view statement);
+  Status RefreshStats(const std::string& table);
+  RuntimePtr Current() const;
+
+  Runtime config_;
+  EventLog* events_;
+  std::mutex mu_;  // one SQLite connection, one operator statement at a time
+  SqliteDb db_;
+  bool has_disk_ = false;
+  RuntimeHolder* runtime_ = nullptr;
+  StatsCollector* stats_ = nullptr;
+  std::vector<MirrorSetting> runtime_mirror_;
+};
+
+// "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT
+// is no LOAD/SAVE command. Exposed for tests.
+struct AdminCommand {
+  enum class Kind { kLoadToRuntime, kSaveToDisk, kLoadFromDisk, kSaveFromRuntime };
+  Kind kind;
+  unsigned groups;
+};
+std::optional<AdminCommand> ParseAdminCommand(std::string_view statement, std::string* error);
+
+}  // namespace sluice

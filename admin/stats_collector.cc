@@ -1,0 +1,101 @@
+#include "admin/stats_collector.h"
+
+#include <utility>
+
+namespace sluice {
+
+void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
+  for (const auto& [k, v] : w.servers) {
+    ServerStats& t = total->servers[k];
+    int64_t used = t.conns_used, free = t.conns_free;
+    t.Merge(v);
+    t.conns_used = used + v.conns_used;
+    t.conns_free = free + v.conns_free;
+  }
+  for (const auto& [k, v] : w.digests) total->digests[k].Merge(v);
+  for (const auto& [k, v] : w.commands) {
+    total->commands[k].count += v.count;
+    total->commands[k].latency.Merge(v.latency);
+  }
+  for (const auto& [k, v] : w.users) {
+    UserStats& t = total->users[k];
+    t.statements += v.statements;
+    t.errors += v.errors;
+    t.client_connections += v.client_connections;
+  }
+  total->client_connections_accepted += w.client_connections_accepted;
+  total->client_connections_refused += w.client_connections_refused;
+  total->protocol_errors += w.protocol_errors;
+  total->pool_waits += w.pool_waits;
+  total->pool_wait_timeouts += w.pool_wait_timeouts;
+  total->retries += w.retries;
+  total->client_connections += w.client_connections;
+}
+
+StatsCollector::StatsCollector(std::vector<StatsMailbox*> mailboxes)
+    : mailboxes_(std::move(mailboxes)),
+      lifetime_(mailboxes_.size()),
+      since_reset_(mailboxes_.size()) {}
+
+void StatsCollector::Poll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < mailboxes_.size(); ++i) {
+    std::unique_ptr<StatsDelta> d = mailboxes_[i]->Take();
+    if (!d) continue;
+    StatsDelta copy = *d;
+    lifetime_[i].Merge(std::move(copy));
+    since_reset_[i].Merge(std::move(*d));
+  }
+}
+
+StatsDelta StatsCollector::Sum(const std::vector<StatsDelta>& per_worker) {
+  StatsDelta total;
+  for (const StatsDelta& w : per_worker) AddWorkerStats(&total, w);
+  return total;
+}
+
+StatsDelta StatsCollector::Lifetime() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Sum(lifetime_);
+}
+
+StatsDelta StatsCollector::SinceReset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Sum(since_reset_);
+}
+
+StatsDelta StatsCollector::TakeSinceReset(Section section) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatsDelta out = Sum(since_reset_);
+  for (StatsDelta& w : since_reset_) {
+    switch (section) {
+      case Section::kServers:
+        for (auto& [k, s] : w.servers) {
+          ServerStats kept;
+          kept.conns_used = s.conns_used;
+          kept.conns_free = s.conns_free;
+          s = kept;
+        }
+        break;
+      case Section::kDigests:
+        w.digests.clear();
+        break;
+      case Section::kCommands:
+        w.commands.clear();
+        break;
+      case Section::kUsers:
+        for (auto& [k, u] : w.users) u.statements = u.errors = 0;
+        break;
+      case Section::kGlobal: {
+        int64_t clients = w.client_connections;
+        w.client_connections_accepted = w.client_connections_refused = 0;
+        w.protocol_errors = w.pool_waits = w.pool_wait_timeouts = w.retries = 0;
+        w.client_connections = clients;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice
