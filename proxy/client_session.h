@@ -21,6 +21,10 @@ class ClientSession {
   // The server ("host:port") was set OFFLINE_HARD or removed: let go of any connection to it
   // now; a transaction on it is lost and the client is told so.
   virtual void OnServerGone(const std::string& server) = 0;
+  // A statement this session holds (writes paused during failover/switchover) may route
+  // again: a new snapshot arrived, or (timed_out) its hold expired. Only sessions that
+  // call Worker::Hold() are ever asked.
+  virtual void RetryHeld(bool /*timed_out*/) {}
 };
 
 // Creates the session for a freshly accepted client socket; the session owns fd and

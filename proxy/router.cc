@@ -94,6 +94,10 @@ RouteResult Router::Route(const Runtime& rt, size_t cluster_index, const RouteRe
   }
   in.outstanding = load_;
   routing::RouteDecision d = routing::Route(cluster, in, &cs.rr_cursor);
+  if (cluster.writes_paused && d.hostgroup == cluster.writer_hostgroup) {
+    out.hold = true;
+    return out;
+  }
   out.server = d.server;
   if (d.server < 0)
     out.message = fmt::format("sluice: {} (cluster {})", d.error ? d.error : "no usable server",

@@ -47,6 +47,9 @@ struct RouteResult {
   bool reject = false;
   std::string message;  // rule's error message, or why no server could be used
   bool mirror = false;
+  // The statement needs the writer while the cluster's writes are paused (failover,
+  // switchover): the session holds it and routes again when a new snapshot arrives.
+  bool hold = false;
 };
 
 class Router {

@@ -113,7 +113,9 @@ void Worker::OnStopEvent(evutil_socket_t, short, void* arg) {
 // once); every second: hand the statistics over.
 void Worker::OnHousekeeping(evutil_socket_t, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
+  bool changed = w->runtime_.Current()->version != w->seen_version_;
   w->ApplySnapshotChange();
+  if (!w->held_.empty()) w->RetryHeld(changed);
   if (++w->housekeeping_ticks_ % (1000 / kHousekeepingMs) == 0) w->HandOverStats();
 }
 
@@ -160,6 +162,17 @@ void Worker::HandOverStats() {
   if (mailbox_.Offer(stats_)) stats_ = std::make_unique<StatsDelta>();
 }
 
+void Worker::RetryHeld(bool snapshot_changed) {
+  int64_t now = MonotonicMs();
+  std::vector<std::pair<ClientSession*, bool>> due;
+  for (auto& [s, deadline] : held_)
+    if (snapshot_changed || deadline <= now) due.emplace_back(s, deadline <= now);
+  for (auto& [s, timed_out] : due) {
+    held_.erase(s);
+    if (sessions_.count(s)) s->RetryHeld(timed_out);
+  }
+}
+
 void Worker::BeginDrain() {
   draining_ = true;
   for (auto& l : listeners_) {
@@ -179,6 +192,7 @@ void Worker::AddSession(ClientSession* s) { sessions_.insert(s); }
 
 void Worker::RemoveSession(ClientSession* s) {
   sessions_.erase(s);
+  held_.erase(s);
   MaybeFinishDrain();
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -63,6 +64,11 @@ class Worker {
   // Sessions register themselves so that drain and shutdown can reach them.
   void AddSession(ClientSession* s);
   void RemoveSession(ClientSession* s);
+  // Sessions whose statement waits for the writer (writes paused); each is retried on the
+  // next snapshot and failed at its deadline.
+  void Hold(ClientSession* s, int64_t deadline_ms) { held_[s] = deadline_ms; }
+  void Unhold(ClientSession* s) { held_.erase(s); }
+
   // Per-worker connection ids, unique across workers: index + k * workers.
   uint32_t NextConnectionId();
 
@@ -78,6 +84,7 @@ class Worker {
   static void OnHousekeeping(evutil_socket_t, short, void* arg);
   void HandOverStats();
   void ApplySnapshotChange();
+  void RetryHeld(bool snapshot_changed);
   void Run();
   void BeginDrain();
   void MaybeFinishDrain();
@@ -94,6 +101,7 @@ class Worker {
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
   std::unordered_set<std::string> sha2_cache_;
+  std::unordered_map<ClientSession*, int64_t> held_;  // session -> hold deadline (ms)
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

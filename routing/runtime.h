@@ -38,6 +38,7 @@ struct Server {
   int max_lag_ms = 10000;     // a replica further behind gets no reads
   ServerState state = ServerState::kOnline;
   int64_t lag_ms = 0;         // filled by the monitor; 0 until measured
+  int priority = 0;           // failover tie-break among equally advanced replicas: higher wins
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
@@ -53,6 +54,11 @@ struct Cluster {
   int max_client_connections = 10000;
   int connect_timeout_ms = 3000;
   int read_your_writes_ms = 0;  // after a write, keep this session's reads on the writer
+  // Set by the control plane while a failover or switchover moves the primary: statements
+  // bound for the writer wait (bounded by write_hold_timeout_ms) instead of failing, and run
+  // on the new primary once a snapshot clears the flag.
+  bool writes_paused = false;
+  int write_hold_timeout_ms = 30000;
   // TLS towards clients (MySQL SSL upgrade, PostgreSQL SSLRequest): PEM files; "" = off.
   std::string tls_cert;
   std::string tls_key;

@@ -539,6 +539,14 @@ void MysqlSession::RouteAndAcquire() {
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
   RouteResult route = worker_->router().Route(*rt, cluster_index_, req);
+  if (route.hold) {
+    // A failover or switchover is moving the primary: wait for the snapshot that ends it.
+    if (hold_deadline_ms_ == 0)
+      hold_deadline_ms_ = MonotonicMs() + rt->clusters[cluster_index_].write_hold_timeout_ms;
+    worker_->Hold(this, hold_deadline_ms_);
+    return;
+  }
+  hold_deadline_ms_ = 0;
   if (route.reject) {
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
@@ -1033,6 +1041,17 @@ void MysqlSession::Drain() {
 }
 
 void MysqlSession::Abort() { Close(); }
+
+void MysqlSession::RetryHeld(bool timed_out) {
+  if (phase_ != Phase::kAcquiring) return;
+  if (timed_out) {
+    hold_deadline_ms_ = 0;
+    FailCommand(mysql::ER_UNKNOWN_ERROR,
+                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    return;
+  }
+  RouteAndAcquire();
+}
 
 void MysqlSession::OnServerGone(const std::string& server) {
   if (!backend_ || backend_->server() != server) return;

@@ -40,6 +40,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void Drain() override;
   void Abort() override;
   void OnServerGone(const std::string& server) override;
+  void RetryHeld(bool timed_out) override;
 
   void OnBackendReady(MysqlBackend* b) override;
   void OnBackendReadable(MysqlBackend* b) override;
@@ -141,6 +142,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   bool in_txn_ = false;          // last status flags said IN_TRANS
   bool lost_state_ = false;      // a transaction/pinned state was lost with its server
   int64_t last_write_ms_ = 0;    // for the read-your-writes window
+  int64_t hold_deadline_ms_ = 0; // while a statement waits for writes to resume
 
   Command cmd_;
   std::vector<SyncStep> sync_steps_;
