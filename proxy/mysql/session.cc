@@ -37,6 +37,12 @@ constexpr size_t kClientOutHighWater = 1u << 20;     // stop reading the backend
 constexpr size_t kClientOutLowWater = 256u << 10;    // resume below this
 constexpr int kMaxBackendAttempts = 3;               // connect/route retries before any byte
 constexpr int kPoolWaitTimeoutMs = 10000;
+// Pin reasons that leave state on the connection (routing/classifier.h); the others are
+// hints (UNLOCK TABLES, LAST_INSERT_ID's previous connection, PostgreSQL cursors).
+constexpr uint32_t kStatePins = routing::kPinLockTables | routing::kPinUserLock |
+                                routing::kPinTempTable | routing::kPinUserVariable |
+                                routing::kPinFoundRows | routing::kPinPrepare |
+                                routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
 constexpr int64_t kCloseLingerMs = 2000;  // bound on flushing the last bytes before a close
 
 // The capabilities sluice offers clients. Not offered: CLIENT_SSL (until TLS is set up),
@@ -519,6 +525,11 @@ void MysqlSession::StartCommand() {
                 "transaction was rolled back");
     return;
   }
+  if (backend_ && !pinned_ && !in_txn_ && hold_previous_) {
+    // Kept after an insert for a LAST_INSERT_ID() that did not come: back to the pool.
+    hold_previous_ = false;
+    if (!(cmd_.info.pins & routing::kPinPreviousConnection)) ReleaseBackend(true);
+  }
   if (backend_) {  // pinned or in a transaction: the session keeps its connection
     OnBackendAcquired(backend_);
     return;
@@ -714,6 +725,7 @@ void MysqlSession::SendClientCommand() {
   WritePacket(backend_->output(), &seq, *out);
   if (!mysql::CommandExpectsResponse(cmd_.code)) {
     // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
+    long_data_ = true;
     pinned_ = true;
     phase_ = Phase::kIdle;
     ProcessClientInput();
@@ -913,10 +925,11 @@ void MysqlSession::RecordStats(bool error) {
 
 void MysqlSession::FinishCommand() {
   infile_ = false;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE) long_data_ = false;
   RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
   worker_->router().Finished(cluster_index_, backend_server_);
-  bool keep = pinned_ || in_txn_;
+  bool keep = pinned_ || in_txn_ || hold_previous_;
   if (!keep) ReleaseBackend(true);
   phase_ = Phase::kIdle;
   if (draining_ && !in_txn_) {
@@ -930,7 +943,13 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
   if (t.has_status_flags()) in_txn_ = t.in_transaction();
   if (t.ended_in_error()) return;
   if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
-  if (cmd_.info.pins) pinned_ = true;
+  // Connection state the client created pins the backend until it is undone.
+  uint32_t pins = cmd_.info.pins & kStatePins;
+  if (cmd_.info.pins & routing::kPinUnlockTables) pins_ &= ~uint32_t{routing::kPinLockTables};
+  pins_ |= pins;
+  pinned_ = pins_ != 0 || long_data_;
+  // LAST_INSERT_ID() reads the connection that ran the insert: keep it for one statement.
+  hold_previous_ = tracker_.last_insert_id() > 0;
   if (cmd_.code == mysql::COM_INIT_DB) {
     want_.schema = cmd_.payload.substr(1);
     backend_->state().schema = want_.schema;
@@ -950,6 +969,7 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
     backend_->state() = SessionState{};
     backend_->state().schema = want_.schema;
     backend_->stmts().Clear();
+    pins_ = 0;
     pinned_ = false;
   }
 }
@@ -978,7 +998,10 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
   worker_->router().MarkFailed(cluster_index_, server);
   if (phase_ == Phase::kIdle || phase_ == Phase::kClosing) {
     // A pinned connection died between statements: the session's state is gone with it.
+    lost_state_ = in_txn_ || pinned_;
     pinned_ = false;
+    pins_ = 0;
+    long_data_ = false;
     in_txn_ = false;
     return;
   }
@@ -997,6 +1020,8 @@ void MysqlSession::RetryOrFail(const Status& st) {
   }
   in_txn_ = false;
   pinned_ = false;
+  pins_ = 0;
+  long_data_ = false;
   if (cmd_.response_started) {
     // Part of a result already went out: the client cannot be told in-protocol; close.
     log::Warn("session {}: backend lost mid-response; closing the client", conn_id_);
@@ -1060,6 +1085,8 @@ void MysqlSession::OnServerGone(const std::string& server) {
     ReleaseBackend(false);
     in_txn_ = false;
     pinned_ = false;
+    pins_ = 0;
+    long_data_ = false;
     return;
   }
   OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));

@@ -139,6 +139,9 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   int backend_server_ = -1;      // index into the cluster's servers of backend_
   uint64_t wait_ticket_ = 0;
   bool pinned_ = false;          // session state lives on backend_ (locks, temp tables, …)
+  uint32_t pins_ = 0;            // why: routing::Pin bits still in force
+  bool long_data_ = false;       // SEND_LONG_DATA sent; pinned until the EXECUTE
+  bool hold_previous_ = false;   // keep backend_ one statement for LAST_INSERT_ID()
   bool in_txn_ = false;          // last status flags said IN_TRANS
   bool lost_state_ = false;      // a transaction/pinned state was lost with its server
   int64_t last_write_ms_ = 0;    // for the read-your-writes window
