@@ -311,7 +311,7 @@ Status ReadMetrics(const TableReader& t, MetricsSettings* m) {
 
 Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
   SLUICE_RETURN_IF_ERROR(
-      t.CheckKeys({"host", "port", "role", "weight", "max_connections", "max_lag_ms"}));
+      t.CheckKeys({"host", "port", "role", "weight", "max_connections", "max_lag_ms", "priority"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("host", Need::kRequired, &s->host),
       t.Int("port", Need::kRequired, limits::kPort, &s->port),
@@ -319,6 +319,7 @@ Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
       t.Int("weight", Need::kOptional, limits::kWeight, &s->weight),
       t.Int("max_connections", Need::kOptional, limits::kServerMaxConnections, &s->max_connections),
       t.Int("max_lag_ms", Need::kOptional, limits::kMaxLagMs, &s->max_lag_ms),
+      t.Int("priority", Need::kOptional, Limit{-1000, 1000}, &s->priority),
   }));
   s->hostgroup = s->role == ServerRole::kPrimary ? c.writer_hostgroup : c.reader_hostgroup;
   return Status::Ok();
@@ -329,7 +330,10 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.CheckKeys({"name", "protocol", "listen", "pool_mode", "writer_hostgroup",
                    "reader_hostgroup", "reader_fallback_to_writer", "max_client_connections",
                    "connect_timeout_ms", "read_your_writes_ms", "monitor_user", "monitor_password",
-                   "tls_cert", "tls_key", "local_infile", "server"}));
+                   "tls_cert", "tls_key", "local_infile", "monitor_interval_ms",
+                   "monitor_fail_threshold", "monitor_recover_threshold", "failover_window_ms",
+                   "auto_failover", "admin_user", "admin_password", "replication_user",
+                   "replication_password", "discovery", "discovery_allow", "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
       t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),
@@ -349,6 +353,19 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.String("tls_cert", Need::kOptional, &c->tls_cert),
       t.String("tls_key", Need::kOptional, &c->tls_key),
       t.Bool("local_infile", &c->local_infile),
+      t.Int("monitor_interval_ms", Need::kOptional, Limit{50, 60'000}, &c->monitor_interval_ms),
+      t.Int("monitor_fail_threshold", Need::kOptional, Limit{1, 100}, &c->monitor_fail_threshold),
+      t.Int("monitor_recover_threshold", Need::kOptional, Limit{1, 100},
+            &c->monitor_recover_threshold),
+      t.Int("failover_window_ms", Need::kOptional, Limit{100, limits::kMaxMs},
+            &c->failover_window_ms),
+      t.Bool("auto_failover", &c->auto_failover),
+      t.String("admin_user", Need::kOptional, &c->admin_user),
+      t.String("admin_password", Need::kOptional, &c->admin_password),
+      t.String("replication_user", Need::kOptional, &c->replication_user),
+      t.String("replication_password", Need::kOptional, &c->replication_password),
+      t.String("discovery", Need::kOptional, &c->discovery),
+      t.String("discovery_allow", Need::kOptional, &c->discovery_allow),
       t.Tables("server", &servers),
   }));
   // A certificate without its key (or the reverse) cannot serve TLS.

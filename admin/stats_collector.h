@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include "proxy/stats.h"
+#include "common/stats.h"
 
 namespace sluice {
 

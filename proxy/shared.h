@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "proxy/stats.h"
+#include "common/stats.h"
 #include "routing/runtime.h"
 
 namespace sluice {

@@ -18,7 +18,7 @@
 
 #include "common/status.h"
 #include "proxy/router.h"
-#include "proxy/stats.h"
+#include "common/stats.h"
 #include "routing/runtime.h"
 
 namespace sluice {

@@ -17,7 +17,7 @@
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
-#include "proxy/stats.h"
+#include "common/stats.h"
 #include "routing/digest.h"
 #include "proxy/worker.h"
 

@@ -1,4 +1,4 @@
-#include "proxy/stats.h"
+#include "common/stats.h"
 
 #include <algorithm>
 #include <ctime>
