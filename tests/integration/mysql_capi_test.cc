@@ -299,7 +299,9 @@ void CheckRow(MYSQL_STMT* st, const Row& want) {
   EXPECT_EQ(got.big, want.big);
   EXPECT_DOUBLE_EQ(got.d, want.d);
   EXPECT_EQ(static_cast<bool>(snull), want.s_null) << "row " << want.id;
-  if (!want.s_null) EXPECT_EQ(std::string(sbuf, slen), want.s) << "row " << want.id;
+  if (!want.s_null) {
+    EXPECT_EQ(std::string(sbuf, slen), want.s) << "row " << want.id;
+  }
   EXPECT_EQ(got.t.year, want.t.year);
   EXPECT_EQ(got.t.month, want.t.month);
   EXPECT_EQ(got.t.day, want.t.day);
@@ -307,7 +309,9 @@ void CheckRow(MYSQL_STMT* st, const Row& want) {
   EXPECT_EQ(got.t.minute, want.t.minute);
   EXPECT_EQ(got.t.second, want.t.second);
   EXPECT_EQ(static_cast<bool>(nnull), want.n_null) << "row " << want.id;
-  if (!want.n_null) EXPECT_EQ(got.n, want.n);
+  if (!want.n_null) {
+    EXPECT_EQ(got.n, want.n);
+  }
   EXPECT_EQ(mysql_stmt_fetch(st), MYSQL_NO_DATA);
   mysql_stmt_free_result(st);
 }
