@@ -937,6 +937,15 @@ class MysqlTlsTest(unittest.TestCase):
                     self.assertIn(c._sock.version(), ("TLSv1.2", "TLSv1.3"))
                     self.assertEqual(query(c, "SELECT 1"), ((1,),))
                 e = env()
+                # caching_sha2_password over TLS (fast path; the scramble proves the client).
+                c = Sha2Connection(host="127.0.0.1", port=s.port, user=e["APP_USER"],
+                                   password=e["APP_PASSWORD"], database=e["DATABASE"],
+                                   connect_timeout=10, ssl=ctx)
+                try:
+                    self.assertIsInstance(c._sock, ssl.SSLSocket)
+                    self.assertEqual(query(c, "SELECT 4"), ((4,),))
+                finally:
+                    c.close()
                 r = subprocess.run(
                     ["mariadb", "--no-defaults", "--protocol=tcp", "-h127.0.0.1",
                      "-P%d" % s.port, "-u" + e["APP_USER"], "-p" + e["APP_PASSWORD"],
