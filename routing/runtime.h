@@ -67,6 +67,20 @@ struct Cluster {
   // Credentials the monitor (health/) uses; the data plane logs in as the client's user.
   std::string monitor_user;
   std::string monitor_password;
+  // health/: check interval, hysteresis, failover window, the logins failover acts with
+  // (empty admin_user: monitor_user), discovery ("host:port,..."; only hosts in
+  // discovery_allow are trusted).
+  int monitor_interval_ms = 1000;
+  int monitor_fail_threshold = 3;
+  int monitor_recover_threshold = 3;
+  int failover_window_ms = 3000;
+  bool auto_failover = true;
+  std::string admin_user;
+  std::string admin_password;
+  std::string replication_user = "repl";
+  std::string replication_password;
+  std::string discovery;
+  std::string discovery_allow = "127.0.0.1";
   std::vector<Server> servers;
 };
 
