@@ -107,8 +107,12 @@ void PgBackend::Fail(Status st) {
     owner_->OnBackendError(this, st);
     return;
   }
-  // Idle in the pool (or resetting for it): the pool forgets it and frees its slot.
-  if (was_pooled) worker_->pools().DropIdle(this);
+  // Idle in the pool (or resetting for it): the pool forgets it and frees its slot; a
+  // login whose session went away frees the slot reserved for it.
+  if (was_pooled)
+    worker_->pools().DropIdle(this);
+  else
+    worker_->pools().Release(server());
   Destroy();
 }
 
@@ -189,7 +193,10 @@ void PgBackend::HandleLogin() {
   if (phase_ == Phase::kReady) {
     // Logged in: no more timeouts; the session bounds its own waits.
     bufferevent_set_timeouts(bev_, nullptr, nullptr);
-    if (owner_) owner_->OnBackendReady(this);
+    if (owner_)
+      owner_->OnBackendReady(this);
+    else
+      worker_->pools().PutIdle(this);  // its session closed during the login
   }
 }
 

@@ -40,6 +40,7 @@ constexpr size_t kBackendOutHighWater = 1u << 20;  // stop reading the client ab
 constexpr size_t kBackendOutLowWater = 256u << 10;
 constexpr int kPoolWaitTimeoutMs = 10000;
 constexpr int kCancelTimeoutMs = 5000;
+constexpr int kMaxConnectAttempts = 3;  // servers tried for one batch before it fails
 constexpr std::string_view kNoopStatement = "sluice_closed_statement";
 
 // What pins a backend connection beyond the transaction (PROTOCOL-NOTES.md, PostgreSQL
@@ -320,6 +321,8 @@ void PgSession::FinishLogin() {
                                  value);
   }
   cancel_slot_ = RegisterClient(&pid_, &secret_);
+  cancel_slot_->Set(
+      BackendKey{backend_->host(), backend_->port(), backend_->pid(), backend_->secret()});
   pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{pid_, secret_});
   pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
   AppendTo(bufferevent_get_output(client_), out);
@@ -396,7 +399,6 @@ void PgSession::ProcessClientInput() {
       backend_->WatchWrites(kBackendOutLowWater);
       return;
     }
-    std::string copy;  // p is invalidated by the drain below
     ForwardClientMessage(h.type, p, h.total());
   }
 }
@@ -478,7 +480,7 @@ void PgSession::AcquireBackend(int server_index) {
   login.connect_timeout_ms = cluster.connect_timeout_ms;
   int limit = std::max(1, srv.max_connections / std::max(1, worker_->shared()->worker_count));
   if (pools.TryReserve(key.server, limit)) {
-    PgBackend::Connect(worker_, key, login, this);
+    connecting_ = PgBackend::Connect(worker_, key, login, this);
     return;
   }
   bool queued = pools.Wait(
@@ -501,7 +503,7 @@ void PgSession::AcquireBackend(int server_index) {
           OnBackendAcquired(static_cast<PgBackend*>(c));
           return;
         }
-        PgBackend::Connect(worker_, key, login, this);
+        connecting_ = PgBackend::Connect(worker_, key, login, this);
       },
       &wait_ticket_);
   if (!queued) {
@@ -517,7 +519,9 @@ void PgSession::OnBackendReady(PgBackend* b) {
 
 void PgSession::OnBackendAcquired(PgBackend* b) {
   backend_ = b;
+  if (connecting_ == b) connecting_ = nullptr;
   acquiring_ = false;
+  connect_attempts_ = 0;
   b->SetOwner(this);
   b->ResumeRead();
   worker_->router().Started(cluster_index_, backend_server_);
@@ -929,6 +933,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   std::string server = b->server();
   std::string server_error = b->server_error();
   bool was_attached = b == backend_;
+  if (connecting_ == b) connecting_ = nullptr;
   if (was_attached) {
     backend_ = nullptr;
     worker_->router().Finished(cluster_index_, backend_server_);
@@ -954,6 +959,13 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     }
     FailLogin(state::kConnectionFailure,
               fmt::format("sluice: could not connect to the server: {}", st.message()));
+    return;
+  }
+  if (!was_attached && acquiring_ && ++connect_attempts_ < kMaxConnectAttempts) {
+    // Nothing of the batch went anywhere yet: route it again; the router now avoids the
+    // server that failed.
+    acquiring_ = false;
+    ProcessClientInput();
     return;
   }
   bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
@@ -1048,6 +1060,9 @@ void PgSession::CloseAfterFlush() {
 void PgSession::Close() {
   if (phase_ == Phase::kClosed) return;
   if (wait_ticket_) worker_->pools().Cancel(wait_ticket_);
+  // A login in progress goes on without us and lands in the pool.
+  if (connecting_) connecting_->SetOwner(nullptr);
+  connecting_ = nullptr;
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean =

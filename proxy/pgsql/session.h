@@ -113,6 +113,8 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   std::shared_ptr<CancelSlot> cancel_slot_;
 
   PgBackend* backend_ = nullptr;
+  PgBackend* connecting_ = nullptr;  // opened for this session, login not done yet
+  int connect_attempts_ = 0;
   int backend_server_ = -1;
   uint64_t wait_ticket_ = 0;
   bool acquiring_ = false;
