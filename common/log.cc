@@ -13,25 +13,40 @@ thread_local std::string t_name = "main";
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO ";
-    case Level::kWarn: return "WARN ";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO ";
+    case Level::kWarn:
+      return "WARN ";
+    case Level::kError:
+      return "ERROR";
   }
   return "?";
 }
 }  // namespace
 
-void SetLevel(Level level) { g_level.store(level, std::memory_order_relaxed); }
-Level GetLevel() { return g_level.load(std::memory_order_relaxed); }
-void SetThreadName(std::string name) { t_name = std::move(name); }
+void SetLevel(Level level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+Level GetLevel() {
+  return g_level.load(std::memory_order_relaxed);
+}
+void SetThreadName(std::string name) {
+  t_name = std::move(name);
+}
 
 bool ParseLevel(std::string_view name, Level* out) {
-  if (name == "debug") *out = Level::kDebug;
-  else if (name == "info") *out = Level::kInfo;
-  else if (name == "warn") *out = Level::kWarn;
-  else if (name == "error") *out = Level::kError;
-  else return false;
+  if (name == "debug")
+    *out = Level::kDebug;
+  else if (name == "info")
+    *out = Level::kInfo;
+  else if (name == "warn")
+    *out = Level::kWarn;
+  else if (name == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 

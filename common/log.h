@@ -4,10 +4,10 @@
 // protocol errors); it is never called per statement.
 #pragma once
 
+#include <fmt/format.h>
 #include <cstdio>
 #include <string>
 #include <string_view>
-#include <fmt/format.h>
 
 namespace sluice::log {
 
@@ -22,7 +22,8 @@ void Write(Level level, std::string_view message);
 
 template <typename... Args>
 void Debug(fmt::format_string<Args...> f, Args&&... args) {
-  if (GetLevel() <= Level::kDebug) Write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
+  if (GetLevel() <= Level::kDebug)
+    Write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Info(fmt::format_string<Args...> f, Args&&... args) {

@@ -79,8 +79,8 @@ struct StatsDelta {
   uint64_t protocol_errors = 0;             // malformed client bytes
   uint64_t pool_waits = 0;                  // statements that waited for a backend slot
   uint64_t pool_wait_timeouts = 0;
-  uint64_t retries = 0;                     // statements moved to another server before any byte
-  int64_t client_connections = 0;           // gauge
+  uint64_t retries = 0;            // statements moved to another server before any byte
+  int64_t client_connections = 0;  // gauge
 
   void Merge(StatsDelta&& o);
   bool empty() const;

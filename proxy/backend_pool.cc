@@ -139,7 +139,9 @@ void BackendPools::Cancel(uint64_t ticket) {
   }
 }
 
-void BackendPools::OnTimer(int, short, void* arg) { static_cast<BackendPools*>(arg)->ExpireWaiters(); }
+void BackendPools::OnTimer(int, short, void* arg) {
+  static_cast<BackendPools*>(arg)->ExpireWaiters();
+}
 
 void BackendPools::ExpireWaiters() {
   int64_t now = MonotonicMs();
@@ -188,7 +190,9 @@ int BackendPools::open_count(const std::string& server) const {
   return it == servers_.end() ? 0 : it->second.open;
 }
 
-size_t BackendPools::idle_count() const { return idle_total_; }
+size_t BackendPools::idle_count() const {
+  return idle_total_;
+}
 
 size_t BackendPools::idle_count(const std::string& server) const {
   size_t n = 0;

@@ -15,6 +15,8 @@
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
 #include "common/log.h"
+#include "health/monitor.h"
+#include "health/topology.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -89,6 +91,42 @@ void DrainWorkers(std::vector<std::unique_ptr<sluice::Worker>>& workers, int tim
   for (auto& w : workers) w->Join();
 }
 
+// The admin port's events and the stats collector's gauge, for health/.
+sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control) {
+  sluice::health::MonitorHooks h;
+  h.event = [control](std::string_view kind, std::string_view cluster, std::string_view server,
+                      std::string_view message) {
+    control->events().Append(kind, cluster, server, message);
+  };
+  h.in_flight = [control](const std::string& cluster, const std::string& server) -> int64_t {
+    if (!control->stats()) return 0;
+    control->stats()->Poll();
+    auto d = control->stats()->SinceReset();
+    auto it = d.servers.find(cluster + "/" + server);
+    return it == d.servers.end() ? 0 : it->second.conns_used;
+  };
+  return h;
+}
+
+sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* topology,
+                                                   sluice::health::HealthMonitor* monitor) {
+  sluice::AdminService::HealthHooks h;
+  h.config = [topology] { return topology->config(); };
+  h.publish = [topology](sluice::Runtime rt) { topology->SetConfig(std::move(rt)); };
+  h.switchover = [monitor](const std::string& cluster, const std::string& target) {
+    return monitor->Switchover(cluster, target);
+  };
+  h.monitor_rows = [monitor] {
+    std::vector<sluice::SqlRow> rows;
+    for (const auto& r : monitor->RecentChecks())
+      rows.push_back({std::to_string(r.time_unix_ms), r.cluster, r.server, r.ok ? "1" : "0",
+                      std::to_string(r.latency_us), r.role_seen, std::to_string(r.lag_ms),
+                      r.error});
+    return rows;
+  };
+  return h;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,6 +189,11 @@ int main(int argc, char** argv) {
   rt.version = 1;
   auto snapshot = std::make_shared<const Runtime>(rt);
   shared->runtime.Publish(snapshot);
+  // From here on every publish is config + health overlay (health/topology.h).
+  health::Topology topology(&shared->runtime);
+  topology.SetConfig(rt);
+  health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
+  (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -172,6 +215,7 @@ int main(int argc, char** argv) {
     DrainWorkers(workers, 0, done);
     return 1;
   }
+  monitor.Start();
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -180,6 +224,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  monitor.Stop();
   (*control)->Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
   log::Info("sluice stopped");

@@ -82,10 +82,12 @@ RouteResult Router::Route(const Runtime& rt, size_t cluster_index, const RouteRe
     out.mirror = d.mirror;
   }
   // A read-only transaction may run on a replica: its BEGIN routes like a read.
-  in.kind = req.info && (req.info->is_read || req.info->read_only_txn) ? routing::StatementKind::kRead
-                                                                       : routing::StatementKind::kWrite;
+  in.kind = req.info && (req.info->is_read || req.info->read_only_txn)
+                ? routing::StatementKind::kRead
+                : routing::StatementKind::kWrite;
   in.now_ms = MonotonicMs();
-  in.last_write_ms = cluster.read_your_writes_ms > 0 && req.last_write_ms > 0 ? req.last_write_ms : -1;
+  in.last_write_ms =
+      cluster.read_your_writes_ms > 0 && req.last_write_ms > 0 ? req.last_write_ms : -1;
   // Servers this worker saw fail a moment ago count as busier than any other.
   load_.assign(cs.outstanding.begin(), cs.outstanding.end());
   for (size_t i = 0; i < cluster.servers.size(); ++i) {

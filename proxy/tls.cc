@@ -23,14 +23,15 @@ Result<SSL_CTX*> MakeServerTlsContext(const std::string& cert_file, const std::s
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
     std::string why = LastSslError();
     SSL_CTX_free(ctx);
-    return InvalidArgument(fmt::format("{}: tls_cert: cannot load certificate: {}", cert_file, why));
+    return InvalidArgument(
+        fmt::format("{}: tls_cert: cannot load certificate: {}", cert_file, why));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
       SSL_CTX_check_private_key(ctx) != 1) {
     std::string why = LastSslError();
     SSL_CTX_free(ctx);
-    return InvalidArgument(fmt::format("{}: tls_key: cannot load the key of {}: {}", key_file,
-                                       cert_file, why));
+    return InvalidArgument(
+        fmt::format("{}: tls_key: cannot load the key of {}: {}", key_file, cert_file, why));
   }
   return ctx;
 }

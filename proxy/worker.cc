@@ -53,11 +53,11 @@ Status Worker::Listen(const Runtime& rt) {
     ctx->worker = this;
     ctx->cluster_index = i;
     // Every worker binds the same port; the kernel spreads connections (SO_REUSEPORT).
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                     LEV_OPT_CLOSE_ON_EXEC;
-    ctx->listener = evconnlistener_new_bind(base_, &Worker::OnAccept, ctx.get(), flags,
-                                            /*backlog=*/1024, reinterpret_cast<sockaddr*>(&sin),
-                                            sizeof sin);
+    unsigned flags =
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC;
+    ctx->listener =
+        evconnlistener_new_bind(base_, &Worker::OnAccept, ctx.get(), flags,
+                                /*backlog=*/1024, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
     if (!ctx->listener)
       return Unavailable(fmt::format("cluster {}: cannot listen on {}:{}: {}", c.name,
                                      c.listen_host, c.listen_port, strerror(errno)));
@@ -80,8 +80,12 @@ void Worker::Run() {
   if (on_exit_) on_exit_();
 }
 
-void Worker::RequestDrain() { event_active(drain_ev_, 0, 0); }
-void Worker::RequestStop() { event_active(stop_ev_, 0, 0); }
+void Worker::RequestDrain() {
+  event_active(drain_ev_, 0, 0);
+}
+void Worker::RequestStop() {
+  event_active(stop_ev_, 0, 0);
+}
 
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
@@ -188,7 +192,9 @@ void Worker::MaybeFinishDrain() {
   if (draining_ && sessions_.empty()) event_base_loopbreak(base_);
 }
 
-void Worker::AddSession(ClientSession* s) { sessions_.insert(s); }
+void Worker::AddSession(ClientSession* s) {
+  sessions_.insert(s);
+}
 
 void Worker::RemoveSession(ClientSession* s) {
   sessions_.erase(s);

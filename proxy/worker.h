@@ -16,9 +16,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/stats.h"
 #include "common/status.h"
 #include "proxy/router.h"
-#include "common/stats.h"
 #include "routing/runtime.h"
 
 namespace sluice {

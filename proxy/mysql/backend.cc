@@ -29,7 +29,9 @@ MysqlBackend::~MysqlBackend() {
   if (bev_) bufferevent_free(bev_);
 }
 
-void MysqlBackend::Destroy() { delete this; }
+void MysqlBackend::Destroy() {
+  delete this;
+}
 
 MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& login,
                                     Owner* owner) {
@@ -63,7 +65,7 @@ void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {
   }
   std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
                     : (what & BEV_EVENT_EOF)   ? "closed by the server"
-                                               : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+                                             : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
   b->Fail(Unavailable(fmt::format("backend {}: {}", b->server(), why)));
 }
 
@@ -102,8 +104,7 @@ void MysqlBackend::OnRead(bufferevent*, void* arg) {
 void MysqlBackend::HandleLoginPacket() {
   mysql::PacketView pkt;
   size_t wire = 0;
-  while (phase_ != Phase::kReady && phase_ != Phase::kFailed &&
-         PeekPacket(input(), &pkt, &wire)) {
+  while (phase_ != Phase::kReady && phase_ != Phase::kFailed && PeekPacket(input(), &pkt, &wire)) {
     Status st;
     if (phase_ == Phase::kHandshake) {
       if (!pkt.payload.empty() && pkt.payload[0] == 0xFF) {
@@ -168,18 +169,20 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
       return Status::Ok();
     case 0xFF: {
       auto err = mysql::DecodeErr(p, caps_);
-      return Unavailable(fmt::format("backend {} refused login for '{}': {}", server(),
-                                     login_.user, err.ok() ? err->message : "malformed error"));
+      return Unavailable(fmt::format("backend {} refused login for '{}': {}", server(), login_.user,
+                                     err.ok() ? err->message : "malformed error"));
     }
     case 0xFE: {  // auth switch: another plugin, another scramble
       auto sw = mysql::DecodeAuthSwitchRequest(p);
-      if (!sw.ok()) return ProtocolError(fmt::format("backend {}: {}", server(), sw.status().message()));
+      if (!sw.ok())
+        return ProtocolError(fmt::format("backend {}: {}", server(), sw.status().message()));
       auth_plugin_ = sw->plugin_name;
       scramble_ = sw->plugin_data;
       std::string token = TokenFor(auth_plugin_, login_.password, scramble_);
       if (token.empty() && !login_.password.empty() && auth_plugin_ != "mysql_clear_password")
-        return Unavailable(fmt::format("backend {} asks for auth plugin '{}', which sluice does not speak",
-                                       server(), auth_plugin_));
+        return Unavailable(
+            fmt::format("backend {} asks for auth plugin '{}', which sluice does not speak",
+                        server(), auth_plugin_));
       uint8_t next = seq + 1;
       WritePacket(output(), &next, token);
       return Status::Ok();
@@ -193,7 +196,8 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
           server(), login_.user));
     }
     default:
-      return ProtocolError(fmt::format("backend {}: unexpected auth packet 0x{:02x}", server(), p[0]));
+      return ProtocolError(
+          fmt::format("backend {}: unexpected auth packet 0x{:02x}", server(), p[0]));
   }
 }
 

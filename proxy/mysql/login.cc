@@ -7,12 +7,15 @@
 
 namespace sluice::mysqlproxy {
 
-std::string TokenFor(std::string_view plugin, std::string_view password, std::string_view scramble) {
+std::string TokenFor(std::string_view plugin, std::string_view password,
+                     std::string_view scramble) {
   if (password.empty()) return "";
   // Servers send the scramble with a trailing NUL in the auth switch; the hash uses 20 bytes.
   if (scramble.size() > mysql::kScrambleSize) scramble = scramble.substr(0, mysql::kScrambleSize);
-  if (plugin == mysql::kNativePasswordPlugin) return mysql::NativeToken(password, mysql::AsBytes(scramble));
-  if (plugin == mysql::kCachingSha2Plugin) return mysql::CachingSha2Token(password, mysql::AsBytes(scramble));
+  if (plugin == mysql::kNativePasswordPlugin)
+    return mysql::NativeToken(password, mysql::AsBytes(scramble));
+  if (plugin == mysql::kCachingSha2Plugin)
+    return mysql::CachingSha2Token(password, mysql::AsBytes(scramble));
   if (plugin == mysql::kClearPasswordPlugin) return std::string(password) + '\0';
   return "";
 }

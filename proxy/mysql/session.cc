@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/handshake.h"
@@ -17,9 +18,8 @@
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
-#include "common/stats.h"
-#include "routing/digest.h"
 #include "proxy/worker.h"
+#include "routing/digest.h"
 
 namespace sluice {
 
@@ -32,17 +32,17 @@ namespace mysqlproxy {
 namespace {
 
 // Bounds (DESIGN.md: every buffer has one).
-constexpr size_t kMaxCommandBytes = 64u << 20;       // one client command, all packets
-constexpr size_t kClientOutHighWater = 1u << 20;     // stop reading the backend above this
-constexpr size_t kClientOutLowWater = 256u << 10;    // resume below this
-constexpr int kMaxBackendAttempts = 3;               // connect/route retries before any byte
+constexpr size_t kMaxCommandBytes = 64u << 20;     // one client command, all packets
+constexpr size_t kClientOutHighWater = 1u << 20;   // stop reading the backend above this
+constexpr size_t kClientOutLowWater = 256u << 10;  // resume below this
+constexpr int kMaxBackendAttempts = 3;             // connect/route retries before any byte
 constexpr int kPoolWaitTimeoutMs = 10000;
 // Pin reasons that leave state on the connection (routing/classifier.h); the others are
 // hints (UNLOCK TABLES, LAST_INSERT_ID's previous connection, PostgreSQL cursors).
-constexpr uint32_t kStatePins = routing::kPinLockTables | routing::kPinUserLock |
-                                routing::kPinTempTable | routing::kPinUserVariable |
-                                routing::kPinFoundRows | routing::kPinPrepare |
-                                routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
+constexpr uint32_t kStatePins =
+    routing::kPinLockTables | routing::kPinUserLock | routing::kPinTempTable |
+    routing::kPinUserVariable | routing::kPinFoundRows | routing::kPinPrepare |
+    routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
 constexpr int64_t kCloseLingerMs = 2000;  // bound on flushing the last bytes before a close
 
 // The capabilities sluice offers clients. Not offered: CLIENT_SSL (until TLS is set up),
@@ -77,16 +77,26 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 // Names for the per-command statistics of protocol commands that carry no SQL text.
 std::string_view CommandName(uint8_t code) {
   switch (code) {
-    case mysql::COM_INIT_DB: return "COM_INIT_DB";
-    case mysql::COM_FIELD_LIST: return "COM_FIELD_LIST";
-    case mysql::COM_STATISTICS: return "COM_STATISTICS";
-    case mysql::COM_STMT_PREPARE: return "COM_STMT_PREPARE";
-    case mysql::COM_STMT_EXECUTE: return "COM_STMT_EXECUTE";
-    case mysql::COM_STMT_FETCH: return "COM_STMT_FETCH";
-    case mysql::COM_STMT_RESET: return "COM_STMT_RESET";
-    case mysql::COM_RESET_CONNECTION: return "COM_RESET_CONNECTION";
-    case mysql::COM_CHANGE_USER: return "COM_CHANGE_USER";
-    default: return "COM_OTHER";
+    case mysql::COM_INIT_DB:
+      return "COM_INIT_DB";
+    case mysql::COM_FIELD_LIST:
+      return "COM_FIELD_LIST";
+    case mysql::COM_STATISTICS:
+      return "COM_STATISTICS";
+    case mysql::COM_STMT_PREPARE:
+      return "COM_STMT_PREPARE";
+    case mysql::COM_STMT_EXECUTE:
+      return "COM_STMT_EXECUTE";
+    case mysql::COM_STMT_FETCH:
+      return "COM_STMT_FETCH";
+    case mysql::COM_STMT_RESET:
+      return "COM_STMT_RESET";
+    case mysql::COM_RESET_CONNECTION:
+      return "COM_RESET_CONNECTION";
+    case mysql::COM_CHANGE_USER:
+      return "COM_CHANGE_USER";
+    default:
+      return "COM_OTHER";
   }
 }
 
@@ -167,15 +177,22 @@ void MysqlSession::SendInitialHandshake() {
 void MysqlSession::OnClientRead(bufferevent*, void* arg) {
   auto* s = static_cast<MysqlSession*>(arg);
   switch (s->phase_) {
-    case Phase::kHandshake: s->HandleHandshakeResponse(); break;
-    case Phase::kAuthSwitch: s->HandleAuthSwitchResponse(); break;
-    case Phase::kIdle: s->ProcessClientInput(); break;
+    case Phase::kHandshake:
+      s->HandleHandshakeResponse();
+      break;
+    case Phase::kAuthSwitch:
+      s->HandleAuthSwitchResponse();
+      break;
+    case Phase::kIdle:
+      s->ProcessClientInput();
+      break;
     case Phase::kForwarding:
       // LOAD DATA LOCAL: the file's packets (and the closing empty one) go to the server.
       if (s->infile_ && s->backend_)
         evbuffer_add_buffer(s->backend_->output(), bufferevent_get_input(s->client_));
       break;
-    default: break;  // a command is in flight; its successor waits in the buffer
+    default:
+      break;  // a command is in flight; its successor waits in the buffer
   }
 }
 
@@ -183,8 +200,8 @@ void MysqlSession::OnClientWrite(bufferevent*, void* arg) {
   auto* s = static_cast<MysqlSession*>(arg);
   if (s->phase_ == Phase::kClosing) return;
   // The client caught up: read the backend again (backpressure released).
-  bufferevent_setcb(s->client_, &MysqlSession::OnClientRead, nullptr,
-                    &MysqlSession::OnClientEvent, s);
+  bufferevent_setcb(s->client_, &MysqlSession::OnClientRead, nullptr, &MysqlSession::OnClientEvent,
+                    s);
   if (s->backend_ && s->phase_ == Phase::kForwarding) {
     s->backend_->ResumeRead();
     s->ForwardResponse();
@@ -240,8 +257,8 @@ void MysqlSession::HandleHandshakeResponse() {
 
 void MysqlSession::StartTls() {
   SSL* ssl = SSL_new(worker_->shared()->tls[cluster_index_]);
-  bufferevent* tls = bufferevent_openssl_filter_new(worker_->base(), client_, ssl,
-                                                    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent* tls = bufferevent_openssl_filter_new(
+      worker_->base(), client_, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
   if (!tls) {
     SSL_free(ssl);
     Close();
@@ -492,7 +509,7 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       {
         uint8_t seq = 1;
         WritePacket(bufferevent_get_output(client_), &seq,
-                  mysql::EncodeEof(mysql::EofPacket{0, mysql::SERVER_STATUS_AUTOCOMMIT}));
+                    mysql::EncodeEof(mysql::EofPacket{0, mysql::SERVER_STATUS_AUTOCOMMIT}));
       }
       return true;
     case mysql::COM_RESET_CONNECTION:
@@ -631,7 +648,8 @@ void MysqlSession::AcquireBackend(int server_index) {
         login.host = cl.servers[server_index].host;
         login.port = cl.servers[server_index].port;
         login.user = key.user;
-        login.password = u2 ? (u2->backend_password.empty() ? u2->password : u2->backend_password) : "";
+        login.password =
+            u2 ? (u2->backend_password.empty() ? u2->password : u2->backend_password) : "";
         login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
                      mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
         login.charset = charset_;
@@ -640,7 +658,8 @@ void MysqlSession::AcquireBackend(int server_index) {
       },
       &wait_ticket_);
   if (!queued)
-    FailCommand(mysql::ER_CON_COUNT_ERROR, "sluice: too many sessions waiting for a backend connection");
+    FailCommand(mysql::ER_CON_COUNT_ERROR,
+                "sluice: too many sessions waiting for a backend connection");
 }
 
 void MysqlSession::OnBackendReady(MysqlBackend* b) {
@@ -665,8 +684,8 @@ void MysqlSession::RunNextSyncStep() {
   if (sync_index_ < sync_steps_.size()) {
     const SyncStep& step = sync_steps_[sync_index_];
     std::string payload;
-    payload.push_back(static_cast<char>(step.kind == SyncStep::kInitDb ? mysql::COM_INIT_DB
-                                                                       : mysql::COM_QUERY));
+    payload.push_back(
+        static_cast<char>(step.kind == SyncStep::kInitDb ? mysql::COM_INIT_DB : mysql::COM_QUERY));
     payload += step.text;
     uint8_t seq = 0;
     tracker_.Begin(static_cast<uint8_t>(payload[0]), backend_->caps());
@@ -736,12 +755,11 @@ std::string MysqlSession::RewriteExecute(const std::string& payload, uint32_t ba
                                          bool send_types) {
   const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
   std::string out;
-  if (send_types && !cs.param_types.empty() && cs.num_params > 0)
-  {
-    auto built = mysql::BuildExecuteWithTypes(mysql::AsBytes(payload), cs.num_params, cs.param_types);
+  if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
+    auto built =
+        mysql::BuildExecuteWithTypes(mysql::AsBytes(payload), cs.num_params, cs.param_types);
     out = built.ok() ? std::move(built).value() : payload;
-  }
-  else
+  } else
     out = payload;
   mysql::RewriteStatementId(&out, backend_id);
   return out;
@@ -797,8 +815,10 @@ void MysqlSession::HandleSyncResponse() {
     }
     if (!sync_prepare_) {
       const SyncStep& st = sync_steps_[sync_index_];
-      if (st.kind == SyncStep::kInitDb) backend_->state().schema = st.text;
-      else backend_->state().vars = want_.vars;
+      if (st.kind == SyncStep::kInitDb)
+        backend_->state().schema = st.text;
+      else
+        backend_->state().vars = want_.vars;
       ++sync_index_;
     }
     RunNextSyncStep();
@@ -1034,8 +1054,7 @@ void MysqlSession::RetryOrFail(const Status& st) {
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
   if (backend_) ReleaseBackend(false);
-  if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check)
-    SendErr(e, message, seq_);
+  if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {
     CloseAfterFlush();
     return;
@@ -1065,7 +1084,9 @@ void MysqlSession::Drain() {
   if (idle || phase_ == Phase::kHandshake || phase_ == Phase::kAuthSwitch) Close();
 }
 
-void MysqlSession::Abort() { Close(); }
+void MysqlSession::Abort() {
+  Close();
+}
 
 void MysqlSession::RetryHeld(bool timed_out) {
   if (phase_ != Phase::kAcquiring) return;
@@ -1114,7 +1135,9 @@ void MysqlSession::LingerThenClose() {
   if (!linger_ev_) {
     linger_ev_ = evtimer_new(
         worker_->base(),
-        [](evutil_socket_t, short, void* arg) { static_cast<MysqlSession*>(arg)->LingerThenClose(); },
+        [](evutil_socket_t, short, void* arg) {
+          static_cast<MysqlSession*>(arg)->LingerThenClose();
+        },
         this);
   }
   timeval tv{0, 10 * 1000};
@@ -1150,12 +1173,15 @@ void MysqlSession::Close() {
   client_ = nullptr;
   worker_->RemoveSession(this);
   // Callers up the stack may still look at phase_: delete from the loop, not here.
-  event_base_once(worker_->base(), -1, EV_TIMEOUT,
-                  [](evutil_socket_t, short, void* arg) { delete static_cast<MysqlSession*>(arg); },
-                  this, nullptr);
+  event_base_once(
+      worker_->base(), -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* arg) { delete static_cast<MysqlSession*>(arg); }, this,
+      nullptr);
 }
 
-bool MysqlSession::InTransaction() const { return in_txn_; }
+bool MysqlSession::InTransaction() const {
+  return in_txn_;
+}
 
 }  // namespace mysqlproxy
 }  // namespace sluice

@@ -48,26 +48,26 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
 
  private:
   enum class Phase {
-    kHandshake,     // waiting for HandshakeResponse
-    kAuthSwitch,    // waiting for the auth switch response
-    kIdle,          // between commands
-    kAcquiring,     // command waits for a backend connection
-    kSyncing,       // internal commands bring the backend in line
-    kForwarding,    // the client's command is on the backend; response streams back
-    kClosing,       // flushing the last bytes, then close
-    kClosed,        // gone; deleted from the event loop
+    kHandshake,   // waiting for HandshakeResponse
+    kAuthSwitch,  // waiting for the auth switch response
+    kIdle,        // between commands
+    kAcquiring,   // command waits for a backend connection
+    kSyncing,     // internal commands bring the backend in line
+    kForwarding,  // the client's command is on the backend; response streams back
+    kClosing,     // flushing the last bytes, then close
+    kClosed,      // gone; deleted from the event loop
   };
   // What the in-flight command is, beyond its bytes.
   struct Command {
     uint8_t code = 0;
-    std::string payload;     // the whole logical payload as the client sent it
-    StatementInfo info;      // routing facts (read/write/txn/pins)
+    std::string payload;  // the whole logical payload as the client sent it
+    StatementInfo info;   // routing facts (read/write/txn/pins)
     uint32_t client_stmt_id = 0;
     bool internal_check = false;  // the post-login schema check, no client command
     int attempts = 0;             // backend attempts so far (retries before any byte)
     bool response_started = false;
     int64_t start_us = 0;
-    std::string digest;       // COM_QUERY: digest of the text (prepared: in ClientStmt)
+    std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
   };
 
@@ -123,37 +123,37 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   uint8_t charset_ = 45;
   std::string user_;
   uint8_t login_seq_ = 0;
-  bool counted_ = false;   // counted in the cluster's client connections
-  bool tls_ = false;       // the client upgraded to TLS
+  bool counted_ = false;  // counted in the cluster's client connections
+  bool tls_ = false;      // the client upgraded to TLS
   int64_t close_deadline_ms_ = 0;
-  bool full_auth_ = false; // caching_sha2 full authentication: next packet is the password
-  bool switched_ = false;  // an auth switch was sent; the next packet is its answer
+  bool full_auth_ = false;   // caching_sha2 full authentication: next packet is the password
+  bool switched_ = false;    // an auth switch was sent; the next packet is its answer
   std::string auth_plugin_;  // the plugin of the pending auth switch
-  bool infile_ = false;    // LOAD DATA LOCAL: the client is streaming a file to the server
+  bool infile_ = false;      // LOAD DATA LOCAL: the client is streaming a file to the server
   bool draining_ = false;
 
-  SessionState want_;            // what the client set
+  SessionState want_;  // what the client set
   MysqlBackend* backend_ = nullptr;
   MysqlBackend* connecting_ = nullptr;  // a new backend connection logging in for us
   event* linger_ev_ = nullptr;          // CloseAfterFlush's poll
-  int backend_server_ = -1;      // index into the cluster's servers of backend_
+  int backend_server_ = -1;             // index into the cluster's servers of backend_
   uint64_t wait_ticket_ = 0;
-  bool pinned_ = false;          // session state lives on backend_ (locks, temp tables, …)
-  uint32_t pins_ = 0;            // why: routing::Pin bits still in force
-  bool long_data_ = false;       // SEND_LONG_DATA sent; pinned until the EXECUTE
-  bool hold_previous_ = false;   // keep backend_ one statement for LAST_INSERT_ID()
-  bool in_txn_ = false;          // last status flags said IN_TRANS
-  bool lost_state_ = false;      // a transaction/pinned state was lost with its server
-  int64_t last_write_ms_ = 0;    // for the read-your-writes window
-  int64_t hold_deadline_ms_ = 0; // while a statement waits for writes to resume
+  bool pinned_ = false;           // session state lives on backend_ (locks, temp tables, …)
+  uint32_t pins_ = 0;             // why: routing::Pin bits still in force
+  bool long_data_ = false;        // SEND_LONG_DATA sent; pinned until the EXECUTE
+  bool hold_previous_ = false;    // keep backend_ one statement for LAST_INSERT_ID()
+  bool in_txn_ = false;           // last status flags said IN_TRANS
+  bool lost_state_ = false;       // a transaction/pinned state was lost with its server
+  int64_t last_write_ms_ = 0;     // for the read-your-writes window
+  int64_t hold_deadline_ms_ = 0;  // while a statement waits for writes to resume
 
   Command cmd_;
   std::vector<SyncStep> sync_steps_;
   size_t sync_index_ = 0;
-  bool sync_prepare_ = false;    // the current internal step is a COM_STMT_PREPARE
-  size_t sync_packets_ = 0;      // packets of the current internal step's response
+  bool sync_prepare_ = false;  // the current internal step is a COM_STMT_PREPARE
+  size_t sync_packets_ = 0;    // packets of the current internal step's response
   mysql::ResponseTracker tracker_;
-  uint8_t seq_ = 0;              // next sequence id towards the client
+  uint8_t seq_ = 0;  // next sequence id towards the client
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;

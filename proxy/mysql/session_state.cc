@@ -19,7 +19,9 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-bool IsDefault(std::string_view v) { return Lower(v) == "default"; }
+bool IsDefault(std::string_view v) {
+  return Lower(v) == "default";
+}
 
 }  // namespace
 

@@ -11,8 +11,8 @@
 namespace sluice::mysqlproxy {
 
 struct BackendStmt {
-  uint32_t id = 0;            // the backend's statement id
-  bool types_sent = false;    // an EXECUTE with new-params-bound=1 went to this connection
+  uint32_t id = 0;          // the backend's statement id
+  bool types_sent = false;  // an EXECUTE with new-params-bound=1 went to this connection
 };
 
 class StmtCache {
