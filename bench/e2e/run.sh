@@ -260,16 +260,17 @@ user_block() { # user_block NAME CLUSTER
 } >"$RUN/sluice.toml"
 
 cat >"$RUN/haproxy.cfg" <<EOF
-# Written by bench/e2e/run.sh: plain TCP forwarding to each primary.
+# Written by bench/e2e/run.sh: plain TCP forwarding to each primary. maxconn x 2 descriptors
+# must fit the open-files limit (20,000 here); the benchmark needs at most 128.
 global
-  maxconn 40000
+  maxconn 5000
   nbthread $(nproc)
 defaults
   mode tcp
   timeout connect 5s
   timeout client 1h
   timeout server 1h
-  maxconn 40000
+  maxconn 5000
 listen mysql
   bind 127.0.0.1:${PORT[mysql:haproxy]}
   server primary 127.0.0.1:$MY_PRIMARY
@@ -279,9 +280,14 @@ listen pgsql
 EOF
 
 # PgBouncer refuses to run as root: it drops to the postgres user (-u), which must read and
-# write its directory.
+# write its directory. Its userlist holds the server's own SCRAM verifier (pg_authid), as in
+# a production setup: with a plaintext password PgBouncer would run a PBKDF2 (4096 rounds)
+# per client login, which makes 10,000 logins take minutes on a loaded 2-core machine.
 mkdir -p "$RUN/pgbouncer"
-printf '"%s" "%s"\n' "$APP_USER" "$APP_PASSWORD" >"$RUN/pgbouncer/userlist.txt"
+verifier=$(psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PRIMARY" -U postgres -d postgres \
+  -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$APP_USER'")
+[[ $verifier == SCRAM-SHA-256* ]] || die "no SCRAM verifier for $APP_USER in pg_authid"
+printf '"%s" "%s"\n' "$APP_USER" "$verifier" >"$RUN/pgbouncer/userlist.txt"
 cat >"$RUN/pgbouncer/pgbouncer.ini" <<EOF
 ; Written by bench/e2e/run.sh: transaction pooling in front of the PostgreSQL primary.
 [databases]
@@ -442,6 +448,10 @@ log "benchmark runs took $(($(date +%s) - BENCH_T0)) s"
 
 PROFILE=$RUN/profile.txt
 : >"$PROFILE"
+perf_top() { # flat self-time listing, one line per entry, no call chains
+  perf report -i "$RUN/perf.data" --stdio --no-children -g none --percent-limit 0.3 "$@" 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-150
+}
 if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
   log "profiling sluice under sysbench oltp_point_select, 8 threads, MariaDB, ${PROFILE_S}s"
   # No hardware counters in many VMs: the cpu-clock software event samples all the same.
@@ -456,12 +466,17 @@ if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
   wait "${PID_OF[perf]}" 2>/dev/null
   unset "PID_OF[perf]"
   {
-    echo "## perf record -e cpu-clock -g, sluice under sysbench oltp_point_select (8 threads, MariaDB)"
-    echo "### by shared object"
-    perf report -i "$RUN/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
-    echo "### by symbol (self time, top 30)"
-    perf report -i "$RUN/perf.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
-      grep -v '^#' | grep -v '^$' | head -30
+    echo "perf record -e cpu-clock -F 999 -g -p <sluice>, sysbench oltp_point_select, 8 threads, MariaDB, ${PROFILE_S}s"
+    echo "sysbench: $(grep -E '^ +queries:' "$RUN/out/profile-sysbench.txt" | sed 's/  */ /g')"
+    echo
+    echo "== self time by shared object"
+    perf_top --sort dso | head -10
+    echo
+    echo "== self time by symbol, whole process (top 30)"
+    perf_top --sort dso,symbol | head -30
+    echo
+    echo "== self time inside the sluice binary only (percent of all samples, top 25)"
+    perf_top --sort symbol --dsos sluice | head -25
   } >"$PROFILE"
 else
   echo "profile skipped: sluice's MariaDB path is not working (see the tables)" >"$PROFILE"
@@ -536,7 +551,7 @@ REPORT=$RUN/report.md
   echo "- load at end:   $(cut -d' ' -f3- "$RUN/load-end.txt" | sed 's/.*load average/load average/')"
   echo "- wall time: $(($(date +%s) - STARTED)) s; run directory: $RUN"
   echo
-  $RESULTS report "$RUNS" "$MEM" /dev/stdout
+  $RESULTS report "$RUNS" "$MEM" "$RUN/tables.md" && cat "$RUN/tables.md"
   echo "### Profile"
   echo
   echo '```'
