@@ -53,7 +53,9 @@ std::string StatsSchemaSql() {
   }
   sql +=
       "CREATE TABLE main.stats_events (time TEXT, kind TEXT, cluster TEXT, server TEXT, message "
-      "TEXT);\n";
+      "TEXT);\n"
+      "CREATE TABLE main.stats_monitor (time TEXT, cluster TEXT, server TEXT, ok INT, latency_us "
+      "INT, role TEXT, lag_ms INT, error TEXT);\n";
   return sql;
 }
 
@@ -246,7 +248,7 @@ Status AdminService::LoadToRuntime(unsigned groups) {
   RuntimePtr cur = Current();
   if (!cur) return Unavailable("the data plane is not started yet");
   std::vector<MirrorSetting> mirror = runtime_mirror_;
-  auto next = ReadTables(&db_, "main", *cur, groups, &mirror);
+  auto next = ReadTables(&db_, "main", health_.config ? health_.config() : *cur, groups, &mirror);
   if (!next.ok()) return next.status();
   SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(*next));
   SLUICE_RETURN_IF_ERROR(ValidateMirror(*next, mirror));
@@ -274,13 +276,37 @@ Status AdminService::LoadToRuntime(unsigned groups) {
   }
   if (log::Level level; log::ParseLevel(next->log_level, &level)) log::SetLevel(level);
   uint64_t version = next->version;
-  runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
+  if (health_.publish)
+    health_.publish(std::move(next).value());
+  else
+    runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
   events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
   return Status::Ok();
 }
 
 Result<AdminResult> AdminService::Command(std::string_view statement, bool* handled) {
   std::string error;
+  if (std::vector<std::string> t = Tokens(statement); !t.empty() && t[0] == "SWITCHOVER") {
+    *handled = true;
+    if (!health_.switchover) return Unavailable("SWITCHOVER: no health monitor");
+    if (t.size() != 2 && !(t.size() == 4 && t[2] == "TO"))
+      return InvalidArgument("expected SWITCHOVER <cluster> [TO 'host:port']");
+    std::vector<std::string> raw;  // the cluster name and target keep their case
+    for (std::string_view rest = statement; !rest.empty();) {
+      size_t b = rest.find_first_not_of(" \t\r\n;'\"`");
+      if (b == std::string_view::npos) break;
+      size_t e = rest.find_first_of(" \t\r\n;'\"`", b);
+      raw.emplace_back(rest.substr(b, e == std::string_view::npos ? rest.npos : e - b));
+      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e);
+    }
+    auto done = health_.switchover(raw[1], raw.size() == 4 ? raw[3] : "");
+    if (!done.ok()) return done.status();
+    AdminResult out;
+    out.has_rows = true;
+    out.columns = {"message"};
+    out.rows = {{*done}};
+    return out;
+  }
   std::optional<AdminCommand> cmd = ParseAdminCommand(statement, &error);
   *handled = cmd.has_value() || !error.empty();
   if (!cmd) {
@@ -399,6 +425,11 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
     for (const std::string& name : {std::string(base), std::string(base) + "_reset"}) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }
+  }
+  if (MentionsTable(text, "stats_monitor") && health_.monitor_rows) {
+    SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_monitor").status());
+    for (const SqlRow& r : health_.monitor_rows())
+      SLUICE_RETURN_IF_ERROR(Insert(&db_, "stats_monitor", r));
   }
   if (MentionsTable(text, "stats_events")) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_events").status());

@@ -3,6 +3,7 @@
 // stats_* tables when a statement reads them, and passes any other SQL to SQLite.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,18 @@ class AdminService {
   // One statement (or command) from an operator.
   Result<AdminResult> Execute(std::string_view statement);
 
+  // What health/ lends the admin port (main sets them before Start; each may be null):
+  // LOAD ... TO RUNTIME starts from `config` and goes through `publish` (the topology that
+  // adds the health overlay); SWITCHOVER <cluster> [TO 'host:port'] runs `switchover`;
+  // stats_monitor lists `monitor_rows`.
+  struct HealthHooks {
+    std::function<Runtime()> config;
+    std::function<void(Runtime)> publish;
+    std::function<Result<std::string>(const std::string&, const std::string&)> switchover;
+    std::function<std::vector<SqlRow>()> monitor_rows;
+  };
+  void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
+
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
@@ -60,6 +73,7 @@ class AdminService {
   RuntimeHolder* runtime_ = nullptr;
   StatsCollector* stats_ = nullptr;
   std::vector<MirrorSetting> runtime_mirror_;
+  HealthHooks health_;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT
