@@ -215,3 +215,43 @@ std::string EncodeAuthMoreData(std::string_view data) {
 }
 
 }  // namespace sluice::mysql
+
+namespace sluice::mysql {
+
+Result<HandshakeResponse> DecodeChangeUser(std::span<const uint8_t> payload, uint64_t caps) {
+  Reader r(payload);
+  uint8_t cmd = 0;
+  if (!r.ReadU8(&cmd) || cmd != COM_CHANGE_USER)
+    return ProtocolError("change user: not COM_CHANGE_USER");
+  HandshakeResponse resp;
+  resp.capabilities = caps;
+  std::string_view user, auth, db, plugin;
+  if (!r.ReadNulString(&user)) return ProtocolError("change user: bad user name");
+  resp.user = std::string(user);
+  bool auth_ok;
+  if (caps & CLIENT_SECURE_CONNECTION) {
+    uint8_t n = 0;
+    Bytes b;
+    auth_ok = r.ReadU8(&n) && r.ReadBytes(n, &b);
+    auth = AsStringView(b);
+  } else {
+    auth_ok = r.ReadNulString(&auth);
+  }
+  if (!auth_ok) return ProtocolError("change user: bad auth response");
+  resp.auth_response = std::string(auth);
+  if (!r.ReadNulString(&db)) return ProtocolError("change user: bad database");
+  resp.database = std::string(db);
+  // The rest is optional: old clients stop after the database.
+  uint16_t charset = 0;
+  if (!r.empty()) {
+    if (!r.ReadU16(&charset)) return ProtocolError("change user: bad character set");
+    resp.charset = static_cast<uint8_t>(charset);
+  }
+  if ((caps & CLIENT_PLUGIN_AUTH) && !r.empty()) {
+    if (!r.ReadNulString(&plugin)) return ProtocolError("change user: bad plugin name");
+    resp.auth_plugin_name = std::string(plugin);
+  }
+  return resp;
+}
+
+}  // namespace sluice::mysql

@@ -45,6 +45,11 @@ std::string EncodeHandshakeResponse(const HandshakeResponse& resp);
 
 // The 32-byte head of a handshake response with CLIENT_SSL: TLS follows, then the full response.
 bool IsSslRequest(std::span<const uint8_t> payload);
+
+// COM_CHANGE_USER (MySQL internals "COM_CHANGE_USER"): the whole payload, command byte
+// included, read with the session's negotiated capabilities. Fills user, auth_response,
+// database, charset (low byte), auth_plugin_name and connect_attrs of a HandshakeResponse.
+Result<HandshakeResponse> DecodeChangeUser(std::span<const uint8_t> payload, uint64_t caps);
 std::string EncodeSslRequest(uint64_t capabilities, uint32_t max_packet_size, uint8_t charset);
 
 // 0xFE + plugin name NUL + plugin data. Servers end the data (a scramble) with a NUL that is not

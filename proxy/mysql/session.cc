@@ -70,6 +70,8 @@ constexpr uint64_t kCapsThatShapeResponses =
 // Errors only the proxy sends, from MariaDB include/mysqld_error.h.
 constexpr mysql::ErrorInfo ER_UNKNOWN_STMT_HANDLER{
     1243, "HY000", "Unknown prepared statement handler ({}) given to {}"};
+constexpr mysql::ErrorInfo ER_NOT_SUPPORTED_YET{1235, "42000",
+                                                "This version of MariaDB doesn't yet support '{}'"};
 // ProxySQL answers a query rule's rejection with 1148 too; drivers show the message as is.
 constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
     1148, "42000", "The used command is not allowed with this MariaDB version"};
@@ -236,23 +238,49 @@ void MysqlSession::HandleHandshakeResponse() {
     return;
   }
   caps_ = resp->capabilities & OfferedCaps();
-  charset_ = resp->charset;
-  user_ = resp->user;
-  want_.schema = resp->database;
+  BeginAuth(*resp);
+}
+
+// The login proper, after a HandshakeResponse or a COM_CHANGE_USER: pick the plugin,
+// verify the token, or switch the client to a plugin sluice verifies.
+void MysqlSession::BeginAuth(const mysql::HandshakeResponse& resp) {
+  if (resp.charset) charset_ = resp.charset;
+  user_ = resp.user;
+  want_.schema = resp.database;
   std::string plugin =
-      resp->auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : resp->auth_plugin_name;
+      resp.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : resp.auth_plugin_name;
   if (plugin != mysql::kNativePasswordPlugin && plugin != mysql::kCachingSha2Plugin) {
     // A client plugin sluice does not verify: ask for mysql_native_password instead.
     SwitchAuthPlugin(mysql::kNativePasswordPlugin);
     return;
   }
-  if (resp->auth_response.empty() && plugin != mysql::kNativePasswordPlugin) {
+  if (resp.auth_response.empty() && plugin != mysql::kNativePasswordPlugin) {
     // The client's plugin differs from the one sluice announced, so it sent no token; restart
     // the exchange with its plugin and sluice's scramble, as MySQL does.
     SwitchAuthPlugin(plugin);
     return;
   }
-  Authenticate(plugin, resp->auth_response);
+  Authenticate(plugin, resp.auth_response);
+}
+
+// COM_CHANGE_USER: a new login on the same connection. Everything the old user set is
+// dropped; a transaction or pinned state ends with its backend connection.
+void MysqlSession::HandleChangeUser(const std::string& payload) {
+  auto resp = mysql::DecodeChangeUser(mysql::AsBytes(payload), caps_);
+  if (!resp.ok()) {
+    worker_->stats().protocol_errors++;
+    SendErr(mysql::ER_HANDSHAKE_ERROR, mysql::ER_HANDSHAKE_ERROR.message, 1);
+    CloseAfterFlush();
+    return;
+  }
+  if (backend_) ReleaseBackend(!in_txn_ && !pinned_);
+  stmts_.clear();
+  want_ = SessionState{};
+  pins_ = 0;
+  pinned_ = long_data_ = hold_previous_ = in_txn_ = lost_state_ = false;
+  login_seq_ = 0;
+  phase_ = Phase::kHandshake;
+  BeginAuth(*resp);
 }
 
 void MysqlSession::StartTls() {
@@ -440,6 +468,10 @@ void MysqlSession::Dispatch(std::string payload) {
   uint8_t code = static_cast<uint8_t>(payload[0]);
   seq_ = 1;
   if (HandleLocally(code, payload)) return;
+  if (code == mysql::COM_CHANGE_USER) {
+    HandleChangeUser(payload);
+    return;
+  }
   cmd_ = Command{};
   cmd_.code = code;
   cmd_.start_us = MonotonicUs();
@@ -447,6 +479,15 @@ void MysqlSession::Dispatch(std::string payload) {
   switch (code) {
     case mysql::COM_QUERY:
       cmd_.info = ClassifyStatement(body, routing::Dialect::kMysql);
+      if (cmd_.info.command == "KILL") {
+        // KILL names sluice's connection ids, not the server's thread ids: forwarding it
+        // would end an unrelated backend thread (PROTOCOL-NOTES.md).
+        SendErr(ER_NOT_SUPPORTED_YET,
+                fmt::format(fmt::runtime(ER_NOT_SUPPORTED_YET.message),
+                            "KILL through sluice (cancel the statement from its own client)"),
+                1);
+        return;
+      }
       routing::Digest(body, routing::Dialect::kMysql, &cmd_.digest);
       cmd_.digest_hash = routing::DigestHash(cmd_.digest);
       break;

@@ -80,6 +80,8 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void StartTls();
   void HandleHandshakeResponse();
   void HandleAuthSwitchResponse();
+  void BeginAuth(const mysql::HandshakeResponse& resp);
+  void HandleChangeUser(const std::string& payload);
   void SwitchAuthPlugin(const std::string& plugin);
   void Authenticate(const std::string& plugin, std::string_view token);
   void DenyLogin(bool used_password);

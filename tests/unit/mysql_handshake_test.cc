@@ -226,3 +226,43 @@ TEST(MysqlHandshake, AuthSwitchAndMoreData) {
 
 }  // namespace
 }  // namespace sluice::mysql
+
+namespace sluice::mysql {
+namespace {
+
+TEST(ChangeUser, DecodesSecureConnectionForm) {
+  std::string p;
+  Writer w(&p);
+  w.U8(COM_CHANGE_USER).NulString("bob").U8(3).Raw(std::string_view("abc")).NulString("shop");
+  w.U16(45).NulString("mysql_native_password");
+  auto r = DecodeChangeUser(AsBytes(p),
+                            CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->user, "bob");
+  EXPECT_EQ(r->auth_response, "abc");
+  EXPECT_EQ(r->database, "shop");
+  EXPECT_EQ(r->charset, 45);
+  EXPECT_EQ(r->auth_plugin_name, "mysql_native_password");
+}
+
+TEST(ChangeUser, OldFormWithoutCharsetOrPlugin) {
+  std::string p;
+  Writer w(&p);
+  w.U8(COM_CHANGE_USER).NulString("bob").U8(0).NulString("");
+  auto r = DecodeChangeUser(AsBytes(p), CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->auth_response, "");
+  EXPECT_EQ(r->database, "");
+}
+
+TEST(ChangeUser, TruncatedIsAnError) {
+  std::string p;
+  Writer w(&p);
+  w.U8(COM_CHANGE_USER).NulString("bob").U8(20).Raw(std::string_view("short"));
+  EXPECT_FALSE(DecodeChangeUser(AsBytes(p), CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION).ok());
+  std::string q = "\x03";
+  EXPECT_FALSE(DecodeChangeUser(AsBytes(q), CLIENT_SECURE_CONNECTION).ok());
+}
+
+}  // namespace
+}  // namespace sluice::mysql
