@@ -1,0 +1,24 @@
+# Health monitor, failover, switchover, lag-aware routing and discovery (failover_test.py).
+# Each test starts its own cluster (it destroys the topology) under the scratch dir and its
+# own sluice; both stopped by PID. Clusters are heavy on 2 cores: the tests run serially.
+foreach(_pair
+    "failover_mariadb:MariadbFailoverTest"
+    "failover_pg:PgFailoverTest"
+    "health_lag_mariadb:MariadbLagTest"
+    "health_lag_pg:PgLagTest"
+    "health_replica_kill_mariadb:MariadbReplicaKillTest"
+    "failover_switchover_mariadb:MariadbSwitchoverTest"
+    "failover_switchover_pg:PgSwitchoverTest"
+    "health_discovery_mariadb:MariadbDiscoveryTest")
+  string(REPLACE ":" ";" _pair "${_pair}")
+  list(GET _pair 0 _name)
+  list(GET _pair 1 _class)
+  add_test(NAME ${_name}
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/failover_test.py
+            $<TARGET_FILE:sluice> ${_class})
+  set_tests_properties(${_name} PROPERTIES
+    LABELS integration
+    TIMEOUT 420
+    RUN_SERIAL TRUE
+    ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+endforeach()
