@@ -613,7 +613,7 @@ class MysqlStreamingTest(unittest.TestCase):
             out.append(s.rss_kib())
             time.sleep(0.02)
 
-    def test_200mib_result_streams(self):
+    def stream(self, row_bytes, rows):
         with Sluice(SLUICE, env()) as s:
             with app_connect(s.port) as warm:  # pools, buffers and threads exist first
                 self.assertEqual(query(warm, "SELECT COUNT(*) FROM seq_1_to_10")[0][0], 10)
@@ -621,26 +621,33 @@ class MysqlStreamingTest(unittest.TestCase):
             samples, stop = [], threading.Event()
             t = threading.Thread(target=self.sample_rss, args=(s, stop, samples), daemon=True)
             t.start()
-            total, rows = 0, 0
+            total, count = 0, 0
             try:
                 # 200 MiB over loopback takes seconds; 30 s without a byte is a hang.
                 with app_connect(s.port, cursorclass=pymysql.cursors.SSCursor,
                                  read_timeout=30) as c:
                     with c.cursor() as cur:
                         cur.execute("SELECT REPEAT('x', %d) FROM seq_1_to_%d" %
-                                    (self.ROW_BYTES, self.ROWS))
+                                    (row_bytes, rows))
                         for (v,) in cur:
                             total += len(v)
-                            rows += 1
+                            count += 1
             finally:
                 stop.set()
                 t.join(5)
             peak = max(samples + [s.rss_kib()])
             print("RSS base %d KiB, peak %d KiB over %d samples" % (base, peak, len(samples)),
                   file=sys.stderr)
-            self.assertEqual(rows, self.ROWS)
-            self.assertEqual(total, self.ROWS * self.ROW_BYTES)
+            self.assertEqual(count, rows)
+            self.assertEqual(total, rows * row_bytes)
             self.assertLess(peak - base, self.RSS_BOUND_KIB)
+
+    def test_200mib_result_of_1mib_rows_streams(self):
+        self.stream(self.ROW_BYTES, self.ROWS)
+
+    def test_200mib_result_of_64kib_rows_streams(self):
+        # Rows below sluice's 256 KiB backend read buffer: streaming without big packets.
+        self.stream(64 * 1024, self.ROWS * 16)
 
     def test_stalled_reader_does_not_grow_sluice(self):
         with Sluice(SLUICE, env()) as s:
@@ -650,9 +657,10 @@ class MysqlStreamingTest(unittest.TestCase):
             c = app_connect(s.port, cursorclass=pymysql.cursors.SSCursor, read_timeout=20)
             try:
                 cur = c.cursor()
-                cur.execute("SELECT REPEAT('y', %d) FROM seq_1_to_%d" %
-                            (self.ROW_BYTES, self.ROWS))
-                self.assertEqual(len(cur.fetchone()[0]), self.ROW_BYTES)
+                # 64 KiB rows (3,200 of them, 200 MiB): this checks backpressure apart from
+                # the handling of packets larger than sluice's read buffer.
+                cur.execute("SELECT REPEAT('y', %d) FROM seq_1_to_%d" % (64 * 1024, 3200))
+                self.assertEqual(len(cur.fetchone()[0]), 64 * 1024)
                 samples = []
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline:
@@ -662,7 +670,11 @@ class MysqlStreamingTest(unittest.TestCase):
                 with app_connect(s.port) as other:
                     self.assertEqual(query(other, "SELECT 2"), ((2,),))
             finally:
-                c._sock.close() if c._sock else None
+                # Drop the unread result without PyMySQL draining it at garbage collection.
+                cur._result = c._result = None
+                if c._sock:
+                    c._sock.close()
+                    c._sock = None
             peak = max(samples)
             print("stalled reader: RSS base %d KiB, peak %d KiB" % (base, peak), file=sys.stderr)
             self.assertLess(peak - base, self.RSS_BOUND_KIB)
