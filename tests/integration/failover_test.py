@@ -183,11 +183,14 @@ class HealthCase(unittest.TestCase):
         return None
 
     def read_ports(self, n=40):
-        """Which servers answer N reads through sluice (one connection per read: no pinning)."""
+        """Which servers answer N reads through sluice: a connection per read, and a varying
+        number of reads before it so that the balancer's round robin does not fall into step."""
         seen = {}
-        for _ in range(n):
+        for i in range(n):
             c = self.db.app(self.sluice.port)
             try:
+                for _ in range(i % 3):
+                    self.db.one(c, "SELECT 1")
                 p = self.db.one(c, self.db.port_sql())
                 seen[p] = seen.get(p, 0) + 1
             finally:
@@ -303,7 +306,7 @@ class LagMixin:
     def test_lagging_replica(self):
         self.start_sluice(replica_max_lag_ms=1500)
         lagger = self.env["REPLICA_PORTS_LIST"][0]
-        self.assertIn(lagger, self.read_ports())
+        self.assertIn(lagger, self.read_ports(), self.admin("SELECT * FROM runtime_servers"))
         c = self.db.direct(lagger)
         self.db.run(c, "STOP SLAVE" if self.KIND == "mariadb" else "SELECT pg_wal_replay_pause()")
         p = self.db.direct(int(self.env["PRIMARY_PORT"]))
@@ -379,7 +382,7 @@ class SwitchoverMixin:
             common = ["--db-driver=mysql", "--mysql-host=127.0.0.1",
                       "--mysql-port=%d" % self.sluice.port, "--mysql-user=%s" % e["APP_USER"],
                       "--mysql-password=%s" % e["APP_PASSWORD"], "--mysql-db=%s" % e["DATABASE"],
-                      "--tables=2", "--table-size=1000"]
+                      "--tables=4", "--table-size=10000"]
             subprocess.run(["sysbench", "oltp_read_write"] + common + ["prepare"], check=True,
                            capture_output=True, timeout=120)
             time.sleep(2)
