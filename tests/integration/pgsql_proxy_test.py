@@ -166,10 +166,13 @@ class PgsqlProxyTest(unittest.TestCase):
         for p in cls.replicas:
             servers += '  [[cluster.server]]\n  host = "127.0.0.1"\n  port = %d\n  role = "replica"\n' % p
 
+        # Replicas are asynchronous: a session that wrote reads from the primary for a
+        # while, so the tests read their own writes (read_your_writes_ms).
         def cluster(name, port, mode, wg, maxc=1000, server_block=servers):
             return ('[[cluster]]\nname = "%s"\nprotocol = "postgresql"\nlisten = "127.0.0.1:%d"\n'
                     'pool_mode = "%s"\nwriter_hostgroup = %d\nreader_hostgroup = %d\n'
                     'max_client_connections = %d\nconnect_timeout_ms = 2000\n'
+                    'read_your_writes_ms = 5000\n'
                     'monitor_user = "monitor"\nmonitor_password = "monitor_pw"\n%s\n'
                     % (name, port, mode, wg, wg + 1, maxc, server_block))
 
