@@ -599,6 +599,14 @@ void MysqlSession::RouteAndAcquire() {
   const RuntimePtr& rt = worker_->runtime().Current();
   RouteRequest req;
   req.info = &cmd_.info;
+  StatementInfo as_write;
+  if (cmd_.info.is_read && AutocommitOff()) {
+    // With autocommit off the first read opens a transaction that later writes join: it
+    // must start on the writer.
+    as_write = cmd_.info;
+    as_write.is_read = as_write.read_only_txn = false;
+    req.info = &as_write;
+  }
   if (cmd_.code == mysql::COM_QUERY)
     req.text = std::string_view(cmd_.payload).substr(1);
   else if (cmd_.client_stmt_id)
@@ -1222,6 +1230,14 @@ void MysqlSession::Close() {
 
 bool MysqlSession::InTransaction() const {
   return in_txn_;
+}
+
+bool MysqlSession::AutocommitOff() const {
+  const std::string* v = want_.Get("autocommit");
+  if (!v) return false;
+  std::string lower;
+  for (char c : *v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "0" || lower == "off" || lower == "false" || lower == "'off'";
 }
 
 }  // namespace mysqlproxy

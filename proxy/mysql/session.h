@@ -107,6 +107,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void LingerThenClose();
   void Close();
   bool InTransaction() const;
+  bool AutocommitOff() const;
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   bool HandleLocally(uint8_t code, const std::string& payload);
   void ApplyPrepareOk(std::string* first_packet_payload);
