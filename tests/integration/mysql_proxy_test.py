@@ -537,29 +537,37 @@ class MysqlPoolingTest(unittest.TestCase):
                              self.CLIENTS * self.STATEMENTS)
 
     def test_transaction_pins_and_commit_releases(self):
-        # One worker, one backend connection to the primary, no replicas: a pinned
-        # connection is the only one, so a second client must wait for the COMMIT.
+        # One worker, one backend connection to the primary: a pinned connection is the only
+        # one, so a second client's write must wait for the COMMIT. Every statement here is a
+        # write, so it goes to the primary even if sluice discovers the replicas by itself.
         wait_no_app_connections()
         with app_connect_root_primary() as p:
-            query(p, "DROP TABLE IF EXISTS sluice.pin_t")
+            query(p, "DROP TABLE IF EXISTS sluice.pin_t, sluice.pin_ids")
             query(p, "CREATE TABLE sluice.pin_t (id INT PRIMARY KEY)")
+            query(p, "CREATE TABLE sluice.pin_ids (who CHAR(1), conn BIGINT, seen INT)")
         with Sluice(SLUICE, env(), workers=1, server_max_connections=1, replicas=False) as s, \
                 app_connect(s.port) as a, app_connect(s.port) as b, \
                 app_connect_root_primary() as root:
-            a_id = query(a, "SELECT CONNECTION_ID()")[0][0]
-            self.assertEqual(query(b, "SELECT CONNECTION_ID()")[0][0], a_id,
-                             "one backend connection is shared between statements")
+            def ids(who):
+                return [r[0] for r in query(root, "SELECT conn FROM sluice.pin_ids WHERE who = "
+                                                  "%s", (who,))]
+            query(a, "INSERT INTO pin_ids VALUES ('a', CONNECTION_ID(), NULL)")
+            query(b, "INSERT INTO pin_ids VALUES ('b', CONNECTION_ID(), NULL)")
+            a_id = ids("a")[0]
+            self.assertEqual(ids("b"), [a_id], "one backend connection serves both clients")
             a.begin()
             query(a, "INSERT INTO pin_t VALUES (1)")
+            query(a, "INSERT INTO pin_ids VALUES ('x', CONNECTION_ID(), NULL)")
             self.assertEqual(query(a, "SELECT COUNT(*) FROM pin_t")[0][0], 1)
-            self.assertEqual(query(a, "SELECT CONNECTION_ID()")[0][0], a_id)
             trx = query(root, "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
             self.assertIn((a_id,), trx)
             result = []
 
             def other():
                 try:
-                    result.append(query(b, "SELECT COUNT(*) FROM pin_t")[0][0])
+                    query(b, "INSERT INTO pin_ids SELECT 'y', CONNECTION_ID(), COUNT(*) "
+                             "FROM pin_t")
+                    result.append("done")
                 except Exception as ex:
                     result.append(repr(ex))
 
@@ -568,14 +576,18 @@ class MysqlPoolingTest(unittest.TestCase):
             t.join(1.5)
             self.assertTrue(t.is_alive(), "B ran while A's transaction held the only "
                                           "connection: %s" % result)
-            # A's connection is held (and idle in its transaction) on the server.
-            pl = query(root, "SELECT ID, COMMAND FROM information_schema.PROCESSLIST "
+            # A's connection is held, idle inside its transaction, and it is the only one.
+            pl = query(root, "SELECT ID FROM information_schema.PROCESSLIST "
                              "WHERE USER = 'sluice_app'")
             self.assertEqual([r[0] for r in pl], [a_id])
+            self.assertEqual(ids("x"), [], "A's uncommitted row is invisible to the server")
             a.commit()
             t.join(8)
             self.assertFalse(t.is_alive(), "COMMIT did not release the connection")
-            self.assertEqual(result, [1])
+            self.assertEqual(result, ["done"])
+            self.assertEqual(ids("x"), [a_id])
+            self.assertEqual(query(root, "SELECT conn, seen FROM sluice.pin_ids WHERE who = 'y'"),
+                             ((a_id, 1),))
             trx = query(root, "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
             self.assertNotIn((a_id,), trx)
 

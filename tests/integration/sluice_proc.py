@@ -87,7 +87,8 @@ class Sluice:
                  start_timeout=30.0):
         """env: read_cluster_env(); kind: "mysql" or "postgres" (default: from env["KIND"]).
 
-        users: list of dicts with [[user]] keys; default: the cluster's app user with its
+        replicas=False lists only the primary; a sluice with replica discovery may still
+        find the replicas through the primary. users: list of dicts with [[user]] keys; default: the cluster's app user with its
         database as default_schema. cluster_options: more [[cluster]] keys as a dict.
         """
         self.binary = binary
