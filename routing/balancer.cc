@@ -12,6 +12,16 @@ bool LessLoaded(int64_t a, int64_t wa, int64_t b, int64_t wb) {
   return a * wb < b * wa;
 }
 
+// xorshift64* (Vigna): a fast per-worker generator; *state is the worker's own word.
+uint64_t NextRandom(uint64_t* state) {
+  uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *state = x;
+  return (x * 0x2545F4914F6CDD1Dull) >> 11;
+}
+
 }  // namespace
 
 bool ServerUsable(const Server& s, int hostgroup) {
@@ -37,8 +47,10 @@ int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding
     }
   }
   if (best < 0) return -1;
-  // Pass 2: the cursor's slot among the tied servers, each owning `weight` slots.
-  int64_t slot = static_cast<int64_t>((*rr_cursor)++ % static_cast<uint64_t>(tied_weight));
+  // Pass 2: a random slot among the tied servers, each owning `weight` slots. Random, not
+  // round-robin: a strict rotation falls into step with clients that send a fixed number
+  // of reads per connection (two replicas, two reads each: one replica gets them all).
+  int64_t slot = static_cast<int64_t>(NextRandom(rr_cursor) % static_cast<uint64_t>(tied_weight));
   const int64_t best_load = Outstanding(outstanding, best);
   const int64_t best_weight = c.servers[best].weight;
   for (size_t i = 0; i < c.servers.size(); ++i) {

@@ -15,8 +15,9 @@ namespace sluice::routing {
 bool ServerUsable(const Server& s, int hostgroup);
 
 // Weighted least-outstanding-requests over the usable servers of `hostgroup`: the smallest
-// outstanding/weight wins; ties are shared by weight through *rr_cursor (advanced on every
-// pick), so idle nodes of weights 3 and 1 take 3 of 4 picks and 1 of 4. `outstanding` is
+// outstanding/weight wins; ties are shared by weight with a random draw (*rr_cursor is the
+// caller's generator state), so idle nodes of weights 3 and 1 take 3 of 4 picks and 1 of 4
+// on average, and no rotation can fall into step with a client's pattern. `outstanding` is
 // indexed like c.servers (a missing entry counts 0). Returns a server index or -1.
 int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
                uint64_t* rr_cursor);

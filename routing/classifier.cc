@@ -13,7 +13,7 @@ namespace {
 // Any other call in a pg read (a user function may write) sends the statement to the
 // writer. Type names appear because "numeric(10,2)" lexes like a call. Upper case.
 constexpr auto kPgPureFunctions = [] {
-  std::array<std::string_view, 132> a = {
+  std::array<std::string_view, 134> a = {
       "ABS",
       "AGE",
       "ARRAY_AGG",
@@ -23,6 +23,7 @@ constexpr auto kPgPureFunctions = [] {
       "BIT_LENGTH",
       "BOOL_AND",
       "BOOL_OR",
+      "BPCHAR",
       "BTRIM",
       "CARDINALITY",
       "CAST",
@@ -42,9 +43,9 @@ constexpr auto kPgPureFunctions = [] {
       "CURRENT_DATE",
       "CURRENT_SCHEMA",
       "CURRENT_SCHEMAS",
-      "CURRENT_USER",
       "CURRENT_SETTING",
       "CURRENT_TIMESTAMP",
+      "CURRENT_USER",
       "DATE",
       "DATE_PART",
       "DATE_TRUNC",
@@ -60,6 +61,8 @@ constexpr auto kPgPureFunctions = [] {
       "FORMAT",
       "GENERATE_SERIES",
       "GREATEST",
+      "INET_SERVER_ADDR",
+      "INET_SERVER_PORT",
       "INITCAP",
       "INT",
       "INT4",
@@ -145,7 +148,6 @@ constexpr auto kPgPureFunctions = [] {
       "VARCHAR",
       "VARIANCE",
       "VERSION",
-      "BPCHAR",
   };
   std::sort(a.begin(), a.end());
   return a;

@@ -1,8 +1,10 @@
 #include "proxy/mysql/backend.h"
 
 #include <arpa/inet.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <algorithm>
 
 #include "common/log.h"
 #include "protocol/mysql/auth.h"
@@ -38,6 +40,7 @@ MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& 
   auto* b = new MysqlBackend(w, std::move(key), login, owner);
   b->bev_ = bufferevent_socket_new(w->base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(b->bev_, &MysqlBackend::OnRead, nullptr, &MysqlBackend::OnEvent, b);
+  b->read_high_water_ = kBackendReadHighWater;
   bufferevent_setwatermark(b->bev_, EV_READ, 0, kBackendReadHighWater);
   timeval tv{login.connect_timeout_ms / 1000, (login.connect_timeout_ms % 1000) * 1000};
   bufferevent_set_timeouts(b->bev_, &tv, &tv);
@@ -52,6 +55,13 @@ MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& 
     bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
   }
   return b;
+}
+
+void MysqlBackend::AllowPacket(size_t wire_len) {
+  size_t hw = std::max(kBackendReadHighWater, wire_len);
+  if (hw == read_high_water_) return;
+  read_high_water_ = hw;
+  bufferevent_setwatermark(bev_, EV_READ, 0, hw);
 }
 
 void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {

@@ -51,6 +51,9 @@ class MysqlBackend final : public PooledConn {
   void SetOwner(Owner* owner) { owner_ = owner; }
   evbuffer* input() const { return bufferevent_get_input(bev_); }
   evbuffer* output() const { return bufferevent_get_output(bev_); }
+  // Lets the input buffer hold one whole packet of wire_len bytes even when that is above
+  // the usual read-ahead bound (0: back to the bound). Sessions forward whole packets only.
+  void AllowPacket(size_t wire_len);
   void PauseRead() { bufferevent_disable(bev_, EV_READ); }
   void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
   bool ready() const { return phase_ == Phase::kReady; }
@@ -78,6 +81,7 @@ class MysqlBackend final : public PooledConn {
   bufferevent* bev_ = nullptr;
   Phase phase_ = Phase::kConnecting;
   uint64_t caps_ = 0;
+  size_t read_high_water_ = 0;
   uint32_t thread_id_ = 0;
   std::string server_version_;
   std::string scramble_;

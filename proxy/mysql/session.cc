@@ -277,6 +277,7 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
   stmts_.clear();
   want_ = SessionState{};
   pins_ = 0;
+  cursor_stmt_ = 0;
   pinned_ = long_data_ = hold_previous_ = in_txn_ = lost_state_ = false;
   login_seq_ = 0;
   phase_ = Phase::kHandshake;
@@ -541,8 +542,15 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       SendOk(1);
       return true;
     case mysql::COM_STMT_CLOSE: {
-      // No response. Backend copies stay in their connections' LRU caches.
-      if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) stmts_.erase(*id);
+      // No response. Backend copies stay in their connections' LRU caches; a cursor of
+      // this statement is closed when the backend re-executes it.
+      if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
+        stmts_.erase(*id);
+        if (*id == cursor_stmt_) {
+          cursor_stmt_ = 0;
+          pinned_ = pins_ != 0 || long_data_;
+        }
+      }
       return true;
     }
     case mysql::COM_SET_OPTION:
@@ -891,15 +899,25 @@ void MysqlSession::ForwardResponse() {
     evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);
     evbuffer_copyout_from(in, &pos, hdr, 4);
     size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
-    if (avail < batch + 4 + len) break;
+    if (avail < batch + 4 + len) {
+      // Make room for the whole packet: a row over the read-ahead bound would never
+      // complete otherwise. The client-side bound still limits what sluice holds.
+      backend_->AllowPacket(4 + len);
+      break;
+    }
+    backend_->AllowPacket(0);
     const uint8_t* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(batch + 4 + len));
     pkt.seq = hdr[3];
+    cmd_.last_seq = hdr[3];
     pkt.payload = {p + batch + 4, len};
     wire = 4 + len;
     bool first = !cmd_.response_started;
     cmd_.response_started = true;
     auto r = tracker_.Feed(pkt);
     if (r == mysql::TrackStatus::kError) {
+      // The packets before this one are whole and valid: the client gets them, then an ERR.
+      evbuffer_remove_buffer(in, out, batch);
+      cmd_.last_seq = static_cast<uint8_t>(hdr[3] - 1);
       OnBackendError(backend_, ProtocolError("malformed response from the backend"));
       return;
     }
@@ -1016,7 +1034,13 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
   uint32_t pins = cmd_.info.pins & kStatePins;
   if (cmd_.info.pins & routing::kPinUnlockTables) pins_ &= ~uint32_t{routing::kPinLockTables};
   pins_ |= pins;
-  pinned_ = pins_ != 0 || long_data_;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE && tracker_.cursor_opened())
+    cursor_stmt_ = cmd_.client_stmt_id;  // COM_STMT_FETCH must find the cursor here
+  if (cmd_.code == mysql::COM_STMT_FETCH && tracker_.has_status_flags() &&
+      (tracker_.status_flags() & mysql::SERVER_STATUS_LAST_ROW_SENT))
+    cursor_stmt_ = 0;
+  if (cmd_.code == mysql::COM_STMT_RESET && cmd_.client_stmt_id == cursor_stmt_) cursor_stmt_ = 0;
+  pinned_ = pins_ != 0 || long_data_ || cursor_stmt_ != 0;
   // LAST_INSERT_ID() reads the connection that ran the insert: keep it for one statement.
   hold_previous_ = tracker_.last_insert_id() > 0;
   if (cmd_.code == mysql::COM_INIT_DB) {
@@ -1071,6 +1095,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
     pinned_ = false;
     pins_ = 0;
     long_data_ = false;
+    cursor_stmt_ = 0;
     in_txn_ = false;
     return;
   }
@@ -1091,11 +1116,11 @@ void MysqlSession::RetryOrFail(const Status& st) {
   pinned_ = false;
   pins_ = 0;
   long_data_ = false;
+  cursor_stmt_ = 0;
   if (cmd_.response_started) {
-    // Part of a result already went out: the client cannot be told in-protocol; close.
-    log::Warn("session {}: backend lost mid-response; closing the client", conn_id_);
-    Close();
-    return;
+    // Whole packets of the result went out: an ERR in place of the next one is what a
+    // server sends when a statement dies mid-stream; the session stays usable.
+    seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
   }
   FailCommand(mysql::CR_SERVER_LOST,
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
@@ -1157,6 +1182,7 @@ void MysqlSession::OnServerGone(const std::string& server) {
     pinned_ = false;
     pins_ = 0;
     long_data_ = false;
+    cursor_stmt_ = 0;
     return;
   }
   OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));

@@ -66,6 +66,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
     bool internal_check = false;  // the post-login schema check, no client command
     int attempts = 0;             // backend attempts so far (retries before any byte)
     bool response_started = false;
+    uint8_t last_seq = 0;  // of the last response packet forwarded to the client
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
@@ -144,6 +145,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   bool pinned_ = false;           // session state lives on backend_ (locks, temp tables, …)
   uint32_t pins_ = 0;             // why: routing::Pin bits still in force
   bool long_data_ = false;        // SEND_LONG_DATA sent; pinned until the EXECUTE
+  uint32_t cursor_stmt_ = 0;      // client statement with an open cursor (pins until done)
   bool hold_previous_ = false;    // keep backend_ one statement for LAST_INSERT_ID()
   bool in_txn_ = false;           // last status flags said IN_TRANS
   bool lost_state_ = false;       // a transaction/pinned state was lost with its server

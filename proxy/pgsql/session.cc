@@ -444,6 +444,16 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
   RouteResult route = worker_->router().Route(*rt, cluster_index_, req);
+  if (route.hold) {
+    // A failover or switchover is moving the primary: the batch waits (bounded) for the
+    // snapshot that ends it, then routes again (RetryHeld).
+    if (hold_deadline_ms_ == 0)
+      hold_deadline_ms_ = MonotonicMs() + rt->clusters[cluster_index_].write_hold_timeout_ms;
+    acquiring_ = true;
+    worker_->Hold(this, hold_deadline_ms_);
+    return false;
+  }
+  hold_deadline_ms_ = 0;
   if (route.reject || route.server < 0) {
     FailBatch(route.reject ? std::string_view("42501") : state::kConnectionFailure, route.message);
     return true;  // the loop goes on skipping the batch
@@ -1010,6 +1020,18 @@ void PgSession::OnServerGone(const std::string& server) {
 }
 
 // ---- errors and closing --------------------------------------------------------------
+
+void PgSession::RetryHeld(bool timed_out) {
+  if (!acquiring_ || backend_) return;
+  acquiring_ = false;
+  if (timed_out) {
+    hold_deadline_ms_ = 0;
+    // 57P03 cannot_connect_now: what PostgreSQL says while it cannot take the work yet.
+    FailBatch("57P03",
+              "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+  }
+  ProcessClientInput();
+}
 
 void PgSession::FailBatch(std::string_view sqlstate, std::string_view message) {
   SendError("ERROR", sqlstate, message);

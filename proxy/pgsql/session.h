@@ -41,6 +41,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void Drain() override;
   void Abort() override;
   void OnServerGone(const std::string& server) override;
+  void RetryHeld(bool timed_out) override;
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -118,6 +119,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   int backend_server_ = -1;
   uint64_t wait_ticket_ = 0;
   bool acquiring_ = false;
+  int64_t hold_deadline_ms_ = 0;  // while a batch waits for writes to resume
   bool syncing_ = false;
   bool sync_failed_ = false;
   std::string sync_error_;
