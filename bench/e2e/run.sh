@@ -420,31 +420,9 @@ run_one() {
   log "[$N_DONE/$N_TOTAL] $suite $wl c=$c $path r$round: $status qps=$qps p50=${p50}us p99=${p99}us cpu=${cpu:--}us"
 }
 
-# ---------------------------------------------------------------- the benchmark
-
-MY_PATHS="direct haproxy sluice-1node sluice"
-PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
-CELLS=()
-for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("mysql $wl $c"); done; done
-for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("pgsql $wl $c"); done; done
-for m in $PGB_MODES; do for c in $PGB_CLIENTS; do CELLS+=("pgsql pgbench-$m $c"); done; done
-N_TOTAL=0
-for cell in "${CELLS[@]}"; do
-  [[ $cell == mysql* ]] && n=4 || n=5
-  N_TOTAL=$((N_TOTAL + n * ROUNDS))
-done
-log "benchmark: $N_TOTAL runs of ${DURATION}s, paths interleaved per cell (A B C A B C ...)"
-BENCH_T0=$(date +%s)
-for cell in "${CELLS[@]}"; do
-  read -r suite wl c <<<"$cell"
-  [[ $suite == mysql ]] && paths=$MY_PATHS || paths=$PG_PATHS
-  for ((r = 1; r <= ROUNDS; r++)); do
-    for path in $paths; do run_one "$suite" "$wl" "$c" "$path" "$r"; done
-  done
-done
-log "benchmark runs took $(($(date +%s) - BENCH_T0)) s"
-
 # ---------------------------------------------------------------- profile
+
+# Before the benchmark: the servers are fresh (see the prepared-statement count below).
 
 PROFILE=$RUN/profile.txt
 : >"$PROFILE"
@@ -467,7 +445,7 @@ if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
   unset "PID_OF[perf]"
   {
     echo "perf record -e cpu-clock -F 999 -g -p <sluice>, sysbench oltp_point_select, 8 threads, MariaDB, ${PROFILE_S}s"
-    echo "sysbench: $(grep -E '^ +queries:' "$RUN/out/profile-sysbench.txt" | sed 's/  */ /g')"
+    echo "sysbench: $(grep -E '^ +queries:|FATAL' "$RUN/out/profile-sysbench.txt" | head -3 | sed 's/  */ /g')"
     echo
     echo "== self time by shared object"
     perf_top --sort dso | head -10
@@ -481,6 +459,38 @@ if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
 else
   echo "profile skipped: sluice's MariaDB path is not working (see the tables)" >"$PROFILE"
 fi
+
+# ---------------------------------------------------------------- the benchmark
+
+MY_PATHS="direct haproxy sluice-1node sluice"
+PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
+CELLS=()
+for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("mysql $wl $c"); done; done
+for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("pgsql $wl $c"); done; done
+for m in $PGB_MODES; do for c in $PGB_CLIENTS; do CELLS+=("pgsql pgbench-$m $c"); done; done
+N_TOTAL=0
+for cell in "${CELLS[@]}"; do
+  [[ $cell == mysql* ]] && n=4 || n=5
+  N_TOTAL=$((N_TOTAL + n * ROUNDS))
+done
+log "benchmark: $N_TOTAL runs of ${DURATION}s, paths interleaved per cell (A B C A B C ...)"
+BENCH_T0=$(date +%s)
+for cell in "${CELLS[@]}"; do
+  read -r suite wl c <<<"$cell"
+  [[ $suite == mysql ]] && paths=$MY_PATHS || paths=$PG_PATHS
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for path in $paths; do run_one "$suite" "$wl" "$c" "$path" "$r"; done
+  done
+  # Server-side prepared statements still open on the MariaDB primary after each cell: a
+  # proxy that keeps them on pooled connections can exhaust max_prepared_stmt_count, after
+  # which every client of that server (direct ones too) fails to prepare.
+  if [[ $suite == mysql ]]; then
+    n=$(mariadb --no-defaults -S "$MY_SOCKET_DIR/primary.sock" -uroot -NBe \
+      "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'")
+    printf '%s %s c=%s: %s\n' "$suite" "$wl" "$c" "$n" >>"$RUN/prepared-stmts.txt"
+  fi
+done
+log "benchmark runs took $(($(date +%s) - BENCH_T0)) s"
 
 # ---------------------------------------------------------------- memory
 
@@ -552,6 +562,14 @@ REPORT=$RUN/report.md
   echo "- wall time: $(($(date +%s) - STARTED)) s; run directory: $RUN"
   echo
   $RESULTS report "$RUNS" "$MEM" "$RUN/tables.md" && cat "$RUN/tables.md"
+  echo "### Prepared statements left open on the MariaDB primary after each cell"
+  echo
+  echo "(max_prepared_stmt_count = $(mariadb --no-defaults -S "$MY_SOCKET_DIR/primary.sock" -uroot -NBe 'SELECT @@max_prepared_stmt_count' 2>/dev/null || echo '?'); every client is gone when it is read)"
+  echo
+  echo '```'
+  cat "$RUN/prepared-stmts.txt" 2>/dev/null
+  echo '```'
+  echo
   echo "### Profile"
   echo
   echo '```'
