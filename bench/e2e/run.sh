@@ -22,7 +22,8 @@
 #   117 runs x 3 rounds x 2.6 s                                  ~ 15.2 min
 #   + clusters ~1 min, data ~0.5 min, profile ~0.3 min, memory ~1.5 min, micro ~0.5 min
 #                                                                 ~ 19 min (build not included)
-# Quick mode: (4+5)x2x2 + 5x3x2 = 66 runs x 1 round x 1.6 s ~ 2 min, ~5 min in all.
+#   Measured on 2 loaded cores: 351 runs in 835 s (2.4 s each), 15.3 min in all + the build.
+# Quick mode: (4+5)x2x2 + 5x3x2 = 66 runs x 1 round x 1.7 s ~ 2 min, ~4 min in all.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -426,8 +427,10 @@ run_one() {
 
 PROFILE=$RUN/profile.txt
 : >"$PROFILE"
-perf_top() { # flat self-time listing, one line per entry, no call chains
-  perf report -i "$RUN/perf.data" --stdio --no-children -g none --percent-limit 0.3 "$@" 2>/dev/null |
+perf_top() { # perf_top LIMIT_PERCENT ARGS...: one line per entry, no call chains
+  local limit=$1
+  shift
+  perf report -i "$RUN/perf.data" --stdio -g none --percent-limit "$limit" "$@" 2>/dev/null |
     grep -v '^#' | grep -v '^$' | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-150
 }
 if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
@@ -448,13 +451,16 @@ if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
     echo "sysbench: $(grep -E '^ +queries:|FATAL' "$RUN/out/profile-sysbench.txt" | head -3 | sed 's/  */ /g')"
     echo
     echo "== self time by shared object"
-    perf_top --sort dso | head -10
+    perf_top 0.3 --no-children --sort dso | head -10
     echo
     echo "== self time by symbol, whole process (top 30)"
-    perf_top --sort dso,symbol | head -30
+    perf_top 0.3 --no-children --sort dso,symbol | head -30
     echo
     echo "== self time inside the sluice binary only (percent of all samples, top 25)"
-    perf_top --sort symbol --dsos sluice | head -25
+    perf_top 0.1 --no-children --sort symbol --dsos sluice | head -25
+    echo
+    echo "== time including callees (frame-pointer call chains; user-space frames are partial at -O2)"
+    perf_top 3 --children --sort symbol | grep -v '\] 0x0000' | head -30
   } >"$PROFILE"
 else
   echo "profile skipped: sluice's MariaDB path is not working (see the tables)" >"$PROFILE"
