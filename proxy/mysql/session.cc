@@ -15,6 +15,7 @@
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/statement.h"
 #include "protocol/mysql/wire.h"
+#include "proxy/lingering_close.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
@@ -43,7 +44,6 @@ constexpr uint32_t kStatePins =
     routing::kPinLockTables | routing::kPinUserLock | routing::kPinTempTable |
     routing::kPinUserVariable | routing::kPinFoundRows | routing::kPinPrepare |
     routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
-constexpr int64_t kCloseLingerMs = 2000;  // bound on flushing the last bytes before a close
 
 // The capabilities sluice offers clients. Not offered: CLIENT_SSL (until TLS is set up),
 // CLIENT_DEPRECATE_EOF? It is offered: backends are opened with the client's own set, so
@@ -144,7 +144,7 @@ void MysqlSession::Start() {
   if (n > cluster.max_client_connections) {
     // MySQL answers an over-limit connection with ER_CON_COUNT_ERROR before the handshake.
     SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, 0);
-    CloseAfterFlush();
+    Close();
     return;
   }
   SendInitialHandshake();
@@ -200,7 +200,6 @@ void MysqlSession::OnClientRead(bufferevent*, void* arg) {
 
 void MysqlSession::OnClientWrite(bufferevent*, void* arg) {
   auto* s = static_cast<MysqlSession*>(arg);
-  if (s->phase_ == Phase::kClosing) return;
   // The client caught up: read the backend again (backpressure released).
   bufferevent_setcb(s->client_, &MysqlSession::OnClientRead, nullptr, &MysqlSession::OnClientEvent,
                     s);
@@ -234,7 +233,7 @@ void MysqlSession::HandleHandshakeResponse() {
   evbuffer_drain(bufferevent_get_input(client_), wire);
   if (!resp.ok()) {
     SendErr(mysql::ER_HANDSHAKE_ERROR, mysql::ER_HANDSHAKE_ERROR.message, login_seq_ + 1);
-    CloseAfterFlush();
+    Close();
     return;
   }
   caps_ = resp->capabilities & OfferedCaps();
@@ -270,7 +269,7 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
   if (!resp.ok()) {
     worker_->stats().protocol_errors++;
     SendErr(mysql::ER_HANDSHAKE_ERROR, mysql::ER_HANDSHAKE_ERROR.message, 1);
-    CloseAfterFlush();
+    Close();
     return;
   }
   if (backend_) ReleaseBackend(!in_txn_ && !pinned_);
@@ -355,7 +354,7 @@ void MysqlSession::DenyLogin(bool used_password) {
           fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), user_, client_addr_,
                       used_password ? "YES" : "NO"),
           login_seq_ + 1);
-  CloseAfterFlush();
+  Close();
 }
 
 void MysqlSession::HandleAuthSwitchResponse() {
@@ -451,14 +450,14 @@ void MysqlSession::ProcessClientInput() {
     if (!TakeClientCommand(&payload, &consumed, &too_big)) {
       if (too_big) {
         SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, 1);
-        CloseAfterFlush();
+        Close();
       }
       return;
     }
     evbuffer_drain(bufferevent_get_input(client_), consumed);
     if (payload.empty()) {
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, "Malformed packet", 1);
-      CloseAfterFlush();
+      Close();
       return;
     }
     Dispatch(std::move(payload));
@@ -1020,7 +1019,7 @@ void MysqlSession::FinishCommand() {
   if (!keep) ReleaseBackend(true);
   phase_ = Phase::kIdle;
   if (draining_ && !in_txn_) {
-    CloseAfterFlush();
+    Close();
     return;
   }
   ProcessClientInput();
@@ -1089,7 +1088,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
   b->Destroy();
   worker_->pools().Release(server);
   worker_->router().MarkFailed(cluster_index_, server);
-  if (phase_ == Phase::kIdle || phase_ == Phase::kClosing) {
+  if (phase_ == Phase::kIdle) {
     // A pinned connection died between statements: the session's state is gone with it.
     lost_state_ = in_txn_ || pinned_;
     pinned_ = false;
@@ -1130,7 +1129,7 @@ void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& mes
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {
-    CloseAfterFlush();
+    Close();
     return;
   }
   phase_ = Phase::kIdle;
@@ -1188,43 +1187,8 @@ void MysqlSession::OnServerGone(const std::string& server) {
   OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
 }
 
-void MysqlSession::CloseAfterFlush() {
-  if (phase_ == Phase::kClosing || phase_ == Phase::kClosed) return;
-  phase_ = Phase::kClosing;
-  bufferevent_disable(client_, EV_READ);
-  close_deadline_ms_ = MonotonicMs() + kCloseLingerMs;
-  LingerThenClose();
-}
-
-// Closes once the last bytes (an error packet, say) have left; over TLS they first pass
-// through the TLS bufferevent into the socket's. Bounded: a client that does not read is
-// closed after kCloseLingerMs.
-void MysqlSession::LingerThenClose() {
-  bufferevent* under = bufferevent_get_underlying(client_);
-  bool flushed = evbuffer_get_length(bufferevent_get_output(client_)) == 0 &&
-                 (!under || evbuffer_get_length(bufferevent_get_output(under)) == 0);
-  if (flushed || MonotonicMs() >= close_deadline_ms_) {
-    Close();
-    return;
-  }
-  if (!linger_ev_) {
-    linger_ev_ = evtimer_new(
-        worker_->base(),
-        [](evutil_socket_t, short, void* arg) {
-          static_cast<MysqlSession*>(arg)->LingerThenClose();
-        },
-        this);
-  }
-  timeval tv{0, 10 * 1000};
-  evtimer_add(linger_ev_, &tv);
-}
-
 void MysqlSession::Close() {
   if (phase_ == Phase::kClosed) return;
-  if (linger_ev_) {
-    event_free(linger_ev_);
-    linger_ev_ = nullptr;
-  }
   if (wait_ticket_) worker_->pools().Cancel(wait_ticket_);
   if (connecting_) {
     // Its login goes on without us; when done it joins the pool (or frees its slot).
@@ -1244,7 +1208,7 @@ void MysqlSession::Close() {
     counted_ = false;
   }
   phase_ = Phase::kClosed;
-  bufferevent_free(client_);
+  FreeWhenFlushed(client_);  // the last bytes (an error packet) still leave
   client_ = nullptr;
   worker_->RemoveSession(this);
   // Callers up the stack may still look at phase_: delete from the loop, not here.

@@ -54,7 +54,6 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
     kAcquiring,   // command waits for a backend connection
     kSyncing,     // internal commands bring the backend in line
     kForwarding,  // the client's command is on the backend; response streams back
-    kClosing,     // flushing the last bytes, then close
     kClosed,      // gone; deleted from the event loop
   };
   // What the in-flight command is, beyond its bytes.
@@ -104,8 +103,6 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void RetryOrFail(const Status& st);
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
-  void CloseAfterFlush();
-  void LingerThenClose();
   void Close();
   bool InTransaction() const;
   bool AutocommitOff() const;
@@ -127,9 +124,8 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   uint8_t charset_ = 45;
   std::string user_;
   uint8_t login_seq_ = 0;
-  bool counted_ = false;  // counted in the cluster's client connections
-  bool tls_ = false;      // the client upgraded to TLS
-  int64_t close_deadline_ms_ = 0;
+  bool counted_ = false;     // counted in the cluster's client connections
+  bool tls_ = false;         // the client upgraded to TLS
   bool full_auth_ = false;   // caching_sha2 full authentication: next packet is the password
   bool switched_ = false;    // an auth switch was sent; the next packet is its answer
   std::string auth_plugin_;  // the plugin of the pending auth switch
@@ -139,7 +135,6 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   SessionState want_;  // what the client set
   MysqlBackend* backend_ = nullptr;
   MysqlBackend* connecting_ = nullptr;  // a new backend connection logging in for us
-  event* linger_ev_ = nullptr;          // CloseAfterFlush's poll
   int backend_server_ = -1;             // index into the cluster's servers of backend_
   uint64_t wait_ticket_ = 0;
   bool pinned_ = false;           // session state lives on backend_ (locks, temp tables, …)

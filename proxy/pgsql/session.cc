@@ -1,5 +1,10 @@
 #include "proxy/pgsql/session.h"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
+#include "proxy/lingering_close.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -144,10 +149,6 @@ void PgSession::OnClientRead(bufferevent*, void* arg) {
 
 void PgSession::OnClientWrite(bufferevent*, void* arg) {
   auto* s = static_cast<PgSession*>(arg);
-  if (s->phase_ == Phase::kClosing) {
-    if (evbuffer_get_length(bufferevent_get_output(s->client_)) == 0) s->Close();
-    return;
-  }
   // The client caught up: read its backend again.
   bufferevent_setcb(s->client_, &PgSession::OnClientRead, nullptr, &PgSession::OnClientEvent, s);
   if (s->backend_ && !s->syncing_) {
@@ -162,6 +163,25 @@ void PgSession::OnClientEvent(bufferevent*, short what, void* arg) {
 }
 
 // ---- startup and authentication ------------------------------------------------------
+
+// 'S' goes out in the clear, then the TLS handshake runs over the same socket; the
+// StartupMessage arrives encrypted.
+void PgSession::StartTls() {
+  bufferevent_write(client_, "S", 1);
+  SSL* ssl = SSL_new(worker_->shared()->tls[cluster_index_]);
+  bufferevent* tls = bufferevent_openssl_filter_new(
+      worker_->base(), client_, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  if (!tls) {
+    SSL_free(ssl);
+    Close();
+    return;
+  }
+  client_ = tls;
+  tls_ = true;
+  bufferevent_setcb(client_, &PgSession::OnClientRead, nullptr, &PgSession::OnClientEvent, this);
+  bufferevent_setwatermark(client_, EV_READ, 0, kClientReadHighWater);
+  bufferevent_enable(client_, EV_READ | EV_WRITE);
+}
 
 void PgSession::HandleStartup() {
   evbuffer* in = bufferevent_get_input(client_);
@@ -180,8 +200,15 @@ void PgSession::HandleStartup() {
         FailLogin(state::kProtocolViolation, r.error);
         return;
       case pgsql::StartupKind::kSslRequest:
+        evbuffer_drain(in, consumed);
+        if (!tls_ && worker_->shared()->tls[cluster_index_]) {
+          StartTls();
+          return;
+        }
+        bufferevent_write(client_, "N", 1);  // no certificate: the client goes on in the clear
+        continue;
       case pgsql::StartupKind::kGssEncRequest:
-        // TLS and GSS encryption are not configured: the client goes on in the clear.
+        // GSS encryption is not offered: the client retries in the clear or with SSLRequest.
         evbuffer_drain(in, consumed);
         bufferevent_write(client_, "N", 1);
         continue;
@@ -1067,16 +1094,9 @@ void PgSession::Abort() {
   Close();
 }
 
+// Close() already lets the last bytes leave (FreeWhenFlushed).
 void PgSession::CloseAfterFlush() {
-  if (phase_ == Phase::kClosed) return;
-  phase_ = Phase::kClosing;
-  bufferevent_disable(client_, EV_READ);
-  if (evbuffer_get_length(bufferevent_get_output(client_)) == 0) {
-    Close();
-    return;
-  }
-  bufferevent_setwatermark(client_, EV_WRITE, 0, 0);
-  bufferevent_setcb(client_, nullptr, &PgSession::OnClientWrite, &PgSession::OnClientEvent, this);
+  Close();
 }
 
 void PgSession::Close() {
@@ -1098,7 +1118,7 @@ void PgSession::Close() {
     counted_ = false;
   }
   phase_ = Phase::kClosed;
-  bufferevent_free(client_);
+  FreeWhenFlushed(client_);  // a FATAL written just before still reaches the client
   client_ = nullptr;
   worker_->RemoveSession(this);
   // Callers up the stack may still look at the session: delete from the loop.

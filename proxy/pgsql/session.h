@@ -42,6 +42,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void Abort() override;
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
+  void StartTls();
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -119,6 +120,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   int backend_server_ = -1;
   uint64_t wait_ticket_ = 0;
   bool acquiring_ = false;
+  bool tls_ = false;              // the client upgraded with SSLRequest
   int64_t hold_deadline_ms_ = 0;  // while a batch waits for writes to resume
   bool syncing_ = false;
   bool sync_failed_ = false;

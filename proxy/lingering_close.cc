@@ -1,0 +1,54 @@
+#include "proxy/lingering_close.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include <chrono>
+
+namespace sluice {
+namespace {
+
+constexpr int kPollMs = 10;
+
+struct Linger {
+  bufferevent* bev;
+  event* timer;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+// Over TLS the bytes pass from the filter's buffer into the socket bufferevent's: both
+// must be empty before the free, which closes the socket.
+bool Flushed(bufferevent* bev) {
+  if (evbuffer_get_length(bufferevent_get_output(bev)) != 0) return false;
+  bufferevent* under = bufferevent_get_underlying(bev);
+  return !under || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+void Poll(evutil_socket_t, short, void* arg) {
+  auto* l = static_cast<Linger*>(arg);
+  if (Flushed(l->bev) || std::chrono::steady_clock::now() >= l->deadline) {
+    bufferevent_free(l->bev);
+    event_free(l->timer);
+    delete l;
+    return;
+  }
+  timeval tv{0, kPollMs * 1000};
+  evtimer_add(l->timer, &tv);
+}
+
+}  // namespace
+
+void FreeWhenFlushed(bufferevent* bev, int timeout_ms) {
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);  // its owner is gone
+  bufferevent_disable(bev, EV_READ);
+  if (Flushed(bev)) {
+    bufferevent_free(bev);
+    return;
+  }
+  auto* l = new Linger{bev, nullptr,
+                       std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)};
+  l->timer = evtimer_new(bufferevent_get_base(bev), &Poll, l);
+  Poll(-1, 0, l);
+}
+
+}  // namespace sluice
