@@ -140,6 +140,7 @@ class ClusterMonitor {
   int primary_failures_ = 0;
   // Failover fenced the primary and found no candidate: retried every round.
   std::string headless_old_;
+  std::string last_refusal_;  // the last "no failover" reason logged
   int64_t paused_since_ms_ = 0;
 };
 
@@ -418,10 +419,15 @@ bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, 
   std::string why;
   std::optional<Candidate> cand = Choose(c, old_primary, &why);
   if (!cand) {
-    log::Error("cluster {}: no failover: {}", name_, why);
-    if (now == paused_since_ms_) Event("FAILOVER_REFUSED", old_primary, "no failover: " + why);
+    // Said once per reason: the check repeats every round while the primary stays dead.
+    if (why != last_refusal_) {
+      log::Error("cluster {}: no failover: {}", name_, why);
+      Event("FAILOVER_REFUSED", old_primary, "no failover: " + why);
+      last_refusal_ = why;
+    }
     return false;
   }
+  last_refusal_.clear();
   const Server* target = nullptr;
   for (const Server& s : c.servers)
     if (s.name() == cand->name) target = &s;
