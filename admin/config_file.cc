@@ -326,14 +326,33 @@ Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
 }
 
 Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& servers) {
-  SLUICE_RETURN_IF_ERROR(
-      t.CheckKeys({"name", "protocol", "listen", "pool_mode", "writer_hostgroup",
-                   "reader_hostgroup", "reader_fallback_to_writer", "max_client_connections",
-                   "connect_timeout_ms", "read_your_writes_ms", "monitor_user", "monitor_password",
-                   "tls_cert", "tls_key", "local_infile", "monitor_interval_ms",
-                   "monitor_fail_threshold", "monitor_recover_threshold", "failover_window_ms",
-                   "auto_failover", "admin_user", "admin_password", "replication_user",
-                   "replication_password", "discovery", "discovery_allow", "server"}));
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name",
+                                      "protocol",
+                                      "listen",
+                                      "pool_mode",
+                                      "writer_hostgroup",
+                                      "reader_hostgroup",
+                                      "reader_fallback_to_writer",
+                                      "max_client_connections",
+                                      "connect_timeout_ms",
+                                      "read_your_writes_ms",
+                                      "monitor_user",
+                                      "monitor_password",
+                                      "tls_cert",
+                                      "tls_key",
+                                      "local_infile",
+                                      "monitor_interval_ms",
+                                      "monitor_fail_threshold",
+                                      "monitor_recover_threshold",
+                                      "failover_window_ms",
+                                      "auto_failover",
+                                      "admin_user",
+                                      "admin_password",
+                                      "replication_user",
+                                      "replication_password",
+                                      "discovery",
+                                      "discovery_allow",
+                                      "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
       t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),
@@ -379,8 +398,9 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
 }
 
 Status ReadUser(const TableReader& t, User* u) {
-  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name", "password", "cluster", "default_schema", "pool_mode",
-                                      "max_connections", "backend_user", "backend_password"}));
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"name", "password", "cluster", "default_schema", "pool_mode", "max_connections",
+                   "backend_user", "backend_password", "pg_auth"}));
   PoolMode mode = PoolMode::kTransaction;
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &u->name),
@@ -391,7 +411,11 @@ Status ReadUser(const TableReader& t, User* u) {
       t.Int("max_connections", Need::kOptional, limits::kUserMaxConnections, &u->max_connections),
       t.String("backend_user", Need::kOptional, &u->backend_user),
       t.String("backend_password", Need::kOptional, &u->backend_password),
+      t.String("pg_auth", Need::kOptional, &u->pg_auth),
   }));
+  if (u->pg_auth != "scram-sha-256" && u->pg_auth != "md5")
+    return t.ErrorAtKey("pg_auth",
+                        fmt::format("expected one of scram-sha-256|md5, got \"{}\"", u->pg_auth));
   if (t.Get("pool_mode")) u->pool_mode = mode;
   if (u->backend_user.empty()) u->backend_user = u->name;
   if (u->backend_password.empty()) u->backend_password = u->password;

@@ -90,6 +90,8 @@ struct User {
   std::string cluster;   // which cluster this user may use
   std::string default_schema;
   std::optional<PoolMode> pool_mode;  // overrides the cluster's
+  // PostgreSQL clients: "scram-sha-256" (default) or "md5", as pg_hba.conf methods.
+  std::string pg_auth = "scram-sha-256";
   int max_connections = 10000;
   // Credentials sluice uses towards the backend; default: the same as the client's.
   std::string backend_user;

@@ -78,6 +78,8 @@ $(servers "$RUN/mariadb/cluster.env")
 name = "demo_postgres"
 protocol = "postgresql"
 listen = "127.0.0.1:$PG_PORT"
+writer_hostgroup = 10
+reader_hostgroup = 11
 monitor_user = "monitor"
 monitor_password = "monitor_pw"
 $(servers "$RUN/postgres/cluster.env")
@@ -86,13 +88,25 @@ name = "sluice_app"
 password = "app_pw"
 cluster = "demo_mariadb"
 default_schema = "sluice"
+
+# User names are unique across clusters: the PostgreSQL login has its own name and logs
+# in to the servers as the harness's sluice_app.
+[[user]]
+name = "sluice_pg"
+password = "app_pw"
+cluster = "demo_postgres"
+backend_user = "sluice_app"
+backend_password = "app_pw"
 TOML
 
 "$BUILD/proxy/sluice" --config "$RUN/sluice.toml" >"$RUN/sluice.log" 2>&1 &
 echo $! >"$RUN/sluice.pid"
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$MY_PORT") 2>/dev/null && break
-  sleep 0.1
+for port in $MY_PORT $PG_PORT; do
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    kill -0 "$(cat "$RUN/sluice.pid")" 2>/dev/null || { cat "$RUN/sluice.log"; exit 1; }
+    sleep 0.1
+  done
 done
 
 source "$RUN/mariadb/cluster.env"; MY_PRIMARY=$PRIMARY_PORT
@@ -105,8 +119,10 @@ MariaDB through sluice (writes go to the primary, reads to the replicas):
   mariadb -h127.0.0.1 -P$MY_PORT -usluice_app -papp_pw sluice -e 'SELECT @@hostname, @@port'
 
 PostgreSQL through sluice:
-  PGPASSWORD=app_pw psql -h 127.0.0.1 -p $PG_PORT -U sluice_app sluice -c 'SELECT inet_server_port()'
+  PGPASSWORD=app_pw psql -h 127.0.0.1 -p $PG_PORT -U sluice_pg sluice -c 'SELECT inet_server_port()'
 
 The clusters directly: MariaDB primary on port $MY_PRIMARY, PostgreSQL primary on port $PG_PRIMARY
-(same users). Stop everything with: scripts/demo.sh stop
+(user sluice_app, password app_pw). Admin port (MySQL protocol):
+  mariadb -h127.0.0.1 -P$ADMIN_PORT -uadmin -padmin_pw -e 'SELECT * FROM runtime_servers'
+Stop everything with: scripts/demo.sh stop
 MSG

@@ -30,7 +30,9 @@ struct BackendLogin {
   uint64_t caps = 0;   // capabilities wanted; the server's are intersected
   uint8_t charset = 45;
   int connect_timeout_ms = 3000;
-  size_t max_prepared = 256;  // per connection, LRU beyond
+  // Per connection, LRU beyond. Bounded so that servers × connections × this stays under
+  // the server's max_prepared_stmt_count (16382 by default): 50 × 128 = 6400.
+  size_t max_prepared = 128;
 };
 
 class MysqlBackend final : public PooledConn {

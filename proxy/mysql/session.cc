@@ -842,15 +842,7 @@ void MysqlSession::HandleSyncResponse() {
       auto ok = mysql::DecodePrepareOk(pkt.payload);
       if (ok.ok()) {
         const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
-        uint32_t evicted = backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false});
-        if (evicted) {
-          std::string close{static_cast<char>(mysql::COM_STMT_CLOSE)};
-          close.append(4, '\0');
-          mysql::RewriteStatementId(&close, evicted);
-          uint8_t s = 0;
-          // Queued behind the prepare's response; COM_STMT_CLOSE has no response.
-          WritePacket(backend_->output(), &s, close);
-        }
+        CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
       }
     }
     auto r = tracker_.Feed(pkt);
@@ -972,8 +964,14 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
   cs.info = ClassifyStatement(cs.text, routing::Dialect::kMysql);
   routing::Digest(cs.text, routing::Dialect::kMysql, &cs.digest);
   cs.digest_hash = routing::DigestHash(cs.digest);
+  // The connection may hold this text already (another client prepared it here) and the
+  // cache may be full: the displaced statements are closed, or the server keeps them
+  // until max_prepared_stmt_count refuses every client.
+  const BackendStmt* had = backend_->stmts().Find(cs.text);
+  uint32_t replaced = had ? had->id : 0;
   uint32_t evicted = backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false});
-  (void)evicted;  // a client-driven prepare of an evicted text: the backend keeps both ids
+  CloseBackendStmt(replaced);
+  CloseBackendStmt(evicted);
   stmts_[client_id] = std::move(cs);
   mysql::RewriteStatementId(payload, client_id);
 }
@@ -1007,6 +1005,17 @@ void MysqlSession::RecordStats(bool error) {
   r.rows_affected = tracker_.affected_rows();
   r.error = error;
   RecordStatement(&worker_->stats(), r);
+}
+
+// COM_STMT_CLOSE for a statement of the current backend connection (0: nothing). It has no
+// response, so it can follow the command in flight.
+void MysqlSession::CloseBackendStmt(uint32_t backend_id) {
+  if (backend_id == 0) return;
+  std::string close{static_cast<char>(mysql::COM_STMT_CLOSE)};
+  close.append(4, '\0');
+  mysql::RewriteStatementId(&close, backend_id);
+  uint8_t seq = 0;
+  WritePacket(backend_->output(), &seq, close);
 }
 
 void MysqlSession::FinishCommand() {

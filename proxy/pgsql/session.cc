@@ -3,6 +3,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "protocol/pgsql/md5.h"
 #include "proxy/lingering_close.h"
 
 #include <arpa/inet.h>
@@ -139,6 +143,9 @@ void PgSession::OnClientRead(bufferevent*, void* arg) {
     case Phase::kSaslResponse:
       s->HandleSasl();
       break;
+    case Phase::kMd5:
+      s->HandleMd5();
+      break;
     case Phase::kActive:
       s->ProcessClientInput();
       break;
@@ -251,6 +258,17 @@ void PgSession::HandleStartup() {
         (u && u->pool_mode ? *u->pool_mode : cluster.pool_mode) == PoolMode::kTransaction;
     // An unknown user goes through SCRAM against a throw-away verifier, as the server
     // does, so that the answer does not tell which users exist.
+    if (user_known_ && u->pg_auth == "md5") {
+      // The user is configured for md5 (PostgreSQL's "md5" pg_hba method): a salted
+      // challenge instead of SCRAM.
+      RAND_bytes(md5_salt_.data(), static_cast<int>(md5_salt_.size()));
+      std::string out;
+      pgsql::AppendAuthenticationMd5Password(&out, md5_salt_);
+      AppendTo(bufferevent_get_output(client_), out);
+      phase_ = Phase::kMd5;
+      if (evbuffer_get_length(in)) HandleMd5();
+      return;
+    }
     const pgsql::ScramVerifier* v =
         user_known_ ? VerifierFor(user_, u->password) : VerifierFor("", "sluice-no-such-user");
     if (!v) {
@@ -312,6 +330,36 @@ void PgSession::HandleSasl() {
     return;
   }
   pgsql::AppendAuthenticationSaslFinal(&out, *fin);
+  pgsql::AppendAuthenticationOk(&out);
+  AppendTo(bufferevent_get_output(client_), out);
+  BeginLoginBackend();
+}
+
+void PgSession::HandleMd5() {
+  MsgHeader h;
+  std::span<const uint8_t> p;
+  PeekResult r = PeekMessage(bufferevent_get_input(client_), &h, &p, 1024);
+  if (r == PeekResult::kNeedMore) return;
+  if (r == PeekResult::kBad || h.type != fe::kPasswordMessage) {
+    FailLogin(state::kProtocolViolation, "expected password response");
+    return;
+  }
+  auto msg = pgsql::DecodePasswordMessage(p);
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const User* u = rt->FindUser(user_);
+  bool ok = false;
+  if (msg.ok() && u) {
+    std::string want = pgsql::Md5Password(user_, u->password, md5_salt_);
+    ok = want.size() == msg->password.size() &&
+         CRYPTO_memcmp(want.data(), msg->password.data(), want.size()) == 0;
+  }
+  evbuffer_drain(bufferevent_get_input(client_), h.total());
+  if (!ok) {
+    FailLogin(state::kInvalidPassword,
+              fmt::format("password authentication failed for user \"{}\"", user_));
+    return;
+  }
+  std::string out;
   pgsql::AppendAuthenticationOk(&out);
   AppendTo(bufferevent_get_output(client_), out);
   BeginLoginBackend();
@@ -1082,7 +1130,7 @@ void PgSession::Drain() {
   draining_ = true;
   bool idle = phase_ == Phase::kActive && (!backend_ || (outstanding_ == 0 && txn_status_ == 'I'));
   if (idle || phase_ == Phase::kStartup || phase_ == Phase::kSaslInitial ||
-      phase_ == Phase::kSaslResponse) {
+      phase_ == Phase::kSaslResponse || phase_ == Phase::kMd5) {
     if (phase_ == Phase::kActive)
       SendError("FATAL", state::kAdminShutdown,
                 "terminating connection due to administrator command");

@@ -6,6 +6,7 @@
 
 #include <event2/bufferevent.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -43,6 +44,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
   void StartTls();
+  void HandleMd5();
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -54,6 +56,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
     kStartup,       // waiting for SSLRequest / StartupMessage / CancelRequest
     kSaslInitial,   // AuthenticationSASL sent
     kSaslResponse,  // AuthenticationSASLContinue sent
+    kMd5,           // AuthenticationMD5Password sent
     kLoginBackend,  // authenticated; a backend login checks the database and gives settings
     kActive,        // logged in: batches flow
     kClosing,       // flushing the last bytes, then close
@@ -120,7 +123,8 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   int backend_server_ = -1;
   uint64_t wait_ticket_ = 0;
   bool acquiring_ = false;
-  bool tls_ = false;              // the client upgraded with SSLRequest
+  bool tls_ = false;  // the client upgraded with SSLRequest
+  std::array<uint8_t, 4> md5_salt_{};
   int64_t hold_deadline_ms_ = 0;  // while a batch waits for writes to resume
   bool syncing_ = false;
   bool sync_failed_ = false;
