@@ -85,7 +85,7 @@ void BackendPools::PutIdle(PooledConn* conn) {
   ++idle_total_;
 }
 
-void BackendPools::DropIdle(PooledConn* conn) {
+void BackendPools::Forget(PooledConn* conn) {
   if (conn->idle_) {
     auto& list = idle_[conn->key()];
     list.remove(conn);

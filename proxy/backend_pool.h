@@ -69,8 +69,9 @@ class BackendPools {
   bool TryReserve(const std::string& server, int limit);
   // Gives an owned, healthy connection back for reuse (or to the first waiter).
   void PutIdle(PooledConn* conn);
-  // An idle connection died (the server closed it): forget it and free its slot.
-  void DropIdle(PooledConn* conn);
+  // A connection is gone (closed by the server, failed to log in): drop it from the idle
+  // list if it is there and free its slot. The caller destroys it.
+  void Forget(PooledConn* conn);
   // A connection (open or failed to open) is gone: frees its slot.
   void Release(const std::string& server);
   // Queues a waiter for server; false when the queue is full (caller answers "too busy").

@@ -80,19 +80,14 @@ void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {
 }
 
 void MysqlBackend::Fail(Status st) {
-  bool was_ready = phase_ == Phase::kReady;
   phase_ = Phase::kFailed;
   bufferevent_disable(bev_, EV_READ | EV_WRITE);
   if (owner_) {
     owner_->OnBackendError(this, st);
     return;
   }
-  // Idle in the pool: the pool forgets it and frees its slot. Orphaned while logging in
-  // (its session closed): only the slot reserved for it is freed.
-  if (was_ready)
-    worker_->pools().DropIdle(this);
-  else
-    worker_->pools().Release(server());
+  // Idle in the pool, or orphaned while logging in (its session closed).
+  worker_->pools().Forget(this);
   Destroy();
 }
 

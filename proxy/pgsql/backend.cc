@@ -100,19 +100,14 @@ void PgBackend::SendStartup() {
 }
 
 void PgBackend::Fail(Status st) {
-  bool was_pooled = phase_ == Phase::kReady || phase_ == Phase::kResetting;
   phase_ = Phase::kFailed;
   bufferevent_disable(bev_, EV_READ | EV_WRITE);
   if (owner_) {
     owner_->OnBackendError(this, st);
     return;
   }
-  // Idle in the pool (or resetting for it): the pool forgets it and frees its slot; a
-  // login whose session went away frees the slot reserved for it.
-  if (was_pooled)
-    worker_->pools().DropIdle(this);
-  else
-    worker_->pools().Release(server());
+  // Idle in the pool, resetting for it, or a login whose session went away.
+  worker_->pools().Forget(this);
   Destroy();
 }
 

@@ -111,11 +111,11 @@ TEST_F(BackendPoolTest, CancelledWaiterIsNotCalled) {
   EXPECT_FALSE(called);
 }
 
-TEST_F(BackendPoolTest, DroppedIdleFreesItsSlot) {
+TEST_F(BackendPoolTest, ForgottenIdleFreesItsSlot) {
   ASSERT_TRUE(pools().TryReserve(a_.server, 1));
   auto* c = new FakeConn(a_);
   pools().PutIdle(c);
-  pools().DropIdle(c);
+  pools().Forget(c);
   c->Destroy();
   EXPECT_EQ(pools().open_count(a_.server), 0);
   EXPECT_EQ(pools().idle_count(), 0u);
