@@ -1,5 +1,7 @@
 #include "admin/control_plane.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "common/log.h"
@@ -17,6 +19,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const Runtime& config) 
 
 Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes) {
   stats_ = std::make_unique<StatsCollector>(std::move(mailboxes));
+  stats_->SetRejectionSink([this](const RejectedStatement& r) {
+    events_.Append("REJECTED", r.cluster, "",
+                   fmt::format("user {}: {} -- {}", r.user, r.message, r.statement));
+  });
   service_->Attach(runtime, stats_.get());
   poller_ = std::thread([this] { PollLoop(); });
   server_ = std::make_unique<AdminServer>(config_.admin, service_.get());

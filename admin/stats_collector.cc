@@ -42,6 +42,10 @@ void StatsCollector::Poll() {
   for (size_t i = 0; i < mailboxes_.size(); ++i) {
     std::unique_ptr<StatsDelta> d = mailboxes_[i]->Take();
     if (!d) continue;
+    // Rejections become events; they are not kept in the totals.
+    if (rejection_sink_)
+      for (const RejectedStatement& r : d->rejected) rejection_sink_(r);
+    d->rejected.clear();
     StatsDelta copy = *d;
     lifetime_[i].Merge(std::move(copy));
     since_reset_[i].Merge(std::move(*d));

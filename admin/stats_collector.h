@@ -3,6 +3,7 @@
 // and sums them across workers on request: counters add up, gauges are each worker's latest.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -15,6 +16,10 @@ class StatsCollector {
   enum class Section { kServers, kDigests, kCommands, kUsers, kGlobal };
 
   explicit StatsCollector(std::vector<StatsMailbox*> mailboxes);
+  // Called (on the polling thread) for each rejected statement the workers report.
+  void SetRejectionSink(std::function<void(const RejectedStatement&)> sink) {
+    rejection_sink_ = std::move(sink);
+  }
   // Takes whatever each mailbox holds. Called once a second and before every read.
   void Poll();
   // Summed across workers: everything since start (never reset; Prometheus counters).
@@ -29,6 +34,7 @@ class StatsCollector {
 
   mutable std::mutex mu_;
   std::vector<StatsMailbox*> mailboxes_;
+  std::function<void(const RejectedStatement&)> rejection_sink_;
   std::vector<StatsDelta> lifetime_;
   std::vector<StatsDelta> since_reset_;
 };

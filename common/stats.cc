@@ -69,7 +69,21 @@ void StatsDelta::Merge(StatsDelta&& o) {
   pool_waits += o.pool_waits;
   pool_wait_timeouts += o.pool_wait_timeouts;
   retries += o.retries;
+  rejected_statements += o.rejected_statements;
+  for (auto& r : o.rejected) {
+    if (rejected.size() >= kRejectedSamplesMax) break;
+    rejected.push_back(std::move(r));
+  }
   client_connections = o.client_connections;
+}
+
+void RecordRejection(StatsDelta* d, std::string_view cluster, std::string_view user,
+                     std::string_view message, std::string_view statement) {
+  ++d->rejected_statements;
+  if (d->rejected.size() >= kRejectedSamplesMax) return;
+  d->rejected.push_back(RejectedStatement{std::string(cluster), std::string(user),
+                                          std::string(message),
+                                          std::string(statement.substr(0, kRejectedTextMax))});
 }
 
 void RecordStatement(StatsDelta* d, const StatementRecord& r) {
@@ -114,7 +128,7 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
          client_connections_accepted == 0 && client_connections_refused == 0 &&
-         protocol_errors == 0 && pool_waits == 0 && retries == 0;
+         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0;
 }
 
 }  // namespace sluice

@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace sluice {
 
@@ -67,6 +69,16 @@ struct UserStats {
   int64_t client_connections = 0;  // gauge
 };
 
+// A statement a query rule rejected, for the control plane's event log.
+struct RejectedStatement {
+  std::string cluster;
+  std::string user;
+  std::string message;    // the rule's error message
+  std::string statement;  // the text, cut at kRejectedTextMax bytes
+};
+inline constexpr size_t kRejectedTextMax = 200;
+inline constexpr size_t kRejectedSamplesMax = 32;  // per hand-over; the rest are counted
+
 // Everything one worker counted since its last hand-over. Keys: cluster name + "/" + server
 // name for servers; digest hash (with user/schema folded in) for digests.
 struct StatsDelta {
@@ -81,6 +93,8 @@ struct StatsDelta {
   uint64_t pool_wait_timeouts = 0;
   uint64_t retries = 0;            // statements moved to another server before any byte
   int64_t client_connections = 0;  // gauge
+  uint64_t rejected_statements = 0;
+  std::vector<RejectedStatement> rejected;  // a bounded sample, see kRejectedSamplesMax
 
   void Merge(StatsDelta&& o);
   bool empty() const;
@@ -101,6 +115,10 @@ struct StatementRecord {
   uint64_t rows_affected = 0;
   bool error = false;
 };
+
+// Counts a rejected statement and keeps it as a sample while there is room.
+void RecordRejection(StatsDelta* d, std::string_view cluster, std::string_view user,
+                     std::string_view message, std::string_view statement);
 
 // Adds one statement to a worker's delta (per server, command, user and digest).
 void RecordStatement(StatsDelta* d, const StatementRecord& r);

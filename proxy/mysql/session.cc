@@ -632,6 +632,8 @@ void MysqlSession::RouteAndAcquire() {
   }
   hold_deadline_ms_ = 0;
   if (route.reject) {
+    RecordRejection(&worker_->stats(), rt->clusters[cluster_index_].name, user_, route.message,
+                    req.text);
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
   }

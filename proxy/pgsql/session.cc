@@ -529,6 +529,9 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
     return false;
   }
   hold_deadline_ms_ = 0;
+  if (route.reject)
+    RecordRejection(&worker_->stats(), rt->clusters[cluster_index_].name, user_, route.message,
+                    text);
   if (route.reject || route.server < 0) {
     FailBatch(route.reject ? std::string_view("42501") : state::kConnectionFailure, route.message);
     return true;  // the loop goes on skipping the batch

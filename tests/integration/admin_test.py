@@ -204,6 +204,15 @@ class AdminTest(unittest.TestCase):
             with self.assertRaises(pymysql.err.MySQLError) as e:
                 self.port_of(conn)
             self.assertIn("blocked by the admin test", str(e.exception))
+            # The rejection reaches the event table (workers hand stats over once a second).
+            deadline = time.time() + 10
+            rejected = []
+            while time.time() < deadline and not rejected:
+                rejected = [r for r in self.q("SELECT * FROM stats_events")
+                            if "REJECTED" in [str(c) for c in r] and
+                            any("blocked by the admin test" in str(c) for c in r)]
+                time.sleep(0.2)
+            self.assertTrue(rejected, "no REJECTED event in stats_events")
             self.q("DELETE FROM query_rules WHERE id = 10")
             self.q("load mysql query rules to runtime")
             self.assertIn(self.port_of(conn), self.replicas)
