@@ -149,9 +149,9 @@ write_env() {
     fi
   done
   if [[ $KIND == mariadb ]]; then
-    primary_socket="$DIR/run/primary.sock"
+    primary_socket="$RUN/primary.sock"
   else
-    primary_socket="$DIR/run/.s.PGSQL.$(node_port primary)"
+    primary_socket="$RUN/.s.PGSQL.$(node_port primary)"
   fi
   {
     echo "KIND=$KIND"
@@ -162,7 +162,7 @@ write_env() {
     echo "REPLICA_NAMES=\"$names\""
     echo "NODES=\"$NODES\""
     for n in $NODES; do echo "NODE_${n}_PORT=$(node_port "$n")"; done
-    echo "SOCKET_DIR=$DIR/run"
+    echo "SOCKET_DIR=$RUN"
     echo "PRIMARY_SOCKET=$primary_socket"
     echo "APP_USER=$APP_USER"
     echo "APP_PASSWORD=$APP_PASSWORD"
@@ -189,13 +189,13 @@ write_env() {
 my_sql() {
   local node=$1
   shift
-  mariadb --no-defaults --protocol=socket --socket="$DIR/run/$node.sock" -uroot \
+  mariadb --no-defaults --protocol=socket --socket="$RUN/$node.sock" -uroot \
     --connect-timeout=5 -N -B -e "$*"
 }
 
 # "Field: value" lines of a \G statement (-N would drop the field names).
 my_sql_vertical() {
-  mariadb --no-defaults --protocol=socket --socket="$DIR/run/$1.sock" -uroot \
+  mariadb --no-defaults --protocol=socket --socket="$RUN/$1.sock" -uroot \
     --connect-timeout=5 -e "$2\G"
 }
 
@@ -210,7 +210,7 @@ user=root
 datadir=$nd/data
 port=$port
 bind-address=127.0.0.1
-socket=$DIR/run/$node.sock
+socket=$RUN/$node.sock
 pid-file=$nd/mariadbd.pid
 log-error=$nd/error.log
 skip-name-resolve
@@ -427,7 +427,7 @@ as_pg() { runuser -u postgres -- "$@"; }
 pg_sql() {
   local node=$1
   shift
-  "$PGBIN/psql" -h "$DIR/run" -p "$(node_port "$node")" -U postgres -d postgres -XAtq \
+  "$PGBIN/psql" -h "$RUN" -p "$(node_port "$node")" -U postgres -d postgres -XAtq \
     -v ON_ERROR_STOP=1 -c "$*"
 }
 
@@ -435,7 +435,7 @@ pg_check_dir() {
   if ! as_pg test -w "$DIR" -a -x "$DIR"; then
     die "the postgres OS user cannot write $DIR: every parent directory must be traversable (chmod o+x)"
   fi
-  local sock="$DIR/run/.s.PGSQL.65535.lock"
+  local sock="$RUN/.s.PGSQL.65535.lock"
   ((${#sock} < 100)) || die "DIR path too long for a unix socket path: $DIR"
 }
 
@@ -464,7 +464,7 @@ pg_initdb_primary() {
 
 # sluice test cluster (tests/cluster/cluster.sh)
 listen_addresses = '127.0.0.1'
-unix_socket_directories = '$DIR/run'
+unix_socket_directories = '$RUN'
 wal_level = replica
 hot_standby = on
 max_wal_senders = 16
@@ -479,7 +479,7 @@ full_page_writes = off
 include_if_exists = 'node.conf'
 EOF
   as_pg sh -c "cat > '$nd/data/pg_hba.conf'" <<EOF
-# The harness itself uses the unix socket in $DIR/run; every client uses scram over TCP.
+# The harness itself uses the unix socket in $RUN; every client uses scram over TCP.
 local   all          all                       trust
 host    replication  $REPL_USER  127.0.0.1/32  scram-sha-256
 host    all          all         127.0.0.1/32  scram-sha-256
@@ -717,10 +717,21 @@ start_watchdog() {
 
 # ---------------------------------------------------------------- commands
 
+# Unix socket paths are limited to 107 bytes: under a long DIR (a CI clone's build tree)
+# the sockets live in a short directory of their own, named from DIR so that every command
+# on the cluster finds the same one.
+set_run_dir() {
+  RUN="$DIR/run"
+  if ((${#RUN} > 60)); then
+    RUN="/tmp/sluice-run-$(printf '%s' "$DIR" | md5sum | cut -c1-12)"
+  fi
+}
+
 set_dir() {
   [[ -n "${1:-}" ]] || usage
   mkdir -p "$1"
   DIR=$(cd "$1" && pwd -P)
+  set_run_dir
 }
 
 # For commands on an existing cluster: loads cluster.env and knows its ports as taken.
@@ -728,6 +739,7 @@ use_cluster() {
   [[ -n "${1:-}" ]] || usage
   [[ -d "$1" ]] || die "$1: no such directory"
   DIR=$(cd "$1" && pwd -P)
+  set_run_dir
   load_env
   local n
   for n in $NODES; do USED_PORTS="${USED_PORTS:-} $(node_port "$n")"; done
@@ -752,7 +764,7 @@ cmd_start() {
 
   if [[ -f "$DIR/.sluice-cluster" ]]; then
     do_stop
-    rm -rf "$DIR/nodes" "$DIR/run" "$DIR/pids" "$DIR/template" "$DIR"/*.log
+    rm -rf "$DIR/nodes" "$RUN" "$DIR/pids" "$DIR/template" "$DIR"/*.log
   elif [[ -n "$(ls -A "$DIR")" ]]; then
     die "$DIR is not empty and holds no cluster: refusing to use it"
   fi
@@ -763,7 +775,7 @@ cmd_start() {
   fi
   KIND=$kind
   echo "$KIND" >"$DIR/.sluice-cluster"
-  mkdir -p "$DIR/nodes" "$DIR/run" "$DIR/pids"
+  mkdir -p "$DIR/nodes" "$RUN" "$DIR/pids"
   NODES=primary
   for ((i = 1; i <= replicas; i++)); do NODES+=" replica$i"; done
 
@@ -774,7 +786,7 @@ cmd_start() {
   if [[ $KIND == mariadb ]]; then
     my_start_cluster
   else
-    chown -R postgres:postgres "$DIR"
+    chown -R postgres:postgres "$DIR" "$RUN"
     pg_start_cluster
   fi
   write_env
@@ -797,8 +809,11 @@ cmd_stop() {
   [[ -n "${1:-}" ]] || usage
   [[ -d "$1" ]] || return 0
   DIR=$(cd "$1" && pwd -P)
+  set_run_dir
   [[ -f "$DIR/.sluice-cluster" ]] || die "$DIR holds no cluster"
   do_stop
+  # A socket directory outside DIR goes with the cluster.
+  [[ $RUN == "$DIR/run" ]] || rm -rf "$RUN"
 }
 
 cmd_status() {
