@@ -662,62 +662,56 @@ void MysqlSession::AcquireBackend(int server_index) {
     return;
   }
   int limit = std::max(1, srv.max_connections / worker_->shared()->worker_count);
-  auto open = [this, key, &srv, u, &cluster]() {
-    BackendLogin login;
-    login.host = srv.host;
-    login.port = srv.port;
-    login.user = key.user;
-    login.password = u->backend_password.empty() ? u->password : u->backend_password;
-    login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
-                 mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
-    login.charset = charset_;
-    login.connect_timeout_ms = cluster.connect_timeout_ms;
-    connecting_ = MysqlBackend::Connect(worker_, key, login, this);
-  };
   if (pools.TryReserve(key.server, limit)) {
-    open();
+    OpenBackend(key);
     return;
   }
   // At the limit: wait (bounded in count and time) for a connection or a free slot.
-  BackendLogin login_copy;
+  worker_->stats().pool_waits++;
   bool queued = pools.Wait(
       key, limit, kPoolWaitTimeoutMs,
-      [this, key, server_index](bool ok, PooledConn* c) {
+      [this, key](bool ok, PooledConn* c) {
         wait_ticket_ = 0;
         if (!ok) {
+          worker_->stats().pool_wait_timeouts++;
           FailCommand(mysql::ER_CON_COUNT_ERROR,
                       fmt::format("sluice: timed out waiting for a connection to {}", key.server));
-          return;
-        }
-        if (c) {
+        } else if (c) {
           OnBackendAcquired(static_cast<MysqlBackend*>(c));
-          return;
+        } else {
+          OpenBackend(key);  // a slot was reserved for us
         }
-        // A slot was reserved for us: open a connection with the current snapshot.
-        const RuntimePtr& rt2 = worker_->runtime().Current();
-        const Cluster& cl = rt2->clusters[cluster_index_];
-        if (server_index >= static_cast<int>(cl.servers.size())) {
-          worker_->pools().Release(key.server);
-          RetryOrFail(Unavailable("server removed"));
-          return;
-        }
-        const User* u2 = rt2->FindUser(user_);
-        BackendLogin login;
-        login.host = cl.servers[server_index].host;
-        login.port = cl.servers[server_index].port;
-        login.user = key.user;
-        login.password =
-            u2 ? (u2->backend_password.empty() ? u2->password : u2->backend_password) : "";
-        login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
-                     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
-        login.charset = charset_;
-        login.connect_timeout_ms = cl.connect_timeout_ms;
-        connecting_ = MysqlBackend::Connect(worker_, key, login, this);
       },
       &wait_ticket_);
   if (!queued)
     FailCommand(mysql::ER_CON_COUNT_ERROR,
                 "sluice: too many sessions waiting for a backend connection");
+}
+
+// Opens a connection for key in the slot reserved for it, with the current snapshot's view
+// of the server and the user (either may have changed while the session waited).
+void MysqlSession::OpenBackend(const PoolKey& key) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster& cluster = rt->clusters[cluster_index_];
+  const Server* srv = nullptr;
+  for (const Server& s : cluster.servers)
+    if (s.name() == key.server) srv = &s;
+  const User* u = rt->FindUser(user_);
+  if (!srv || !u) {
+    worker_->pools().Release(key.server);
+    RetryOrFail(Unavailable(fmt::format("{} left the cluster's configuration", key.server)));
+    return;
+  }
+  BackendLogin login;
+  login.host = srv->host;
+  login.port = srv->port;
+  login.user = key.user;
+  login.password = u->backend_password.empty() ? u->password : u->backend_password;
+  login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
+               mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
+  login.charset = charset_;
+  login.connect_timeout_ms = cluster.connect_timeout_ms;
+  connecting_ = MysqlBackend::Connect(worker_, key, login, this);
 }
 
 void MysqlSession::OnBackendReady(MysqlBackend* b) {

@@ -92,6 +92,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void StartCommand();
   void RouteAndAcquire();
   void AcquireBackend(int server_index);
+  void OpenBackend(const PoolKey& key);
   void OnBackendAcquired(MysqlBackend* b);
   void RunNextSyncStep();
   void SendClientCommand();
