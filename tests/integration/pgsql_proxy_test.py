@@ -529,12 +529,16 @@ SELECT v FROM psql_t WHERE id = 1;
         sock.sendall(parse + msg(b"S", b""))
         self.assertEqual(recv_msg(sock)[0], b"1")
         self.assertEqual(recv_msg(sock)[0], b"Z")
-        holders = [self.connect() for _ in range(3)]
+        # Pools are per worker and the kernel spreads connections over sluice's 2 workers
+        # (SO_REUSEPORT): with 16 holders, the chance that none shares this client's worker
+        # is 2^-16, where 3 holders left it at 1/8 and the test flaked.
+        n = 16
+        holders = [self.connect() for _ in range(n)]
         pids = set()
         for i in range(30):
-            holder = holders[i % 3]
+            holder = holders[i % n]
             holder.cursor().execute("SELECT txid_current()")  # BEGIN + a write: holds a backend
-            holders[(i + 1) % 3].commit()
+            holders[(i + 1) % n].commit()
             val = str(i).encode()
             bind = msg(b"B", b"\0s1\0" + struct.pack("!h", 0) + struct.pack("!h", 1) +
                        struct.pack("!i", len(val)) + val + struct.pack("!h", 0))
