@@ -95,7 +95,10 @@ class Db:
                     cur.execute("SHOW SLAVE STATUS")
                     replicating = cur.fetchone() is not None
                 return self.one(c, "SELECT @@read_only") == 0 and not replicating
-            return self.one(c, "SELECT pg_is_in_recovery()") is False
+            # A fenced old PostgreSQL primary is not in recovery but refuses writes
+            # (default_transaction_read_only, set by the switchover): not a primary.
+            return (self.one(c, "SELECT pg_is_in_recovery()") is False and
+                    self.one(c, "SELECT current_setting('default_transaction_read_only')") == "off")
         finally:
             c.close()
 
