@@ -14,12 +14,6 @@
 namespace sluice {
 namespace {
 
-#define SLUICE_RETURN_IF_ERROR(expr) \
-  do {                               \
-    Status _s = (expr);              \
-    if (!_s.ok()) return _s;         \
-  } while (0)
-
 constexpr const char* kLatencyColumns =
     "cnt_100us INT, cnt_250us INT, cnt_500us INT, cnt_1ms INT, cnt_2500us INT, cnt_5ms INT, "
     "cnt_10ms INT, cnt_25ms INT, cnt_50ms INT, cnt_100ms INT, cnt_500ms INT, cnt_1s INT, "

@@ -14,12 +14,6 @@
 namespace sluice {
 namespace {
 
-#define SLUICE_RETURN_IF_ERROR(expr) \
-  do {                               \
-    Status _s = (expr);              \
-    if (!_s.ok()) return _s;         \
-  } while (0)
-
 constexpr const char* kServersColumns =
     "cluster TEXT NOT NULL, hostgroup INT, host TEXT NOT NULL, port INT NOT NULL, "
     "role TEXT NOT NULL DEFAULT 'replica', weight INT NOT NULL DEFAULT 1, "

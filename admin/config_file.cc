@@ -253,12 +253,6 @@ Status FirstError(std::initializer_list<Status> steps) {
   return Status::Ok();
 }
 
-#define SLUICE_RETURN_IF_ERROR(expr) \
-  do {                               \
-    Status _s = (expr);              \
-    if (!_s.ok()) return _s;         \
-  } while (0)
-
 Status ReadSluice(const TableReader& t, Runtime* rt) {
   log::Level level = log::Level::kInfo;
   SLUICE_RETURN_IF_ERROR(t.CheckKeys({"workers", "log_level", "drain_timeout_ms"}));

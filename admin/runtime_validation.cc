@@ -11,12 +11,6 @@
 namespace sluice {
 namespace {
 
-#define SLUICE_RETURN_IF_ERROR(expr) \
-  do {                               \
-    Status _s = (expr);              \
-    if (!_s.ok()) return _s;         \
-  } while (0)
-
 using Entity = Field::Entity;
 
 Field At(Entity e, std::string name, size_t cluster = 0, size_t index = 0) {

@@ -73,3 +73,10 @@ class [[nodiscard]] Result {
 };
 
 }  // namespace sluice
+
+// Returns the Status of expr from the enclosing function when it is not ok.
+#define SLUICE_RETURN_IF_ERROR(expr)       \
+  do {                                     \
+    ::sluice::Status _sluice_s = (expr);   \
+    if (!_sluice_s.ok()) return _sluice_s; \
+  } while (0)

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "health/node.h"
 #include "health/positions.h"
@@ -19,12 +20,6 @@ namespace {
 constexpr size_t kMaxRecords = 2000;
 // A discovered replica that left is drained this many intervals before it is removed.
 constexpr int kDrainIntervals = 5;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -221,7 +216,7 @@ int64_t ClusterMonitor::LagOf(const Cluster& c, const Server& s, const NodeCheck
 void ClusterMonitor::Round() {
   Cluster c = Composed();
   if (c.name.empty()) return;
-  int64_t now = NowMs();
+  int64_t now = MonotonicMs();
   // The primary first, so that replicas are compared with a position no newer than theirs.
   std::vector<const Server*> order;
   const Server* primary = nullptr;
@@ -449,7 +444,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, 
   headless_old_.clear();
   Event("FAILOVER_DONE", target->name(),
         fmt::format("new primary {} (old {} fenced, needs rejoin); writes paused for {} ms",
-                    target->name(), old_primary, NowMs() - paused_since_ms_));
+                    target->name(), old_primary, MonotonicMs() - paused_since_ms_));
   return true;
 }
 
@@ -536,7 +531,7 @@ void ClusterMonitor::Publish(const Cluster& c, const std::string& new_primary,
   ServerWatch& w = watch_[new_primary];
   w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
   w.behind_since_ms = 0;
-  primary_last_good_ms_ = NowMs();
+  primary_last_good_ms_ = MonotonicMs();
   primary_failures_ = 0;
 }
 
@@ -563,7 +558,7 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check, 
     ServerWatch& w = Watch(c, s);
     auto k = w.node->Check();
     if (!k.ok() || k->is_primary || !k->replicating || !k->replication_error.empty()) continue;
-    int64_t lag = LagOf(c, s, *k, primary_check, w, NowMs());
+    int64_t lag = LagOf(c, s, *k, primary_check, w, MonotonicMs());
     if (lag != 0) {
       log::Debug("cluster {}: discovered {} is not caught up yet", name_, hp);
       continue;
@@ -649,7 +644,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   if (!tcheck->replication_error.empty())
     return Unavailable("target replication broken: " + tcheck->replication_error);
 
-  int64_t start = NowMs();
+  int64_t start = MonotonicMs();
   owner_->topology_->Update([&](Overlay* o) {
     o->clusters[name_].writes_paused = true;
     return true;
@@ -729,7 +724,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   }
   std::string old_name = old->name(), new_name = target->name();
   Publish(c, new_name, old_name, fence_old);
-  int64_t pause = NowMs() - start;
+  int64_t pause = MonotonicMs() - start;
   std::string msg =
       fmt::format("switchover {} -> {} done; writes paused for {} ms", old_name, new_name, pause);
   Event("SWITCHOVER_DONE", new_name, msg);

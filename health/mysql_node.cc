@@ -21,11 +21,6 @@ class MysqlNode : public Node {
     conn_ = nullptr;
   }
 
-  Status Exec(const std::string& sql) override {
-    auto r = Query(sql);
-    return r.ok() ? Status::Ok() : r.status();
-  }
-
   Result<Rows> Query(const std::string& sql) override {
     std::vector<std::string> names;
     return QueryNamed(sql, &names);

@@ -45,8 +45,12 @@ class Node {
   virtual ~Node() = default;
   // Connects if needed (once), then checks. An error closes the connection.
   virtual Result<NodeCheck> Check() = 0;
-  virtual Status Exec(const std::string& sql) = 0;
   virtual Result<Rows> Query(const std::string& sql) = 0;
+  // A statement whose rows do not matter: Query() without them.
+  Status Exec(const std::string& sql) {
+    auto r = Query(sql);
+    return r.ok() ? Status::Ok() : r.status();
+  }
   virtual void Close() = 0;
 };
 

@@ -31,11 +31,6 @@ class PgNode : public Node {
     conn_ = nullptr;
   }
 
-  Status Exec(const std::string& sql) override {
-    auto r = Query(sql);
-    return r.ok() ? Status::Ok() : r.status();
-  }
-
   Result<Rows> Query(const std::string& sql) override {
     if (Status s = Connect(); !s.ok()) return s;
     PGresult* res = PQexec(conn_, sql.c_str());

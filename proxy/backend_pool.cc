@@ -2,23 +2,9 @@
 
 #include <event2/event.h>
 
-#include <chrono>
-
 #include "proxy/worker.h"
 
 namespace sluice {
-
-int64_t MonotonicMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t MonotonicUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 BackendPools::BackendPools(Worker* worker) : worker_(worker) {
   // Waiter deadlines are checked every 100 ms: cheaper than one timer per waiter.

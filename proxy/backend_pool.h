@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
+
 struct event;
 
 namespace sluice {
@@ -111,8 +113,5 @@ class BackendPools {
   uint64_t next_ticket_ = 1;
   size_t idle_total_ = 0;
 };
-
-int64_t MonotonicMs();
-int64_t MonotonicUs();
 
 }  // namespace sluice
