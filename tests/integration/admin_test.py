@@ -9,7 +9,6 @@ Usage: admin_test.py SLUICE_BINARY [unittest args].
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -22,28 +21,12 @@ import urllib.request
 
 import pymysql
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sluice_proc import free_port, read_cluster_env  # noqa: E402
+
 SLUICE = None
 CLUSTER_DIR = os.environ.get("SLUICE_MARIADB_CLUSTER_DIR", "")
 ADMIN_PW = "admin_pw"
-
-
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = shlex.split(v)[0] if v else ""
-    return env
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_until(what, fn, timeout=30, step=0.2):
@@ -131,7 +114,7 @@ default_schema = "%s"
 class AdminTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = read_env(os.path.join(CLUSTER_DIR, "cluster.env"))
+        cls.env = read_cluster_env(CLUSTER_DIR)
         cls.primary = int(cls.env["PRIMARY_PORT"])
         cls.replicas = [int(p) for p in cls.env["REPLICA_PORTS"].split()]
         cls.tmp = tempfile.mkdtemp(prefix="sluice-admin-test-")

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import os
 import re
-import shlex
 import signal
 import socket
 import struct
@@ -24,27 +23,11 @@ import unittest
 import psycopg2
 import psycopg2.errors
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sluice_proc import free_port, read_cluster_env  # noqa: E402
+
 SLUICE = None
 CLUSTER_DIR = os.environ.get("SLUICE_PG_CLUSTER_DIR", "")
-
-
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = shlex.split(v)[0] if v else ""
-    return env
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_port(port, proc, timeout=30):
@@ -151,7 +134,7 @@ def simple_query(sock, sql):
 class PgsqlProxyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = read_env(os.path.join(CLUSTER_DIR, "cluster.env"))
+        cls.env = read_cluster_env(CLUSTER_DIR)
         cls.primary = int(cls.env["PRIMARY_PORT"])
         cls.replicas = [int(p) for p in cls.env["REPLICA_PORTS"].split()]
         cls.user, cls.password = cls.env["APP_USER"], cls.env["APP_PASSWORD"]
