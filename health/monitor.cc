@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "health/node.h"
+#include "health/pg_standby.h"
 #include "health/positions.h"
 
 namespace sluice::health {
@@ -48,6 +49,19 @@ bool SplitHostPort(const std::string& hp, std::string* host, uint16_t* port) {
   *host = hp.substr(0, colon);
   *port = static_cast<uint16_t>(p);
   return true;
+}
+
+// Whether replica K has applied everything PRIMARY had when the primary was checked (earlier
+// in the same round): MariaDB's applied GTIDs cover its binlog, PostgreSQL's replay LSN
+// reached its current LSN.
+bool CaughtUp(Protocol protocol, const NodeCheck& k, const NodeCheck* primary) {
+  if (!primary) return false;
+  if (protocol == Protocol::kMysql) {
+    auto mine = ParseGtidPos(k.gtid_applied);
+    auto theirs = ParseGtidPos(primary->gtid_binlog);
+    return mine && theirs && GtidCovers(*mine, *theirs);
+  }
+  return primary->lsn_current > 0 && k.lsn_replayed >= primary->lsn_current;
 }
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -193,22 +207,12 @@ int64_t ClusterMonitor::LagOf(const Cluster& c, const Server& s, const NodeCheck
     w.behind_since_ms = 0;
     return 0;
   }
-  bool caught_up = false;
-  std::optional<int64_t> reported;
-  if (c.protocol == Protocol::kMysql) {
-    auto mine = ParseGtidPos(k.gtid_applied);
-    auto theirs = primary ? ParseGtidPos(primary->gtid_binlog) : std::nullopt;
-    caught_up = mine && theirs && GtidCovers(*mine, *theirs);
-    reported = k.lag_ms;
-  } else {
-    caught_up = primary && primary->lsn_current > 0 && k.lsn_replayed >= primary->lsn_current;
-    reported = k.replay_age_ms;
-  }
-  if (caught_up) {
+  if (CaughtUp(c.protocol, k, primary)) {
     w.behind_since_ms = 0;
     return 0;
   }
   if (w.behind_since_ms == 0) w.behind_since_ms = now;
+  std::optional<int64_t> reported = c.protocol == Protocol::kMysql ? k.lag_ms : k.replay_age_ms;
   if (reported) return std::max<int64_t>(*reported, 0);
   return now - w.behind_since_ms;
 }
@@ -488,21 +492,20 @@ Status ClusterMonitor::Repoint(const Cluster& c, const Server& replica, const Se
     if (Status st = a->Exec(change); !st.ok()) return st;
     return a->Exec("START SLAVE");
   }
-  // Keep the standby's application_name: synchronous_standby_names may name it.
-  std::string app = "sluice_" + std::to_string(replica.port);
+  // Keep the standby's application_name: discovery reads it as the standby's address and
+  // synchronous_standby_names may name it. A standby that had none gets its address.
+  std::string app = replica.name();
   auto cur = a->Query("SHOW primary_conninfo");
   if (cur.ok() && !cur->empty() && (*cur)[0][0]) {
-    const std::string& ci = *(*cur)[0][0];
-    size_t p = ci.find("application_name=");
-    if (p != std::string::npos) {
-      size_t e = ci.find(' ', p);
-      app = ci.substr(p + 17, e == std::string::npos ? std::string::npos : e - p - 17);
-    }
+    std::string named = PgConninfoApplicationName(*(*cur)[0][0]);
+    if (!named.empty()) app = named;
   }
   std::string conninfo =
-      fmt::format("host={} port={} user={} password={} application_name={}", primary.host,
-                  primary.port, c.replication_user, c.replication_password, app);
-  if (Status st = a->Exec("ALTER SYSTEM SET primary_conninfo = " + SqlString(conninfo)); !st.ok())
+      fmt::format("host={} port={} user={} password={} application_name={}",
+                  PgConninfoValue(primary.host), primary.port, PgConninfoValue(c.replication_user),
+                  PgConninfoValue(c.replication_password), PgConninfoValue(app));
+  // E'': the conninfo's quotes and backslashes, escaped by SqlString, read back as written.
+  if (Status st = a->Exec("ALTER SYSTEM SET primary_conninfo = E" + SqlString(conninfo)); !st.ok())
     return st;
   if (Status st = a->Exec("ALTER SYSTEM SET recovery_target_timeline = 'latest'"); !st.ok())
     return st;
@@ -558,11 +561,14 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check, 
     ServerWatch& w = Watch(c, s);
     auto k = w.node->Check();
     if (!k.ok() || k->is_primary || !k->replicating || !k->replication_error.empty()) continue;
-    int64_t lag = LagOf(c, s, *k, primary_check, w, MonotonicMs());
-    if (lag != 0) {
+    // Positions, not LagOf(): a replica that has not reported a lag yet measures 0 there.
+    if (!CaughtUp(c.protocol, *k, primary_check)) {
       log::Debug("cluster {}: discovered {} is not caught up yet", name_, hp);
       continue;
     }
+    // Its first round check is the next round's: without this one, the "left" pass below
+    // would drain it at once.
+    w.last = *k;
     s.role = ServerRole::kReplica;
     s.hostgroup = c.reader_hostgroup;
     if (tmpl) {

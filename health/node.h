@@ -34,7 +34,8 @@ struct NodeCheck {
   uint64_t lsn_replayed = 0;
   bool replay_paused = false;
   std::optional<int64_t> replay_age_ms;
-  // Discovery: "host:port" of replicas the primary sees (MariaDB SHOW SLAVE HOSTS).
+  // Discovery: "host:port" of replicas the primary sees (MariaDB SHOW SLAVE HOSTS; PostgreSQL
+  // the streaming standbys whose application_name is their address, health/pg_standby.h).
   std::vector<std::string> replicas;
 };
 

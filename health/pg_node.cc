@@ -6,20 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
 #include "health/node.h"
+#include "health/pg_standby.h"
 #include "health/positions.h"
 
 namespace sluice::health {
 namespace {
-
-std::string Quote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 class PgNode : public Node {
  public:
@@ -76,6 +69,7 @@ class PgNode : public Node {
     if (v[4]) c.replay_age_ms = std::stoll(*v[4]);
     c.replay_paused = v[5].value_or("f") == "t";
     c.threads_running = v[6].value_or("") == "streaming";
+    if (c.is_primary) ReadStandbys(&c);
     c.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count();
@@ -83,13 +77,35 @@ class PgNode : public Node {
   }
 
  private:
+  // Discovery's view: the streaming standbys that name themselves "host:port" (pg_standby.h).
+  // Without pg_monitor (or pg_read_all_stats) the state is NULL and discovery sees nothing,
+  // as MariaDB's does without SHOW SLAVE HOSTS rights; the check itself still counts.
+  void ReadStandbys(NodeCheck* c) {
+    auto r = Query("SELECT application_name, host(client_addr), state FROM pg_stat_replication");
+    if (!r.ok()) {
+      log::Debug("discovery: pg_stat_replication on {}:{}: {}", o_.host, o_.port,
+                 r.status().message());
+      return;
+    }
+    for (const auto& row : *r) {
+      if (row[2].value_or("") != "streaming") continue;
+      const std::string name = row[0].value_or("");
+      if (auto addr = PgStandbyAddress(name)) {
+        c->replicas.push_back(*addr);
+        continue;
+      }
+      log::Debug("discovery: standby from {} names itself '{}', not host:port: ignored",
+                 row[1].value_or("?"), name);
+    }
+  }
+
   Status Connect() {
     if (conn_) return Status::Ok();
     std::string info = fmt::format(
         "host={} port={} user={} password={} dbname=postgres connect_timeout={} "
         "tcp_user_timeout={} application_name=sluice_monitor options='-c statement_timeout={}'",
-        Quote(o_.host), o_.port, Quote(o_.user), Quote(o_.password), o_.connect_timeout_s,
-        o_.read_timeout_s * 1000, o_.read_timeout_s * 1000);
+        PgConninfoValue(o_.host), o_.port, PgConninfoValue(o_.user), PgConninfoValue(o_.password),
+        o_.connect_timeout_s, o_.read_timeout_s * 1000, o_.read_timeout_s * 1000);
     conn_ = PQconnectdb(info.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       Status s = Unavailable(fmt::format("connect: {}", PQerrorMessage(conn_)));

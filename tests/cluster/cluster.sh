@@ -516,10 +516,19 @@ pg_start_node() {
     mv "$DIR/nodes/$node/server.log" "$DIR/nodes/$node/server.log.port-$port"
     log "port $port taken, retrying $node on another port"
     pick_port
+    [[ $node == primary ]] || pg_rename_standby "$node" "$port" "$PICKED"
     port=$PICKED
     echo "$port" >"$DIR/nodes/$node/port"
   done
   return 1
+}
+
+# The stopped standby NODE moves from port OLD to NEW: its name (pg_standby_name) follows.
+# Only application_name holds "127.0.0.1:OLD"; the primary's address is host= and port=.
+pg_rename_standby() {
+  local node=$1 old=$2 new=$3
+  as_pg sed -i "/^primary_conninfo/s/127\.0\.0\.1:$old\b/127.0.0.1:$new/" \
+    "$DIR/nodes/$node/data/postgresql.auto.conf"
 }
 
 pg_setup_primary() {
@@ -530,8 +539,12 @@ pg_setup_primary() {
   pg_sql primary "CREATE DATABASE $DATABASE OWNER $APP_USER" >/dev/null
 }
 
-# Clones NODE from the primary with pg_basebackup -R; application_name rK names the
-# standby in pg_stat_replication and for synchronous_standby_names.
+# A standby's application_name is its own address, 127.0.0.1:PORT: the convention by which
+# sluice discovers PostgreSQL standbys (docs/architecture.md), and the name it has in
+# pg_stat_replication and for synchronous_standby_names.
+pg_standby_name() { echo "127.0.0.1:$(node_port "$1")"; }
+
+# Clones NODE from the primary with pg_basebackup -R, named by pg_standby_name.
 pg_new_node_dir() {
   as_pg mkdir -p "$DIR/nodes/$1"
   pick_port
@@ -541,7 +554,7 @@ pg_new_node_dir() {
 pg_clone_replica() {
   local node=$1 nd="$DIR/nodes/$1" conninfo
   conninfo="host=127.0.0.1 port=$(node_port primary) user=$REPL_USER password=$REPL_PASSWORD"
-  conninfo+=" application_name=r${node#replica}"
+  conninfo+=" application_name=$(pg_standby_name "$node")"
   as_pg "$PGBIN/pg_basebackup" -D "$nd/data" -d "$conninfo" -R -X stream -c fast --no-sync \
     >"$nd/basebackup.log" 2>&1 || {
     tail -20 "$nd/basebackup.log" >&2
@@ -552,7 +565,7 @@ pg_clone_replica() {
 # Waits until the primary shows every named replica node as streaming.
 pg_wait_streaming() {
   local want=$# deadline=$((SECONDS + TIMEOUT)) got=0 names="" n
-  for n in "$@"; do names+="${names:+,}'r${n#replica}'"; done
+  for n in "$@"; do names+="${names:+,}'$(pg_standby_name "$n")'"; done
   while ((SECONDS < deadline)); do
     got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication
       WHERE state = 'streaming' AND application_name IN ($names)" 2>/dev/null || echo 0)
@@ -598,7 +611,7 @@ pg_start_cluster() {
 # standby shows sync_state 'async' until it has reported a flush position.
 pg_wait_quorum() {
   local want=$# deadline=$((SECONDS + TIMEOUT)) got=0 names="" n
-  for n in "$@"; do names+="${names:+,}'r${n#replica}'"; done
+  for n in "$@"; do names+="${names:+,}'$(pg_standby_name "$n")'"; done
   while ((SECONDS < deadline)); do
     got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication
       WHERE sync_state = 'quorum' AND application_name IN ($names)" 2>/dev/null || echo 0)

@@ -9,7 +9,8 @@ foreach(_pair
     "health_replica_kill_mariadb:MariadbReplicaKillTest"
     "failover_switchover_mariadb:MariadbSwitchoverTest"
     "failover_switchover_pg:PgSwitchoverTest"
-    "health_discovery_mariadb:MariadbDiscoveryTest")
+    "health_discovery_mariadb:MariadbDiscoveryTest"
+    "health_discovery_pg:PgDiscoveryTest")
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)

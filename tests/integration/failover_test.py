@@ -125,6 +125,10 @@ class Db:
         return False
 
 
+def secs(t):
+    return "-" if t is None else "%.2f" % t
+
+
 class HealthCase(unittest.TestCase):
     KIND = "mariadb"
     SYNC = False
@@ -278,6 +282,15 @@ class FailoverMixin:
         for p in other:
             self.assertTrue(self.db.wait_row(p, "t_health", probe, timeout=20),
                             "replica %d does not replicate from the new primary %d" % (p, new))
+        if self.KIND == "postgres":
+            # The re-pointed standbys keep their names: discovery and synchronous_standby_names.
+            c = self.db.direct(new)
+            with c.cursor() as cur:
+                cur.execute("SELECT application_name FROM pg_stat_replication")
+                names = {r[0] for r in cur.fetchall()}
+            c.close()
+            for p in other:
+                self.assertIn("127.0.0.1:%d" % p, names)
 
         # The old primary comes back and gets no writes.
         cluster_sh("start-node", self.dir, "primary")
@@ -440,6 +453,78 @@ class DiscoveryMixin:
         self.assertNotIn(new_port, before)
         self.assertTrue(found, "the added replica received no reads")
         self.assertIn("SERVER_DISCOVERED", [e[0] for e in self.events()])
+
+
+class PgDiscoveryTest(HealthCase):
+    """A standby added while sluice runs, named application_name=host:port, is discovered
+    through the primary's pg_stat_replication (no `discovery` list); stopped, it is drained
+    and removed. No config change, no restart."""
+    KIND = "postgres"
+
+    def status_of(self, port):
+        rows = self.admin("SELECT status FROM runtime_servers WHERE port=%d" % port)
+        return rows[0][0] if rows else None
+
+    def wait_status(self, port, want, timeout):
+        """When (time.monotonic()) runtime_servers first shows PORT with status WANT (None:
+        absent); None if not within TIMEOUT seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.status_of(port) == want:
+                return time.monotonic()
+            time.sleep(0.02)
+        return None
+
+    @staticmethod
+    def since(t, start):
+        return None if t is None else t - start
+
+    def server_events(self, port):
+        return [e[0] for e in self.events() if e[1] == "127.0.0.1:%d" % port]
+
+    def test_add_and_stop_standby(self):
+        self.start_sluice()
+        before = set(self.read_ports(20))
+        out = cluster_sh("add-replica", self.dir)
+        new_port = int(out.strip().split()[-1])
+        # add-replica returns once the primary shows the standby streaming: caught up.
+        caught_up = time.monotonic()
+        interval = MONITOR_INTERVAL_MS / 1000.0
+        listed = self.since(self.wait_status(new_port, "ONLINE", 2 * interval + 5), caught_up)
+        first_read = None
+        while first_read is None and time.monotonic() - caught_up < 2 * interval + 5:
+            if new_port in self.read_ports(8):
+                first_read = time.monotonic() - caught_up
+        print("pg discovery: 127.0.0.1:%d ONLINE in runtime_servers %s s and first read within "
+              "%s s after it was caught up" % (new_port, secs(listed), secs(first_read)))
+        self.assertNotIn(new_port, before)
+        self.assertIsNotNone(listed, self.admin("SELECT * FROM runtime_servers"))
+        # Two monitor intervals, and a little for the admin poll on a busy machine.
+        self.assertLess(listed, 2 * interval + 0.3)
+        self.assertIsNotNone(first_read, "the discovered standby received no reads")
+        # The same bound as the MariaDB test: reads are sampled in batches.
+        self.assertLess(first_read, 2 * interval + 3)
+        kinds = self.server_events(new_port)
+        self.assertIn("SERVER_DISCOVERED", kinds)
+        self.assertNotIn("SERVER_DRAINING", kinds, "drained while it was still there")
+        self.assertTrue(self.sluice.alive())
+
+        env = read_cluster_env(self.dir)
+        node = [n for n in env["REPLICA_NAMES_LIST"] if int(env["NODE_%s_PORT" % n]) == new_port]
+        cluster_sh("stop-node", self.dir, node[0])
+        stopped = time.monotonic()
+        drained = self.since(self.wait_status(new_port, "OFFLINE_SOFT", 5 * interval + 5),
+                             stopped)
+        removed = self.since(self.wait_status(new_port, None, 10 * interval + 10), stopped)
+        print("pg discovery: stopped standby OFFLINE_SOFT after %s s, removed after %s s" %
+              (secs(drained), secs(removed)))
+        self.assertIsNotNone(drained, "the stopped standby was not set OFFLINE_SOFT")
+        self.assertIsNotNone(removed, "the stopped standby was not removed")
+        kinds = self.server_events(new_port)
+        self.assertIn("SERVER_DRAINING", kinds)
+        self.assertIn("SERVER_REMOVED", kinds)
+        self.assertNotIn(new_port, self.read_ports(20))
+        self.assertTrue(self.sluice.alive())
 
 
 class MariadbFailoverTest(FailoverMixin, HealthCase):
