@@ -1,6 +1,5 @@
 // sluice's entry point: parse flags, load the config, start the workers (and the control
 // plane), then wait for SIGTERM/SIGINT and drain.
-#include <event2/thread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -166,7 +165,6 @@ int main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  evthread_use_pthreads();
 
   int nworkers =
       rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());

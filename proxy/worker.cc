@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,9 +22,15 @@ constexpr int kHousekeepingMs = 100;
 
 Worker::Worker(int index, ProxyShared* shared)
     : index_(index), shared_(shared), runtime_(&shared->runtime) {
-  base_ = event_base_new();
-  drain_ev_ = event_new(base_, -1, 0, &Worker::OnDrainEvent, this);
-  stop_ev_ = event_new(base_, -1, 0, &Worker::OnStopEvent, this);
+  // The change list folds an event_add/event_del pair made within one loop turn into
+  // nothing: EagerWrite's arm-then-disarm of EV_WRITE costs no epoll_ctl.
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  base_ = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &Worker::OnWake, this);
+  event_add(wake_ev_, nullptr);
   pools_ = std::make_unique<BackendPools>(this);
   housekeeping_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnHousekeeping, this);
   timeval tv{0, kHousekeepingMs * 1000};
@@ -35,8 +42,8 @@ Worker::~Worker() {
     if (l->listener) evconnlistener_free(l->listener);
   pools_.reset();
   event_free(housekeeping_ev_);
-  event_free(drain_ev_);
-  event_free(stop_ev_);
+  event_free(wake_ev_);
+  if (wake_fd_ >= 0) close(wake_fd_);
   event_base_free(base_);
 }
 
@@ -81,10 +88,19 @@ void Worker::Run() {
 }
 
 void Worker::RequestDrain() {
-  event_active(drain_ev_, 0, 0);
+  Wake(kDrain);
 }
 void Worker::RequestStop() {
-  event_active(stop_ev_, 0, 0);
+  Wake(kStop);
+}
+
+void Worker::Wake(int request) {
+  int prev = request_.load();
+  while (prev < request && !request_.compare_exchange_weak(prev, request)) {
+  }
+  uint64_t one = 1;
+  // The counter only saturates after 2^64 - 2 wakeups; EAGAIN cannot happen in practice.
+  (void)!write(wake_fd_, &one, sizeof one);
 }
 
 void Worker::Join() {
@@ -105,12 +121,15 @@ void Worker::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void*
     StartPgsqlSession(w, ctx->cluster_index, fd);
 }
 
-void Worker::OnDrainEvent(evutil_socket_t, short, void* arg) {
-  static_cast<Worker*>(arg)->BeginDrain();
-}
-
-void Worker::OnStopEvent(evutil_socket_t, short, void* arg) {
-  event_base_loopbreak(static_cast<Worker*>(arg)->base_);
+void Worker::OnWake(evutil_socket_t fd, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  uint64_t n;
+  (void)!read(fd, &n, sizeof n);
+  int request = w->request_.load();
+  if (request == kStop)
+    event_base_loopbreak(w->base_);
+  else if (request == kDrain && !w->draining_)
+    w->BeginDrain();
 }
 
 // Every 100 ms: react to a new snapshot (OFFLINE_HARD servers lose their connections at

@@ -40,9 +40,10 @@ class Worker {
   void Start();
   // Called on the worker thread when its loop has ended (drain done or stop).
   void SetOnExit(std::function<void()> f) { on_exit_ = std::move(f); }
-  // Thread-safe: asks the loop to stop accepting and to close sessions as they go idle.
+  // Thread-safe (through an eventfd, so libevent runs without locks): asks the loop to stop
+  // accepting and to close sessions as they go idle.
   void RequestDrain();
-  // Thread-safe: ends the loop now (after the drain timeout).
+  // Thread-safe, likewise: ends the loop now (after the drain timeout).
   void RequestStop();
   void Join();
 
@@ -79,8 +80,8 @@ class Worker {
     evconnlistener* listener = nullptr;
   };
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
-  static void OnDrainEvent(evutil_socket_t, short, void* arg);
-  static void OnStopEvent(evutil_socket_t, short, void* arg);
+  static void OnWake(evutil_socket_t fd, short, void* arg);
+  void Wake(int request);
   static void OnHousekeeping(evutil_socket_t, short, void* arg);
   void HandOverStats();
   void ApplySnapshotChange();
@@ -92,8 +93,11 @@ class Worker {
   int index_;
   ProxyShared* shared_;
   event_base* base_ = nullptr;
-  event* drain_ev_ = nullptr;
-  event* stop_ev_ = nullptr;
+  // Requests from other threads: kDrain/kStop in request_, then a write to wake_fd_.
+  enum Request { kNone = 0, kDrain = 1, kStop = 2 };
+  std::atomic<int> request_{kNone};
+  int wake_fd_ = -1;
+  event* wake_ev_ = nullptr;
   event* housekeeping_ev_ = nullptr;
   int housekeeping_ticks_ = 0;
   uint64_t seen_version_ = 0;

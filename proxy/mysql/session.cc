@@ -15,6 +15,7 @@
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/statement.h"
 #include "protocol/mysql/wire.h"
+#include "proxy/eager_write.h"
 #include "proxy/lingering_close.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
@@ -196,6 +197,7 @@ void MysqlSession::OnClientRead(bufferevent*, void* arg) {
     default:
       break;  // a command is in flight; its successor waits in the buffer
   }
+  s->FlushWrites();
 }
 
 void MysqlSession::OnClientWrite(bufferevent*, void* arg) {
@@ -207,6 +209,7 @@ void MysqlSession::OnClientWrite(bufferevent*, void* arg) {
     s->backend_->ResumeRead();
     s->ForwardResponse();
   }
+  s->FlushWrites();
 }
 
 void MysqlSession::OnClientEvent(bufferevent*, short what, void* arg) {
@@ -729,6 +732,7 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   sync_index_ = 0;
   phase_ = Phase::kSyncing;
   RunNextSyncStep();
+  FlushWrites();
 }
 
 void MysqlSession::RunNextSyncStep() {
@@ -827,6 +831,7 @@ void MysqlSession::OnBackendReadable(MysqlBackend* b) {
     ForwardResponse();
   else
     OnBackendError(b, ProtocolError("unexpected data from the backend"));
+  FlushWrites();
 }
 
 void MysqlSession::HandleSyncResponse() {
@@ -1143,6 +1148,12 @@ void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& mes
 
 // ---- output helpers --------------------------------------------------------------------
 
+// Called once at the end of every callback: each connection gets one write per loop turn.
+void MysqlSession::FlushWrites() {
+  EagerWrite(client_);
+  if (backend_) backend_->WriteNow();
+}
+
 void MysqlSession::SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq) {
   WritePacket(bufferevent_get_output(client_), &seq, mysql::MakeErr(e.code, e.sql_state, message));
 }
@@ -1175,6 +1186,7 @@ void MysqlSession::RetryHeld(bool timed_out) {
     return;
   }
   RouteAndAcquire();
+  FlushWrites();
 }
 
 void MysqlSession::OnServerGone(const std::string& server) {

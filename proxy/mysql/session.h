@@ -105,6 +105,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
   void Close();
+  void FlushWrites();
   bool InTransaction() const;
   bool AutocommitOff() const;
   void NoteStatementEffects(const mysql::ResponseTracker& t);

@@ -1,16 +1,11 @@
 #include "proxy/pgsql/session.h"
 
+#include <arpa/inet.h>
 #include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
-
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-
-#include "protocol/pgsql/md5.h"
-#include "proxy/lingering_close.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <unordered_map>
@@ -19,9 +14,12 @@
 #include "protocol/pgsql/backend.h"
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/frontend.h"
+#include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/message.h"
 #include "protocol/pgsql/startup.h"
 #include "proxy/backend_pool.h"
+#include "proxy/eager_write.h"
+#include "proxy/lingering_close.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 
@@ -152,6 +150,7 @@ void PgSession::OnClientRead(bufferevent*, void* arg) {
     default:
       break;
   }
+  s->FlushWrites();
 }
 
 void PgSession::OnClientWrite(bufferevent*, void* arg) {
@@ -162,6 +161,7 @@ void PgSession::OnClientWrite(bufferevent*, void* arg) {
     s->backend_->ResumeRead();
     s->ForwardResponse();
   }
+  s->FlushWrites();
 }
 
 void PgSession::OnClientEvent(bufferevent*, short what, void* arg) {
@@ -618,8 +618,8 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
     FinishLogin();
     return;
   }
-  if (StartParamSync()) return;
-  ProcessClientInput();
+  if (!StartParamSync()) ProcessClientInput();
+  FlushWrites();
 }
 
 // Brings the backend's settings in line with the client's; true while a SET runs.
@@ -836,12 +836,14 @@ void PgSession::OnBackendReadable(PgBackend* b) {
     HandleSyncResponse();
   else
     ForwardResponse();
+  FlushWrites();
 }
 
 void PgSession::OnBackendWritable(PgBackend* b) {
   if (b != backend_ || phase_ != Phase::kActive) return;
   bufferevent_enable(client_, EV_READ);
   ProcessClientInput();
+  FlushWrites();
 }
 
 static bool IsInspected(char type) {
@@ -1109,6 +1111,7 @@ void PgSession::RetryHeld(bool timed_out) {
               "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
   }
   ProcessClientInput();
+  FlushWrites();
 }
 
 void PgSession::FailBatch(std::string_view sqlstate, std::string_view message) {
@@ -1143,6 +1146,12 @@ void PgSession::Drain() {
 
 void PgSession::Abort() {
   Close();
+}
+
+// Called once at the end of every callback: each connection gets one write per loop turn.
+void PgSession::FlushWrites() {
+  EagerWrite(client_);
+  if (backend_) backend_->WriteNow();
 }
 
 // Close() already lets the last bytes leave (FreeWhenFlushed).

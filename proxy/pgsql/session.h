@@ -96,6 +96,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
   void CloseAfterFlush();
   void Close();
+  void FlushWrites();
   bool TransactionMode() const { return transaction_mode_; }
 
   Worker* worker_;
