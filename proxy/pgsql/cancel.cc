@@ -47,6 +47,43 @@ struct CancelConn {
 
 }  // namespace
 
+void CancelSlot::Store(uint32_t addr, uint16_t port, int32_t pid, uint32_t secret) {
+  seq_.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  addr_.store(addr, std::memory_order_relaxed);
+  port_.store(port, std::memory_order_relaxed);
+  pid_.store(pid, std::memory_order_relaxed);
+  secret_.store(secret, std::memory_order_relaxed);
+  seq_.fetch_add(1, std::memory_order_release);
+}
+
+void CancelSlot::Set(const BackendKey& key) {
+  in_addr a{};
+  if (inet_pton(AF_INET, key.host.c_str(), &a) != 1) a.s_addr = 0;
+  Store(a.s_addr, key.port, key.pid, key.secret);
+}
+
+void CancelSlot::Clear() {
+  Store(0, 0, 0, 0);
+}
+
+std::optional<BackendKey> CancelSlot::Get() const {
+  for (;;) {
+    uint32_t before = seq_.load(std::memory_order_acquire);
+    uint32_t addr = addr_.load(std::memory_order_relaxed);
+    uint16_t port = port_.load(std::memory_order_relaxed);
+    int32_t pid = pid_.load(std::memory_order_relaxed);
+    uint32_t secret = secret_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((before & 1) || seq_.load(std::memory_order_relaxed) != before) continue;
+    if (addr == 0) return std::nullopt;
+    char host[INET_ADDRSTRLEN];
+    in_addr a{addr};
+    inet_ntop(AF_INET, &a, host, sizeof host);
+    return BackendKey{host, port, pid, secret};
+  }
+}
+
 std::shared_ptr<CancelSlot> RegisterClient(int32_t* pid, uint32_t* secret) {
   auto slot = std::make_shared<CancelSlot>();
   std::lock_guard<std::mutex> l(g_mu);

@@ -4,6 +4,7 @@
 // cancel connection to any worker.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,25 +24,23 @@ struct BackendKey {
   uint32_t secret = 0;
 };
 
-// One client's entry; the session updates it as it takes and gives back backends.
+// One client's entry. The owning session sets it each time it takes a backend (per
+// transaction in transaction pooling) and a cancel on any worker reads it: a seqlock over
+// relaxed atomics, so the session's side never takes a lock. One writer: its session.
 class CancelSlot {
  public:
-  void Set(BackendKey k) {
-    std::lock_guard<std::mutex> l(mu_);
-    key_ = std::move(k);
-  }
-  void Clear() {
-    std::lock_guard<std::mutex> l(mu_);
-    key_.reset();
-  }
-  std::optional<BackendKey> Get() const {
-    std::lock_guard<std::mutex> l(mu_);
-    return key_;
-  }
+  // key.host must be an IPv4 address, as every backend address is (proxy/*/backend.cc).
+  void Set(const BackendKey& key);
+  void Clear();
+  std::optional<BackendKey> Get() const;
 
  private:
-  mutable std::mutex mu_;
-  std::optional<BackendKey> key_;
+  void Store(uint32_t addr, uint16_t port, int32_t pid, uint32_t secret);
+  std::atomic<uint32_t> seq_{0};   // odd while a write is under way
+  std::atomic<uint32_t> addr_{0};  // network byte order; 0: no backend
+  std::atomic<uint16_t> port_{0};
+  std::atomic<int32_t> pid_{0};
+  std::atomic<uint32_t> secret_{0};
 };
 
 // Registers a client under a fresh key; returns the key through pid/secret.
