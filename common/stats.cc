@@ -1,6 +1,7 @@
 #include "common/stats.h"
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <functional>
 
@@ -86,18 +87,42 @@ void RecordRejection(StatsDelta* d, std::string_view cluster, std::string_view u
                                           std::string(statement.substr(0, kRejectedTextMax))});
 }
 
+namespace {
+
+// The row for key, made (and its key copied) only the first time: a statement that finds its
+// row allocates nothing.
+template <class Map>
+typename Map::mapped_type& Row(Map& m, std::string_view key) {
+  auto it = m.find(key);
+  if (it == m.end()) it = m.emplace(std::string(key), typename Map::mapped_type{}).first;
+  return it->second;
+}
+
+}  // namespace
+
 void RecordStatement(StatsDelta* d, const StatementRecord& r) {
-  std::string server_key;
-  server_key.reserve(r.cluster.size() + 1 + r.server.size());
-  server_key.append(r.cluster).append("/").append(r.server);
-  ServerStats& s = d->servers[server_key];
+  // "cluster/host:port", built on the stack when it fits (it always does for IPv4).
+  char buf[160];
+  std::string long_key;
+  std::string_view server_key;
+  size_t n = r.cluster.size() + 1 + r.server.size();
+  if (n <= sizeof buf) {
+    memcpy(buf, r.cluster.data(), r.cluster.size());
+    buf[r.cluster.size()] = '/';
+    memcpy(buf + r.cluster.size() + 1, r.server.data(), r.server.size());
+    server_key = {buf, n};
+  } else {
+    long_key.append(r.cluster).append("/").append(r.server);
+    server_key = long_key;
+  }
+  ServerStats& s = Row(d->servers, server_key);
   ++s.queries;
   s.errors += r.error;
   s.latency.Add(r.latency_us);
-  CommandStats& c = d->commands[std::string(r.command.empty() ? "OTHER" : r.command)];
+  CommandStats& c = Row(d->commands, r.command.empty() ? "OTHER" : r.command);
   ++c.count;
   c.latency.Add(r.latency_us);
-  UserStats& u = d->users[std::string(r.user)];
+  UserStats& u = Row(d->users, r.user);
   ++u.statements;
   u.errors += r.error;
   if (r.digest_text.empty()) return;

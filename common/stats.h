@@ -79,13 +79,22 @@ struct RejectedStatement {
 inline constexpr size_t kRejectedTextMax = 200;
 inline constexpr size_t kRejectedSamplesMax = 32;  // per hand-over; the rest are counted
 
+// Hashes std::string keys and std::string_view lookups alike, so that a worker counting a
+// statement finds its row without building a std::string (C++20 heterogeneous lookup).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
 // Everything one worker counted since its last hand-over. Keys: cluster name + "/" + server
 // name for servers; digest hash (with user/schema folded in) for digests.
 struct StatsDelta {
-  std::unordered_map<std::string, ServerStats> servers;
+  StringMap<ServerStats> servers;
   std::unordered_map<uint64_t, DigestStats> digests;
-  std::map<std::string, CommandStats> commands;  // by first keyword: SELECT, INSERT, …
-  std::unordered_map<std::string, UserStats> users;
+  std::map<std::string, CommandStats, std::less<>> commands;  // by first keyword: SELECT, …
+  StringMap<UserStats> users;
   uint64_t client_connections_accepted = 0;
   uint64_t client_connections_refused = 0;  // over a limit, or failed login
   uint64_t protocol_errors = 0;             // malformed client bytes

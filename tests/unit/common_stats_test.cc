@@ -1,0 +1,58 @@
+// RecordStatement: the rows a worker's statement lands in, and that repeated statements
+// share them.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/stats.h"
+
+namespace sluice {
+namespace {
+
+StatementRecord Select(std::string_view cluster) {
+  StatementRecord r;
+  r.cluster = cluster;
+  r.server = "127.0.0.1:3306";
+  r.user = "app";
+  r.schema = "db";
+  r.command = "SELECT";
+  r.digest_text = "SELECT ?";
+  r.digest_hash = 7;
+  r.latency_us = 100;
+  return r;
+}
+
+TEST(RecordStatement, RepeatedStatementsShareTheirRows) {
+  StatsDelta d;
+  for (int i = 0; i < 3; ++i) RecordStatement(&d, Select("main"));
+  ASSERT_EQ(d.servers.size(), 1u);
+  EXPECT_EQ(d.servers.at("main/127.0.0.1:3306").queries, 3u);
+  EXPECT_EQ(d.commands.at("SELECT").count, 3u);
+  EXPECT_EQ(d.users.at("app").statements, 3u);
+  ASSERT_EQ(d.digests.size(), 1u);
+  EXPECT_EQ(d.digests.begin()->second.count, 3u);
+  EXPECT_EQ(d.digests.begin()->second.digest_text, "SELECT ?");
+}
+
+TEST(RecordStatement, CommandWithoutANameCountsAsOther) {
+  StatsDelta d;
+  StatementRecord r = Select("main");
+  r.command = "";
+  r.digest_text = "";
+  RecordStatement(&d, r);
+  EXPECT_EQ(d.commands.at("OTHER").count, 1u);
+  EXPECT_TRUE(d.digests.empty());
+}
+
+TEST(RecordStatement, ServerKeyLongerThanTheStackBufferIsKeptWhole) {
+  StatsDelta d;
+  std::string cluster(300, 'c');
+  RecordStatement(&d, Select(cluster));
+  RecordStatement(&d, Select(cluster));
+  ASSERT_EQ(d.servers.size(), 1u);
+  EXPECT_EQ(d.servers.begin()->first, cluster + "/127.0.0.1:3306");
+  EXPECT_EQ(d.servers.begin()->second.queries, 2u);
+}
+
+}  // namespace
+}  // namespace sluice
