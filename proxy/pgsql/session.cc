@@ -10,7 +10,9 @@
 
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "protocol/pgsql/backend.h"
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/frontend.h"
@@ -22,6 +24,7 @@
 #include "proxy/lingering_close.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
+#include "routing/digest.h"
 
 namespace sluice {
 
@@ -490,7 +493,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
       return false;
     }
     text = q->sql;
-    info = ClassifyStatement(text, routing::Dialect::kPostgres);
+    info = Classify(text);
   } else if (type == fe::kParse) {
     auto parse = pgsql::DecodeParse(payload);
     if (!parse.ok()) {
@@ -498,7 +501,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
       return false;
     }
     text = parse->query;
-    info = ClassifyStatement(text, routing::Dialect::kPostgres);
+    info = Classify(text);
   } else if (type == fe::kBind) {
     auto bind = pgsql::DecodeBind(payload);
     if (bind.ok() && !bind->statement.empty()) {
@@ -706,6 +709,13 @@ bool PgSession::EnsurePrepared(const ClientStmt& cs, std::string* out) {
   return true;
 }
 
+StatementInfo PgSession::Classify(std::string_view text) {
+  if (text == routed_text_) return routed_info_;
+  routed_info_ = ClassifyStatement(text, routing::Dialect::kPostgres);
+  routed_text_.assign(text);
+  return routed_info_;
+}
+
 void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size_t total) {
   evbuffer* in = bufferevent_get_input(client_);
   std::string out;
@@ -715,9 +725,10 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     case fe::kQuery: {
       auto q = pgsql::DecodeQuery(p);
       if (q.ok()) {
-        StatementInfo info = ClassifyStatement(q->sql, routing::Dialect::kPostgres);
+        StatementInfo info = Classify(q->sql);
         pending_pins_ |= info.pins;
         pending_write_ |= !info.is_read;
+        NoteStatement(info, q->sql, nullptr);
       }
       ++outstanding_;
       break;
@@ -728,10 +739,11 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
         bad = parse.status();
         break;
       }
-      StatementInfo info = ClassifyStatement(parse->query, routing::Dialect::kPostgres);
+      StatementInfo info = Classify(parse->query);
       pending_pins_ |= info.pins;
       pending_write_ |= !info.is_read;
       if (parse->statement.empty() || !TransactionMode()) {
+        NoteStatement(info, parse->query, nullptr);
         parse_expects_.push_back(Expect{false, "", send_segment_});
         break;
       }
@@ -740,6 +752,8 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
       cs.param_types = parse->param_types;
       cs.sluice_name = SluiceStatementName(cs.text, cs.param_types);
       cs.info = std::move(info);
+      routing::Digest(cs.text, routing::Dialect::kPostgres, &cs.digest);
+      cs.digest_hash = routing::DigestHash(cs.digest);
       if (backend_->prepared().Contains(cs.sluice_name)) {
         // Prepared here already (by this client or another): replace it so the client
         // gets its own ParseComplete in order.
@@ -770,6 +784,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
       if (it == stmts_.end()) break;  // the server answers "does not exist"
       pending_pins_ |= it->second.info.pins;
       pending_write_ |= !it->second.info.is_read;
+      NoteStatement(it->second.info, it->second.text, &it->second);
       EnsurePrepared(it->second, &out);
       bad = pgsql::RewriteBindStatementName(p, it->second.sluice_name, &out);
       rewritten = true;
@@ -825,7 +840,59 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     if (!out.empty()) AppendTo(backend_->output(), out);
     evbuffer_remove_buffer(in, backend_->output(), total);
   }
-  if (type == fe::kSync || type == fe::kQuery) ++send_segment_;
+  if (type == fe::kSync || type == fe::kQuery) {
+    ++send_segment_;
+    EndSegment();
+  }
+}
+
+// ---- statement statistics --------------------------------------------------------------
+
+// The segment's first statement names it in the statistics (cs: a prepared statement whose
+// digest is already known).
+void PgSession::NoteStatement(const StatementInfo& info, std::string_view text,
+                              const ClientStmt* cs) {
+  SegmentStat& s = open_segment_;
+  if (s.named) return;
+  s.named = true;
+  s.start_us = MonotonicUs();
+  s.command = info.command;
+  if (cs) {
+    s.digest = cs->digest;
+    s.digest_hash = cs->digest_hash;
+  } else {
+    routing::Digest(text, routing::Dialect::kPostgres, &s.digest);
+    s.digest_hash = routing::DigestHash(s.digest);
+  }
+}
+
+void PgSession::EndSegment() {
+  if (!open_segment_.named) open_segment_.start_us = MonotonicUs();
+  sent_segments_.push_back(std::move(open_segment_));
+  open_segment_ = SegmentStat{};
+}
+
+// At a ReadyForQuery from the server: the oldest segment sent is over.
+void PgSession::RecordSegment() {
+  if (sent_segments_.empty() || !backend_) return;
+  SegmentStat s = std::move(sent_segments_.front());
+  sent_segments_.pop_front();
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster& cluster = rt->clusters[cluster_index_];
+  StatementRecord r;
+  r.cluster = cluster.name;
+  r.server = backend_->server();
+  for (const Server& srv : cluster.servers)
+    if (srv.port == backend_->port() && srv.host == backend_->host()) r.hostgroup = srv.hostgroup;
+  r.user = user_;
+  r.schema = database_;
+  r.command = s.command.empty() ? std::string_view("OTHER") : std::string_view(s.command);
+  r.digest_text = s.digest;
+  r.digest_hash = s.digest_hash;
+  int64_t now = MonotonicUs();
+  r.latency_us = now > s.start_us ? static_cast<uint64_t>(now - s.start_us) : 0;
+  r.error = segment_error_;
+  RecordStatement(&worker_->stats(), r);
 }
 
 // ---- backend → client ----------------------------------------------------------------
@@ -860,44 +927,66 @@ static bool IsInspected(char type) {
 }
 
 void PgSession::ForwardResponse() {
-  evbuffer* out = bufferevent_get_output(client_);
-  // Bounded by the bytes in the backend's input and the client's output bound.
-  while (backend_ && !syncing_ && evbuffer_get_length(out) < kClientOutHighWater) {
-    evbuffer* in = backend_->input();
-    if (passthrough_left_) {
-      size_t n = std::min(passthrough_left_, evbuffer_get_length(in));
-      if (n == 0) return;
-      evbuffer_remove_buffer(in, out, n);
-      passthrough_left_ -= n;
-      continue;
-    }
-    MsgHeader h;
-    PeekResult r = PeekHeader(in, &h, kMaxBackendMessage);
-    if (r == PeekResult::kNeedMore) return;
-    if (r == PeekResult::kBad) {
-      OnBackendError(backend_, ProtocolError("malformed message from the server"));
-      return;
-    }
-    if (!IsInspected(h.type)) {
-      // Rows, copy data, descriptions: streamed as they come, never held whole.
-      size_t n = std::min(h.total(), evbuffer_get_length(in));
-      evbuffer_remove_buffer(in, out, n);
-      passthrough_left_ = h.total() - n;
-      response_started_ = true;
-      continue;
-    }
-    std::span<const uint8_t> p;
-    r = PeekMessage(in, &h, &p, kMaxBackendMessage);
-    if (r == PeekResult::kNeedMore) return;
-    if (!HandleInspected(h.type, p, h.total())) return;
-  }
-  if (backend_ && evbuffer_get_length(out) >= kClientOutHighWater) {
+  if (ForwardMessages() && backend_ &&
+      evbuffer_get_length(bufferevent_get_output(client_)) >= kClientOutHighWater) {
     // Backpressure: the client reads slowly; stop reading its backend until it catches up.
     backend_->PauseRead();
     bufferevent_setwatermark(client_, EV_WRITE, kClientOutLowWater, 0);
     bufferevent_setcb(client_, &PgSession::OnClientRead, &PgSession::OnClientWrite,
                       &PgSession::OnClientEvent, this);
   }
+}
+
+// Moves the backend's messages to the client; false when the session stopped forwarding.
+// Whole messages that pass unread (descriptions, rows, CommandComplete) go over in one
+// evbuffer_remove_buffer per run rather than one each: a point select's T, D and C are one
+// move, its Z another. Bounded by the bytes in the backend's input and the client's bound.
+bool PgSession::ForwardMessages() {
+  evbuffer* out = bufferevent_get_output(client_);
+  size_t batch = 0;  // whole unread messages at the front of the backend's input
+  auto flush = [&] {
+    if (batch) evbuffer_remove_buffer(backend_->input(), out, batch);
+    batch = 0;
+  };
+  while (backend_ && !syncing_ && evbuffer_get_length(out) + batch < kClientOutHighWater) {
+    evbuffer* in = backend_->input();
+    if (passthrough_left_) {
+      size_t n = std::min(passthrough_left_, evbuffer_get_length(in));
+      if (n == 0) return true;
+      evbuffer_remove_buffer(in, out, n);
+      passthrough_left_ -= n;
+      continue;
+    }
+    MsgHeader h;
+    PeekResult r = PeekHeaderAt(in, batch, &h, kMaxBackendMessage);
+    if (r == PeekResult::kNeedMore) break;
+    if (r == PeekResult::kBad) {
+      flush();
+      OnBackendError(backend_, ProtocolError("malformed message from the server"));
+      return false;
+    }
+    if (!IsInspected(h.type)) {
+      response_started_ = true;
+      size_t avail = evbuffer_get_length(in) - batch;
+      if (avail >= h.total()) {
+        batch += h.total();
+        continue;
+      }
+      // A message not all here yet (a large row, COPY data): streamed as it comes, never
+      // held whole.
+      flush();
+      evbuffer_remove_buffer(in, out, avail);
+      passthrough_left_ = h.total() - avail;
+      continue;
+    }
+    flush();
+    std::span<const uint8_t> p;
+    r = PeekMessage(in, &h, &p, kMaxBackendMessage);
+    if (r == PeekResult::kNeedMore) return true;
+    if (!HandleInspected(h.type, p, h.total())) return false;
+  }
+  if (backend_) flush();
+  return true;
 }
 
 // One whole message sluice reads. False when the session stopped forwarding.
@@ -975,6 +1064,7 @@ void PgSession::DropSegmentExpects(uint64_t segment) {
 
 void PgSession::OnReadyForQuery(char status) {
   txn_status_ = status;
+  RecordSegment();
   DropSegmentExpects(resp_segment_);
   ++resp_segment_;
   if (outstanding_ > 0) --outstanding_;
@@ -1087,6 +1177,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   pending_write_ = false;
   segment_error_ = false;
   resp_segment_ = send_segment_;
+  sent_segments_.clear();  // their answers are the error above
   ProcessClientInput();
 }
 

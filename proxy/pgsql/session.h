@@ -31,6 +31,18 @@ struct ClientStmt {
   std::vector<uint32_t> param_types;
   std::string sluice_name;
   StatementInfo info;
+  std::string digest;  // normalised text for stats_query_digest, computed once
+  uint64_t digest_hash = 0;
+};
+
+// What the statistics keep of one segment (a Query, or the messages up to a Sync) between
+// sending it and its ReadyForQuery: its first statement names it.
+struct SegmentStat {
+  std::string command;  // first keyword: SELECT, INSERT, …
+  std::string digest;
+  uint64_t digest_hash = 0;
+  int64_t start_us = 0;
+  bool named = false;
 };
 
 class PgSession final : public ClientSession, public PgBackend::Owner {
@@ -87,6 +99,11 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void ForwardClientMessage(char type, std::span<const uint8_t> payload, size_t total);
   bool EnsurePrepared(const ClientStmt& cs, std::string* out);
   void ForwardResponse();
+  StatementInfo Classify(std::string_view text);
+  void NoteStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs);
+  void EndSegment();
+  void RecordSegment();
+  bool ForwardMessages();
   bool HandleInspected(char type, std::span<const uint8_t> payload, size_t total);
   void OnReadyForQuery(char status);
   void DropSegmentExpects(uint64_t segment);
@@ -138,12 +155,18 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   uint64_t resp_segment_ = 0;  // counts 'Z's received
   bool segment_error_ = false;
   uint32_t pending_pins_ = 0;
+  // The last text Classify() read and its result: a batch's first statement is classified
+  // to route the batch and again when it is forwarded; the second time is a string compare.
+  std::string routed_text_;
+  StatementInfo routed_info_;
   bool pending_write_ = false;
   bool skip_to_sync_ = false;      // after a failed batch: drop client messages to Sync/Query
   size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
   bool response_started_ = false;  // bytes of the current response reached the client
   int64_t last_write_ms_ = 0;
-  std::string backend_fatal_;  // the server's FATAL message, reported with 08006
+  std::string backend_fatal_;              // the server's FATAL message, reported with 08006
+  SegmentStat open_segment_;               // the segment being sent
+  std::deque<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
   std::deque<Expect> parse_expects_;
   std::deque<Expect> close_expects_;
   std::unordered_map<std::string, ClientStmt> stmts_;

@@ -3,8 +3,15 @@
 namespace sluice::pgproxy {
 
 PeekResult PeekHeader(evbuffer* buf, MsgHeader* h, uint32_t max_len) {
+  return PeekHeaderAt(buf, 0, h, max_len);
+}
+
+PeekResult PeekHeaderAt(evbuffer* buf, size_t offset, MsgHeader* h, uint32_t max_len) {
   uint8_t hdr[5];
-  if (evbuffer_copyout(buf, hdr, 5) < 5) return PeekResult::kNeedMore;
+  if (evbuffer_get_length(buf) < offset + 5) return PeekResult::kNeedMore;
+  evbuffer_ptr pos;
+  evbuffer_ptr_set(buf, &pos, offset, EVBUFFER_PTR_SET);
+  if (evbuffer_copyout_from(buf, &pos, hdr, 5) < 5) return PeekResult::kNeedMore;
   h->type = static_cast<char>(hdr[0]);
   h->length =
       (uint32_t{hdr[1]} << 24) | (uint32_t{hdr[2]} << 16) | (uint32_t{hdr[3]} << 8) | hdr[4];

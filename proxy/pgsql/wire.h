@@ -22,6 +22,8 @@ enum class PeekResult { kNeedMore, kOk, kBad };
 // The 5-byte header at the front of buf. kBad when the length word is below 4 or above
 // max_len (so a peer cannot make sluice buffer a huge message first).
 PeekResult PeekHeader(evbuffer* buf, MsgHeader* h, uint32_t max_len);
+// The same for the header that starts `offset` bytes into buf.
+PeekResult PeekHeaderAt(evbuffer* buf, size_t offset, MsgHeader* h, uint32_t max_len);
 
 // The whole first message made contiguous; payload excludes type and length.
 // Only valid until buf changes.

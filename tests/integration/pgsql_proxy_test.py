@@ -22,6 +22,7 @@ import unittest
 
 import psycopg2
 import psycopg2.errors
+import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sluice_proc import free_port, read_cluster_env  # noqa: E402
@@ -160,8 +161,9 @@ class PgsqlProxyTest(unittest.TestCase):
                     % (name, port, mode, wg, wg + 1, maxc, server_block))
 
         dead = '  [[cluster.server]]\n  host = "127.0.0.1"\n  port = %d\n  role = "primary"\n' % cls.unreachable
+        cls.admin_port = free_port()
         config = ('[sluice]\nworkers = 2\nlog_level = "info"\n[admin]\nlisten = "127.0.0.1:%d"\n'
-                  'password = "x"\n' % free_port())
+                  'user = "admin"\npassword = "x"\n' % cls.admin_port)
         config += cluster("pg_tx", cls.port, "transaction", 10)
         config += cluster("pg_session", cls.session_port, "session", 20)
         config += cluster("pg_small", cls.small_port, "transaction", 30, maxc=2)
@@ -500,6 +502,55 @@ SELECT v FROM psql_t WHERE id = 1;
         rows_, err = simple_query(sock, "SELECT 'after'")
         self.assertEqual(rows_, [["after"]])
         sock.close()
+
+    def admin(self, sql):
+        c = pymysql.connect(host="127.0.0.1", port=self.admin_port, user="admin", password="x",
+                            autocommit=True, connect_timeout=5, read_timeout=30)
+        try:
+            with c.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            c.close()
+
+    def digest_rows(self, marker):
+        return self.admin("SELECT username, schemaname, count_star, errors, digest_text "
+                          "FROM stats_query_digest WHERE digest_text LIKE '%%%s%%'" % marker)
+
+    def test_statements_are_counted_by_digest(self):
+        """Simple and extended (named prepared) statements land in stats_query_digest with
+        their user and database, once per statement, errors counted."""
+        self.admin("SELECT * FROM stats_query_digest_reset")
+        with self.connect() as c:
+            c.autocommit = True
+            with c.cursor() as cur:
+                for i in range(5):
+                    cur.execute("SELECT %s::int + 1 AS digest_probe_simple", (i,))
+                with self.assertRaises(psycopg2.Error):
+                    cur.execute("SELECT 1 / (0 * %s) AS digest_probe_error", (3,))
+        script = os.path.join(self.tmp, "digest_probe.sql")
+        with open(script, "w") as f:
+            f.write("\\set x random(1, 100)\nSELECT :x::int * 2 AS digest_probe_prepared;\n")
+        r = self.pgbench("-n", "-M", "prepared", "-c", "1", "-t", "4", "-f", script)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        want = {"digest_probe_simple": (5, 0), "digest_probe_error": (1, 1),
+                "digest_probe_prepared": (4, 0)}
+        # Workers hand their counts over once a second.
+        deadline = time.time() + 15
+        while True:
+            got = {}
+            for marker in want:
+                rows = self.digest_rows(marker)
+                got[marker] = (sum(int(r[2]) for r in rows), sum(int(r[3]) for r in rows))
+            if got == want or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual(got, want)
+        for marker in want:
+            for user, schema, _, _, text in self.digest_rows(marker):
+                self.assertEqual((user, schema), (self.user, self.db))
+                self.assertNotIn("100", text)  # literals are normalised away
 
     def test_named_prepared_statements_move_between_backends(self):
         # Raw extended protocol: Parse a named statement once, then Bind/Execute it in many

@@ -103,5 +103,22 @@ TEST_F(WireTest, BadLengthsAreRefusedFromTheHeader) {
   EXPECT_EQ(PeekHeader(buf_, &h, 1 << 20), PeekResult::kBad);
 }
 
+TEST_F(WireTest, PeekHeaderAtReadsTheMessageAfterOthers) {
+  std::string two;
+  pgsql::AppendQuery(&two, "SELECT 1");
+  size_t first = two.size();
+  pgsql::AppendQuery(&two, "SELECT 22");
+  // The second header straddles two evbuffer chains.
+  evbuffer_add(buf_, two.data(), first + 2);
+  MsgHeader h;
+  EXPECT_EQ(PeekHeaderAt(buf_, first, &h, 1 << 20), PeekResult::kNeedMore);
+  evbuffer_add(buf_, two.data() + first + 2, two.size() - first - 2);
+  ASSERT_EQ(PeekHeaderAt(buf_, first, &h, 1 << 20), PeekResult::kOk);
+  EXPECT_EQ(h.type, 'Q');
+  EXPECT_EQ(h.total(), two.size() - first);
+  EXPECT_EQ(PeekHeaderAt(buf_, two.size(), &h, 1 << 20), PeekResult::kNeedMore);
+  EXPECT_EQ(evbuffer_get_length(buf_), two.size());
+}
+
 }  // namespace
 }  // namespace sluice::pgproxy
