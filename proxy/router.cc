@@ -90,9 +90,15 @@ RouteResult Router::Route(const Runtime& rt, size_t cluster_index, const RouteRe
       cluster.read_your_writes_ms > 0 && req.last_write_ms > 0 ? req.last_write_ms : -1;
   // Servers this worker saw fail a moment ago count as busier than any other.
   load_.assign(cs.outstanding.begin(), cs.outstanding.end());
-  for (size_t i = 0; i < cluster.servers.size(); ++i) {
-    auto it = cs.failed_until_ms.find(cluster.servers[i].name());
-    if (it != cs.failed_until_ms.end() && it->second > in.now_ms) load_[i] = 1 << 24;
+  // Usually there are none: then no server name is built per statement.
+  for (auto it = cs.failed_until_ms.begin(); it != cs.failed_until_ms.end();) {
+    if (it->second <= in.now_ms) {
+      it = cs.failed_until_ms.erase(it);
+      continue;
+    }
+    for (size_t i = 0; i < cluster.servers.size(); ++i)
+      if (cluster.servers[i].name() == it->first) load_[i] = 1 << 24;
+    ++it;
   }
   in.outstanding = load_;
   routing::RouteDecision d = routing::Route(cluster, in, &cs.rr_cursor);
