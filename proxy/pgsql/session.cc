@@ -379,12 +379,25 @@ void PgSession::BeginLoginBackend() {
   req.schema = database_;
   req.client_addr = client_addr_;
   RouteResult route = worker_->router().Route(*rt, cluster_index_, req);
+  if (route.hold) {
+    // A failover or switchover is moving the primary: the login waits for it (bounded),
+    // as a statement does, then routes again (RetryHeld).
+    HoldUntilWritesResume(rt->clusters[cluster_index_]);
+    return;
+  }
+  hold_deadline_ms_ = 0;
   if (route.server < 0) {
     FailLogin(state::kConnectionFailure, route.message);
     return;
   }
   acquiring_ = true;
   AcquireBackend(route.server);
+}
+
+void PgSession::HoldUntilWritesResume(const Cluster& cluster) {
+  if (hold_deadline_ms_ == 0) hold_deadline_ms_ = MonotonicMs() + cluster.write_hold_timeout_ms;
+  acquiring_ = true;
+  worker_->Hold(this, hold_deadline_ms_);
 }
 
 void PgSession::FinishLogin() {
@@ -525,10 +538,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   if (route.hold) {
     // A failover or switchover is moving the primary: the batch waits (bounded) for the
     // snapshot that ends it, then routes again (RetryHeld).
-    if (hold_deadline_ms_ == 0)
-      hold_deadline_ms_ = MonotonicMs() + rt->clusters[cluster_index_].write_hold_timeout_ms;
-    acquiring_ = true;
-    worker_->Hold(this, hold_deadline_ms_);
+    HoldUntilWritesResume(rt->clusters[cluster_index_]);
     return false;
   }
   hold_deadline_ms_ = 0;
@@ -1195,6 +1205,17 @@ void PgSession::OnServerGone(const std::string& server) {
 void PgSession::RetryHeld(bool timed_out) {
   if (!acquiring_ || backend_) return;
   acquiring_ = false;
+  if (phase_ == Phase::kLoginBackend) {
+    if (timed_out) {
+      hold_deadline_ms_ = 0;
+      FailLogin("57P03",
+                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    } else {
+      BeginLoginBackend();
+    }
+    FlushWrites();
+    return;
+  }
   if (timed_out) {
     hold_deadline_ms_ = 0;
     // 57P03 cannot_connect_now: what PostgreSQL says while it cannot take the work yet.

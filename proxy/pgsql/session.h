@@ -89,6 +89,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void HandleCancel(int32_t pid, uint32_t secret);
   void HandleSasl();
   void BeginLoginBackend();
+  void HoldUntilWritesResume(const Cluster& cluster);
   void FinishLogin();
   void ProcessClientInput();
   bool StartBatch(char type, std::span<const uint8_t> payload);

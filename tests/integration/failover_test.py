@@ -249,6 +249,16 @@ class FailoverMixin:
         before_kill = time.monotonic()
         cluster_sh("kill-node", self.dir, "primary")
         kill_time[0] = time.monotonic()
+        # A client that logs in while the old primary is fenced and writes are paused waits
+        # with them, then writes on the new primary: no error.
+        deadline = time.monotonic() + 20
+        while (not any(e[0] == "FENCE" for e in self.events()) and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        late = self.db.app(self.sluice.port, timeout=15)
+        self.db.run(late, "INSERT INTO t_health VALUES (%s, 1)", (3000000,))
+        late.close()
+        acked.append(3000000)
         deadline = time.monotonic() + 20
         while first_ok_after_kill[0] is None and time.monotonic() < deadline:
             time.sleep(0.1)
