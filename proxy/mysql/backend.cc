@@ -53,6 +53,8 @@ MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& 
     // Reported from the event loop so the caller never sees a callback inside Connect().
     b->phase_ = Phase::kFailed;
     bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+  } else {
+    UseDirectReads(b->bev_);
   }
   return b;
 }
@@ -71,6 +73,8 @@ void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {
     evutil_socket_t fd = bufferevent_getfd(b->bev_);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // The greeting may have been read before this event ran (same loop turn).
+    if (evbuffer_get_length(b->input()) > 0) b->HandleLoginPacket();
     return;
   }
   std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
@@ -103,6 +107,9 @@ void MysqlBackend::OnRead(bufferevent*, void* arg) {
     }
     return;
   }
+  // The server speaks first: its greeting can be read in the loop turn that also reports
+  // the connect, before the CONNECTED event; it waits in the buffer for that event.
+  if (b->phase_ == Phase::kConnecting) return;
   b->HandleLoginPacket();
 }
 

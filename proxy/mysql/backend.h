@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "protocol/mysql/handshake.h"
 #include "proxy/backend_pool.h"
-#include "proxy/eager_write.h"
+#include "proxy/socket_io.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/stmt_cache.h"
 
@@ -54,7 +54,7 @@ class MysqlBackend final : public PooledConn {
   void SetOwner(Owner* owner) { owner_ = owner; }
   evbuffer* input() const { return bufferevent_get_input(bev_); }
   evbuffer* output() const { return bufferevent_get_output(bev_); }
-  // Sends the output now (proxy/eager_write.h).
+  // Sends the output now (proxy/socket_io.h).
   void WriteNow() { EagerWrite(bev_); }
   // Lets the input buffer hold one whole packet of wire_len bytes even when that is above
   // the usual read-ahead bound (0: back to the bound). Sessions forward whole packets only.

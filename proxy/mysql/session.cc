@@ -15,11 +15,11 @@
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/statement.h"
 #include "protocol/mysql/wire.h"
-#include "proxy/eager_write.h"
 #include "proxy/lingering_close.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
+#include "proxy/socket_io.h"
 #include "proxy/worker.h"
 #include "routing/digest.h"
 
@@ -125,6 +125,7 @@ MysqlSession::MysqlSession(Worker* w, size_t cluster_index, evutil_socket_t fd)
     : worker_(w), cluster_index_(cluster_index) {
   client_addr_ = PeerAddress(fd);
   client_ = bufferevent_socket_new(w->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  UseDirectReads(client_);
   bufferevent_setcb(client_, &MysqlSession::OnClientRead, nullptr, &MysqlSession::OnClientEvent,
                     this);
   worker_->AddSession(this);

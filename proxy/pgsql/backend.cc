@@ -58,6 +58,8 @@ PgBackend* PgBackend::Connect(Worker* w, PoolKey key, const PgBackendLogin& logi
   if (bufferevent_socket_connect(b->bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) {
     // Reported from the event loop so the caller never sees a callback inside Connect().
     bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+  } else {
+    UseDirectReads(b->bev_);
   }
   return b;
 }

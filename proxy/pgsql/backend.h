@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "protocol/pgsql/scram.h"
 #include "proxy/backend_pool.h"
-#include "proxy/eager_write.h"
+#include "proxy/socket_io.h"
 #include "proxy/pgsql/stmt_names.h"
 
 namespace sluice {
@@ -54,7 +54,7 @@ class PgBackend final : public PooledConn {
   void SetOwner(Owner* owner) { owner_ = owner; }
   evbuffer* input() const { return bufferevent_get_input(bev_); }
   evbuffer* output() const { return bufferevent_get_output(bev_); }
-  // Sends the output now (proxy/eager_write.h).
+  // Sends the output now (proxy/socket_io.h).
   void WriteNow() { EagerWrite(bev_); }
   void PauseRead() { bufferevent_disable(bev_, EV_READ); }
   void ResumeRead() { bufferevent_enable(bev_, EV_READ); }

@@ -20,9 +20,9 @@
 #include "protocol/pgsql/message.h"
 #include "protocol/pgsql/startup.h"
 #include "proxy/backend_pool.h"
-#include "proxy/eager_write.h"
 #include "proxy/lingering_close.h"
 #include "proxy/shared.h"
+#include "proxy/socket_io.h"
 #include "proxy/worker.h"
 #include "routing/digest.h"
 
@@ -116,6 +116,7 @@ PgSession::PgSession(Worker* w, size_t cluster_index, evutil_socket_t fd)
     : worker_(w), cluster_index_(cluster_index) {
   client_addr_ = PeerAddress(fd);
   client_ = bufferevent_socket_new(w->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  UseDirectReads(client_);
   bufferevent_setcb(client_, &PgSession::OnClientRead, nullptr, &PgSession::OnClientEvent, this);
   bufferevent_setwatermark(client_, EV_READ, 0, kClientReadHighWater);
   worker_->AddSession(this);
