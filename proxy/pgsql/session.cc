@@ -36,6 +36,9 @@ void StartPgsqlSession(Worker* w, size_t cluster_index, evutil_socket_t fd) {
 namespace pgproxy {
 namespace {
 
+// Classify() remembers the last statement up to this size (see PgSession::routed_text_).
+constexpr size_t kMaxRememberedText = 512;
+
 namespace fe = pgsql::frontend;
 namespace be = pgsql::backend;
 namespace state = pgsql::sqlstate;
@@ -722,9 +725,13 @@ bool PgSession::EnsurePrepared(const ClientStmt& cs, std::string* out) {
 
 StatementInfo PgSession::Classify(std::string_view text) {
   if (text == routed_text_) return routed_info_;
-  routed_info_ = ClassifyStatement(text, routing::Dialect::kPostgres);
-  routed_text_.assign(text);
-  return routed_info_;
+  StatementInfo info = ClassifyStatement(text, routing::Dialect::kPostgres);
+  // Remembered only when short: an idle session must not keep a large statement's text.
+  if (text.size() <= kMaxRememberedText) {
+    routed_text_.assign(text);
+    routed_info_ = info;
+  }
+  return info;
 }
 
 void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size_t total) {
@@ -1063,7 +1070,7 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
 
 void PgSession::DropSegmentExpects(uint64_t segment) {
   // After an error the server skips to Sync: the rest of this segment gets no replies.
-  auto drop = [&](std::deque<Expect>& q, bool forget) {
+  auto drop = [&](Fifo<Expect>& q, bool forget) {
     while (!q.empty() && q.front().segment <= segment) {
       if (forget && !q.front().name.empty() && backend_) backend_->prepared().Erase(q.front().name);
       q.pop_front();

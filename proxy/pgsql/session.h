@@ -8,7 +8,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/fifo.h"
 #include "protocol/pgsql/scram.h"
 #include "proxy/client_session.h"
 #include "proxy/pgsql/backend.h"
@@ -165,11 +165,11 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
   bool response_started_ = false;  // bytes of the current response reached the client
   int64_t last_write_ms_ = 0;
-  std::string backend_fatal_;              // the server's FATAL message, reported with 08006
-  SegmentStat open_segment_;               // the segment being sent
-  std::deque<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
-  std::deque<Expect> parse_expects_;
-  std::deque<Expect> close_expects_;
+  std::string backend_fatal_;        // the server's FATAL message, reported with 08006
+  SegmentStat open_segment_;         // the segment being sent
+  Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
+  Fifo<Expect> parse_expects_;
+  Fifo<Expect> close_expects_;
   std::unordered_map<std::string, ClientStmt> stmts_;
 };
 
