@@ -2,15 +2,25 @@
 
 namespace sluice {
 
-const char* ProtocolName(Protocol p) { return p == Protocol::kMysql ? "mysql" : "postgresql"; }
-const char* RoleName(ServerRole r) { return r == ServerRole::kPrimary ? "primary" : "replica"; }
-const char* PoolModeName(PoolMode m) { return m == PoolMode::kSession ? "session" : "transaction"; }
+const char* ProtocolName(Protocol p) {
+  return p == Protocol::kMysql ? "mysql" : "postgresql";
+}
+const char* RoleName(ServerRole r) {
+  return r == ServerRole::kPrimary ? "primary" : "replica";
+}
+const char* PoolModeName(PoolMode m) {
+  return m == PoolMode::kSession ? "session" : "transaction";
+}
 const char* StateName(ServerState s) {
   switch (s) {
-    case ServerState::kOnline: return "ONLINE";
-    case ServerState::kShunned: return "SHUNNED";
-    case ServerState::kOfflineSoft: return "OFFLINE_SOFT";
-    case ServerState::kOfflineHard: return "OFFLINE_HARD";
+    case ServerState::kOnline:
+      return "ONLINE";
+    case ServerState::kShunned:
+      return "SHUNNED";
+    case ServerState::kOfflineSoft:
+      return "OFFLINE_SOFT";
+    case ServerState::kOfflineHard:
+      return "OFFLINE_HARD";
   }
   return "?";
 }
@@ -19,6 +29,12 @@ const Cluster* Runtime::FindCluster(const std::string& name) const {
   for (const auto& c : clusters)
     if (c.name == name) return &c;
   return nullptr;
+}
+
+int Cluster::HostgroupOf(std::string_view host, uint16_t port) const {
+  for (const Server& s : servers)
+    if (s.port == port && s.host == host) return s.hostgroup;
+  return -1;
 }
 
 const User* Runtime::FindUser(const std::string& name) const {

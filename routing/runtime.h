@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -34,11 +35,11 @@ struct Server {
   ServerRole role = ServerRole::kReplica;
   int hostgroup = 0;  // writer or reader hostgroup of its cluster, derived from role
   int weight = 1;
-  int max_connections = 50;   // per worker pool bound is derived from this
-  int max_lag_ms = 10000;     // a replica further behind gets no reads
+  int max_connections = 50;  // per worker pool bound is derived from this
+  int max_lag_ms = 10000;    // a replica further behind gets no reads
   ServerState state = ServerState::kOnline;
-  int64_t lag_ms = 0;         // filled by the monitor; 0 until measured
-  int priority = 0;           // failover tie-break among equally advanced replicas: higher wins
+  int64_t lag_ms = 0;  // filled by the monitor; 0 until measured
+  int priority = 0;    // failover tie-break among equally advanced replicas: higher wins
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
@@ -82,6 +83,9 @@ struct Cluster {
   std::string discovery;
   std::string discovery_allow = "127.0.0.1";
   std::vector<Server> servers;
+
+  // The hostgroup of the server at host:port; -1 when the cluster has none there.
+  int HostgroupOf(std::string_view host, uint16_t port) const;
 };
 
 struct User {
@@ -103,10 +107,10 @@ enum class RuleAction { kRoute, kReject };
 struct QueryRule {
   int id = 0;
   bool active = true;
-  std::string cluster;      // empty: any
-  std::string user;         // empty: any
-  std::string schema;       // empty: any
-  std::string client_addr;  // empty: any; "10.0.%" matches a prefix (as ProxySQL's)
+  std::string cluster;        // empty: any
+  std::string user;           // empty: any
+  std::string schema;         // empty: any
+  std::string client_addr;    // empty: any; "10.0.%" matches a prefix (as ProxySQL's)
   std::string match_pattern;  // re2 on statement text; empty: any
   std::string match_digest;   // re2 on the digest; empty: any
   RuleAction action = RuleAction::kRoute;

@@ -12,9 +12,9 @@
 #include "common/status.h"
 #include "protocol/mysql/handshake.h"
 #include "proxy/backend_pool.h"
-#include "proxy/socket_io.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/stmt_cache.h"
+#include "proxy/socket_io.h"
 
 namespace sluice {
 
@@ -52,6 +52,8 @@ class MysqlBackend final : public PooledConn {
 
   // nullptr while idle in the pool: then any byte or EOF from the server closes it.
   void SetOwner(Owner* owner) { owner_ = owner; }
+  const std::string& host() const { return login_.host; }
+  uint16_t port() const { return login_.port; }
   evbuffer* input() const { return bufferevent_get_input(bev_); }
   evbuffer* output() const { return bufferevent_get_output(bev_); }
   // Sends the output now (proxy/socket_io.h).

@@ -986,8 +986,7 @@ void MysqlSession::RecordStats(bool error) {
   StatementRecord r;
   r.cluster = cluster.name;
   r.server = backend_->server();
-  for (const Server& srv : cluster.servers)
-    if (srv.name() == r.server) r.hostgroup = srv.hostgroup;
+  r.hostgroup = cluster.HostgroupOf(backend_->host(), backend_->port());
   r.user = user_;
   r.schema = want_.schema;
   r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;

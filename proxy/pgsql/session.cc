@@ -900,8 +900,7 @@ void PgSession::RecordSegment() {
   StatementRecord r;
   r.cluster = cluster.name;
   r.server = backend_->server();
-  for (const Server& srv : cluster.servers)
-    if (srv.port == backend_->port() && srv.host == backend_->host()) r.hostgroup = srv.hostgroup;
+  r.hostgroup = cluster.HostgroupOf(backend_->host(), backend_->port());
   r.user = user_;
   r.schema = database_;
   r.command = s.command.empty() ? std::string_view("OTHER") : std::string_view(s.command);

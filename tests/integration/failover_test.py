@@ -19,7 +19,7 @@ import psycopg2
 import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sluice_proc import Sluice, read_cluster_env  # noqa: E402
+from sluice_proc import Sluice, admin_query, read_cluster_env  # noqa: E402
 
 SLUICE = None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -170,15 +170,7 @@ class HealthCase(unittest.TestCase):
         return self.sluice
 
     def admin(self, sql):
-        c = pymysql.connect(host="127.0.0.1", port=self.sluice.admin_port, user="admin",
-                            password=self.sluice.admin_password, connect_timeout=5,
-                            read_timeout=120, autocommit=True)
-        try:
-            with c.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            c.close()
+        return admin_query(self.sluice.admin_port, self.sluice.admin_password, sql)
 
     def events(self):
         return self.admin("SELECT kind, server, message FROM stats_events")

@@ -22,10 +22,9 @@ import unittest
 
 import psycopg2
 import psycopg2.errors
-import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sluice_proc import free_port, read_cluster_env  # noqa: E402
+from sluice_proc import admin_query, free_port, read_cluster_env  # noqa: E402
 
 SLUICE = None
 CLUSTER_DIR = os.environ.get("SLUICE_PG_CLUSTER_DIR", "")
@@ -504,14 +503,7 @@ SELECT v FROM psql_t WHERE id = 1;
         sock.close()
 
     def admin(self, sql):
-        c = pymysql.connect(host="127.0.0.1", port=self.admin_port, user="admin", password="x",
-                            autocommit=True, connect_timeout=5, read_timeout=30)
-        try:
-            with c.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            c.close()
+        return admin_query(self.admin_port, "x", sql)
 
     def digest_rows(self, marker):
         return self.admin("SELECT username, schemaname, count_star, errors, digest_text "

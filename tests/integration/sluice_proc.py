@@ -41,6 +41,19 @@ def read_cluster_env(cluster_dir):
     return env
 
 
+def admin_query(port, password, sql, user="admin", timeout=120):
+    """Runs one statement on a sluice admin port (MySQL protocol) and returns its rows."""
+    import pymysql  # only the tests that talk to the admin port need it
+    c = pymysql.connect(host="127.0.0.1", port=port, user=user, password=password,
+                        connect_timeout=5, read_timeout=timeout, autocommit=True)
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        c.close()
+
+
 def free_port():
     """A port the kernel had free a moment ago on 127.0.0.1 (racy, good enough for tests)."""
     s = socket.socket()

@@ -38,6 +38,18 @@ std::vector<int> Counts(const Cluster& c, int hostgroup, int picks,
   return counts;
 }
 
+TEST(RoutingBalancer, HostgroupOfFindsTheServerByAddress) {
+  Cluster c = ThreeNodes();
+  c.servers[0].host = "127.0.0.1";
+  c.servers[0].port = 3306;
+  c.servers[2].host = "127.0.0.1";
+  c.servers[2].port = 3308;
+  EXPECT_EQ(c.HostgroupOf("127.0.0.1", 3306), 0);
+  EXPECT_EQ(c.HostgroupOf("127.0.0.1", 3308), 1);
+  EXPECT_EQ(c.HostgroupOf("127.0.0.1", 3999), -1);
+  EXPECT_EQ(c.HostgroupOf("127.0.0.2", 3306), -1);
+}
+
 TEST(RoutingBalancer, OnlyServersOfTheHostgroup) {
   Cluster c = ThreeNodes();
   EXPECT_EQ(Counts(c, 0, 10), (std::vector<int>{10, 0, 0}));
