@@ -1,5 +1,6 @@
 #include "proxy/tls.h"
 
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
 #include <fmt/format.h>
@@ -34,6 +35,15 @@ Result<SSL_CTX*> MakeServerTlsContext(const std::string& cert_file, const std::s
         fmt::format("{}: tls_key: cannot load the key of {}: {}", key_file, cert_file, why));
   }
   return ctx;
+}
+
+bufferevent* AcceptTls(event_base* base, SSL_CTX* ctx, bufferevent* plain) {
+  SSL* ssl = SSL_new(ctx);
+  if (!ssl) return nullptr;
+  bufferevent* tls = bufferevent_openssl_filter_new(base, plain, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+  if (!tls) SSL_free(ssl);
+  return tls;
 }
 
 }  // namespace sluice

@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <event2/bufferevent_ssl.h>
 #include <openssl/crypto.h>
 
 #include "common/log.h"
@@ -20,6 +19,7 @@
 #include "proxy/mysql/packet_io.h"
 #include "proxy/shared.h"
 #include "proxy/socket_io.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 #include "routing/digest.h"
 
@@ -288,11 +288,8 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
 }
 
 void MysqlSession::StartTls() {
-  SSL* ssl = SSL_new(worker_->shared()->tls[cluster_index_]);
-  bufferevent* tls = bufferevent_openssl_filter_new(
-      worker_->base(), client_, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent* tls = AcceptTls(worker_->base(), worker_->shared()->tls[cluster_index_], client_);
   if (!tls) {
-    SSL_free(ssl);
     Close();
     return;
   }

@@ -1,11 +1,9 @@
 #include "proxy/pgsql/session.h"
 
 #include <arpa/inet.h>
-#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <unordered_map>
@@ -23,6 +21,7 @@
 #include "proxy/lingering_close.h"
 #include "proxy/shared.h"
 #include "proxy/socket_io.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 #include "routing/digest.h"
 
@@ -182,11 +181,8 @@ void PgSession::OnClientEvent(bufferevent*, short what, void* arg) {
 // StartupMessage arrives encrypted.
 void PgSession::StartTls() {
   bufferevent_write(client_, "S", 1);
-  SSL* ssl = SSL_new(worker_->shared()->tls[cluster_index_]);
-  bufferevent* tls = bufferevent_openssl_filter_new(
-      worker_->base(), client_, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent* tls = AcceptTls(worker_->base(), worker_->shared()->tls[cluster_index_], client_);
   if (!tls) {
-    SSL_free(ssl);
     Close();
     return;
   }
@@ -1094,7 +1090,7 @@ void PgSession::OnReadyForQuery(char status) {
   pending_write_ = false;
   if (status == pgsql::kTxIdle && !pinned_) ReleaseBackend(true);
   if (draining_ && status == pgsql::kTxIdle) {
-    CloseAfterFlush();
+    Close();
     return;
   }
   if (!backend_) ProcessClientInput();
@@ -1140,7 +1136,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   b->Destroy();
   worker_->pools().Release(server);
   if (server_error.empty()) worker_->router().MarkFailed(cluster_index_, server);
-  if (phase_ == Phase::kClosing || phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed) return;
   std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
   backend_fatal_.clear();
   log::Warn("pgsql session {}: {}", pid_, why);
@@ -1151,7 +1147,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
       std::string out;
       pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
       AppendTo(bufferevent_get_output(client_), out);
-      CloseAfterFlush();
+      Close();
       return;
     }
     FailLogin(state::kConnectionFailure,
@@ -1177,7 +1173,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     // server: the client cannot go on in-protocol.
     SendError("FATAL", state::kConnectionFailure,
               fmt::format("sluice: server connection lost: {}", why));
-    CloseAfterFlush();
+    Close();
     return;
   }
   pinned_ = false;
@@ -1240,7 +1236,7 @@ void PgSession::FailBatch(std::string_view sqlstate, std::string_view message) {
 
 void PgSession::FailLogin(std::string_view sqlstate, std::string_view message) {
   SendError("FATAL", sqlstate, message);
-  CloseAfterFlush();
+  Close();
 }
 
 void PgSession::SendError(std::string_view severity, std::string_view sqlstate,
@@ -1259,7 +1255,7 @@ void PgSession::Drain() {
     if (phase_ == Phase::kActive)
       SendError("FATAL", state::kAdminShutdown,
                 "terminating connection due to administrator command");
-    CloseAfterFlush();
+    Close();
   }
 }
 
@@ -1271,11 +1267,6 @@ void PgSession::Abort() {
 void PgSession::FlushWrites() {
   EagerWrite(client_);
   if (backend_) backend_->WriteNow();
-}
-
-// Close() already lets the last bytes leave (FreeWhenFlushed).
-void PgSession::CloseAfterFlush() {
-  Close();
 }
 
 void PgSession::Close() {

@@ -71,7 +71,6 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
     kMd5,           // AuthenticationMD5Password sent
     kLoginBackend,  // authenticated; a backend login checks the database and gives settings
     kActive,        // logged in: batches flow
-    kClosing,       // flushing the last bytes, then close
     kClosed,
   };
   // One reply sluice expects for a Parse or Close it sent; injected ones are swallowed.
@@ -112,7 +111,6 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   void FailBatch(std::string_view sqlstate, std::string_view message);
   void FailLogin(std::string_view sqlstate, std::string_view message);
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
-  void CloseAfterFlush();
   void Close();
   void FlushWrites();
   bool TransactionMode() const { return transaction_mode_; }
