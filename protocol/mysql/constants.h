@@ -101,6 +101,41 @@ inline constexpr uint8_t COM_BINLOG_DUMP_GTID = 0x1e;
 inline constexpr uint8_t COM_RESET_CONNECTION = 0x1f;
 inline constexpr uint8_t COM_STMT_BULK_EXECUTE = 0xfa;  // MariaDB only
 
+// How a proxy in front of shared backend connections must treat a client's command byte.
+// kForward: any backend connection answers it for this client alone. kRefuseKill:
+// COM_PROCESS_KILL names a server thread id, and a pooled backend's ids are not the client's:
+// forwarded, it ends whichever connection holds that id, another user's included. kRefuse:
+// replication (binlog dump, register slave), commands that act with the backend login's
+// privileges on the whole server (COM_SHUTDOWN, COM_REFRESH, COM_DEBUG), and the obsolete or
+// server-internal ones a server answers with ER_UNKNOWN_COM_ERROR anyway.
+enum class CommandPolicy { kForward, kRefuseKill, kRefuse };
+constexpr CommandPolicy PolicyOf(uint8_t code) {
+  switch (code) {
+    case COM_QUIT:
+    case COM_INIT_DB:
+    case COM_QUERY:
+    case COM_FIELD_LIST:
+    case COM_STATISTICS:
+    case COM_PROCESS_INFO:
+    case COM_PING:
+    case COM_CHANGE_USER:
+    case COM_STMT_PREPARE:
+    case COM_STMT_EXECUTE:
+    case COM_STMT_SEND_LONG_DATA:
+    case COM_STMT_CLOSE:
+    case COM_STMT_RESET:
+    case COM_SET_OPTION:
+    case COM_STMT_FETCH:
+    case COM_RESET_CONNECTION:
+    case COM_STMT_BULK_EXECUTE:
+      return CommandPolicy::kForward;
+    case COM_PROCESS_KILL:
+      return CommandPolicy::kRefuseKill;
+    default:
+      return CommandPolicy::kRefuse;
+  }
+}
+
 // COM_SET_OPTION arguments, include/mysql_com.h (enum_mysql_set_option).
 inline constexpr uint16_t MYSQL_OPTION_MULTI_STATEMENTS_ON = 0;
 inline constexpr uint16_t MYSQL_OPTION_MULTI_STATEMENTS_OFF = 1;

@@ -473,6 +473,16 @@ void MysqlSession::Dispatch(std::string payload) {
     HandleChangeUser(payload);
     return;
   }
+  switch (mysql::PolicyOf(code)) {
+    case mysql::CommandPolicy::kForward:
+      break;
+    case mysql::CommandPolicy::kRefuseKill:
+      RefuseKill();
+      return;
+    case mysql::CommandPolicy::kRefuse:
+      SendErr(mysql::ER_UNKNOWN_COM_ERROR, mysql::ER_UNKNOWN_COM_ERROR.message, 1);
+      return;
+  }
   cmd_ = Command{};
   cmd_.code = code;
   cmd_.start_us = MonotonicUs();
@@ -481,12 +491,7 @@ void MysqlSession::Dispatch(std::string payload) {
     case mysql::COM_QUERY:
       cmd_.info = ClassifyStatement(body, routing::Dialect::kMysql);
       if (cmd_.info.command == "KILL") {
-        // KILL names sluice's connection ids, not the server's thread ids: forwarding it
-        // would end an unrelated backend thread (PROTOCOL-NOTES.md).
-        SendErr(ER_NOT_SUPPORTED_YET,
-                fmt::format(fmt::runtime(ER_NOT_SUPPORTED_YET.message),
-                            "KILL through sluice (cancel the statement from its own client)"),
-                1);
+        RefuseKill();
         return;
       }
       routing::Digest(body, routing::Dialect::kMysql, &cmd_.digest);
@@ -530,6 +535,16 @@ void MysqlSession::Dispatch(std::string payload) {
   }
   cmd_.payload = std::move(payload);
   StartCommand();
+}
+
+// KILL (the statement or COM_PROCESS_KILL) names a server thread id; through a pool that id
+// belongs to whichever session holds that backend connection, so it is refused until sluice
+// maps its own connection ids (mysql::PolicyOf).
+void MysqlSession::RefuseKill() {
+  SendErr(ER_NOT_SUPPORTED_YET,
+          fmt::format(fmt::runtime(ER_NOT_SUPPORTED_YET.message),
+                      "KILL through sluice (cancel the statement from its own client)"),
+          1);
 }
 
 // Commands answered by sluice itself; true when handled.

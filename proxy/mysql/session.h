@@ -110,6 +110,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   bool AutocommitOff() const;
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   bool HandleLocally(uint8_t code, const std::string& payload);
+  void RefuseKill();
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);

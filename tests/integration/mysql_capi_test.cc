@@ -443,5 +443,41 @@ TEST_F(MysqlCapiTest, TooManyConnections) {
   for (auto& h : held) EXPECT_EQ(mysql_ping(h.get()), 0);
 }
 
+// libmariadb's mysql_kill() sends `KILL <id>` as a statement (PyMySQL's kill() sends the
+// COM_PROCESS_KILL command: mysql_proxy_test.py). Through a pool the id is whatever
+// connection holds it on whichever node the statement reaches: a direct client of each
+// node, logged in as the same user (so the server itself would allow the kill), must
+// survive, and the caller gets ER_NOT_SUPPORTED_YET (1235) until sluice maps its own ids.
+TEST_F(MysqlCapiTest, KillOfAServerThreadIsRefused) {
+  std::vector<int> ports{env_->primary_port};
+  ports.insert(ports.end(), env_->replica_ports.begin(), env_->replica_ports.end());
+  std::vector<MysqlConn> victims;
+  for (int port : ports) {
+    victims.push_back(Connect(port, env_->app_user, env_->app_password, env_->database));
+    ASSERT_EQ(mysql_errno(victims.back().get()), 0u) << mysql_error(victims.back().get());
+  }
+  MysqlConn c = App();
+  for (auto& v : victims) {
+    unsigned long id = mysql_thread_id(v.get());
+    EXPECT_NE(mysql_kill(c.get(), id), 0) << "KILL " << id << " was accepted";
+    EXPECT_EQ(mysql_errno(c.get()), 1235u) << mysql_error(c.get());
+    EXPECT_STREQ(mysql_sqlstate(c.get()), "42000");
+  }
+  for (auto& v : victims) EXPECT_EQ(Q(v.get(), "SELECT 7"), (Rows{{"7"}}));
+  EXPECT_EQ(Q(c.get(), "SELECT 8"), (Rows{{"8"}}));  // the caller's session goes on
+}
+
+// Commands that act on the whole server or on replication with the backend login's
+// privileges are not forwarded: libmariadb's mysql_refresh (COM_REFRESH) and
+// mysql_dump_debug_info (COM_DEBUG) get ER_UNKNOWN_COM_ERROR, and the session goes on.
+TEST_F(MysqlCapiTest, ServerWideCommandsAreRefused) {
+  MysqlConn c = App();
+  EXPECT_NE(mysql_refresh(c.get(), REFRESH_TABLES), 0);
+  EXPECT_EQ(mysql_errno(c.get()), 1047u) << mysql_error(c.get());
+  EXPECT_NE(mysql_dump_debug_info(c.get()), 0);
+  EXPECT_EQ(mysql_errno(c.get()), 1047u) << mysql_error(c.get());
+  EXPECT_EQ(Q(c.get(), "SELECT 9"), (Rows{{"9"}}));
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -308,6 +308,24 @@ class MysqlClientsTest(unittest.TestCase):
             self.assertEqual(cm.exception.args[0], ER_BAD_DB_ERROR)
             self.assertEqual(query(c, "SELECT DATABASE()"), (("sluice",),))
 
+    def test_com_process_kill_is_refused(self):
+        # PyMySQL's kill() sends COM_PROCESS_KILL with a server thread id. Through the pool it
+        # would end whichever connection holds that id on the node it reaches: a direct
+        # client of every node (same user, so the server itself would allow it) must survive.
+        victims = [app_connect(port) for _, port in node_ports()]
+        try:
+            with app_connect(self.s.port) as c:
+                for v in victims:
+                    with self.assertRaises(pymysql.err.MySQLError) as cm:
+                        c.kill(v.thread_id())
+                    self.assertEqual(cm.exception.args[0], 1235, cm.exception.args)
+                self.assertEqual(query(c, "SELECT 5"), ((5,),))
+            for v in victims:
+                self.assertEqual(query(v, "SELECT 6"), ((6,),))
+        finally:
+            for v in victims:
+                v.close()
+
     def test_too_many_connections_1040(self):
         with Sluice(SLUICE, env(), max_client_connections=3) as s:
             held = [app_connect(s.port) for _ in range(3)]

@@ -305,5 +305,23 @@ TEST(MysqlMessages, EofVersusRowStartingWithFe) {
   EXPECT_EQ(*flags, SERVER_MORE_RESULTS_EXISTS);
 }
 
+// The commands a client may have forwarded through a pool. COM_PROCESS_KILL names a server
+// thread id another session may hold; the others act on the whole server or replication.
+TEST(CommandPolicy, OnlySessionScopedCommandsAreForwarded) {
+  for (uint8_t c :
+       {COM_QUIT, COM_INIT_DB, COM_QUERY, COM_FIELD_LIST, COM_STATISTICS, COM_PING, COM_CHANGE_USER,
+        COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE, COM_STMT_RESET,
+        COM_SET_OPTION, COM_STMT_FETCH, COM_RESET_CONNECTION, COM_STMT_BULK_EXECUTE}) {
+    EXPECT_EQ(PolicyOf(c), CommandPolicy::kForward) << int{c};
+  }
+  EXPECT_EQ(PolicyOf(COM_PROCESS_KILL), CommandPolicy::kRefuseKill);
+  for (uint8_t c : {COM_SLEEP, COM_CREATE_DB, COM_DROP_DB, COM_REFRESH, COM_SHUTDOWN, COM_CONNECT,
+                    COM_DEBUG, COM_TIME, COM_DELAYED_INSERT, COM_BINLOG_DUMP, COM_TABLE_DUMP,
+                    COM_CONNECT_OUT, COM_REGISTER_SLAVE, COM_DAEMON, COM_BINLOG_DUMP_GTID,
+                    uint8_t{0x20}, uint8_t{0xee}, uint8_t{0xff}}) {
+    EXPECT_EQ(PolicyOf(c), CommandPolicy::kRefuse) << int{c};
+  }
+}
+
 }  // namespace
 }  // namespace sluice::mysql
