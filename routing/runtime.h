@@ -30,8 +30,12 @@ const char* StateName(ServerState s);
 const char* PoolModeName(PoolMode m);
 
 struct Server {
-  std::string host;
+  std::string host;  // as configured: an IP address or a host name
   uint16_t port = 0;
+  // The numeric IPv4/IPv6 address the data plane connects to. The control plane resolves
+  // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
+  // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
+  std::string address;
   ServerRole role = ServerRole::kReplica;
   int hostgroup = 0;  // writer or reader hostgroup of its cluster, derived from role
   int weight = 1;
