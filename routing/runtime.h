@@ -32,10 +32,6 @@ const char* PoolModeName(PoolMode m);
 struct Server {
   std::string host;  // as configured: an IP address or a host name
   uint16_t port = 0;
-  // The numeric IPv4/IPv6 address the data plane connects to. The control plane resolves
-  // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
-  // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
-  std::string address;
   ServerRole role = ServerRole::kReplica;
   int hostgroup = 0;  // writer or reader hostgroup of its cluster, derived from role
   int weight = 1;
@@ -44,6 +40,10 @@ struct Server {
   ServerState state = ServerState::kOnline;
   int64_t lag_ms = 0;  // filled by the monitor; 0 until measured
   int priority = 0;    // failover tie-break among equally advanced replicas: higher wins
+  // The numeric IPv4/IPv6 address the data plane connects to. The control plane resolves
+  // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
+  // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
+  std::string address = {};
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
