@@ -739,7 +739,11 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   backend_ = b;
   b->SetOwner(this);
   b->ResumeRead();
-  worker_->router().Started(cluster_index_, backend_server_);
+  // Counted as outstanding on its server until the statement ends, however it ends.
+  if (outstanding_server_ < 0) {
+    worker_->router().Started(cluster_index_, backend_server_);
+    outstanding_server_ = backend_server_;
+  }
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
   sync_steps_ = PlanSync(want_, b->state());
   sync_index_ = 0;
@@ -780,6 +784,7 @@ void MysqlSession::RunNextSyncStep() {
   }
   if (cmd_.internal_check) {
     // The login's schema check passed.
+    EndOutstanding();
     SendOk(seq_);
     ReleaseBackend(true);
     phase_ = Phase::kIdle;
@@ -1036,7 +1041,7 @@ void MysqlSession::FinishCommand() {
   if (cmd_.code == mysql::COM_STMT_EXECUTE) long_data_ = false;
   RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
-  worker_->router().Finished(cluster_index_, backend_server_);
+  EndOutstanding();
   bool keep = pinned_ || in_txn_ || hold_previous_;
   if (!keep) ReleaseBackend(true);
   phase_ = Phase::kIdle;
@@ -1110,6 +1115,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
   b->Destroy();
   worker_->pools().Release(server);
   worker_->router().MarkFailed(cluster_index_, server);
+  EndOutstanding();  // a retry counts on the server it moves to
   if (phase_ == Phase::kIdle) {
     // A pinned connection died between statements: the session's state is gone with it.
     lost_state_ = in_txn_ || pinned_;
@@ -1147,7 +1153,17 @@ void MysqlSession::RetryOrFail(const Status& st) {
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
 }
 
+// The statement's end for the least-outstanding balancer: every Started() has its
+// Finished(), whether the statement completed, failed, moved after a backend error, was the
+// login's schema check, or the session closed.
+void MysqlSession::EndOutstanding() {
+  if (outstanding_server_ < 0) return;
+  worker_->router().Finished(cluster_index_, outstanding_server_);
+  outstanding_server_ = -1;
+}
+
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
+  EndOutstanding();
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {
@@ -1218,6 +1234,7 @@ void MysqlSession::OnServerGone(const std::string& server) {
 
 void MysqlSession::Close() {
   if (phase_ == Phase::kClosed) return;
+  EndOutstanding();
   if (wait_ticket_) worker_->pools().Cancel(wait_ticket_);
   if (connecting_) {
     // Its login goes on without us; when done it joins the pool (or frees its slot).
@@ -1227,8 +1244,6 @@ void MysqlSession::Close() {
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = phase_ == Phase::kIdle && !in_txn_ && !pinned_;
-    if (phase_ == Phase::kForwarding || phase_ == Phase::kSyncing)
-      worker_->router().Finished(cluster_index_, backend_server_);
     ReleaseBackend(clean);
   }
   if (counted_) {

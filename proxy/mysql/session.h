@@ -111,6 +111,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   bool HandleLocally(uint8_t code, const std::string& payload);
   void RefuseKill();
+  void EndOutstanding();
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
@@ -140,6 +141,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   MysqlBackend* backend_ = nullptr;
   MysqlBackend* connecting_ = nullptr;  // a new backend connection logging in for us
   int backend_server_ = -1;             // index into the cluster's servers of backend_
+  int outstanding_server_ = -1;         // the server Router::Started() counted this statement on
   uint64_t wait_ticket_ = 0;
   bool pinned_ = false;           // session state lives on backend_ (locks, temp tables, …)
   uint32_t pins_ = 0;             // why: routing::Pin bits still in force
