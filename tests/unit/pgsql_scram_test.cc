@@ -6,6 +6,7 @@
 
 #include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/message.h"
+#include "protocol/pgsql/saslprep.h"
 #include "protocol/pgsql/scram.h"
 
 namespace sluice::pgsql {
@@ -240,6 +241,42 @@ TEST(PgsqlMd5Test, MatchesIndependentlyComputedValues) {
   EXPECT_EQ(*from_hash, "md598a0412b9c31436fc53776e863350083");
   EXPECT_FALSE(Md5PasswordFromHash("md5xyz", {1, 2, 3, 4}).ok());
   EXPECT_FALSE(Md5PasswordFromHash("SCRAM-SHA-256$4096:aa", {1, 2, 3, 4}).ok());
+}
+
+// RFC 4013 section 3's examples; where the RFC says "error", PostgreSQL hashes the raw
+// bytes, and so does sluice.
+TEST(PgsqlSaslPrepTest, Rfc4013Examples) {
+  EXPECT_EQ(SaslPrepOrRaw("I\u00ADX"), "IX");  // SOFT HYPHEN mapped to nothing
+  EXPECT_EQ(SaslPrepOrRaw("user"), "user");
+  EXPECT_EQ(SaslPrepOrRaw("USER"), "USER");                  // no case folding
+  EXPECT_EQ(SaslPrepOrRaw("\u00AA"), "a");                   // NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u2168"), "IX");                  // NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u0007"), "\u0007");              // prohibited: raw
+  EXPECT_EQ(SaslPrepOrRaw("\u0627\u0031"), "\u0627\u0031");  // bidi check fails: raw
+}
+
+TEST(PgsqlSaslPrepTest, MapsSpacesNormalisesAndFallsBackOnBadInput) {
+  EXPECT_EQ(SaslPrepOrRaw("a\u00A0b"), "a b");                  // NO-BREAK SPACE -> SPACE
+  EXPECT_EQ(SaslPrepOrRaw("pa\u0308sswort"), "p\u00E4sswort");  // composed by NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u00E4\u200D"), "\u00E4");           // ZERO WIDTH JOINER removed
+  // ZERO WIDTH SPACE is in both tables; the space mapping comes first (PostgreSQL agrees).
+  EXPECT_EQ(SaslPrepOrRaw("\u00E4\u200B"), "\u00E4 ");
+  const std::string invalid_utf8("\xC3\x28pw", 4);
+  EXPECT_EQ(SaslPrepOrRaw(invalid_utf8), invalid_utf8);
+  EXPECT_EQ(SaslPrepOrRaw("\u00AD"), "\u00AD");  // empty once prepared: raw
+  EXPECT_EQ(SaslPrepOrRaw(""), "");
+}
+
+// The verifier is computed over the prepared password: two spellings that SASLprep makes
+// equal give the same keys (libpq prepares what the user typed the same way).
+TEST(PgsqlSaslPrepTest, VerifierUsesThePreparedPassword) {
+  auto a = MakeVerifier("I\u00ADX\u2168", "saltsaltsaltsalt");
+  auto b = MakeVerifier("IXIX", "saltsaltsaltsalt");
+  auto raw = MakeVerifier("\u0007x", "saltsaltsaltsalt");
+  auto raw_again = MakeVerifier("\u0007x", "saltsaltsaltsalt");
+  ASSERT_TRUE(a.ok() && b.ok() && raw.ok() && raw_again.ok());
+  EXPECT_EQ(FormatVerifier(*a), FormatVerifier(*b));
+  EXPECT_EQ(FormatVerifier(*raw), FormatVerifier(*raw_again));
 }
 
 }  // namespace
