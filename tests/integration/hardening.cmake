@@ -2,6 +2,7 @@
 # the admin port's guards, per-user limits and the connection counters, both protocols.
 # Together about a minute on an idle machine.
 set(_sluice_hardening_tests
+  "hardening_fd:FdExhaustionTest:mariadb_cluster"
   "hardening_admin:AdminGuardTest:mariadb_cluster")
 foreach(_t ${_sluice_hardening_tests})
   string(REPLACE ":" ";" _t "${_t}")
