@@ -258,6 +258,12 @@ void MysqlSession::BeginAuth(const mysql::HandshakeResponse& resp) {
     SwitchAuthPlugin(mysql::kNativePasswordPlugin);
     return;
   }
+  if (const User* u = worker_->runtime().Current()->FindUser(user_);
+      u && plugin == mysql::kCachingSha2Plugin && mysql::ParseNativeVerifier(u->password)) {
+    // Only SHA1(SHA1(pw)) is stored for this user: caching_sha2 cannot be checked against it.
+    SwitchAuthPlugin(mysql::kNativePasswordPlugin);
+    return;
+  }
   if (resp.auth_response.empty() && plugin != mysql::kNativePasswordPlugin) {
     // The client's plugin differs from the one sluice announced, so it sent no token; restart
     // the exchange with its plugin and sluice's scramble, as MySQL does.

@@ -5,7 +5,9 @@ set(_sluice_hardening_tests
   "hardening_fd:FdExhaustionTest:mariadb_cluster"
   "hardening_admin:AdminGuardTest:mariadb_cluster"
   "hardening_limits_mysql:MysqlLimitsTest:mariadb_cluster"
-  "hardening_limits_pgsql:PgsqlLimitsTest:pg_cluster")
+  "hardening_limits_pgsql:PgsqlLimitsTest:pg_cluster"
+  "hardening_verifier_mysql:MysqlVerifierTest:mariadb_cluster"
+  "hardening_verifier_pgsql:PgsqlVerifierTest:pg_cluster")
 foreach(_t ${_sluice_hardening_tests})
   string(REPLACE ":" ";" _t "${_t}")
   list(GET _t 0 _name)
