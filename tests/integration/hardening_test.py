@@ -334,7 +334,9 @@ class PgsqlLimitsTest(unittest.TestCase):
         env = cluster_env("SLUICE_PG_CLUSTER_DIR")
         users = [{"name": env["APP_USER"], "password": env["APP_PASSWORD"],
                   "max_connections": 2}]
-        with Sluice(SLUICE, env, users=users) as s:
+        metrics_port = free_port()
+        with Sluice(SLUICE, env, users=users,
+                    extra_toml='[metrics]\nlisten = "127.0.0.1:%d"' % metrics_port) as s:
             def connect(password=env["APP_PASSWORD"]):
                 return psycopg2.connect(host="127.0.0.1", port=s.port, user=env["APP_USER"],
                                         password=password, dbname=env["DATABASE"],
@@ -359,6 +361,9 @@ class PgsqlLimitsTest(unittest.TestCase):
                                                      else None)(global_stats(s)))
             self.assertGreaterEqual(g["client_connections_accepted"], 5)
             self.assertEqual(g["client_connections_refused"], 3)
+            m = metrics(metrics_port)
+            self.assertGreaterEqual(m["sluice_client_connections_accepted_total"], 5)
+            self.assertEqual(m["sluice_client_connections_refused_total"], 3)
             held.pop().close()
             c = wait_until("a login after one closed", lambda: connect())
             with c.cursor() as cur:
