@@ -1,6 +1,8 @@
 #include "admin/admin_service.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -111,6 +113,32 @@ Status Insert(SqliteDb* db, const std::string& table, const std::vector<SqlValue
   return db->Run(fmt::format("INSERT INTO main.{} VALUES ({})", table, marks), values).status();
 }
 
+// The disk store holds passwords: it is created 0600 before SQLite opens it (SQLite gives
+// its -journal, -wal and -shm files the database file's mode), and a store or side file
+// left readable by an older version is tightened.
+Status PrivateStoreFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return Unavailable(fmt::format("admin store {}: cannot open: {}", path, std::strerror(errno)));
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok && (st.st_mode & 077)) {
+    log::Warn("admin store {}: mode {:o} lets others read it; setting 0600", path,
+              st.st_mode & 0777);
+    ok = ::fchmod(fd, 0600) == 0;
+  }
+  int err = errno;
+  ::close(fd);
+  if (!ok)
+    return Unavailable(
+        fmt::format("admin store {}: cannot set mode 0600: {}", path, std::strerror(err)));
+  for (const char* side : {"-journal", "-wal", "-shm"}) {
+    std::string p = path + side;
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 077)) ::chmod(p.c_str(), 0600);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<AdminCommand> ParseAdminCommand(std::string_view statement, std::string* error) {
@@ -172,6 +200,7 @@ Result<std::unique_ptr<AdminService>> AdminService::Open(const Runtime& config, 
           fmt::format("admin.data_dir {}: cannot create: {}", dir, std::strerror(errno)));
     }
     std::string path = dir + "/sluice.db";
+    SLUICE_RETURN_IF_ERROR(PrivateStoreFile(path));
     SLUICE_RETURN_IF_ERROR(
         s->db_.Run("ATTACH DATABASE " + SqliteDb::Quote(path) + " AS disk").status());
     SLUICE_RETURN_IF_ERROR(s->db_.Run(ConfigSchemaSql("disk", false)).status());
@@ -441,7 +470,7 @@ Result<AdminResult> AdminService::Execute(std::string_view statement) {
   auto cmd = Command(statement, &handled);
   if (handled) return cmd;
   SLUICE_RETURN_IF_ERROR(RefreshVirtualTables(statement));
-  auto r = db_.Run(statement);
+  auto r = db_.RunGuarded(statement);
   if (!r.ok()) return r.status();
   AdminResult out;
   out.has_rows = !r->columns.empty();

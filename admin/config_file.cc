@@ -244,13 +244,15 @@ Status ReadSluice(const TableReader& t, Runtime* rt) {
 }
 
 Status ReadAdmin(const TableReader& t, AdminSettings* a) {
-  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"listen", "user", "password", "data_dir"}));
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"listen", "user", "password", "data_dir", "login_timeout_ms"}));
   std::string listen;
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.String("listen", Need::kOptional, &listen),
       t.NonEmptyString("user", Need::kOptional, &a->user),
       t.String("password", Need::kOptional, &a->password),
       t.String("data_dir", Need::kOptional, &a->data_dir),
+      t.Int("login_timeout_ms", Need::kOptional, limits::kConnectTimeoutMs, &a->login_timeout_ms),
   }));
   if (!listen.empty() && listen.front() == '/') {
     a->listen_path = listen;

@@ -94,8 +94,11 @@ struct Cluster {
 
 struct User {
   std::string name;
-  std::string password;  // plaintext in config; sluice derives verifiers from it
-  std::string cluster;   // which cluster this user may use
+  // The plaintext (sluice derives the verifiers from it), or a stored verifier: MySQL
+  // "*<hex SHA1(SHA1(pw))>", PostgreSQL "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>";
+  // with a verifier, backend_password holds the plaintext sluice sends to the servers.
+  std::string password;
+  std::string cluster;  // which cluster this user may use
   std::string default_schema;
   std::optional<PoolMode> pool_mode;  // overrides the cluster's
   // PostgreSQL clients: "scram-sha-256" (default) or "md5", as pg_hba.conf methods.
@@ -131,7 +134,8 @@ struct AdminSettings {
   std::string listen_path;
   std::string user = "admin";
   std::string password;
-  std::string data_dir;  // SQLite store; empty: in memory
+  std::string data_dir;              // SQLite store; empty: in memory
+  int64_t login_timeout_ms = 10000;  // from accept to a finished login on the admin port
 };
 
 struct MetricsSettings {

@@ -178,6 +178,8 @@ inline constexpr ErrorInfo ER_SERVER_SHUTDOWN{1053, "08S01", "Server shutdown in
 inline constexpr ErrorInfo ER_UNKNOWN_ERROR{1105, "HY000", "Unknown error"};
 inline constexpr ErrorInfo ER_NET_PACKET_TOO_LARGE{
     1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"};
+inline constexpr ErrorInfo ER_USER_LIMIT_REACHED{
+    1226, "42000", "User '{}' has exceeded the '{}' resource (current value: {})"};
 inline constexpr ErrorInfo ER_NOT_SUPPORTED_AUTH_MODE{
     1251, "08004",
     "Client does not support authentication protocol requested by server; consider upgrading "

@@ -145,6 +145,7 @@ void MysqlSession::Start() {
   bufferevent_enable(client_, EV_READ | EV_WRITE);
   if (n > cluster.max_client_connections) {
     // MySQL answers an over-limit connection with ER_CON_COUNT_ERROR before the handshake.
+    worker_->stats().client_connections_refused++;
     SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, 0);
     Close();
     return;
@@ -254,6 +255,12 @@ void MysqlSession::BeginAuth(const mysql::HandshakeResponse& resp) {
       resp.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : resp.auth_plugin_name;
   if (plugin != mysql::kNativePasswordPlugin && plugin != mysql::kCachingSha2Plugin) {
     // A client plugin sluice does not verify: ask for mysql_native_password instead.
+    SwitchAuthPlugin(mysql::kNativePasswordPlugin);
+    return;
+  }
+  if (const User* u = worker_->runtime().Current()->FindUser(user_);
+      u && plugin == mysql::kCachingSha2Plugin && mysql::ParseNativeVerifier(u->password)) {
+    // Only SHA1(SHA1(pw)) is stored for this user: caching_sha2 cannot be checked against it.
     SwitchAuthPlugin(mysql::kNativePasswordPlugin);
     return;
   }
@@ -389,6 +396,16 @@ void MysqlSession::HandleAuthSwitchResponse() {
 }
 
 void MysqlSession::FinishLogin() {
+  if (const User* u = worker_->runtime().Current()->FindUser(user_); u) {
+    if (int64_t held = 0; !worker_->AdmitUser(user_, u->max_connections, &user_slot_, &held)) {
+      SendErr(mysql::ER_USER_LIMIT_REACHED,
+              fmt::format(fmt::runtime(mysql::ER_USER_LIMIT_REACHED.message), user_,
+                          "max_user_connections", u->max_connections),
+              login_seq_ + 1);
+      Close();
+      return;
+    }
+  }
   if (want_.schema.empty()) {
     const RuntimePtr& rt = worker_->runtime().Current();
     if (const User* u = rt->FindUser(user_)) want_.schema = u->default_schema;

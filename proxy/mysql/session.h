@@ -14,6 +14,7 @@
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/response.h"
 #include "proxy/client_session.h"
+#include "proxy/limits.h"
 #include "proxy/mysql/backend.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/router.h"
@@ -130,6 +131,7 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   std::string user_;
   uint8_t login_seq_ = 0;
   bool counted_ = false;     // counted in the cluster's client connections
+  UserSlot user_slot_;       // one of the user's max_connections, from login to close
   bool tls_ = false;         // the client upgraded to TLS
   bool full_auth_ = false;   // caching_sha2 full authentication: next packet is the password
   bool switched_ = false;    // an auth switch was sent; the next packet is its answer

@@ -100,7 +100,9 @@ const pgsql::ScramVerifier* VerifierFor(const std::string& user, const std::stri
   thread_local std::unordered_map<std::string, std::pair<std::string, pgsql::ScramVerifier>> cache;
   auto it = cache.find(user);
   if (it != cache.end() && it->second.first == password) return &it->second.second;
-  auto v = pgsql::MakeVerifierWithRandomSalt(password);
+  // The configured password is the plaintext, or the stored verifier itself (validated).
+  auto v = password.rfind("SCRAM-SHA-256$", 0) == 0 ? pgsql::ParseVerifier(password)
+                                                    : pgsql::MakeVerifierWithRandomSalt(password);
   if (!v.ok()) return nullptr;
   if (cache.size() > 10000) cache.clear();
   auto& slot = cache[user];
@@ -252,6 +254,7 @@ void PgSession::HandleStartup() {
     int64_t n = worker_->shared()->cluster_counters[cluster_index_]->client_connections.load(
         std::memory_order_relaxed);
     if (n > cluster.max_client_connections) {
+      worker_->stats().client_connections_refused++;
       FailLogin(state::kTooManyConnections, "sorry, too many clients already");
       return;
     }
@@ -329,6 +332,7 @@ void PgSession::HandleSasl() {
   auto fin = scram_->ServerFinal(pgsql::AsStringView(p));
   evbuffer_drain(bufferevent_get_input(client_), h.total());
   if (!fin.ok() || !user_known_) {
+    worker_->stats().client_connections_refused++;
     FailLogin(state::kInvalidPassword, failure);
     return;
   }
@@ -358,6 +362,7 @@ void PgSession::HandleMd5() {
   }
   evbuffer_drain(bufferevent_get_input(client_), h.total());
   if (!ok) {
+    worker_->stats().client_connections_refused++;
     FailLogin(state::kInvalidPassword,
               fmt::format("password authentication failed for user \"{}\"", user_));
     return;
@@ -372,6 +377,13 @@ void PgSession::BeginLoginBackend() {
   phase_ = Phase::kLoginBackend;
   // The writer checks the database (3D000 comes from the server) and gives the settings.
   const RuntimePtr& rt = worker_->runtime().Current();
+  if (const User* u = rt->FindUser(user_); u && !user_slot_.held()) {
+    if (int64_t held = 0; !worker_->AdmitUser(user_, u->max_connections, &user_slot_, &held)) {
+      FailLogin(state::kTooManyConnections,
+                fmt::format("too many connections for role \"{}\"", user_));
+      return;
+    }
+  }
   StatementInfo info;
   RouteRequest req;
   req.info = &info;

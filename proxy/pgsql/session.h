@@ -18,6 +18,7 @@
 #include "common/fifo.h"
 #include "protocol/pgsql/scram.h"
 #include "proxy/client_session.h"
+#include "proxy/limits.h"
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/wire.h"
@@ -120,6 +121,7 @@ class PgSession final : public ClientSession, public PgBackend::Owner {
   bufferevent* client_ = nullptr;
   Phase phase_ = Phase::kStartup;
   bool counted_ = false;
+  UserSlot user_slot_;  // one of the user's max_connections, from login to close
   bool draining_ = false;
   bool transaction_mode_ = true;
   std::string client_addr_;

@@ -42,3 +42,12 @@ add_test(NAME cli_config_error_without_check
     ${bad}/wrong_type.toml
     "${bad}/wrong_type.toml:12: cluster\\[0\\]\\.server\\[0\\]\\.port: expected integer, got string")
 set_tests_properties(cli_config_error_without_check PROPERTIES LABELS unit TIMEOUT 30)
+
+# Stored verifiers instead of plaintext passwords (issue #13 item 12).
+sluice_cli_config_error(cli_config_md5_with_scram_verifier ${bad}/md5_with_scram_verifier.toml
+  "${bad}/md5_with_scram_verifier.toml:20: user\\[0\\]\\.pg_auth: md5 cannot be checked against a SCRAM-SHA-256 verifier .+")
+sluice_cli_config_error(cli_config_bad_native_verifier ${bad}/bad_native_verifier.toml
+  "${bad}/bad_native_verifier.toml:18: user\\[0\\]\\.password: looks like a mysql_native_password verifier .+")
+sluice_cli_config_error(cli_config_verifier_without_backend_password
+  ${bad}/verifier_without_backend_password.toml
+  "${bad}/verifier_without_backend_password.toml:[0-9]+: user\\[0\\]\\.backend_password: required when password is a stored verifier.+")

@@ -61,6 +61,40 @@ TEST(PgsqlScramTest, Rfc7677VectorServerSide) {
   EXPECT_EQ(*s.client_key(), keys->client_key);
 }
 
+// The RFC 7677 user's verifier in pg_authid's text form (computed independently with Python's
+// hashlib.pbkdf2_hmac and hmac), as an operator would paste it from SELECT rolpassword.
+constexpr std::string_view kRfcVerifierText =
+    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
+
+TEST(PgsqlScramTest, ServerExchangeFromAParsedVerifierOnly) {
+  auto v = ParseVerifier(kRfcVerifierText);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(FormatVerifier(*v), kRfcVerifierText);
+  ScramServerSession s(*v);
+  s.set_server_nonce(std::string(kRfcServerNonce));
+  auto first = s.ServerFirst(kRfcClientFirst);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(*first, kRfcServerFirst);
+  auto final_msg = s.ServerFinal(kRfcClientFinal);
+  ASSERT_TRUE(final_msg.ok()) << final_msg.status().message();
+  EXPECT_EQ(*final_msg, kRfcServerFinal);
+  EXPECT_TRUE(s.authenticated());
+
+  // A wrong password against the same stored verifier is refused as 28P01.
+  ScramServerSession s2(*v);
+  ScramClientSession c = ScramClientSession::FromPassword("pencil2");
+  auto cf = c.ClientFirst();
+  ASSERT_TRUE(cf.ok());
+  auto sf = s2.ServerFirst(*cf);
+  ASSERT_TRUE(sf.ok());
+  auto cfin = c.ClientFinal(*sf);
+  ASSERT_TRUE(cfin.ok());
+  auto sfin = s2.ServerFinal(*cfin);
+  ASSERT_FALSE(sfin.ok());
+  EXPECT_EQ(sfin.status().code(), StatusCode::kPermissionDenied);
+}
+
 TEST(PgsqlScramTest, ClientRejectsForgedServerSignature) {
   ScramClientSession c = ScramClientSession::FromPassword("pencil");
   c.set_user("user");
