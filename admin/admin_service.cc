@@ -278,6 +278,20 @@ Status AdminService::LoadToRuntime(unsigned groups) {
   return Status::Ok();
 }
 
+Status AdminService::ReloadFromFile(const Runtime& file) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A savepoint around both steps: a LOAD that fails leaves the tables as they were too.
+  SLUICE_RETURN_IF_ERROR(db_.Run("SAVEPOINT sluice_reload").status());
+  Status s = WriteTables(&db_, "main", "", file, runtime_mirror_,
+                         kGroupServers | kGroupUsers | kGroupRules | kGroupSettings);
+  if (s.ok()) s = LoadToRuntime(kGroupAll);
+  if (!s.ok()) {
+    (void)db_.Run("ROLLBACK TO sluice_reload; RELEASE sluice_reload");
+    return s;
+  }
+  return db_.Run("RELEASE sluice_reload").status();
+}
+
 Result<AdminResult> AdminService::Command(std::string_view statement, bool* handled) {
   std::string error;
   if (std::vector<std::string> t = Tokens(statement); !t.empty() && t[0] == "SWITCHOVER") {

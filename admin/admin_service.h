@@ -41,6 +41,11 @@ class AdminService {
   // After the workers exist: where to publish and where the stats come from.
   void Attach(RuntimeHolder* runtime, StatsCollector* stats);
 
+  // SIGHUP and RELOAD: FILE (a validated config file) replaces the memory tables and goes to
+  // runtime through LOAD ALL TO RUNTIME's validation and publish. On an error nothing
+  // changes: neither the memory tables nor the runtime.
+  Status ReloadFromFile(const Runtime& file);
+
   // One statement (or command) from an operator.
   Result<AdminResult> Execute(std::string_view statement);
 

@@ -19,6 +19,8 @@ bool ParseLevel(std::string_view name, Level* out);
 // Names the calling thread in log lines ("main", "worker-0", "monitor").
 void SetThreadName(std::string name);
 void Write(Level level, std::string_view message);
+// SIGHUP: reopens the log destination (a no-op for stderr).
+void Reopen();
 
 template <typename... Args>
 void Debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -1,6 +1,8 @@
 // sluice's entry point: parse flags, load the config, start the workers (and the control
-// plane), then wait for SIGTERM/SIGINT and drain.
+// plane), then wait for signals: SIGHUP reloads the config file, SIGTERM/SIGINT drain.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -38,7 +40,8 @@ constexpr char kUsage[] =
     "  --help         print this help and exit\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, let running statements finish (up to\n"
-    "sluice.drain_timeout_ms) and exit.\n";
+    "sluice.drain_timeout_ms) and exit. SIGHUP re-reads the config file and applies what\n"
+    "can change at runtime (as LOAD ALL TO RUNTIME); an invalid file changes nothing.\n";
 
 struct Flags {
   std::string config;
@@ -126,12 +129,52 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
   return h;
 }
 
+// SIGHUP: the config file again, through the admin store's validation and publish. Never
+// exits: a file that does not parse or validate leaves the runtime in force.
+void Reload(const std::string& path, sluice::ControlPlane* control) {
+  using namespace sluice;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+             static_cast<unsigned long long>(now.tv_sec) * 1000000ULL +
+                 static_cast<unsigned long long>(now.tv_nsec / 1000),
+             path.c_str());
+  log::Reopen();
+  log::Info("SIGHUP: reloading {}", path);
+  Status st = Status::Ok();
+  Result<Runtime> file = LoadConfigFile(path);
+  if (!file.ok())
+    st = file.status();
+  else
+    st = control->service()->ReloadFromFile(*file);
+  if (st.ok()) {
+    log::Info("SIGHUP: {} applied", path);
+    control->events().Append("RELOAD", "", "", path + " applied");
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  } else {
+    log::Error("SIGHUP: {} not applied, the runtime in force stays: {}", path, st.message());
+    control->events().Append("RELOAD_FAILED", "", "", st.message());
+    sd_notify(0, "READY=1\nSTATUS=serving; the last reload failed (see the log)");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace sluice;
   Flags flags;
   if (int rc = ParseFlags(argc, argv, &flags); rc >= 0) return rc;
+
+  // Signals are taken by sigwait() on this thread only; every thread started later inherits
+  // the mask, so the workers never see them. Blocked first: a SIGHUP during start-up (a
+  // logrotate) must not kill the process with its default action.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
   Result<Runtime> loaded = LoadConfigFile(flags.config);
   if (!loaded.ok()) {
@@ -157,14 +200,6 @@ int main(int argc, char** argv) {
   }
   log::Level level;
   if (log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
-
-  // Signals are taken by sigwait() on this thread only; the workers never see them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   int nworkers =
       rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());
@@ -218,9 +253,16 @@ int main(int argc, char** argv) {
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
   log::Info("sluice {} started: {} workers", SLUICE_VERSION, nworkers);
+  // systemd (Type=notify): every listener accepts now. A no-op without NOTIFY_SOCKET.
+  sd_notify(0, "READY=1\nSTATUS=serving");
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP) break;
+    Reload(flags.config, control->get());
+  }
+  sd_notify(0, "STOPPING=1\nSTATUS=draining");
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
   monitor.Stop();
   (*control)->Stop();

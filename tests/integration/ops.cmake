@@ -1,0 +1,9 @@
+# Operability (issue #18): the Debian package installed into a scratch root and run with its
+# installed config; SIGHUP reload; health endpoints. Against the mariadb_cluster fixture.
+add_test(NAME ops_package
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/package_test.py ${CMAKE_BINARY_DIR})
+set_tests_properties(ops_package PROPERTIES
+  LABELS integration
+  TIMEOUT 600
+  FIXTURES_REQUIRED mariadb_cluster
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
