@@ -7,3 +7,10 @@ set_tests_properties(ops_package PROPERTIES
   TIMEOUT 600
   FIXTURES_REQUIRED mariadb_cluster
   ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
+add_test(NAME ops_sighup
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/sighup_test.py $<TARGET_FILE:sluice>)
+set_tests_properties(ops_sighup PROPERTIES
+  LABELS integration
+  TIMEOUT 300
+  FIXTURES_REQUIRED mariadb_cluster
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
