@@ -33,6 +33,10 @@ class ControlPlane {
   Status Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes);
   void Stop();
 
+  // Whether the data plane takes new clients: /health/ready is 503 while false. main sets
+  // it once the workers listen and clears it when it starts draining.
+  void SetAccepting(bool on) { accepting_.store(on, std::memory_order_release); }
+
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
   AdminService* service() { return service_.get(); }
@@ -52,6 +56,7 @@ class ControlPlane {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::atomic<bool> accepting_{false};
 };
 
 }  // namespace sluice

@@ -249,6 +249,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   monitor.Start();
+  (*control)->SetAccepting(true);
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -264,9 +265,12 @@ int main(int argc, char** argv) {
   }
   sd_notify(0, "STOPPING=1\nSTATUS=draining");
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  // /health/ready turns 503 at once so load balancers move away while the drain runs; the
+  // admin port and /metrics stay up until the workers are done.
+  (*control)->SetAccepting(false);
   monitor.Stop();
-  (*control)->Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
+  (*control)->Stop();
   log::Info("sluice stopped");
   return 0;
 }

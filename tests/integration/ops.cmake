@@ -14,3 +14,10 @@ set_tests_properties(ops_sighup PROPERTIES
   TIMEOUT 300
   FIXTURES_REQUIRED mariadb_cluster
   ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
+add_test(NAME ops_health_endpoints
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/health_endpoints_test.py $<TARGET_FILE:sluice>)
+set_tests_properties(ops_health_endpoints PROPERTIES
+  LABELS integration
+  TIMEOUT 300
+  FIXTURES_REQUIRED mariadb_cluster
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
