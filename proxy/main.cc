@@ -1,5 +1,6 @@
 // sluice's entry point: parse flags, load the config, start the workers (and the control
 // plane), then wait for signals: SIGHUP reloads the config file, SIGTERM/SIGINT drain.
+#include <event2/event.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -129,6 +130,23 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
   return h;
 }
 
+void LibeventLog(int severity, const char* message) {
+  using sluice::log::Level;
+  static sluice::log::RateLimiter limiter(10);
+  uint64_t suppressed = 0;
+  if (!limiter.Allow(static_cast<int64_t>(time(nullptr)), &suppressed)) return;
+  Level level = severity >= EVENT_LOG_ERR    ? Level::kError
+                : severity >= EVENT_LOG_WARN ? Level::kWarn
+                : severity >= EVENT_LOG_MSG  ? Level::kInfo
+                                             : Level::kDebug;
+  if (level < sluice::log::GetLevel()) return;
+  if (suppressed > 0)
+    sluice::log::Write(
+        Level::kWarn,
+        fmt::format("libevent: {} messages suppressed (more than 10 a second)", suppressed));
+  sluice::log::Write(level, fmt::format("libevent: {}", message));
+}
+
 // SIGHUP: the config file again, through the admin store's validation and publish. Never
 // exits: a file that does not parse or validate leaves the runtime in force.
 void Reload(const std::string& path, sluice::ControlPlane* control) {
@@ -185,6 +203,19 @@ int main(int argc, char** argv) {
     printf("%s: configuration is valid\n", flags.config.c_str());
     return 0;
   }
+  // The log first: every line from here on goes where and how the config file says.
+  log::Level level;
+  if (log::ParseLevel(loaded->log_level, &level)) log::SetLevel(level);
+  if (log::Format format; log::ParseFormat(loaded->log_format, &format)) log::SetFormat(format);
+  if (!loaded->log_file.empty()) {
+    if (Status st = log::SetFile(loaded->log_file); !st.ok()) {
+      fprintf(stderr, "%s\n", st.message().c_str());
+      return 2;
+    }
+  }
+  // libevent's own warnings (accept() failing with EMFILE, …) as sluice log lines, at most
+  // 10 a second (the rest are counted and reported with the next one that passes).
+  event_set_log_callback(LibeventLog);
   Runtime rt = std::move(loaded).value();
   // The admin store: its disk tables, when they have rows, win over the config file.
   auto control = ControlPlane::Open(rt);
@@ -198,8 +229,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "%s\n", start.status().message().c_str());
     return 2;
   }
-  log::Level level;
-  if (log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
+  // The disk store may have another log_level.
+  if (log::Level level; log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
 
   int nworkers =
       rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());

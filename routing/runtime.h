@@ -143,7 +143,9 @@ struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
   int drain_timeout_ms = 10000;
-  std::string log_level = "info";  // debug | info | warn | error
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text | json (set at start)
+  std::string log_file;             // "" = stderr; SIGHUP reopens it
   std::vector<Cluster> clusters;
   std::vector<User> users;
   std::vector<QueryRule> rules;

@@ -167,6 +167,38 @@ class SighupTest(unittest.TestCase):
             self.write_config(self.good)
 
 
+class LogFileTest(unittest.TestCase):
+    """log_format = "json" and log_file: every line is one JSON object; SIGHUP reopens the
+    file after logrotate moved it."""
+
+    def test_json_lines_and_reopen_on_sighup(self):
+        import json
+        env = read_cluster_env(os.environ["SLUICE_MARIADB_CLUSTER_DIR"])
+        s = Sluice(SLUICE, env, workers=2)
+        log_file = os.path.join(s.workdir, "json.log")
+        s.config = s.config.replace("[sluice]\n", '[sluice]\nlog_format = "json"\n'
+                                    'log_file = "%s"\n' % log_file, 1)
+        with s:
+            def records(path):
+                out = []
+                for line in open(path).read().splitlines():
+                    rec = json.loads(line)  # fails the test on any non-JSON line
+                    self.assertEqual(sorted(rec), ["level", "msg", "thread", "time"])
+                    out.append(rec)
+                return out
+            started = wait_until("the started line", lambda: any(
+                "started" in r["msg"] for r in records(log_file)))
+            self.assertTrue(started)
+            os.rename(log_file, log_file + ".1")
+            os.kill(s.pid, signal.SIGHUP)
+            wait_until("SIGHUP applied in the new file", lambda: os.path.exists(log_file) and any(
+                re.search(r"SIGHUP: .* applied", r["msg"]) for r in records(log_file)))
+            self.assertTrue(any(r["msg"].startswith("SIGHUP: reloading")
+                                for r in records(log_file)))
+            self.assertFalse(any("SIGHUP" in r["msg"] for r in records(log_file + ".1")))
+            self.assertEqual(open(s.log_path).read(), "")  # nothing on stderr
+
+
 if __name__ == "__main__":
     SLUICE = sys.argv.pop(1)
     unittest.main()
