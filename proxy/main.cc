@@ -258,6 +258,20 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  AdminService::ProcessHooks process;
+  process.read_config = [path = flags.config] { return LoadConfigFile(path); };
+  // As a SIGTERM: sigwait() on this thread takes it and drains.
+  process.shutdown = [] { kill(getpid(), SIGTERM); };
+  process.pause = [&topology](const std::string& cluster, bool on) {
+    topology.Update([&](health::Overlay* o) {
+      bool& paused = o->clusters[cluster].writes_paused;
+      if (paused == on) return false;
+      paused = on;
+      return true;
+    });
+    return Status::Ok();
+  };
+  (*control)->service()->SetProcessHooks(std::move(process));
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;

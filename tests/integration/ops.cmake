@@ -21,3 +21,10 @@ set_tests_properties(ops_health_endpoints PROPERTIES
   TIMEOUT 300
   FIXTURES_REQUIRED mariadb_cluster
   ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
+add_test(NAME ops_admin_aliases
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/admin_aliases_test.py $<TARGET_FILE:sluice>)
+set_tests_properties(ops_admin_aliases PROPERTIES
+  LABELS integration
+  TIMEOUT 300
+  FIXTURES_REQUIRED mariadb_cluster
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
