@@ -156,7 +156,9 @@ struct Runtime {
   MetricsSettings metrics;
 
   const Cluster* FindCluster(const std::string& name) const;
-  const User* FindUser(const std::string& name) const;
+  // Users are keyed by (cluster, name): the same name may log in on several clusters, each
+  // with its own password.
+  const User* FindUser(const std::string& cluster, const std::string& name) const;
 };
 
 using RuntimePtr = std::shared_ptr<const Runtime>;

@@ -28,3 +28,10 @@ set_tests_properties(ops_admin_aliases PROPERTIES
   TIMEOUT 300
   FIXTURES_REQUIRED mariadb_cluster
   ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR}")
+add_test(NAME ops_users_per_cluster
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/users_per_cluster_test.py $<TARGET_FILE:sluice>)
+set_tests_properties(ops_users_per_cluster PROPERTIES
+  LABELS integration
+  TIMEOUT 300
+  FIXTURES_REQUIRED "mariadb_cluster;pg_cluster"
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
