@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -130,6 +131,31 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
   return h;
 }
 
+// --check beyond the file's syntax and values: what start-up would fail on later. Prints one
+// line per problem to stderr and returns their count.
+int CheckFiles(const sluice::Runtime& rt, const std::string& path) {
+  int problems = 0;
+  for (const sluice::Cluster& c : rt.clusters) {
+    if (c.tls_cert.empty()) continue;
+    // The same loading start-up does: readable PEM files, and a key that matches the cert.
+    auto ctx = sluice::MakeServerTlsContext(c.tls_cert, c.tls_key);
+    if (ctx.ok()) {
+      SSL_CTX_free(*ctx);
+    } else {
+      fprintf(stderr, "%s: cluster %s: %s\n", path.c_str(), c.name.c_str(),
+              ctx.status().message().c_str());
+      ++problems;
+    }
+  }
+  const std::string& dir = rt.admin.data_dir;
+  if (!dir.empty() && access(dir.c_str(), W_OK | X_OK) != 0 && errno != ENOENT) {
+    fprintf(stderr, "%s: admin.data_dir %s: not writable: %s\n", path.c_str(), dir.c_str(),
+            strerror(errno));
+    ++problems;
+  }
+  return problems;
+}
+
 void LibeventLog(int severity, const char* message) {
   using sluice::log::Level;
   static sluice::log::RateLimiter limiter(10);
@@ -200,6 +226,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (flags.check) {
+    if (int problems = CheckFiles(*loaded, flags.config); problems > 0) {
+      fprintf(stderr, "%s: %d problem%s\n", flags.config.c_str(), problems,
+              problems == 1 ? "" : "s");
+      return 2;
+    }
     printf("%s: configuration is valid\n", flags.config.c_str());
     return 0;
   }

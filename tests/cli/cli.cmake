@@ -44,3 +44,7 @@ add_test(NAME cli_config_error_without_check
     ${bad}/wrong_type.toml
     "${bad}/wrong_type.toml:12: cluster\\[0\\]\\.server\\[0\\]\\.port: expected integer, got string")
 set_tests_properties(cli_config_error_without_check PROPERTIES LABELS unit TIMEOUT 30)
+# --check loads the TLS files: a key that does not match its certificate, or a missing
+# certificate, is a problem line and exit status 2.
+add_test(NAME cli_check_tls COMMAND ${SLUICE_CLI_DIR}/check_tls.sh $<TARGET_FILE:sluice>)
+set_tests_properties(cli_check_tls PROPERTIES LABELS unit TIMEOUT 60)
