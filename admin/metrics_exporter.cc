@@ -97,6 +97,9 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
                       MetricType::Gauge);
   auto role =
       Family("sluice_server_role", "Server role, one-hot over the role label.", MetricType::Gauge);
+  auto hostgroup =
+      Family("sluice_server_hostgroup",
+             "The hostgroup a server is in now (it moves with the role).", MetricType::Gauge);
   auto lag = Family("sluice_server_replication_lag_seconds",
                     "Replication lag the monitor measured (0 until measured).", MetricType::Gauge);
   auto hg_latency =
@@ -122,8 +125,10 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&mirror_sent, {{"cluster", c.name}}, 0);
     AddValue(&mirror_dropped, {{"cluster", c.name}}, 0);
     for (const Server& s : c.servers) {
-      Labels l = {
-          {"cluster", c.name}, {"hostgroup", std::to_string(s.hostgroup)}, {"server", s.name()}};
+      // A server's series are named by cluster and server only: a failover changes its role
+      // and hostgroup (their own gauges), not the identity of its counters.
+      Labels l = {{"cluster", c.name}, {"server", s.name()}};
+      AddValue(&hostgroup, l, s.hostgroup);
       ServerStats st;
       if (auto it = d.servers.find(c.name + "/" + s.name()); it != d.servers.end()) st = it->second;
       AddValue(&used, l, static_cast<double>(st.conns_used));
@@ -171,10 +176,10 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
 
-  return {clients,     accepted,        refused,     used,           free,       queries,
-          errors,      connect_errors,  state,       role,           lag,        hg_latency,
-          cmd_latency, failovers,       mirror_sent, mirror_dropped, pool_waits, pool_timeouts,
-          retries,     protocol_errors, version};
+  return {clients,       accepted,       refused,         used,        free,           queries,
+          errors,        connect_errors, state,           role,        hostgroup,      lag,
+          hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
+          pool_timeouts, retries,        protocol_errors, version};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {
