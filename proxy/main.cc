@@ -17,6 +17,7 @@
 
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
+#include "admin/preflight.h"
 #include "common/log.h"
 #include "health/monitor.h"
 #include "health/topology.h"
@@ -31,7 +32,7 @@
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: sluice --config FILE [--check]\n"
+    "Usage: sluice --config FILE [--check [--connect]]\n"
     "       sluice --version | --help\n"
     "\n"
     "sluice is a MySQL/MariaDB and PostgreSQL proxy: read/write split, pooling, failover.\n"
@@ -39,6 +40,8 @@ constexpr char kUsage[] =
     "  --config FILE  the TOML configuration (see docs/configuration.md)\n"
     "  --check        validate the configuration and its TLS files and exit (0 if valid,\n"
     "                 2 if not, one line per problem)\n"
+    "  --connect      with --check: also log in to every server as monitor_user and\n"
+    "                 admin_user and check the privileges health checks and failover need\n"
     "  --version      print the version and exit\n"
     "  --help         print this help and exit\n"
     "\n"
@@ -49,6 +52,7 @@ constexpr char kUsage[] =
 struct Flags {
   std::string config;
   bool check = false;
+  bool connect = false;
 };
 
 // Returns -1 to go on, else the exit status.
@@ -65,6 +69,8 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     }
     if (a == "--check") {
       flags->check = true;
+    } else if (a == "--connect") {
+      flags->connect = true;
     } else if (a == "--config" && i + 1 < argc) {
       flags->config = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -73,6 +79,10 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
       fprintf(stderr, "sluice: unknown argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
     }
+  }
+  if (flags->connect && !flags->check) {
+    fprintf(stderr, "sluice: --connect goes with --check\n%s", kUsage);
+    return 2;
   }
   if (flags->config.empty()) {
     fprintf(stderr, "sluice: --config FILE is required\n%s", kUsage);
@@ -227,7 +237,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (flags.check) {
-    if (int problems = CheckFiles(*loaded, flags.config); problems > 0) {
+    int problems = CheckFiles(*loaded, flags.config);
+    if (flags.connect) {
+      for (const std::string& line : PreflightConnect(*loaded)) {
+        fprintf(stderr, "%s: %s\n", flags.config.c_str(), line.c_str());
+        ++problems;
+      }
+    }
+    if (problems > 0) {
       fprintf(stderr, "%s: %d problem%s\n", flags.config.c_str(), problems,
               problems == 1 ? "" : "s");
       return 2;

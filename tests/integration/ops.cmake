@@ -35,3 +35,10 @@ set_tests_properties(ops_users_per_cluster PROPERTIES
   TIMEOUT 300
   FIXTURES_REQUIRED "mariadb_cluster;pg_cluster"
   ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
+add_test(NAME ops_check_connect
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/check_connect_test.py $<TARGET_FILE:sluice>)
+set_tests_properties(ops_check_connect PROPERTIES
+  LABELS integration
+  TIMEOUT 300
+  FIXTURES_REQUIRED "mariadb_cluster;pg_cluster"
+  ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
