@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,6 +37,8 @@ class ControlPlane {
   // Whether the data plane takes new clients: /health/ready is 503 while false. main sets
   // it once the workers listen and clears it when it starts draining.
   void SetAccepting(bool on) { accepting_.store(on, std::memory_order_release); }
+  // Before Start: the data plane's per-cluster open client count, for /metrics.
+  void SetClusterClients(std::function<int64_t(size_t)> f) { cluster_clients_ = std::move(f); }
 
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
@@ -57,6 +60,7 @@ class ControlPlane {
   std::condition_variable cv_;
   bool stop_ = false;
   std::atomic<bool> accepting_{false};
+  std::function<int64_t(size_t)> cluster_clients_;
 };
 
 }  // namespace sluice

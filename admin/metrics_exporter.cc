@@ -203,6 +203,14 @@ std::vector<MetricFamily> SluiceCollectable::Collect() const {
   auto out = BuildMetricFamilies(stats_->Lifetime(), *rt);
   if (readiness_)
     for (MetricFamily& f : ReadinessFamilies(readiness_())) out.push_back(std::move(f));
+  if (cluster_clients_) {
+    auto f = Family("sluice_cluster_client_connections",
+                    "Open client connections on the cluster's listener, logged in or not.",
+                    MetricType::Gauge);
+    for (size_t i = 0; i < rt->clusters.size(); ++i)
+      AddValue(&f, {{"cluster", rt->clusters[i].name}}, static_cast<double>(cluster_clients_(i)));
+    out.push_back(std::move(f));
+  }
   return out;
 }
 

@@ -39,11 +39,15 @@ class SluiceCollectable : public prometheus::Collectable {
                     std::function<Readiness()> readiness)
       : runtime_(runtime), stats_(stats), readiness_(std::move(readiness)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
+  // The open client connections of the cluster at an index of the runtime's clusters (the
+  // data plane's per-cluster atomic); unset: the family is not exported.
+  void SetClusterClients(std::function<int64_t(size_t)> f) { cluster_clients_ = std::move(f); }
 
  private:
   const RuntimeHolder* runtime_;
   StatsCollector* stats_;
   std::function<Readiness()> readiness_;
+  std::function<int64_t(size_t)> cluster_clients_;
 };
 
 class MetricsExporter {
@@ -56,6 +60,10 @@ class MetricsExporter {
   Status Start(const MetricsSettings& settings);
   // What /health/ready answers now. Thread-safe.
   Readiness Ready();
+  // Before Start: see SluiceCollectable::SetClusterClients.
+  void SetClusterClients(std::function<int64_t(size_t)> f) {
+    collectable_->SetClusterClients(std::move(f));
+  }
 
  private:
   static int HandleMetrics(mg_connection* conn, void* self);

@@ -337,6 +337,11 @@ int main(int argc, char** argv) {
     workers[i]->SetOnExit([d = done.back().get()] { d->store(true); });
     workers[i]->Start();
   }
+  (*control)->SetClusterClients([s = shared.get()](size_t i) -> int64_t {
+    return i < s->cluster_counters.size()
+               ? s->cluster_counters[i]->client_connections.load(std::memory_order_relaxed)
+               : 0;
+  });
   if (Status st = (*control)->Start(&shared->runtime, shared->stats_mailboxes); !st.ok()) {
     log::Error("{}", st.message());
     DrainWorkers(workers, 0, done);

@@ -46,7 +46,7 @@ class HealthEndpointsTest(unittest.TestCase):
         status, body = http_get(self.metrics_port, "/metrics")
         self.assertEqual(status, 200)
         for line in body.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith(name + " ") or (line.startswith(name + "{") and "{" not in name):
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError("no %s in /metrics" % name)
 
@@ -86,6 +86,19 @@ class HealthEndpointsTest(unittest.TestCase):
             urllib.request.urlopen(urllib.request.Request(url, data=b"x", method="POST"), timeout=5)
         self.assertEqual(e.exception.code, 405)
         self.assertEqual(http_get(self.metrics_port, "/health/nope")[0], 404)
+
+    def test_cluster_client_connections_gauge(self):
+        def clients():
+            return self.gauge('sluice_cluster_client_connections{cluster="test"}')
+        held = [pymysql.connect(host="127.0.0.1", port=self.s.port, user=self.env["APP_USER"],
+                                password=self.env["APP_PASSWORD"], database=self.env["DATABASE"],
+                                connect_timeout=5) for _ in range(3)]
+        try:
+            wait_until("3 clients", lambda: clients() == 3, timeout=10)
+        finally:
+            for c in held:
+                c.close()
+        wait_until("0 clients", lambda: clients() == 0, timeout=10)
 
     def test_ready_is_503_while_draining(self):
         # An open transaction keeps the drain going (drain_timeout_ms = 1000 in sluice_proc).
