@@ -19,7 +19,7 @@ import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_common import http_get, wait_until  # noqa: E402
-from sluice_proc import Sluice, admin_query, free_port, read_cluster_env  # noqa: E402
+from sluice_proc import Sluice, admin_query, free_port, read_cluster_env, wait_port  # noqa: E402
 
 SLUICE = None
 
@@ -30,6 +30,8 @@ class HealthEndpointsTest(unittest.TestCase):
         self.metrics_port = free_port()
         self.s = Sluice(SLUICE, self.env, workers=2, extra_toml='[metrics]\nlisten = "127.0.0.1:%d"\n'
                         % self.metrics_port).start()
+        # The client port listens before the control plane starts; wait for the metrics one.
+        wait_port(self.metrics_port, 30, self.s.proc)
         self.primary = "127.0.0.1:%s" % self.env["PRIMARY_PORT"]
 
     def tearDown(self):
