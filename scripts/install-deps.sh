@@ -8,7 +8,7 @@ BUILD_PKGS=(build-essential cmake pkg-config clang-format
   libtomlplusplus-dev libsqlite3-dev libfmt-dev libspdlog-dev libsystemd-dev libcivetweb-dev libgtest-dev libgmock-dev libbenchmark-dev)
 TEST_PKGS=(mariadb-server mariadb-client postgresql postgresql-client
   clang libclang-rt-14-dev sysbench python3 python3-pymysql python3-psycopg2 procps iproute2 openssl
-  dpkg-dev
+  dpkg-dev systemd
   prometheus)
 BENCH_PKGS=(haproxy pgbouncer linux-perf)
 
