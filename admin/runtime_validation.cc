@@ -184,14 +184,14 @@ Status CheckListenPorts(const Runtime& rt, const FieldNamer& n) {
 }
 
 Status CheckUserReferences(const Runtime& rt, const FieldNamer& n) {
-  std::map<std::string, size_t> names;
+  std::map<std::pair<std::string, std::string>, size_t> names;  // (cluster, name)
   for (size_t i = 0; i < rt.users.size(); ++i) {
     const User& u = rt.users[i];
-    auto [it, fresh] = names.emplace(u.name, i);
+    auto [it, fresh] = names.emplace(std::make_pair(u.cluster, u.name), i);
     if (!fresh) {
       return n.Error(At(Entity::kUser, "name", 0, i),
-                     fmt::format("duplicate user \"{}\" (the first is {})", u.name,
-                                 n.Name(At(Entity::kUser, "", 0, it->second))));
+                     fmt::format("duplicate user \"{}\" in cluster \"{}\" (the first is {})",
+                                 u.name, u.cluster, n.Name(At(Entity::kUser, "", 0, it->second))));
     }
     if (!rt.FindCluster(u.cluster)) {
       return n.Error(At(Entity::kUser, "cluster", 0, i),
@@ -261,8 +261,16 @@ Status CheckRuleTargets(const Runtime& rt, size_t i, const FieldNamer& n) {
   if (!r.cluster.empty() && !(cluster = rt.FindCluster(r.cluster))) {
     return n.Error(f("cluster"), fmt::format("no cluster named \"{}\"", r.cluster));
   }
-  if (!r.user.empty() && !rt.FindUser(r.user)) {
-    return n.Error(f("user"), fmt::format("no user named \"{}\"", r.user));
+  if (!r.user.empty()) {
+    bool known = false;  // in the rule's cluster, or in any when the rule names none
+    for (const User& u : rt.users)
+      known = known || (u.name == r.user && (r.cluster.empty() || u.cluster == r.cluster));
+    if (!known) {
+      return n.Error(f("user"), r.cluster.empty()
+                                    ? fmt::format("no user named \"{}\"", r.user)
+                                    : fmt::format("no user named \"{}\" in cluster \"{}\"", r.user,
+                                                  r.cluster));
+    }
   }
   int hg = r.destination_hostgroup;
   if (hg < 0) return Status::Ok();

@@ -147,7 +147,9 @@ struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
   int drain_timeout_ms = 10000;
-  std::string log_level = "info";  // debug | info | warn | error
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text | json (set at start)
+  std::string log_file;             // "" = stderr; SIGHUP reopens it
   std::vector<Cluster> clusters;
   std::vector<User> users;
   std::vector<QueryRule> rules;
@@ -158,7 +160,9 @@ struct Runtime {
   MetricsSettings metrics;
 
   const Cluster* FindCluster(const std::string& name) const;
-  const User* FindUser(const std::string& name) const;
+  // Users are keyed by (cluster, name): the same name may log in on several clusters, each
+  // with its own password.
+  const User* FindUser(const std::string& cluster, const std::string& name) const;
 };
 
 using RuntimePtr = std::shared_ptr<const Runtime>;

@@ -323,7 +323,7 @@ void MysqlSession::Authenticate(const std::string& plugin, std::string_view toke
   log::Debug("session {}: auth user={} plugin={} token={} bytes tls={}", conn_id_, user_, plugin,
              token.size(), tls_);
   const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   bool allowed = u && u->cluster == rt->clusters[cluster_index_].name;
   bool ok = allowed && VerifyClientToken(plugin, token, scramble_, u->password);
   bool cached = worker_->sha2_cache().count(user_) > 0;
@@ -380,7 +380,7 @@ void MysqlSession::HandleAuthSwitchResponse() {
   }
   // caching_sha2 full authentication: the clear password, NUL-terminated, over TLS.
   const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   std::string_view clear(token);
   if (!clear.empty() && clear.back() == '\0') clear.remove_suffix(1);
   bool ok = u && u->cluster == rt->clusters[cluster_index_].name &&
@@ -408,7 +408,8 @@ void MysqlSession::FinishLogin() {
   }
   if (want_.schema.empty()) {
     const RuntimePtr& rt = worker_->runtime().Current();
-    if (const User* u = rt->FindUser(user_)) want_.schema = u->default_schema;
+    if (const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_))
+      want_.schema = u->default_schema;
   }
   if (want_.schema.empty()) {
     SendOk(login_seq_ + 1);
@@ -681,7 +682,7 @@ void MysqlSession::AcquireBackend(int server_index) {
   const RuntimePtr& rt = worker_->runtime().Current();
   const Cluster& cluster = rt->clusters[cluster_index_];
   const Server& srv = cluster.servers[server_index];
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   if (!u) {
     FailCommand(mysql::ER_ACCESS_DENIED_ERROR, "sluice: user no longer exists");
     return;
@@ -729,7 +730,7 @@ void MysqlSession::OpenBackend(const PoolKey& key) {
   const Server* srv = nullptr;
   for (const Server& s : cluster.servers)
     if (s.name() == key.server) srv = &s;
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   if (!srv || !u) {
     worker_->pools().Release(key.server);
     RetryOrFail(Unavailable(fmt::format("{} left the cluster's configuration", key.server)));

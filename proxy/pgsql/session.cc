@@ -258,7 +258,7 @@ void PgSession::HandleStartup() {
       FailLogin(state::kTooManyConnections, "sorry, too many clients already");
       return;
     }
-    const User* u = rt->FindUser(user_);
+    const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
     user_known_ = u && u->cluster == cluster.name;
     transaction_mode_ =
         (u && u->pool_mode ? *u->pool_mode : cluster.pool_mode) == PoolMode::kTransaction;
@@ -353,7 +353,7 @@ void PgSession::HandleMd5() {
   }
   auto msg = pgsql::DecodePasswordMessage(p);
   const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   bool ok = false;
   if (msg.ok() && u) {
     std::string want = pgsql::Md5Password(user_, u->password, md5_salt_);
@@ -570,7 +570,7 @@ void PgSession::AcquireBackend(int server_index) {
   const RuntimePtr& rt = worker_->runtime().Current();
   const Cluster& cluster = rt->clusters[cluster_index_];
   const Server& srv = cluster.servers[server_index];
-  const User* u = rt->FindUser(user_);
+  const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
   if (!u) {
     acquiring_ = false;
     FailLogin(state::kInvalidAuthorizationSpecification, "sluice: the user no longer exists");
