@@ -258,7 +258,7 @@ void MysqlSession::BeginAuth(const mysql::HandshakeResponse& resp) {
     SwitchAuthPlugin(mysql::kNativePasswordPlugin);
     return;
   }
-  if (const User* u = worker_->runtime().Current()->FindUser(user_);
+  if (const User* u = FindUserOfCluster();
       u && plugin == mysql::kCachingSha2Plugin && mysql::ParseNativeVerifier(u->password)) {
     // Only SHA1(SHA1(pw)) is stored for this user: caching_sha2 cannot be checked against it.
     SwitchAuthPlugin(mysql::kNativePasswordPlugin);
@@ -396,7 +396,7 @@ void MysqlSession::HandleAuthSwitchResponse() {
 }
 
 void MysqlSession::FinishLogin() {
-  if (const User* u = worker_->runtime().Current()->FindUser(user_); u) {
+  if (const User* u = FindUserOfCluster(); u) {
     if (int64_t held = 0; !worker_->AdmitUser(user_, u->max_connections, &user_slot_, &held)) {
       SendErr(mysql::ER_USER_LIMIT_REACHED,
               fmt::format(fmt::runtime(mysql::ER_USER_LIMIT_REACHED.message), user_,
@@ -1174,6 +1174,11 @@ void MysqlSession::RetryOrFail(const Status& st) {
 // The statement's end for the least-outstanding balancer: every Started() has its
 // Finished(), whether the statement completed, failed, moved after a backend error, was the
 // login's schema check, or the session closed.
+const User* MysqlSession::FindUserOfCluster() {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  return rt->FindUser(rt->clusters[cluster_index_].name, user_);
+}
+
 void MysqlSession::EndOutstanding() {
   if (outstanding_server_ < 0) return;
   worker_->router().Finished(cluster_index_, outstanding_server_);

@@ -113,6 +113,8 @@ class MysqlSession final : public ClientSession, public MysqlBackend::Owner {
   bool HandleLocally(uint8_t code, const std::string& payload);
   void RefuseKill();
   void EndOutstanding();
+  // The login's user in this session's cluster (users are keyed by cluster and name).
+  const User* FindUserOfCluster();
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);

@@ -377,7 +377,8 @@ void PgSession::BeginLoginBackend() {
   phase_ = Phase::kLoginBackend;
   // The writer checks the database (3D000 comes from the server) and gives the settings.
   const RuntimePtr& rt = worker_->runtime().Current();
-  if (const User* u = rt->FindUser(user_); u && !user_slot_.held()) {
+  if (const User* u = rt->FindUser(rt->clusters[cluster_index_].name, user_);
+      u && !user_slot_.held()) {
     if (int64_t held = 0; !worker_->AdmitUser(user_, u->max_connections, &user_slot_, &held)) {
       FailLogin(state::kTooManyConnections,
                 fmt::format("too many connections for role \"{}\"", user_));
