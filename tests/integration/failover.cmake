@@ -31,7 +31,8 @@ foreach(_pair
     "failover_quiet_pg:PgQuietTest"
     "failover_quiet_mariadb:MariadbQuietTest"
     "failover_outside_mariadb:MariadbOutsideTest"
-    "failover_outside_pg:PgOutsideTest")
+    "failover_outside_pg:PgOutsideTest"
+    "failover_inflight_mariadb:MariadbInflightTest")
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)

@@ -6,7 +6,9 @@ per-test cluster come from failover_test.py. Usage:
     failover_trust_test.py SLUICE_BINARY [TestClass[.test_method] ...]
 """
 import os
+import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -140,6 +142,41 @@ class QuietPgMixin:
         self.assertIn("NEEDS_REJOIN", kinds)
         self.assertIn("FENCE", kinds)
         self.assertNotIn("SPLIT_BRAIN", kinds)
+
+
+class InflightMixin:
+    """Defect 5: a statement running on the primary when it is killed gets an error the
+    mariadb CLI (libmariadb) parses, not ERROR 2027 "Received malformed packet"; writes sent
+    during the detection window are held and succeed."""
+
+    def cli(self, sql):
+        e = self.env
+        p = subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % self.sluice.port,
+                            "-u" + e["APP_USER"], "-p" + e["APP_PASSWORD"], e["DATABASE"],
+                            "-e", sql], capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+
+    def test_inflight_statement_gets_a_server_error(self):
+        self.start_sluice()
+        self.assertEqual(self.cli("SELECT 1")[0], 0)
+        out = {}
+        t = threading.Thread(
+            target=lambda: out.update(r=self.cli("INSERT INTO t_health SELECT SLEEP(5) + 7, 0")))
+        t.start()
+        time.sleep(1)
+        cluster_sh("kill-node", self.dir, "primary")
+        window = [self.cli("INSERT INTO t_health VALUES (%d, 0)" % (100 + i)) for i in range(3)]
+        t.join(60)
+        rc, err = out["r"]
+        self.assertNotEqual(rc, 0)
+        self.assertNotIn("2027", err)
+        self.assertIn("ERROR 1158 (08S01)", err)
+        for rc, err in window:
+            self.assertEqual(rc, 0, err)
+
+
+class MariadbInflightTest(InflightMixin, TrustCase):
+    KIND = "mariadb"
 
 
 class PgQuietTest(QuietPgMixin, TrustCase):
