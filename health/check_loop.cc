@@ -141,13 +141,11 @@ void ClusterMonitor::Loop() {
 // server SHUNNED (the round below) with the resolver's reason.
 void ClusterMonitor::Resolve(const Cluster& c) {
   int64_t now = MonotonicMs();
-  static thread_local std::map<std::string, int64_t> next_lookup;
   bool changed = false;
   for (const Server& s : c.servers) {
     ServerWatch& w = watch_[s.name()];
-    int64_t& next = next_lookup[name_ + "/" + s.name()];
-    if (!s.address.empty() && now < next) continue;
-    next = now + kResolveEveryMs;
+    if (now < w.next_resolve_ms) continue;
+    w.next_resolve_ms = now + kResolveEveryMs;
     auto r = ResolveHost(s.host);
     std::string addr = r.ok() ? *r : "";
     std::string err = r.ok() ? "" : r.status().message();

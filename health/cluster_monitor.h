@@ -36,6 +36,7 @@ struct ServerWatch {
   int missing_rounds = 0;  // discovered and no longer seen
   std::string address;     // resolved numeric address ("" when the name does not resolve)
   std::string resolve_error;
+  int64_t next_resolve_ms = 0;  // monotonic; names are looked up again every 30 s
 };
 
 class ClusterMonitor {

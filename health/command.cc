@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -33,9 +34,15 @@ int RunBounded(const std::vector<std::string>& argv, int timeout_ms, std::string
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Its own process group, so that the bound also ends what it started (sh -c '...').
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   close(fds[1]);
   if (rc != 0) {
     *output = std::string("cannot start: ") + strerror(rc);
@@ -50,7 +57,7 @@ int RunBounded(const std::vector<std::string>& argv, int timeout_ms, std::string
     if (w == pid) break;
     int64_t left = deadline - MonotonicMs();
     if (left <= 0) {
-      kill(pid, SIGKILL);
+      kill(-pid, SIGKILL);  // the group we made: the command and its children
       waitpid(pid, &status, 0);
       close(fds[0]);
       return -1;
@@ -69,6 +76,13 @@ int RunBounded(const std::vector<std::string>& argv, int timeout_ms, std::string
     } else {
       usleep(20'000);
     }
+  }
+  // What it wrote just before exiting.
+  for (pollfd p{fds[0], POLLIN, 0}; open && output->size() < kMaxOutput && poll(&p, 1, 0) > 0;) {
+    char buf[512];
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    output->append(buf, std::min<size_t>(n, kMaxOutput - output->size()));
   }
   close(fds[0]);
   while (!output->empty() && (output->back() == '\n' || output->back() == ' ')) output->pop_back();
