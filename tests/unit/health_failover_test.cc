@@ -23,6 +23,7 @@ struct FakeServer {
   bool replicating = true;
   bool streaming = true;
   std::string replication_error;
+  std::string privilege_error;
   std::optional<int64_t> replay_age_ms;
   Position written, received, applied;
   bool die_on_promote = false;
@@ -48,6 +49,7 @@ class FakeNode : public Node {
     k.streaming = s_->replicating && s_->streaming;
     k.replication_error = s_->replication_error;
     k.replay_age_ms = s_->replay_age_ms;
+    k.privilege_error = s_->privilege_error;
     k.written = s_->written;
     k.received = s_->received;
     k.applied = s_->applied;
@@ -502,6 +504,42 @@ TEST_F(FailoverTest, UnresolvableHostIsShunnedAndLocalhostResolves) {
   EXPECT_EQ(c.servers[2].state, ServerState::kOnline);
   EXPECT_EQ(c.servers[2].address, "127.0.0.1");
   EXPECT_EQ(c.servers[0].address, "127.0.0.1");
+}
+
+// Issue #13 item 10: with the primary gone (and no failover allowed), caught-up replicas
+// keep serving reads: their lag is judged by position, not by the age of the last replayed
+// transaction, and not streaming is no reason to shun them.
+TEST_F(FailoverTest, ReplicasOfADeadPrimaryKeepServingReads) {
+  Runtime rt;
+  rt.clusters.push_back(ClusterConfig({3306, 3307, 3308}, 3306));
+  rt.clusters[0].auto_failover = false;
+  topology_.SetConfig(rt);
+  Round(2);
+  servers_[3306].up = false;
+  for (uint16_t p : {3307, 3308}) {
+    servers_[p].streaming = false;
+    servers_[p].replay_age_ms = 60'000;
+  }
+  Round(6);
+  for (uint16_t p : {3307, 3308}) {
+    EXPECT_EQ(Pub(p).state, ServerState::kOnline) << p;
+    EXPECT_EQ(Pub(p).lag_ms, 0) << p;
+  }
+  EXPECT_EQ(Pub(3306).state, ServerState::kShunned);
+  EXPECT_NE(Message("FAILOVER_REFUSED").find("auto_failover is off"), std::string::npos);
+}
+
+// A monitor login without a grant is reported, and the server keeps serving clients.
+TEST_F(FailoverTest, MonitorPrivilegeErrorIsReportedNotShunned) {
+  servers_[3307].privilege_error = "SHOW SLAVE STATUS: Access denied; you need ... (1227)";
+  Round(4);
+  EXPECT_EQ(Pub(3307).state, ServerState::kOnline);
+  EXPECT_EQ(Count("MONITOR_PRIVILEGE"), 1);
+  bool recorded = false;
+  for (const CheckRecord& r : monitor_->RecentChecks())
+    recorded = recorded || (r.server == "127.0.0.1:3307" && r.ok &&
+                            r.error.find("privilege: SHOW SLAVE STATUS") == 0);
+  EXPECT_TRUE(recorded);
 }
 
 // The pure verdict.
