@@ -180,11 +180,12 @@ int64_t ClusterMonitor::LagOf(const Cluster& c, const Server& s, const NodeCheck
     w.behind_since_ms = 0;
     return 0;
   }
-  // Position first: a replica that holds what the primary has is not behind, however old
-  // its last replayed transaction is (a quiet cluster). With the primary gone, measured
-  // against the last position sluice saw on it.
+  // Position first: a replica that applied what the primary has is not behind, however
+  // old its last replayed transaction is (a quiet cluster). With the primary gone, measured
+  // against the last position sluice saw on it. Applied, not received: reads see only
+  // what was applied (a paused replay keeps receiving).
   const Position& want = primary && primary_writing ? primary->written : primary_position_;
-  if (!want.empty() && Behind(Furthest(k.applied, k.received), want) == 0) {
+  if (!want.empty() && Behind(k.applied, want) == 0) {
     w.behind_since_ms = 0;
     return 0;
   }

@@ -529,6 +529,19 @@ TEST_F(FailoverTest, ReplicasOfADeadPrimaryKeepServingReads) {
   EXPECT_NE(Message("FAILOVER_REFUSED").find("auto_failover is off"), std::string::npos);
 }
 
+// Reads see what a replica applied: a paused replay that keeps receiving is behind.
+TEST_F(FailoverTest, ReadLagIsByAppliedPosition) {
+  servers_[3306].written = At(200);
+  servers_[3307].received = At(200);
+  servers_[3307].applied = At(150);
+  servers_[3307].replay_age_ms = 5000;
+  servers_[3308].received = servers_[3308].applied = At(200);
+  servers_[3308].replay_age_ms = 5000;  // old, but nothing is missing: not behind
+  Round(2);
+  EXPECT_EQ(Pub(3307).lag_ms, 5000);
+  EXPECT_EQ(Pub(3308).lag_ms, 0);
+}
+
 // A monitor login without a grant is reported, and the server keeps serving clients.
 TEST_F(FailoverTest, MonitorPrivilegeErrorIsReportedNotShunned) {
   servers_[3307].privilege_error = "SHOW SLAVE STATUS: Access denied; you need ... (1227)";
