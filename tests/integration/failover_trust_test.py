@@ -175,6 +175,34 @@ class InflightMixin:
             self.assertEqual(rc, 0, err)
 
 
+class HostNameMixin:
+    """Defect 7, control plane: a server whose name does not resolve is SHUNNED with a clear
+    reason and gets no reads; one configured as localhost is resolved and serves them."""
+
+    def test_names_resolve_in_the_control_plane(self):
+        r1, r2 = self.env["REPLICA_PORTS_LIST"][:2]
+        servers = ('  [[cluster.server]]\n  host = "no-such-host.invalid"\n  port = %d\n'
+                   '  role = "replica"\n'
+                   '  [[cluster.server]]\n  host = "localhost"\n  port = %d\n'
+                   '  role = "replica"\n' % (r1, r2))
+        # Discovery off: it would add the same replicas again under their 127.0.0.1 names.
+        self.start_sluice(extra_cluster_toml=servers, replicas=False,
+                          cluster_options={"discovery_allow": ""})
+        status = lambda host: self.admin(  # noqa: E731
+            "SELECT status FROM runtime_servers WHERE host='%s'" % host)
+        self.assertTrue(poll(lambda: status("no-such-host.invalid") == (("SHUNNED",),), 10),
+                        self.admin("SELECT * FROM runtime_servers"))
+        self.assertEqual(status("localhost"), (("ONLINE",),))
+        self.assertTrue(any(e[0] == "SERVER_UNRESOLVED" and "no-such-host.invalid" in e[2]
+                            for e in self.events()), self.events())
+        seen = self.read_ports(20)
+        self.assertEqual(set(seen), {r2}, "reads must go to the localhost replica only")
+
+
+class MariadbHostNameTest(HostNameMixin, TrustCase):
+    KIND = "mariadb"
+
+
 class MariadbInflightTest(InflightMixin, TrustCase):
     KIND = "mariadb"
 
