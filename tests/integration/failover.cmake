@@ -33,7 +33,8 @@ foreach(_pair
     "failover_outside_mariadb:MariadbOutsideTest"
     "failover_outside_pg:PgOutsideTest"
     "failover_inflight_mariadb:MariadbInflightTest"
-    "health_host_names_mariadb:MariadbHostNameTest")
+    "health_host_names_mariadb:MariadbHostNameTest"
+    "failover_admin_repair_pg:PgAdminRepairTest")
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)
