@@ -40,6 +40,8 @@ class ControlPlane {
   // Before Start: the data plane's per-cluster open client count, for /metrics.
   void SetClusterClients(std::function<int64_t(size_t)> f) { cluster_clients_ = std::move(f); }
 
+  // The failover counters for the metrics endpoint (health/); before Start().
+  void SetFailoverCounts(FailoverCountsFn f) { failover_counts_ = std::move(f); }
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
   AdminService* service() { return service_.get(); }
@@ -55,6 +57,7 @@ class ControlPlane {
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<AdminServer> server_;
   std::unique_ptr<MetricsExporter> metrics_;
+  FailoverCountsFn failover_counts_;
   std::thread poller_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <prometheus/collectable.h>
@@ -26,9 +27,23 @@ struct mg_connection;
 
 namespace sluice {
 
-// The families of one scrape; a function of the stats and the snapshot only (unit-testable).
+// What the control plane's failover did in one cluster since start (health/'s counters,
+// handed over by main() so that admin/ does not depend on health/).
+struct FailoverCounts {
+  int64_t failovers = 0;
+  int64_t switchovers = 0;
+  int64_t adoptions = 0;
+  int64_t split_brain_holds = 0;
+  int64_t fence_actions = 0;
+  int64_t failovers_refused = 0;
+};
+using FailoverCountsFn = std::function<FailoverCounts(const std::string& cluster)>;
+
+// The families of one scrape; a function of the stats, the snapshot and the failover counts
+// only (unit-testable).
 std::vector<prometheus::MetricFamily> BuildMetricFamilies(const StatsDelta& stats,
-                                                          const Runtime& rt);
+                                                          const Runtime& rt,
+                                                          const FailoverCountsFn& failover = {});
 
 // sluice_ready and sluice_cluster_ready{cluster}: the readiness R as gauges.
 std::vector<prometheus::MetricFamily> ReadinessFamilies(const Readiness& r);
@@ -36,8 +51,11 @@ std::vector<prometheus::MetricFamily> ReadinessFamilies(const Readiness& r);
 class SluiceCollectable : public prometheus::Collectable {
  public:
   SluiceCollectable(const RuntimeHolder* runtime, StatsCollector* stats,
-                    std::function<Readiness()> readiness)
-      : runtime_(runtime), stats_(stats), readiness_(std::move(readiness)) {}
+                    std::function<Readiness()> readiness, FailoverCountsFn failover)
+      : runtime_(runtime),
+        stats_(stats),
+        readiness_(std::move(readiness)),
+        failover_(std::move(failover)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
   // The open client connections of the cluster at an index of the runtime's clusters (the
   // data plane's per-cluster atomic); unset: the family is not exported.
@@ -48,13 +66,14 @@ class SluiceCollectable : public prometheus::Collectable {
   StatsCollector* stats_;
   std::function<Readiness()> readiness_;
   std::function<int64_t(size_t)> cluster_clients_;
+  FailoverCountsFn failover_;
 };
 
 class MetricsExporter {
  public:
   // ACCEPTING: whether the data plane's listeners take new clients (main clears it on drain).
   MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
-                  const std::atomic<bool>* accepting);
+                  const std::atomic<bool>* accepting, FailoverCountsFn failover = {});
   ~MetricsExporter();
   // Binds host:port; an error when the port is taken. Port 0: disabled.
   Status Start(const MetricsSettings& settings);

@@ -307,6 +307,11 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  (*control)->SetFailoverCounts([&monitor](const std::string& cluster) {
+    health::HealthCounters h = monitor.Counters(cluster);
+    return FailoverCounts{h.failovers,         h.switchovers,   h.adoptions,
+                          h.split_brain_holds, h.fence_actions, h.failovers_refused};
+  });
   AdminService::ProcessHooks process;
   process.read_config = [path = flags.config] { return LoadConfigFile(path); };
   // As a SIGTERM: sigwait() on this thread takes it and drains.
