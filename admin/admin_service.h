@@ -56,6 +56,12 @@ class AdminService {
   };
   void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
 
+  // A read-only stats table whose rows come from another part of the control plane (event
+  // sinks, schema watch): created now with COLUMNS ("name TEXT, sent INT"), refilled from
+  // ROWS whenever a statement mentions it.
+  Status AddStatsTable(const std::string& name, const std::string& columns,
+                       std::function<std::vector<SqlRow>()> rows);
+
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
@@ -74,6 +80,7 @@ class AdminService {
   StatsCollector* stats_ = nullptr;
   std::vector<MirrorSetting> runtime_mirror_;
   HealthHooks health_;
+  std::vector<std::pair<std::string, std::function<std::vector<SqlRow>()>>> stats_tables_;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/event_sink_table.h"
 #include "admin/runtime_validation.h"
 
 namespace sluice {
@@ -49,6 +50,7 @@ constexpr TableDef kTables[] = {
     {kGroupRules, "query_rules", kRulesColumns, "id"},
     {kGroupSettings, "global_settings", kSettingsColumns, "name"},
     {kGroupMirror, "mirror_settings", kMirrorColumns, "cluster"},
+    {kGroupEventSinks, "event_sinks", kEventSinksColumns, "name"},
 };
 
 std::string Int(int64_t v) {
@@ -232,6 +234,8 @@ Status WriteGroup(SqliteDb* sql, const std::string& table, TableGroup g, const R
             sql, table,
             {m.cluster, Int(m.shadow_hostgroup), m.shadow_servers, Int(m.exposure_percent)}));
       break;
+    case kGroupEventSinks:
+      return WriteEventSinkRows(sql, table, rt);
     default:
       break;
   }
@@ -475,6 +479,8 @@ class AdminNamer : public FieldNamer {
         return fmt::format("users row (name={})", rt_.users[f.index].name);
       case E::kRule:
         return fmt::format("query_rules row (id={})", rt_.rules[f.index].id);
+      case E::kEventSink:
+        return fmt::format("event_sinks row (name={})", rt_.event_sinks[f.index].name);
     }
     return "?";
   }
@@ -561,6 +567,7 @@ Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& ba
   if (groups & kGroupUsers) SLUICE_RETURN_IF_ERROR(ReadUsers(sql, db, &rt));
   if (groups & kGroupRules) SLUICE_RETURN_IF_ERROR(ReadRules(sql, db, &rt));
   if (groups & kGroupMirror) SLUICE_RETURN_IF_ERROR(ReadMirror(sql, db, mirror));
+  if (groups & kGroupEventSinks) SLUICE_RETURN_IF_ERROR(ReadEventSinkRows(sql, db, &rt));
   return rt;
 }
 

@@ -415,20 +415,49 @@ Status ReadRule(const TableReader& t, QueryRule* r) {
   return Status::Ok();
 }
 
+// [[event_sink]]: kinds is an array of strings (range checks are ValidateRuntime's).
+Status ReadEventSink(const TableReader& t, EventSinkConfig* e) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name", "url", "kinds", "format", "queue_size", "timeout_ms",
+                                      "retry_backoff_ms", "retry_max_backoff_ms"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("name", Need::kRequired, &e->name),
+      t.NonEmptyString("url", Need::kRequired, &e->url),
+      t.String("format", Need::kOptional, &e->format),
+      t.Int("queue_size", Need::kOptional, limits::kSinkQueueSize, &e->queue_size),
+      t.Int("timeout_ms", Need::kOptional, limits::kSinkTimeoutMs, &e->timeout_ms),
+      t.Int("retry_backoff_ms", Need::kOptional, limits::kSinkBackoffMs, &e->retry_backoff_ms),
+      t.Int("retry_max_backoff_ms", Need::kOptional, limits::kSinkBackoffMs,
+            &e->retry_max_backoff_ms),
+  }));
+  if (const toml::node* k = t.Get("kinds")) {
+    const toml::array* a = k->as_array();
+    if (!a) return t.ErrorAtKey("kinds", "expected an array of strings such as [\"FAILOVER\"]");
+    for (const toml::node& item : *a) {
+      if (!item.is_string())
+        return t.Error(LineOf(item), "kinds",
+                       "expected an array of strings such as [\"FAILOVER\"]");
+      e->kinds.push_back(item.as_string()->get());
+    }
+  }
+  return Status::Ok();
+}
+
 // Names a Runtime field by the table it was read from: "FILE:LINE: cluster[0].weight: ...".
 class ConfigNamer : public FieldNamer {
  public:
   ConfigNamer(const TableReader& sluice, const TableReader& admin, const TableReader& metrics,
               const std::vector<TableReader>& clusters,
               const std::vector<std::vector<TableReader>>& servers,
-              const std::vector<TableReader>& users, const std::vector<TableReader>& rules)
+              const std::vector<TableReader>& users, const std::vector<TableReader>& rules,
+              const std::vector<TableReader>& sinks)
       : sluice_(sluice),
         admin_(admin),
         metrics_(metrics),
         clusters_(clusters),
         servers_(servers),
         users_(users),
-        rules_(rules) {}
+        rules_(rules),
+        sinks_(sinks) {}
 
   Status Error(const Field& f, std::string_view what) const override {
     const TableReader& t = Reader(f);
@@ -460,6 +489,8 @@ class ConfigNamer : public FieldNamer {
         return users_[f.index];
       case Field::Entity::kRule:
         return rules_[f.index];
+      case Field::Entity::kEventSink:
+        return sinks_[f.index];
     }
     return sluice_;
   }
@@ -471,18 +502,19 @@ class ConfigNamer : public FieldNamer {
   const std::vector<std::vector<TableReader>>& servers_;
   const std::vector<TableReader>& users_;
   const std::vector<TableReader>& rules_;
+  const std::vector<TableReader>& sinks_;
 };
 
 // The order of the checks: top-level keys, each section read on its own, then
 // ValidateRuntime (the checks the admin tables share), which needs every section read.
 Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
   TableReader root(&file, &table, "");
-  SLUICE_RETURN_IF_ERROR(
-      root.CheckKeys({"sluice", "admin", "metrics", "cluster", "user", "query_rule"}));
+  SLUICE_RETURN_IF_ERROR(root.CheckKeys(
+      {"sluice", "admin", "metrics", "cluster", "user", "query_rule", "event_sink"}));
   const toml::table* sluice = nullptr;
   const toml::table* admin = nullptr;
   const toml::table* metrics = nullptr;
-  std::vector<TableReader> clusters, users, rules;
+  std::vector<TableReader> clusters, users, rules, sinks;
   SLUICE_RETURN_IF_ERROR(FirstError({
       root.Table("sluice", &sluice),
       root.Table("admin", &admin),
@@ -490,6 +522,7 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       root.Tables("cluster", &clusters),
       root.Tables("user", &users),
       root.Tables("query_rule", &rules),
+      root.Tables("event_sink", &sinks),
   }));
   // An absent section reads as an empty one (an absent [admin] still lacks its password);
   // its errors point at the root table.
@@ -516,7 +549,11 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
   rt->rules.resize(rules.size());
   for (size_t i = 0; i < rules.size(); ++i)
     SLUICE_RETURN_IF_ERROR(ReadRule(rules[i], &rt->rules[i]));
-  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters, servers, users, rules};
+  rt->event_sinks.resize(sinks.size());
+  for (size_t i = 0; i < sinks.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(ReadEventSink(sinks[i], &rt->event_sinks[i]));
+  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters,
+                    servers,       users,        rules,          sinks};
   return ValidateRuntime(*rt, namer);
 }
 

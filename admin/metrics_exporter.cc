@@ -174,15 +174,55 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
           retries,     protocol_errors, version};
 }
 
+MetricFamily PlainFamily(const char* name, const char* help, bool counter,
+                         const std::vector<PlainMetric>& values) {
+  MetricFamily f = Family(name, help, counter ? MetricType::Counter : MetricType::Gauge);
+  for (const PlainMetric& v : values) {
+    Labels l;
+    for (const auto& [k, val] : v.labels) l.push_back({k, val});
+    AddValue(&f, std::move(l), v.value);
+  }
+  return f;
+}
+
+std::vector<MetricFamily> EventSinkFamilies(const std::vector<EventSinkStats>& sinks) {
+  auto sent = Family("sluice_event_sink_sent_total",
+                     "Events an event sink's endpoint accepted (2xx).", MetricType::Counter);
+  auto dropped = Family("sluice_event_sink_dropped_total",
+                        "Events dropped because the sink's queue was full (endpoint slow or down).",
+                        MetricType::Counter);
+  auto rejected =
+      Family("sluice_event_sink_rejected_total",
+             "Events the endpoint refused for good (4xx other than 408/429).", MetricType::Counter);
+  auto failed = Family("sluice_event_sink_failed_attempts_total",
+                       "POSTs that failed and were retried.", MetricType::Counter);
+  auto queued =
+      Family("sluice_event_sink_queue_depth", "Events waiting to be sent.", MetricType::Gauge);
+  for (const EventSinkStats& s : sinks) {
+    Labels l = {{"sink", s.name}};
+    AddValue(&sent, l, static_cast<double>(s.sent));
+    AddValue(&dropped, l, static_cast<double>(s.dropped));
+    AddValue(&rejected, l, static_cast<double>(s.rejected));
+    AddValue(&failed, l, static_cast<double>(s.failed_attempts));
+    AddValue(&queued, l, static_cast<double>(s.queued));
+  }
+  return {sent, dropped, rejected, failed, queued};
+}
+
 std::vector<MetricFamily> SluiceCollectable::Collect() const {
   stats_->Poll();
   RuntimePtr rt = runtime_->Load();
   if (!rt) return {};
-  return BuildMetricFamilies(stats_->Lifetime(), *rt);
+  std::vector<MetricFamily> out = BuildMetricFamilies(stats_->Lifetime(), *rt);
+  for (const MetricsSource& source : sources_) {
+    for (MetricFamily& f : source()) out.push_back(std::move(f));
+  }
+  return out;
 }
 
-MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats)
-    : collectable_(std::make_shared<SluiceCollectable>(runtime, stats)) {}
+MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
+                                 std::vector<MetricsSource> sources)
+    : collectable_(std::make_shared<SluiceCollectable>(runtime, stats, std::move(sources))) {}
 
 MetricsExporter::~MetricsExporter() = default;
 

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "admin/event_log.h"
+
 namespace sluice {
 namespace {
 
@@ -232,6 +234,49 @@ Status CheckRuleReferences(const Runtime& rt, const FieldNamer& n) {
   return Status::Ok();
 }
 
+Status CheckEventSink(const Runtime& rt, size_t i, const FieldNamer& n) {
+  const EventSinkConfig& e = rt.event_sinks[i];
+  auto f = [&](const char* name) { return At(Entity::kEventSink, name, 0, i); };
+  if (e.name.empty()) return n.Error(f("name"), "expected a non-empty string");
+  for (size_t j = 0; j < i; ++j) {
+    if (rt.event_sinks[j].name == e.name)
+      return n.Error(f("name"), fmt::format("duplicate event sink \"{}\" (the first is {})", e.name,
+                                            n.Name(At(Entity::kEventSink, "", 0, j))));
+  }
+  std::string_view url = e.url;
+  size_t scheme = url.rfind("http://", 0) == 0 ? 7 : url.rfind("https://", 0) == 0 ? 8 : 0;
+  if (scheme == 0 || url.size() == scheme || url[scheme] == '/')
+    return n.Error(f("url"), fmt::format("expected an http:// or https:// URL, got \"{}\"", e.url));
+  if (e.format != "json" && e.format != "slack")
+    return n.Error(f("format"), BadChoice("json|slack", e.format));
+  for (const std::string& k : e.kinds) {
+    bool prefix = !k.empty() && k.back() == '*';
+    std::string_view stem = prefix ? std::string_view(k).substr(0, k.size() - 1) : k;
+    bool known = false;
+    for (std::string_view kind : EventKinds())
+      known = known || (prefix ? kind.substr(0, stem.size()) == stem : kind == stem);
+    if (!known || k.empty()) {
+      std::string all;
+      for (std::string_view kind : EventKinds())
+        all += fmt::format("{}{}", all.empty() ? "" : "|", kind);
+      return n.Error(
+          f("kinds"),
+          fmt::format("unknown event kind \"{}\" (expected {}, or a prefix ending in *)", k, all));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("queue_size"), limits::kSinkQueueSize, e.queue_size));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("timeout_ms"), limits::kSinkTimeoutMs, e.timeout_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("retry_backoff_ms"), limits::kSinkBackoffMs, e.retry_backoff_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("retry_max_backoff_ms"), limits::kSinkBackoffMs, e.retry_max_backoff_ms));
+  if (e.retry_max_backoff_ms < e.retry_backoff_ms)
+    return n.Error(f("retry_max_backoff_ms"),
+                   fmt::format("expected at least retry_backoff_ms ({}), got {}",
+                               e.retry_backoff_ms, e.retry_max_backoff_ms));
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string CheckLimit(Limit limit, int64_t v) {
@@ -253,6 +298,8 @@ Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckClusterIdentity(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckListenPorts(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserReferences(rt, n));
+  for (size_t i = 0; i < rt.event_sinks.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(CheckEventSink(rt, i, n));
   return CheckRuleReferences(rt, n);
 }
 

@@ -134,6 +134,20 @@ struct AdminSettings {
   std::string data_dir;  // SQLite store; empty: in memory
 };
 
+// An HTTP endpoint the control plane posts events to ([[event_sink]], admin table
+// event_sinks; admin/event_sink.h sends them).
+struct EventSinkConfig {
+  std::string name;
+  std::string url;                 // http:// or https://
+  std::vector<std::string> kinds;  // event kinds, "PREFIX*" patterns; empty: every kind
+  std::string format = "json";     // json: one object per event; slack: {"text": ...}
+  int queue_size = 1000;           // events waiting while the sink is slow or down
+  int timeout_ms = 2000;           // one POST, connect included
+  int retry_backoff_ms = 200;      // first wait after a failed POST, doubled per failure
+  int retry_max_backoff_ms = 10000;
+  bool operator==(const EventSinkConfig&) const = default;
+};
+
 struct MetricsSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;  // 0: disabled
@@ -152,6 +166,7 @@ struct Runtime {
   std::shared_ptr<const routing::RuleSet> rule_set;
   AdminSettings admin;
   MetricsSettings metrics;
+  std::vector<EventSinkConfig> event_sinks;
 
   const Cluster* FindCluster(const std::string& name) const;
   const User* FindUser(const std::string& name) const;
