@@ -180,6 +180,8 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("read_your_writes_ms", Int(c.read_your_writes_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
+    add("schema_watch_interval_ms", Int(c.schema_watch_interval_ms), false);
+    add("schema_watch_databases", c.schema_watch_databases, false);
   }
   return out;
 }
@@ -371,6 +373,9 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "read_your_writes_ms") return ParseIntSetting(row, v, &c->read_your_writes_ms);
   if (key == "monitor_user") return c->monitor_user = v, Status::Ok();
   if (key == "monitor_password") return c->monitor_password = v, Status::Ok();
+  if (key == "schema_watch_interval_ms")
+    return ParseIntSetting(row, v, &c->schema_watch_interval_ms);
+  if (key == "schema_watch_databases") return c->schema_watch_databases = v, Status::Ok();
   if (key == "reader_fallback_to_writer") {
     if (v != "true" && v != "false") return row.Error("value", BadChoice("true|false", v));
     c->reader_fallback_to_writer = v == "true";

@@ -323,6 +323,8 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "replication_password",
                                       "discovery",
                                       "discovery_allow",
+                                      "schema_watch_interval_ms",
+                                      "schema_watch_databases",
                                       "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
@@ -356,6 +358,9 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.String("replication_password", Need::kOptional, &c->replication_password),
       t.String("discovery", Need::kOptional, &c->discovery),
       t.String("discovery_allow", Need::kOptional, &c->discovery_allow),
+      t.Int("schema_watch_interval_ms", Need::kOptional, limits::kSchemaWatchIntervalMs,
+            &c->schema_watch_interval_ms),
+      t.String("schema_watch_databases", Need::kOptional, &c->schema_watch_databases),
       t.Tables("server", &servers),
   }));
   // A certificate without its key (or the reverse) cannot serve TLS.

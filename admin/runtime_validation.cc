@@ -92,6 +92,12 @@ Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("read_your_writes_ms"), limits::kReadYourWritesMs, c.read_your_writes_ms));
   if (c.monitor_user.empty()) return n.Error(f("monitor_user"), "expected a non-empty string");
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("schema_watch_interval_ms"), limits::kSchemaWatchIntervalMs,
+                                  c.schema_watch_interval_ms));
+  if (c.schema_watch_interval_ms > 0 && c.schema_watch_interval_ms < 100)
+    return n.Error(f("schema_watch_interval_ms"),
+                   fmt::format("expected 0 (off) or 100..{}, got {}",
+                               limits::kSchemaWatchIntervalMs.max, c.schema_watch_interval_ms));
   if (c.reader_hostgroup == c.writer_hostgroup) {
     return n.Error(
         f("reader_hostgroup"),

@@ -67,6 +67,9 @@ struct NodeOptions {
 
 std::unique_ptr<Node> MakeMysqlNode(const NodeOptions& o);
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o);
+// PostgreSQL, connected to DATABASE instead of "postgres" (the schema watch reads each
+// database's own pg_catalog).
+std::unique_ptr<Node> MakePgNodeFor(const NodeOptions& o, const std::string& database);
 inline std::unique_ptr<Node> MakeNode(const NodeOptions& o) {
   return o.protocol == Protocol::kMysql ? MakeMysqlNode(o) : MakePgNode(o);
 }

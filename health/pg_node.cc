@@ -16,7 +16,7 @@ namespace {
 
 class PgNode : public Node {
  public:
-  explicit PgNode(NodeOptions o) : o_(std::move(o)) {}
+  PgNode(NodeOptions o, std::string database) : o_(std::move(o)), database_(std::move(database)) {}
   ~PgNode() override { Close(); }
 
   void Close() override {
@@ -102,10 +102,11 @@ class PgNode : public Node {
   Status Connect() {
     if (conn_) return Status::Ok();
     std::string info = fmt::format(
-        "host={} port={} user={} password={} dbname=postgres connect_timeout={} "
+        "host={} port={} user={} password={} dbname={} connect_timeout={} "
         "tcp_user_timeout={} application_name=sluice_monitor options='-c statement_timeout={}'",
         PgConninfoValue(o_.host), o_.port, PgConninfoValue(o_.user), PgConninfoValue(o_.password),
-        o_.connect_timeout_s, o_.read_timeout_s * 1000, o_.read_timeout_s * 1000);
+        PgConninfoValue(database_), o_.connect_timeout_s, o_.read_timeout_s * 1000,
+        o_.read_timeout_s * 1000);
     conn_ = PQconnectdb(info.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       Status s = Unavailable(fmt::format("connect: {}", PQerrorMessage(conn_)));
@@ -116,13 +117,18 @@ class PgNode : public Node {
   }
 
   NodeOptions o_;
+  std::string database_;
   PGconn* conn_ = nullptr;
 };
 
 }  // namespace
 
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o) {
-  return std::make_unique<PgNode>(o);
+  return std::make_unique<PgNode>(o, "postgres");
+}
+
+std::unique_ptr<Node> MakePgNodeFor(const NodeOptions& o, const std::string& database) {
+  return std::make_unique<PgNode>(o, database);
 }
 
 }  // namespace sluice::health

@@ -15,6 +15,7 @@
 #include "admin/control_plane.h"
 #include "common/log.h"
 #include "health/monitor.h"
+#include "health/schema_watch.h"
 #include "health/topology.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
@@ -126,6 +127,54 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
   return h;
 }
 
+// stats_schema and the sluice_schema_* metrics from the schema watches.
+sluice::Status SchemaHooks(sluice::ControlPlane* control, sluice::health::SchemaWatchSet* set) {
+  using sluice::PlainMetric;
+  control->AddMetricsSource([set] {
+    std::vector<PlainMetric> changes, rounds, skipped, errors;
+    for (const auto& c : set->Counters()) {
+      std::vector<std::pair<std::string, std::string>> l = {{"cluster", c.cluster}};
+      changes.push_back({l, static_cast<double>(c.changes)});
+      rounds.push_back({l, static_cast<double>(c.rounds)});
+      skipped.push_back({l, static_cast<double>(c.skipped)});
+      errors.push_back({l, static_cast<double>(c.errors)});
+    }
+    return std::vector<prometheus::MetricFamily>{
+        sluice::PlainFamily("sluice_schema_changes_total",
+                            "SCHEMA_CHANGED events: a schema's definitions changed.", true,
+                            changes),
+        sluice::PlainFamily("sluice_schema_watch_rounds_total",
+                            "Schema watch rounds that read the primary's catalogs.", true, rounds),
+        sluice::PlainFamily("sluice_schema_watch_skipped_total",
+                            "Schema watch rounds skipped: the previous one still ran.", true,
+                            skipped),
+        sluice::PlainFamily("sluice_schema_watch_errors_total",
+                            "Schema watch rounds that failed (no primary, connect, query).", true,
+                            errors)};
+  });
+  return control->service()->AddStatsTable(
+      "stats_schema",
+      "cluster TEXT, schema TEXT, fingerprint TEXT, tables INT, columns INT, indexes INT, "
+      "rounds INT, skipped INT, errors INT, last_checked TEXT, last_change TEXT, diff TEXT",
+      [set] {
+        std::vector<sluice::SqlRow> rows;
+        auto counters = set->Counters();
+        for (const auto& s : set->Schemas()) {
+          sluice::health::SchemaWatchCounters c;
+          for (const auto& k : counters)
+            if (k.cluster == s.cluster) c = k;
+          auto n = [](int64_t v) { return std::to_string(v); };
+          auto t = [](int64_t ms) {
+            return ms ? sluice::SqlValue(sluice::IsoTimeUtc(ms)) : std::nullopt;
+          };
+          rows.push_back({s.cluster, s.schema, s.fingerprint, n(s.tables), n(s.columns),
+                          n(s.indexes), n(c.rounds), n(c.skipped), n(c.errors),
+                          t(s.checked_unix_ms), t(s.changed_unix_ms), s.last_diff});
+        }
+        return rows;
+      });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,6 +241,11 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
+  if (Status st = SchemaHooks(control->get(), &schemas); !st.ok()) {
+    log::Error("{}", st.message());
+    return 1;
+  }
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -214,6 +268,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   monitor.Start();
+  schemas.Start();
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -222,6 +277,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  schemas.Stop();
   monitor.Stop();
   (*control)->Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);

@@ -86,6 +86,11 @@ struct Cluster {
   std::string replication_password;
   std::string discovery;
   std::string discovery_allow = "127.0.0.1";
+  // health/schema_watch: fingerprint the primary's schemas every interval (0: off); which
+  // databases ("a,b"; empty: MariaDB every non-system schema, PostgreSQL the users'
+  // default_schema databases, else "postgres").
+  int schema_watch_interval_ms = 0;
+  std::string schema_watch_databases;
   std::vector<Server> servers;
 
   // The hostgroup of the server at host:port; -1 when the cluster has none there.
