@@ -147,6 +147,20 @@ std::string Listen(const std::string& host, uint16_t port) {
                                              : fmt::format("{}:{}", host, port);
 }
 
+// The scaler's integer keys of a cluster (global_settings cluster.<name>.<key>).
+constexpr std::pair<const char*, int Cluster::*> kScaleInts[] = {
+    {"scale_out_reads_per_replica", &Cluster::scale_out_reads_per_replica},
+    {"scale_out_pool_waits_per_s", &Cluster::scale_out_pool_waits_per_s},
+    {"scale_out_p95_ms", &Cluster::scale_out_p95_ms},
+    {"scale_in_reads_per_replica", &Cluster::scale_in_reads_per_replica},
+    {"scale_out_window_ms", &Cluster::scale_out_window_ms},
+    {"scale_in_window_ms", &Cluster::scale_in_window_ms},
+    {"scale_cooldown_ms", &Cluster::scale_cooldown_ms},
+    {"scale_command_timeout_ms", &Cluster::scale_command_timeout_ms},
+    {"min_replicas", &Cluster::min_replicas},
+    {"max_replicas", &Cluster::max_replicas},
+    {"replica_ramp_ms", &Cluster::replica_ramp_ms}};
+
 // global_settings as name -> value; read-only ones are marked.
 struct Setting {
   std::string name;
@@ -182,6 +196,9 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("monitor_password", c.monitor_password, false);
     add("schema_watch_interval_ms", Int(c.schema_watch_interval_ms), false);
     add("schema_watch_databases", c.schema_watch_databases, false);
+    add("scale_out_command", c.scale_out_command, false);
+    add("scale_in_command", c.scale_in_command, false);
+    for (const auto& [key, member] : kScaleInts) add(key, Int(c.*member), false);
   }
   return out;
 }
@@ -376,6 +393,10 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "schema_watch_interval_ms")
     return ParseIntSetting(row, v, &c->schema_watch_interval_ms);
   if (key == "schema_watch_databases") return c->schema_watch_databases = v, Status::Ok();
+  if (key == "scale_out_command") return c->scale_out_command = v, Status::Ok();
+  if (key == "scale_in_command") return c->scale_in_command = v, Status::Ok();
+  for (const auto& [name, member] : kScaleInts)
+    if (key == name) return ParseIntSetting(row, v, &(c->*member));
   if (key == "reader_fallback_to_writer") {
     if (v != "true" && v != "false") return row.Error("value", BadChoice("true|false", v));
     c->reader_fallback_to_writer = v == "true";

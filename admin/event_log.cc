@@ -39,7 +39,7 @@ const std::vector<std::string_view>& EventKinds() {
       "SERVER_DRAINING", "SERVER_REMOVED",
       // health/schema_watch, health/scaler
       "SCHEMA_CHANGED", "SCALE_OUT", "SCALE_OUT_DONE", "SCALE_OUT_FAILED", "SCALE_IN",
-      "SCALE_IN_DONE", "SCALE_IN_FAILED"};
+      "SCALE_IN_DONE", "SCALE_IN_FAILED", "SERVER_RAMPED"};
   return kinds;
 }
 

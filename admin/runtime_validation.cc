@@ -78,6 +78,48 @@ Status CheckPrimaries(const Cluster& c, size_t ci, const FieldNamer& n) {
                  "expected exactly one server with role = \"primary\", got none");
 }
 
+// The scale-out/in policy's keys (health/scaler.h).
+Status CheckScaling(const Cluster& c, size_t ci, const FieldNamer& n) {
+  auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
+  const std::pair<const char*, int> rates[] = {
+      {"scale_out_reads_per_replica", c.scale_out_reads_per_replica},
+      {"scale_out_pool_waits_per_s", c.scale_out_pool_waits_per_s},
+      {"scale_out_p95_ms", c.scale_out_p95_ms},
+      {"scale_in_reads_per_replica", c.scale_in_reads_per_replica}};
+  for (const auto& [key, v] : rates)
+    SLUICE_RETURN_IF_ERROR(CheckInt(n, f(key), limits::kScaleRate, v));
+  const std::pair<const char*, int> times[] = {
+      {"scale_out_window_ms", c.scale_out_window_ms},
+      {"scale_in_window_ms", c.scale_in_window_ms},
+      {"scale_cooldown_ms", c.scale_cooldown_ms},
+      {"scale_command_timeout_ms", c.scale_command_timeout_ms},
+      {"replica_ramp_ms", c.replica_ramp_ms}};
+  for (const auto& [key, v] : times)
+    SLUICE_RETURN_IF_ERROR(CheckInt(n, f(key), limits::kScaleWindowMs, v));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("min_replicas"), limits::kReplicaCount, c.min_replicas));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("max_replicas"), limits::kReplicaCount, c.max_replicas));
+  if (c.max_replicas < c.min_replicas)
+    return n.Error(f("max_replicas"), fmt::format("expected at least min_replicas ({}), got {}",
+                                                  c.min_replicas, c.max_replicas));
+  if (!c.scale_out_command.empty() && c.scale_out_reads_per_replica == 0 &&
+      c.scale_out_pool_waits_per_s == 0 && c.scale_out_p95_ms == 0)
+    return n.Error(f("scale_out_command"),
+                   "set with no threshold: set scale_out_reads_per_replica, "
+                   "scale_out_pool_waits_per_s or scale_out_p95_ms");
+  if (!c.scale_in_command.empty() && c.scale_in_reads_per_replica == 0)
+    return n.Error(f("scale_in_command"), "set without scale_in_reads_per_replica");
+  if (c.scale_in_reads_per_replica > 0 && c.scale_out_reads_per_replica > 0 &&
+      c.scale_in_reads_per_replica >= c.scale_out_reads_per_replica)
+    return n.Error(f("scale_in_reads_per_replica"),
+                   fmt::format("expected less than scale_out_reads_per_replica ({}), got {}",
+                               c.scale_out_reads_per_replica, c.scale_in_reads_per_replica));
+  if (c.scale_command_timeout_ms == 0 &&
+      (!c.scale_out_command.empty() || !c.scale_in_command.empty()))
+    return n.Error(f("scale_command_timeout_ms"),
+                   "expected 1..86400000 with a scale command, got 0");
+  return Status::Ok();
+}
+
 Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
   auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
   if (c.name.empty()) return n.Error(f("name"), "expected a non-empty string");
@@ -98,6 +140,7 @@ Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
     return n.Error(f("schema_watch_interval_ms"),
                    fmt::format("expected 0 (off) or 100..{}, got {}",
                                limits::kSchemaWatchIntervalMs.max, c.schema_watch_interval_ms));
+  SLUICE_RETURN_IF_ERROR(CheckScaling(c, ci, n));
   if (c.reader_hostgroup == c.writer_hostgroup) {
     return n.Error(
         f("reader_hostgroup"),

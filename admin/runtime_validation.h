@@ -37,6 +37,9 @@ inline constexpr Limit kRuleId{1, kMaxInt};
 inline constexpr Limit kDestinationHostgroup{-1, kMaxInt};
 // 0 turns the schema watch off; below 100 ms it would be a busy loop on the catalogs.
 inline constexpr Limit kSchemaWatchIntervalMs{0, 86'400'000};
+inline constexpr Limit kScaleRate{0, 100'000'000};
+inline constexpr Limit kScaleWindowMs{0, 86'400'000};
+inline constexpr Limit kReplicaCount{0, 1000};
 inline constexpr Limit kSinkQueueSize{1, 100'000};
 inline constexpr Limit kSinkTimeoutMs{10, 60'000};
 inline constexpr Limit kSinkBackoffMs{10, 600'000};

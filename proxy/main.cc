@@ -15,6 +15,7 @@
 #include "admin/control_plane.h"
 #include "common/log.h"
 #include "health/monitor.h"
+#include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
 #include "proxy/shared.h"
@@ -242,6 +243,12 @@ int main(int argc, char** argv) {
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
   health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
+  // Scale-out/in reads the statistics the control plane collects (never a worker's).
+  health::ScalerSet scalers(&topology, {HealthHooks(control->get()).event, [c = control->get()] {
+                                          if (!c->stats()) return StatsDelta{};
+                                          c->stats()->Poll();
+                                          return c->stats()->Lifetime();
+                                        }});
   if (Status st = SchemaHooks(control->get(), &schemas); !st.ok()) {
     log::Error("{}", st.message());
     return 1;
@@ -269,6 +276,7 @@ int main(int argc, char** argv) {
   }
   monitor.Start();
   schemas.Start();
+  scalers.Start();
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -277,6 +285,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  scalers.Stop();
   schemas.Stop();
   monitor.Stop();
   (*control)->Stop();

@@ -44,6 +44,11 @@ struct Server {
   ServerState state = ServerState::kOnline;
   int64_t lag_ms = 0;  // filled by the monitor; 0 until measured
   int priority = 0;    // failover tie-break among equally advanced replicas: higher wins
+  // A joining replica's share of its weight, 1..1000 (health/scaler ramps it up over
+  // replica_ramp_ms so that a cold buffer pool is not flooded); 1000: the full weight.
+  int ramp_permille = 1000;
+  // The weight the balancer uses: weight scaled by the ramp (x1000).
+  int64_t effective_weight() const { return int64_t{weight} * ramp_permille; }
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
@@ -91,6 +96,21 @@ struct Cluster {
   // default_schema databases, else "postgres").
   int schema_watch_interval_ms = 0;
   std::string schema_watch_databases;
+  // health/scaler: reader-side scale-out / scale-in (docs/configuration.md). Empty
+  // scale_out_command: off. Thresholds of 0 are not used.
+  std::string scale_out_command;
+  std::string scale_in_command;
+  int scale_out_reads_per_replica = 0;  // statements per second per ONLINE replica
+  int scale_out_pool_waits_per_s = 0;
+  int scale_out_p95_ms = 0;  // replicas' statement latency
+  int scale_in_reads_per_replica = 0;
+  int scale_out_window_ms = 60'000;
+  int scale_in_window_ms = 600'000;
+  int scale_cooldown_ms = 300'000;
+  int scale_command_timeout_ms = 300'000;
+  int min_replicas = 1;
+  int max_replicas = 10;
+  int replica_ramp_ms = 0;  // 0: a joining replica takes its full share at once
   std::vector<Server> servers;
 
   // The hostgroup of the server at host:port; -1 when the cluster has none there.
