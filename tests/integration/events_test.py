@@ -18,6 +18,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -165,7 +166,12 @@ class EventsCase(ft.HealthCase):
 
         # 1. A switchover: SWITCHOVER_DONE as one JSON object, within 2 s of being raised.
         old = self.primary_port()
-        rows = self.admin("SWITCHOVER test")
+        # Through the mariadb CLI (libmariadb) on the admin port.
+        r = subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % self.sluice.admin_port,
+                            "-uadmin", "-p%s" % self.sluice.admin_password, "-N", "-B",
+                            "-e", "SWITCHOVER test"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [(r.stdout.strip(),)]
         got = self.receiver.wait_for("/json", lambda b: b["kind"] == "SWITCHOVER_DONE", 5)
         self.assertIsNotNone(got, "no SWITCHOVER_DONE event posted: %s" %
                              self.receiver.bodies("/json"))

@@ -14,6 +14,7 @@ Environment: SLUICE_MARIADB_CLUSTER_DIR or SLUICE_PG_CLUSTER_DIR.
 """
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -159,10 +160,17 @@ class SchemaWatchTest(unittest.TestCase):
         self.assertEqual(self.metric("sluice_schema_changes_total"), 0)
         self.assertGreaterEqual(self.metric("sluice_schema_watch_rounds_total"), r0 + 4)
 
-        # ADD COLUMN on the primary, directly.
+        # ADD COLUMN on the primary, directly (MariaDB: with the mariadb CLI, libmariadb).
         c = self.connect(DB)
         r1 = self.rounds()
-        self.run_sql(c, "ALTER TABLE t_watch ADD COLUMN extra_col VARCHAR(20)")
+        if KIND == "mariadb":
+            r = subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % self.primary,
+                                "-u" + e["ADMIN_USER"], "-p" + e["ADMIN_PASSWORD"], DB, "-e",
+                                "ALTER TABLE t_watch ADD COLUMN extra_col VARCHAR(20)"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        else:
+            self.run_sql(c, "ALTER TABLE t_watch ADD COLUMN extra_col VARCHAR(20)")
         ev, took, rounds = self.wait_change(r"column added: t_watch\.extra_col", r1)
         print("%s: ADD COLUMN raised SCHEMA_CHANGED after %.2f s (%d round(s), interval %d ms): "
               "%s" % (KIND, took, rounds, INTERVAL_MS, ev[3]))
