@@ -24,7 +24,7 @@ constexpr size_t kMaxOutput = 1024;
 }  // namespace
 
 Result<CommandOutcome> RunCommand(const std::string& command, const std::vector<std::string>& args,
-                                  int timeout_ms) {
+                                  int timeout_ms, const std::atomic<bool>* cancel) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Internal(fmt::format("pipe: {}", std::strerror(errno)));
   posix_spawn_file_actions_t fa;
@@ -84,7 +84,8 @@ Result<CommandOutcome> RunCommand(const std::string& command, const std::vector<
     pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) exited = true;
     int64_t now = MonotonicMs();
-    if (!exited && !out.timed_out && now >= deadline) {
+    bool cancelled = cancel && cancel->load();
+    if (!exited && !out.timed_out && (now >= deadline || cancelled)) {
       out.timed_out = true;
       ::kill(-pid, SIGTERM);
       kill_at = now + 1000;

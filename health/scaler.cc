@@ -91,13 +91,14 @@ void Scaler::Start() {
 }
 
 void Scaler::Stop() {
+  stopping_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (action_.joinable()) action_.join();  // bounded by scale_command_timeout_ms
+  if (action_.joinable()) action_.join();  // stopping_ ends its command within ~1 s
 }
 
 void Scaler::Loop() {
@@ -245,7 +246,8 @@ std::string Scaler::Victim(const Cluster& c) const {
 
 void Scaler::ScaleOut(Cluster c, std::string why) {
   Event("SCALE_OUT", "", fmt::format("{}: running scale_out_command", why));
-  auto r = RunCommand(c.scale_out_command, {c.name, "replica", why}, c.scale_command_timeout_ms);
+  auto r = RunCommand(c.scale_out_command, {c.name, "replica", why}, c.scale_command_timeout_ms,
+                      &stopping_);
   if (!r.ok()) {
     Event("SCALE_OUT_FAILED", "", r.status().message());
   } else if (r->exit_code != 0) {
@@ -269,14 +271,14 @@ void Scaler::ScaleIn(Cluster c, std::string victim, std::string why) {
   });
   // Its statements finish before the node goes: wait (bounded) for its borrowed connections.
   int64_t deadline = MonotonicMs() + kDrainWaitMs;
-  while (MonotonicMs() < deadline) {
+  while (MonotonicMs() < deadline && !stopping_) {
     StatsDelta d = hooks_.stats();
     auto it = d.servers.find(c.name + "/" + victim);
     if (it == d.servers.end() || it->second.conns_used == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto r =
-      RunCommand(c.scale_in_command, {c.name, "replica", why, victim}, c.scale_command_timeout_ms);
+  auto r = RunCommand(c.scale_in_command, {c.name, "replica", why, victim},
+                      c.scale_command_timeout_ms, &stopping_);
   if (r.ok() && r->exit_code == 0) {
     Event("SCALE_IN_DONE", victim,
           fmt::format("scale_in_command done in {} ms: {}", r->took_ms, Bounded(r->output)));

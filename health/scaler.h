@@ -97,6 +97,7 @@ class Scaler {
   std::map<std::string, int64_t> ramping_;          // server -> when it joined
   std::thread action_;
   std::atomic<bool> action_running_{false};
+  std::atomic<bool> stopping_{false};        // ends a running command and the drain wait
   std::atomic<int64_t> action_done_ms_{-1};  // set by the action, read by the loop
 };
 

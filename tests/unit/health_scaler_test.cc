@@ -122,6 +122,14 @@ TEST(CommandRunnerTest, TimeoutStopsTheGroup) {
   EXPECT_LT(r->took_ms, 5000);
 }
 
+TEST(CommandRunnerTest, CancelEndsItEarly) {
+  std::atomic<bool> cancel{true};
+  auto r = RunCommand("sleep 30", {}, 60'000, &cancel);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_LT(r->took_ms, 5000);
+}
+
 TEST(CommandRunnerTest, BackgroundChildDoesNotHoldIt) {
   // The shell exits at once; its child keeps the output pipe open for 30 s.
   auto r = RunCommand("sleep 30 & echo started", {}, 5000);
