@@ -146,7 +146,7 @@ std::optional<AdminCommand> ParseAdminCommand(std::string_view statement, std::s
   std::vector<std::string> t = Tokens(statement);
   if (t.empty() || (t[0] != "LOAD" && t[0] != "SAVE")) return std::nullopt;
   const std::string usage =
-      "expected LOAD|SAVE [MYSQL|PGSQL] SERVERS|USERS|QUERY RULES|SETTINGS|MIRROR|ALL "
+      "expected LOAD|SAVE [MYSQL|PGSQL] SERVERS|USERS|QUERY RULES|SETTINGS|MIRROR|EVENT SINKS|ALL "
       "TO RUNTIME|FROM DISK (LOAD) or TO DISK|FROM RUNTIME (SAVE)";
   bool load = t[0] == "LOAD";
   size_t i = 1;
@@ -166,6 +166,8 @@ std::optional<AdminCommand> ParseAdminCommand(std::string_view statement, std::s
       groups = kGroupAll;
     else if (w == "QUERY" && i + 1 < t.size() && t[i + 1] == "RULES")
       groups = kGroupRules, ++i;
+    else if (w == "EVENT" && i + 1 < t.size() && t[i + 1] == "SINKS")
+      groups = kGroupEventSinks, ++i;
     ++i;
   }
   if (groups == 0 || i + 2 != t.size()) {
@@ -223,7 +225,8 @@ Result<Runtime> AdminService::StartupRuntime() {
     return config_;
   }
   unsigned from_disk = 0;
-  for (TableGroup g : {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror}) {
+  for (TableGroup g :
+       {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror, kGroupEventSinks}) {
     auto has = HasRows(&db_, "disk", g);
     if (!has.ok()) return has.status();
     if (*has) {
@@ -458,7 +461,8 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
   std::string text = Lower(statement);
   text += AliasedTables(text);  // ProxySQL's names read these tables
   RuntimePtr rt = Current();
-  for (TableGroup g : {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror}) {
+  for (TableGroup g :
+       {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror, kGroupEventSinks}) {
     std::string name = std::string("runtime_") + GroupName(g);
     if (rt && MentionsTable(text, name)) {
       SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "runtime_", *rt, runtime_mirror_, g));
@@ -474,6 +478,11 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_monitor").status());
     for (const SqlRow& r : health_.monitor_rows())
       SLUICE_RETURN_IF_ERROR(Insert(&db_, "stats_monitor", r));
+  }
+  for (const auto& [name, rows] : stats_tables_) {
+    if (!MentionsTable(text, name)) continue;
+    SLUICE_RETURN_IF_ERROR(db_.Run(fmt::format("DELETE FROM main.{}", name)).status());
+    for (const SqlRow& r : rows()) SLUICE_RETURN_IF_ERROR(Insert(&db_, name, r));
   }
   if (MentionsTable(text, "stats_events")) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_events").status());
@@ -526,6 +535,15 @@ Result<AdminResult> AdminService::AliasAction(int kind, const std::string& clust
       break;
   }
   return InvalidArgument("not an action");
+}
+
+Status AdminService::AddStatsTable(const std::string& name, const std::string& columns,
+                                   std::function<std::vector<SqlRow>()> rows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_RETURN_IF_ERROR(
+      db_.Run(fmt::format("CREATE TABLE IF NOT EXISTS main.{} ({})", name, columns)).status());
+  stats_tables_.emplace_back(name, std::move(rows));
+  return Status::Ok();
 }
 
 Result<AdminResult> AdminService::Execute(std::string_view statement) {

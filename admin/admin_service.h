@@ -71,6 +71,11 @@ class AdminService {
     std::function<Status(const std::string& cluster, bool on)> pause;
   };
   void SetProcessHooks(ProcessHooks hooks) { process_ = std::move(hooks); }
+  // A read-only stats table whose rows come from another part of the control plane (event
+  // sinks, schema watch): created now with COLUMNS ("name TEXT, sent INT"), refilled from
+  // ROWS whenever a statement mentions it.
+  Status AddStatsTable(const std::string& name, const std::string& columns,
+                       std::function<std::vector<SqlRow>()> rows);
 
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
@@ -93,6 +98,7 @@ class AdminService {
   std::vector<MirrorSetting> runtime_mirror_;
   HealthHooks health_;
   ProcessHooks process_;
+  std::vector<std::pair<std::string, std::function<std::vector<SqlRow>()>>> stats_tables_;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

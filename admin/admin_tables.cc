@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/event_sink_table.h"
 #include "admin/runtime_validation.h"
 
 namespace sluice {
@@ -49,6 +50,7 @@ constexpr TableDef kTables[] = {
     {kGroupRules, "query_rules", kRulesColumns, "id"},
     {kGroupSettings, "global_settings", kSettingsColumns, "name"},
     {kGroupMirror, "mirror_settings", kMirrorColumns, "cluster"},
+    {kGroupEventSinks, "event_sinks", kEventSinksColumns, "name"},
 };
 
 std::string Int(int64_t v) {
@@ -145,6 +147,20 @@ std::string Listen(const std::string& host, uint16_t port) {
                                              : fmt::format("{}:{}", host, port);
 }
 
+// The scaler's integer keys of a cluster (global_settings cluster.<name>.<key>).
+constexpr std::pair<const char*, int Cluster::*> kScaleInts[] = {
+    {"scale_out_reads_per_replica", &Cluster::scale_out_reads_per_replica},
+    {"scale_out_pool_waits_per_s", &Cluster::scale_out_pool_waits_per_s},
+    {"scale_out_p95_ms", &Cluster::scale_out_p95_ms},
+    {"scale_in_reads_per_replica", &Cluster::scale_in_reads_per_replica},
+    {"scale_out_window_ms", &Cluster::scale_out_window_ms},
+    {"scale_in_window_ms", &Cluster::scale_in_window_ms},
+    {"scale_cooldown_ms", &Cluster::scale_cooldown_ms},
+    {"scale_command_timeout_ms", &Cluster::scale_command_timeout_ms},
+    {"min_replicas", &Cluster::min_replicas},
+    {"max_replicas", &Cluster::max_replicas},
+    {"replica_ramp_ms", &Cluster::replica_ramp_ms}};
+
 // global_settings as name -> value; read-only ones are marked.
 struct Setting {
   std::string name;
@@ -180,6 +196,11 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("monitor_password", c.monitor_password, false);
     add("write_hold_timeout_ms", Int(c.write_hold_timeout_ms), false);
     add("fence_command", c.fence_command, false);
+    add("schema_watch_interval_ms", Int(c.schema_watch_interval_ms), false);
+    add("schema_watch_databases", c.schema_watch_databases, false);
+    add("scale_out_command", c.scale_out_command, false);
+    add("scale_in_command", c.scale_in_command, false);
+    for (const auto& [key, member] : kScaleInts) add(key, Int(c.*member), false);
   }
   return out;
 }
@@ -234,6 +255,8 @@ Status WriteGroup(SqliteDb* sql, const std::string& table, TableGroup g, const R
             sql, table,
             {m.cluster, Int(m.shadow_hostgroup), m.shadow_servers, Int(m.exposure_percent)}));
       break;
+    case kGroupEventSinks:
+      return WriteEventSinkRows(sql, table, rt);
     default:
       break;
   }
@@ -379,6 +402,13 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
     return Status::Ok();
   }
   if (key == "fence_command") return c->fence_command = v, Status::Ok();
+  if (key == "schema_watch_interval_ms")
+    return ParseIntSetting(row, v, &c->schema_watch_interval_ms);
+  if (key == "schema_watch_databases") return c->schema_watch_databases = v, Status::Ok();
+  if (key == "scale_out_command") return c->scale_out_command = v, Status::Ok();
+  if (key == "scale_in_command") return c->scale_in_command = v, Status::Ok();
+  for (const auto& [name, member] : kScaleInts)
+    if (key == name) return ParseIntSetting(row, v, &(c->*member));
   if (key == "reader_fallback_to_writer") {
     if (v != "true" && v != "false") return row.Error("value", BadChoice("true|false", v));
     c->reader_fallback_to_writer = v == "true";
@@ -488,6 +518,8 @@ class AdminNamer : public FieldNamer {
                            rt_.users[f.index].name);
       case E::kRule:
         return fmt::format("query_rules row (id={})", rt_.rules[f.index].id);
+      case E::kEventSink:
+        return fmt::format("event_sinks row (name={})", rt_.event_sinks[f.index].name);
     }
     return "?";
   }
@@ -574,6 +606,7 @@ Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& ba
   if (groups & kGroupUsers) SLUICE_RETURN_IF_ERROR(ReadUsers(sql, db, &rt));
   if (groups & kGroupRules) SLUICE_RETURN_IF_ERROR(ReadRules(sql, db, &rt));
   if (groups & kGroupMirror) SLUICE_RETURN_IF_ERROR(ReadMirror(sql, db, mirror));
+  if (groups & kGroupEventSinks) SLUICE_RETURN_IF_ERROR(ReadEventSinkRows(sql, db, &rt));
   return rt;
 }
 

@@ -1,5 +1,6 @@
 // admin_tables: the admin store's configuration tables (servers, users, query_rules,
-// global_settings, mirror_settings): their schema, and the conversions Runtime <-> rows.
+// global_settings, mirror_settings, event_sinks): their schema, and the conversions Runtime <->
+// rows.
 #pragma once
 
 #include <string>
@@ -28,7 +29,8 @@ enum TableGroup : unsigned {
   kGroupRules = 4,
   kGroupSettings = 8,
   kGroupMirror = 16,
-  kGroupAll = 31,
+  kGroupEventSinks = 32,
+  kGroupAll = 63,
 };
 
 // The table names of GROUPS, e.g. {"servers"}.

@@ -335,6 +335,21 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "discovery_allow",
                                       "write_hold_timeout_ms",
                                       "fence_command",
+                                      "schema_watch_interval_ms",
+                                      "schema_watch_databases",
+                                      "scale_out_command",
+                                      "scale_in_command",
+                                      "scale_out_reads_per_replica",
+                                      "scale_out_pool_waits_per_s",
+                                      "scale_out_p95_ms",
+                                      "scale_in_reads_per_replica",
+                                      "scale_out_window_ms",
+                                      "scale_in_window_ms",
+                                      "scale_cooldown_ms",
+                                      "scale_command_timeout_ms",
+                                      "min_replicas",
+                                      "max_replicas",
+                                      "replica_ramp_ms",
                                       "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
@@ -371,6 +386,27 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.Int("write_hold_timeout_ms", Need::kOptional, Limit{0, limits::kMaxMs},
             &c->write_hold_timeout_ms),
       t.String("fence_command", Need::kOptional, &c->fence_command),
+      t.Int("schema_watch_interval_ms", Need::kOptional, limits::kSchemaWatchIntervalMs,
+            &c->schema_watch_interval_ms),
+      t.String("schema_watch_databases", Need::kOptional, &c->schema_watch_databases),
+      t.String("scale_out_command", Need::kOptional, &c->scale_out_command),
+      t.String("scale_in_command", Need::kOptional, &c->scale_in_command),
+      t.Int("scale_out_reads_per_replica", Need::kOptional, limits::kScaleRate,
+            &c->scale_out_reads_per_replica),
+      t.Int("scale_out_pool_waits_per_s", Need::kOptional, limits::kScaleRate,
+            &c->scale_out_pool_waits_per_s),
+      t.Int("scale_out_p95_ms", Need::kOptional, limits::kScaleRate, &c->scale_out_p95_ms),
+      t.Int("scale_in_reads_per_replica", Need::kOptional, limits::kScaleRate,
+            &c->scale_in_reads_per_replica),
+      t.Int("scale_out_window_ms", Need::kOptional, limits::kScaleWindowMs,
+            &c->scale_out_window_ms),
+      t.Int("scale_in_window_ms", Need::kOptional, limits::kScaleWindowMs, &c->scale_in_window_ms),
+      t.Int("scale_cooldown_ms", Need::kOptional, limits::kScaleWindowMs, &c->scale_cooldown_ms),
+      t.Int("scale_command_timeout_ms", Need::kOptional, limits::kScaleWindowMs,
+            &c->scale_command_timeout_ms),
+      t.Int("min_replicas", Need::kOptional, limits::kReplicaCount, &c->min_replicas),
+      t.Int("max_replicas", Need::kOptional, limits::kReplicaCount, &c->max_replicas),
+      t.Int("replica_ramp_ms", Need::kOptional, limits::kScaleWindowMs, &c->replica_ramp_ms),
       t.Tables("server", &servers),
   }));
   // A certificate without its key (or the reverse) cannot serve TLS.
@@ -430,20 +466,49 @@ Status ReadRule(const TableReader& t, QueryRule* r) {
   return Status::Ok();
 }
 
+// [[event_sink]]: kinds is an array of strings (range checks are ValidateRuntime's).
+Status ReadEventSink(const TableReader& t, EventSinkConfig* e) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name", "url", "kinds", "format", "queue_size", "timeout_ms",
+                                      "retry_backoff_ms", "retry_max_backoff_ms"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("name", Need::kRequired, &e->name),
+      t.NonEmptyString("url", Need::kRequired, &e->url),
+      t.String("format", Need::kOptional, &e->format),
+      t.Int("queue_size", Need::kOptional, limits::kSinkQueueSize, &e->queue_size),
+      t.Int("timeout_ms", Need::kOptional, limits::kSinkTimeoutMs, &e->timeout_ms),
+      t.Int("retry_backoff_ms", Need::kOptional, limits::kSinkBackoffMs, &e->retry_backoff_ms),
+      t.Int("retry_max_backoff_ms", Need::kOptional, limits::kSinkBackoffMs,
+            &e->retry_max_backoff_ms),
+  }));
+  if (const toml::node* k = t.Get("kinds")) {
+    const toml::array* a = k->as_array();
+    if (!a) return t.ErrorAtKey("kinds", "expected an array of strings such as [\"FAILOVER\"]");
+    for (const toml::node& item : *a) {
+      if (!item.is_string())
+        return t.Error(LineOf(item), "kinds",
+                       "expected an array of strings such as [\"FAILOVER\"]");
+      e->kinds.push_back(item.as_string()->get());
+    }
+  }
+  return Status::Ok();
+}
+
 // Names a Runtime field by the table it was read from: "FILE:LINE: cluster[0].weight: ...".
 class ConfigNamer : public FieldNamer {
  public:
   ConfigNamer(const TableReader& sluice, const TableReader& admin, const TableReader& metrics,
               const std::vector<TableReader>& clusters,
               const std::vector<std::vector<TableReader>>& servers,
-              const std::vector<TableReader>& users, const std::vector<TableReader>& rules)
+              const std::vector<TableReader>& users, const std::vector<TableReader>& rules,
+              const std::vector<TableReader>& sinks)
       : sluice_(sluice),
         admin_(admin),
         metrics_(metrics),
         clusters_(clusters),
         servers_(servers),
         users_(users),
-        rules_(rules) {}
+        rules_(rules),
+        sinks_(sinks) {}
 
   Status Error(const Field& f, std::string_view what) const override {
     const TableReader& t = Reader(f);
@@ -475,6 +540,8 @@ class ConfigNamer : public FieldNamer {
         return users_[f.index];
       case Field::Entity::kRule:
         return rules_[f.index];
+      case Field::Entity::kEventSink:
+        return sinks_[f.index];
     }
     return sluice_;
   }
@@ -486,18 +553,19 @@ class ConfigNamer : public FieldNamer {
   const std::vector<std::vector<TableReader>>& servers_;
   const std::vector<TableReader>& users_;
   const std::vector<TableReader>& rules_;
+  const std::vector<TableReader>& sinks_;
 };
 
 // The order of the checks: top-level keys, each section read on its own, then
 // ValidateRuntime (the checks the admin tables share), which needs every section read.
 Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
   TableReader root(&file, &table, "");
-  SLUICE_RETURN_IF_ERROR(
-      root.CheckKeys({"sluice", "admin", "metrics", "cluster", "user", "query_rule"}));
+  SLUICE_RETURN_IF_ERROR(root.CheckKeys(
+      {"sluice", "admin", "metrics", "cluster", "user", "query_rule", "event_sink"}));
   const toml::table* sluice = nullptr;
   const toml::table* admin = nullptr;
   const toml::table* metrics = nullptr;
-  std::vector<TableReader> clusters, users, rules;
+  std::vector<TableReader> clusters, users, rules, sinks;
   SLUICE_RETURN_IF_ERROR(FirstError({
       root.Table("sluice", &sluice),
       root.Table("admin", &admin),
@@ -505,6 +573,7 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       root.Tables("cluster", &clusters),
       root.Tables("user", &users),
       root.Tables("query_rule", &rules),
+      root.Tables("event_sink", &sinks),
   }));
   // An absent section reads as an empty one (an absent [admin] still lacks its password);
   // its errors point at the root table.
@@ -531,7 +600,11 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
   rt->rules.resize(rules.size());
   for (size_t i = 0; i < rules.size(); ++i)
     SLUICE_RETURN_IF_ERROR(ReadRule(rules[i], &rt->rules[i]));
-  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters, servers, users, rules};
+  rt->event_sinks.resize(sinks.size());
+  for (size_t i = 0; i < sinks.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(ReadEventSink(sinks[i], &rt->event_sinks[i]));
+  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters,
+                    servers,       users,        rules,          sinks};
   return ValidateRuntime(*rt, namer);
 }
 

@@ -11,6 +11,8 @@ namespace sluice {
 Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const Runtime& config) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   cp->config_ = config;
+  ControlPlane* raw = cp.get();
+  cp->events_.SetListener([raw](const Event& e) { raw->sinks_.Offer(e); });
   auto service = AdminService::Open(config, &cp->events_);
   if (!service.ok()) return service.status();
   cp->service_ = std::move(service).value();
@@ -24,13 +26,41 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
                    fmt::format("user {}: {} -- {}", r.user, r.message, r.statement));
   });
   service_->Attach(runtime, stats_.get());
+  runtime_ = runtime;
+  ConfigureSinks();
+  SLUICE_RETURN_IF_ERROR(service_->AddStatsTable(
+      "stats_event_sinks",
+      "name TEXT, url TEXT, format TEXT, queued INT, sent INT, dropped INT, rejected INT, "
+      "failed_attempts INT, last_sent TEXT, last_error TEXT",
+      [this] {
+        std::vector<SqlRow> rows;
+        for (const EventSinkStats& s : sinks_.Stats()) {
+          auto n = [](uint64_t v) { return std::to_string(v); };
+          rows.push_back(
+              {s.name, s.url, s.format, n(s.queued), n(s.sent), n(s.dropped), n(s.rejected),
+               n(s.failed_attempts),
+               s.last_sent_unix_ms ? SqlValue(IsoTimeUtc(s.last_sent_unix_ms)) : std::nullopt,
+               s.last_error});
+        }
+        return rows;
+      }));
   poller_ = std::thread([this] { PollLoop(); });
   server_ = std::make_unique<AdminServer>(config_.admin, service_.get());
   if (Status s = server_->Start(); !s.ok()) return s;
-  metrics_ =
-      std::make_unique<MetricsExporter>(runtime, stats_.get(), &accepting_, failover_counts_);
+  std::vector<MetricsSource> sources = metrics_sources_;
+  sources.push_back([this] { return EventSinkFamilies(sinks_.Stats()); });
+  metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get(), &accepting_, failover_counts_,
+                                               std::move(sources));
   if (cluster_clients_) metrics_->SetClusterClients(cluster_clients_);
   return metrics_->Start(config_.metrics);
+}
+
+void ControlPlane::ConfigureSinks() {
+  if (!runtime_) return;
+  RuntimePtr rt = runtime_->Load();
+  if (!rt || rt->version == sinks_version_) return;
+  sinks_version_ = rt->version;
+  sinks_.Configure(rt->event_sinks);
 }
 
 void ControlPlane::PollLoop() {
@@ -41,6 +71,7 @@ void ControlPlane::PollLoop() {
     if (stop_) break;
     lock.unlock();
     stats_->Poll();
+    ConfigureSinks();  // after LOAD EVENT SINKS TO RUNTIME: within a second
     lock.lock();
   }
 }
@@ -54,6 +85,7 @@ void ControlPlane::Stop() {
   if (poller_.joinable()) poller_.join();
   if (server_) server_->Stop();
   metrics_.reset();
+  sinks_.Stop();
 }
 
 }  // namespace sluice

@@ -1,5 +1,6 @@
 // ControlPlane: what main() starts beside the workers: the admin store and port, the stats
-// collector (polls the workers' mailboxes once a second) and the Prometheus exporter.
+// collector (polls the workers' mailboxes once a second), the event sinks (webhooks) and the
+// Prometheus exporter.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "admin/admin_server.h"
 #include "admin/admin_service.h"
 #include "admin/event_log.h"
+#include "admin/event_sink.h"
 #include "admin/metrics_exporter.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
@@ -33,6 +35,8 @@ class ControlPlane {
   // the metrics endpoint.
   Status Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes);
   void Stop();
+  // More Prometheus families (health/'s, through main); before Start.
+  void AddMetricsSource(MetricsSource source) { metrics_sources_.push_back(std::move(source)); }
 
   // Whether the data plane takes new clients: /health/ready is 503 while false. main sets
   // it once the workers listen and clears it when it starts draining.
@@ -50,9 +54,16 @@ class ControlPlane {
  private:
   ControlPlane() = default;
   void PollLoop();
+  // Gives the event sinks the runtime's [[event_sink]] list when it changed.
+  void ConfigureSinks();
 
   Runtime config_;
+  // Declared before events_: the log's listener points at it, so it outlives the log's use.
+  EventSinks sinks_;
   EventLog events_;
+  RuntimeHolder* runtime_ = nullptr;
+  uint64_t sinks_version_ = 0;
+  std::vector<MetricsSource> metrics_sources_;
   std::unique_ptr<AdminService> service_;
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<AdminServer> server_;

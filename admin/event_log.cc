@@ -13,10 +13,34 @@ void EventLog::Append(std::string_view kind, std::string_view cluster, std::stri
           std::string(cluster), std::string(server), std::string(message)};
   log::Info("event {} cluster={} server={}: {}", kind, cluster.empty() ? "-" : cluster,
             server.empty() ? "-" : server, message);
+  std::function<void(const Event&)> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ring_.size() == capacity_) ring_.pop_front();
+    ring_.push_back(e);
+    ++total_;
+    listener = listener_;
+  }
+  if (listener) listener(e);
+}
+
+void EventLog::SetListener(std::function<void(const Event&)> listener) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (ring_.size() == capacity_) ring_.pop_front();
-  ring_.push_back(std::move(e));
-  ++total_;
+  listener_ = std::move(listener);
+}
+
+const std::vector<std::string_view>& EventKinds() {
+  static const std::vector<std::string_view> kinds = {
+      // admin/
+      "LOAD", "SERVER_ADDED", "STATE", "REJECTED",
+      // health/: checks, failover, switchover, discovery, fencing
+      "FENCE", "NEEDS_REJOIN", "FAILOVER", "FAILOVER_DONE", "FAILOVER_REFUSED", "PROMOTE",
+      "REPOINT", "SWITCHOVER", "SWITCHOVER_ABORTED", "SWITCHOVER_DONE", "SERVER_DISCOVERED",
+      "SERVER_DRAINING", "SERVER_REMOVED",
+      // health/schema_watch, health/scaler
+      "SCHEMA_CHANGED", "SCALE_OUT", "SCALE_OUT_DONE", "SCALE_OUT_FAILED", "SCALE_IN",
+      "SCALE_IN_DONE", "SCALE_IN_FAILED", "SERVER_RAMPED"};
+  return kinds;
 }
 
 std::vector<Event> EventLog::Snapshot() const {

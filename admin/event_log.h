@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct Event {
   std::string message;
 };
 
+// Every kind the control plane raises; an event sink's `kinds` names these (or prefixes).
+const std::vector<std::string_view>& EventKinds();
+
 class EventLog {
  public:
   explicit EventLog(size_t capacity = 1000) : capacity_(capacity == 0 ? 1 : capacity) {}
@@ -28,12 +32,16 @@ class EventLog {
               std::string_view message);
   std::vector<Event> Snapshot() const;  // oldest first
   uint64_t total() const;               // appended since start, dropped ones included
+  // Called with every appended event, on the appending thread, after the ring's lock is
+  // released; it must not block (the event sinks only enqueue). Set before Start.
+  void SetListener(std::function<void(const Event&)> listener);
 
  private:
   const size_t capacity_;
   mutable std::mutex mu_;
   std::deque<Event> ring_;
   uint64_t total_ = 0;
+  std::function<void(const Event&)> listener_;
 };
 
 }  // namespace sluice

@@ -221,6 +221,41 @@ std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {
   return {ready, cluster};
 }
 
+MetricFamily PlainFamily(const char* name, const char* help, bool counter,
+                         const std::vector<PlainMetric>& values) {
+  MetricFamily f = Family(name, help, counter ? MetricType::Counter : MetricType::Gauge);
+  for (const PlainMetric& v : values) {
+    Labels l;
+    for (const auto& [k, val] : v.labels) l.push_back({k, val});
+    AddValue(&f, std::move(l), v.value);
+  }
+  return f;
+}
+
+std::vector<MetricFamily> EventSinkFamilies(const std::vector<EventSinkStats>& sinks) {
+  auto sent = Family("sluice_event_sink_sent_total",
+                     "Events an event sink's endpoint accepted (2xx).", MetricType::Counter);
+  auto dropped = Family("sluice_event_sink_dropped_total",
+                        "Events dropped because the sink's queue was full (endpoint slow or down).",
+                        MetricType::Counter);
+  auto rejected =
+      Family("sluice_event_sink_rejected_total",
+             "Events the endpoint refused for good (4xx other than 408/429).", MetricType::Counter);
+  auto failed = Family("sluice_event_sink_failed_attempts_total",
+                       "POSTs that failed and were retried.", MetricType::Counter);
+  auto queued =
+      Family("sluice_event_sink_queue_depth", "Events waiting to be sent.", MetricType::Gauge);
+  for (const EventSinkStats& s : sinks) {
+    Labels l = {{"sink", s.name}};
+    AddValue(&sent, l, static_cast<double>(s.sent));
+    AddValue(&dropped, l, static_cast<double>(s.dropped));
+    AddValue(&rejected, l, static_cast<double>(s.rejected));
+    AddValue(&failed, l, static_cast<double>(s.failed_attempts));
+    AddValue(&queued, l, static_cast<double>(s.queued));
+  }
+  return {sent, dropped, rejected, failed, queued};
+}
+
 std::vector<MetricFamily> SluiceCollectable::Collect() const {
   stats_->Poll();
   RuntimePtr rt = runtime_->Load();
@@ -235,6 +270,9 @@ std::vector<MetricFamily> SluiceCollectable::Collect() const {
     for (size_t i = 0; i < rt->clusters.size(); ++i)
       AddValue(&f, {{"cluster", rt->clusters[i].name}}, static_cast<double>(cluster_clients_(i)));
     out.push_back(std::move(f));
+  }
+  for (const MetricsSource& source : sources_) {
+    for (MetricFamily& f : source()) out.push_back(std::move(f));
   }
   return out;
 }
@@ -270,10 +308,11 @@ int LogMessage(const mg_connection*, const char* message) {
 }  // namespace
 
 MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
-                                 const std::atomic<bool>* accepting, FailoverCountsFn failover)
+                                 const std::atomic<bool>* accepting, FailoverCountsFn failover,
+                                 std::vector<MetricsSource> sources)
     : runtime_(runtime), accepting_(accepting) {
   collectable_ = std::make_shared<SluiceCollectable>(
-      runtime, stats, [this] { return Ready(); }, std::move(failover));
+      runtime, stats, [this] { return Ready(); }, std::move(failover), std::move(sources));
 }
 
 MetricsExporter::~MetricsExporter() {

@@ -17,6 +17,7 @@
 #include <prometheus/metric_family.h>
 
 #include "admin/event_log.h"
+#include "admin/event_sink.h"
 #include "admin/readiness.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
@@ -48,14 +49,30 @@ std::vector<prometheus::MetricFamily> BuildMetricFamilies(const StatsDelta& stat
 // sluice_ready and sluice_cluster_ready{cluster}: the readiness R as gauges.
 std::vector<prometheus::MetricFamily> ReadinessFamilies(const Readiness& r);
 
+// sluice_event_sink_* per sink: sent, dropped, rejected, failed attempts, queue depth.
+std::vector<prometheus::MetricFamily> EventSinkFamilies(const std::vector<EventSinkStats>& sinks);
+
+// One value of a family built from plain numbers, for sources outside admin/ (health/).
+struct PlainMetric {
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+prometheus::MetricFamily PlainFamily(const char* name, const char* help, bool counter,
+                                     const std::vector<PlainMetric>& values);
+
+// More families from another part of the control plane, built at scrape time.
+using MetricsSource = std::function<std::vector<prometheus::MetricFamily>()>;
+
 class SluiceCollectable : public prometheus::Collectable {
  public:
   SluiceCollectable(const RuntimeHolder* runtime, StatsCollector* stats,
-                    std::function<Readiness()> readiness, FailoverCountsFn failover)
+                    std::function<Readiness()> readiness, FailoverCountsFn failover,
+                    std::vector<MetricsSource> sources = {})
       : runtime_(runtime),
         stats_(stats),
         readiness_(std::move(readiness)),
-        failover_(std::move(failover)) {}
+        failover_(std::move(failover)),
+        sources_(std::move(sources)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
   // The open client connections of the cluster at an index of the runtime's clusters (the
   // data plane's per-cluster atomic); unset: the family is not exported.
@@ -67,13 +84,15 @@ class SluiceCollectable : public prometheus::Collectable {
   std::function<Readiness()> readiness_;
   std::function<int64_t(size_t)> cluster_clients_;
   FailoverCountsFn failover_;
+  const std::vector<MetricsSource> sources_;
 };
 
 class MetricsExporter {
  public:
   // ACCEPTING: whether the data plane's listeners take new clients (main clears it on drain).
   MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
-                  const std::atomic<bool>* accepting, FailoverCountsFn failover = {});
+                  const std::atomic<bool>* accepting, FailoverCountsFn failover = {},
+                  std::vector<MetricsSource> sources = {});
   ~MetricsExporter();
   // Binds host:port; an error when the port is taken. Port 0: disabled.
   Status Start(const MetricsSettings& settings);

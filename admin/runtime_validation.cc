@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "admin/event_log.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/pgsql/scram.h"
 
@@ -86,6 +87,48 @@ Status CheckPrimaries(const Cluster& c, size_t ci, const FieldNamer& n) {
                  "expected exactly one server with role = \"primary\", got none");
 }
 
+// The scale-out/in policy's keys (health/scaler.h).
+Status CheckScaling(const Cluster& c, size_t ci, const FieldNamer& n) {
+  auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
+  const std::pair<const char*, int> rates[] = {
+      {"scale_out_reads_per_replica", c.scale_out_reads_per_replica},
+      {"scale_out_pool_waits_per_s", c.scale_out_pool_waits_per_s},
+      {"scale_out_p95_ms", c.scale_out_p95_ms},
+      {"scale_in_reads_per_replica", c.scale_in_reads_per_replica}};
+  for (const auto& [key, v] : rates)
+    SLUICE_RETURN_IF_ERROR(CheckInt(n, f(key), limits::kScaleRate, v));
+  const std::pair<const char*, int> times[] = {
+      {"scale_out_window_ms", c.scale_out_window_ms},
+      {"scale_in_window_ms", c.scale_in_window_ms},
+      {"scale_cooldown_ms", c.scale_cooldown_ms},
+      {"scale_command_timeout_ms", c.scale_command_timeout_ms},
+      {"replica_ramp_ms", c.replica_ramp_ms}};
+  for (const auto& [key, v] : times)
+    SLUICE_RETURN_IF_ERROR(CheckInt(n, f(key), limits::kScaleWindowMs, v));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("min_replicas"), limits::kReplicaCount, c.min_replicas));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("max_replicas"), limits::kReplicaCount, c.max_replicas));
+  if (c.max_replicas < c.min_replicas)
+    return n.Error(f("max_replicas"), fmt::format("expected at least min_replicas ({}), got {}",
+                                                  c.min_replicas, c.max_replicas));
+  if (!c.scale_out_command.empty() && c.scale_out_reads_per_replica == 0 &&
+      c.scale_out_pool_waits_per_s == 0 && c.scale_out_p95_ms == 0)
+    return n.Error(f("scale_out_command"),
+                   "set with no threshold: set scale_out_reads_per_replica, "
+                   "scale_out_pool_waits_per_s or scale_out_p95_ms");
+  if (!c.scale_in_command.empty() && c.scale_in_reads_per_replica == 0)
+    return n.Error(f("scale_in_command"), "set without scale_in_reads_per_replica");
+  if (c.scale_in_reads_per_replica > 0 && c.scale_out_reads_per_replica > 0 &&
+      c.scale_in_reads_per_replica >= c.scale_out_reads_per_replica)
+    return n.Error(f("scale_in_reads_per_replica"),
+                   fmt::format("expected less than scale_out_reads_per_replica ({}), got {}",
+                               c.scale_out_reads_per_replica, c.scale_in_reads_per_replica));
+  if (c.scale_command_timeout_ms == 0 &&
+      (!c.scale_out_command.empty() || !c.scale_in_command.empty()))
+    return n.Error(f("scale_command_timeout_ms"),
+                   "expected 1..86400000 with a scale command, got 0");
+  return Status::Ok();
+}
+
 Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
   auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
   if (c.name.empty()) return n.Error(f("name"), "expected a non-empty string");
@@ -100,6 +143,13 @@ Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("read_your_writes_ms"), limits::kReadYourWritesMs, c.read_your_writes_ms));
   if (c.monitor_user.empty()) return n.Error(f("monitor_user"), "expected a non-empty string");
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("schema_watch_interval_ms"), limits::kSchemaWatchIntervalMs,
+                                  c.schema_watch_interval_ms));
+  if (c.schema_watch_interval_ms > 0 && c.schema_watch_interval_ms < 100)
+    return n.Error(f("schema_watch_interval_ms"),
+                   fmt::format("expected 0 (off) or 100..{}, got {}",
+                               limits::kSchemaWatchIntervalMs.max, c.schema_watch_interval_ms));
+  SLUICE_RETURN_IF_ERROR(CheckScaling(c, ci, n));
   if (c.reader_hostgroup == c.writer_hostgroup) {
     return n.Error(
         f("reader_hostgroup"),
@@ -299,6 +349,49 @@ Status CheckRuleReferences(const Runtime& rt, const FieldNamer& n) {
   return Status::Ok();
 }
 
+Status CheckEventSink(const Runtime& rt, size_t i, const FieldNamer& n) {
+  const EventSinkConfig& e = rt.event_sinks[i];
+  auto f = [&](const char* name) { return At(Entity::kEventSink, name, 0, i); };
+  if (e.name.empty()) return n.Error(f("name"), "expected a non-empty string");
+  for (size_t j = 0; j < i; ++j) {
+    if (rt.event_sinks[j].name == e.name)
+      return n.Error(f("name"), fmt::format("duplicate event sink \"{}\" (the first is {})", e.name,
+                                            n.Name(At(Entity::kEventSink, "", 0, j))));
+  }
+  std::string_view url = e.url;
+  size_t scheme = url.rfind("http://", 0) == 0 ? 7 : url.rfind("https://", 0) == 0 ? 8 : 0;
+  if (scheme == 0 || url.size() == scheme || url[scheme] == '/')
+    return n.Error(f("url"), fmt::format("expected an http:// or https:// URL, got \"{}\"", e.url));
+  if (e.format != "json" && e.format != "slack")
+    return n.Error(f("format"), BadChoice("json|slack", e.format));
+  for (const std::string& k : e.kinds) {
+    bool prefix = !k.empty() && k.back() == '*';
+    std::string_view stem = prefix ? std::string_view(k).substr(0, k.size() - 1) : k;
+    bool known = false;
+    for (std::string_view kind : EventKinds())
+      known = known || (prefix ? kind.substr(0, stem.size()) == stem : kind == stem);
+    if (!known || k.empty()) {
+      std::string all;
+      for (std::string_view kind : EventKinds())
+        all += fmt::format("{}{}", all.empty() ? "" : "|", kind);
+      return n.Error(
+          f("kinds"),
+          fmt::format("unknown event kind \"{}\" (expected {}, or a prefix ending in *)", k, all));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("queue_size"), limits::kSinkQueueSize, e.queue_size));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("timeout_ms"), limits::kSinkTimeoutMs, e.timeout_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("retry_backoff_ms"), limits::kSinkBackoffMs, e.retry_backoff_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("retry_max_backoff_ms"), limits::kSinkBackoffMs, e.retry_max_backoff_ms));
+  if (e.retry_max_backoff_ms < e.retry_backoff_ms)
+    return n.Error(f("retry_max_backoff_ms"),
+                   fmt::format("expected at least retry_backoff_ms ({}), got {}",
+                               e.retry_backoff_ms, e.retry_max_backoff_ms));
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string CheckLimit(Limit limit, int64_t v) {
@@ -321,6 +414,8 @@ Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckListenPorts(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserReferences(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserSecrets(rt, n));
+  for (size_t i = 0; i < rt.event_sinks.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(CheckEventSink(rt, i, n));
   return CheckRuleReferences(rt, n);
 }
 

@@ -35,6 +35,14 @@ inline constexpr Limit kReadYourWritesMs{0, kMaxMs};
 inline constexpr Limit kUserMaxConnections{1, 1'000'000};
 inline constexpr Limit kRuleId{1, kMaxInt};
 inline constexpr Limit kDestinationHostgroup{-1, kMaxInt};
+// 0 turns the schema watch off; below 100 ms it would be a busy loop on the catalogs.
+inline constexpr Limit kSchemaWatchIntervalMs{0, 86'400'000};
+inline constexpr Limit kScaleRate{0, 100'000'000};
+inline constexpr Limit kScaleWindowMs{0, 86'400'000};
+inline constexpr Limit kReplicaCount{0, 1000};
+inline constexpr Limit kSinkQueueSize{1, 100'000};
+inline constexpr Limit kSinkTimeoutMs{10, 60'000};
+inline constexpr Limit kSinkBackoffMs{10, 600'000};
 }  // namespace limits
 
 // "expected MIN..MAX, got V" when V is outside LIMIT, else empty.
@@ -44,10 +52,10 @@ std::string BadChoice(std::string_view choices, std::string_view got);
 
 // One field of one entity of a Runtime, as a validation error points at it.
 struct Field {
-  enum class Entity { kSettings, kAdmin, kMetrics, kCluster, kServer, kUser, kRule };
+  enum class Entity { kSettings, kAdmin, kMetrics, kCluster, kServer, kUser, kRule, kEventSink };
   Entity entity = Entity::kSettings;
   size_t cluster = 0;  // kCluster, kServer: index in Runtime::clusters
-  size_t index = 0;    // kServer: index in the cluster's servers; kUser, kRule: the index
+  size_t index = 0;    // kServer: index in the cluster's servers; kUser, kRule, kEventSink: index
   std::string name;    // the key / column: "weight", "listen"; "server" for a cluster's list
 };
 
@@ -66,7 +74,8 @@ class FieldNamer {
 
 // Checks ranges, uniqueness (cluster names, hostgroups, listen ports, servers, users, rule
 // ids), exactly one primary per cluster, hostgroups matching roles, references (a user's
-// cluster, a rule's cluster/user/hostgroup) and that rule patterns compile. The first error.
+// cluster, a rule's cluster/user/hostgroup), that rule patterns compile, and event sinks
+// (unique names, http(s) URLs, known kinds and formats, ranges). The first error.
 Status ValidateRuntime(const Runtime& rt, const FieldNamer& namer);
 
 }  // namespace sluice

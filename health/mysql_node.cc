@@ -147,11 +147,11 @@ class MysqlNode : public Node {
   bool CanRejoinLive() const override { return true; }
 
  private:
-  Status Exec(const std::string& sql) {
+  Status Exec(const std::string& sql) override {
     auto r = Query(sql);
     return r.ok() ? Status::Ok() : r.status();
   }
-  Result<Rows> Query(const std::string& sql) {
+  Result<Rows> Query(const std::string& sql) override {
     std::vector<std::string> names;
     unsigned err = 0;
     return QueryNamed(sql, &names, &err);

@@ -78,6 +78,15 @@ class Node {
   // PostgreSQL primary needs pg_rewind and a restart ("needs rejoin").
   virtual bool CanRejoinLive() const = 0;
   virtual void Close() = 0;
+  // Plain SQL for the control plane's other readers (the schema watch's one catalog query
+  // per round); the failover and switchover logic never calls these. Fakes need not.
+  virtual Result<Rows> Query(const std::string& sql) {
+    return Internal("Query is not supported by this node: " + sql);
+  }
+  virtual Status Exec(const std::string& sql) {
+    auto r = Query(sql);
+    return r.ok() ? Status::Ok() : r.status();
+  }
 };
 
 struct NodeOptions {
@@ -94,6 +103,9 @@ std::unique_ptr<Node> MakeMysqlNode(const NodeOptions& o);
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o);
 // How the monitor gets its Nodes; unit tests pass a factory of scripted fakes.
 using NodeFactory = std::function<std::unique_ptr<Node>(const NodeOptions&)>;
+// PostgreSQL, connected to DATABASE instead of "postgres" (the schema watch reads each
+// database's own pg_catalog).
+std::unique_ptr<Node> MakePgNodeFor(const NodeOptions& o, const std::string& database);
 inline std::unique_ptr<Node> MakeNode(const NodeOptions& o) {
   return o.protocol == Protocol::kMysql ? MakeMysqlNode(o) : MakePgNode(o);
 }

@@ -26,7 +26,7 @@ std::string SqlString(const std::string& v) {
 
 class PgNode : public Node {
  public:
-  explicit PgNode(NodeOptions o) : o_(std::move(o)) {}
+  PgNode(NodeOptions o, std::string database) : o_(std::move(o)), database_(std::move(database)) {}
   ~PgNode() override { Close(); }
 
   void Close() override {
@@ -128,12 +128,12 @@ class PgNode : public Node {
   bool CanRejoinLive() const override { return false; }
 
  private:
-  Status Exec(const std::string& sql) {
+  Status Exec(const std::string& sql) override {
     auto r = Query(sql);
     return r.ok() ? Status::Ok() : r.status();
   }
 
-  Result<Rows> Query(const std::string& sql) {
+  Result<Rows> Query(const std::string& sql) override {
     if (Status s = Connect(); !s.ok()) return s;
     PGresult* res = PQexec(conn_, sql.c_str());
     ExecStatusType st = PQresultStatus(res);
@@ -180,10 +180,11 @@ class PgNode : public Node {
   Status Connect() {
     if (conn_) return Status::Ok();
     std::string info = fmt::format(
-        "host={} port={} user={} password={} dbname=postgres connect_timeout={} "
+        "host={} port={} user={} password={} dbname={} connect_timeout={} "
         "tcp_user_timeout={} application_name=sluice_monitor options='-c statement_timeout={}'",
         PgConninfoValue(o_.host), o_.port, PgConninfoValue(o_.user), PgConninfoValue(o_.password),
-        o_.connect_timeout_s, o_.read_timeout_s * 1000, o_.read_timeout_s * 1000);
+        PgConninfoValue(database_), o_.connect_timeout_s, o_.read_timeout_s * 1000,
+        o_.read_timeout_s * 1000);
     conn_ = PQconnectdb(info.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       Status s = Unavailable(fmt::format("connect: {}", PQerrorMessage(conn_)));
@@ -194,6 +195,7 @@ class PgNode : public Node {
   }
 
   NodeOptions o_;
+  std::string database_;
   PGconn* conn_ = nullptr;
 };
 
@@ -209,7 +211,11 @@ std::string PgFenceSessionsSql(const std::vector<std::string>& keep_users) {
 }
 
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o) {
-  return std::make_unique<PgNode>(o);
+  return std::make_unique<PgNode>(o, "postgres");
+}
+
+std::unique_ptr<Node> MakePgNodeFor(const NodeOptions& o, const std::string& database) {
+  return std::make_unique<PgNode>(o, database);
 }
 
 }  // namespace sluice::health

@@ -17,6 +17,7 @@ void Apply(const Cluster& c, const ServerOverlay& o, Server* s) {
   }
   s->lag_ms = o.lag_ms;
   s->address = o.address;
+  s->ramp_permille = o.ramp_permille;
   if (OperatorOffline(s->state)) return;
   if (o.fenced)
     s->state = ServerState::kOfflineHard;

@@ -25,6 +25,8 @@ struct ServerOverlay {
   std::string address;
   // Found by discovery, not configured: appended to the cluster with this row.
   std::optional<Server> discovered;
+  // A joining replica's share of its weight (health/scaler's ramp), 1..1000.
+  int ramp_permille = 1000;
 };
 
 struct ClusterOverlay {

@@ -20,6 +20,8 @@
 #include "admin/preflight.h"
 #include "common/log.h"
 #include "health/monitor.h"
+#include "health/scaler.h"
+#include "health/schema_watch.h"
 #include "health/topology.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
@@ -213,6 +215,54 @@ void Reload(const std::string& path, sluice::ControlPlane* control) {
   }
 }
 
+// stats_schema and the sluice_schema_* metrics from the schema watches.
+sluice::Status SchemaHooks(sluice::ControlPlane* control, sluice::health::SchemaWatchSet* set) {
+  using sluice::PlainMetric;
+  control->AddMetricsSource([set] {
+    std::vector<PlainMetric> changes, rounds, skipped, errors;
+    for (const auto& c : set->Counters()) {
+      std::vector<std::pair<std::string, std::string>> l = {{"cluster", c.cluster}};
+      changes.push_back({l, static_cast<double>(c.changes)});
+      rounds.push_back({l, static_cast<double>(c.rounds)});
+      skipped.push_back({l, static_cast<double>(c.skipped)});
+      errors.push_back({l, static_cast<double>(c.errors)});
+    }
+    return std::vector<prometheus::MetricFamily>{
+        sluice::PlainFamily("sluice_schema_changes_total",
+                            "SCHEMA_CHANGED events: a schema's definitions changed.", true,
+                            changes),
+        sluice::PlainFamily("sluice_schema_watch_rounds_total",
+                            "Schema watch rounds that read the primary's catalogs.", true, rounds),
+        sluice::PlainFamily("sluice_schema_watch_skipped_total",
+                            "Schema watch rounds skipped: the previous one still ran.", true,
+                            skipped),
+        sluice::PlainFamily("sluice_schema_watch_errors_total",
+                            "Schema watch rounds that failed (no primary, connect, query).", true,
+                            errors)};
+  });
+  return control->service()->AddStatsTable(
+      "stats_schema",
+      "cluster TEXT, schema TEXT, fingerprint TEXT, tables INT, columns INT, indexes INT, "
+      "rounds INT, skipped INT, errors INT, last_checked TEXT, last_change TEXT, diff TEXT",
+      [set] {
+        std::vector<sluice::SqlRow> rows;
+        auto counters = set->Counters();
+        for (const auto& s : set->Schemas()) {
+          sluice::health::SchemaWatchCounters c;
+          for (const auto& k : counters)
+            if (k.cluster == s.cluster) c = k;
+          auto n = [](int64_t v) { return std::to_string(v); };
+          auto t = [](int64_t ms) {
+            return ms ? sluice::SqlValue(sluice::IsoTimeUtc(ms)) : std::nullopt;
+          };
+          rows.push_back({s.cluster, s.schema, s.fingerprint, n(s.tables), n(s.columns),
+                          n(s.indexes), n(c.rounds), n(c.skipped), n(c.errors),
+                          t(s.checked_unix_ms), t(s.changed_unix_ms), s.last_diff});
+        }
+        return rows;
+      });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -326,6 +376,17 @@ int main(int argc, char** argv) {
     return Status::Ok();
   };
   (*control)->service()->SetProcessHooks(std::move(process));
+  health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
+  // Scale-out/in reads the statistics the control plane collects (never a worker's).
+  health::ScalerSet scalers(&topology, {HealthHooks(control->get()).event, [c = control->get()] {
+                                          if (!c->stats()) return StatsDelta{};
+                                          c->stats()->Poll();
+                                          return c->stats()->Lifetime();
+                                        }});
+  if (Status st = SchemaHooks(control->get(), &schemas); !st.ok()) {
+    log::Error("{}", st.message());
+    return 1;
+  }
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -354,6 +415,8 @@ int main(int argc, char** argv) {
   }
   monitor.Start();
   (*control)->SetAccepting(true);
+  schemas.Start();
+  scalers.Start();
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
@@ -372,6 +435,8 @@ int main(int argc, char** argv) {
   // /health/ready turns 503 at once so load balancers move away while the drain runs; the
   // admin port and /metrics stay up until the workers are done.
   (*control)->SetAccepting(false);
+  scalers.Stop();
+  schemas.Stop();
   monitor.Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
   (*control)->Stop();

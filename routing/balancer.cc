@@ -25,25 +25,47 @@ uint64_t NextRandom(uint64_t* state) {
 }  // namespace
 
 bool ServerUsable(const Server& s, int hostgroup) {
-  if (s.hostgroup != hostgroup || s.state != ServerState::kOnline || s.weight <= 0) return false;
+  if (s.hostgroup != hostgroup || s.state != ServerState::kOnline || s.weight <= 0 ||
+      s.ramp_permille <= 0)
+    return false;
   return s.role == ServerRole::kPrimary || s.lag_ms <= s.max_lag_ms;
 }
 
 int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
                uint64_t* rr_cursor) {
+  // A ramping server (a joining replica, ramp_permille < 1000) takes part in a pick with
+  // probability ramp_permille/1000: least-outstanding alone would hand an idle newcomer
+  // every statement whatever its weight. Servers past the 64th are never held back.
+  uint64_t held = 0;
+  bool others = false;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    const Server& s = c.servers[i];
+    if (!ServerUsable(s, hostgroup)) continue;
+    if (s.ramp_permille >= 1000 || i >= 64 ||
+        static_cast<int>(NextRandom(rr_cursor) % 1000) < s.ramp_permille) {
+      others = true;
+    } else {
+      held |= uint64_t{1} << i;
+    }
+  }
+  if (!others) held = 0;  // only ramping servers left: they take it
+  auto usable = [&](size_t i) {
+    return ServerUsable(c.servers[i], hostgroup) && !(i < 64 && (held >> i) & 1);
+  };
   // Pass 1: the least load and the total weight of the servers that share it.
   int best = -1;
   int64_t tied_weight = 0;
   for (size_t i = 0; i < c.servers.size(); ++i) {
     const Server& s = c.servers[i];
-    if (!ServerUsable(s, hostgroup)) continue;
-    if (best < 0 || LessLoaded(Outstanding(outstanding, i), s.weight,
-                               Outstanding(outstanding, best), c.servers[best].weight)) {
+    if (!usable(i)) continue;
+    if (best < 0 ||
+        LessLoaded(Outstanding(outstanding, i), s.effective_weight(),
+                   Outstanding(outstanding, best), c.servers[best].effective_weight())) {
       best = static_cast<int>(i);
-      tied_weight = s.weight;
-    } else if (!LessLoaded(Outstanding(outstanding, best), c.servers[best].weight,
-                           Outstanding(outstanding, i), s.weight)) {
-      tied_weight += s.weight;
+      tied_weight = s.effective_weight();
+    } else if (!LessLoaded(Outstanding(outstanding, best), c.servers[best].effective_weight(),
+                           Outstanding(outstanding, i), s.effective_weight())) {
+      tied_weight += s.effective_weight();
     }
   }
   if (best < 0) return -1;
@@ -52,16 +74,16 @@ int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding
   // of reads per connection (two replicas, two reads each: one replica gets them all).
   int64_t slot = static_cast<int64_t>(NextRandom(rr_cursor) % static_cast<uint64_t>(tied_weight));
   const int64_t best_load = Outstanding(outstanding, best);
-  const int64_t best_weight = c.servers[best].weight;
+  const int64_t best_weight = c.servers[best].effective_weight();
   for (size_t i = 0; i < c.servers.size(); ++i) {
     const Server& s = c.servers[i];
-    if (!ServerUsable(s, hostgroup)) continue;
+    if (!usable(i)) continue;
     int64_t load = Outstanding(outstanding, i);
-    if (LessLoaded(load, s.weight, best_load, best_weight) ||
-        LessLoaded(best_load, best_weight, load, s.weight))
+    const int64_t w = s.effective_weight();
+    if (LessLoaded(load, w, best_load, best_weight) || LessLoaded(best_load, best_weight, load, w))
       continue;
-    if (slot < s.weight) return static_cast<int>(i);
-    slot -= s.weight;
+    if (slot < w) return static_cast<int>(i);
+    slot -= w;
   }
   return best;  // unreachable: the tied weights add up to tied_weight
 }

@@ -44,6 +44,11 @@ struct Server {
   // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
   // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
   std::string address = {};
+  // A joining replica's share of its weight, 1..1000 (health/scaler ramps it up over
+  // replica_ramp_ms so that a cold buffer pool is not flooded); 1000: the full weight.
+  int ramp_permille = 1000;
+  // The weight the balancer uses: weight scaled by the ramp (x1000).
+  int64_t effective_weight() const { return int64_t{weight} * ramp_permille; }
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
@@ -89,6 +94,26 @@ struct Cluster {
   // Run before every failover promotion with the cluster, host and port of the old primary
   // as arguments (bounded; a non-zero exit refuses the promotion): STONITH, a cloud API.
   std::string fence_command;
+  // health/schema_watch: fingerprint the primary's schemas every interval (0: off); which
+  // databases ("a,b"; empty: MariaDB every non-system schema, PostgreSQL the users'
+  // default_schema databases, else "postgres").
+  int schema_watch_interval_ms = 0;
+  std::string schema_watch_databases;
+  // health/scaler: reader-side scale-out / scale-in (docs/configuration.md). Empty
+  // scale_out_command: off. Thresholds of 0 are not used.
+  std::string scale_out_command;
+  std::string scale_in_command;
+  int scale_out_reads_per_replica = 0;  // statements per second per ONLINE replica
+  int scale_out_pool_waits_per_s = 0;
+  int scale_out_p95_ms = 0;  // replicas' statement latency
+  int scale_in_reads_per_replica = 0;
+  int scale_out_window_ms = 60'000;
+  int scale_in_window_ms = 600'000;
+  int scale_cooldown_ms = 300'000;
+  int scale_command_timeout_ms = 300'000;
+  int min_replicas = 1;
+  int max_replicas = 10;
+  int replica_ramp_ms = 0;  // 0: a joining replica takes its full share at once
   std::vector<Server> servers;
 
   // The hostgroup of the server at host:port; -1 when the cluster has none there.
@@ -141,6 +166,20 @@ struct AdminSettings {
   int64_t login_timeout_ms = 10000;  // from accept to a finished login on the admin port
 };
 
+// An HTTP endpoint the control plane posts events to ([[event_sink]], admin table
+// event_sinks; admin/event_sink.h sends them).
+struct EventSinkConfig {
+  std::string name;
+  std::string url;                 // http:// or https://
+  std::vector<std::string> kinds;  // event kinds, "PREFIX*" patterns; empty: every kind
+  std::string format = "json";     // json: one object per event; slack: {"text": ...}
+  int queue_size = 1000;           // events waiting while the sink is slow or down
+  int timeout_ms = 2000;           // one POST, connect included
+  int retry_backoff_ms = 200;      // first wait after a failed POST, doubled per failure
+  int retry_max_backoff_ms = 10000;
+  bool operator==(const EventSinkConfig&) const = default;
+};
+
 struct MetricsSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;  // 0: disabled
@@ -161,6 +200,7 @@ struct Runtime {
   std::shared_ptr<const routing::RuleSet> rule_set;
   AdminSettings admin;
   MetricsSettings metrics;
+  std::vector<EventSinkConfig> event_sinks;
 
   const Cluster* FindCluster(const std::string& name) const;
   // Users are keyed by (cluster, name): the same name may log in on several clusters, each

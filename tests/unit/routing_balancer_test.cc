@@ -234,5 +234,27 @@ TEST(RoutingBalancer, RuleHostgroupWins) {
   EXPECT_EQ(Route(c, w, &cursor).hostgroup, 1);
 }
 
+// A joining replica ramping at 10% takes about 10% of the picks even while it is the only
+// idle one (least-outstanding alone would give it every statement), and all of them at 100%.
+TEST(PickServer, RampingServerTakesItsShareEvenWhenIdle) {
+  Cluster c = ThreeNodes();
+  c.servers.push_back(Node(ServerRole::kReplica, 1));
+  c.servers[3].ramp_permille = 100;
+  std::vector<int> busy = {0, 1, 1, 0};  // the old replicas have a statement each
+  std::vector<int> n = Counts(c, 1, 20000, busy);
+  EXPECT_GT(n[3], 20000 * 5 / 100);
+  EXPECT_LT(n[3], 20000 * 15 / 100);
+  c.servers[3].ramp_permille = 1000;
+  EXPECT_EQ(Counts(c, 1, 1000, busy)[3], 1000);
+  // Idle everywhere: the ramp scales its weight among the tied servers too.
+  c.servers[3].ramp_permille = 100;
+  n = Counts(c, 1, 21000);
+  EXPECT_LT(n[3], 21000 * 3 / 100);
+  // Only ramping servers usable: they still take the statements.
+  c.servers[1].state = ServerState::kOfflineSoft;
+  c.servers[2].state = ServerState::kOfflineSoft;
+  EXPECT_EQ(Counts(c, 1, 100)[3], 100);
+}
+
 }  // namespace
 }  // namespace sluice::routing
