@@ -16,6 +16,7 @@
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/handshake.h"
+#include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/resultset.h"
@@ -76,13 +77,6 @@ bool Send(int fd, uint8_t seq, const std::string& payload) {
   std::string out;
   mysql::AppendPacket(&out, &seq, payload);
   return WriteAll(fd, out);
-}
-
-bool SameBytes(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 std::string Trim(std::string_view s) {
@@ -293,8 +287,9 @@ void AdminServer::Serve(int fd, std::string peer) {
     if (!Send(fd, seq + 1, mysql::EncodeAuthSwitchRequest(sw))) return;
     if (!ReadPacket(fd, &seq, &token)) return;
   }
-  bool ok = resp->user == settings_.user &&
-            SameBytes(token, mysql::NativeToken(settings_.password, mysql::AsBytes(scramble)));
+  bool ok =
+      resp->user == settings_.user &&
+      mysql::VerifyClientToken(mysql::kNativePasswordPlugin, token, scramble, settings_.password);
   if (!ok) {
     std::string msg = fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), resp->user,
                                   peer, token.empty() ? "NO" : "YES");

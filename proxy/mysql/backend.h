@@ -12,9 +12,9 @@
 #include "common/status.h"
 #include "protocol/mysql/handshake.h"
 #include "proxy/backend_pool.h"
+#include "proxy/backend_socket.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/stmt_cache.h"
-#include "proxy/socket_io.h"
 
 namespace sluice {
 
@@ -23,7 +23,8 @@ class Worker;
 namespace mysqlproxy {
 
 struct BackendLogin {
-  std::string host;
+  std::string host;     // as configured (statistics name the server by it)
+  std::string address;  // Server::address: the numeric address to connect to, or ""
   uint16_t port = 0;
   std::string user;
   std::string password;
@@ -36,7 +37,7 @@ struct BackendLogin {
   size_t max_prepared = 128;
 };
 
-class MysqlBackend final : public PooledConn {
+class MysqlBackend final : public PooledConn, private BackendSocket::Callbacks {
  public:
   class Owner {
    public:
@@ -54,15 +55,17 @@ class MysqlBackend final : public PooledConn {
   void SetOwner(Owner* owner) { owner_ = owner; }
   const std::string& host() const { return login_.host; }
   uint16_t port() const { return login_.port; }
-  evbuffer* input() const { return bufferevent_get_input(bev_); }
-  evbuffer* output() const { return bufferevent_get_output(bev_); }
+  // The numeric address connected to.
+  const std::string& ip() const { return socket_.ip(); }
+  evbuffer* input() const { return socket_.input(); }
+  evbuffer* output() const { return socket_.output(); }
   // Sends the output now (proxy/socket_io.h).
-  void WriteNow() { EagerWrite(bev_); }
+  void WriteNow() { socket_.WriteNow(); }
   // Lets the input buffer hold one whole packet of wire_len bytes even when that is above
   // the usual read-ahead bound (0: back to the bound). Sessions forward whole packets only.
   void AllowPacket(size_t wire_len);
-  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
-  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  void PauseRead() { socket_.PauseRead(); }
+  void ResumeRead() { socket_.ResumeRead(); }
   bool ready() const { return phase_ == Phase::kReady; }
   uint32_t thread_id() const { return thread_id_; }
   uint64_t caps() const { return caps_; }
@@ -75,8 +78,9 @@ class MysqlBackend final : public PooledConn {
   enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };
   MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner);
   ~MysqlBackend() override;
-  static void OnRead(bufferevent*, void* arg);
-  static void OnEvent(bufferevent*, short what, void* arg);
+  void OnSocketConnected() override;
+  void OnSocketReadable() override;
+  void OnSocketFailed(const std::string& why) override;
   void HandleLoginPacket();
   void SendHandshakeResponse(const mysql::InitialHandshake& hs);
   Status HandleAuthPacket(std::span<const uint8_t> payload, uint8_t seq);
@@ -85,10 +89,9 @@ class MysqlBackend final : public PooledConn {
   Worker* worker_;
   BackendLogin login_;
   Owner* owner_;
-  bufferevent* bev_ = nullptr;
+  BackendSocket socket_{this};
   Phase phase_ = Phase::kConnecting;
   uint64_t caps_ = 0;
-  size_t read_high_water_ = 0;
   uint32_t thread_id_ = 0;
   std::string server_version_;
   std::string scramble_;

@@ -11,12 +11,13 @@
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/handshake.h"
+#include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/statement.h"
 #include "protocol/mysql/wire.h"
 #include "proxy/lingering_close.h"
-#include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
+#include "proxy/net_address.h"
 #include "proxy/shared.h"
 #include "proxy/socket_io.h"
 #include "proxy/tls.h"
@@ -105,18 +106,6 @@ std::string_view CommandName(uint8_t code) {
 
 std::string_view AsView(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
-}
-
-std::string PeerAddress(evutil_socket_t fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (ss.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  else if (ss.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
-  return buf;
 }
 
 }  // namespace
@@ -318,7 +307,7 @@ void MysqlSession::Authenticate(const std::string& plugin, std::string_view toke
   const RuntimePtr& rt = worker_->runtime().Current();
   const User* u = rt->FindUser(user_);
   bool allowed = u && u->cluster == rt->clusters[cluster_index_].name;
-  bool ok = allowed && VerifyClientToken(plugin, token, scramble_, u->password);
+  bool ok = allowed && mysql::VerifyClientToken(plugin, token, scramble_, u->password);
   bool cached = worker_->sha2_cache().count(user_) > 0;
   if (allowed && (!ok || !cached) && plugin == mysql::kCachingSha2Plugin && tls_) {
     // caching_sha2_password full authentication, as MySQL does on a cache miss: over TLS the
@@ -720,6 +709,7 @@ void MysqlSession::OpenBackend(const PoolKey& key) {
   }
   BackendLogin login;
   login.host = srv->host;
+  login.address = srv->address;
   login.port = srv->port;
   login.user = key.user;
   login.password = u->backend_password.empty() ? u->password : u->backend_password;

@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "protocol/pgsql/scram.h"
 #include "proxy/backend_pool.h"
-#include "proxy/socket_io.h"
+#include "proxy/backend_socket.h"
 #include "proxy/pgsql/stmt_names.h"
 
 namespace sluice {
@@ -25,7 +25,8 @@ class Worker;
 namespace pgproxy {
 
 struct PgBackendLogin {
-  std::string host;
+  std::string host;     // as configured (statistics name the server by it)
+  std::string address;  // Server::address: the numeric address to connect to, or ""
   uint16_t port = 0;
   std::string user;
   std::string password;
@@ -34,7 +35,7 @@ struct PgBackendLogin {
   int connect_timeout_ms = 3000;
 };
 
-class PgBackend final : public PooledConn {
+class PgBackend final : public PooledConn, private BackendSocket::Callbacks {
  public:
   class Owner {
    public:
@@ -52,18 +53,20 @@ class PgBackend final : public PooledConn {
   void Destroy() override;
 
   void SetOwner(Owner* owner) { owner_ = owner; }
-  evbuffer* input() const { return bufferevent_get_input(bev_); }
-  evbuffer* output() const { return bufferevent_get_output(bev_); }
+  evbuffer* input() const { return socket_.input(); }
+  evbuffer* output() const { return socket_.output(); }
   // Sends the output now (proxy/socket_io.h).
-  void WriteNow() { EagerWrite(bev_); }
-  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
-  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  void WriteNow() { socket_.WriteNow(); }
+  void PauseRead() { socket_.PauseRead(); }
+  void ResumeRead() { socket_.ResumeRead(); }
   // Asks for OnBackendWritable once the output drains below low_water.
-  void WatchWrites(size_t low_water);
+  void WatchWrites(size_t low_water) { socket_.WatchWrites(low_water); }
   bool ready() const { return phase_ == Phase::kReady; }
   const std::string& server() const { return key().server; }
   const std::string& host() const { return login_.host; }
   uint16_t port() const { return login_.port; }
+  // The numeric address connected to (what a cancel request goes to).
+  const std::string& ip() const { return socket_.ip(); }
   int32_t pid() const { return pid_; }
   uint32_t secret() const { return secret_; }
   // Reported settings (ParameterStatus), names lower-cased; kept current by the session.
@@ -83,9 +86,12 @@ class PgBackend final : public PooledConn {
   enum class Phase { kConnecting, kLogin, kReady, kResetting, kFailed };
   PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner);
   ~PgBackend() override;
-  static void OnRead(bufferevent*, void* arg);
-  static void OnWrite(bufferevent*, void* arg);
-  static void OnEvent(bufferevent*, short what, void* arg);
+  void OnSocketConnected() override { SendStartup(); }
+  void OnSocketReadable() override;
+  void OnSocketWritable() override {
+    if (owner_) owner_->OnBackendWritable(this);
+  }
+  void OnSocketFailed(const std::string& why) override;
   void SendStartup();
   void HandleLogin();
   Status HandleAuth(std::span<const uint8_t> payload);
@@ -95,7 +101,7 @@ class PgBackend final : public PooledConn {
   Worker* worker_;
   PgBackendLogin login_;
   Owner* owner_;
-  bufferevent* bev_ = nullptr;
+  BackendSocket socket_{this};
   Phase phase_ = Phase::kConnecting;
   int32_t pid_ = 0;
   uint32_t secret_ = 0;

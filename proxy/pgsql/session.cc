@@ -19,6 +19,7 @@
 #include "protocol/pgsql/startup.h"
 #include "proxy/backend_pool.h"
 #include "proxy/lingering_close.h"
+#include "proxy/net_address.h"
 #include "proxy/shared.h"
 #include "proxy/socket_io.h"
 #include "proxy/tls.h"
@@ -60,16 +61,6 @@ constexpr std::string_view kNoopStatement = "sluice_closed_statement";
 constexpr uint32_t kSessionPins = routing::kPinUserLock | routing::kPinTempTable |
                                   routing::kPinPrepare | routing::kPinListen |
                                   routing::kPinSessionSet | routing::kPinCursorHold;
-
-std::string PeerAddress(evutil_socket_t fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (ss.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  return buf;
-}
 
 // Startup parameters that are not settings.
 bool IsSettingParam(std::string_view name) {
@@ -413,7 +404,7 @@ void PgSession::FinishLogin() {
   }
   cancel_slot_ = RegisterClient(&pid_, &secret_);
   cancel_slot_->Set(
-      BackendKey{backend_->host(), backend_->port(), backend_->pid(), backend_->secret()});
+      BackendKey{backend_->ip(), backend_->port(), backend_->pid(), backend_->secret()});
   pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{pid_, secret_});
   pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
   AppendTo(bufferevent_get_output(client_), out);
@@ -574,6 +565,7 @@ void PgSession::AcquireBackend(int server_index) {
   }
   PgBackendLogin login;
   login.host = srv.host;
+  login.address = srv.address;
   login.port = srv.port;
   login.user = key.user;
   login.password = u->backend_password.empty() ? u->password : u->backend_password;
@@ -626,7 +618,7 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
   b->SetOwner(this);
   b->ResumeRead();
   worker_->router().Started(cluster_index_, backend_server_);
-  if (cancel_slot_) cancel_slot_->Set(BackendKey{b->host(), b->port(), b->pid(), b->secret()});
+  if (cancel_slot_) cancel_slot_->Set(BackendKey{b->ip(), b->port(), b->pid(), b->secret()});
   if (phase_ == Phase::kLoginBackend) {
     FinishLogin();
     return;
