@@ -1,0 +1,231 @@
+// MysqlSession, part three: the response's way back (whole packets in batches, under
+// backpressure), the end of a command, what it left on the connection (pins, schema,
+// variables), and its statistics.
+#include "common/clock.h"
+#include "common/stats.h"
+#include "protocol/mysql/constants.h"
+#include "protocol/mysql/statement.h"
+#include "protocol/mysql/wire.h"
+#include "proxy/mysql/packet_io.h"
+#include "proxy/mysql/session.h"
+#include "proxy/worker.h"
+
+namespace sluice::mysqlproxy {
+namespace {
+
+// Pin reasons that leave state on the connection (routing/classifier.h); the others are
+// hints (UNLOCK TABLES, LAST_INSERT_ID's previous connection, PostgreSQL cursors).
+constexpr uint32_t kStatePins =
+    routing::kPinLockTables | routing::kPinUserLock | routing::kPinTempTable |
+    routing::kPinUserVariable | routing::kPinFoundRows | routing::kPinPrepare |
+    routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
+
+// Names for the per-command statistics of protocol commands that carry no SQL text.
+std::string_view CommandName(uint8_t code) {
+  switch (code) {
+    case mysql::COM_INIT_DB:
+      return "COM_INIT_DB";
+    case mysql::COM_FIELD_LIST:
+      return "COM_FIELD_LIST";
+    case mysql::COM_STATISTICS:
+      return "COM_STATISTICS";
+    case mysql::COM_STMT_PREPARE:
+      return "COM_STMT_PREPARE";
+    case mysql::COM_STMT_EXECUTE:
+      return "COM_STMT_EXECUTE";
+    case mysql::COM_STMT_FETCH:
+      return "COM_STMT_FETCH";
+    case mysql::COM_STMT_RESET:
+      return "COM_STMT_RESET";
+    case mysql::COM_RESET_CONNECTION:
+      return "COM_RESET_CONNECTION";
+    case mysql::COM_CHANGE_USER:
+      return "COM_CHANGE_USER";
+    default:
+      return "COM_OTHER";
+  }
+}
+
+}  // namespace
+
+void MysqlSession::OnBackendReadable(MysqlBackend* b) {
+  if (b != backend_) return;
+  if (phase_ == Phase::kSyncing)
+    HandleSyncResponse();
+  else if (phase_ == Phase::kForwarding)
+    ForwardResponse();
+  else
+    OnBackendError(b, ProtocolError("unexpected data from the backend"));
+  FlushWrites();
+}
+
+void MysqlSession::ForwardResponse() {
+  evbuffer* in = backend_->input();
+  evbuffer* out = client_.output();
+  mysql::PacketView pkt;
+  size_t wire = 0;
+  size_t batch = 0;  // bytes of whole packets that go to the client unchanged
+  bool done = false;
+  while (!done && evbuffer_get_length(out) < kClientOutHighWater) {
+    // Peek the packet after the ones already accepted into this batch.
+    size_t avail = evbuffer_get_length(in);
+    if (avail < batch + 4) break;
+    uint8_t hdr[4];
+    evbuffer_ptr pos;
+    evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &pos, hdr, 4);
+    size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
+    if (avail < batch + 4 + len) {
+      // Make room for the whole packet: a row over the read-ahead bound would never
+      // complete otherwise. The client-side bound still limits what sluice holds.
+      backend_->AllowPacket(4 + len);
+      break;
+    }
+    backend_->AllowPacket(0);
+    const uint8_t* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(batch + 4 + len));
+    pkt.seq = hdr[3];
+    cmd_.last_seq = hdr[3];
+    pkt.payload = {p + batch + 4, len};
+    wire = 4 + len;
+    bool first = !cmd_.response_started;
+    cmd_.response_started = true;
+    auto r = tracker_.Feed(pkt);
+    if (r == mysql::TrackStatus::kError) {
+      // The packets before this one are whole and valid: the client gets them, then an ERR.
+      evbuffer_remove_buffer(in, out, batch);
+      cmd_.last_seq = static_cast<uint8_t>(hdr[3] - 1);
+      OnBackendError(backend_, ProtocolError("malformed response from the backend"));
+      return;
+    }
+    if (cmd_.code == mysql::COM_STMT_PREPARE && first && len > 0 &&
+        p[batch + 4] == mysql::kOkHeader) {
+      // PREPARE_OK carries the backend's statement id: the client gets sluice's own.
+      evbuffer_remove_buffer(in, out, batch);
+      std::string first(reinterpret_cast<const char*>(p + batch), wire);
+      // (p is stale after the remove; `first` holds a copy of the packet.)
+      evbuffer_drain(in, wire);
+      std::string payload = first.substr(4);
+      ApplyPrepareOk(&payload);
+      uint8_t s = static_cast<uint8_t>(first[3]);
+      WritePacket(out, &s, payload);
+      batch = 0;
+      if (r == mysql::TrackStatus::kDone) done = true;
+      continue;
+    }
+    batch += wire;
+    if (r == mysql::TrackStatus::kDone) done = true;
+    if (r == mysql::TrackStatus::kLocalInfileRequest) {
+      // The client streams the file next; its packets go straight to the backend.
+      evbuffer_remove_buffer(in, out, batch);
+      batch = 0;
+      phase_ = Phase::kForwarding;
+      infile_ = true;
+      evbuffer_add_buffer(backend_->output(), client_.input());
+      break;
+    }
+  }
+  if (batch) evbuffer_remove_buffer(in, out, batch);
+  if (done) {
+    FinishCommand();
+    return;
+  }
+  if (client_.Backlogged()) {
+    // Backpressure: the client reads slowly; stop reading its backend until it catches up.
+    backend_->PauseRead();
+    client_.WaitForDrain();
+  }
+}
+
+void MysqlSession::FinishCommand() {
+  infile_ = false;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
+  RecordStats(tracker_.ended_in_error());
+  NoteStatementEffects(tracker_);
+  lease_.Finished();
+  bool keep = pins_.pinned() || pins_.in_txn || pins_.hold_previous;
+  if (!keep) ReleaseBackend(true);
+  phase_ = Phase::kIdle;
+  if (draining_ && !pins_.in_txn) {
+    Close();
+    return;
+  }
+  ProcessClientInput();
+}
+
+void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
+  if (t.has_status_flags()) pins_.in_txn = t.in_transaction();
+  if (t.ended_in_error()) return;
+  if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
+  // Connection state the client created pins the backend until it is undone.
+  uint32_t pins = cmd_.info.pins & kStatePins;
+  if (cmd_.info.pins & routing::kPinUnlockTables)
+    pins_.reasons &= ~uint32_t{routing::kPinLockTables};
+  pins_.reasons |= pins;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE && tracker_.cursor_opened())
+    pins_.cursor_stmt = cmd_.client_stmt_id;  // COM_STMT_FETCH must find the cursor here
+  if (cmd_.code == mysql::COM_STMT_FETCH && tracker_.has_status_flags() &&
+      (tracker_.status_flags() & mysql::SERVER_STATUS_LAST_ROW_SENT))
+    pins_.cursor_stmt = 0;
+  if (cmd_.code == mysql::COM_STMT_RESET && cmd_.client_stmt_id == pins_.cursor_stmt)
+    pins_.cursor_stmt = 0;
+  // LAST_INSERT_ID() reads the connection that ran the insert: keep it for one statement.
+  pins_.hold_previous = tracker_.last_insert_id() > 0;
+  if (cmd_.code == mysql::COM_INIT_DB) {
+    want_.schema = cmd_.payload.substr(1);
+    backend_->state().schema = want_.schema;
+  }
+  if (!cmd_.info.use_schema.empty()) {
+    want_.schema = cmd_.info.use_schema;
+    backend_->state().schema = want_.schema;
+  }
+  for (const auto& [name, value] : cmd_.info.session_vars) {
+    std::string n = NormaliseVarName(name);
+    if (n.empty()) continue;
+    want_.Set(n, value);
+  }
+  if (!cmd_.info.session_vars.empty()) backend_->state().vars = want_.vars;
+  if (cmd_.code == mysql::COM_RESET_CONNECTION) {
+    ResetSessionState();
+    backend_->state() = SessionState{};
+    backend_->state().schema = want_.schema;
+    backend_->stmts().Clear();
+    pins_.reasons = 0;
+    pins_.long_data = false;
+    pins_.cursor_stmt = 0;
+  }
+}
+
+void MysqlSession::RecordStats(bool error) {
+  if (cmd_.internal_check || lease_.server_index() < 0) return;
+  if (!backend_) return;
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster& cluster = rt->clusters[cluster_index_];
+  StatementRecord r;
+  r.cluster = cluster.name;
+  r.server = backend_->server();
+  r.hostgroup = cluster.HostgroupOf(backend_->host(), backend_->port());
+  r.user = user_;
+  r.schema = want_.schema;
+  r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
+  if (cmd_.code == mysql::COM_QUERY) {
+    r.digest_text = cmd_.digest;
+    r.digest_hash = cmd_.digest_hash;
+  } else if (cmd_.code == mysql::COM_STMT_EXECUTE) {
+    auto it = stmts_.find(cmd_.client_stmt_id);
+    if (it != stmts_.end()) {
+      r.digest_text = it->second.digest;
+      r.digest_hash = it->second.digest_hash;
+    }
+  }
+  int64_t now = MonotonicUs();
+  r.latency_us = now > cmd_.start_us ? static_cast<uint64_t>(now - cmd_.start_us) : 0;
+  r.rows_sent = tracker_.rows();
+  r.rows_affected = tracker_.affected_rows();
+  r.error = error;
+  RecordStatement(&worker_->stats(), r);
+}
+
+// COM_STMT_CLOSE for a statement of the current backend connection (0: nothing). It has no
+// response, so it can follow the command in flight.
+
+}  // namespace sluice::mysqlproxy

@@ -1,0 +1,59 @@
+// SessionCore: what every client session is made of, whatever its protocol: the client
+// connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), the
+// cluster's client count, the worker's registration, and a close that deletes the session
+// from the event loop (callers up the stack may still look at it). MysqlSession and
+// PgSession build on it; so will the mirror's shadow session.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "proxy/backend_lease.h"
+#include "proxy/client_conn.h"
+#include "proxy/client_session.h"
+#include "routing/runtime.h"
+
+namespace sluice {
+
+class SessionCore : public ClientSession,
+                    protected ClientConn::Callbacks,
+                    protected BackendLease::Callbacks {
+ protected:
+  // Takes client (an accepted socket's bufferevent, or an in-memory one in tests) whose
+  // peer is client_addr; registers with the worker.
+  SessionCore(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr,
+              size_t client_read_high_water);
+  ~SessionCore() override = default;
+
+  // Counts the client in its cluster; false when that makes it one over the cluster's
+  // max_client_connections (the protocol refuses it and closes).
+  bool CountClient();
+  bool closed() const { return closed_; }
+  // The protocol's Close() lets go of its backend first, then calls this: the client count,
+  // the last bytes to the client, the worker, and the delete from the loop.
+  void FinishClose();
+
+  const Cluster& cluster() const;
+  // A wait for a slot or a connection ends with the close.
+  void CancelLeaseWait() { lease_.CancelWait(); }
+
+  Worker* worker_;
+  size_t cluster_index_;
+  std::string client_addr_;
+  ClientConn client_;
+  BackendLease lease_;
+  bool draining_ = false;
+  int64_t last_write_ms_ = 0;  // for the read-your-writes window
+
+ private:
+  bool counted_ = false;
+  bool closed_ = false;
+};
+
+// A socket bufferevent for an accepted client, with its peer address.
+bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer);
+
+}  // namespace sluice
