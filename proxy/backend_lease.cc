@@ -2,12 +2,20 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "common/clock.h"
 #include "common/stats.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 
 namespace sluice {
+
+std::string RefusalMessage(LeaseRefusal why, const std::string& server) {
+  return why == LeaseRefusal::kTimedOut
+             ? fmt::format("sluice: timed out waiting for a connection to {}", server)
+             : fmt::format("sluice: too many sessions waiting for a connection to {}", server);
+}
 
 RouteResult BackendLease::Route(const RouteRequest& req) {
   const RuntimePtr& rt = worker_->runtime().Current();

@@ -25,6 +25,9 @@ enum class LeaseRefusal {
   kQueueFull,  // too many sessions wait for this server already
 };
 
+// What the client is told, in its protocol's error.
+std::string RefusalMessage(LeaseRefusal why, const std::string& server);
+
 class BackendLease {
  public:
   class Callbacks {

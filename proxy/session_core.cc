@@ -1,5 +1,6 @@
 #include "proxy/session_core.h"
 
+#include "common/clock.h"
 #include "proxy/net_address.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
@@ -25,6 +26,31 @@ bool SessionCore::CountClient() {
 
 const Cluster& SessionCore::cluster() const {
   return worker_->runtime().Current()->clusters[cluster_index_];
+}
+
+const User* SessionCore::ClusterUser(const std::string& name) const {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const User* u = rt->FindUser(name);
+  return u && u->cluster == rt->clusters[cluster_index_].name ? u : nullptr;
+}
+
+SSL_CTX* SessionCore::tls_context() const {
+  return worker_->shared()->tls[cluster_index_];
+}
+
+StatementRecord SessionCore::NewRecord(const std::string& server, std::string_view host,
+                                       uint16_t port, std::string_view user,
+                                       std::string_view schema, int64_t start_us) const {
+  const Cluster& c = cluster();
+  StatementRecord r;
+  r.cluster = c.name;
+  r.server = server;
+  r.hostgroup = c.HostgroupOf(host, port);
+  r.user = user;
+  r.schema = schema;
+  int64_t now = MonotonicUs();
+  r.latency_us = now > start_us ? static_cast<uint64_t>(now - start_us) : 0;
+  return r;
 }
 
 void SessionCore::FinishClose() {

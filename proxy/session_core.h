@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/stats.h"
 #include "proxy/backend_lease.h"
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
@@ -28,6 +29,11 @@ class SessionCore : public ClientSession,
               size_t client_read_high_water);
   ~SessionCore() override = default;
 
+  // The protocol's close: it lets go of its backend, then calls FinishClose().
+  virtual void Close() = 0;
+  // The client closed or its connection broke.
+  void OnClientGone() override { Close(); }
+
   // Counts the client in its cluster; false when that makes it one over the cluster's
   // max_client_connections (the protocol refuses it and closes).
   bool CountClient();
@@ -37,6 +43,14 @@ class SessionCore : public ClientSession,
   void FinishClose();
 
   const Cluster& cluster() const;
+  // The user of this cluster called name, or nullptr.
+  const User* ClusterUser(const std::string& name) const;
+  // This cluster's TLS context, or nullptr (no certificate: no TLS).
+  SSL_CTX* tls_context() const;
+  // A statement's record as far as the core knows it: cluster, server, hostgroup, user,
+  // schema, and the latency since start_us; the protocol adds command, digest, rows, error.
+  StatementRecord NewRecord(const std::string& server, std::string_view host, uint16_t port,
+                            std::string_view user, std::string_view schema, int64_t start_us) const;
   // A wait for a slot or a connection ends with the close.
   void CancelLeaseWait() { lease_.CancelWait(); }
 
@@ -55,5 +69,14 @@ class SessionCore : public ClientSession,
 
 // A socket bufferevent for an accepted client, with its peer address.
 bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer);
+
+// Starts a session of type S on an accepted client socket; it deletes itself when closed.
+template <class S>
+void StartSession(Worker* w, size_t cluster_index, evutil_socket_t fd) {
+  std::string peer;
+  bufferevent* client = ClientBufferevent(w, fd, &peer);
+  auto* s = new S(w, cluster_index, client, std::move(peer));
+  s->Start();
+}
 
 }  // namespace sluice

@@ -19,15 +19,11 @@ constexpr size_t kBackendReadHighWater = 256 * 1024;
 }  // namespace
 
 MysqlBackend::MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner)
-    : PooledConn(std::move(key)), worker_(w), login_(std::move(login)), owner_(owner) {
+    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {
   stmts_.set_capacity(login_.max_prepared);
 }
 
 MysqlBackend::~MysqlBackend() = default;
-
-void MysqlBackend::Destroy() {
-  delete this;
-}
 
 MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& login,
                                     Owner* owner) {
@@ -53,14 +49,7 @@ void MysqlBackend::OnSocketFailed(const std::string& why) {
 
 void MysqlBackend::Fail(Status st) {
   phase_ = Phase::kFailed;
-  socket_.Disable();
-  if (owner_) {
-    owner_->OnBackendError(this, st);
-    return;
-  }
-  // Idle in the pool, or orphaned while logging in (its session closed).
-  worker_->pools().Forget(this);
-  Destroy();
+  FailTo(st);
 }
 
 void MysqlBackend::OnSocketReadable() {

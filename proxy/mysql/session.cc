@@ -16,10 +16,7 @@
 namespace sluice {
 
 void StartMysqlSession(Worker* w, size_t cluster_index, evutil_socket_t fd) {
-  std::string peer;
-  bufferevent* client = ClientBufferevent(w, fd, &peer);
-  auto* s = new mysqlproxy::MysqlSession(w, cluster_index, client, std::move(peer));
-  s->Start();
+  StartSession<mysqlproxy::MysqlSession>(w, cluster_index, fd);
 }
 
 namespace mysqlproxy {
@@ -94,7 +91,7 @@ void MysqlSession::OnClientReadable() {
   switch (phase_) {
     case Phase::kLogin:
       login_.OnClientData(client_.input(), client_.output(), client_.tls(),
-                          worker_->shared()->tls[cluster_index_] != nullptr);
+                          tls_context() != nullptr);
       break;
     case Phase::kIdle:
       ProcessClientInput();
@@ -121,9 +118,7 @@ void MysqlSession::OnClientDrained() {
 // ---- login ---------------------------------------------------------------------------
 
 const User* MysqlSession::FindLoginUser(const std::string& name) {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(name);
-  return u && u->cluster == rt->clusters[cluster_index_].name ? u : nullptr;
+  return ClusterUser(name);
 }
 
 bool MysqlSession::Sha2Cached(const std::string& user) {
@@ -135,7 +130,7 @@ void MysqlSession::NoteSha2(const std::string& user) {
 }
 
 void MysqlSession::OnTlsRequested() {
-  if (!client_.UpgradeTls(worker_->shared()->tls[cluster_index_])) Close();
+  if (!client_.UpgradeTls(tls_context())) Close();
 }
 
 void MysqlSession::OnLoginFailed(bool refused) {
@@ -190,7 +185,8 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
   size_t offset = 0;
   payload->clear();
   *too_big = false;
-  // A payload of 0xFFFFFF bytes continues in the next packet (PROTOCOL-NOTES.md).
+  // A payload of exactly 0xFFFFFF bytes continues in the next packet (MySQL framing: a
+  // command of 16 MiB or more is split in packets of 0xFFFFFF bytes and a shorter last one).
   for (;;) {
     size_t avail = evbuffer_get_length(in);
     if (avail < offset + 4) return false;
@@ -297,7 +293,7 @@ void MysqlSession::Dispatch(std::string payload) {
       cmd_.client_stmt_id = *id;
       cmd_.info = it->second.info;
       // Drivers send parameter types on the first execute only: keep them for re-executes
-      // on backend connections that have not seen them (PROTOCOL-NOTES.md).
+      // on backend connections that have not seen them.
       if (code == mysql::COM_STMT_EXECUTE && it->second.param_types.empty()) {
         if (auto types = mysql::ExtractParamTypes(mysql::AsBytes(payload), it->second.num_params))
           it->second.param_types = std::move(*types);
@@ -443,12 +439,7 @@ void MysqlSession::OnLeaseConnection(PooledConn* c) {
 }
 
 void MysqlSession::OnLeaseRefused(LeaseRefusal why, const std::string& server) {
-  if (why == LeaseRefusal::kTimedOut)
-    FailCommand(mysql::ER_CON_COUNT_ERROR,
-                fmt::format("sluice: timed out waiting for a connection to {}", server));
-  else
-    FailCommand(mysql::ER_CON_COUNT_ERROR,
-                "sluice: too many sessions waiting for a backend connection");
+  FailCommand(mysql::ER_CON_COUNT_ERROR, RefusalMessage(why, server));
   FlushWrites();
 }
 
@@ -467,15 +458,10 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
     return;
   }
   BackendLogin login;
-  login.host = srv->host;
-  login.address = srv->address;
-  login.port = srv->port;
-  login.user = key.user;
-  login.password = u->backend_password.empty() ? u->password : u->backend_password;
+  SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
   login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
                mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
   login.charset = charset_;
-  login.connect_timeout_ms = cluster.connect_timeout_ms;
   connecting_ = MysqlBackend::Connect(worker_, key, login, this);
 }
 
@@ -514,45 +500,6 @@ void MysqlSession::ReleaseBackend(bool reusable) {
 
 void MysqlSession::ForgetPinnedState() {
   pins_ = MysqlPins{};
-}
-
-void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
-  if (b == connecting_) connecting_ = nullptr;
-  std::string server = b->server();
-  if (b == backend_) {
-    lease_.Finished();
-    backend_ = nullptr;
-  }
-  b->SetOwner(nullptr);
-  b->Destroy();
-  lease_.Release(server);
-  lease_.MarkFailed(server);
-  if (phase_ == Phase::kIdle) {
-    // A pinned connection died between statements: the session's state is gone with it.
-    lost_state_ = pins_.in_txn || pins_.pinned();
-    ForgetPinnedState();
-    return;
-  }
-  log::Warn("session of {}: {}", user_, st.message());
-  RetryOrFail(st);
-}
-
-// Before any response byte reached the client, a statement that is not in a transaction
-// can run elsewhere: the client never knows the first server died.
-void MysqlSession::RetryOrFail(const Status& st) {
-  bool had_state = pins_.in_txn || pins_.pinned();
-  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && lease_.Retry()) {
-    RouteAndAcquire();
-    return;
-  }
-  ForgetPinnedState();
-  if (cmd_.response_started) {
-    // Whole packets of the result went out: an ERR in place of the next one is what a
-    // server sends when a statement dies mid-stream; the session stays usable.
-    seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
-  }
-  FailCommand(mysql::CR_SERVER_LOST,
-              fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
 }
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
@@ -610,17 +557,6 @@ void MysqlSession::RetryHeld(bool timed_out) {
   }
   RouteAndAcquire();
   FlushWrites();
-}
-
-void MysqlSession::OnServerGone(const std::string& server) {
-  if (!backend_ || backend_->server() != server) return;
-  if (phase_ == Phase::kIdle) {
-    lost_state_ = pins_.in_txn || pins_.pinned();
-    ReleaseBackend(false);
-    ForgetPinnedState();
-    return;
-  }
-  OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
 }
 
 void MysqlSession::Close() {

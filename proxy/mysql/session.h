@@ -52,14 +52,16 @@ class MysqlSession final : public SessionCore,
   ~MysqlSession() override;
   void Start();
 
+  // MysqlBackend::Owner
+  void OnBackendReady(MysqlBackend* b) override;
+  void OnBackendReadable(MysqlBackend* b) override;
+  void OnBackendError(MysqlBackend* b, const Status& st) override;
+
+  // ClientSession
   void Drain() override;
   void Abort() override;
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
-
-  void OnBackendReady(MysqlBackend* b) override;
-  void OnBackendReadable(MysqlBackend* b) override;
-  void OnBackendError(MysqlBackend* b, const Status& st) override;
 
  private:
   enum class Phase {
@@ -87,10 +89,9 @@ class MysqlSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
-  void OnClientGone() override { Close(); }
   // BackendLease::Callbacks
-  void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
+  void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseRefused(LeaseRefusal why, const std::string& server) override;
   // MysqlClientLogin::Callbacks
   const User* FindLoginUser(const std::string& name) override;
@@ -128,7 +129,7 @@ class MysqlSession final : public SessionCore,
   void RetryOrFail(const Status& st);
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
-  void Close();
+  void Close() override;
   void FlushWrites();
   bool AutocommitOff() const;
   bool HandleLocally(uint8_t code, const std::string& payload);

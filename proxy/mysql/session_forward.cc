@@ -1,7 +1,9 @@
 // MysqlSession, part three: the response's way back (whole packets in batches, under
 // backpressure), the end of a command, what it left on the connection (pins, schema,
-// variables), and its statistics.
+// variables), its statistics; and a backend that fails (route again before any byte, or
+// an error in place of the rest).
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/stats.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/statement.h"
@@ -198,14 +200,8 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
 void MysqlSession::RecordStats(bool error) {
   if (cmd_.internal_check || lease_.server_index() < 0) return;
   if (!backend_) return;
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster& cluster = rt->clusters[cluster_index_];
-  StatementRecord r;
-  r.cluster = cluster.name;
-  r.server = backend_->server();
-  r.hostgroup = cluster.HostgroupOf(backend_->host(), backend_->port());
-  r.user = user_;
-  r.schema = want_.schema;
+  StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
+                                want_.schema, cmd_.start_us);
   r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
   if (cmd_.code == mysql::COM_QUERY) {
     r.digest_text = cmd_.digest;
@@ -217,15 +213,60 @@ void MysqlSession::RecordStats(bool error) {
       r.digest_hash = it->second.digest_hash;
     }
   }
-  int64_t now = MonotonicUs();
-  r.latency_us = now > cmd_.start_us ? static_cast<uint64_t>(now - cmd_.start_us) : 0;
   r.rows_sent = tracker_.rows();
   r.rows_affected = tracker_.affected_rows();
   r.error = error;
   RecordStatement(&worker_->stats(), r);
 }
 
-// COM_STMT_CLOSE for a statement of the current backend connection (0: nothing). It has no
-// response, so it can follow the command in flight.
+void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
+  if (b == connecting_) connecting_ = nullptr;
+  std::string server = b->server();
+  if (b == backend_) {
+    lease_.Finished();
+    backend_ = nullptr;
+  }
+  b->SetOwner(nullptr);
+  b->Destroy();
+  lease_.Release(server);
+  lease_.MarkFailed(server);
+  if (phase_ == Phase::kIdle) {
+    // A pinned connection died between statements: the session's state is gone with it.
+    lost_state_ = pins_.in_txn || pins_.pinned();
+    ForgetPinnedState();
+    return;
+  }
+  log::Warn("session of {}: {}", user_, st.message());
+  RetryOrFail(st);
+}
+
+// Before any response byte reached the client, a statement that is not in a transaction
+// can run elsewhere: the client never knows the first server died.
+void MysqlSession::RetryOrFail(const Status& st) {
+  bool had_state = pins_.in_txn || pins_.pinned();
+  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && lease_.Retry()) {
+    RouteAndAcquire();
+    return;
+  }
+  ForgetPinnedState();
+  if (cmd_.response_started) {
+    // Whole packets of the result went out: an ERR in place of the next one is what a
+    // server sends when a statement dies mid-stream; the session stays usable.
+    seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+  }
+  FailCommand(mysql::CR_SERVER_LOST,
+              fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
+}
+
+void MysqlSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (phase_ == Phase::kIdle) {
+    lost_state_ = pins_.in_txn || pins_.pinned();
+    ReleaseBackend(false);
+    ForgetPinnedState();
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
+}
 
 }  // namespace sluice::mysqlproxy

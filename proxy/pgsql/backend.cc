@@ -29,13 +29,9 @@ std::string Lower(std::string_view s) {
 }
 
 PgBackend::PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner)
-    : PooledConn(std::move(key)), worker_(w), login_(std::move(login)), owner_(owner) {}
+    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {}
 
 PgBackend::~PgBackend() = default;
-
-void PgBackend::Destroy() {
-  delete this;
-}
 
 PgBackend* PgBackend::Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner) {
   auto* b = new PgBackend(w, std::move(key), login, owner);
@@ -61,14 +57,7 @@ void PgBackend::SendStartup() {
 
 void PgBackend::Fail(Status st) {
   phase_ = Phase::kFailed;
-  socket_.Disable();
-  if (owner_) {
-    owner_->OnBackendError(this, st);
-    return;
-  }
-  // Idle in the pool, resetting for it, or a login whose session went away.
-  worker_->pools().Forget(this);
-  Destroy();
+  FailTo(st);
 }
 
 void PgBackend::OnSocketReadable() {

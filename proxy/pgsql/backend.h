@@ -14,8 +14,8 @@
 
 #include "common/status.h"
 #include "protocol/pgsql/scram.h"
+#include "proxy/backend_conn.h"
 #include "proxy/backend_pool.h"
-#include "proxy/backend_socket.h"
 #include "proxy/pgsql/stmt_names.h"
 
 namespace sluice {
@@ -24,49 +24,17 @@ class Worker;
 
 namespace pgproxy {
 
-struct PgBackendLogin {
-  std::string host;     // as configured (statistics name the server by it)
-  std::string address;  // Server::address: the numeric address to connect to, or ""
-  uint16_t port = 0;
-  std::string user;
-  std::string password;
+struct PgBackendLogin : BackendTarget {
   std::string database;
   std::string application_name = "sluice";
-  int connect_timeout_ms = 3000;
 };
 
-class PgBackend final : public PooledConn, private BackendSocket::Callbacks {
+class PgBackend final : public BackendConn<PgBackend> {
  public:
-  class Owner {
-   public:
-    virtual ~Owner() = default;
-    virtual void OnBackendReady(PgBackend* b) = 0;
-    virtual void OnBackendReadable(PgBackend* b) = 0;
-    // The output buffer towards the server fell below the low-water mark.
-    virtual void OnBackendWritable(PgBackend* b) = 0;
-    // Login failed or the connection broke. The owner must Destroy() or forget it.
-    // server_error() holds the server's ErrorResponse payload when it sent one.
-    virtual void OnBackendError(PgBackend* b, const Status& st) = 0;
-  };
-
   static PgBackend* Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner);
-  void Destroy() override;
-
-  void SetOwner(Owner* owner) { owner_ = owner; }
-  evbuffer* input() const { return socket_.input(); }
-  evbuffer* output() const { return socket_.output(); }
-  // Sends the output now (proxy/socket_io.h).
-  void WriteNow() { socket_.WriteNow(); }
-  void PauseRead() { socket_.PauseRead(); }
-  void ResumeRead() { socket_.ResumeRead(); }
-  // Asks for OnBackendWritable once the output drains below low_water.
-  void WatchWrites(size_t low_water) { socket_.WatchWrites(low_water); }
   bool ready() const { return phase_ == Phase::kReady; }
-  const std::string& server() const { return key().server; }
   const std::string& host() const { return login_.host; }
   uint16_t port() const { return login_.port; }
-  // The numeric address connected to (what a cancel request goes to).
-  const std::string& ip() const { return socket_.ip(); }
   int32_t pid() const { return pid_; }
   uint32_t secret() const { return secret_; }
   // Reported settings (ParameterStatus), names lower-cased; kept current by the session.
@@ -88,9 +56,6 @@ class PgBackend final : public PooledConn, private BackendSocket::Callbacks {
   ~PgBackend() override;
   void OnSocketConnected() override { SendStartup(); }
   void OnSocketReadable() override;
-  void OnSocketWritable() override {
-    if (owner_) owner_->OnBackendWritable(this);
-  }
   void OnSocketFailed(const std::string& why) override;
   void SendStartup();
   void HandleLogin();
@@ -98,10 +63,7 @@ class PgBackend final : public PooledConn, private BackendSocket::Callbacks {
   void HandleReset();
   void Fail(Status st);
 
-  Worker* worker_;
   PgBackendLogin login_;
-  Owner* owner_;
-  BackendSocket socket_{this};
   Phase phase_ = Phase::kConnecting;
   int32_t pid_ = 0;
   uint32_t secret_ = 0;

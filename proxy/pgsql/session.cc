@@ -18,10 +18,7 @@
 namespace sluice {
 
 void StartPgsqlSession(Worker* w, size_t cluster_index, evutil_socket_t fd) {
-  std::string peer;
-  bufferevent* client = ClientBufferevent(w, fd, &peer);
-  auto* s = new pgproxy::PgSession(w, cluster_index, client, std::move(peer));
-  s->Start();
+  StartSession<pgproxy::PgSession>(w, cluster_index, fd);
 }
 
 namespace pgproxy {
@@ -91,9 +88,7 @@ void PgSession::OnClientDrained() {
 }
 
 const User* PgSession::FindLoginUser(const std::string& name) {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(name);
-  return u && u->cluster == rt->clusters[cluster_index_].name ? u : nullptr;
+  return ClusterUser(name);
 }
 
 bool PgSession::OverClientLimit() {
@@ -103,11 +98,11 @@ bool PgSession::OverClientLimit() {
 }
 
 bool PgSession::TlsAvailable() {
-  return worker_->shared()->tls[cluster_index_] != nullptr;
+  return tls_context() != nullptr;
 }
 
 void PgSession::OnTlsRequested() {
-  if (!client_.UpgradeTls(worker_->shared()->tls[cluster_index_])) Close();
+  if (!client_.UpgradeTls(tls_context())) Close();
 }
 
 void PgSession::OnCancelRequest(int32_t pid, uint32_t secret) {
@@ -316,13 +311,8 @@ void PgSession::Acquire(int server_index) {
   PoolKey key{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
               DatabaseVariant(database_)};
   pending_login_ = PgBackendLogin{};
-  pending_login_.host = srv.host;
-  pending_login_.address = srv.address;
-  pending_login_.port = srv.port;
-  pending_login_.user = key.user;
-  pending_login_.password = u->backend_password.empty() ? u->password : u->backend_password;
+  SetTarget(&pending_login_, srv, *u, cluster.connect_timeout_ms);
   pending_login_.database = database_;
-  pending_login_.connect_timeout_ms = cluster.connect_timeout_ms;
   lease_.Acquire(server_index, key);
 }
 
@@ -340,12 +330,7 @@ void PgSession::OnLeaseRefused(LeaseRefusal why, const std::string& server) {
     return;
   }
   phase_ = Phase::kReady;
-  if (why == LeaseRefusal::kTimedOut)
-    FailBatch(state::kTooManyConnections,
-              fmt::format("sluice: timed out waiting for a connection to {}", server));
-  else
-    FailBatch(state::kTooManyConnections,
-              "sluice: too many sessions waiting for a server connection");
+  FailBatch(state::kTooManyConnections, RefusalMessage(why, server));
   ProcessClientInput();
   FlushWrites();
 }
@@ -492,81 +477,6 @@ void PgSession::ForgetPinnedState() {
   pending_pins_ = 0;
   pending_write_ = false;
   pending_sequence_ = false;
-}
-
-void PgSession::OnBackendError(PgBackend* b, const Status& st) {
-  std::string server = b->server();
-  std::string server_error = b->server_error();
-  bool was_attached = b == backend_;
-  if (connecting_ == b) connecting_ = nullptr;
-  if (was_attached) {
-    backend_ = nullptr;
-    lease_.Finished();
-    if (cancel_slot_) cancel_slot_->Clear();
-  }
-  b->SetOwner(nullptr);
-  b->Destroy();
-  lease_.Release(server);
-  if (server_error.empty()) lease_.MarkFailed(server);
-  if (phase_ == Phase::kClosed) return;
-  std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
-  backend_fatal_.clear();
-  log::Warn("pgsql session {}: {}", pid_, why);
-  if (phase_ == Phase::kLoginBackend) {
-    if (!server_error.empty()) {
-      // The server's own refusal (3D000 unknown database, 28P01 …) goes to the client.
-      std::string out;
-      pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
-      AppendTo(client_.output(), out);
-      Close();
-      return;
-    }
-    FailLogin(state::kConnectionFailure,
-              fmt::format("sluice: could not connect to the server: {}", st.message()));
-    return;
-  }
-  if (!was_attached && phase_ == Phase::kAcquiring && lease_.Retry()) {
-    // Nothing of the batch went anywhere yet: route it again; the router now avoids the
-    // server that failed.
-    phase_ = Phase::kReady;
-    ProcessClientInput();
-    return;
-  }
-  bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
-  bool mid_message = passthrough_left_ > 0;
-  extended_.ClearExpects();
-  passthrough_left_ = 0;
-  if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
-  if (mid_message || in_txn || !transaction_mode_) {
-    // Half a message went out, or the client's transaction (or session) died with the
-    // server: the client cannot go on in-protocol.
-    SendError("FATAL", state::kConnectionFailure,
-              fmt::format("sluice: server connection lost: {}", why));
-    Close();
-    return;
-  }
-  ForgetPinnedState();
-  SendError("ERROR", state::kConnectionFailure,
-            fmt::format("sluice: server connection lost: {}", why));
-  // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
-  std::string out;
-  for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
-  AppendTo(client_.output(), out);
-  if (outstanding_ == 0) phase_ = Phase::kSkipping;
-  outstanding_ = 0;
-  segment_error_ = false;
-  resp_segment_ = send_segment_;
-  sent_segments_.clear();  // their answers are the error above
-  ProcessClientInput();
-}
-
-void PgSession::OnServerGone(const std::string& server) {
-  if (!backend_ || backend_->server() != server) return;
-  if (outstanding_ == 0 && phase_ != Phase::kSyncing && txn_status_ == pgsql::kTxIdle && !pinned_) {
-    ReleaseBackend(false);
-    return;
-  }
-  OnBackendError(backend_, Unavailable(fmt::format("server {} was taken out of service", server)));
 }
 
 void PgSession::RetryHeld(bool timed_out) {

@@ -69,7 +69,6 @@ class PgSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
-  void OnClientGone() override { Close(); }
   // BackendLease::Callbacks
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
@@ -110,7 +109,7 @@ class PgSession final : public SessionCore,
   void FailBatch(std::string_view sqlstate, std::string_view message);
   void FailLogin(std::string_view sqlstate, std::string_view message);
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
-  void Close();
+  void Close() override;
   void FlushWrites();
 
   Phase phase_ = Phase::kStartup;

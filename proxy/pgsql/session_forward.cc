@@ -1,7 +1,8 @@
 // PgSession, part two: the server's side. Settings brought in line before a batch, then
 // the response forwarded in runs of whole messages (under backpressure), with the few
 // messages sluice reads itself: ParseComplete/CloseComplete of its own, errors, settings,
-// and ReadyForQuery, which ends a segment.
+// and ReadyForQuery, which ends a segment; and a server connection that fails (route the
+// batch again, an error the client can go on after, or FATAL).
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/stats.h"
@@ -16,6 +17,7 @@ namespace sluice::pgproxy {
 namespace {
 
 namespace be = pgsql::backend;
+namespace state = pgsql::sqlstate;
 constexpr uint32_t kMaxBackendMessage = pgsql::kMaxMessageLength;
 // What pins a backend connection beyond the transaction: session-level state the next
 // client of the connection must not see (advisory locks, temporary tables, named
@@ -291,23 +293,90 @@ void PgSession::RecordSegment() {
   if (sent_segments_.empty() || !backend_) return;
   SegmentStat s = std::move(sent_segments_.front());
   sent_segments_.pop_front();
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster& cluster = rt->clusters[cluster_index_];
-  StatementRecord r;
-  r.cluster = cluster.name;
-  r.server = backend_->server();
-  r.hostgroup = cluster.HostgroupOf(backend_->host(), backend_->port());
-  r.user = user_;
-  r.schema = database_;
+  StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
+                                database_, s.start_us);
   r.command = s.command.empty() ? std::string_view("OTHER") : std::string_view(s.command);
   r.digest_text = s.digest;
   r.digest_hash = s.digest_hash;
-  int64_t now = MonotonicUs();
-  r.latency_us = now > s.start_us ? static_cast<uint64_t>(now - s.start_us) : 0;
   r.error = segment_error_;
   RecordStatement(&worker_->stats(), r);
 }
 
 // ---- backend → client ----------------------------------------------------------------
+
+void PgSession::OnBackendError(PgBackend* b, const Status& st) {
+  std::string server = b->server();
+  std::string server_error = b->server_error();
+  bool was_attached = b == backend_;
+  if (connecting_ == b) connecting_ = nullptr;
+  if (was_attached) {
+    backend_ = nullptr;
+    lease_.Finished();
+    if (cancel_slot_) cancel_slot_->Clear();
+  }
+  b->SetOwner(nullptr);
+  b->Destroy();
+  lease_.Release(server);
+  if (server_error.empty()) lease_.MarkFailed(server);
+  if (phase_ == Phase::kClosed) return;
+  std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
+  backend_fatal_.clear();
+  log::Warn("pgsql session {}: {}", pid_, why);
+  if (phase_ == Phase::kLoginBackend) {
+    if (!server_error.empty()) {
+      // The server's own refusal (3D000 unknown database, 28P01 …) goes to the client.
+      std::string out;
+      pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
+      AppendTo(client_.output(), out);
+      Close();
+      return;
+    }
+    FailLogin(state::kConnectionFailure,
+              fmt::format("sluice: could not connect to the server: {}", st.message()));
+    return;
+  }
+  if (!was_attached && phase_ == Phase::kAcquiring && lease_.Retry()) {
+    // Nothing of the batch went anywhere yet: route it again; the router now avoids the
+    // server that failed.
+    phase_ = Phase::kReady;
+    ProcessClientInput();
+    return;
+  }
+  bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
+  bool mid_message = passthrough_left_ > 0;
+  extended_.ClearExpects();
+  passthrough_left_ = 0;
+  if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
+  if (mid_message || in_txn || !transaction_mode_) {
+    // Half a message went out, or the client's transaction (or session) died with the
+    // server: the client cannot go on in-protocol.
+    SendError("FATAL", state::kConnectionFailure,
+              fmt::format("sluice: server connection lost: {}", why));
+    Close();
+    return;
+  }
+  ForgetPinnedState();
+  SendError("ERROR", state::kConnectionFailure,
+            fmt::format("sluice: server connection lost: {}", why));
+  // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
+  std::string out;
+  for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
+  AppendTo(client_.output(), out);
+  if (outstanding_ == 0) phase_ = Phase::kSkipping;
+  outstanding_ = 0;
+  segment_error_ = false;
+  resp_segment_ = send_segment_;
+  sent_segments_.clear();  // their answers are the error above
+  ProcessClientInput();
+}
+
+void PgSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (outstanding_ == 0 && phase_ != Phase::kSyncing && txn_status_ == pgsql::kTxIdle && !pinned_) {
+    ReleaseBackend(false);
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was taken out of service", server)));
+}
 
 }  // namespace sluice::pgproxy

@@ -23,10 +23,10 @@ class PgStartup {
   class Callbacks {
    public:
     virtual ~Callbacks() = default;
-    // The user of this cluster called name, or nullptr.
-    virtual const User* FindLoginUser(const std::string& name) = 0;
     // True when the cluster has its maximum of clients already (this one counted).
     virtual bool OverClientLimit() = 0;
+    // The user of this cluster called name, or nullptr.
+    virtual const User* FindLoginUser(const std::string& name) = 0;
     // True when this cluster has a certificate: an SSLRequest is answered 'S'.
     virtual bool TlsAvailable() = 0;
     // 'S' is written: upgrade the connection to TLS now (the StartupMessage comes over it).
