@@ -242,13 +242,29 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
 
 // Before any response byte reached the client, a statement that is not in a transaction
 // can run elsewhere: the client never knows the first server died.
+//
+// A statement is routed again only when it provably never ran: the connection failed
+// before the client's command was written to it (connect, login, state sync), or it is a
+// read outside a transaction. A write that was sent may have run: running it again could
+// apply it twice (issue #13), so the client gets ER_QUERY_INTERRUPTED instead, a server
+// error that drivers report without reconnecting and re-sending.
 void MysqlSession::RetryOrFail(const Status& st) {
   bool had_state = pins_.in_txn || pins_.pinned();
-  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && lease_.Retry()) {
+  bool sent = phase_ == Phase::kForwarding;
+  bool may_retry = !sent || cmd_.info.is_read;  // had_state covers a transaction
+  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && may_retry &&
+      lease_.Retry()) {
     RouteAndAcquire();
     return;
   }
   ForgetPinnedState();
+  if (sent && !cmd_.response_started && !may_retry && !had_state) {
+    FailCommand(mysql::ER_QUERY_INTERRUPTED,
+                fmt::format("sluice: the server connection was lost while the statement ran "
+                            "({}); it may have been applied and is not run again",
+                            st.message()));
+    return;
+  }
   if (cmd_.response_started) {
     // Whole packets of the result went out: an ERR in place of the next one is what a
     // server sends when a statement dies mid-stream; the session stays usable.

@@ -330,3 +330,47 @@ TEST_F(MysqlSessionTest, SlowClientStopsTheBackendRead) {
 
 }  // namespace
 }  // namespace sluice::mysqlproxy
+
+namespace sluice::mysqlproxy {
+namespace {
+
+// Issue #13: a write whose connection dies after it was sent may have run; it must not
+// run again elsewhere. The client gets a server error and the session goes on.
+TEST_F(MysqlSessionTest, ASentWriteIsNotRunAgainWhenItsConnectionDies) {
+  LoggedIn();
+  Query("INSERT INTO t SELECT SLEEP(1)");
+  ServerLogin(0);
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  h_.server(0).Close();  // killed mid-statement
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_QUERY_INTERRUPTED.code);
+  EXPECT_EQ(err->sql_state, "70100");
+  h_.Settle();
+  EXPECT_EQ(h_.dialed(), 1u);  // never sent anywhere else
+  EXPECT_EQ(h_.stats().retries, 0u);
+  Query("SELECT 1");  // the session is usable
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 2; }));
+}
+
+// A read outside a transaction may run again: it changes nothing.
+TEST_F(MysqlSessionTest, ASentReadIsRetriedWhenItsConnectionDies) {
+  LoggedIn();
+  Query("SELECT a FROM t");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Close();
+  ServerLogin(1);
+  auto got = ServerGets(1, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].substr(1), "SELECT a FROM t");
+  h_.server(1).Write(Packet(1, Ok()));
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(ClientGets(1).at(0).second)));
+  EXPECT_EQ(h_.stats().retries, 1u);
+}
+
+}  // namespace
+}  // namespace sluice::mysqlproxy
