@@ -52,6 +52,30 @@ bool MovesASequence(const StatementInfo& info, std::string_view text) {
   return false;
 }
 
+// The messages a logged-in client may send. Anything else (an unknown type, or a
+// PasswordMessage after the login) is what PostgreSQL answers with FATAL 08P01
+// "invalid frontend message type" and a close.
+bool IsSessionMessage(char type) {
+  switch (type) {
+    case fe::kQuery:
+    case fe::kParse:
+    case fe::kBind:
+    case fe::kDescribe:
+    case fe::kExecute:
+    case fe::kClose:
+    case fe::kSync:
+    case fe::kFlush:
+    case fe::kFunctionCall:
+    case fe::kTerminate:
+    case fe::kCopyData:
+    case fe::kCopyDone:
+    case fe::kCopyFail:
+      return true;
+    default:
+      return false;
+  }
+}
+
 uint64_t DatabaseVariant(std::string_view db) {
   return std::hash<std::string_view>()(db);
 }
@@ -194,6 +218,12 @@ void PgSession::ProcessClientInput() {
     if (h.type == fe::kTerminate) {
       evbuffer_drain(in, h.total());
       Close();
+      return;
+    }
+    if (!IsSessionMessage(h.type)) {
+      worker_->stats().protocol_errors++;
+      FailLogin(state::kProtocolViolation,
+                fmt::format("invalid frontend message type {}", static_cast<int>(h.type)));
       return;
     }
     if (phase_ == Phase::kSkipping) {

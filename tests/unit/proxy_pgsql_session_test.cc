@@ -384,5 +384,31 @@ TEST_F(PgSessionTest, SlowClientStopsTheBackendRead) {
   EXPECT_EQ(got, rows);
 }
 
+// Issue #13 item 8: an unknown or out-of-place frontend message ends the session with
+// FATAL 08P01, as PostgreSQL does; it never reaches a server.
+TEST_F(PgSessionTest, UnknownFrontendMessageIsFatal08P01) {
+  LoggedIn();
+  h_.client().Write(Typed('y', "junk"));
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("FATAL"), std::string::npos);
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_NE(got.back().body.find("invalid frontend message type 121"), std::string::npos);
+  h_.Settle();
+  EXPECT_EQ(h_.dialed(), 1u);
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+  EXPECT_EQ(h_.stats().protocol_errors, 1u);
+}
+
+TEST_F(PgSessionTest, PasswordMessageAfterLoginIsFatal08P01) {
+  LoggedIn();
+  h_.client().Write(Typed('p', std::string("secret") + '\0'));
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  h_.Settle();
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+}
+
 }  // namespace
 }  // namespace sluice::pgproxy

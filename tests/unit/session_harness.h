@@ -96,10 +96,13 @@ class Harness {
     worker_->set_dialer(&dialer_);
   }
   ~Harness() {
-    for (auto& s : dialer_.servers) s.Close();
+    // Clients first: their sessions close and give their connections back; then the
+    // servers, whose EOF ends the pooled connections.
     for (auto& c : clients_) c.Close();
+    for (int i = 0; i < 50; ++i) event_base_loop(worker_->base(), EVLOOP_NONBLOCK);
+    for (auto& s : dialer_.servers) s.Close();
     // Let deferred deletes run before the worker goes.
-    for (int i = 0; i < 5; ++i) event_base_loop(worker_->base(), EVLOOP_NONBLOCK);
+    for (int i = 0; i < 100; ++i) event_base_loop(worker_->base(), EVLOOP_NONBLOCK);
   }
 
   // A client connection: the session gets one end, the test the other (client()).
