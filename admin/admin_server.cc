@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "admin/sql_split.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
@@ -25,13 +27,15 @@
 namespace sluice {
 namespace {
 
-// No CLIENT_DEPRECATE_EOF, no CLIENT_MULTI_STATEMENTS (the mariadb CLI splits on ';' itself),
-// no CLIENT_SSL: the admin port is loopback or a Unix socket.
+// No CLIENT_DEPRECATE_EOF, no CLIENT_SSL: the admin port is loopback or a Unix socket.
+// CLIENT_MULTI_STATEMENTS is offered; a client that does not ask for it gets one statement
+// per query, as MariaDB does.
 constexpr uint64_t kAdminCaps = mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_LONG_FLAG |
                                 mysql::CLIENT_CONNECT_WITH_DB | mysql::CLIENT_PROTOCOL_41 |
                                 mysql::CLIENT_TRANSACTIONS | mysql::CLIENT_SECURE_CONNECTION |
                                 mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_ATTRS |
-                                mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+                                mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
+                                mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS;
 // Admin statements are small; a bigger packet is a mistake or an attack.
 constexpr size_t kMaxAdminPacket = 1 << 20;
 constexpr int kPollMs = 200;
@@ -39,6 +43,9 @@ constexpr int kPollMs = 200;
 constexpr uint16_t ER_CON_COUNT_ERROR = 1040;
 constexpr uint16_t ER_UNKNOWN_COM_ERROR = 1047;
 constexpr uint16_t ER_ADMIN_STATEMENT = 1105;  // ER_UNKNOWN_ERROR, what ProxySQL's admin sends
+constexpr uint16_t ER_HOST_IS_BLOCKED = 1129;
+constexpr uint16_t ER_PARSE_ERROR = 1064;
+constexpr uint16_t ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227;
 
 bool WriteAll(int fd, const std::string& data) {
   size_t off = 0;
@@ -51,9 +58,19 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
-bool ReadAll(int fd, char* buf, size_t len) {
+// DEADLINE_MS (monotonic; 0: none) bounds the whole read, so a client that sends one byte
+// at a time cannot hold a login open past it.
+bool ReadAll(int fd, char* buf, size_t len, int64_t deadline_ms) {
   size_t off = 0;
   while (off < len) {
+    if (deadline_ms) {
+      int64_t left = deadline_ms - MonotonicMs();
+      if (left <= 0) return false;
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, kPollMs)));
+      if (r < 0 && errno != EINTR) return false;
+      if (r <= 0) continue;
+    }
     ssize_t n = ::recv(fd, buf + off, len - off, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
@@ -63,14 +80,14 @@ bool ReadAll(int fd, char* buf, size_t len) {
 }
 
 // One packet; false on EOF, error or a packet over kMaxAdminPacket.
-bool ReadPacket(int fd, uint8_t* seq, std::string* payload) {
+bool ReadPacket(int fd, uint8_t* seq, std::string* payload, int64_t deadline_ms = 0) {
   unsigned char h[4];
-  if (!ReadAll(fd, reinterpret_cast<char*>(h), 4)) return false;
+  if (!ReadAll(fd, reinterpret_cast<char*>(h), 4, deadline_ms)) return false;
   size_t len = h[0] | (h[1] << 8) | (h[2] << 16);
   if (len >= kMaxAdminPacket) return false;
   *seq = h[3];
   payload->resize(len);
-  return len == 0 || ReadAll(fd, payload->data(), len);
+  return len == 0 || ReadAll(fd, payload->data(), len, deadline_ms);
 }
 
 bool Send(int fd, uint8_t seq, const std::string& payload) {
@@ -131,13 +148,14 @@ bool ClientHousekeeping(const std::string& sql, AdminResult* out) {
   return true;
 }
 
-std::string EncodeResult(const AdminResult& r, uint8_t seq) {
-  std::string out;
+// Appends R's packets from *SEQ on (advanced past them). MORE: another result follows (a
+// multi-statement query): SERVER_MORE_RESULTS_EXIST is set.
+void AppendResult(std::string* out, const AdminResult& r, uint8_t* seq, bool more) {
+  uint16_t status =
+      mysql::SERVER_STATUS_AUTOCOMMIT | (more ? mysql::SERVER_MORE_RESULTS_EXISTS : 0);
   if (!r.has_rows) {
-    mysql::AppendPacket(
-        &out, &seq,
-        mysql::MakeOk(r.affected_rows, 0, mysql::SERVER_STATUS_AUTOCOMMIT, 0, kAdminCaps));
-    return out;
+    mysql::AppendPacket(out, seq, mysql::MakeOk(r.affected_rows, 0, status, 0, kAdminCaps));
+    return;
   }
   std::vector<mysql::ColumnDefinition> cols;
   for (const std::string& c : r.columns) {
@@ -145,8 +163,7 @@ std::string EncodeResult(const AdminResult& r, uint8_t seq) {
     d.name = c;
     cols.push_back(std::move(d));
   }
-  mysql::AppendTextResultSet(&out, &seq, cols, r.rows, kAdminCaps, mysql::SERVER_STATUS_AUTOCOMMIT);
-  return out;
+  mysql::AppendTextResultSet(out, seq, cols, r.rows, kAdminCaps, status);
 }
 
 }  // namespace
@@ -203,7 +220,8 @@ void AdminServer::Stop() {
   listen_fd_ = -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& c : conns_) ::shutdown(c->fd, SHUT_RDWR);
+    for (auto& c : conns_)
+      if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
   }
   Reap(true);
 }
@@ -234,33 +252,84 @@ void AdminServer::AcceptLoop() {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      int err = errno;
+      if (err == EINTR || err == EAGAIN || err == ECONNABORTED) continue;
+      // Out of file descriptors (EMFILE, ENFILE) or kernel memory: the connection stays in
+      // the backlog and poll() says readable at once, so rest instead of spinning, and say
+      // so once per interval with the count (as the workers' listeners do).
+      uint64_t count = 0;
+      if (accept_error_log_.Tick(MonotonicMs(), &count))
+        log::Warn(
+            "admin: accept() failed: {}; not accepting for {} ms ({} back-off(s) since the "
+            "last message)",
+            std::strerror(err), kAcceptBackoffMs, count);
+      ::poll(nullptr, 0, kAcceptBackoffMs);
+      continue;
+    }
     std::string peer = "localhost";
     if (ss.ss_family == AF_INET) {
       char buf[INET_ADDRSTRLEN] = {};
       ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
       peer = buf;
     }
+    int64_t accepted_ms = MonotonicMs();
     std::lock_guard<std::mutex> lock(mu_);
-    if (conns_.size() >= static_cast<size_t>(kMaxConnections)) {
-      (void)Send(fd, 0, mysql::MakeErr(ER_CON_COUNT_ERROR, "08004", "Too many connections"));
-      ::close(fd);
-      continue;
+    // At the bound of connections still logging in, the oldest of them makes room: a real
+    // login takes milliseconds, so idle or slow sockets cannot keep an operator out (and
+    // logged-in operators are not counted here at all).
+    Conn* oldest = nullptr;
+    size_t logging_in = 0;
+    for (const auto& c : conns_) {
+      if (c->done || c->authenticated || c->evicted) continue;
+      ++logging_in;
+      if (!oldest || c->accepted_ms < oldest->accepted_ms) oldest = c.get();
+    }
+    if (logging_in >= static_cast<size_t>(kMaxUnauthenticated) && oldest) {
+      oldest->evicted = true;
+      ::shutdown(oldest->fd, SHUT_RDWR);  // its thread's read ends; it closes and exits
     }
     auto c = std::make_unique<Conn>();
     c->fd = fd;
+    c->accepted_ms = accepted_ms;
     Conn* raw = c.get();
-    c->thread = std::thread([this, raw, peer] {
-      Serve(raw->fd, peer);
+    c->thread = std::thread([this, raw, peer, accepted_ms] {
+      Serve(raw, peer, accepted_ms);
+      {
+        // Done before the descriptor is closed, under the lock: the accept loop never shuts
+        // down a number that was closed and handed to a newer connection.
+        std::lock_guard<std::mutex> done_lock(mu_);
+        raw->done = true;
+      }
       ::close(raw->fd);
-      raw->done = true;
     });
     conns_.push_back(std::move(c));
   }
 }
 
-void AdminServer::Serve(int fd, std::string peer) {
+// admin.password is the plaintext or its stored verifier "*<hex SHA1(SHA1(pw))>": the one
+// token check of the proxy's logins decides (protocol/mysql/login_token.h).
+bool AdminServer::PasswordMatches(const std::string& token, const std::string& scramble) const {
+  return mysql::VerifyClientToken(mysql::kNativePasswordPlugin, token, scramble,
+                                  settings_.password);
+}
+
+bool AdminServer::AdmitOperator(Conn* conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t logged_in = 0;
+  for (const auto& c : conns_)
+    if (!c->done && c->authenticated) ++logged_in;
+  if (conn->evicted) return false;
+  if (logged_in >= static_cast<size_t>(kMaxConnections)) return false;
+  conn->authenticated = true;
+  return true;
+}
+
+void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
   log::SetThreadName("admin-conn");
+  int fd = conn->fd;
+  // The whole login, from accept to OK, has login_timeout_ms.
+  int64_t deadline = accepted_ms + settings_.login_timeout_ms;
   mysql::Scramble sc = mysql::GenerateScramble();
   std::string scramble(sc.begin(), sc.end());
   mysql::InitialHandshake hs;
@@ -274,7 +343,11 @@ void AdminServer::Serve(int fd, std::string peer) {
   if (!Send(fd, 0, mysql::EncodeInitialHandshake(hs))) return;
   uint8_t seq = 0;
   std::string payload;
-  if (!ReadPacket(fd, &seq, &payload)) return;
+  if (!ReadPacket(fd, &seq, &payload, deadline)) {
+    if (MonotonicMs() >= deadline)
+      log::Info("admin: {}: no login within {} ms, closed", peer, settings_.login_timeout_ms);
+    return;
+  }
   auto resp = mysql::DecodeHandshakeResponse(mysql::AsBytes(payload));
   if (!resp.ok()) {
     (void)Send(fd, seq + 1, mysql::MakeErr(mysql::ER_HANDSHAKE_ERROR));
@@ -285,20 +358,38 @@ void AdminServer::Serve(int fd, std::string peer) {
     // e.g. caching_sha2_password from a MySQL 8 client: ask for the plugin sluice verifies.
     mysql::AuthSwitchRequest sw{mysql::kNativePasswordPlugin, scramble + '\0'};
     if (!Send(fd, seq + 1, mysql::EncodeAuthSwitchRequest(sw))) return;
-    if (!ReadPacket(fd, &seq, &token)) return;
+    if (!ReadPacket(fd, &seq, &token, deadline)) return;
   }
-  bool ok =
-      resp->user == settings_.user &&
-      mysql::VerifyClientToken(mysql::kNativePasswordPlugin, token, scramble, settings_.password);
+  if (int64_t wait = throttle_.LockedForMs(peer, MonotonicMs()); wait > 0) {
+    // Wrong passwords from this address: it may try again when the window ends (the password
+    // is not even checked, so guessing gains nothing meanwhile).
+    (void)Send(fd, seq + 1,
+               mysql::MakeErr(ER_HOST_IS_BLOCKED, "HY000",
+                              fmt::format("Host '{}' is blocked for {} ms after repeated wrong "
+                                          "passwords on the admin port",
+                                          peer, wait)));
+    return;
+  }
+  bool ok = resp->user == settings_.user && PasswordMatches(token, scramble);
   if (!ok) {
     std::string msg = fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), resp->user,
                                   peer, token.empty() ? "NO" : "YES");
-    log::Warn("admin: {}", msg);
+    int64_t lockout = throttle_.Failure(peer, MonotonicMs());
+    if (lockout > 0)
+      log::Warn("admin: {}; {} is locked out for {} ms", msg, peer, lockout);
+    else
+      log::Warn("admin: {}", msg);
     (void)Send(fd, seq + 1,
                mysql::MakeErr(mysql::ER_ACCESS_DENIED_ERROR.code,
                               mysql::ER_ACCESS_DENIED_ERROR.sql_state, msg));
     return;
   }
+  throttle_.Success(peer);
+  if (!AdmitOperator(conn)) {
+    (void)Send(fd, seq + 1, mysql::MakeErr(ER_CON_COUNT_ERROR, "08004", "Too many connections"));
+    return;
+  }
+  bool multi = (resp->capabilities & mysql::CLIENT_MULTI_STATEMENTS) != 0;
   if (!Send(fd, seq + 1, mysql::MakeOk(0, 0, mysql::SERVER_STATUS_AUTOCOMMIT, 0, kAdminCaps)))
     return;
   while (!stopping_) {
@@ -316,19 +407,45 @@ void AdminServer::Serve(int fd, std::string peer) {
         return;
       continue;
     }
-    std::string sql = Trim(std::string_view(payload).substr(1));
-    AdminResult local;
-    if (ClientHousekeeping(sql, &local)) {
-      if (!WriteAll(fd, EncodeResult(local, seq + 1))) return;
-      continue;
-    }
-    auto r = service_->Execute(sql);
-    if (!r.ok()) {
-      if (!Send(fd, seq + 1, mysql::MakeErr(ER_ADMIN_STATEMENT, "HY000", r.status().message())))
+    std::vector<std::string> statements = SplitStatements(std::string_view(payload).substr(1));
+    if (statements.empty()) statements.emplace_back();
+    if (statements.size() > 1 && !multi) {
+      // As MariaDB without CLIENT_MULTI_STATEMENTS: a syntax error at the second statement,
+      // and nothing of the text runs.
+      std::string near = statements[1].substr(0, 80);
+      if (!Send(fd, seq + 1,
+                mysql::MakeErr(ER_PARSE_ERROR, "42000",
+                               fmt::format("You have an error in your SQL syntax; the admin port "
+                                           "runs one statement per query unless the client "
+                                           "sets CLIENT_MULTI_STATEMENTS, near '{}' at line 1",
+                                           near))))
         return;
       continue;
     }
-    if (!WriteAll(fd, EncodeResult(*r, seq + 1))) return;
+    // One result per statement; all but the last say that more follow. The first error
+    // ends the query, as in MariaDB.
+    uint8_t out_seq = seq + 1;
+    std::string out;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      std::string sql = Trim(statements[i]);
+      bool more = i + 1 < statements.size();
+      AdminResult local;
+      if (ClientHousekeeping(sql, &local)) {
+        AppendResult(&out, local, &out_seq, more);
+        continue;
+      }
+      auto r = service_->Execute(sql);
+      if (!r.ok()) {
+        uint16_t code = r.status().code() == StatusCode::kPermissionDenied
+                            ? ER_SPECIFIC_ACCESS_DENIED_ERROR
+                            : ER_ADMIN_STATEMENT;
+        const char* state = code == ER_ADMIN_STATEMENT ? "HY000" : "42000";
+        mysql::AppendPacket(&out, &out_seq, mysql::MakeErr(code, state, r.status().message()));
+        break;
+      }
+      AppendResult(&out, *r, &out_seq, more);
+    }
+    if (!WriteAll(fd, out)) return;
   }
 }
 

@@ -1,6 +1,7 @@
 // AdminServer: the admin port. Speaks the MySQL protocol (handshake, mysql_native_password,
 // COM_QUERY with text result sets) over blocking sockets: one accept thread, one thread per
-// operator connection (at most kMaxConnections), statements executed by an AdminService.
+// connection (at most kMaxUnauthenticated logging in and kMaxConnections logged in, so idle
+// sockets cannot lock the operator out), statements executed by an AdminService.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,8 @@
 #include <thread>
 
 #include "admin/admin_service.h"
+#include "admin/login_throttle.h"
+#include "common/log_every.h"
 #include "common/status.h"
 #include "routing/runtime.h"
 
@@ -18,7 +21,13 @@ namespace sluice {
 
 class AdminServer {
  public:
-  static constexpr int kMaxConnections = 16;
+  static constexpr int kMaxConnections = 16;  // logged-in operators
+  // Connections that have not logged in yet: a bound of their own (at the bound the oldest
+  // is closed for a new one), and each has AdminSettings::login_timeout_ms from accept to
+  // finish its login.
+  static constexpr int kMaxUnauthenticated = 8;
+  // How long the accept thread rests after accept() failed for want of file descriptors.
+  static constexpr int kAcceptBackoffMs = 250;
 
   AdminServer(AdminSettings settings, AdminService* service)
       : settings_(std::move(settings)), service_(service) {}
@@ -36,9 +45,15 @@ class AdminServer {
     int fd;
     std::thread thread;
     std::atomic<bool> done{false};
+    std::atomic<bool> authenticated{false};
+    std::atomic<bool> evicted{false};  // shut down to make room for a newer login
+    int64_t accepted_ms = 0;
   };
   void AcceptLoop();
-  void Serve(int fd, std::string peer);
+  void Serve(Conn* conn, std::string peer, int64_t accepted_ms);
+  // Counts logged-in connections and takes CONN in unless kMaxConnections are.
+  bool AdmitOperator(Conn* conn);
+  bool PasswordMatches(const std::string& token, const std::string& scramble) const;
   void Reap(bool all);
 
   AdminSettings settings_;
@@ -50,6 +65,8 @@ class AdminServer {
   std::mutex mu_;
   std::list<std::unique_ptr<Conn>> conns_;
   std::atomic<uint32_t> next_conn_id_{1};
+  LogEvery accept_error_log_{10000};  // the accept thread's only
+  LoginThrottle throttle_;
 };
 
 }  // namespace sluice

@@ -1,6 +1,8 @@
 #include "admin/admin_service.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -8,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/admin_aliases.h"
 #include "admin/runtime_validation.h"
 #include "common/log.h"
 
@@ -111,6 +114,32 @@ Status Insert(SqliteDb* db, const std::string& table, const std::vector<SqlValue
   return db->Run(fmt::format("INSERT INTO main.{} VALUES ({})", table, marks), values).status();
 }
 
+// The disk store holds passwords: it is created 0600 before SQLite opens it (SQLite gives
+// its -journal, -wal and -shm files the database file's mode), and a store or side file
+// left readable by an older version is tightened.
+Status PrivateStoreFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return Unavailable(fmt::format("admin store {}: cannot open: {}", path, std::strerror(errno)));
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok && (st.st_mode & 077)) {
+    log::Warn("admin store {}: mode {:o} lets others read it; setting 0600", path,
+              st.st_mode & 0777);
+    ok = ::fchmod(fd, 0600) == 0;
+  }
+  int err = errno;
+  ::close(fd);
+  if (!ok)
+    return Unavailable(
+        fmt::format("admin store {}: cannot set mode 0600: {}", path, std::strerror(err)));
+  for (const char* side : {"-journal", "-wal", "-shm"}) {
+    std::string p = path + side;
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 077)) ::chmod(p.c_str(), 0600);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<AdminCommand> ParseAdminCommand(std::string_view statement, std::string* error) {
@@ -172,6 +201,7 @@ Result<std::unique_ptr<AdminService>> AdminService::Open(const Runtime& config, 
           fmt::format("admin.data_dir {}: cannot create: {}", dir, std::strerror(errno)));
     }
     std::string path = dir + "/sluice.db";
+    SLUICE_RETURN_IF_ERROR(PrivateStoreFile(path));
     SLUICE_RETURN_IF_ERROR(
         s->db_.Run("ATTACH DATABASE " + SqliteDb::Quote(path) + " AS disk").status());
     SLUICE_RETURN_IF_ERROR(s->db_.Run(ConfigSchemaSql("disk", false)).status());
@@ -179,6 +209,7 @@ Result<std::unique_ptr<AdminService>> AdminService::Open(const Runtime& config, 
   }
   SLUICE_RETURN_IF_ERROR(s->db_.Run(ConfigSchemaSql("main", true)).status());
   SLUICE_RETURN_IF_ERROR(s->db_.Run(StatsSchemaSql()).status());
+  SLUICE_RETURN_IF_ERROR(s->db_.Run(AliasSchemaSql()).status());
   return s;
 }
 
@@ -276,6 +307,24 @@ Status AdminService::LoadToRuntime(unsigned groups) {
     runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
   events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
   return Status::Ok();
+}
+
+Status AdminService::ReloadFromFile(const Runtime& file) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ReloadLocked(file);
+}
+
+Status AdminService::ReloadLocked(const Runtime& file) {
+  // A savepoint around both steps: a LOAD that fails leaves the tables as they were too.
+  SLUICE_RETURN_IF_ERROR(db_.Run("SAVEPOINT sluice_reload").status());
+  Status s = WriteTables(&db_, "main", "", file, runtime_mirror_,
+                         kGroupServers | kGroupUsers | kGroupRules | kGroupSettings);
+  if (s.ok()) s = LoadToRuntime(kGroupAll);
+  if (!s.ok()) {
+    (void)db_.Run("ROLLBACK TO sluice_reload; RELEASE sluice_reload");
+    return s;
+  }
+  return db_.Run("RELEASE sluice_reload").status();
 }
 
 Result<AdminResult> AdminService::Command(std::string_view statement, bool* handled) {
@@ -407,6 +456,7 @@ Status AdminService::RefreshStats(const std::string& table) {
 
 Status AdminService::RefreshVirtualTables(std::string_view statement) {
   std::string text = Lower(statement);
+  text += AliasedTables(text);  // ProxySQL's names read these tables
   RuntimePtr rt = Current();
   for (TableGroup g : {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror}) {
     std::string name = std::string("runtime_") + GroupName(g);
@@ -435,13 +485,63 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
   return Status::Ok();
 }
 
+Result<AdminResult> AdminService::AliasAction(int kind, const std::string& cluster) {
+  using Kind = AliasCommand::Kind;
+  AdminResult out;
+  switch (static_cast<Kind>(kind)) {
+    case Kind::kReload: {
+      if (!process_.read_config) return Unavailable("RELOAD: no config file to reload");
+      auto file = process_.read_config();
+      if (!file.ok()) return file.status();
+      SLUICE_RETURN_IF_ERROR(ReloadLocked(*file));
+      events_->Append("RELOAD", "", "", "config file applied (admin RELOAD)");
+      out.info = "config file reloaded";
+      return out;
+    }
+    case Kind::kShutdown:
+      if (!process_.shutdown) return Unavailable("SHUTDOWN: not available");
+      events_->Append("SHUTDOWN", "", "", "admin SHUTDOWN: draining");
+      process_.shutdown();
+      out.info = "draining";
+      return out;
+    case Kind::kPause:
+    case Kind::kResume: {
+      if (!process_.pause) return Unavailable("PAUSE/RESUME: no health monitor");
+      RuntimePtr rt = Current();
+      if (!rt) return Unavailable("the data plane is not started yet");
+      if (!cluster.empty() && !rt->FindCluster(cluster))
+        return InvalidArgument(fmt::format("no cluster named '{}'", cluster));
+      bool on = static_cast<Kind>(kind) == Kind::kPause;
+      for (const Cluster& c : rt->clusters) {
+        if (!cluster.empty() && c.name != cluster) continue;
+        SLUICE_RETURN_IF_ERROR(process_.pause(c.name, on));
+        events_->Append(on ? "PAUSE" : "RESUME", c.name, "",
+                        on ? fmt::format("admin PAUSE: writes held (each at most {} ms)",
+                                         c.write_hold_timeout_ms)
+                           : std::string("admin RESUME: writes released"));
+      }
+      return out;
+    }
+    case Kind::kQuery:
+      break;
+  }
+  return InvalidArgument("not an action");
+}
+
 Result<AdminResult> AdminService::Execute(std::string_view statement) {
   std::lock_guard<std::mutex> lock(mu_);
+  std::string rewritten;
+  if (auto alias = ParseAliasCommand(statement)) {
+    if (alias->kind != AliasCommand::Kind::kQuery)
+      return AliasAction(static_cast<int>(alias->kind), alias->cluster);
+    rewritten = std::move(alias->sql);
+    statement = rewritten;
+  }
   bool handled = false;
   auto cmd = Command(statement, &handled);
   if (handled) return cmd;
   SLUICE_RETURN_IF_ERROR(RefreshVirtualTables(statement));
-  auto r = db_.Run(statement);
+  auto r = db_.RunGuarded(statement);
   if (!r.ok()) return r.status();
   AdminResult out;
   out.has_rows = !r->columns.empty();

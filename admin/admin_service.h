@@ -41,6 +41,11 @@ class AdminService {
   // After the workers exist: where to publish and where the stats come from.
   void Attach(RuntimeHolder* runtime, StatsCollector* stats);
 
+  // SIGHUP and RELOAD: FILE (a validated config file) replaces the memory tables and goes to
+  // runtime through LOAD ALL TO RUNTIME's validation and publish. On an error nothing
+  // changes: neither the memory tables nor the runtime.
+  Status ReloadFromFile(const Runtime& file);
+
   // One statement (or command) from an operator.
   Result<AdminResult> Execute(std::string_view statement);
 
@@ -56,10 +61,23 @@ class AdminService {
   };
   void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
 
+  // What main lends the PgBouncer-style commands (admin/admin_aliases.h); each may be null:
+  // RELOAD reads the config file with `read_config` and applies it as SIGHUP does;
+  // SHUTDOWN calls `shutdown` (main drains as on SIGTERM); PAUSE/RESUME [cluster] call
+  // `pause` (holds the cluster's writes as a switchover does).
+  struct ProcessHooks {
+    std::function<Result<Runtime>()> read_config;
+    std::function<void()> shutdown;
+    std::function<Status(const std::string& cluster, bool on)> pause;
+  };
+  void SetProcessHooks(ProcessHooks hooks) { process_ = std::move(hooks); }
+
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
   Status LoadToRuntime(unsigned groups);
+  Status ReloadLocked(const Runtime& file);
+  Result<AdminResult> AliasAction(int kind, const std::string& cluster);
   Status RequireDisk() const;
   Status RefreshVirtualTables(std::string_view statement);
   Status RefreshStats(const std::string& table);
@@ -74,6 +92,7 @@ class AdminService {
   StatsCollector* stats_ = nullptr;
   std::vector<MirrorSetting> runtime_mirror_;
   HealthHooks health_;
+  ProcessHooks process_;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

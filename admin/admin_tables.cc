@@ -45,7 +45,7 @@ struct TableDef {
 
 constexpr TableDef kTables[] = {
     {kGroupServers, "servers", kServersColumns, "cluster, host, port"},
-    {kGroupUsers, "users", kUsersColumns, "name"},
+    {kGroupUsers, "users", kUsersColumns, "cluster, name"},
     {kGroupRules, "query_rules", kRulesColumns, "id"},
     {kGroupSettings, "global_settings", kSettingsColumns, "name"},
     {kGroupMirror, "mirror_settings", kMirrorColumns, "cluster"},
@@ -291,8 +291,10 @@ Status ReadUsers(SqliteDb* sql, std::string_view db, Runtime* rt) {
   if (!r.ok()) return r.status();
   rt->users.clear();
   for (size_t i = 0; i < r->rows.size(); ++i) {
-    RowReader row(fmt::format("users row (name={})", r->rows[i][0].value_or("NULL")), &r.value(),
-                  i);
+    // Columns: name, password, cluster, ...
+    RowReader row(fmt::format("users row (cluster={}, name={})", r->rows[i][2].value_or("NULL"),
+                              r->rows[i][0].value_or("NULL")),
+                  &r.value(), i);
     User u;
     u.name = row.Text("name");
     u.password = row.Text("password");
@@ -472,7 +474,8 @@ class AdminNamer : public FieldNamer {
         return ServerKey(c.name, s.host, Int(s.port));
       }
       case E::kUser:
-        return fmt::format("users row (name={})", rt_.users[f.index].name);
+        return fmt::format("users row (cluster={}, name={})", rt_.users[f.index].cluster,
+                           rt_.users[f.index].name);
       case E::kRule:
         return fmt::format("query_rules row (id={})", rt_.rules[f.index].id);
     }

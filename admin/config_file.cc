@@ -43,6 +43,8 @@ constexpr EnumName<log::Level> kLogLevels[] = {{"debug", log::Level::kDebug},
                                                {"info", log::Level::kInfo},
                                                {"warn", log::Level::kWarn},
                                                {"error", log::Level::kError}};
+constexpr EnumName<log::Format> kLogFormats[] = {{"text", log::Format::kText},
+                                                 {"json", log::Format::kJson}};
 
 const char* TypeName(toml::node_type t) {
   switch (t) {
@@ -232,25 +234,33 @@ Status FirstError(std::initializer_list<Status> steps) {
 
 Status ReadSluice(const TableReader& t, Runtime* rt) {
   log::Level level = log::Level::kInfo;
-  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"workers", "log_level", "drain_timeout_ms"}));
+  log::Format format = log::Format::kText;
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"workers", "log_level", "log_format", "log_file", "drain_timeout_ms"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.Int("workers", Need::kOptional, limits::kWorkers, &rt->workers),
       t.Enum("log_level", Need::kOptional, kLogLevels, &level),
+      t.Enum("log_format", Need::kOptional, kLogFormats, &format),
+      t.String("log_file", Need::kOptional, &rt->log_file),
       t.Int("drain_timeout_ms", Need::kOptional, limits::kDrainTimeoutMs, &rt->drain_timeout_ms),
   }));
   for (const auto& e : kLogLevels)
     if (e.value == level) rt->log_level = std::string(e.name);
+  for (const auto& e : kLogFormats)
+    if (e.value == format) rt->log_format = std::string(e.name);
   return Status::Ok();
 }
 
 Status ReadAdmin(const TableReader& t, AdminSettings* a) {
-  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"listen", "user", "password", "data_dir"}));
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"listen", "user", "password", "data_dir", "login_timeout_ms"}));
   std::string listen;
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.String("listen", Need::kOptional, &listen),
       t.NonEmptyString("user", Need::kOptional, &a->user),
       t.String("password", Need::kOptional, &a->password),
       t.String("data_dir", Need::kOptional, &a->data_dir),
+      t.Int("login_timeout_ms", Need::kOptional, limits::kConnectTimeoutMs, &a->login_timeout_ms),
   }));
   if (!listen.empty() && listen.front() == '/') {
     a->listen_path = listen;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -33,6 +34,12 @@ class ControlPlane {
   Status Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes);
   void Stop();
 
+  // Whether the data plane takes new clients: /health/ready is 503 while false. main sets
+  // it once the workers listen and clears it when it starts draining.
+  void SetAccepting(bool on) { accepting_.store(on, std::memory_order_release); }
+  // Before Start: the data plane's per-cluster open client count, for /metrics.
+  void SetClusterClients(std::function<int64_t(size_t)> f) { cluster_clients_ = std::move(f); }
+
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
   AdminService* service() { return service_.get(); }
@@ -52,6 +59,8 @@ class ControlPlane {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::atomic<bool> accepting_{false};
+  std::function<int64_t(size_t)> cluster_clients_;
 };
 
 }  // namespace sluice

@@ -1,7 +1,10 @@
 #include "admin/metrics_exporter.h"
 
-#include <prometheus/exposer.h>
+#include <civetweb.h>
+#include <prometheus/text_serializer.h>
 
+#include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -94,6 +97,9 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
                       MetricType::Gauge);
   auto role =
       Family("sluice_server_role", "Server role, one-hot over the role label.", MetricType::Gauge);
+  auto hostgroup =
+      Family("sluice_server_hostgroup",
+             "The hostgroup a server is in now (it moves with the role).", MetricType::Gauge);
   auto lag = Family("sluice_server_replication_lag_seconds",
                     "Replication lag the monitor measured (0 until measured).", MetricType::Gauge);
   auto hg_latency =
@@ -119,8 +125,10 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&mirror_sent, {{"cluster", c.name}}, 0);
     AddValue(&mirror_dropped, {{"cluster", c.name}}, 0);
     for (const Server& s : c.servers) {
-      Labels l = {
-          {"cluster", c.name}, {"hostgroup", std::to_string(s.hostgroup)}, {"server", s.name()}};
+      // A server's series are named by cluster and server only: a failover changes its role
+      // and hostgroup (their own gauges), not the identity of its counters.
+      Labels l = {{"cluster", c.name}, {"server", s.name()}};
+      AddValue(&hostgroup, l, s.hostgroup);
       ServerStats st;
       if (auto it = d.servers.find(c.name + "/" + s.name()); it != d.servers.end()) st = it->second;
       AddValue(&used, l, static_cast<double>(st.conns_used));
@@ -168,34 +176,145 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
 
-  return {clients,     accepted,        refused,     used,           free,       queries,
-          errors,      connect_errors,  state,       role,           lag,        hg_latency,
-          cmd_latency, failovers,       mirror_sent, mirror_dropped, pool_waits, pool_timeouts,
-          retries,     protocol_errors, version};
+  return {clients,       accepted,       refused,         used,        free,           queries,
+          errors,        connect_errors, state,           role,        hostgroup,      lag,
+          hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
+          pool_timeouts, retries,        protocol_errors, version};
+}
+
+std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {
+  auto ready = Family("sluice_ready",
+                      "1 when /health/ready answers 200: accepting, and every cluster has a "
+                      "writable primary or is in a bounded hold.",
+                      MetricType::Gauge);
+  AddValue(&ready, {}, r.ready ? 1 : 0);
+  auto cluster = Family("sluice_cluster_ready",
+                        "1 when the cluster has a writable primary or is in a bounded hold.",
+                        MetricType::Gauge);
+  for (const ClusterReadiness& c : r.clusters)
+    AddValue(&cluster, {{"cluster", c.name}}, c.ready ? 1 : 0);
+  return {ready, cluster};
 }
 
 std::vector<MetricFamily> SluiceCollectable::Collect() const {
   stats_->Poll();
   RuntimePtr rt = runtime_->Load();
   if (!rt) return {};
-  return BuildMetricFamilies(stats_->Lifetime(), *rt);
+  auto out = BuildMetricFamilies(stats_->Lifetime(), *rt);
+  if (readiness_)
+    for (MetricFamily& f : ReadinessFamilies(readiness_())) out.push_back(std::move(f));
+  if (cluster_clients_) {
+    auto f = Family("sluice_cluster_client_connections",
+                    "Open client connections on the cluster's listener, logged in or not.",
+                    MetricType::Gauge);
+    for (size_t i = 0; i < rt->clusters.size(); ++i)
+      AddValue(&f, {{"cluster", rt->clusters[i].name}}, static_cast<double>(cluster_clients_(i)));
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
-MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats)
-    : collectable_(std::make_shared<SluiceCollectable>(runtime, stats)) {}
+namespace {
 
-MetricsExporter::~MetricsExporter() = default;
+int Reply(mg_connection* conn, int status, const char* reason, const char* type,
+          const std::string& body) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  bool head = ri && ri->request_method && std::strcmp(ri->request_method, "HEAD") == 0;
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            status, reason, type, body.size());
+  if (!head) mg_write(conn, body.data(), body.size());
+  return status;
+}
+
+// Only GET and HEAD; anything else is 405.
+bool Readable(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const char* m = ri ? ri->request_method : nullptr;
+  if (m && (std::strcmp(m, "GET") == 0 || std::strcmp(m, "HEAD") == 0)) return true;
+  Reply(conn, 405, "Method Not Allowed", "text/plain", "GET or HEAD only\n");
+  return false;
+}
+
+int LogMessage(const mg_connection*, const char* message) {
+  log::Warn("metrics: {}", message);
+  return 1;
+}
+
+}  // namespace
+
+MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
+                                 const std::atomic<bool>* accepting)
+    : runtime_(runtime), accepting_(accepting) {
+  collectable_ = std::make_shared<SluiceCollectable>(runtime, stats, [this] { return Ready(); });
+}
+
+MetricsExporter::~MetricsExporter() {
+  if (ctx_) mg_stop(ctx_);
+}
+
+Readiness MetricsExporter::Ready() {
+  RuntimePtr rt = runtime_->Load();
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  bool accepting = accepting_ && accepting_->load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> lock(hold_mu_);
+  if (!rt) {
+    Readiness r;
+    r.reason = "no runtime published yet";
+    return r;
+  }
+  return CheckReadiness(*rt, accepting, now, &holds_);
+}
+
+int MetricsExporter::HandleMetrics(mg_connection* conn, void* self) {
+  if (!Readable(conn)) return 405;
+  auto* me = static_cast<MetricsExporter*>(self);
+  std::string body = prometheus::TextSerializer().Serialize(me->collectable_->Collect());
+  return Reply(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
+int MetricsExporter::HandleLive(mg_connection* conn, void*) {
+  if (!Readable(conn)) return 405;
+  return Reply(conn, 200, "OK", "application/json",
+               "{\"status\":\"live\",\"reason\":\"the process answers\"}\n");
+}
+
+int MetricsExporter::HandleReady(mg_connection* conn, void* self) {
+  if (!Readable(conn)) return 405;
+  Readiness r = static_cast<MetricsExporter*>(self)->Ready();
+  return r.ready ? Reply(conn, 200, "OK", "application/json", r.Json())
+                 : Reply(conn, 503, "Service Unavailable", "application/json", r.Json());
+}
 
 Status MetricsExporter::Start(const MetricsSettings& m) {
   if (m.listen_port == 0) return Status::Ok();
-  std::string addr = fmt::format("{}:{}", m.listen_host, m.listen_port);
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(addr, 1);
-  } catch (const std::exception& e) {
-    return Unavailable(fmt::format("metrics: cannot listen on {}: {}", addr, e.what()));
-  }
-  exposer_->RegisterCollectable(collectable_);
-  log::Info("metrics: Prometheus endpoint on http://{}/metrics", addr);
+  bool v6 = m.listen_host.find(':') != std::string::npos;
+  std::string addr = v6 ? fmt::format("[{}]:{}", m.listen_host, m.listen_port)
+                        : fmt::format("{}:{}", m.listen_host, m.listen_port);
+  // Bounded: two request threads, a 5 s limit per request, no keep-alive.
+  const char* options[] = {"listening_ports",
+                           addr.c_str(),
+                           "num_threads",
+                           "2",
+                           "request_timeout_ms",
+                           "5000",
+                           "enable_keep_alive",
+                           "no",
+                           "listen_backlog",
+                           "64",
+                           nullptr};
+  mg_callbacks callbacks;
+  std::memset(&callbacks, 0, sizeof callbacks);
+  callbacks.log_message = LogMessage;
+  ctx_ = mg_start(&callbacks, this, options);
+  if (!ctx_) return Unavailable(fmt::format("metrics: cannot listen on {}", addr));
+  mg_set_request_handler(ctx_, "/metrics$", HandleMetrics, this);
+  mg_set_request_handler(ctx_, "/health/live$", HandleLive, this);
+  mg_set_request_handler(ctx_, "/health/ready$", HandleReady, this);
+  log::Info("metrics: http://{}/metrics, /health/live, /health/ready", addr);
   return Status::Ok();
 }
 

@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "protocol/mysql/auth.h"
+#include "protocol/pgsql/scram.h"
+
 namespace sluice {
 namespace {
 
@@ -27,6 +30,13 @@ Status CheckSettings(const Runtime& rt, const FieldNamer& n) {
       CheckInt(n, At(Entity::kSettings, "workers"), limits::kWorkers, rt.workers));
   SLUICE_RETURN_IF_ERROR(CheckInt(n, At(Entity::kSettings, "drain_timeout_ms"),
                                   limits::kDrainTimeoutMs, rt.drain_timeout_ms));
+  // admin.password may be the stored verifier "*<hex SHA1(SHA1(pw))>" (the admin port speaks
+  // mysql_native_password only).
+  if (mysql::LooksLikeNativeVerifier(rt.admin.password) &&
+      !mysql::ParseNativeVerifier(rt.admin.password))
+    return n.Error(At(Entity::kAdmin, "password"),
+                   "looks like a mysql_native_password verifier (\"*\" and 40 characters) but is "
+                   "not \"*\" and 40 hex digits");
   for (const char* level : {"debug", "info", "warn", "error"})
     if (rt.log_level == level) return Status::Ok();
   return n.Error(At(Entity::kSettings, "log_level"),
@@ -174,19 +184,68 @@ Status CheckListenPorts(const Runtime& rt, const FieldNamer& n) {
 }
 
 Status CheckUserReferences(const Runtime& rt, const FieldNamer& n) {
-  std::map<std::string, size_t> names;
+  std::map<std::pair<std::string, std::string>, size_t> names;  // (cluster, name)
   for (size_t i = 0; i < rt.users.size(); ++i) {
     const User& u = rt.users[i];
-    auto [it, fresh] = names.emplace(u.name, i);
+    auto [it, fresh] = names.emplace(std::make_pair(u.cluster, u.name), i);
     if (!fresh) {
       return n.Error(At(Entity::kUser, "name", 0, i),
-                     fmt::format("duplicate user \"{}\" (the first is {})", u.name,
-                                 n.Name(At(Entity::kUser, "", 0, it->second))));
+                     fmt::format("duplicate user \"{}\" in cluster \"{}\" (the first is {})",
+                                 u.name, u.cluster, n.Name(At(Entity::kUser, "", 0, it->second))));
     }
     if (!rt.FindCluster(u.cluster)) {
       return n.Error(At(Entity::kUser, "cluster", 0, i),
                      fmt::format("no cluster named \"{}\"", u.cluster));
     }
+  }
+  return Status::Ok();
+}
+
+// A user's password may be a stored verifier instead of the plaintext: MySQL's
+// "*<SHA1(SHA1(pw)) in hex>" (mysql.user) for a MySQL cluster, PostgreSQL's
+// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>" (pg_authid) for a PostgreSQL
+// one. Sluice can check a client against it but cannot log in to a server with it, so
+// backend_password must then hold the plaintext.
+Status CheckUserSecrets(const Runtime& rt, const FieldNamer& n) {
+  for (size_t i = 0; i < rt.users.size(); ++i) {
+    const User& u = rt.users[i];
+    auto f = [&](const char* name) { return At(Entity::kUser, name, 0, i); };
+    const Cluster* c = rt.FindCluster(u.cluster);
+    bool scram = u.password.rfind(std::string(pgsql::kScramSha256) + "$", 0) == 0;
+    bool native = mysql::LooksLikeNativeVerifier(u.password);
+    if (!scram && !native) continue;
+    if (native && !mysql::ParseNativeVerifier(u.password))
+      return n.Error(f("password"),
+                     "looks like a mysql_native_password verifier (\"*\" and 40 characters) but "
+                     "is not \"*\" and 40 hex digits");
+    if (scram) {
+      if (auto v = pgsql::ParseVerifier(u.password); !v.ok())
+        return n.Error(f("password"),
+                       "not a valid SCRAM-SHA-256 verifier (expected "
+                       "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>, base64): " +
+                           v.status().message());
+    }
+    if (c && c->protocol == Protocol::kMysql && scram)
+      return n.Error(f("password"),
+                     fmt::format("a SCRAM-SHA-256 verifier is for PostgreSQL users; cluster \"{}\" "
+                                 "speaks MySQL: give \"*\" + hex(SHA1(SHA1(password))) or the "
+                                 "plaintext",
+                                 c->name));
+    if (c && c->protocol == Protocol::kPostgres && native)
+      return n.Error(f("password"),
+                     fmt::format("a mysql_native_password verifier is for MySQL users; cluster "
+                                 "\"{}\" speaks PostgreSQL: give a SCRAM-SHA-256 verifier or the "
+                                 "plaintext",
+                                 c->name));
+    if (scram && u.pg_auth == "md5")
+      return n.Error(f("pg_auth"),
+                     "md5 cannot be checked against a SCRAM-SHA-256 verifier (the md5 challenge "
+                     "needs the plaintext password): use scram-sha-256 or give the plaintext");
+    // (An absent backend_password defaults to password, the verifier here.)
+    if (u.backend_password.empty() || u.backend_password == u.password)
+      return n.Error(f("backend_password"),
+                     "required when password is a stored verifier: sluice logs in to the "
+                     "servers with the plaintext");
   }
   return Status::Ok();
 }
@@ -202,8 +261,16 @@ Status CheckRuleTargets(const Runtime& rt, size_t i, const FieldNamer& n) {
   if (!r.cluster.empty() && !(cluster = rt.FindCluster(r.cluster))) {
     return n.Error(f("cluster"), fmt::format("no cluster named \"{}\"", r.cluster));
   }
-  if (!r.user.empty() && !rt.FindUser(r.user)) {
-    return n.Error(f("user"), fmt::format("no user named \"{}\"", r.user));
+  if (!r.user.empty()) {
+    bool known = false;  // in the rule's cluster, or in any when the rule names none
+    for (const User& u : rt.users)
+      known = known || (u.name == r.user && (r.cluster.empty() || u.cluster == r.cluster));
+    if (!known) {
+      return n.Error(f("user"), r.cluster.empty()
+                                    ? fmt::format("no user named \"{}\"", r.user)
+                                    : fmt::format("no user named \"{}\" in cluster \"{}\"", r.user,
+                                                  r.cluster));
+    }
   }
   int hg = r.destination_hostgroup;
   if (hg < 0) return Status::Ok();
@@ -253,6 +320,7 @@ Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckClusterIdentity(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckListenPorts(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserReferences(rt, n));
+  SLUICE_RETURN_IF_ERROR(CheckUserSecrets(rt, n));
   return CheckRuleReferences(rt, n);
 }
 

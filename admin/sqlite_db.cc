@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "admin/sql_split.h"
+
 namespace sluice {
 namespace {
 
@@ -96,6 +98,92 @@ Result<SqlResult> SqliteDb::Run(std::string_view sql, const std::vector<SqlValue
   Status s = Step(db_, st, &out);
   sqlite3_finalize(st);
   if (!s.ok()) return s;
+  return out;
+}
+
+int SqliteDb::Authorize(void* self, int action, const char* a, const char*, const char* db,
+                        const char*) {
+  auto* me = static_cast<SqliteDb*>(self);
+  const char* what = nullptr;
+  switch (action) {
+    case SQLITE_ATTACH:
+      what = "ATTACH";
+      break;
+    case SQLITE_DETACH:
+      what = "DETACH";
+      break;
+    case SQLITE_PRAGMA:
+      what = "PRAGMA";
+      break;
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_VTABLE:
+    case SQLITE_ALTER_TABLE:
+      // Temporary objects (CREATE TEMP TABLE ...) are the operator's own scratch space.
+      if (db && std::string_view(db) == "temp") return SQLITE_OK;
+      what =
+          "changing the schema of sluice's tables (CREATE/ALTER/DROP TABLE, VIEW, INDEX, "
+          "TRIGGER)";
+      break;
+    default:
+      return SQLITE_OK;
+  }
+  (void)a;
+  me->denied_ = what;
+  return SQLITE_DENY;
+}
+
+Result<SqlResult> SqliteDb::RunGuarded(std::string_view sql) {
+  std::vector<std::string> parts = SplitStatements(sql);
+  if (parts.size() > 1)
+    return InvalidArgument("one statement per query: this text holds " +
+                           std::to_string(parts.size()));
+  if (parts.empty()) return SqlResult{};
+  if (FirstWord(parts[0]) == "VACUUM")
+    return InvalidArgument("VACUUM is not allowed on the admin port (VACUUM INTO writes a file)");
+  denied_.clear();
+  sqlite3_set_authorizer(db_, &SqliteDb::Authorize, this);
+  sqlite3_stmt* st = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db_, parts[0].data(), static_cast<int>(parts[0].size()), &st, &tail);
+  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    if (!denied_.empty())
+      return Status(StatusCode::kPermissionDenied,
+                    fmt::format("{} is not allowed on the admin port", denied_));
+    return SqlError(db_);
+  }
+  if (!st) return SqlResult{};
+  // Whatever SQLite reads as a second statement (the splitter and SQLite disagreeing) is
+  // refused; a trailing comment is not a statement.
+  if (tail && *tail) {
+    sqlite3_stmt* next = nullptr;
+    sqlite3_prepare_v2(db_, tail, -1, &next, nullptr);
+    if (next) {
+      sqlite3_finalize(next);
+      sqlite3_finalize(st);
+      return InvalidArgument("one statement per query");
+    }
+  }
+  SqlResult out;
+  // The authorizer is consulted again if SQLite re-prepares the statement while it steps.
+  sqlite3_set_authorizer(db_, &SqliteDb::Authorize, this);
+  Status s = Step(db_, st, &out);
+  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  sqlite3_finalize(st);
+  if (!s.ok()) {
+    if (!denied_.empty())
+      return Status(StatusCode::kPermissionDenied,
+                    fmt::format("{} is not allowed on the admin port", denied_));
+    return s;
+  }
   return out;
 }
 

@@ -36,10 +36,19 @@ class SqliteDb {
   Result<SqlResult> Run(std::string_view sql);
   // Runs one statement with text parameters bound to ?1, ?2, ... (nullopt binds NULL).
   Result<SqlResult> Run(std::string_view sql, const std::vector<SqlValue>& params);
+  // Runs one statement an operator typed. Refused, with an error that says why: a text with
+  // more than one statement; ATTACH, DETACH and PRAGMA (they reach files and the engine's
+  // settings); VACUUM (VACUUM INTO writes a file); creating, altering or dropping a table,
+  // view, index or trigger outside the temp schema (the admin tables are sluice's: a
+  // dropped `servers` would break LOAD/SAVE).
+  Result<SqlResult> RunGuarded(std::string_view sql);
   static std::string Quote(std::string_view s);  // 'it''s'
 
  private:
+  static int Authorize(void* self, int action, const char* a, const char* b, const char* db,
+                       const char* trigger);
   sqlite3* db_ = nullptr;
+  std::string denied_;  // what the authorizer refused during the last RunGuarded
 };
 
 }  // namespace sluice

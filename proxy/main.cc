@@ -1,8 +1,12 @@
 // sluice's entry point: parse flags, load the config, start the workers (and the control
-// plane), then wait for SIGTERM/SIGINT and drain.
+// plane), then wait for signals: SIGHUP reloads the config file, SIGTERM/SIGINT drain.
+#include <event2/event.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +17,7 @@
 
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
+#include "admin/preflight.h"
 #include "common/log.h"
 #include "health/monitor.h"
 #include "health/topology.h"
@@ -27,22 +32,27 @@
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: sluice --config FILE [--check]\n"
+    "Usage: sluice --config FILE [--check [--connect]]\n"
     "       sluice --version | --help\n"
     "\n"
     "sluice is a MySQL/MariaDB and PostgreSQL proxy: read/write split, pooling, failover.\n"
     "\n"
     "  --config FILE  the TOML configuration (see docs/configuration.md)\n"
-    "  --check        validate the configuration and exit (0 if valid, 2 if not)\n"
+    "  --check        validate the configuration and its TLS files and exit (0 if valid,\n"
+    "                 2 if not, one line per problem)\n"
+    "  --connect      with --check: also log in to every server as monitor_user and\n"
+    "                 admin_user and check the privileges health checks and failover need\n"
     "  --version      print the version and exit\n"
     "  --help         print this help and exit\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop accepting, let running statements finish (up to\n"
-    "sluice.drain_timeout_ms) and exit.\n";
+    "sluice.drain_timeout_ms) and exit. SIGHUP re-reads the config file and applies what\n"
+    "can change at runtime (as LOAD ALL TO RUNTIME); an invalid file changes nothing.\n";
 
 struct Flags {
   std::string config;
   bool check = false;
+  bool connect = false;
 };
 
 // Returns -1 to go on, else the exit status.
@@ -59,6 +69,8 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     }
     if (a == "--check") {
       flags->check = true;
+    } else if (a == "--connect") {
+      flags->connect = true;
     } else if (a == "--config" && i + 1 < argc) {
       flags->config = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -67,6 +79,10 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
       fprintf(stderr, "sluice: unknown argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
     }
+  }
+  if (flags->connect && !flags->check) {
+    fprintf(stderr, "sluice: --connect goes with --check\n%s", kUsage);
+    return 2;
   }
   if (flags->config.empty()) {
     fprintf(stderr, "sluice: --config FILE is required\n%s", kUsage);
@@ -126,6 +142,77 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
   return h;
 }
 
+// --check beyond the file's syntax and values: what start-up would fail on later. Prints one
+// line per problem to stderr and returns their count.
+int CheckFiles(const sluice::Runtime& rt, const std::string& path) {
+  int problems = 0;
+  for (const sluice::Cluster& c : rt.clusters) {
+    if (c.tls_cert.empty()) continue;
+    // The same loading start-up does: readable PEM files, and a key that matches the cert.
+    auto ctx = sluice::MakeServerTlsContext(c.tls_cert, c.tls_key);
+    if (ctx.ok()) {
+      SSL_CTX_free(*ctx);
+    } else {
+      fprintf(stderr, "%s: cluster %s: %s\n", path.c_str(), c.name.c_str(),
+              ctx.status().message().c_str());
+      ++problems;
+    }
+  }
+  const std::string& dir = rt.admin.data_dir;
+  if (!dir.empty() && access(dir.c_str(), W_OK | X_OK) != 0 && errno != ENOENT) {
+    fprintf(stderr, "%s: admin.data_dir %s: not writable: %s\n", path.c_str(), dir.c_str(),
+            strerror(errno));
+    ++problems;
+  }
+  return problems;
+}
+
+void LibeventLog(int severity, const char* message) {
+  using sluice::log::Level;
+  static sluice::log::RateLimiter limiter(10);
+  uint64_t suppressed = 0;
+  if (!limiter.Allow(static_cast<int64_t>(time(nullptr)), &suppressed)) return;
+  Level level = severity >= EVENT_LOG_ERR    ? Level::kError
+                : severity >= EVENT_LOG_WARN ? Level::kWarn
+                : severity >= EVENT_LOG_MSG  ? Level::kInfo
+                                             : Level::kDebug;
+  if (level < sluice::log::GetLevel()) return;
+  if (suppressed > 0)
+    sluice::log::Write(
+        Level::kWarn,
+        fmt::format("libevent: {} messages suppressed (more than 10 a second)", suppressed));
+  sluice::log::Write(level, fmt::format("libevent: {}", message));
+}
+
+// SIGHUP: the config file again, through the admin store's validation and publish. Never
+// exits: a file that does not parse or validate leaves the runtime in force.
+void Reload(const std::string& path, sluice::ControlPlane* control) {
+  using namespace sluice;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+             static_cast<unsigned long long>(now.tv_sec) * 1000000ULL +
+                 static_cast<unsigned long long>(now.tv_nsec / 1000),
+             path.c_str());
+  log::Reopen();
+  log::Info("SIGHUP: reloading {}", path);
+  Status st = Status::Ok();
+  Result<Runtime> file = LoadConfigFile(path);
+  if (!file.ok())
+    st = file.status();
+  else
+    st = control->service()->ReloadFromFile(*file);
+  if (st.ok()) {
+    log::Info("SIGHUP: {} applied", path);
+    control->events().Append("RELOAD", "", "", path + " applied");
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  } else {
+    log::Error("SIGHUP: {} not applied, the runtime in force stays: {}", path, st.message());
+    control->events().Append("RELOAD_FAILED", "", "", st.message());
+    sd_notify(0, "READY=1\nSTATUS=serving; the last reload failed (see the log)");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,15 +220,51 @@ int main(int argc, char** argv) {
   Flags flags;
   if (int rc = ParseFlags(argc, argv, &flags); rc >= 0) return rc;
 
+  // Signals are taken by sigwait() on this thread only; every thread started later inherits
+  // the mask, so the workers never see them. Blocked first: a SIGHUP during start-up (a
+  // logrotate) must not kill the process with its default action.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   Result<Runtime> loaded = LoadConfigFile(flags.config);
   if (!loaded.ok()) {
     fprintf(stderr, "%s\n", loaded.status().message().c_str());
     return 2;
   }
   if (flags.check) {
+    int problems = CheckFiles(*loaded, flags.config);
+    if (flags.connect) {
+      for (const std::string& line : PreflightConnect(*loaded)) {
+        fprintf(stderr, "%s: %s\n", flags.config.c_str(), line.c_str());
+        ++problems;
+      }
+    }
+    if (problems > 0) {
+      fprintf(stderr, "%s: %d problem%s\n", flags.config.c_str(), problems,
+              problems == 1 ? "" : "s");
+      return 2;
+    }
     printf("%s: configuration is valid\n", flags.config.c_str());
     return 0;
   }
+  // The log first: every line from here on goes where and how the config file says.
+  log::Level level;
+  if (log::ParseLevel(loaded->log_level, &level)) log::SetLevel(level);
+  if (log::Format format; log::ParseFormat(loaded->log_format, &format)) log::SetFormat(format);
+  if (!loaded->log_file.empty()) {
+    if (Status st = log::SetFile(loaded->log_file); !st.ok()) {
+      fprintf(stderr, "%s\n", st.message().c_str());
+      return 2;
+    }
+  }
+  // libevent's own warnings (accept() failing with EMFILE, …) as sluice log lines, at most
+  // 10 a second (the rest are counted and reported with the next one that passes).
+  event_set_log_callback(LibeventLog);
   Runtime rt = std::move(loaded).value();
   // The admin store: its disk tables, when they have rows, win over the config file.
   auto control = ControlPlane::Open(rt);
@@ -155,16 +278,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "%s\n", start.status().message().c_str());
     return 2;
   }
-  log::Level level;
-  if (log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
-
-  // Signals are taken by sigwait() on this thread only; the workers never see them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // The disk store may have another log_level.
+  if (log::Level level; log::ParseLevel(rt.log_level, &level)) log::SetLevel(level);
 
   int nworkers =
       rt.workers > 0 ? rt.workers : static_cast<int>(std::thread::hardware_concurrency());
@@ -192,6 +307,20 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  AdminService::ProcessHooks process;
+  process.read_config = [path = flags.config] { return LoadConfigFile(path); };
+  // As a SIGTERM: sigwait() on this thread takes it and drains.
+  process.shutdown = [] { kill(getpid(), SIGTERM); };
+  process.pause = [&topology](const std::string& cluster, bool on) {
+    topology.Update([&](health::Overlay* o) {
+      bool& paused = o->clusters[cluster].writes_paused;
+      if (paused == on) return false;
+      paused = on;
+      return true;
+    });
+    return Status::Ok();
+  };
+  (*control)->service()->SetProcessHooks(std::move(process));
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -208,23 +337,39 @@ int main(int argc, char** argv) {
     workers[i]->SetOnExit([d = done.back().get()] { d->store(true); });
     workers[i]->Start();
   }
+  (*control)->SetClusterClients([s = shared.get()](size_t i) -> int64_t {
+    return i < s->cluster_counters.size()
+               ? s->cluster_counters[i]->client_connections.load(std::memory_order_relaxed)
+               : 0;
+  });
   if (Status st = (*control)->Start(&shared->runtime, shared->stats_mailboxes); !st.ok()) {
     log::Error("{}", st.message());
     DrainWorkers(workers, 0, done);
     return 1;
   }
   monitor.Start();
+  (*control)->SetAccepting(true);
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
               ProtocolName(c.protocol), c.listen_host, c.listen_port, c.servers.size());
   log::Info("sluice {} started: {} workers", SLUICE_VERSION, nworkers);
+  // systemd (Type=notify): every listener accepts now. A no-op without NOTIFY_SOCKET.
+  sd_notify(0, "READY=1\nSTATUS=serving");
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP) break;
+    Reload(flags.config, control->get());
+  }
+  sd_notify(0, "STOPPING=1\nSTATUS=draining");
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
+  // /health/ready turns 503 at once so load balancers move away while the drain runs; the
+  // admin port and /metrics stay up until the workers are done.
+  (*control)->SetAccepting(false);
   monitor.Stop();
-  (*control)->Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
+  (*control)->Stop();
   log::Info("sluice stopped");
   return 0;
 }

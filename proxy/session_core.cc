@@ -30,8 +30,15 @@ const Cluster& SessionCore::cluster() const {
 
 const User* SessionCore::ClusterUser(const std::string& name) const {
   const RuntimePtr& rt = worker_->runtime().Current();
-  const User* u = rt->FindUser(name);
-  return u && u->cluster == rt->clusters[cluster_index_].name ? u : nullptr;
+  const std::string& cluster = rt->clusters[cluster_index_].name;
+  const User* u = rt->FindUser(cluster, name);
+  return u && u->cluster == cluster ? u : nullptr;
+}
+
+bool SessionCore::AdmitUser(const User& u, int64_t* held) {
+  *held = 0;
+  user_slot_.Reset();  // COM_CHANGE_USER: the previous login's connection is given back
+  return worker_->AdmitUser(u.name, u.max_connections, &user_slot_, held);
 }
 
 SSL_CTX* SessionCore::tls_context() const {
@@ -57,6 +64,7 @@ void SessionCore::FinishClose() {
   if (closed_) return;
   closed_ = true;
   lease_.CancelWait();
+  user_slot_.Reset();
   if (counted_) {
     worker_->shared()->cluster_counters[cluster_index_]->client_connections.fetch_sub(
         1, std::memory_order_relaxed);

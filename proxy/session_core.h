@@ -15,6 +15,7 @@
 #include "proxy/backend_lease.h"
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
+#include "proxy/limits.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -45,6 +46,11 @@ class SessionCore : public ClientSession,
   const Cluster& cluster() const;
   // The user of this cluster called name, or nullptr.
   const User* ClusterUser(const std::string& name) const;
+  // Takes one of u's max_connections for this session, from login to close (a second call,
+  // after COM_CHANGE_USER, gives the first back); false when the user has them all (*held:
+  // the count it holds), counted as a refused connection.
+  bool AdmitUser(const User& u, int64_t* held);
+  bool user_admitted() const { return user_slot_.held(); }
   // This cluster's TLS context, or nullptr (no certificate: no TLS).
   SSL_CTX* tls_context() const;
   // A statement's record as far as the core knows it: cluster, server, hostgroup, user,
@@ -65,6 +71,7 @@ class SessionCore : public ClientSession,
  private:
   bool counted_ = false;
   bool closed_ = false;
+  UserSlot user_slot_;  // one of the user's max_connections, from login to close
 };
 
 // A socket bufferevent for an accepted client, with its peer address.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "proxy/limits.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -29,6 +30,8 @@ struct ProxyShared {
   std::vector<std::unique_ptr<ClusterCounters>> cluster_counters;
   // Per cluster (indexed like Runtime::clusters at start): the TLS context, or nullptr.
   std::vector<SSL_CTX*> tls;
+  // Logged-in client sessions per user, all workers (User::max_connections).
+  UserConnections user_connections;
   // Each worker's stats mailbox, for the control plane to take deltas from.
   std::vector<StatsMailbox*> stats_mailboxes;
 };

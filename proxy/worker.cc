@@ -39,8 +39,10 @@ Worker::Worker(int index, ProxyShared* shared)
 }
 
 Worker::~Worker() {
-  for (auto& l : listeners_)
+  for (auto& l : listeners_) {
     if (l->listener) evconnlistener_free(l->listener);
+    if (l->resume) event_free(l->resume);
+  }
   pools_.reset();
   event_free(housekeeping_ev_);
   event_free(wake_ev_);
@@ -69,6 +71,8 @@ Status Worker::Listen(const Runtime& rt) {
     if (!ctx->listener)
       return Unavailable(fmt::format("cluster {}: cannot listen on {}:{}: {}", c.name,
                                      c.listen_host, c.listen_port, strerror(errno)));
+    evconnlistener_set_error_cb(ctx->listener, &Worker::OnAcceptError);
+    ctx->resume = evtimer_new(base_, &Worker::OnAcceptResume, ctx.get());
     listeners_.push_back(std::move(ctx));
   }
   return Status::Ok();
@@ -111,6 +115,7 @@ void Worker::Join() {
 void Worker::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
   auto* ctx = static_cast<ListenerCtx*>(arg);
   Worker* w = ctx->worker;
+  w->stats_->client_connections_accepted++;
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -120,6 +125,45 @@ void Worker::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void*
     StartMysqlSession(w, ctx->cluster_index, fd);
   else
     StartPgsqlSession(w, ctx->cluster_index, fd);
+}
+
+// accept() failed with an error that is not "try again". Out of file descriptors (EMFILE,
+// ENFILE) or kernel memory, the pending connection stays in the backlog and the listener
+// would be readable again at once: libevent's loop would spin on it and log a warning per
+// turn. Instead the listener rests for kAcceptBackoffMs while open sessions go on, and the
+// condition is logged once per interval with the number of back-offs.
+void Worker::OnAcceptError(evconnlistener* listener, void* arg) {
+  int err = EVUTIL_SOCKET_ERROR();
+  auto* ctx = static_cast<ListenerCtx*>(arg);
+  Worker* w = ctx->worker;
+  evconnlistener_disable(listener);
+  timeval tv{0, kAcceptBackoffMs * 1000};
+  event_add(ctx->resume, &tv);
+  uint64_t count = 0;
+  if (w->accept_error_log_.Tick(MonotonicMs(), &count)) {
+    const RuntimePtr& rt = w->runtime_.Current();
+    log::Warn(
+        "cluster {}: accept() failed: {}; not accepting for {} ms ({} back-off(s) since the last "
+        "message, open sessions go on)",
+        rt->clusters[ctx->cluster_index].name, evutil_socket_error_to_string(err), kAcceptBackoffMs,
+        count);
+  }
+}
+
+void Worker::OnAcceptResume(evutil_socket_t, short, void* arg) {
+  auto* ctx = static_cast<ListenerCtx*>(arg);
+  if (ctx->listener) evconnlistener_enable(ctx->listener);
+}
+
+bool Worker::AdmitUser(const std::string& user, int64_t limit, UserSlot* slot, int64_t* current) {
+  if (!shared_->user_connections.Acquire(user, limit, slot, current)) {
+    stats_->client_connections_refused++;
+    return false;
+  }
+  auto it = user_sessions_.find(user);
+  if (it == user_sessions_.end()) it = user_sessions_.emplace(user, 0).first;
+  slot->set_local(&it->second);
+  return true;
 }
 
 void Worker::OnWake(evutil_socket_t fd, short, void* arg) {
@@ -181,6 +225,7 @@ void Worker::HandOverStats() {
     }
   }
   stats_->client_connections = static_cast<int64_t>(sessions_.size());
+  for (const auto& [user, n] : user_sessions_) stats_->users[user].client_connections = n;
   if (stats_->empty() && stats_->servers.empty()) return;
   // When the control plane has not taken the last delta yet, keep counting into this one.
   if (mailbox_.Offer(stats_)) stats_ = std::make_unique<StatsDelta>();
@@ -200,8 +245,9 @@ void Worker::RetryHeld(bool snapshot_changed) {
 void Worker::BeginDrain() {
   draining_ = true;
   for (auto& l : listeners_) {
-    evconnlistener_free(l->listener);
+    if (l->listener) evconnlistener_free(l->listener);
     l->listener = nullptr;
+    if (l->resume) event_del(l->resume);
   }
   std::vector<ClientSession*> all(sessions_.begin(), sessions_.end());
   for (ClientSession* s : all) s->Drain();

@@ -16,8 +16,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/log_every.h"
 #include "common/stats.h"
 #include "common/status.h"
+#include "proxy/limits.h"
 #include "proxy/router.h"
 #include "routing/runtime.h"
 
@@ -77,13 +79,26 @@ class Worker {
   // Per-worker connection ids, unique across workers: index + k * workers.
   uint32_t NextConnectionId();
 
+  // A session whose client just proved its password takes one of USER's connections
+  // (User::max_connections, counted across all workers) into *slot, which also counts it in
+  // this worker's stats_users.client_connections. False when USER holds LIMIT already
+  // (*current: how many); the refusal is counted and the session answers with its
+  // protocol's error (MySQL 1226, PostgreSQL 53300) and closes.
+  bool AdmitUser(const std::string& user, int64_t limit, UserSlot* slot, int64_t* current);
+
+  // How long a listener rests after accept() failed for want of file descriptors.
+  static constexpr int kAcceptBackoffMs = 250;
+
  private:
   struct ListenerCtx {
     Worker* worker;
     size_t cluster_index;
     evconnlistener* listener = nullptr;
+    event* resume = nullptr;  // re-enables the listener after an accept() back-off
   };
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+  static void OnAcceptError(evconnlistener*, void* arg);
+  static void OnAcceptResume(evutil_socket_t, short, void* arg);
   static void OnWake(evutil_socket_t fd, short, void* arg);
   void Wake(int request);
   static void OnHousekeeping(evutil_socket_t, short, void* arg);
@@ -109,6 +124,10 @@ class Worker {
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
   std::unordered_set<std::string> sha2_cache_;
+  // Logged-in sessions per user on this worker (the stats_users gauge); entries stay, so a
+  // user whose last session closed reports 0. UserSlots point at the values.
+  StringMap<int64_t> user_sessions_;
+  LogEvery accept_error_log_{10000};
   std::unordered_map<ClientSession*, int64_t> held_;  // session -> hold deadline (ms)
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;

@@ -37,9 +37,9 @@ int Cluster::HostgroupOf(std::string_view host, uint16_t port) const {
   return -1;
 }
 
-const User* Runtime::FindUser(const std::string& name) const {
+const User* Runtime::FindUser(const std::string& cluster, const std::string& name) const {
   for (const auto& u : users)
-    if (u.name == name) return &u;
+    if (u.name == name && u.cluster == cluster) return &u;
   return nullptr;
 }
 

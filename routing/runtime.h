@@ -32,10 +32,6 @@ const char* PoolModeName(PoolMode m);
 struct Server {
   std::string host;  // as configured: an IP address or a host name
   uint16_t port = 0;
-  // The numeric IPv4/IPv6 address the data plane connects to. The control plane resolves
-  // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
-  // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
-  std::string address;
   ServerRole role = ServerRole::kReplica;
   int hostgroup = 0;  // writer or reader hostgroup of its cluster, derived from role
   int weight = 1;
@@ -44,6 +40,10 @@ struct Server {
   ServerState state = ServerState::kOnline;
   int64_t lag_ms = 0;  // filled by the monitor; 0 until measured
   int priority = 0;    // failover tie-break among equally advanced replicas: higher wins
+  // The numeric IPv4/IPv6 address the data plane connects to. The control plane resolves
+  // `host` (getaddrinfo, off the workers) and publishes it here; workers never resolve.
+  // Empty: not resolved (yet); a worker then takes `host` only when it is numeric.
+  std::string address = {};
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
@@ -94,8 +94,11 @@ struct Cluster {
 
 struct User {
   std::string name;
-  std::string password;  // plaintext in config; sluice derives verifiers from it
-  std::string cluster;   // which cluster this user may use
+  // The plaintext (sluice derives the verifiers from it), or a stored verifier: MySQL
+  // "*<hex SHA1(SHA1(pw))>", PostgreSQL "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>";
+  // with a verifier, backend_password holds the plaintext sluice sends to the servers.
+  std::string password;
+  std::string cluster;  // which cluster this user may use
   std::string default_schema;
   std::optional<PoolMode> pool_mode;  // overrides the cluster's
   // PostgreSQL clients: "scram-sha-256" (default) or "md5", as pg_hba.conf methods.
@@ -131,7 +134,8 @@ struct AdminSettings {
   std::string listen_path;
   std::string user = "admin";
   std::string password;
-  std::string data_dir;  // SQLite store; empty: in memory
+  std::string data_dir;              // SQLite store; empty: in memory
+  int64_t login_timeout_ms = 10000;  // from accept to a finished login on the admin port
 };
 
 struct MetricsSettings {
@@ -143,7 +147,9 @@ struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
   int drain_timeout_ms = 10000;
-  std::string log_level = "info";  // debug | info | warn | error
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text | json (set at start)
+  std::string log_file;             // "" = stderr; SIGHUP reopens it
   std::vector<Cluster> clusters;
   std::vector<User> users;
   std::vector<QueryRule> rules;
@@ -154,7 +160,9 @@ struct Runtime {
   MetricsSettings metrics;
 
   const Cluster* FindCluster(const std::string& name) const;
-  const User* FindUser(const std::string& name) const;
+  // Users are keyed by (cluster, name): the same name may log in on several clusters, each
+  // with its own password.
+  const User* FindUser(const std::string& cluster, const std::string& name) const;
 };
 
 using RuntimePtr = std::shared_ptr<const Runtime>;

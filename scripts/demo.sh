@@ -89,14 +89,12 @@ password = "app_pw"
 cluster = "demo_mariadb"
 default_schema = "sluice"
 
-# User names are unique across clusters: the PostgreSQL login has its own name and logs
-# in to the servers as the harness's sluice_app.
+# Users are per cluster: the same name logs in on the PostgreSQL cluster too (it could
+# have a password of its own there).
 [[user]]
-name = "sluice_pg"
+name = "sluice_app"
 password = "app_pw"
 cluster = "demo_postgres"
-backend_user = "sluice_app"
-backend_password = "app_pw"
 TOML
 
 "$BUILD/proxy/sluice" --config "$RUN/sluice.toml" >"$RUN/sluice.log" 2>&1 &
@@ -119,7 +117,7 @@ MariaDB through sluice (writes go to the primary, reads to the replicas):
   mariadb -h127.0.0.1 -P$MY_PORT -usluice_app -papp_pw sluice -e 'SELECT @@hostname, @@port'
 
 PostgreSQL through sluice:
-  PGPASSWORD=app_pw psql -h 127.0.0.1 -p $PG_PORT -U sluice_pg sluice -c 'SELECT inet_server_port()'
+  PGPASSWORD=app_pw psql -h 127.0.0.1 -p $PG_PORT -U sluice_app sluice -c 'SELECT inet_server_port()'
 
 The clusters directly: MariaDB primary on port $MY_PRIMARY, PostgreSQL primary on port $PG_PRIMARY
 (user sluice_app, password app_pw). Admin port (MySQL protocol):

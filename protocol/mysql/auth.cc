@@ -117,4 +117,36 @@ std::optional<Sha256Digest> VerifyCachingSha2Token(std::span<const uint8_t> toke
   return candidate;
 }
 
+std::optional<Sha1Digest> ParseNativeVerifier(std::string_view text) {
+  if (!LooksLikeNativeVerifier(text)) return std::nullopt;
+  Sha1Digest out{};
+  for (size_t i = 0; i < out.size(); ++i) {
+    int v = 0;
+    for (char c : text.substr(1 + 2 * i, 2)) {
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0) return std::nullopt;
+      v = v * 16 + d;
+    }
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return out;
+}
+
+std::string FormatNativeVerifier(const Sha1Digest& double_sha1) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "*";
+  for (uint8_t b : double_sha1) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+bool LooksLikeNativeVerifier(std::string_view text) {
+  return text.size() == 41 && text[0] == '*';
+}
+
 }  // namespace sluice::mysql

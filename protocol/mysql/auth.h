@@ -43,6 +43,16 @@ std::optional<Sha1Digest> VerifyNativeToken(std::span<const uint8_t> token,
                                             std::span<const uint8_t> scramble,
                                             const Sha1Digest& double_sha1);
 
+// A stored mysql_native_password verifier as mysql.user holds it (what PASSWORD('pw') and
+// SHOW GRANTS print): "*" and the 40 hex digits of SHA1(SHA1(pw)), either case. nullopt for
+// anything else.
+std::optional<Sha1Digest> ParseNativeVerifier(std::string_view text);
+std::string FormatNativeVerifier(const Sha1Digest& double_sha1);  // "*" + 40 upper-case hex
+// True when TEXT has the verifier's shape ("*" and 40 more characters), valid or not: the
+// configuration refuses such a text that is not 40 hex digits rather than take it as a
+// plaintext password.
+bool LooksLikeNativeVerifier(std::string_view text);
+
 // caching_sha2_password: token = SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || scramble).
 std::string CachingSha2Token(std::string_view password, std::span<const uint8_t> scramble);
 std::string CachingSha2TokenFromSha256(const Sha256Digest& sha256_password,

@@ -20,6 +20,14 @@ std::string TokenFor(std::string_view plugin, std::string_view password,
 
 bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,
                        std::string_view password) {
+  if (auto stored = mysql::ParseNativeVerifier(password)) {
+    // A stored verifier proves mysql_native_password replies only (the session switches
+    // other plugins to it first).
+    if (scramble.size() > mysql::kScrambleSize) scramble = scramble.substr(0, mysql::kScrambleSize);
+    return plugin == mysql::kNativePasswordPlugin &&
+           mysql::VerifyNativeToken(mysql::AsBytes(token), mysql::AsBytes(scramble), *stored)
+               .has_value();
+  }
   std::string expected = TokenFor(plugin, password, scramble);
   if (expected.size() != token.size()) return false;
   return expected.empty() || CRYPTO_memcmp(expected.data(), token.data(), token.size()) == 0;

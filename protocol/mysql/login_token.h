@@ -12,7 +12,8 @@ namespace sluice::mysql {
 std::string TokenFor(std::string_view plugin, std::string_view password, std::string_view scramble);
 
 // True when token proves password for plugin and scramble. An empty password accepts only
-// an empty token, as MySQL does.
+// an empty token, as MySQL does. PASSWORD may be a stored verifier "*<hex SHA1(SHA1(pw))>",
+// which proves mysql_native_password tokens only.
 bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,
                        std::string_view password);
 

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "protocol/pgsql/message.h"
+#include "protocol/pgsql/saslprep.h"
 
 namespace sluice::pgsql {
 namespace {
@@ -153,8 +154,10 @@ Result<std::string> Base64Decode(std::string_view text) {
 Result<ScramKeys> DeriveScramKeys(std::string_view password, std::string_view salt,
                                   int iterations) {
   if (iterations <= 0) return InvalidArgument("SCRAM iteration count must be positive");
+  // Hi() runs over the SASLprep'd password (RFC 5802 §2.2), as PostgreSQL computes it.
+  const std::string prepared = SaslPrepOrRaw(password);
   ScramKey salted{};
-  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+  if (PKCS5_PBKDF2_HMAC(prepared.data(), static_cast<int>(prepared.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()),
                         static_cast<int>(salt.size()), iterations, EVP_sha256(),
                         static_cast<int>(salted.size()), salted.data()) != 1) {

@@ -6,12 +6,9 @@
 // nonces are 18 random bytes in base64, an authzid is refused, and channel binding is
 // refused here because sluice advertises only SCRAM-SHA-256, never -PLUS.
 //
-// SASLprep limitation: PostgreSQL normalises the password with SASLprep (pg_saslprep) and
-// falls back to the raw bytes when that fails (invalid UTF-8, prohibited characters). We
-// always use the raw bytes. For ASCII passwords this is exactly what PostgreSQL does (printable
-// ASCII is unchanged by SASLprep; ASCII control characters make it fail, hence raw). A
-// non-ASCII password matches only when it is already in NFKC form with no mapped characters
-// (e.g. no non-ASCII spaces or soft hyphens).
+// Passwords are SASLprep'd (RFC 4013, protocol/pgsql/saslprep.h) before hashing, with
+// PostgreSQL's fallback to the raw bytes when that fails, so a non-ASCII password gives the
+// verifier PostgreSQL itself would store and the proof libpq would send.
 #pragma once
 
 #include <array>

@@ -105,6 +105,12 @@ void MysqlClientLogin::Begin(const mysql::HandshakeResponse& resp, evbuffer* out
     Switch(mysql::kNativePasswordPlugin, out);
     return;
   }
+  if (const User* u = cb_->FindLoginUser(user_);
+      u && plugin == mysql::kCachingSha2Plugin && mysql::ParseNativeVerifier(u->password)) {
+    // Only SHA1(SHA1(pw)) is stored for this user: caching_sha2 cannot be checked against it.
+    Switch(mysql::kNativePasswordPlugin, out);
+    return;
+  }
   if (resp.auth_response.empty() && plugin != mysql::kNativePasswordPlugin) {
     // The client's plugin differs from the one sluice announced, so it sent no token; restart
     // the exchange with its plugin and sluice's scramble, as MySQL does.

@@ -70,6 +70,7 @@ void MysqlSession::Start() {
   client_.Enable();
   if (!within_limit) {
     // MySQL answers an over-limit connection with ER_CON_COUNT_ERROR before the handshake.
+    worker_->stats().client_connections_refused++;
     SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, 0);
     Close();
     return;
@@ -146,10 +147,16 @@ void MysqlSession::OnLoginAccepted() {
   charset_ = login_.charset();
   user_ = login_.user();
   want_.schema = login_.database();
-  if (want_.schema.empty()) {
-    const RuntimePtr& rt = worker_->runtime().Current();
-    if (const User* u = rt->FindUser(user_)) want_.schema = u->default_schema;
+  const User* u = ClusterUser(user_);
+  if (int64_t held = 0; u && !AdmitUser(*u, &held)) {
+    SendErr(mysql::ER_USER_LIMIT_REACHED,
+            fmt::format(fmt::runtime(mysql::ER_USER_LIMIT_REACHED.message), user_,
+                        "max_user_connections", u->max_connections),
+            login_.seq() + 1);
+    Close();
+    return;
   }
+  if (want_.schema.empty() && u) want_.schema = u->default_schema;
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
     phase_ = Phase::kIdle;
@@ -312,18 +319,12 @@ void MysqlSession::Dispatch(std::string payload) {
 // KILL (the statement or COM_PROCESS_KILL) names a server thread id; through a pool that id
 // belongs to whichever session holds that backend connection, so it is refused until sluice
 // maps its own connection ids (mysql::PolicyOf).
-
-// KILL (the statement or COM_PROCESS_KILL) names a server thread id; through a pool that id
-// belongs to whichever session holds that backend connection, so it is refused until sluice
-// maps its own connection ids (mysql::PolicyOf).
 void MysqlSession::RefuseKill() {
   SendErr(ER_NOT_SUPPORTED_YET,
           fmt::format(fmt::runtime(ER_NOT_SUPPORTED_YET.message),
                       "KILL through sluice (cancel the statement from its own client)"),
           1);
 }
-
-// Commands answered by sluice itself; true when handled.
 
 // Commands answered by sluice itself; true when handled.
 bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
@@ -376,7 +377,7 @@ void MysqlSession::StartCommand() {
     // The client believes it is inside a transaction that died with its server: say so
     // once, rather than run its next statement outside of it.
     lost_state_ = false;
-    FailCommand(mysql::CR_SERVER_LOST,
+    FailCommand(mysql::ER_NET_READ_ERROR,
                 "sluice: the server that ran this transaction was taken offline; the "
                 "transaction was rolled back");
     return;
@@ -424,7 +425,7 @@ void MysqlSession::RouteAndAcquire() {
   }
   const RuntimePtr& rt = worker_->runtime().Current();
   const Server& srv = rt->clusters[cluster_index_].servers[route.server];
-  const User* u = rt->FindUser(user_);
+  const User* u = ClusterUser(user_);
   if (!u) {
     FailCommand(mysql::ER_ACCESS_DENIED_ERROR, "sluice: user no longer exists");
     return;
@@ -451,7 +452,7 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
   const Server* srv = nullptr;
   for (const Server& s : cluster.servers)
     if (s.name() == key.server) srv = &s;
-  const User* u = rt->FindUser(user_);
+  const User* u = ClusterUser(user_);
   if (!srv || !u) {
     lease_.Release(key.server);
     RetryOrFail(Unavailable(fmt::format("{} left the cluster's configuration", key.server)));

@@ -270,7 +270,7 @@ void MysqlSession::RetryOrFail(const Status& st) {
     // server sends when a statement dies mid-stream; the session stays usable.
     seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
   }
-  FailCommand(mysql::CR_SERVER_LOST,
+  FailCommand(mysql::ER_NET_READ_ERROR,
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
 }
 

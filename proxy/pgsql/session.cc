@@ -152,6 +152,12 @@ void PgSession::OnAuthenticated() {
 
 void PgSession::BeginLoginBackend() {
   phase_ = Phase::kLoginBackend;
+  const User* u = ClusterUser(user_);  // one of its max_connections, from here to the close
+  if (int64_t held = 0; u && !user_admitted() && !AdmitUser(*u, &held)) {
+    FailLogin(state::kTooManyConnections,
+              fmt::format("too many connections for role \"{}\"", user_));
+    return;
+  }
   // The writer checks the database (3D000 comes from the server) and gives the settings.
   StatementInfo info;
   RouteRequest req;
@@ -333,7 +339,7 @@ void PgSession::Acquire(int server_index) {
   const RuntimePtr& rt = worker_->runtime().Current();
   const Cluster& cluster = rt->clusters[cluster_index_];
   const Server& srv = cluster.servers[server_index];
-  const User* u = rt->FindUser(user_);
+  const User* u = ClusterUser(user_);
   if (!u) {
     FailLogin(state::kInvalidAuthorizationSpecification, "sluice: the user no longer exists");
     return;

@@ -33,7 +33,9 @@ const pgsql::ScramVerifier* VerifierFor(const std::string& user, const std::stri
   thread_local std::unordered_map<std::string, std::pair<std::string, pgsql::ScramVerifier>> cache;
   auto it = cache.find(user);
   if (it != cache.end() && it->second.first == password) return &it->second.second;
-  auto v = pgsql::MakeVerifierWithRandomSalt(password);
+  // The configured password is the plaintext, or the stored verifier itself (validated).
+  auto v = password.rfind("SCRAM-SHA-256$", 0) == 0 ? pgsql::ParseVerifier(password)
+                                                    : pgsql::MakeVerifierWithRandomSalt(password);
   if (!v.ok()) return nullptr;
   if (cache.size() > 10000) cache.clear();
   auto& slot = cache[user];
@@ -117,7 +119,7 @@ void PgStartup::HandleStartup(evbuffer* in, evbuffer* out, bool tls) {
       AppendTo(out, msg);
     }
     if (cb_->OverClientLimit()) {
-      Fail(state::kTooManyConnections, "sorry, too many clients already", out);
+      Fail(state::kTooManyConnections, "sorry, too many clients already", out, true);
       return;
     }
     BeginAuth(in, out);

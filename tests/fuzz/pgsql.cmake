@@ -6,4 +6,5 @@ sluice_fuzz_target(pgsql_codec_fuzz SOURCES
   protocol/pgsql/frontend.cc
   protocol/pgsql/backend.cc
   protocol/pgsql/scram.cc
+  protocol/pgsql/saslprep.cc
   protocol/pgsql/md5.cc)

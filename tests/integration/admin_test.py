@@ -213,7 +213,7 @@ class AdminTest(unittest.TestCase):
             rows = self.q("SELECT status FROM runtime_servers WHERE port=%d" % soft)
             self.assertEqual(rows, (("OFFLINE_SOFT",),))
             m = self.metrics()
-            self.assertRegex(m, r'sluice_server_state\{cluster="app",hostgroup="1",server="127.0.0.1:%d",'
+            self.assertRegex(m, r'sluice_server_state\{cluster="app",server="127.0.0.1:%d",'
                                 r'state="OFFLINE_SOFT"\} 1' % soft)
             seen = set()
             for _ in range(12):
@@ -226,7 +226,7 @@ class AdminTest(unittest.TestCase):
             rows = self.q("SELECT port, status FROM runtime_servers WHERE role='replica' ORDER BY port")
             # The admin port sends every value as text, as ProxySQL's does.
             self.assertEqual(sorted(rows), sorted(((str(soft), "OFFLINE_SOFT"), (str(hard), "OFFLINE_HARD"))))
-            self.assertRegex(self.metrics(), r'sluice_server_state\{cluster="app",hostgroup="1",'
+            self.assertRegex(self.metrics(), r'sluice_server_state\{cluster="app",'
                                              r'server="127.0.0.1:%d",state="OFFLINE_HARD"\} 1' % hard)
             with self.app() as c:
                 # No usable reader: reads fall back to the writer (reader_fallback_to_writer).

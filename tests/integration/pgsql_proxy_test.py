@@ -351,6 +351,24 @@ SELECT v FROM psql_t WHERE id = 1;
                     time.sleep(1)
                 self.assertGreaterEqual(delta, done * 0.9, "-S reads did not land on replicas")
 
+    def test_one_clients_reads_spread_over_the_replicas(self):
+        # The least-outstanding balancer counts a statement's backend lease when it starts
+        # and uncounts it when it ends; a count without its end makes a replica look busy
+        # for good, and reads drift away from it (the MySQL session leaked one per login).
+        conn = self.connect()
+        conn.autocommit = True
+        cur = conn.cursor()
+        got = {}
+        for _ in range(200):
+            cur.execute("SELECT inet_server_port()")
+            port = cur.fetchone()[0]
+            got[port] = got.get(port, 0) + 1
+        conn.close()
+        self.assertNotIn(self.primary, got)
+        for p in self.replicas:
+            # Random picks by weight among idle replicas: about 100 each.
+            self.assertGreater(got.get(p, 0), 50, got)
+
     def test_wrong_password_is_28P01(self):
         sock, err = raw_login(self.port, self.user, "not-the-password", self.db)
         self.assertIsNone(sock)

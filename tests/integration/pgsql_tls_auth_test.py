@@ -29,13 +29,38 @@ def make_cert(directory):
     return cert, key
 
 
+# A password SASLprep changes (RFC 4013): a soft hyphen (mapped to nothing), U+2168 ROMAN
+# NUMERAL NINE (NFKC: "IX") and a no-break space (mapped to SPACE). PostgreSQL hashes the
+# prepared form when the role's password is set, and libpq prepares what the client typed.
+SASLPREP_USER = "saslprep_user"
+SASLPREP_PASSWORD = "p\u00e4ss\u00adw\u00f6rd\u2168\u00a0!"
+# The same password as another client may type it: "a" + COMBINING DIAERESIS, an ordinary
+# space; SASLprep makes both spellings one.
+SASLPREP_PASSWORD_DECOMPOSED = "pa\u0308ssw\u00f6rdIX !"
+
+
+def create_saslprep_role():
+    conn = psycopg2.connect(host="127.0.0.1", port=int(ENV["PRIMARY_PORT"]),
+                            user=ENV["ADMIN_USER"], password=ENV["ADMIN_PASSWORD"],
+                            dbname=ENV["DATABASE"], connect_timeout=10)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("DROP ROLE IF EXISTS %s" % SASLPREP_USER)
+    cur.execute("CREATE ROLE %s LOGIN PASSWORD %%s" % SASLPREP_USER, (SASLPREP_PASSWORD,))
+    conn.close()
+
+
 class PgTlsAuthTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sluice-pgtls-")
         cert, key = make_cert(cls.tmp)
+        create_saslprep_role()
         users = [
             {"name": ENV["APP_USER"], "password": ENV["APP_PASSWORD"]},
+            # A non-ASCII password, in sluice's config as the operator typed it: sluice's
+            # verifier and its own login to the server must both use the SASLprep'd form.
+            {"name": SASLPREP_USER, "password": SASLPREP_PASSWORD},
             # A second login name for the same server role, challenged with md5.
             {"name": "md5_user", "password": "md5_pw", "pg_auth": "md5",
              "backend_user": ENV["APP_USER"], "backend_password": ENV["APP_PASSWORD"]},
@@ -71,6 +96,26 @@ class PgTlsAuthTest(unittest.TestCase):
         cur.execute("SELECT 1")
         self.assertEqual(cur.fetchone()[0], 1)
         conn.close()
+
+    def test_non_ascii_password_is_saslprepped(self):
+        # Directly, the server accepts both spellings (it proves the role exists as set up).
+        for pw in (SASLPREP_PASSWORD, SASLPREP_PASSWORD_DECOMPOSED):
+            direct = psycopg2.connect(host="127.0.0.1", port=int(ENV["PRIMARY_PORT"]),
+                                      user=SASLPREP_USER, password=pw, dbname=ENV["DATABASE"],
+                                      connect_timeout=10)
+            direct.close()
+        # Through sluice: the client's proof checks against sluice's verifier, and sluice's
+        # backend login (the same password, as SCRAM client) against the server's.
+        for pw in (SASLPREP_PASSWORD, SASLPREP_PASSWORD_DECOMPOSED):
+            conn = self.connect(user=SASLPREP_USER, password=pw)
+            cur = conn.cursor()
+            cur.execute("SELECT current_user")
+            self.assertEqual(cur.fetchone()[0], SASLPREP_USER)
+            conn.close()
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            self.connect(user=SASLPREP_USER, password="p\u00e4ssw\u00f6rd")
+        self.assertIn('password authentication failed for user "%s"' % SASLPREP_USER,
+                      str(cm.exception))
 
     def test_wrong_password_over_tls_is_28P01(self):
         with self.assertRaises(psycopg2.OperationalError) as cm:

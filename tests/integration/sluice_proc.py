@@ -97,7 +97,7 @@ class Sluice:
                  max_client_connections=None, server_max_connections=None, workers=2,
                  log_level="info", replicas=True, replica_max_lag_ms=None, users=None,
                  cluster_options=None, extra_cluster_toml="", extra_toml="", workdir=None,
-                 start_timeout=30.0):
+                 start_timeout=30.0, admin_options=None):
         """env: read_cluster_env(); kind: "mysql" or "postgres" (default: from env["KIND"]).
 
         replicas=False lists only the primary; a sluice with replica discovery may still
@@ -130,6 +130,7 @@ class Sluice:
         opts["read_your_writes_ms"] = read_your_writes_ms
         if max_client_connections is not None:
             opts["max_client_connections"] = max_client_connections
+        self.admin_options = dict(admin_options or {})
         self.config = self._render(opts, users, workers, log_level, replicas,
                                    server_max_connections, replica_max_lag_ms,
                                    extra_cluster_toml, extra_toml)
@@ -140,7 +141,9 @@ class Sluice:
         out = ["[sluice]", "workers = %d" % workers, "log_level = %s" % _q(log_level),
                "drain_timeout_ms = 1000", "",
                "[admin]", "listen = %s" % _q("127.0.0.1:%d" % self.admin_port),
-               "user = \"admin\"", "password = %s" % _q(self.admin_password), "",
+               "user = \"admin\"", "password = %s" % _q(self.admin_password)]
+        out += ["%s = %s" % (k, _toml_value(v)) for k, v in self.admin_options.items()]
+        out += ["",
                "[[cluster]]", "name = \"test\"",
                "protocol = %s" % _q("mysql" if self.kind == "mysql" else "postgresql"),
                "listen = %s" % _q("127.0.0.1:%d" % self.port),

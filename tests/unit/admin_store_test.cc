@@ -204,9 +204,45 @@ TEST_F(AdminStoreTest, DigestStatsAndReset) {
   for (const auto& f : fams) {
     if (f.name != "sluice_server_queries_total") continue;
     for (const auto& m : f.metric)
-      if (m.label[2].value == "127.0.0.1:3307") found = m.counter.value == 5;
+      if (m.label[1].value == "127.0.0.1:3307") found = m.counter.value == 5;
   }
   EXPECT_TRUE(found);
+}
+
+// pgbouncer_exporter/ProxySQL-exporter habit: a server's series keep their identity when a
+// failover moves it to another role and hostgroup; role and hostgroup are gauges of their own.
+TEST_F(AdminStoreTest, ServerSeriesKeepTheirLabelsAcrossARoleChange) {
+  auto labels_of = [](const Runtime& rt) {
+    std::map<std::string, std::vector<std::vector<std::string>>> out;
+    for (const auto& f : BuildMetricFamilies(StatsDelta{}, rt)) {
+      if (f.name == "sluice_server_role" || f.name == "sluice_server_hostgroup") continue;
+      for (const auto& m : f.metric) {
+        std::vector<std::string> l;
+        for (const auto& kv : m.label) l.push_back(kv.name + "=" + kv.value);
+        out[f.name].push_back(l);
+      }
+    }
+    return out;
+  };
+  Runtime before = *holder_.Load();
+  Runtime after = before;
+  for (Server& s : after.clusters[0].servers) {
+    bool was_primary = s.role == ServerRole::kPrimary;
+    s.role = was_primary ? ServerRole::kReplica : s.role;
+    s.hostgroup = was_primary ? after.clusters[0].reader_hostgroup : s.hostgroup;
+  }
+  after.clusters[0].servers[1].role = ServerRole::kPrimary;
+  after.clusters[0].servers[1].hostgroup = after.clusters[0].writer_hostgroup;
+  EXPECT_EQ(labels_of(before).at("sluice_server_queries_total"),
+            labels_of(after).at("sluice_server_queries_total"));
+  EXPECT_EQ(labels_of(before).at("sluice_server_state"),
+            labels_of(after).at("sluice_server_state"));
+  for (const auto& f : BuildMetricFamilies(StatsDelta{}, after)) {
+    if (f.name != "sluice_server_hostgroup") continue;
+    ASSERT_FALSE(f.metric.empty());
+    EXPECT_EQ(f.metric[1].label[1].value, after.clusters[0].servers[1].name());
+    EXPECT_EQ(f.metric[1].gauge.value, after.clusters[0].writer_hostgroup);
+  }
 }
 
 TEST_F(AdminStoreTest, EventsTable) {

@@ -309,7 +309,8 @@ name = "u"
 password = "b"
 cluster = "c"
 )")),
-            "t.toml:17: user[1].name: duplicate user \"u\" (the first is user[0])");
+            "t.toml:17: user[1].name: duplicate user \"u\" in cluster \"c\" (the first is "
+            "user[0])");
   EXPECT_EQ(Error(WithBase("[[query_rule]]\nid = 7\n[[query_rule]]\nid = 7\n")),
             "t.toml:15: query_rule[1].id: duplicate id 7 (the first is query_rule[0])");
 }

@@ -104,6 +104,40 @@ TEST(MysqlAuth, ScrambleIsPrintableSafeAndRandom) {
   EXPECT_EQ(seen.size(), 200u);
 }
 
+// MariaDB: SELECT PASSWORD('password') = *2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19.
+constexpr std::string_view kPasswordVerifier = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+
+TEST(MysqlAuth, NativeVerifierParsesAsMysqlUserHoldsIt) {
+  auto v = ParseNativeVerifier(kPasswordVerifier);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, DoubleSha1("password"));
+  EXPECT_EQ(FormatNativeVerifier(*v), kPasswordVerifier);
+  auto lower = ParseNativeVerifier("*2470c0c06dee42fd1618bb99005adca2ec9d1e19");
+  ASSERT_TRUE(lower.has_value());
+  EXPECT_EQ(*lower, *v);
+  for (std::string_view bad :
+       {"", "*", "2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19",
+        "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1", "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1G",
+        "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E199"}) {
+    EXPECT_FALSE(ParseNativeVerifier(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(LooksLikeNativeVerifier("*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1G"));
+  EXPECT_FALSE(LooksLikeNativeVerifier("password"));
+}
+
+TEST(MysqlAuth, ScrambleReplyCheckedAgainstStoredVerifierOnly) {
+  // A client logging in with "password": only the stored verifier is on the proxy's side.
+  auto stored = ParseNativeVerifier(kPasswordVerifier);
+  ASSERT_TRUE(stored.has_value());
+  Scramble s = TestScramble();
+  std::string token = NativeToken("password", s);
+  auto sha1 = VerifyNativeToken(AsBytes(token), s, *stored);
+  ASSERT_TRUE(sha1.has_value());
+  EXPECT_EQ(*sha1, Sha1(AsBytes("password")));
+  std::string wrong = NativeToken("passw0rd", s);
+  EXPECT_FALSE(VerifyNativeToken(AsBytes(wrong), s, *stored).has_value());
+}
+
 }  // namespace
 }  // namespace sluice::mysql
 

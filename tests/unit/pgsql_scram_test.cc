@@ -6,6 +6,7 @@
 
 #include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/message.h"
+#include "protocol/pgsql/saslprep.h"
 #include "protocol/pgsql/scram.h"
 
 namespace sluice::pgsql {
@@ -58,6 +59,40 @@ TEST(PgsqlScramTest, Rfc7677VectorServerSide) {
   auto keys = DeriveScramKeys("pencil", *Base64Decode(kRfcSaltB64), 4096);
   ASSERT_TRUE(s.client_key().has_value());
   EXPECT_EQ(*s.client_key(), keys->client_key);
+}
+
+// The RFC 7677 user's verifier in pg_authid's text form (computed independently with Python's
+// hashlib.pbkdf2_hmac and hmac), as an operator would paste it from SELECT rolpassword.
+constexpr std::string_view kRfcVerifierText =
+    "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
+
+TEST(PgsqlScramTest, ServerExchangeFromAParsedVerifierOnly) {
+  auto v = ParseVerifier(kRfcVerifierText);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(FormatVerifier(*v), kRfcVerifierText);
+  ScramServerSession s(*v);
+  s.set_server_nonce(std::string(kRfcServerNonce));
+  auto first = s.ServerFirst(kRfcClientFirst);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(*first, kRfcServerFirst);
+  auto final_msg = s.ServerFinal(kRfcClientFinal);
+  ASSERT_TRUE(final_msg.ok()) << final_msg.status().message();
+  EXPECT_EQ(*final_msg, kRfcServerFinal);
+  EXPECT_TRUE(s.authenticated());
+
+  // A wrong password against the same stored verifier is refused as 28P01.
+  ScramServerSession s2(*v);
+  ScramClientSession c = ScramClientSession::FromPassword("pencil2");
+  auto cf = c.ClientFirst();
+  ASSERT_TRUE(cf.ok());
+  auto sf = s2.ServerFirst(*cf);
+  ASSERT_TRUE(sf.ok());
+  auto cfin = c.ClientFinal(*sf);
+  ASSERT_TRUE(cfin.ok());
+  auto sfin = s2.ServerFinal(*cfin);
+  ASSERT_FALSE(sfin.ok());
+  EXPECT_EQ(sfin.status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST(PgsqlScramTest, ClientRejectsForgedServerSignature) {
@@ -240,6 +275,42 @@ TEST(PgsqlMd5Test, MatchesIndependentlyComputedValues) {
   EXPECT_EQ(*from_hash, "md598a0412b9c31436fc53776e863350083");
   EXPECT_FALSE(Md5PasswordFromHash("md5xyz", {1, 2, 3, 4}).ok());
   EXPECT_FALSE(Md5PasswordFromHash("SCRAM-SHA-256$4096:aa", {1, 2, 3, 4}).ok());
+}
+
+// RFC 4013 section 3's examples; where the RFC says "error", PostgreSQL hashes the raw
+// bytes, and so does sluice.
+TEST(PgsqlSaslPrepTest, Rfc4013Examples) {
+  EXPECT_EQ(SaslPrepOrRaw("I\u00ADX"), "IX");  // SOFT HYPHEN mapped to nothing
+  EXPECT_EQ(SaslPrepOrRaw("user"), "user");
+  EXPECT_EQ(SaslPrepOrRaw("USER"), "USER");                  // no case folding
+  EXPECT_EQ(SaslPrepOrRaw("\u00AA"), "a");                   // NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u2168"), "IX");                  // NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u0007"), "\u0007");              // prohibited: raw
+  EXPECT_EQ(SaslPrepOrRaw("\u0627\u0031"), "\u0627\u0031");  // bidi check fails: raw
+}
+
+TEST(PgsqlSaslPrepTest, MapsSpacesNormalisesAndFallsBackOnBadInput) {
+  EXPECT_EQ(SaslPrepOrRaw("a\u00A0b"), "a b");                  // NO-BREAK SPACE -> SPACE
+  EXPECT_EQ(SaslPrepOrRaw("pa\u0308sswort"), "p\u00E4sswort");  // composed by NFKC
+  EXPECT_EQ(SaslPrepOrRaw("\u00E4\u200D"), "\u00E4");           // ZERO WIDTH JOINER removed
+  // ZERO WIDTH SPACE is in both tables; the space mapping comes first (PostgreSQL agrees).
+  EXPECT_EQ(SaslPrepOrRaw("\u00E4\u200B"), "\u00E4 ");
+  const std::string invalid_utf8("\xC3\x28pw", 4);
+  EXPECT_EQ(SaslPrepOrRaw(invalid_utf8), invalid_utf8);
+  EXPECT_EQ(SaslPrepOrRaw("\u00AD"), "\u00AD");  // empty once prepared: raw
+  EXPECT_EQ(SaslPrepOrRaw(""), "");
+}
+
+// The verifier is computed over the prepared password: two spellings that SASLprep makes
+// equal give the same keys (libpq prepares what the user typed the same way).
+TEST(PgsqlSaslPrepTest, VerifierUsesThePreparedPassword) {
+  auto a = MakeVerifier("I\u00ADX\u2168", "saltsaltsaltsalt");
+  auto b = MakeVerifier("IXIX", "saltsaltsaltsalt");
+  auto raw = MakeVerifier("\u0007x", "saltsaltsaltsalt");
+  auto raw_again = MakeVerifier("\u0007x", "saltsaltsaltsalt");
+  ASSERT_TRUE(a.ok() && b.ok() && raw.ok() && raw_again.ok());
+  EXPECT_EQ(FormatVerifier(*a), FormatVerifier(*b));
+  EXPECT_EQ(FormatVerifier(*raw), FormatVerifier(*raw_again));
 }
 
 }  // namespace

@@ -240,7 +240,7 @@ TEST_F(MysqlSessionTest, ALostTransactionIsNotRetried) {
   ASSERT_EQ(pk.size(), 1u);
   auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
   ASSERT_TRUE(err.ok());
-  EXPECT_EQ(err->code, mysql::CR_SERVER_LOST.code);
+  EXPECT_EQ(err->code, mysql::ER_NET_READ_ERROR.code);
   EXPECT_EQ(h_.dialed(), 1u);
   EXPECT_EQ(h_.stats().retries, 0u);
 }

@@ -1,0 +1,1 @@
+select * from t where id = 5 and name = 'x''y' -- comment

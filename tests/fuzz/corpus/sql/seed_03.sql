@@ -1,0 +1,1 @@
+SELECT /*! STRAIGHT_JOIN */ a, b FROM t1 JOIN t2 ON t1.id = t2.id WHERE x IN (1,2,3)

@@ -1,0 +1,1 @@
+DELETE FROM `weird``name` WHERE c = x'1F' OR d = b'01'

@@ -1,0 +1,1 @@
+SET @x := 1, @@session.sql_mode = 'ANSI', autocommit = 0

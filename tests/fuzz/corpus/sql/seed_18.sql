@@ -1,0 +1,1 @@
+SELECT "double" FROM "quoted"."ident" WHERE n = N'nat' /* block /* nested */ */

@@ -1,0 +1,1 @@
+SELECT currval('s'), lastval(), pg_advisory_lock(1)
