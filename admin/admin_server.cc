@@ -18,6 +18,7 @@
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/handshake.h"
+#include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/resultset.h"
@@ -93,13 +94,6 @@ bool Send(int fd, uint8_t seq, const std::string& payload) {
   std::string out;
   mysql::AppendPacket(&out, &seq, payload);
   return WriteAll(fd, out);
-}
-
-bool SameBytes(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 std::string Trim(std::string_view s) {
@@ -313,13 +307,11 @@ void AdminServer::AcceptLoop() {
   }
 }
 
-// admin.password is the plaintext or its stored verifier "*<hex SHA1(SHA1(pw))>"; with the
-// verifier the scramble reply is checked against it (protocol/mysql/auth.h).
+// admin.password is the plaintext or its stored verifier "*<hex SHA1(SHA1(pw))>": the one
+// token check of the proxy's logins decides (protocol/mysql/login_token.h).
 bool AdminServer::PasswordMatches(const std::string& token, const std::string& scramble) const {
-  if (auto stored = mysql::ParseNativeVerifier(settings_.password))
-    return mysql::VerifyNativeToken(mysql::AsBytes(token), mysql::AsBytes(scramble), *stored)
-        .has_value();
-  return SameBytes(token, mysql::NativeToken(settings_.password, mysql::AsBytes(scramble)));
+  return mysql::VerifyClientToken(mysql::kNativePasswordPlugin, token, scramble,
+                                  settings_.password);
 }
 
 bool AdminServer::AdmitOperator(Conn* conn) {

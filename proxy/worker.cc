@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "proxy/backend_pool.h"
+#include "proxy/backend_socket.h"
 #include "proxy/client_session.h"
 #include "proxy/shared.h"
 
@@ -21,7 +22,7 @@ constexpr int kHousekeepingMs = 100;
 }  // namespace
 
 Worker::Worker(int index, ProxyShared* shared)
-    : index_(index), shared_(shared), runtime_(&shared->runtime) {
+    : index_(index), shared_(shared), runtime_(&shared->runtime), dialer_(TcpDialer()) {
   // The change list folds an event_add/event_del pair made within one loop turn into
   // nothing: EagerWrite's arm-then-disarm of EV_WRITE costs no epoll_ctl.
   event_config* cfg = event_config_new();

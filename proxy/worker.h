@@ -27,6 +27,7 @@ namespace sluice {
 
 class ClientSession;
 class BackendPools;
+class Dialer;
 struct ProxyShared;
 
 class Worker {
@@ -55,6 +56,9 @@ class Worker {
   RuntimeCache& runtime() { return runtime_; }
   BackendPools& pools() { return *pools_; }
   Router& router() { return router_; }
+  // How backend connections are opened (TCP; unit tests give an in-memory one).
+  Dialer* dialer() const { return dialer_; }
+  void set_dialer(Dialer* d) { dialer_ = d; }
   // This worker's counters since the last hand-over; only this worker's thread touches it.
   StatsDelta& stats() { return *stats_; }
   // Where the control plane takes this worker's counters from (any thread).
@@ -128,6 +132,7 @@ class Worker {
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;
+  Dialer* dialer_;
   std::unique_ptr<StatsDelta> stats_ = std::make_unique<StatsDelta>();
   StatsMailbox mailbox_;
   std::thread thread_;

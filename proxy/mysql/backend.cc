@@ -1,16 +1,12 @@
 #include "proxy/mysql/backend.h"
 
-#include <arpa/inet.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <algorithm>
 
 #include "common/log.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
+#include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
-#include "proxy/mysql/login.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/worker.h"
 
@@ -23,94 +19,54 @@ constexpr size_t kBackendReadHighWater = 256 * 1024;
 }  // namespace
 
 MysqlBackend::MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner)
-    : PooledConn(std::move(key)), worker_(w), login_(std::move(login)), owner_(owner) {
+    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {
   stmts_.set_capacity(login_.max_prepared);
 }
 
-MysqlBackend::~MysqlBackend() {
-  if (bev_) bufferevent_free(bev_);
-}
-
-void MysqlBackend::Destroy() {
-  delete this;
-}
+MysqlBackend::~MysqlBackend() = default;
 
 MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& login,
                                     Owner* owner) {
   auto* b = new MysqlBackend(w, std::move(key), login, owner);
-  b->bev_ = bufferevent_socket_new(w->base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(b->bev_, &MysqlBackend::OnRead, nullptr, &MysqlBackend::OnEvent, b);
-  b->read_high_water_ = kBackendReadHighWater;
-  bufferevent_setwatermark(b->bev_, EV_READ, 0, kBackendReadHighWater);
-  timeval tv{login.connect_timeout_ms / 1000, (login.connect_timeout_ms % 1000) * 1000};
-  bufferevent_set_timeouts(b->bev_, &tv, &tv);
-  bufferevent_enable(b->bev_, EV_READ | EV_WRITE);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(login.port);
-  inet_pton(AF_INET, login.host.c_str(), &sin.sin_addr);
-  if (bufferevent_socket_connect(b->bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) {
-    // Reported from the event loop so the caller never sees a callback inside Connect().
-    b->phase_ = Phase::kFailed;
-    bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
-  } else {
-    UseDirectReads(b->bev_);
-  }
+  b->socket_.Connect(w->base(), w->dialer(), ConnectAddress(login.host, login.address, login.port),
+                     login.connect_timeout_ms, kBackendReadHighWater);
   return b;
 }
 
 void MysqlBackend::AllowPacket(size_t wire_len) {
-  size_t hw = std::max(kBackendReadHighWater, wire_len);
-  if (hw == read_high_water_) return;
-  read_high_water_ = hw;
-  bufferevent_setwatermark(bev_, EV_READ, 0, hw);
+  socket_.SetReadHighWater(std::max(kBackendReadHighWater, wire_len));
 }
 
-void MysqlBackend::OnEvent(bufferevent*, short what, void* arg) {
-  auto* b = static_cast<MysqlBackend*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {
-    b->phase_ = Phase::kHandshake;
-    evutil_socket_t fd = bufferevent_getfd(b->bev_);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // The greeting may have been read before this event ran (same loop turn).
-    if (evbuffer_get_length(b->input()) > 0) b->HandleLoginPacket();
-    return;
-  }
-  std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
-                    : (what & BEV_EVENT_EOF)   ? "closed by the server"
-                                             : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-  b->Fail(Unavailable(fmt::format("backend {}: {}", b->server(), why)));
+void MysqlBackend::OnSocketConnected() {
+  phase_ = Phase::kHandshake;
+  // The greeting may have been read before this event ran (same loop turn).
+  if (evbuffer_get_length(input()) > 0) HandleLoginPacket();
+}
+
+void MysqlBackend::OnSocketFailed(const std::string& why) {
+  Fail(Unavailable(fmt::format("backend {}: {}", server(), why)));
 }
 
 void MysqlBackend::Fail(Status st) {
   phase_ = Phase::kFailed;
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
-  if (owner_) {
-    owner_->OnBackendError(this, st);
-    return;
-  }
-  // Idle in the pool, or orphaned while logging in (its session closed).
-  worker_->pools().Forget(this);
-  Destroy();
+  FailTo(st);
 }
 
-void MysqlBackend::OnRead(bufferevent*, void* arg) {
-  auto* b = static_cast<MysqlBackend*>(arg);
-  if (b->phase_ == Phase::kReady) {
-    if (b->owner_) {
-      b->owner_->OnBackendReadable(b);
+void MysqlBackend::OnSocketReadable() {
+  if (phase_ == Phase::kReady) {
+    if (owner_) {
+      owner_->OnBackendReadable(this);
     } else {
       // An idle connection has nothing to say; the server is closing it (wait_timeout,
       // shutdown): drop it now rather than hand it to a session.
-      b->Fail(Unavailable("unexpected data on an idle backend connection"));
+      Fail(Unavailable("unexpected data on an idle backend connection"));
     }
     return;
   }
   // The server speaks first: its greeting can be read in the loop turn that also reports
   // the connect, before the CONNECTED event; it waits in the buffer for that event.
-  if (b->phase_ == Phase::kConnecting) return;
-  b->HandleLoginPacket();
+  if (phase_ == Phase::kConnecting) return;
+  HandleLoginPacket();
 }
 
 void MysqlBackend::HandleLoginPacket() {
@@ -143,7 +99,7 @@ void MysqlBackend::HandleLoginPacket() {
   }
   if (phase_ == Phase::kReady) {
     // Login done: no more timeouts; the session bounds its own waits.
-    bufferevent_set_timeouts(bev_, nullptr, nullptr);
+    socket_.ClearTimeouts();
     state_.schema = login_.schema;
     if (owner_)
       owner_->OnBackendReady(this);
@@ -168,7 +124,7 @@ void MysqlBackend::SendHandshakeResponse(const mysql::InitialHandshake& hs) {
   r.database = login_.schema;
   auth_plugin_ = hs.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : hs.auth_plugin_name;
   r.auth_plugin_name = auth_plugin_;
-  r.auth_response = TokenFor(auth_plugin_, login_.password, scramble_);
+  r.auth_response = mysql::TokenFor(auth_plugin_, login_.password, scramble_);
   uint8_t seq = 1;
   WritePacket(output(), &seq, mysql::EncodeHandshakeResponse(r));
 }
@@ -190,7 +146,7 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
         return ProtocolError(fmt::format("backend {}: {}", server(), sw.status().message()));
       auth_plugin_ = sw->plugin_name;
       scramble_ = sw->plugin_data;
-      std::string token = TokenFor(auth_plugin_, login_.password, scramble_);
+      std::string token = mysql::TokenFor(auth_plugin_, login_.password, scramble_);
       if (token.empty() && !login_.password.empty() && auth_plugin_ != "mysql_clear_password")
         return Unavailable(
             fmt::format("backend {} asks for auth plugin '{}', which sluice does not speak",

@@ -11,10 +11,10 @@
 
 #include "common/status.h"
 #include "protocol/mysql/handshake.h"
+#include "proxy/backend_conn.h"
 #include "proxy/backend_pool.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/stmt_cache.h"
-#include "proxy/socket_io.h"
 
 namespace sluice {
 
@@ -22,52 +22,27 @@ class Worker;
 
 namespace mysqlproxy {
 
-struct BackendLogin {
-  std::string host;
-  uint16_t port = 0;
-  std::string user;
-  std::string password;
+struct BackendLogin : BackendTarget {
   std::string schema;  // sent with CONNECT_WITH_DB; "" for none
   uint64_t caps = 0;   // capabilities wanted; the server's are intersected
   uint8_t charset = 45;
-  int connect_timeout_ms = 3000;
   // Per connection, LRU beyond. Bounded so that servers × connections × this stays under
   // the server's max_prepared_stmt_count (16382 by default): 50 × 128 = 6400.
   size_t max_prepared = 128;
 };
 
-class MysqlBackend final : public PooledConn {
+class MysqlBackend final : public BackendConn<MysqlBackend> {
  public:
-  class Owner {
-   public:
-    virtual ~Owner() = default;
-    virtual void OnBackendReady(MysqlBackend* b) = 0;
-    virtual void OnBackendReadable(MysqlBackend* b) = 0;
-    // Login failed, or the connection broke. The owner must Destroy() or forget it.
-    virtual void OnBackendError(MysqlBackend* b, const Status& st) = 0;
-  };
-
   static MysqlBackend* Connect(Worker* w, PoolKey key, const BackendLogin& login, Owner* owner);
-  void Destroy() override;
-
-  // nullptr while idle in the pool: then any byte or EOF from the server closes it.
-  void SetOwner(Owner* owner) { owner_ = owner; }
   const std::string& host() const { return login_.host; }
   uint16_t port() const { return login_.port; }
-  evbuffer* input() const { return bufferevent_get_input(bev_); }
-  evbuffer* output() const { return bufferevent_get_output(bev_); }
-  // Sends the output now (proxy/socket_io.h).
-  void WriteNow() { EagerWrite(bev_); }
   // Lets the input buffer hold one whole packet of wire_len bytes even when that is above
   // the usual read-ahead bound (0: back to the bound). Sessions forward whole packets only.
   void AllowPacket(size_t wire_len);
-  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
-  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
   bool ready() const { return phase_ == Phase::kReady; }
   uint32_t thread_id() const { return thread_id_; }
   uint64_t caps() const { return caps_; }
   const std::string& server_version() const { return server_version_; }
-  const std::string& server() const { return key().server; }
   SessionState& state() { return state_; }
   StmtCache& stmts() { return stmts_; }
 
@@ -75,20 +50,17 @@ class MysqlBackend final : public PooledConn {
   enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };
   MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner);
   ~MysqlBackend() override;
-  static void OnRead(bufferevent*, void* arg);
-  static void OnEvent(bufferevent*, short what, void* arg);
+  void OnSocketConnected() override;
+  void OnSocketReadable() override;
+  void OnSocketFailed(const std::string& why) override;
   void HandleLoginPacket();
   void SendHandshakeResponse(const mysql::InitialHandshake& hs);
   Status HandleAuthPacket(std::span<const uint8_t> payload, uint8_t seq);
   void Fail(Status st);
 
-  Worker* worker_;
   BackendLogin login_;
-  Owner* owner_;
-  bufferevent* bev_ = nullptr;
   Phase phase_ = Phase::kConnecting;
   uint64_t caps_ = 0;
-  size_t read_high_water_ = 0;
   uint32_t thread_id_ = 0;
   std::string server_version_;
   std::string scramble_;

@@ -1,9 +1,5 @@
 #include "proxy/pgsql/backend.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 #include <cctype>
 
 #include "common/log.h"
@@ -33,61 +29,19 @@ std::string Lower(std::string_view s) {
 }
 
 PgBackend::PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner)
-    : PooledConn(std::move(key)), worker_(w), login_(std::move(login)), owner_(owner) {}
+    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {}
 
-PgBackend::~PgBackend() {
-  if (bev_) bufferevent_free(bev_);
-}
-
-void PgBackend::Destroy() {
-  delete this;
-}
+PgBackend::~PgBackend() = default;
 
 PgBackend* PgBackend::Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner) {
   auto* b = new PgBackend(w, std::move(key), login, owner);
-  b->bev_ = bufferevent_socket_new(w->base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(b->bev_, &PgBackend::OnRead, nullptr, &PgBackend::OnEvent, b);
-  bufferevent_setwatermark(b->bev_, EV_READ, 0, kBackendReadHighWater);
-  timeval tv{login.connect_timeout_ms / 1000, (login.connect_timeout_ms % 1000) * 1000};
-  bufferevent_set_timeouts(b->bev_, &tv, &tv);
-  bufferevent_enable(b->bev_, EV_READ | EV_WRITE);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(login.port);
-  inet_pton(AF_INET, login.host.c_str(), &sin.sin_addr);
-  if (bufferevent_socket_connect(b->bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) {
-    // Reported from the event loop so the caller never sees a callback inside Connect().
-    bufferevent_trigger_event(b->bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
-  } else {
-    UseDirectReads(b->bev_);
-  }
+  b->socket_.Connect(w->base(), w->dialer(), ConnectAddress(login.host, login.address, login.port),
+                     login.connect_timeout_ms, kBackendReadHighWater);
   return b;
 }
 
-void PgBackend::WatchWrites(size_t low_water) {
-  bufferevent_setwatermark(bev_, EV_WRITE, low_water, 0);
-  bufferevent_setcb(bev_, &PgBackend::OnRead, &PgBackend::OnWrite, &PgBackend::OnEvent, this);
-}
-
-void PgBackend::OnWrite(bufferevent*, void* arg) {
-  auto* b = static_cast<PgBackend*>(arg);
-  bufferevent_setcb(b->bev_, &PgBackend::OnRead, nullptr, &PgBackend::OnEvent, b);
-  if (b->owner_) b->owner_->OnBackendWritable(b);
-}
-
-void PgBackend::OnEvent(bufferevent*, short what, void* arg) {
-  auto* b = static_cast<PgBackend*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {
-    evutil_socket_t fd = bufferevent_getfd(b->bev_);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    b->SendStartup();
-    return;
-  }
-  std::string why = (what & BEV_EVENT_TIMEOUT) ? "timed out"
-                    : (what & BEV_EVENT_EOF)   ? "connection closed by the server"
-                                             : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-  b->Fail(Unavailable(fmt::format("server {}: {}", b->server(), why)));
+void PgBackend::OnSocketFailed(const std::string& why) {
+  Fail(Unavailable(fmt::format("server {}: {}", server(), why)));
 }
 
 void PgBackend::SendStartup() {
@@ -103,18 +57,11 @@ void PgBackend::SendStartup() {
 
 void PgBackend::Fail(Status st) {
   phase_ = Phase::kFailed;
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
-  if (owner_) {
-    owner_->OnBackendError(this, st);
-    return;
-  }
-  // Idle in the pool, resetting for it, or a login whose session went away.
-  worker_->pools().Forget(this);
-  Destroy();
+  FailTo(st);
 }
 
-void PgBackend::OnRead(bufferevent*, void* arg) {
-  auto* b = static_cast<PgBackend*>(arg);
+void PgBackend::OnSocketReadable() {
+  PgBackend* b = this;
   switch (b->phase_) {
     case Phase::kLogin:
       b->HandleLogin();
@@ -189,7 +136,7 @@ void PgBackend::HandleLogin() {
   }
   if (phase_ == Phase::kReady) {
     // Logged in: no more timeouts; the session bounds its own waits.
-    bufferevent_set_timeouts(bev_, nullptr, nullptr);
+    socket_.ClearTimeouts();
     if (owner_)
       owner_->OnBackendReady(this);
     else

@@ -14,8 +14,8 @@
 
 #include "common/status.h"
 #include "protocol/pgsql/scram.h"
+#include "proxy/backend_conn.h"
 #include "proxy/backend_pool.h"
-#include "proxy/socket_io.h"
 #include "proxy/pgsql/stmt_names.h"
 
 namespace sluice {
@@ -24,44 +24,15 @@ class Worker;
 
 namespace pgproxy {
 
-struct PgBackendLogin {
-  std::string host;
-  uint16_t port = 0;
-  std::string user;
-  std::string password;
+struct PgBackendLogin : BackendTarget {
   std::string database;
   std::string application_name = "sluice";
-  int connect_timeout_ms = 3000;
 };
 
-class PgBackend final : public PooledConn {
+class PgBackend final : public BackendConn<PgBackend> {
  public:
-  class Owner {
-   public:
-    virtual ~Owner() = default;
-    virtual void OnBackendReady(PgBackend* b) = 0;
-    virtual void OnBackendReadable(PgBackend* b) = 0;
-    // The output buffer towards the server fell below the low-water mark.
-    virtual void OnBackendWritable(PgBackend* b) = 0;
-    // Login failed or the connection broke. The owner must Destroy() or forget it.
-    // server_error() holds the server's ErrorResponse payload when it sent one.
-    virtual void OnBackendError(PgBackend* b, const Status& st) = 0;
-  };
-
   static PgBackend* Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner);
-  void Destroy() override;
-
-  void SetOwner(Owner* owner) { owner_ = owner; }
-  evbuffer* input() const { return bufferevent_get_input(bev_); }
-  evbuffer* output() const { return bufferevent_get_output(bev_); }
-  // Sends the output now (proxy/socket_io.h).
-  void WriteNow() { EagerWrite(bev_); }
-  void PauseRead() { bufferevent_disable(bev_, EV_READ); }
-  void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
-  // Asks for OnBackendWritable once the output drains below low_water.
-  void WatchWrites(size_t low_water);
   bool ready() const { return phase_ == Phase::kReady; }
-  const std::string& server() const { return key().server; }
   const std::string& host() const { return login_.host; }
   uint16_t port() const { return login_.port; }
   int32_t pid() const { return pid_; }
@@ -83,19 +54,16 @@ class PgBackend final : public PooledConn {
   enum class Phase { kConnecting, kLogin, kReady, kResetting, kFailed };
   PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner);
   ~PgBackend() override;
-  static void OnRead(bufferevent*, void* arg);
-  static void OnWrite(bufferevent*, void* arg);
-  static void OnEvent(bufferevent*, short what, void* arg);
+  void OnSocketConnected() override { SendStartup(); }
+  void OnSocketReadable() override;
+  void OnSocketFailed(const std::string& why) override;
   void SendStartup();
   void HandleLogin();
   Status HandleAuth(std::span<const uint8_t> payload);
   void HandleReset();
   void Fail(Status st);
 
-  Worker* worker_;
   PgBackendLogin login_;
-  Owner* owner_;
-  bufferevent* bev_ = nullptr;
   Phase phase_ = Phase::kConnecting;
   int32_t pid_ = 0;
   uint32_t secret_ = 0;

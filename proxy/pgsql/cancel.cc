@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "protocol/pgsql/startup.h"
+#include "proxy/backend_socket.h"
 #include "proxy/pgsql/wire.h"
 #include "proxy/worker.h"
 
@@ -32,25 +33,34 @@ uint32_t RandomU32() {
 }
 
 // Lives until the server closes the cancel connection, or the timeout.
-struct CancelConn {
-  bufferevent* bev;
-  static void OnEvent(bufferevent* bev, short what, void* arg) {
-    auto* c = static_cast<CancelConn*>(arg);
-    if (what & BEV_EVENT_CONNECTED) return;
-    bufferevent_free(bev);
-    delete c;
+class CancelConn final : private BackendSocket::Callbacks {
+ public:
+  static void Send(Worker* w, const BackendKey& key, int timeout_ms) {
+    auto* c = new CancelConn;
+    c->socket_.Connect(w->base(), w->dialer(), ParseSocketAddress(key.host, key.port), timeout_ms,
+                       4096);
+    std::string out;
+    pgsql::AppendCancelRequest(&out, pgsql::CancelRequest{key.pid, key.secret});
+    AppendTo(c->socket_.output(), out);
   }
-  static void OnRead(bufferevent* bev, void*) {
-    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+
+ private:
+  void OnSocketConnected() override {}
+  void OnSocketReadable() override {
+    evbuffer_drain(socket_.input(), evbuffer_get_length(socket_.input()));
   }
+  void OnSocketFailed(const std::string&) override { delete this; }
+  BackendSocket socket_{this};
 };
 
 }  // namespace
 
-void CancelSlot::Store(uint32_t addr, uint16_t port, int32_t pid, uint32_t secret) {
+void CancelSlot::Store(int family, const uint32_t (&addr)[4], uint16_t port, int32_t pid,
+                       uint32_t secret) {
   seq_.fetch_add(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  addr_.store(addr, std::memory_order_relaxed);
+  family_.store(family, std::memory_order_relaxed);
+  for (int i = 0; i < 4; ++i) addr_[i].store(addr[i], std::memory_order_relaxed);
   port_.store(port, std::memory_order_relaxed);
   pid_.store(pid, std::memory_order_relaxed);
   secret_.store(secret, std::memory_order_relaxed);
@@ -58,28 +68,34 @@ void CancelSlot::Store(uint32_t addr, uint16_t port, int32_t pid, uint32_t secre
 }
 
 void CancelSlot::Set(const BackendKey& key) {
-  in_addr a{};
-  if (inet_pton(AF_INET, key.host.c_str(), &a) != 1) a.s_addr = 0;
-  Store(a.s_addr, key.port, key.pid, key.secret);
+  uint32_t words[4] = {0, 0, 0, 0};
+  int family = 0;
+  if (inet_pton(AF_INET, key.host.c_str(), words) == 1)
+    family = AF_INET;
+  else if (inet_pton(AF_INET6, key.host.c_str(), words) == 1)
+    family = AF_INET6;
+  Store(family, words, key.port, key.pid, key.secret);
 }
 
 void CancelSlot::Clear() {
-  Store(0, 0, 0, 0);
+  const uint32_t none[4] = {0, 0, 0, 0};
+  Store(0, none, 0, 0, 0);
 }
 
 std::optional<BackendKey> CancelSlot::Get() const {
   for (;;) {
     uint32_t before = seq_.load(std::memory_order_acquire);
-    uint32_t addr = addr_.load(std::memory_order_relaxed);
+    int family = family_.load(std::memory_order_relaxed);
+    uint32_t words[4];
+    for (int i = 0; i < 4; ++i) words[i] = addr_[i].load(std::memory_order_relaxed);
     uint16_t port = port_.load(std::memory_order_relaxed);
     int32_t pid = pid_.load(std::memory_order_relaxed);
     uint32_t secret = secret_.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((before & 1) || seq_.load(std::memory_order_relaxed) != before) continue;
-    if (addr == 0) return std::nullopt;
-    char host[INET_ADDRSTRLEN];
-    in_addr a{addr};
-    inet_ntop(AF_INET, &a, host, sizeof host);
+    if (family == 0) return std::nullopt;
+    char host[INET6_ADDRSTRLEN] = {0};
+    inet_ntop(family, words, host, sizeof host);
     return BackendKey{host, port, pid, secret};
   }
 }
@@ -119,20 +135,7 @@ std::optional<BackendKey> FindCancelTarget(int32_t pid, uint32_t secret) {
 }
 
 void SendCancel(Worker* w, const BackendKey& key, int timeout_ms) {
-  auto* c = new CancelConn{bufferevent_socket_new(w->base(), -1, BEV_OPT_CLOSE_ON_FREE)};
-  bufferevent_setcb(c->bev, &CancelConn::OnRead, nullptr, &CancelConn::OnEvent, c);
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  bufferevent_set_timeouts(c->bev, &tv, &tv);
-  std::string out;
-  pgsql::AppendCancelRequest(&out, pgsql::CancelRequest{key.pid, key.secret});
-  AppendTo(bufferevent_get_output(c->bev), out);
-  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(key.port);
-  inet_pton(AF_INET, key.host.c_str(), &sin.sin_addr);
-  if (bufferevent_socket_connect(c->bev, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0)
-    bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+  CancelConn::Send(w, key, timeout_ms);
 }
 
 }  // namespace sluice::pgproxy

@@ -18,7 +18,7 @@ class Worker;
 namespace sluice::pgproxy {
 
 struct BackendKey {
-  std::string host;
+  std::string host;  // the numeric IPv4/IPv6 address the backend connection went to
   uint16_t port = 0;
   int32_t pid = 0;
   uint32_t secret = 0;
@@ -29,15 +29,16 @@ struct BackendKey {
 // relaxed atomics, so the session's side never takes a lock. One writer: its session.
 class CancelSlot {
  public:
-  // key.host must be an IPv4 address, as every backend address is (proxy/*/backend.cc).
+  // key.host is numeric (BackendSocket::ip()); one that is not clears the slot.
   void Set(const BackendKey& key);
   void Clear();
   std::optional<BackendKey> Get() const;
 
  private:
-  void Store(uint32_t addr, uint16_t port, int32_t pid, uint32_t secret);
-  std::atomic<uint32_t> seq_{0};   // odd while a write is under way
-  std::atomic<uint32_t> addr_{0};  // network byte order; 0: no backend
+  void Store(int family, const uint32_t (&addr)[4], uint16_t port, int32_t pid, uint32_t secret);
+  std::atomic<uint32_t> seq_{0};     // odd while a write is under way
+  std::atomic<int> family_{0};       // AF_INET, AF_INET6; 0: no backend
+  std::atomic<uint32_t> addr_[4]{};  // network byte order (IPv4: the first word)
   std::atomic<uint16_t> port_{0};
   std::atomic<int32_t> pid_{0};
   std::atomic<uint32_t> secret_{0};

@@ -343,6 +343,41 @@ class MysqlClientsTest(unittest.TestCase):
             for v in victims:
                 v.close()
 
+    def test_write_killed_mid_statement_is_not_run_again(self):
+        # Issue #13: an autocommit INSERT ... SELECT whose backend connection is killed on
+        # the primary while it runs must not be sent again; the client gets the error.
+        e = env()
+        query(self.primary, "CREATE TABLE IF NOT EXISTS %s.twice (a INT)" % e["DATABASE"])
+        query(self.primary, "DELETE FROM %s.twice" % e["DATABASE"])
+        result = {}
+
+        def run():
+            try:
+                with app_connect(self.s.port) as c:
+                    query(c, "INSERT INTO twice SELECT SLEEP(2)")
+                    result["ok"] = True
+            except pymysql.err.MySQLError as ex:
+                result["error"] = ex.args
+        t = threading.Thread(target=run)
+        t.start()
+        victim = None
+        deadline = time.time() + 10
+        while victim is None and time.time() < deadline:
+            rows = query(self.primary, "SELECT id FROM information_schema.processlist "
+                                       "WHERE info LIKE 'INSERT INTO twice SELECT SLEEP%'")
+            victim = rows[0][0] if rows else None
+            time.sleep(0.05)
+        self.assertIsNotNone(victim, "the INSERT never reached the primary")
+        query(self.primary, "KILL CONNECTION %d" % victim)
+        t.join(30)
+        self.assertNotIn("ok", result, "the killed INSERT was run again and succeeded")
+        self.assertEqual(result["error"][0], 1317, result)
+        time.sleep(3)  # a second run, had there been one, would have ended by now
+        # Killed mid-statement it was rolled back (0) or, at worst, had just committed (1);
+        # run again it would be there twice.
+        (n,), = query(self.primary, "SELECT COUNT(*) FROM %s.twice" % e["DATABASE"])
+        self.assertLessEqual(n, 1)
+
     def test_too_many_connections_1040(self):
         with Sluice(SLUICE, env(), max_client_connections=3) as s:
             held = [app_connect(s.port) for _ in range(3)]

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "protocol/mysql/auth.h"
+#include "protocol/mysql/login_token.h"
 #include "protocol/mysql/wire.h"
 
 namespace sluice::mysql {
@@ -135,6 +136,31 @@ TEST(MysqlAuth, ScrambleReplyCheckedAgainstStoredVerifierOnly) {
   EXPECT_EQ(*sha1, Sha1(AsBytes("password")));
   std::string wrong = NativeToken("passw0rd", s);
   EXPECT_FALSE(VerifyNativeToken(AsBytes(wrong), s, *stored).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::mysql
+
+namespace sluice::mysql {
+namespace {
+
+// The token arithmetic the proxy's client login and the admin port share.
+TEST(LoginToken, VerifiesEachPluginsTokenAndRefusesAWrongOne) {
+  Scramble sc = GenerateScramble();
+  std::string scramble(sc.begin(), sc.end());
+  for (const char* plugin : {kNativePasswordPlugin, kCachingSha2Plugin, kClearPasswordPlugin}) {
+    std::string token = TokenFor(plugin, "s3cret", scramble);
+    EXPECT_FALSE(token.empty()) << plugin;
+    EXPECT_TRUE(VerifyClientToken(plugin, token, scramble, "s3cret")) << plugin;
+    EXPECT_FALSE(VerifyClientToken(plugin, token, scramble, "other")) << plugin;
+  }
+  // The auth switch carries the scramble with its NUL: the same 20 bytes count.
+  std::string native = TokenFor(kNativePasswordPlugin, "s3cret", scramble);
+  EXPECT_TRUE(VerifyClientToken(kNativePasswordPlugin, native, scramble + '\0', "s3cret"));
+  // An empty password accepts only an empty token.
+  EXPECT_TRUE(VerifyClientToken(kNativePasswordPlugin, "", scramble, ""));
+  EXPECT_FALSE(VerifyClientToken(kNativePasswordPlugin, native, scramble, ""));
+  EXPECT_EQ(TokenFor("dialog", "s3cret", scramble), "");
 }
 
 }  // namespace

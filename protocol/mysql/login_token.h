@@ -1,11 +1,11 @@
-// Which authentication plugins sluice speaks, on both sides: the token a backend login
-// sends for a plugin, and the check of a client's token against a configured password.
+// The token arithmetic of the plugins sluice speaks, no I/O: the token a login sends for a
+// plugin, and the check of a client's token against a configured password (proxy and admin).
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace sluice::mysqlproxy {
+namespace sluice::mysql {
 
 // The auth response for plugin (mysql_native_password, caching_sha2_password's scramble
 // part, mysql_clear_password); "" for a plugin sluice does not speak or an empty password.
@@ -17,4 +17,4 @@ std::string TokenFor(std::string_view plugin, std::string_view password, std::st
 bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,
                        std::string_view password);
 
-}  // namespace sluice::mysqlproxy
+}  // namespace sluice::mysql

@@ -1,22 +1,20 @@
-#include "proxy/mysql/login.h"
+#include "protocol/mysql/login_token.h"
 
 #include <openssl/crypto.h>
 
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/wire.h"
 
-namespace sluice::mysqlproxy {
+namespace sluice::mysql {
 
 std::string TokenFor(std::string_view plugin, std::string_view password,
                      std::string_view scramble) {
   if (password.empty()) return "";
   // Servers send the scramble with a trailing NUL in the auth switch; the hash uses 20 bytes.
-  if (scramble.size() > mysql::kScrambleSize) scramble = scramble.substr(0, mysql::kScrambleSize);
-  if (plugin == mysql::kNativePasswordPlugin)
-    return mysql::NativeToken(password, mysql::AsBytes(scramble));
-  if (plugin == mysql::kCachingSha2Plugin)
-    return mysql::CachingSha2Token(password, mysql::AsBytes(scramble));
-  if (plugin == mysql::kClearPasswordPlugin) return std::string(password) + '\0';
+  if (scramble.size() > kScrambleSize) scramble = scramble.substr(0, kScrambleSize);
+  if (plugin == kNativePasswordPlugin) return NativeToken(password, AsBytes(scramble));
+  if (plugin == kCachingSha2Plugin) return CachingSha2Token(password, AsBytes(scramble));
+  if (plugin == kClearPasswordPlugin) return std::string(password) + '\0';
   return "";
 }
 
@@ -35,4 +33,4 @@ bool VerifyClientToken(std::string_view plugin, std::string_view token, std::str
   return expected.empty() || CRYPTO_memcmp(expected.data(), token.data(), token.size()) == 0;
 }
 
-}  // namespace sluice::mysqlproxy
+}  // namespace sluice::mysql

@@ -1,0 +1,85 @@
+// BackendConn<Self>: the part of every protocol's backend connection that is not the
+// protocol: its socket (proxy/backend_socket.h), its owner (the session holding it, or none
+// while it is pooled or logging in for a session that left), and how it fails: to its owner,
+// or out of the pool. MysqlBackend and PgBackend add their login and state.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "proxy/backend_pool.h"
+#include "proxy/backend_socket.h"
+
+namespace sluice {
+
+class Worker;
+struct Server;
+struct User;
+
+// Where and as whom a backend connection logs in (each protocol's login adds its part).
+struct BackendTarget {
+  std::string host;     // as configured (statistics name the server by it)
+  std::string address;  // Server::address: the numeric address to connect to, or ""
+  uint16_t port = 0;
+  std::string user;
+  std::string password;
+  int connect_timeout_ms = 3000;
+};
+
+// The target for server as user u (its backend credentials, if it has them).
+void SetTarget(BackendTarget* t, const Server& server, const User& u, int connect_timeout_ms);
+
+// An unowned connection failed: it leaves the pool (and its slot) and is destroyed.
+void ForgetPooled(Worker* w, PooledConn* conn);
+
+template <class Self>
+class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
+ public:
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual void OnBackendReady(Self* b) = 0;
+    virtual void OnBackendReadable(Self* b) = 0;
+    // The output towards the server fell below the mark WatchWrites() set.
+    virtual void OnBackendWritable(Self*) {}
+    // Login failed, or the connection broke. The owner must Destroy() or forget it.
+    virtual void OnBackendError(Self* b, const Status& st) = 0;
+  };
+
+  void Destroy() override { delete this; }
+  // nullptr while idle in the pool: then any byte or EOF from the server closes it.
+  void SetOwner(Owner* owner) { owner_ = owner; }
+  const std::string& server() const { return key().server; }
+  // The numeric address connected to (what a PostgreSQL cancel request goes to).
+  const std::string& ip() const { return socket_.ip(); }
+  evbuffer* input() const { return socket_.input(); }
+  evbuffer* output() const { return socket_.output(); }
+  // Sends the output now (proxy/socket_io.h).
+  void WriteNow() { socket_.WriteNow(); }
+  void PauseRead() { socket_.PauseRead(); }
+  void ResumeRead() { socket_.ResumeRead(); }
+  // Asks for Owner::OnBackendWritable once the output drains below low_water.
+  void WatchWrites(size_t low_water) { socket_.WatchWrites(low_water); }
+
+ protected:
+  BackendConn(Worker* w, PoolKey key, Owner* owner)
+      : PooledConn(std::move(key)), worker_(w), owner_(owner) {}
+  void OnSocketWritable() override {
+    if (owner_) owner_->OnBackendWritable(static_cast<Self*>(this));
+  }
+  // Reading and writing stop; the owner hears why, or an unowned connection goes.
+  void FailTo(const Status& st) {
+    socket_.Disable();
+    if (owner_) {
+      owner_->OnBackendError(static_cast<Self*>(this), st);
+      return;
+    }
+    ForgetPooled(worker_, this);
+  }
+
+  Worker* worker_;
+  Owner* owner_;
+  BackendSocket socket_{this};
+};
+
+}  // namespace sluice

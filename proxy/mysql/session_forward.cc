@@ -1,0 +1,288 @@
+// MysqlSession, part three: the response's way back (whole packets in batches, under
+// backpressure), the end of a command, what it left on the connection (pins, schema,
+// variables), its statistics; and a backend that fails (route again before any byte, or
+// an error in place of the rest).
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "protocol/mysql/constants.h"
+#include "protocol/mysql/statement.h"
+#include "protocol/mysql/wire.h"
+#include "proxy/mysql/packet_io.h"
+#include "proxy/mysql/session.h"
+#include "proxy/worker.h"
+
+namespace sluice::mysqlproxy {
+namespace {
+
+// Pin reasons that leave state on the connection (routing/classifier.h); the others are
+// hints (UNLOCK TABLES, LAST_INSERT_ID's previous connection, PostgreSQL cursors).
+constexpr uint32_t kStatePins =
+    routing::kPinLockTables | routing::kPinUserLock | routing::kPinTempTable |
+    routing::kPinUserVariable | routing::kPinFoundRows | routing::kPinPrepare |
+    routing::kPinSqlLogBin | routing::kPinHandler | routing::kPinLoadData;
+
+// Names for the per-command statistics of protocol commands that carry no SQL text.
+std::string_view CommandName(uint8_t code) {
+  switch (code) {
+    case mysql::COM_INIT_DB:
+      return "COM_INIT_DB";
+    case mysql::COM_FIELD_LIST:
+      return "COM_FIELD_LIST";
+    case mysql::COM_STATISTICS:
+      return "COM_STATISTICS";
+    case mysql::COM_STMT_PREPARE:
+      return "COM_STMT_PREPARE";
+    case mysql::COM_STMT_EXECUTE:
+      return "COM_STMT_EXECUTE";
+    case mysql::COM_STMT_FETCH:
+      return "COM_STMT_FETCH";
+    case mysql::COM_STMT_RESET:
+      return "COM_STMT_RESET";
+    case mysql::COM_RESET_CONNECTION:
+      return "COM_RESET_CONNECTION";
+    case mysql::COM_CHANGE_USER:
+      return "COM_CHANGE_USER";
+    default:
+      return "COM_OTHER";
+  }
+}
+
+}  // namespace
+
+void MysqlSession::OnBackendReadable(MysqlBackend* b) {
+  if (b != backend_) return;
+  if (phase_ == Phase::kSyncing)
+    HandleSyncResponse();
+  else if (phase_ == Phase::kForwarding)
+    ForwardResponse();
+  else
+    OnBackendError(b, ProtocolError("unexpected data from the backend"));
+  FlushWrites();
+}
+
+void MysqlSession::ForwardResponse() {
+  evbuffer* in = backend_->input();
+  evbuffer* out = client_.output();
+  mysql::PacketView pkt;
+  size_t wire = 0;
+  size_t batch = 0;  // bytes of whole packets that go to the client unchanged
+  bool done = false;
+  while (!done && evbuffer_get_length(out) < kClientOutHighWater) {
+    // Peek the packet after the ones already accepted into this batch.
+    size_t avail = evbuffer_get_length(in);
+    if (avail < batch + 4) break;
+    uint8_t hdr[4];
+    evbuffer_ptr pos;
+    evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &pos, hdr, 4);
+    size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
+    if (avail < batch + 4 + len) {
+      // Make room for the whole packet: a row over the read-ahead bound would never
+      // complete otherwise. The client-side bound still limits what sluice holds.
+      backend_->AllowPacket(4 + len);
+      break;
+    }
+    backend_->AllowPacket(0);
+    const uint8_t* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(batch + 4 + len));
+    pkt.seq = hdr[3];
+    cmd_.last_seq = hdr[3];
+    pkt.payload = {p + batch + 4, len};
+    wire = 4 + len;
+    bool first = !cmd_.response_started;
+    cmd_.response_started = true;
+    auto r = tracker_.Feed(pkt);
+    if (r == mysql::TrackStatus::kError) {
+      // The packets before this one are whole and valid: the client gets them, then an ERR.
+      evbuffer_remove_buffer(in, out, batch);
+      cmd_.last_seq = static_cast<uint8_t>(hdr[3] - 1);
+      OnBackendError(backend_, ProtocolError("malformed response from the backend"));
+      return;
+    }
+    if (cmd_.code == mysql::COM_STMT_PREPARE && first && len > 0 &&
+        p[batch + 4] == mysql::kOkHeader) {
+      // PREPARE_OK carries the backend's statement id: the client gets sluice's own.
+      evbuffer_remove_buffer(in, out, batch);
+      std::string first(reinterpret_cast<const char*>(p + batch), wire);
+      // (p is stale after the remove; `first` holds a copy of the packet.)
+      evbuffer_drain(in, wire);
+      std::string payload = first.substr(4);
+      ApplyPrepareOk(&payload);
+      uint8_t s = static_cast<uint8_t>(first[3]);
+      WritePacket(out, &s, payload);
+      batch = 0;
+      if (r == mysql::TrackStatus::kDone) done = true;
+      continue;
+    }
+    batch += wire;
+    if (r == mysql::TrackStatus::kDone) done = true;
+    if (r == mysql::TrackStatus::kLocalInfileRequest) {
+      // The client streams the file next; its packets go straight to the backend.
+      evbuffer_remove_buffer(in, out, batch);
+      batch = 0;
+      phase_ = Phase::kForwarding;
+      infile_ = true;
+      evbuffer_add_buffer(backend_->output(), client_.input());
+      break;
+    }
+  }
+  if (batch) evbuffer_remove_buffer(in, out, batch);
+  if (done) {
+    FinishCommand();
+    return;
+  }
+  if (client_.Backlogged()) {
+    // Backpressure: the client reads slowly; stop reading its backend until it catches up.
+    backend_->PauseRead();
+    client_.WaitForDrain();
+  }
+}
+
+void MysqlSession::FinishCommand() {
+  infile_ = false;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
+  RecordStats(tracker_.ended_in_error());
+  NoteStatementEffects(tracker_);
+  lease_.Finished();
+  bool keep = pins_.pinned() || pins_.in_txn || pins_.hold_previous;
+  if (!keep) ReleaseBackend(true);
+  phase_ = Phase::kIdle;
+  if (draining_ && !pins_.in_txn) {
+    Close();
+    return;
+  }
+  ProcessClientInput();
+}
+
+void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
+  if (t.has_status_flags()) pins_.in_txn = t.in_transaction();
+  if (t.ended_in_error()) return;
+  if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
+  // Connection state the client created pins the backend until it is undone.
+  uint32_t pins = cmd_.info.pins & kStatePins;
+  if (cmd_.info.pins & routing::kPinUnlockTables)
+    pins_.reasons &= ~uint32_t{routing::kPinLockTables};
+  pins_.reasons |= pins;
+  if (cmd_.code == mysql::COM_STMT_EXECUTE && tracker_.cursor_opened())
+    pins_.cursor_stmt = cmd_.client_stmt_id;  // COM_STMT_FETCH must find the cursor here
+  if (cmd_.code == mysql::COM_STMT_FETCH && tracker_.has_status_flags() &&
+      (tracker_.status_flags() & mysql::SERVER_STATUS_LAST_ROW_SENT))
+    pins_.cursor_stmt = 0;
+  if (cmd_.code == mysql::COM_STMT_RESET && cmd_.client_stmt_id == pins_.cursor_stmt)
+    pins_.cursor_stmt = 0;
+  // LAST_INSERT_ID() reads the connection that ran the insert: keep it for one statement.
+  pins_.hold_previous = tracker_.last_insert_id() > 0;
+  if (cmd_.code == mysql::COM_INIT_DB) {
+    want_.schema = cmd_.payload.substr(1);
+    backend_->state().schema = want_.schema;
+  }
+  if (!cmd_.info.use_schema.empty()) {
+    want_.schema = cmd_.info.use_schema;
+    backend_->state().schema = want_.schema;
+  }
+  for (const auto& [name, value] : cmd_.info.session_vars) {
+    std::string n = NormaliseVarName(name);
+    if (n.empty()) continue;
+    want_.Set(n, value);
+  }
+  if (!cmd_.info.session_vars.empty()) backend_->state().vars = want_.vars;
+  if (cmd_.code == mysql::COM_RESET_CONNECTION) {
+    ResetSessionState();
+    backend_->state() = SessionState{};
+    backend_->state().schema = want_.schema;
+    backend_->stmts().Clear();
+    pins_.reasons = 0;
+    pins_.long_data = false;
+    pins_.cursor_stmt = 0;
+  }
+}
+
+void MysqlSession::RecordStats(bool error) {
+  if (cmd_.internal_check || lease_.server_index() < 0) return;
+  if (!backend_) return;
+  StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
+                                want_.schema, cmd_.start_us);
+  r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
+  if (cmd_.code == mysql::COM_QUERY) {
+    r.digest_text = cmd_.digest;
+    r.digest_hash = cmd_.digest_hash;
+  } else if (cmd_.code == mysql::COM_STMT_EXECUTE) {
+    auto it = stmts_.find(cmd_.client_stmt_id);
+    if (it != stmts_.end()) {
+      r.digest_text = it->second.digest;
+      r.digest_hash = it->second.digest_hash;
+    }
+  }
+  r.rows_sent = tracker_.rows();
+  r.rows_affected = tracker_.affected_rows();
+  r.error = error;
+  RecordStatement(&worker_->stats(), r);
+}
+
+void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
+  if (b == connecting_) connecting_ = nullptr;
+  std::string server = b->server();
+  if (b == backend_) {
+    lease_.Finished();
+    backend_ = nullptr;
+  }
+  b->SetOwner(nullptr);
+  b->Destroy();
+  lease_.Release(server);
+  lease_.MarkFailed(server);
+  if (phase_ == Phase::kIdle) {
+    // A pinned connection died between statements: the session's state is gone with it.
+    lost_state_ = pins_.in_txn || pins_.pinned();
+    ForgetPinnedState();
+    return;
+  }
+  log::Warn("session of {}: {}", user_, st.message());
+  RetryOrFail(st);
+}
+
+// Before any response byte reached the client, a statement that is not in a transaction
+// can run elsewhere: the client never knows the first server died.
+//
+// A statement is routed again only when it provably never ran: the connection failed
+// before the client's command was written to it (connect, login, state sync), or it is a
+// read outside a transaction. A write that was sent may have run: running it again could
+// apply it twice (issue #13), so the client gets ER_QUERY_INTERRUPTED instead, a server
+// error that drivers report without reconnecting and re-sending.
+void MysqlSession::RetryOrFail(const Status& st) {
+  bool had_state = pins_.in_txn || pins_.pinned();
+  bool sent = phase_ == Phase::kForwarding;
+  bool may_retry = !sent || cmd_.info.is_read;  // had_state covers a transaction
+  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && may_retry &&
+      lease_.Retry()) {
+    RouteAndAcquire();
+    return;
+  }
+  ForgetPinnedState();
+  if (sent && !cmd_.response_started && !may_retry && !had_state) {
+    FailCommand(mysql::ER_QUERY_INTERRUPTED,
+                fmt::format("sluice: the server connection was lost while the statement ran "
+                            "({}); it may have been applied and is not run again",
+                            st.message()));
+    return;
+  }
+  if (cmd_.response_started) {
+    // Whole packets of the result went out: an ERR in place of the next one is what a
+    // server sends when a statement dies mid-stream; the session stays usable.
+    seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+  }
+  FailCommand(mysql::ER_NET_READ_ERROR,
+              fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
+}
+
+void MysqlSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (phase_ == Phase::kIdle) {
+    lost_state_ = pins_.in_txn || pins_.pinned();
+    ReleaseBackend(false);
+    ForgetPinnedState();
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
+}
+
+}  // namespace sluice::mysqlproxy

@@ -1,0 +1,174 @@
+// MysqlSession, part two: bringing a pooled backend connection in line with the client
+// (schema, SET NAMES, variables, the prepared statements an execute needs) and sending the
+// client's command with the backend's own statement ids.
+#include "common/log.h"
+#include "protocol/mysql/constants.h"
+#include "protocol/mysql/statement.h"
+#include "protocol/mysql/wire.h"
+#include "proxy/mysql/packet_io.h"
+#include "proxy/mysql/session.h"
+#include "routing/digest.h"
+
+namespace sluice::mysqlproxy {
+
+void MysqlSession::RunNextSyncStep() {
+  sync_prepare_ = false;
+  if (sync_index_ < sync_steps_.size()) {
+    const SyncStep& step = sync_steps_[sync_index_];
+    std::string payload;
+    payload.push_back(
+        static_cast<char>(step.kind == SyncStep::kInitDb ? mysql::COM_INIT_DB : mysql::COM_QUERY));
+    payload += step.text;
+    uint8_t seq = 0;
+    tracker_.Begin(static_cast<uint8_t>(payload[0]), backend_->caps());
+    sync_packets_ = 0;
+    WritePacket(backend_->output(), &seq, payload);
+    return;
+  }
+  // A statement to execute must exist on this backend connection: prepare it first.
+  if (cmd_.code == mysql::COM_STMT_EXECUTE || cmd_.code == mysql::COM_STMT_SEND_LONG_DATA ||
+      cmd_.code == mysql::COM_STMT_RESET || cmd_.code == mysql::COM_STMT_FETCH) {
+    const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+    if (!backend_->stmts().Find(cs.text)) {
+      sync_prepare_ = true;
+      std::string payload;
+      payload.push_back(static_cast<char>(mysql::COM_STMT_PREPARE));
+      payload += cs.text;
+      uint8_t seq = 0;
+      tracker_.Begin(mysql::COM_STMT_PREPARE, backend_->caps());
+      sync_packets_ = 0;
+      WritePacket(backend_->output(), &seq, payload);
+      return;
+    }
+  }
+  if (cmd_.internal_check) {
+    // The login's schema check passed.
+    SendOk(seq_);
+    ReleaseBackend(true);
+    phase_ = Phase::kIdle;
+    ProcessClientInput();
+    return;
+  }
+  SendClientCommand();
+}
+
+void MysqlSession::SendClientCommand() {
+  phase_ = Phase::kForwarding;
+  std::string payload;
+  const std::string* out = &cmd_.payload;
+  if (cmd_.client_stmt_id) {
+    ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+    BackendStmt* bs = backend_->stmts().Find(cs.text);
+    if (cmd_.code == mysql::COM_STMT_EXECUTE) {
+      bool send_types = !bs->types_sent;
+      payload = RewriteExecute(cmd_.payload, bs->id, send_types);
+      if (send_types && !cs.param_types.empty()) bs->types_sent = true;
+    } else {
+      payload = cmd_.payload;
+      mysql::RewriteStatementId(&payload, bs->id);
+    }
+    out = &payload;
+  }
+  uint8_t seq = 0;
+  if (mysql::CommandExpectsResponse(cmd_.code)) {
+    tracker_.Begin(cmd_.code, backend_->caps());
+  }
+  WritePacket(backend_->output(), &seq, *out);
+  if (!mysql::CommandExpectsResponse(cmd_.code)) {
+    // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
+    pins_.long_data = true;
+    phase_ = Phase::kIdle;
+    ProcessClientInput();
+  }
+}
+
+std::string MysqlSession::RewriteExecute(const std::string& payload, uint32_t backend_id,
+                                         bool send_types) {
+  const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  std::string out;
+  if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
+    auto built =
+        mysql::BuildExecuteWithTypes(mysql::AsBytes(payload), cs.num_params, cs.param_types);
+    out = built.ok() ? std::move(built).value() : payload;
+  } else
+    out = payload;
+  mysql::RewriteStatementId(&out, backend_id);
+  return out;
+}
+
+void MysqlSession::HandleSyncResponse() {
+  mysql::PacketView pkt;
+  size_t wire = 0;
+  while (phase_ == Phase::kSyncing && PeekPacket(backend_->input(), &pkt, &wire)) {
+    bool first = sync_packets_++ == 0;
+    if (sync_prepare_ && first && !pkt.payload.empty() && pkt.payload[0] == mysql::kOkHeader) {
+      auto ok = mysql::DecodePrepareOk(pkt.payload);
+      if (ok.ok()) {
+        const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+        CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
+      }
+    }
+    auto r = tracker_.Feed(pkt);
+    evbuffer_drain(backend_->input(), wire);
+    if (r == mysql::TrackStatus::kError) {
+      OnBackendError(backend_, ProtocolError("malformed response to a sync command"));
+      return;
+    }
+    if (r != mysql::TrackStatus::kDone) continue;
+    if (tracker_.ended_in_error()) {
+      // The backend refused the sync (e.g. unknown schema): the client gets that error.
+      const mysql::ErrPacket& e = tracker_.error();
+      SyncStep failed = sync_index_ < sync_steps_.size() ? sync_steps_[sync_index_] : SyncStep{};
+      if (failed.kind == SyncStep::kInitDb) want_.schema = backend_->state().schema;
+      ReleaseBackend(true);
+      FailCommand(mysql::ErrorInfo{e.code, e.sql_state.c_str(), ""}, e.message);
+      return;
+    }
+    if (!sync_prepare_) {
+      const SyncStep& st = sync_steps_[sync_index_];
+      if (st.kind == SyncStep::kInitDb)
+        backend_->state().schema = st.text;
+      else
+        backend_->state().vars = want_.vars;
+      ++sync_index_;
+    }
+    RunNextSyncStep();
+    return;
+  }
+}
+
+void MysqlSession::ApplyPrepareOk(std::string* payload) {
+  auto ok = mysql::DecodePrepareOk(mysql::AsBytes(*payload));
+  if (!ok.ok()) return;
+  uint32_t client_id = next_stmt_id_++;
+  ClientStmt cs;
+  cs.text = cmd_.payload.substr(1);
+  cs.num_params = ok->num_params;
+  cs.num_columns = ok->num_columns;
+  cs.info = ClassifyStatement(cs.text, routing::Dialect::kMysql);
+  routing::Digest(cs.text, routing::Dialect::kMysql, &cs.digest);
+  cs.digest_hash = routing::DigestHash(cs.digest);
+  // The connection may hold this text already (another client prepared it here) and the
+  // cache may be full: the displaced statements are closed, or the server keeps them
+  // until max_prepared_stmt_count refuses every client.
+  const BackendStmt* had = backend_->stmts().Find(cs.text);
+  uint32_t replaced = had ? had->id : 0;
+  uint32_t evicted = backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false});
+  CloseBackendStmt(replaced);
+  CloseBackendStmt(evicted);
+  stmts_[client_id] = std::move(cs);
+  mysql::RewriteStatementId(payload, client_id);
+}
+
+// COM_STMT_CLOSE for a statement of the current backend connection (0: nothing). It has no
+// response, so it can follow the command in flight.
+void MysqlSession::CloseBackendStmt(uint32_t backend_id) {
+  if (backend_id == 0) return;
+  std::string close{static_cast<char>(mysql::COM_STMT_CLOSE)};
+  close.append(4, '\0');
+  mysql::RewriteStatementId(&close, backend_id);
+  uint8_t seq = 0;
+  WritePacket(backend_->output(), &seq, close);
+}
+
+}  // namespace sluice::mysqlproxy

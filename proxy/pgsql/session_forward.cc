@@ -1,0 +1,382 @@
+// PgSession, part two: the server's side. Settings brought in line before a batch, then
+// the response forwarded in runs of whole messages (under backpressure), with the few
+// messages sluice reads itself: ParseComplete/CloseComplete of its own, errors, settings,
+// and ReadyForQuery, which ends a segment; and a server connection that fails (route the
+// batch again, an error the client can go on after, or FATAL).
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "protocol/pgsql/backend.h"
+#include "protocol/pgsql/constants.h"
+#include "protocol/pgsql/frontend.h"
+#include "protocol/pgsql/message.h"
+#include "proxy/pgsql/session.h"
+#include "proxy/worker.h"
+
+namespace sluice::pgproxy {
+namespace {
+
+namespace be = pgsql::backend;
+namespace state = pgsql::sqlstate;
+constexpr uint32_t kMaxBackendMessage = pgsql::kMaxMessageLength;
+// What pins a backend connection beyond the transaction: session-level state the next
+// client of the connection must not see (advisory locks, temporary tables, named
+// statements of SQL PREPARE, LISTEN, SET outside a transaction, WITH HOLD cursors).
+constexpr uint32_t kSessionPins = routing::kPinUserLock | routing::kPinTempTable |
+                                  routing::kPinPrepare | routing::kPinListen |
+                                  routing::kPinSessionSet | routing::kPinCursorHold;
+
+bool SafeSettingName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) return false;
+  return true;
+}
+
+std::string QuoteLiteral(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\0') break;
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+bool IsInspected(char type) {
+  switch (type) {
+    case be::kReadyForQuery:
+    case be::kParseComplete:
+    case be::kCloseComplete:
+    case be::kErrorResponse:
+    case be::kParameterStatus:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// Brings the backend's settings in line with the client's; true while a SET runs.
+bool PgSession::StartParamSync() {
+  std::string sql;
+  sync_sets_.clear();
+  for (const auto& [name, value] : want_) {
+    if (!SafeSettingName(name)) continue;
+    auto a = backend_->applied().find(name);
+    bool same;
+    if (a != backend_->applied().end()) {
+      same = a->second == value;
+    } else {
+      auto p = backend_->params().find(name);
+      same = p != backend_->params().end() && p->second == value;
+    }
+    if (same) continue;
+    sql += fmt::format("SET {} TO {};", name, QuoteLiteral(value));
+    sync_sets_.emplace_back(name, value);
+  }
+  if (sql.empty()) return false;
+  std::string out;
+  pgsql::AppendQuery(&out, sql);
+  AppendTo(backend_->output(), out);
+  phase_ = Phase::kSyncing;
+  sync_failed_ = false;
+  sync_error_.clear();
+  return true;
+}
+
+void PgSession::HandleSyncResponse() {
+  MsgHeader h;
+  std::span<const uint8_t> p;
+  while (phase_ == Phase::kSyncing && backend_) {
+    PeekResult r = PeekMessage(backend_->input(), &h, &p, kMaxBackendMessage);
+    if (r == PeekResult::kNeedMore) return;
+    if (r == PeekResult::kBad) {
+      OnBackendError(backend_, ProtocolError("malformed message from the server"));
+      return;
+    }
+    char status = 0;
+    if (h.type == be::kErrorResponse) {
+      sync_failed_ = true;
+      auto e = pgsql::DecodeErrorFields(p);
+      sync_error_ = e.ok() ? std::string(e->message()) : "SET failed";
+    } else if (h.type == be::kParameterStatus) {
+      auto ps = pgsql::DecodeParameterStatus(p);
+      if (ps.ok()) backend_->params()[Lower(ps->name)] = std::string(ps->value);
+    } else if (h.type == be::kReadyForQuery && !p.empty()) {
+      status = static_cast<char>(p[0]);
+    }
+    evbuffer_drain(backend_->input(), h.total());
+    if (!status) continue;
+    phase_ = Phase::kReady;
+    if (sync_failed_) {
+      // A startup setting the server refuses: the client's statement fails with it.
+      ReleaseBackend(false);
+      FailBatch("22023", fmt::format("sluice: cannot apply session settings: {}", sync_error_));
+    } else {
+      for (auto& [n, v] : sync_sets_) backend_->applied()[n] = v;
+    }
+    ProcessClientInput();
+    return;
+  }
+}
+
+// ---- client → backend ----------------------------------------------------------------
+
+// Appends to *out a Parse of cs on the backend unless it has it already. False when the
+// backend has it.
+
+void PgSession::OnBackendReadable(PgBackend* b) {
+  if (b != backend_) return;
+  if (phase_ == Phase::kSyncing)
+    HandleSyncResponse();
+  else
+    ForwardResponse();
+  FlushWrites();
+}
+
+void PgSession::ForwardResponse() {
+  if (ForwardMessages() && backend_ && client_.Backlogged()) {
+    // Backpressure: the client reads slowly; stop reading its backend until it catches up.
+    backend_->PauseRead();
+    client_.WaitForDrain();
+  }
+}
+
+// Moves the backend's messages to the client; false when the session stopped forwarding.
+// Whole messages that pass unread (descriptions, rows, CommandComplete) go over in one
+// evbuffer_remove_buffer per run rather than one each: a point select's T, D and C are one
+// move, its Z another. Bounded by the bytes in the backend's input and the client's bound.
+
+// Moves the backend's messages to the client; false when the session stopped forwarding.
+// Whole messages that pass unread (descriptions, rows, CommandComplete) go over in one
+// evbuffer_remove_buffer per run rather than one each: a point select's T, D and C are one
+// move, its Z another. Bounded by the bytes in the backend's input and the client's bound.
+bool PgSession::ForwardMessages() {
+  evbuffer* out = client_.output();
+  size_t batch = 0;  // whole unread messages at the front of the backend's input
+  auto flush = [&] {
+    if (batch) evbuffer_remove_buffer(backend_->input(), out, batch);
+    batch = 0;
+  };
+  while (backend_ && phase_ != Phase::kSyncing &&
+         evbuffer_get_length(out) + batch < kClientOutHighWater) {
+    evbuffer* in = backend_->input();
+    if (passthrough_left_) {
+      size_t n = std::min(passthrough_left_, evbuffer_get_length(in));
+      if (n == 0) return true;
+      evbuffer_remove_buffer(in, out, n);
+      passthrough_left_ -= n;
+      continue;
+    }
+    MsgHeader h;
+    PeekResult r = PeekHeaderAt(in, batch, &h, kMaxBackendMessage);
+    if (r == PeekResult::kNeedMore) break;
+    if (r == PeekResult::kBad) {
+      flush();
+      OnBackendError(backend_, ProtocolError("malformed message from the server"));
+      return false;
+    }
+    if (!IsInspected(h.type)) {
+      response_started_ = true;
+      size_t avail = evbuffer_get_length(in) - batch;
+      if (avail >= h.total()) {
+        batch += h.total();
+        continue;
+      }
+      // A message not all here yet (a large row, COPY data): streamed as it comes, never
+      // held whole.
+      flush();
+      evbuffer_remove_buffer(in, out, avail);
+      passthrough_left_ = h.total() - avail;
+      continue;
+    }
+    flush();
+    std::span<const uint8_t> p;
+    r = PeekMessage(in, &h, &p, kMaxBackendMessage);
+    if (r == PeekResult::kNeedMore) return true;
+    if (!HandleInspected(h.type, p, h.total())) return false;
+  }
+  if (backend_) flush();
+  return true;
+}
+
+// One whole message sluice reads. False when the session stopped forwarding.
+
+// One whole message sluice reads. False when the session stopped forwarding.
+bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t total) {
+  evbuffer* in = backend_->input();
+  evbuffer* out = client_.output();
+  bool swallow = false;
+  switch (type) {
+    case be::kParseComplete:
+      swallow = extended_.SwallowParseComplete();
+      break;
+    case be::kCloseComplete:
+      swallow = extended_.SwallowCloseComplete();
+      break;
+    case be::kErrorResponse: {
+      segment_error_ = true;
+      extended_.DropSegment(resp_segment_, &backend_->prepared());
+      auto e = pgsql::DecodeErrorFields(p);
+      if (e.ok() && (e->severity() == "FATAL" || e->severity() == "PANIC")) {
+        // The server is closing this connection, not the client's session: the client gets
+        // 08006 (and keeps its session) when the close arrives.
+        backend_fatal_ = std::string(e->message());
+        swallow = true;
+      }
+      break;
+    }
+    case be::kParameterStatus: {
+      auto ps = pgsql::DecodeParameterStatus(p);
+      if (ps.ok()) {
+        std::string name = Lower(ps->name);
+        backend_->params()[name] = std::string(ps->value);
+        // The client changed it (SET pins) or the server did: the client's view follows.
+        if (want_.count(name)) {
+          want_[name] = std::string(ps->value);
+          backend_->applied()[name] = std::string(ps->value);
+        }
+      }
+      break;
+    }
+    case be::kReadyForQuery: {
+      char status = p.empty() ? 'I' : static_cast<char>(p[0]);
+      evbuffer_remove_buffer(in, out, total);
+      OnReadyForQuery(status);
+      return backend_ != nullptr;
+    }
+    default:
+      break;
+  }
+  if (swallow) {
+    evbuffer_drain(in, total);
+  } else {
+    evbuffer_remove_buffer(in, out, total);
+    response_started_ = true;
+  }
+  return true;
+}
+
+void PgSession::OnReadyForQuery(char status) {
+  txn_status_ = status;
+  RecordSegment();
+  extended_.DropSegment(resp_segment_, backend_ ? &backend_->prepared() : nullptr);
+  ++resp_segment_;
+  if (outstanding_ > 0) --outstanding_;
+  if (!segment_error_ && (pending_pins_ & kSessionPins)) pinned_ = true;
+  if (!segment_error_ && pending_write_) last_write_ms_ = MonotonicMs();
+  // A sequence moved: a currval()/lastval() next must read this connection.
+  if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
+  segment_error_ = false;
+  response_started_ = false;
+  if (outstanding_ > 0) return;
+  pending_pins_ = 0;
+  pending_write_ = false;
+  pending_sequence_ = false;
+  if (status == pgsql::kTxIdle && !pinned_) {
+    if (!hold_previous_) ReleaseBackend(true);
+  } else {
+    hold_previous_ = false;  // the transaction or the pin keeps the connection anyway
+  }
+  if (draining_ && status == pgsql::kTxIdle) {
+    Close();
+    return;
+  }
+  if (!backend_) ProcessClientInput();
+}
+
+// At a ReadyForQuery from the server: the oldest segment sent is over.
+void PgSession::RecordSegment() {
+  if (sent_segments_.empty() || !backend_) return;
+  SegmentStat s = std::move(sent_segments_.front());
+  sent_segments_.pop_front();
+  StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
+                                database_, s.start_us);
+  r.command = s.command.empty() ? std::string_view("OTHER") : std::string_view(s.command);
+  r.digest_text = s.digest;
+  r.digest_hash = s.digest_hash;
+  r.error = segment_error_;
+  RecordStatement(&worker_->stats(), r);
+}
+
+// ---- backend → client ----------------------------------------------------------------
+
+void PgSession::OnBackendError(PgBackend* b, const Status& st) {
+  std::string server = b->server();
+  std::string server_error = b->server_error();
+  bool was_attached = b == backend_;
+  if (connecting_ == b) connecting_ = nullptr;
+  if (was_attached) {
+    backend_ = nullptr;
+    lease_.Finished();
+    if (cancel_slot_) cancel_slot_->Clear();
+  }
+  b->SetOwner(nullptr);
+  b->Destroy();
+  lease_.Release(server);
+  if (server_error.empty()) lease_.MarkFailed(server);
+  if (phase_ == Phase::kClosed) return;
+  std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
+  backend_fatal_.clear();
+  log::Warn("pgsql session {}: {}", pid_, why);
+  if (phase_ == Phase::kLoginBackend) {
+    if (!server_error.empty()) {
+      // The server's own refusal (3D000 unknown database, 28P01 …) goes to the client.
+      std::string out;
+      pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
+      AppendTo(client_.output(), out);
+      Close();
+      return;
+    }
+    FailLogin(state::kConnectionFailure,
+              fmt::format("sluice: could not connect to the server: {}", st.message()));
+    return;
+  }
+  if (!was_attached && phase_ == Phase::kAcquiring && lease_.Retry()) {
+    // Nothing of the batch went anywhere yet: route it again; the router now avoids the
+    // server that failed.
+    phase_ = Phase::kReady;
+    ProcessClientInput();
+    return;
+  }
+  bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
+  bool mid_message = passthrough_left_ > 0;
+  extended_.ClearExpects();
+  passthrough_left_ = 0;
+  if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
+  if (mid_message || in_txn || !transaction_mode_) {
+    // Half a message went out, or the client's transaction (or session) died with the
+    // server: the client cannot go on in-protocol.
+    SendError("FATAL", state::kConnectionFailure,
+              fmt::format("sluice: server connection lost: {}", why));
+    Close();
+    return;
+  }
+  ForgetPinnedState();
+  SendError("ERROR", state::kConnectionFailure,
+            fmt::format("sluice: server connection lost: {}", why));
+  // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
+  std::string out;
+  for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
+  AppendTo(client_.output(), out);
+  if (outstanding_ == 0) phase_ = Phase::kSkipping;
+  outstanding_ = 0;
+  segment_error_ = false;
+  resp_segment_ = send_segment_;
+  sent_segments_.clear();  // their answers are the error above
+  ProcessClientInput();
+}
+
+void PgSession::OnServerGone(const std::string& server) {
+  if (!backend_ || backend_->server() != server) return;
+  if (outstanding_ == 0 && phase_ != Phase::kSyncing && txn_status_ == pgsql::kTxIdle && !pinned_) {
+    ReleaseBackend(false);
+    return;
+  }
+  OnBackendError(backend_, Unavailable(fmt::format("server {} was taken out of service", server)));
+}
+
+}  // namespace sluice::pgproxy

@@ -1,0 +1,73 @@
+// PgStartup: the PostgreSQL client's way in, up to AuthenticationOk: SSLRequest and
+// GSSENCRequest, a CancelRequest, the StartupMessage (user, database, settings, protocol
+// version negotiation), then SCRAM-SHA-256 or md5. It reads the client's bytes and writes
+// its answers to the buffers it is given, and reports to its callbacks; no socket.
+#pragma once
+
+#include <event2/buffer.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/pgsql/scram.h"
+#include "routing/runtime.h"
+
+namespace sluice::pgproxy {
+
+class PgStartup {
+ public:
+  class Callbacks {
+   public:
+    virtual ~Callbacks() = default;
+    // True when the cluster has its maximum of clients already (this one counted).
+    virtual bool OverClientLimit() = 0;
+    // The user of this cluster called name, or nullptr.
+    virtual const User* FindLoginUser(const std::string& name) = 0;
+    // True when this cluster has a certificate: an SSLRequest is answered 'S'.
+    virtual bool TlsAvailable() = 0;
+    // 'S' is written: upgrade the connection to TLS now (the StartupMessage comes over it).
+    virtual void OnTlsRequested() = 0;
+    virtual void OnCancelRequest(int32_t pid, uint32_t secret) = 0;
+    // AuthenticationOk is written: the session logs in to a backend.
+    virtual void OnAuthenticated() = 0;
+    // A FATAL was written (refused: a wrong password, counted as a refused connection);
+    // the session closes.
+    virtual void OnStartupFailed(bool refused) = 0;
+  };
+
+  explicit PgStartup(Callbacks* cb) : cb_(cb) {}
+
+  // Reads what the client sent so far from in; answers go to out.
+  void OnClientData(evbuffer* in, evbuffer* out, bool tls);
+  bool active() const { return step_ != Step::kDone; }
+
+  const std::string& user() const { return user_; }
+  const std::string& database() const { return database_; }
+  // Settings from the StartupMessage: lower-case name -> value.
+  std::map<std::string, std::string>& settings() { return settings_; }
+
+ private:
+  enum class Step { kStartup, kSaslInitial, kSaslResponse, kMd5, kDone };
+  void HandleStartup(evbuffer* in, evbuffer* out, bool tls);
+  void BeginAuth(evbuffer* in, evbuffer* out);
+  void HandleSasl(evbuffer* in, evbuffer* out);
+  void HandleMd5(evbuffer* in, evbuffer* out);
+  void Fail(std::string_view sqlstate, std::string_view message, evbuffer* out,
+            bool refused = false);
+  void Authenticated(evbuffer* out);
+
+  Callbacks* cb_;
+  Step step_ = Step::kStartup;
+  std::string user_;
+  std::string database_;
+  std::map<std::string, std::string> settings_;
+  std::optional<pgsql::ScramServerSession> scram_;
+  bool user_known_ = false;
+  std::array<uint8_t, 4> md5_salt_{};
+};
+
+}  // namespace sluice::pgproxy

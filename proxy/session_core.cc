@@ -1,0 +1,87 @@
+#include "proxy/session_core.h"
+
+#include "common/clock.h"
+#include "proxy/net_address.h"
+#include "proxy/shared.h"
+#include "proxy/worker.h"
+
+namespace sluice {
+
+SessionCore::SessionCore(Worker* w, size_t cluster_index, bufferevent* client,
+                         std::string client_addr, size_t client_read_high_water)
+    : worker_(w),
+      cluster_index_(cluster_index),
+      client_addr_(std::move(client_addr)),
+      client_(client, this, client_read_high_water),
+      lease_(w, cluster_index, this, this) {
+  worker_->AddSession(this);
+}
+
+bool SessionCore::CountClient() {
+  ClusterCounters& cc = *worker_->shared()->cluster_counters[cluster_index_];
+  int64_t n = cc.client_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+  counted_ = true;
+  return n <= cluster().max_client_connections;
+}
+
+const Cluster& SessionCore::cluster() const {
+  return worker_->runtime().Current()->clusters[cluster_index_];
+}
+
+const User* SessionCore::ClusterUser(const std::string& name) const {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const std::string& cluster = rt->clusters[cluster_index_].name;
+  const User* u = rt->FindUser(cluster, name);
+  return u && u->cluster == cluster ? u : nullptr;
+}
+
+bool SessionCore::AdmitUser(const User& u, int64_t* held) {
+  *held = 0;
+  user_slot_.Reset();  // COM_CHANGE_USER: the previous login's connection is given back
+  return worker_->AdmitUser(u.name, u.max_connections, &user_slot_, held);
+}
+
+SSL_CTX* SessionCore::tls_context() const {
+  return worker_->shared()->tls[cluster_index_];
+}
+
+StatementRecord SessionCore::NewRecord(const std::string& server, std::string_view host,
+                                       uint16_t port, std::string_view user,
+                                       std::string_view schema, int64_t start_us) const {
+  const Cluster& c = cluster();
+  StatementRecord r;
+  r.cluster = c.name;
+  r.server = server;
+  r.hostgroup = c.HostgroupOf(host, port);
+  r.user = user;
+  r.schema = schema;
+  int64_t now = MonotonicUs();
+  r.latency_us = now > start_us ? static_cast<uint64_t>(now - start_us) : 0;
+  return r;
+}
+
+void SessionCore::FinishClose() {
+  if (closed_) return;
+  closed_ = true;
+  lease_.CancelWait();
+  user_slot_.Reset();
+  if (counted_) {
+    worker_->shared()->cluster_counters[cluster_index_]->client_connections.fetch_sub(
+        1, std::memory_order_relaxed);
+    counted_ = false;
+  }
+  client_.CloseWhenFlushed();  // the last bytes (an error packet, a FATAL) still leave
+  worker_->RemoveSession(this);
+  // Callers up the stack may still look at the session: delete from the loop, not here.
+  event_base_once(
+      worker_->base(), -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* arg) { delete static_cast<SessionCore*>(arg); }, this,
+      nullptr);
+}
+
+bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer) {
+  *peer = PeerAddress(fd);
+  return bufferevent_socket_new(w->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+}  // namespace sluice

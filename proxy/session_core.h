@@ -1,0 +1,89 @@
+// SessionCore: what every client session is made of, whatever its protocol: the client
+// connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), the
+// cluster's client count, the worker's registration, and a close that deletes the session
+// from the event loop (callers up the stack may still look at it). MysqlSession and
+// PgSession build on it; so will the mirror's shadow session.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/stats.h"
+#include "proxy/backend_lease.h"
+#include "proxy/client_conn.h"
+#include "proxy/client_session.h"
+#include "proxy/limits.h"
+#include "routing/runtime.h"
+
+namespace sluice {
+
+class SessionCore : public ClientSession,
+                    protected ClientConn::Callbacks,
+                    protected BackendLease::Callbacks {
+ protected:
+  // Takes client (an accepted socket's bufferevent, or an in-memory one in tests) whose
+  // peer is client_addr; registers with the worker.
+  SessionCore(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr,
+              size_t client_read_high_water);
+  ~SessionCore() override = default;
+
+  // The protocol's close: it lets go of its backend, then calls FinishClose().
+  virtual void Close() = 0;
+  // The client closed or its connection broke.
+  void OnClientGone() override { Close(); }
+
+  // Counts the client in its cluster; false when that makes it one over the cluster's
+  // max_client_connections (the protocol refuses it and closes).
+  bool CountClient();
+  bool closed() const { return closed_; }
+  // The protocol's Close() lets go of its backend first, then calls this: the client count,
+  // the last bytes to the client, the worker, and the delete from the loop.
+  void FinishClose();
+
+  const Cluster& cluster() const;
+  // The user of this cluster called name, or nullptr.
+  const User* ClusterUser(const std::string& name) const;
+  // Takes one of u's max_connections for this session, from login to close (a second call,
+  // after COM_CHANGE_USER, gives the first back); false when the user has them all (*held:
+  // the count it holds), counted as a refused connection.
+  bool AdmitUser(const User& u, int64_t* held);
+  bool user_admitted() const { return user_slot_.held(); }
+  // This cluster's TLS context, or nullptr (no certificate: no TLS).
+  SSL_CTX* tls_context() const;
+  // A statement's record as far as the core knows it: cluster, server, hostgroup, user,
+  // schema, and the latency since start_us; the protocol adds command, digest, rows, error.
+  StatementRecord NewRecord(const std::string& server, std::string_view host, uint16_t port,
+                            std::string_view user, std::string_view schema, int64_t start_us) const;
+  // A wait for a slot or a connection ends with the close.
+  void CancelLeaseWait() { lease_.CancelWait(); }
+
+  Worker* worker_;
+  size_t cluster_index_;
+  std::string client_addr_;
+  ClientConn client_;
+  BackendLease lease_;
+  bool draining_ = false;
+  int64_t last_write_ms_ = 0;  // for the read-your-writes window
+
+ private:
+  bool counted_ = false;
+  bool closed_ = false;
+  UserSlot user_slot_;  // one of the user's max_connections, from login to close
+};
+
+// A socket bufferevent for an accepted client, with its peer address.
+bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer);
+
+// Starts a session of type S on an accepted client socket; it deletes itself when closed.
+template <class S>
+void StartSession(Worker* w, size_t cluster_index, evutil_socket_t fd) {
+  std::string peer;
+  bufferevent* client = ClientBufferevent(w, fd, &peer);
+  auto* s = new S(w, cluster_index, client, std::move(peer));
+  s->Start();
+}
+
+}  // namespace sluice

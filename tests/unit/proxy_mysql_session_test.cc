@@ -1,0 +1,376 @@
+// MysqlSession driven from bytes through the session core: the test is the client and the
+// backend servers (tests/unit/session_harness.h); the pool, the router and the lease are
+// real. Login per auth method, pipelining, errors, retries, pins, holds, backpressure.
+#include "proxy/mysql/session.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/mysql/auth.h"
+#include "protocol/mysql/constants.h"
+#include "protocol/mysql/handshake.h"
+#include "protocol/mysql/login_token.h"
+#include "protocol/mysql/messages.h"
+#include "protocol/mysql/packet.h"
+#include "protocol/mysql/wire.h"
+#include "tests/unit/session_harness.h"
+
+namespace sluice::mysqlproxy {
+namespace {
+
+using sluice::testing::Harness;
+using sluice::testing::Peer;
+
+constexpr uint64_t kClientCaps = mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
+                                 mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_TRANSACTIONS |
+                                 mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_MULTI_RESULTS |
+                                 mysql::CLIENT_DEPRECATE_EOF;
+
+std::string Packet(uint8_t seq, std::string_view payload) {
+  std::string out;
+  mysql::AppendPacket(&out, &seq, mysql::AsBytes(payload));
+  return out;
+}
+
+// Splits a byte stream into packet payloads.
+std::vector<std::pair<uint8_t, std::string>> Packets(const std::string& bytes) {
+  std::vector<std::pair<uint8_t, std::string>> out;
+  size_t i = 0;
+  while (i + 4 <= bytes.size()) {
+    size_t len = static_cast<uint8_t>(bytes[i]) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                 (size_t{static_cast<uint8_t>(bytes[i + 2])} << 16);
+    if (i + 4 + len > bytes.size()) break;
+    out.emplace_back(static_cast<uint8_t>(bytes[i + 3]), bytes.substr(i + 4, len));
+    i += 4 + len;
+  }
+  return out;
+}
+
+std::string Ok(uint16_t status = mysql::SERVER_STATUS_AUTOCOMMIT, uint64_t insert_id = 0) {
+  return mysql::MakeOk(0, insert_id, status, 0, kClientCaps);
+}
+
+class MysqlSessionTest : public ::testing::Test {
+ protected:
+  MysqlSessionTest() : h_(Protocol::kMysql) {}
+
+  // Starts a session and reads its greeting; returns the scramble.
+  std::string Connect() {
+    auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+    EXPECT_TRUE(h_.RunUntil([&] { return evbuffer_get_length(h_.client().in()) > 4; }));
+    auto pk = Packets(h_.client().TakeAll());
+    EXPECT_EQ(pk.size(), 1u);
+    auto hs = mysql::DecodeInitialHandshake(mysql::AsBytes(pk[0].second));
+    EXPECT_TRUE(hs.ok());
+    return hs->auth_plugin_data;
+  }
+  void SendLogin(const std::string& scramble, const std::string& plugin,
+                 const std::string& password, const std::string& user = "app") {
+    mysql::HandshakeResponse r;
+    r.capabilities = kClientCaps;
+    r.max_packet_size = 1 << 24;
+    r.charset = 45;
+    r.user = user;
+    r.auth_plugin_name = plugin;
+    r.auth_response = mysql::TokenFor(plugin, password, scramble);
+    h_.client().Write(Packet(1, mysql::EncodeHandshakeResponse(r)));
+  }
+  // The next packets the client gets (waits for at least n).
+  std::vector<std::pair<uint8_t, std::string>> ClientGets(size_t n) {
+    std::string got;
+    h_.RunUntil([&] {
+      got += h_.client().TakeAll();
+      return Packets(got).size() >= n;
+    });
+    return Packets(got);
+  }
+  void LoggedIn() {
+    SendLogin(Connect(), mysql::kNativePasswordPlugin, "app_pw");
+    auto pk = ClientGets(1);
+    ASSERT_EQ(pk.size(), 1u);
+    ASSERT_TRUE(mysql::IsOk(mysql::AsBytes(pk[0].second)));
+  }
+  // Plays backend i's login: greeting, read the HandshakeResponse, OK.
+  void ServerLogin(size_t i) {
+    ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() > i; }));
+    mysql::InitialHandshake hs;
+    hs.server_version = "10.11.6-MariaDB";
+    hs.connection_id = static_cast<uint32_t>(100 + i);
+    hs.auth_plugin_data = std::string(20, 'x');
+    hs.capabilities = kClientCaps | mysql::CLIENT_CONNECT_WITH_DB | mysql::CLIENT_SESSION_TRACK;
+    hs.charset = 45;
+    hs.auth_plugin_name = mysql::kNativePasswordPlugin;
+    h_.server(i).Write(Packet(0, mysql::EncodeInitialHandshake(hs)));
+    std::string got;
+    ASSERT_TRUE(h_.RunUntil([&] {
+      got += h_.server(i).TakeAll();
+      return !Packets(got).empty();
+    }));
+    h_.server(i).Write(Packet(2, Ok()));
+  }
+  // What backend i receives next: the commands' payloads (waits for at least n).
+  std::vector<std::string> ServerGets(size_t i, size_t n) {
+    std::string got;
+    h_.RunUntil([&] {
+      got += h_.server(i).TakeAll();
+      return Packets(got).size() >= n;
+    });
+    std::vector<std::string> out;
+    for (auto& [seq, p] : Packets(got)) out.push_back(p);
+    return out;
+  }
+  void Query(std::string_view sql, uint8_t seq = 0) {
+    h_.client().Write(
+        Packet(seq, std::string(1, static_cast<char>(mysql::COM_QUERY)) + std::string(sql)));
+  }
+
+  Harness h_;
+};
+
+TEST_F(MysqlSessionTest, NativePasswordLoginSucceeds) {
+  LoggedIn();
+  EXPECT_EQ(h_.stats().client_connections_refused, 0u);
+}
+
+TEST_F(MysqlSessionTest, WrongPasswordIsRefusedAndCounted) {
+  SendLogin(Connect(), mysql::kNativePasswordPlugin, "wrong");
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  ASSERT_TRUE(mysql::IsErr(mysql::AsBytes(pk[0].second)));
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  EXPECT_EQ(err->code, mysql::ER_ACCESS_DENIED_ERROR.code);
+  EXPECT_EQ(h_.stats().client_connections_refused, 1u);
+}
+
+TEST_F(MysqlSessionTest, CachingSha2FastPathWithoutTls) {
+  SendLogin(Connect(), mysql::kCachingSha2Plugin, "app_pw");
+  auto pk = ClientGets(2);
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(pk[0].second, std::string("\x01\x03", 2));  // AuthMoreData: fast auth OK
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk[1].second)));
+  EXPECT_EQ(pk[1].first, 3);
+}
+
+TEST_F(MysqlSessionTest, UnknownPluginIsSwitchedToNativePassword) {
+  std::string scramble = Connect();
+  mysql::HandshakeResponse r;
+  r.capabilities = kClientCaps;
+  r.user = "app";
+  r.auth_plugin_name = "dialog";
+  r.auth_response = "whatever";
+  h_.client().Write(Packet(1, mysql::EncodeHandshakeResponse(r)));
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto sw = mysql::DecodeAuthSwitchRequest(mysql::AsBytes(pk[0].second));
+  ASSERT_TRUE(sw.ok());
+  EXPECT_EQ(sw->plugin_name, mysql::kNativePasswordPlugin);
+  h_.client().Write(
+      Packet(3, mysql::TokenFor(mysql::kNativePasswordPlugin, "app_pw", sw->plugin_data)));
+  pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk[0].second)));
+  EXPECT_EQ(pk[0].first, 4);
+}
+
+TEST_F(MysqlSessionTest, PipelinedCommandsAnswerInOrderOnOneConnection) {
+  LoggedIn();
+  Query("INSERT INTO t VALUES (1)");
+  Query("INSERT INTO t VALUES (2)");
+  ServerLogin(0);
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);  // one command at a time
+  EXPECT_EQ(got[0].substr(1), "INSERT INTO t VALUES (1)");
+  h_.server(0).Write(
+      Packet(1, mysql::MakeOk(1, 0, mysql::SERVER_STATUS_AUTOCOMMIT, 0, kClientCaps)));
+  got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].substr(1), "INSERT INTO t VALUES (2)");
+  h_.server(0).Write(
+      Packet(1, mysql::MakeOk(2, 0, mysql::SERVER_STATUS_AUTOCOMMIT, 0, kClientCaps)));
+  auto pk = ClientGets(2);
+  ASSERT_EQ(pk.size(), 2u);
+  EXPECT_EQ(mysql::DecodeOk(mysql::AsBytes(pk[0].second), kClientCaps)->affected_rows, 1u);
+  EXPECT_EQ(mysql::DecodeOk(mysql::AsBytes(pk[1].second), kClientCaps)->affected_rows, 2u);
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+TEST_F(MysqlSessionTest, ServerErrorReachesTheClientAndTheSessionGoesOn) {
+  LoggedIn();
+  Query("SELECT * FROM missing");
+  ServerLogin(0);
+  EXPECT_EQ(h_.server(0).address, "10.0.0.2");  // a read: the replica
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, mysql::MakeErr(1146, "42S02", "Table 'missing' doesn't exist")));
+  auto pk = ClientGets(1);
+  ASSERT_TRUE(mysql::IsErr(mysql::AsBytes(pk.at(0).second)));
+  Query("SELECT 1");
+  auto got = ServerGets(0, 1);  // the same pooled connection serves the next one
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+TEST_F(MysqlSessionTest, BackendLostBeforeAnyByteIsRetriedElsewhere) {
+  LoggedIn();
+  Query("SELECT 1");
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() >= 1; }));
+  EXPECT_EQ(h_.server(0).address, "10.0.0.2");  // the replica
+  h_.server(0).Close();                         // it dies before its greeting
+  // Routed again on a new connection (the reader group has this one server only).
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() >= 2; }));
+  ServerLogin(1);
+  ServerGets(1, 1);
+  h_.server(1).Write(Packet(1, Ok()));
+  auto pk = ClientGets(1);
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk.at(0).second)));
+  EXPECT_EQ(h_.stats().retries, 1u);
+}
+
+TEST_F(MysqlSessionTest, ALostTransactionIsNotRetried) {
+  LoggedIn();
+  Query("BEGIN");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(
+      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
+  ClientGets(1);
+  Query("UPDATE t SET a = 1");
+  ServerGets(0, 1);
+  h_.server(0).Close();  // the server dies with the transaction
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_NET_READ_ERROR.code);
+  EXPECT_EQ(h_.dialed(), 1u);
+  EXPECT_EQ(h_.stats().retries, 0u);
+}
+
+TEST_F(MysqlSessionTest, LockTablesPinsUntilUnlock) {
+  LoggedIn();
+  Query("LOCK TABLES t WRITE");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientGets(1);
+  EXPECT_EQ(h_.worker().pools().idle_count(), 0u);  // pinned: kept by the session
+  Query("SELECT * FROM t");  // a read, yet it stays on the pinned writer connection
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientGets(1);
+  Query("UNLOCK TABLES");
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientGets(1);
+  EXPECT_EQ(h_.dialed(), 1u);
+  EXPECT_EQ(h_.worker().pools().idle_count(), 1u);  // unpinned: back to the pool
+}
+
+TEST_F(MysqlSessionTest, LastInsertIdReadsTheConnectionOfTheInsert) {
+  LoggedIn();
+  Query("INSERT INTO t VALUES (NULL)");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT, 7)));
+  ClientGets(1);
+  Query("SELECT LAST_INSERT_ID()");
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].substr(1), "SELECT LAST_INSERT_ID()");
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+TEST_F(MysqlSessionTest, WritesHeldWhilePausedRunWhenResumed) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) { rt->clusters[0].writes_paused = true; });
+  h_.Settle();
+  Query("INSERT INTO t VALUES (1)");
+  h_.Settle();
+  EXPECT_EQ(h_.dialed(), 0u);  // held
+  h_.Publish([](Runtime* rt) { rt->clusters[0].writes_paused = false; });
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 1; }));  // the next tick routes it
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  auto pk = ClientGets(1);
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk.at(0).second)));
+}
+
+TEST_F(MysqlSessionTest, SlowClientStopsTheBackendRead) {
+  LoggedIn();
+  Query("SELECT big FROM t");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  bufferevent_disable(h_.client().bev, EV_READ);  // the client stops reading
+  // A text result: one column, many 64 KiB rows, EOF-less end (DEPRECATE_EOF).
+  std::string def = std::string("\x03") + "def" + std::string(4, '\0') + '\x01' + "b" +
+                    std::string(1, '\0') + "\x0c" + std::string("\x21\x00", 2) +
+                    std::string("\xff\xff\xff\x00", 4) + "\xfc" + std::string(2, '\0') + '\0' +
+                    std::string(2, '\0');
+  std::string rows;
+  uint8_t seq = 1;
+  rows += Packet(seq++, std::string("\x01", 1));
+  rows += Packet(seq++, def);
+  std::string row = "\xfc" + std::string("\x00\xff", 2) + std::string(0xff00, 'r');
+  for (int i = 0; i < 64; ++i) rows += Packet(seq++, row);  // 4 MiB
+  rows += Packet(seq++, std::string("\xfe\x00\x00\x02\x00\x00\x00", 7));
+  h_.server(0).Write(rows);
+  h_.Settle();
+  // The session holds about its bound towards the client; the rest waits at the server.
+  ASSERT_GT(evbuffer_get_length(bufferevent_get_output(h_.server(0).bev)), 1u << 20);
+  bufferevent_enable(h_.client().bev, EV_READ);
+  std::string got;
+  ASSERT_TRUE(h_.RunUntil(
+      [&] {
+        got += h_.client().TakeAll();
+        return got.size() >= rows.size();
+      },
+      5000));
+  EXPECT_EQ(got, rows);
+}
+
+}  // namespace
+}  // namespace sluice::mysqlproxy
+
+namespace sluice::mysqlproxy {
+namespace {
+
+// Issue #13: a write whose connection dies after it was sent may have run; it must not
+// run again elsewhere. The client gets a server error and the session goes on.
+TEST_F(MysqlSessionTest, ASentWriteIsNotRunAgainWhenItsConnectionDies) {
+  LoggedIn();
+  Query("INSERT INTO t SELECT SLEEP(1)");
+  ServerLogin(0);
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  h_.server(0).Close();  // killed mid-statement
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_QUERY_INTERRUPTED.code);
+  EXPECT_EQ(err->sql_state, "70100");
+  h_.Settle();
+  EXPECT_EQ(h_.dialed(), 1u);  // never sent anywhere else
+  EXPECT_EQ(h_.stats().retries, 0u);
+  Query("SELECT 1");  // the session is usable
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 2; }));
+}
+
+// A read outside a transaction may run again: it changes nothing.
+TEST_F(MysqlSessionTest, ASentReadIsRetriedWhenItsConnectionDies) {
+  LoggedIn();
+  Query("SELECT a FROM t");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Close();
+  ServerLogin(1);
+  auto got = ServerGets(1, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].substr(1), "SELECT a FROM t");
+  h_.server(1).Write(Packet(1, Ok()));
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(ClientGets(1).at(0).second)));
+  EXPECT_EQ(h_.stats().retries, 1u);
+}
+
+}  // namespace
+}  // namespace sluice::mysqlproxy

@@ -1,0 +1,414 @@
+// PgSession driven from bytes through the session core: the test is the client and the
+// backend servers (tests/unit/session_harness.h); the pool, the router and the lease are
+// real. Login per auth method, pipelining, errors, retries, pins, holds, backpressure, and
+// the pool statistics PostgreSQL sessions did not count.
+#include "proxy/pgsql/session.h"
+
+#include <arpa/inet.h>
+
+#include <gtest/gtest.h>
+
+#include "protocol/pgsql/backend.h"
+#include "protocol/pgsql/frontend.h"
+#include "protocol/pgsql/md5.h"
+#include "protocol/pgsql/scram.h"
+#include "protocol/pgsql/startup.h"
+#include "tests/unit/session_harness.h"
+
+namespace sluice::pgproxy {
+namespace {
+
+using sluice::testing::Harness;
+using sluice::testing::Peer;
+
+struct Msg {
+  char type;
+  std::string body;
+};
+
+// Splits typed messages (type byte + length) off the front of *buf.
+std::vector<Msg> TakeMessages(std::string* buf) {
+  std::vector<Msg> out;
+  size_t i = 0;
+  while (i + 5 <= buf->size()) {
+    uint32_t len;
+    memcpy(&len, buf->data() + i + 1, 4);
+    len = ntohl(len);
+    if (i + 1 + len > buf->size()) break;
+    out.push_back(Msg{(*buf)[i], buf->substr(i + 5, len - 4)});
+    i += 1 + len;
+  }
+  buf->erase(0, i);
+  return out;
+}
+
+std::string Typed(char type, std::string_view body) {
+  std::string out(1, type);
+  uint32_t len = htonl(static_cast<uint32_t>(body.size() + 4));
+  out.append(reinterpret_cast<const char*>(&len), 4);
+  out += body;
+  return out;
+}
+
+std::string Query(std::string_view sql) {
+  std::string out;
+  pgsql::AppendQuery(&out, sql);
+  return out;
+}
+
+std::string Ready(char status = 'I') {
+  std::string out;
+  pgsql::AppendReadyForQuery(&out, status);
+  return out;
+}
+
+std::string Complete(std::string_view tag) {
+  std::string out;
+  pgsql::AppendCommandComplete(&out, tag);
+  return out;
+}
+
+class PgSessionTest : public ::testing::Test {
+ protected:
+  PgSessionTest() : h_(Protocol::kPostgres) {}
+
+  void Connect(const std::string& user = "app") {
+    auto* s = new PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+    pgsql::StartupMessage m;
+    m.params = {{"user", user}, {"database", "db"}};
+    std::string out;
+    pgsql::AppendStartupMessage(&out, m);
+    h_.client().Write(out);
+  }
+  // The next messages the client gets, up to and including one of type `until`.
+  std::vector<Msg> ClientUntil(char until, size_t client = SIZE_MAX) {
+    Peer& c = client == SIZE_MAX ? h_.client() : h_.client(client);
+    std::vector<Msg> got;
+    h_.RunUntil([&] {
+      buf_ += c.TakeAll();
+      for (Msg& m : TakeMessages(&buf_)) got.push_back(std::move(m));
+      return !got.empty() && got.back().type == until;
+    });
+    return got;
+  }
+  // SCRAM from the client's side; returns the messages after the client's final.
+  std::vector<Msg> ScramLogin(const std::string& password) {
+    auto sasl = ClientUntil('R');
+    EXPECT_EQ(sasl.size(), 1u);
+    auto scram = pgsql::ScramClientSession::FromPassword(password);
+    auto first = scram.ClientFirst();
+    std::string out;
+    pgsql::AppendSaslInitialResponse(&out, pgsql::kScramSha256, *first);
+    h_.client().Write(out);
+    auto cont = ClientUntil('R');
+    EXPECT_EQ(cont.size(), 1u);
+    auto fin = scram.ClientFinal(cont[0].body.substr(4));
+    out.clear();
+    pgsql::AppendSaslResponse(&out, *fin);
+    h_.client().Write(out);
+    return ClientUntil(password == "app_pw" ? 'R' : 'E');
+  }
+  // Plays backend i's login: read the StartupMessage, AuthenticationOk, settings, key, 'Z'.
+  void ServerLogin(size_t i) {
+    ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() > i; }));
+    ASSERT_TRUE(h_.RunUntil([&] { return evbuffer_get_length(h_.server(i).in()) >= 8; }));
+    h_.server(i).TakeAll();
+    std::string out;
+    pgsql::AppendAuthenticationOk(&out);
+    pgsql::AppendParameterStatus(&out, "server_version", "16.0");
+    pgsql::AppendParameterStatus(&out, "work_mem", "4MB");
+    pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{static_cast<int32_t>(500 + i), 7});
+    out += Ready();
+    h_.server(i).Write(out);
+  }
+  void LoggedIn() {
+    Connect();
+    auto ok = ScramLogin("app_pw");
+    ASSERT_FALSE(ok.empty());
+    ServerLogin(0);  // the login's own backend: the writer checks the database
+    auto rest = ClientUntil('Z');
+    ASSERT_FALSE(rest.empty());
+    EXPECT_EQ(rest.back().type, 'Z');
+  }
+  // What backend i receives next (waits for a message of type until).
+  std::vector<Msg> ServerUntil(size_t i, char until) {
+    std::vector<Msg> got;
+    std::string& buf = server_bufs_[i];
+    h_.RunUntil([&] {
+      buf += h_.server(i).TakeAll();
+      for (Msg& m : TakeMessages(&buf)) got.push_back(std::move(m));
+      for (const Msg& m : got)
+        if (m.type == until) return true;
+      return false;
+    });
+    return got;
+  }
+
+  Harness h_;
+  std::string buf_;
+  std::map<size_t, std::string> server_bufs_;
+};
+
+TEST_F(PgSessionTest, ScramLoginSucceeds) {
+  Connect();
+  auto fin = ScramLogin("app_pw");
+  ASSERT_GE(fin.size(), 2u);  // SASLFinal, AuthenticationOk
+  ServerLogin(0);
+  auto rest = ClientUntil('Z');
+  bool key = false;
+  for (const Msg& m : rest) key |= m.type == 'K';
+  EXPECT_TRUE(key);
+  EXPECT_EQ(h_.worker().pools().idle_count(), 1u);  // transaction pooling: released
+}
+
+// PostgreSQL's refused logins were not counted (MySQL's were).
+TEST_F(PgSessionTest, WrongScramPasswordIsRefusedAndCounted) {
+  Connect();
+  auto got = ScramLogin("wrong");
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().type, 'E');
+  EXPECT_NE(got.back().body.find("28P01"), std::string::npos);
+  EXPECT_EQ(h_.stats().client_connections_refused, 1u);
+  EXPECT_EQ(h_.dialed(), 0u);
+}
+
+TEST_F(PgSessionTest, Md5LoginSucceedsAndFails) {
+  for (const char* password : {"app_pw", "nope"}) {
+    buf_.clear();
+    Connect("md5user");
+    auto r = ClientUntil('R');
+    ASSERT_EQ(r.size(), 1u);
+    ASSERT_EQ(r[0].body.size(), 8u);  // code 5 + salt
+    std::array<uint8_t, 4> salt;
+    memcpy(salt.data(), r[0].body.data() + 4, 4);
+    std::string out;
+    pgsql::AppendPasswordMessage(&out, pgsql::Md5Password("md5user", password, salt));
+    h_.client().Write(out);
+    auto got = ClientUntil(std::string(password) == "app_pw" ? 'R' : 'E');
+    ASSERT_FALSE(got.empty());
+    if (std::string(password) == "app_pw") {
+      EXPECT_EQ(got.back().body, std::string(4, '\0'));  // AuthenticationOk
+      ServerLogin(0);
+      ClientUntil('Z');
+    } else {
+      EXPECT_NE(got.back().body.find("28P01"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(h_.stats().client_connections_refused, 1u);
+}
+
+TEST_F(PgSessionTest, PipelinedQueriesShareOneBackendAndAnswerInOrder) {
+  LoggedIn();
+  h_.client().Write(Query("INSERT INTO t VALUES (1)") + Query("INSERT INTO t VALUES (2)"));
+  // Both go to the pooled writer connection at once, without waiting for the first answer.
+  std::vector<Msg> got;
+  ASSERT_TRUE(h_.RunUntil([&] {
+    auto more = ServerUntil(0, 'Q');
+    got.insert(got.end(), more.begin(), more.end());
+    return got.size() >= 2;
+  }));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_NE(got[1].body.find("(2)"), std::string::npos);
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready() + Complete("INSERT 0 2") + Ready());
+  std::vector<Msg> answers;
+  ASSERT_TRUE(h_.RunUntil([&] {
+    auto more = ClientUntil('Z');
+    answers.insert(answers.end(), more.begin(), more.end());
+    return answers.size() >= 4;
+  }));
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[0].body, std::string("INSERT 0 1") + '\0');
+  EXPECT_EQ(answers[2].body, std::string("INSERT 0 2") + '\0');
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+TEST_F(PgSessionTest, ServerErrorReachesTheClientAndTheSessionGoesOn) {
+  LoggedIn();
+  h_.client().Write(Query("INSERT INTO missing VALUES (1)"));
+  ServerUntil(0, 'Q');
+  std::string err;
+  pgsql::AppendErrorResponse(&err, pgsql::ErrorSpec{"ERROR", "42P01", "no such table", "", ""});
+  h_.server(0).Write(err + Ready());
+  auto got = ClientUntil('Z');
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'E');
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+}
+
+TEST_F(PgSessionTest, BackendLostBeforeTheBatchIsRetriedAndCounted) {
+  LoggedIn();
+  h_.client().Write(Query("SELECT 1"));  // a read: a new connection to the replica
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() >= 2; }));
+  h_.server(1).Close();  // dies during its login
+  ServerLogin(2);
+  ServerUntil(2, 'Q');
+  h_.server(2).Write(Complete("SELECT 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  EXPECT_EQ(h_.stats().retries, 1u);
+}
+
+TEST_F(PgSessionTest, ALostTransactionEndsTheSessionWithoutARetry) {
+  LoggedIn();
+  h_.client().Write(Query("BEGIN"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("BEGIN") + Ready('T'));
+  ClientUntil('Z');
+  h_.client().Write(Query("UPDATE t SET a = 1"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Close();
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08006"), std::string::npos);
+  EXPECT_NE(got.back().body.find("FATAL"), std::string::npos);
+  EXPECT_EQ(h_.stats().retries, 0u);
+}
+
+TEST_F(PgSessionTest, TempTablePinsTheConnection) {
+  LoggedIn();
+  h_.client().Write(Query("CREATE TEMP TABLE x (a int)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("CREATE TABLE") + Ready());
+  ClientUntil('Z');
+  EXPECT_EQ(h_.worker().pools().idle_count(), 0u);  // pinned: kept by the session
+  h_.client().Write(Query("SELECT * FROM x"));      // a read, yet on the pinned connection
+  auto got = ServerUntil(0, 'Q');
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+// currval() reads the sequence of the connection that ran the INSERT; the classifier says
+// so (kPinPreviousConnection), and PostgreSQL sessions used to route it afresh.
+TEST_F(PgSessionTest, CurrvalReadsTheConnectionOfTheInsert) {
+  LoggedIn();  // client 0; its login's writer connection (server 0) is idle in the pool
+  h_.client(0).Write(Query("INSERT INTO t (v) VALUES (1)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  ClientUntil('Z', 0);
+  // Another client logs in and opens a transaction meanwhile: it must not get the
+  // connection the INSERT ran on (server 0), which client 0 keeps for its currval().
+  buf_.clear();
+  Connect();
+  ScramLogin("app_pw");
+  ServerLogin(1);
+  ClientUntil('Z', 1);
+  buf_.clear();
+  h_.client(1).Write(Query("BEGIN"));
+  ServerUntil(1, 'Q');
+  h_.server(1).Write(Complete("BEGIN") + Ready('T'));
+  ClientUntil('Z', 1);
+  buf_.clear();
+  h_.client(0).Write(Query("SELECT currval('t_id_seq')"));
+  auto got = ServerUntil(0, 'Q');
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(got[0].body.find("currval"), std::string::npos);
+  h_.server(0).Write(Complete("SELECT 1") + Ready());
+  ClientUntil('Z', 0);
+  EXPECT_EQ(h_.dialed(), 2u);
+  // Anything else after an INSERT routes afresh: a read goes to the replica.
+  h_.client(0).Write(Query("INSERT INTO t (v) VALUES (2)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  ClientUntil('Z', 0);
+  h_.client(0).Write(Query("SELECT 1"));
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 3; }));
+  EXPECT_EQ(h_.server(2).address, "10.0.0.2");
+  EXPECT_EQ(h_.worker().pools().idle_count(), 1u);  // the writer's connection went back
+}
+
+// PostgreSQL's pool waits were not counted (MySQL's were).
+TEST_F(PgSessionTest, PoolWaitIsCounted) {
+  h_.Publish([](Runtime* rt) {
+    for (Server& s : rt->clusters[0].servers) s.max_connections = 1;
+  });
+  h_.Settle();
+  LoggedIn();
+  h_.client().Write(Query("BEGIN"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("BEGIN") + Ready('T'));
+  ClientUntil('Z');
+  // A second client: its login needs the writer, whose one connection is in a transaction.
+  buf_.clear();
+  Connect();
+  ScramLogin("app_pw");
+  h_.Settle();
+  EXPECT_EQ(h_.stats().pool_waits, 1u);
+  EXPECT_EQ(h_.dialed(), 1u);
+  // The first client commits: the connection goes to the waiter.
+  h_.client(0).Write(Query("COMMIT"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("COMMIT") + Ready());
+  auto got = ClientUntil('Z', 1);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().type, 'Z');
+}
+
+TEST_F(PgSessionTest, WritesHeldWhilePausedRunWhenResumed) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) { rt->clusters[0].writes_paused = true; });
+  h_.Settle();
+  h_.RunUntil([&] { return false; }, 150);  // the worker sees the snapshot
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  h_.RunUntil([&] { return false; }, 150);
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);  // held
+  h_.Publish([](Runtime* rt) { rt->clusters[0].writes_paused = false; });
+  auto got = ServerUntil(0, 'Q');
+  ASSERT_FALSE(got.empty());
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+}
+
+TEST_F(PgSessionTest, SlowClientStopsTheBackendRead) {
+  LoggedIn();
+  h_.client().Write(Query("INSERT INTO t SELECT 1 RETURNING big"));
+  ServerUntil(0, 'Q');
+  bufferevent_disable(h_.client().bev, EV_READ);
+  std::string rows;
+  std::string row =
+      std::string("\0\x01", 2) + std::string("\0\x01\0\0", 4) + std::string(0x10000, 'r');
+  for (int i = 0; i < 64; ++i) rows += Typed('D', row);  // 4 MiB
+  rows += Complete("INSERT 0 64") + Ready();
+  h_.server(0).Write(rows);
+  h_.Settle();
+  ASSERT_GT(evbuffer_get_length(bufferevent_get_output(h_.server(0).bev)), 1u << 20);
+  bufferevent_enable(h_.client().bev, EV_READ);
+  std::string got;
+  ASSERT_TRUE(h_.RunUntil(
+      [&] {
+        got += h_.client().TakeAll();
+        return got.size() >= rows.size();
+      },
+      5000));
+  EXPECT_EQ(got, rows);
+}
+
+// Issue #13 item 8: an unknown or out-of-place frontend message ends the session with
+// FATAL 08P01, as PostgreSQL does; it never reaches a server.
+TEST_F(PgSessionTest, UnknownFrontendMessageIsFatal08P01) {
+  LoggedIn();
+  h_.client().Write(Typed('y', "junk"));
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("FATAL"), std::string::npos);
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_NE(got.back().body.find("invalid frontend message type 121"), std::string::npos);
+  h_.Settle();
+  EXPECT_EQ(h_.dialed(), 1u);
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+  EXPECT_EQ(h_.stats().protocol_errors, 1u);
+}
+
+TEST_F(PgSessionTest, PasswordMessageAfterLoginIsFatal08P01) {
+  LoggedIn();
+  h_.client().Write(Typed('p', std::string("secret") + '\0'));
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  h_.Settle();
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+}
+
+}  // namespace
+}  // namespace sluice::pgproxy
