@@ -73,8 +73,8 @@ void Panel(std::string* out, int x0, const char* title, const char* colour,
     *out += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#b00\" "
         "stroke-dasharray=\"3,2\"/><text x=\"{0:.1f}\" y=\"{3}\" font-size=\"10\" "
-        "fill=\"#b00\">p95 {4}</text>",
-        x, kPad, kPad + h, kPad - 3, HtmlEscape(Us(p95)));
+        "fill=\"#b00\" text-anchor=\"{5}\">p95 {4}</text>",
+        x, kPad, kPad + h, kPad - 3, HtmlEscape(Us(p95)), x > kPad + w / 2.0 ? "end" : "start");
   }
   *out += fmt::format(
       "<text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text><text x=\"{}\" y=\"{}\" "

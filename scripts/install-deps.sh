@@ -8,7 +8,7 @@ BUILD_PKGS=(build-essential cmake pkg-config clang-format
   libtomlplusplus-dev libsqlite3-dev libfmt-dev libidn-dev libgtest-dev libgmock-dev libbenchmark-dev)
 TEST_PKGS=(mariadb-server mariadb-client postgresql postgresql-client
   clang libclang-rt-14-dev sysbench python3 python3-pymysql python3-psycopg2 procps iproute2 openssl
-  prometheus)
+  prometheus chromium)
 BENCH_PKGS=(haproxy pgbouncer linux-perf)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
