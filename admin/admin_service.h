@@ -16,6 +16,7 @@
 #include "admin/sqlite_db.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
+#include "mirror/report.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -56,6 +57,9 @@ class AdminService {
   };
   void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
 
+  // The mirror report behind stats_mirror*, MIRROR REPORT (admin/admin_mirror.h); may be null.
+  void SetMirrorReport(mirror::MirrorReport* report) { mirror_report_ = report; }
+
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
@@ -74,6 +78,7 @@ class AdminService {
   StatsCollector* stats_ = nullptr;
   std::vector<MirrorSetting> runtime_mirror_;
   HealthHooks health_;
+  mirror::MirrorReport* mirror_report_ = nullptr;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

@@ -14,6 +14,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const Runtime& config) 
   auto service = AdminService::Open(config, &cp->events_);
   if (!service.ok()) return service.status();
   cp->service_ = std::move(service).value();
+  ControlPlane* raw = cp.get();
+  cp->mirror_report_.SetEventSink([raw](const std::string& mirror, const std::string& message) {
+    raw->events_.Append("MIRROR_REGRESSION", mirror, "", message);
+  });
+  cp->service_->SetMirrorReport(&cp->mirror_report_);
   return cp;
 }
 
@@ -27,7 +32,7 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   poller_ = std::thread([this] { PollLoop(); });
   server_ = std::make_unique<AdminServer>(config_.admin, service_.get());
   if (Status s = server_->Start(); !s.ok()) return s;
-  metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get());
+  metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get(), &mirror_report_);
   return metrics_->Start(config_.metrics);
 }
 
@@ -39,6 +44,7 @@ void ControlPlane::PollLoop() {
     if (stop_) break;
     lock.unlock();
     stats_->Poll();
+    mirror_report_.Poll();
     lock.lock();
   }
 }

@@ -13,6 +13,7 @@
 #include "admin/event_log.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
+#include "mirror/report.h"
 #include "routing/runtime.h"
 
 namespace prometheus {
@@ -25,20 +26,28 @@ namespace sluice {
 std::vector<prometheus::MetricFamily> BuildMetricFamilies(const StatsDelta& stats,
                                                           const Runtime& rt);
 
+// The mirror report's families, per mirror (no digest labels): digests per verdict, outcomes
+// by side and ok/error, latency per side.
+std::vector<prometheus::MetricFamily> BuildMirrorFamilies(
+    const std::vector<mirror::MirrorSummary>& mirrors);
+
 class SluiceCollectable : public prometheus::Collectable {
  public:
-  SluiceCollectable(const RuntimeHolder* runtime, StatsCollector* stats)
-      : runtime_(runtime), stats_(stats) {}
+  SluiceCollectable(const RuntimeHolder* runtime, StatsCollector* stats,
+                    mirror::MirrorReport* mirror = nullptr)
+      : runtime_(runtime), stats_(stats), mirror_(mirror) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const RuntimeHolder* runtime_;
   StatsCollector* stats_;
+  mirror::MirrorReport* mirror_;
 };
 
 class MetricsExporter {
  public:
-  MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats);
+  MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
+                  mirror::MirrorReport* mirror = nullptr);
   ~MetricsExporter();
   // Binds host:port; an error when the port is taken.
   Status Start(const MetricsSettings& settings);

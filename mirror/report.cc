@@ -198,8 +198,20 @@ std::optional<MirrorSummary> MirrorReport::Find(std::string_view mirror) const {
   return Summarise(it->first, it->second);
 }
 
+std::vector<MirrorSummary> MirrorReport::SnapshotAndReset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<MirrorSummary> out;
+  for (const auto& [name, st] : mirrors_) out.push_back(Summarise(name, st));
+  ResetLocked({});
+  return out;
+}
+
 void MirrorReport::Reset(std::string_view mirror) {
   std::lock_guard<std::mutex> lock(mu_);
+  ResetLocked(mirror);
+}
+
+void MirrorReport::ResetLocked(std::string_view mirror) {
   for (auto& [name, st] : mirrors_) {
     if (!mirror.empty() && name != mirror) continue;
     State fresh;

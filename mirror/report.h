@@ -73,6 +73,8 @@ class MirrorReport {
   void Merge(const MirrorPartial& p);
 
   std::vector<MirrorSummary> Snapshot() const;
+  // Snapshot() and Reset() of every mirror at once: nothing merged in between is lost.
+  std::vector<MirrorSummary> SnapshotAndReset();
   std::optional<MirrorSummary> Find(std::string_view mirror) const;
   // Zeroes the report (one mirror, or all when MIRROR is empty); a digest may raise its
   // event again afterwards. The lifetime Prometheus totals stay.
@@ -97,6 +99,7 @@ class MirrorReport {
               bool other, Entry* e);
   MirrorSummary Summarise(const std::string& name, const State& st) const;
   ReportSettings SettingsLocked(std::string_view mirror) const;
+  void ResetLocked(std::string_view mirror);
 
   mutable std::mutex mu_;
   ReportSettings defaults_;
