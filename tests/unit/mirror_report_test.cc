@@ -132,7 +132,8 @@ TEST(MirrorReportTest, SlowerNeedsMinSamplesOnBothSides) {
     u.Add(pr);
   }
   r2.Merge(u);
-  const DigestRow* row = RowOf(*r2.Find("m1"), 1);
+  auto m2 = r2.Find("m1");
+  const DigestRow* row = RowOf(*m2, 1);
   EXPECT_EQ(row->agg.shadow.executions, 75u);
   EXPECT_EQ(row->agg.unpaired, 75u);
   EXPECT_EQ(row->verdict, kOk);
@@ -160,7 +161,8 @@ TEST(MirrorReportTest, SeveralFindingsAtOnce) {
   MirrorPartial p;
   for (int i = 0; i < 20; ++i) p.Add(f.Pair(9, 100, 1000, true, i % 2, 7));
   report.Merge(p);
-  const DigestRow* r = RowOf(*report.Find("m1"), 9);
+  auto m9 = report.Find("m1");
+  const DigestRow* r = RowOf(*m9, 9);
   EXPECT_EQ(r->verdict, kSlower | kNewErrors | kDifferentResults);
   EXPECT_EQ(VerdictName(r->verdict), "slower, new errors, different results");
   ASSERT_EQ(ev.got.size(), 1u);
