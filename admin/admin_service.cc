@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "admin/admin_aliases.h"
+#include "admin/admin_mirror.h"
 #include "admin/runtime_validation.h"
 #include "common/log.h"
 
@@ -212,6 +213,7 @@ Result<std::unique_ptr<AdminService>> AdminService::Open(const Runtime& config, 
   SLUICE_RETURN_IF_ERROR(s->db_.Run(ConfigSchemaSql("main", true)).status());
   SLUICE_RETURN_IF_ERROR(s->db_.Run(StatsSchemaSql()).status());
   SLUICE_RETURN_IF_ERROR(s->db_.Run(AliasSchemaSql()).status());
+  SLUICE_RETURN_IF_ERROR(s->db_.Run(MirrorStatsSchemaSql()).status());
   return s;
 }
 
@@ -332,6 +334,10 @@ Status AdminService::ReloadLocked(const Runtime& file) {
 
 Result<AdminResult> AdminService::Command(std::string_view statement, bool* handled) {
   std::string error;
+  if (IsMirrorStatement(statement)) {
+    *handled = true;
+    return RunMirrorStatement(mirror_report_, statement);
+  }
   if (std::vector<std::string> t = Tokens(statement); !t.empty() && t[0] == "SWITCHOVER") {
     *handled = true;
     if (!health_.switchover) return Unavailable("SWITCHOVER: no health monitor");
@@ -474,6 +480,8 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }
   }
+  SLUICE_RETURN_IF_ERROR(RefreshMirrorTables(
+      &db_, mirror_report_, [&](std::string_view t) { return MentionsTable(text, t); }));
   if (MentionsTable(text, "stats_monitor") && health_.monitor_rows) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_monitor").status());
     for (const SqlRow& r : health_.monitor_rows())

@@ -16,6 +16,7 @@
 #include "admin/sqlite_db.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
+#include "mirror/report.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -76,6 +77,8 @@ class AdminService {
   // ROWS whenever a statement mentions it.
   Status AddStatsTable(const std::string& name, const std::string& columns,
                        std::function<std::vector<SqlRow>()> rows);
+  // The mirror report behind stats_mirror*, MIRROR REPORT (admin/admin_mirror.h); may be null.
+  void SetMirrorReport(mirror::MirrorReport* report) { mirror_report_ = report; }
 
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
@@ -99,6 +102,7 @@ class AdminService {
   HealthHooks health_;
   ProcessHooks process_;
   std::vector<std::pair<std::string, std::function<std::vector<SqlRow>()>>> stats_tables_;
+  mirror::MirrorReport* mirror_report_ = nullptr;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

@@ -16,6 +16,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const Runtime& config) 
   auto service = AdminService::Open(config, &cp->events_);
   if (!service.ok()) return service.status();
   cp->service_ = std::move(service).value();
+  cp->mirror_report_.SetEventSink([raw](const std::string& mirror, const std::string& message) {
+    raw->events_.Append("MIRROR_REGRESSION", mirror, "", message);
+  });
+  cp->service_->SetMirrorReport(&cp->mirror_report_);
   return cp;
 }
 
@@ -49,6 +53,10 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   if (Status s = server_->Start(); !s.ok()) return s;
   std::vector<MetricsSource> sources = metrics_sources_;
   sources.push_back([this] { return EventSinkFamilies(sinks_.Stats()); });
+  sources.push_back([this] {
+    mirror_report_.Poll();
+    return BuildMirrorFamilies(mirror_report_.Snapshot());
+  });
   metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get(), &accepting_, failover_counts_,
                                                std::move(sources));
   if (cluster_clients_) metrics_->SetClusterClients(cluster_clients_);
@@ -72,6 +80,7 @@ void ControlPlane::PollLoop() {
     lock.unlock();
     stats_->Poll();
     ConfigureSinks();  // after LOAD EVENT SINKS TO RUNTIME: within a second
+    mirror_report_.Poll();
     lock.lock();
   }
 }

@@ -18,6 +18,7 @@
 #include "admin/metrics_exporter.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
+#include "mirror/report.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -49,6 +50,8 @@ class ControlPlane {
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
   AdminService* service() { return service_.get(); }
+  // The mirror report: the shadow sessions' mailboxes are added to it (issue #15).
+  mirror::MirrorReport& mirror_report() { return mirror_report_; }
   uint16_t admin_port() const { return server_ ? server_->port() : 0; }
 
  private:
@@ -64,6 +67,7 @@ class ControlPlane {
   RuntimeHolder* runtime_ = nullptr;
   uint64_t sinks_version_ = 0;
   std::vector<MetricsSource> metrics_sources_;
+  mirror::MirrorReport mirror_report_;
   std::unique_ptr<AdminService> service_;
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<AdminServer> server_;

@@ -32,11 +32,14 @@ void EventLog::SetListener(std::function<void(const Event&)> listener) {
 const std::vector<std::string_view>& EventKinds() {
   static const std::vector<std::string_view> kinds = {
       // admin/
-      "LOAD", "SERVER_ADDED", "STATE", "REJECTED",
+      "LOAD", "SERVER_ADDED", "STATE", "REJECTED", "RELOAD", "RELOAD_FAILED", "PAUSE", "RESUME",
+      "SHUTDOWN", "MIRROR_REGRESSION",
       // health/: checks, failover, switchover, discovery, fencing
       "FENCE", "NEEDS_REJOIN", "FAILOVER", "FAILOVER_DONE", "FAILOVER_REFUSED", "PROMOTE",
       "REPOINT", "SWITCHOVER", "SWITCHOVER_ABORTED", "SWITCHOVER_DONE", "SERVER_DISCOVERED",
-      "SERVER_DRAINING", "SERVER_REMOVED",
+      "SERVER_DRAINING", "SERVER_REMOVED", "FAILOVER_BLOCKED", "FENCE_COMMAND", "MONITOR_PRIVILEGE",
+      "SERVER_RESOLVED", "SERVER_UNRESOLVED", "SPLIT_BRAIN", "TOPOLOGY_ADOPTED", "WRITES_HELD",
+      "WRITES_RESUMED",
       // health/schema_watch, health/scaler
       "SCHEMA_CHANGED", "SCALE_OUT", "SCALE_OUT_DONE", "SCALE_OUT_FAILED", "SCALE_IN",
       "SCALE_IN_DONE", "SCALE_IN_FAILED", "SERVER_RAMPED"};

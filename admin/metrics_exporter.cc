@@ -256,6 +256,37 @@ std::vector<MetricFamily> EventSinkFamilies(const std::vector<EventSinkStats>& s
   return {sent, dropped, rejected, failed, queued};
 }
 
+std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSummary>& mirrors) {
+  auto digests = Family("sluice_mirror_digests",
+                        "Digests of the mirror report per verdict (a digest with several "
+                        "findings counts under each).",
+                        MetricType::Gauge);
+  auto outcomes = Family("sluice_mirror_outcomes_total",
+                         "Mirrored statements' outcomes by side (source, shadow) and outcome.",
+                         MetricType::Counter);
+  auto latency =
+      Family("sluice_mirror_latency_seconds",
+             "Mirrored statements' latency by side (source, shadow).", MetricType::Histogram);
+  for (const mirror::MirrorSummary& m : mirrors) {
+    const std::pair<const char*, uint64_t> verdicts[] = {
+        {"ok", m.verdict_ok},
+        {"slower", m.verdict_slower},
+        {"new_errors", m.verdict_new_errors},
+        {"different_results", m.verdict_different_results}};
+    for (const auto& [v, n] : verdicts)
+      AddValue(&digests, {{"mirror", m.name}, {"verdict", v}}, static_cast<double>(n));
+    for (const auto& [side, t] :
+         {std::pair{"source", &m.source_totals}, std::pair{"shadow", &m.shadow_totals}}) {
+      AddValue(&outcomes, {{"mirror", m.name}, {"side", side}, {"outcome", "ok"}},
+               static_cast<double>(t->ok));
+      AddValue(&outcomes, {{"mirror", m.name}, {"side", side}, {"outcome", "error"}},
+               static_cast<double>(t->error));
+      AddHistogram(&latency, {{"mirror", m.name}, {"side", side}}, t->latency);
+    }
+  }
+  return {digests, outcomes, latency};
+}
+
 std::vector<MetricFamily> SluiceCollectable::Collect() const {
   stats_->Poll();
   RuntimePtr rt = runtime_->Load();

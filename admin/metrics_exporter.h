@@ -21,6 +21,7 @@
 #include "admin/readiness.h"
 #include "admin/stats_collector.h"
 #include "common/status.h"
+#include "mirror/report.h"
 #include "routing/runtime.h"
 
 struct mg_context;
@@ -62,6 +63,11 @@ prometheus::MetricFamily PlainFamily(const char* name, const char* help, bool co
 
 // More families from another part of the control plane, built at scrape time.
 using MetricsSource = std::function<std::vector<prometheus::MetricFamily>()>;
+
+// The mirror report's families, per mirror (no digest labels): digests per verdict, outcomes
+// by side and ok/error, latency per side.
+std::vector<prometheus::MetricFamily> BuildMirrorFamilies(
+    const std::vector<mirror::MirrorSummary>& mirrors);
 
 class SluiceCollectable : public prometheus::Collectable {
  public:

@@ -10,7 +10,7 @@ BUILD_PKGS=(build-essential cmake pkg-config clang-format
 TEST_PKGS=(mariadb-server mariadb-client postgresql postgresql-client
   clang libclang-rt-14-dev sysbench python3 python3-pymysql python3-psycopg2 procps iproute2 openssl
   dpkg-dev systemd
-  prometheus)
+  prometheus chromium)
 BENCH_PKGS=(haproxy pgbouncer linux-perf)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

@@ -1,0 +1,32 @@
+// The mirror report on the admin port: the tables stats_mirror and stats_mirror_digest (and
+// their _reset twins), MIRROR REPORT <name> [TO '<file>.html'], filled from a MirrorReport.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "admin/sqlite_db.h"
+#include "common/status.h"
+#include "mirror/report.h"
+
+namespace sluice {
+
+struct AdminResult;
+
+// CREATE TABLE statements of the mirror's stats tables in `main`.
+std::string MirrorStatsSchemaSql();
+
+// Whether STATEMENT is a MIRROR command (its first word is MIRROR).
+bool IsMirrorStatement(std::string_view statement);
+
+// Runs MIRROR REPORT <name> (the rows, regressions first) or MIRROR REPORT <name> TO
+// '<file>.html' (writes the page; one row saying where). REPORT may be null (no mirror).
+Result<AdminResult> RunMirrorStatement(mirror::MirrorReport* report, std::string_view statement);
+
+// Refills the mirror tables that MENTIONS says the statement reads (a _reset table resets
+// the report after reading it).
+Status RefreshMirrorTables(SqliteDb* db, mirror::MirrorReport* report,
+                           const std::function<bool(std::string_view)>& mentions);
+
+}  // namespace sluice

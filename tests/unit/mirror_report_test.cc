@@ -1,0 +1,300 @@
+// MirrorReport: the verdicts, the MIRROR_REGRESSION event raised once, the digest cap with
+// 100,000 digests, Reset, and per-worker partials handed over through mailboxes and merged.
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mirror/report.h"
+
+namespace sluice::mirror {
+namespace {
+
+struct Feeder {
+  uint64_t seq = 0;
+  // One paired statement of DIGEST with the given latencies and outcomes.
+  OutcomePair Pair(uint64_t digest, uint64_t src_us, uint64_t sh_us, bool read = true,
+                   bool sh_ok = true, uint64_t sh_checksum = 42) {
+    ++seq;
+    Outcome a;
+    a.mirror = "m1";
+    a.digest_hash = digest;
+    a.digest_text = "SELECT c FROM sbtest1 WHERE id = ?";
+    a.seq = seq;
+    a.start_us = 1000;
+    a.end_us = 1000 + static_cast<int64_t>(src_us);
+    a.read = read;
+    a.rows_returned = read ? 1 : 0;
+    a.rows_affected = read ? 0 : 1;
+    a.checksum = 42;
+    Outcome b = a;
+    b.side = Side::kShadow;
+    b.end_us = 1000 + static_cast<int64_t>(sh_us);
+    b.ok = sh_ok;
+    b.checksum = sh_checksum;
+    if (!sh_ok) {
+      b.error = {1054, "42S22", "Unknown column 'k' in 'field list'"};
+      b.rows_returned = b.rows_affected = 0;
+    }
+    return {a, b};
+  }
+};
+
+struct Events {
+  std::vector<std::pair<std::string, std::string>> got;
+  MirrorReport::EventSink Sink() {
+    return [this](const std::string& m, const std::string& msg) { got.emplace_back(m, msg); };
+  }
+};
+
+ReportSettings Settings(uint64_t min_samples = 50, double ratio = 2.0, size_t cap = 1000) {
+  ReportSettings s;
+  s.min_samples = min_samples;
+  s.slower_ratio = ratio;
+  s.max_digests = cap;
+  return s;
+}
+
+const DigestRow* RowOf(const MirrorSummary& m, uint64_t digest) {
+  for (const DigestRow& r : m.rows)
+    if (!r.other && r.digest_hash == digest) return &r;
+  return nullptr;
+}
+
+TEST(MirrorReportTest, VerdictsPerDigest) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings());
+  Events ev;
+  report.SetEventSink(ev.Sink());
+  Feeder f;
+  MirrorPartial p;
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<uint64_t> jitter(0, 100);
+  for (int i = 0; i < 200; ++i) {
+    uint64_t base = 1000 + jitter(rng);
+    p.Add(f.Pair(1, base, base * 3));                            // lost its index: 3x slower
+    p.Add(f.Pair(2, base, base + jitter(rng)));                  // ok
+    p.Add(f.Pair(3, base, base, false, i != 7));                 // one new error on the shadow
+    p.Add(f.Pair(4, base, base, true, true, i % 50 ? 42 : 43));  // changed rows, a read
+    p.Add(f.Pair(5, base, base, false, true, 43));  // a write: checksums are not compared
+  }
+  report.Merge(p);
+  auto m = report.Find("m1");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(RowOf(*m, 1)->verdict, kSlower);
+  EXPECT_GE(RowOf(*m, 1)->ratio_p95, 2.9);
+  EXPECT_LE(RowOf(*m, 1)->ratio_p95, 3.1);
+  EXPECT_EQ(RowOf(*m, 2)->verdict, kOk);
+  EXPECT_EQ(RowOf(*m, 3)->verdict, kNewErrors);
+  EXPECT_EQ(RowOf(*m, 3)->agg.shadow.last_error.text, "Unknown column 'k' in 'field list'");
+  EXPECT_EQ(RowOf(*m, 3)->agg.shadow.errors, 1u);
+  EXPECT_EQ(RowOf(*m, 3)->agg.source.errors, 0u);
+  EXPECT_EQ(RowOf(*m, 4)->verdict, kDifferentResults);
+  EXPECT_EQ(RowOf(*m, 4)->agg.result_mismatches, 4u);
+  EXPECT_EQ(RowOf(*m, 5)->verdict, kOk);
+  EXPECT_EQ(m->verdict_ok, 2u);
+  EXPECT_EQ(m->verdict_slower, 1u);
+  EXPECT_EQ(m->verdict_new_errors, 1u);
+  EXPECT_EQ(m->verdict_different_results, 1u);
+  EXPECT_EQ(m->statements, 1000u);
+  // Regressions first.
+  for (size_t i = 0; i < 3; ++i) EXPECT_NE(m->rows[i].verdict, kOk);
+  for (size_t i = 3; i < m->rows.size(); ++i) EXPECT_EQ(m->rows[i].verdict, kOk);
+  // One event per digest that turned bad, and not again on more bad outcomes.
+  ASSERT_EQ(ev.got.size(), 3u);
+  for (const auto& [mirror, msg] : ev.got) EXPECT_EQ(mirror, "m1");
+  report.Merge(p);
+  EXPECT_EQ(ev.got.size(), 3u);
+  EXPECT_EQ(report.Find("m1")->events_raised, 3u);
+}
+
+TEST(MirrorReportTest, SlowerNeedsMinSamplesOnBothSides) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(100));
+  Feeder f;
+  MirrorPartial p;
+  for (int i = 0; i < 99; ++i) p.Add(f.Pair(1, 1000, 5000));
+  report.Merge(p);
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kOk);  // 99 < min_samples
+  MirrorPartial q;
+  q.Add(f.Pair(1, 1000, 5000));
+  report.Merge(q);
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kSlower);  // 100
+  // Source executions that the shadow never answered do not count for the shadow.
+  MirrorReport r2;
+  r2.SetSettings("m1", Settings(100));
+  MirrorPartial u;
+  for (int i = 0; i < 150; ++i) {
+    OutcomePair pr = f.Pair(1, 1000, 5000);
+    if (i % 2) pr.shadow.reset();
+    u.Add(pr);
+  }
+  r2.Merge(u);
+  auto m2 = r2.Find("m1");
+  const DigestRow* row = RowOf(*m2, 1);
+  EXPECT_EQ(row->agg.shadow.executions, 75u);
+  EXPECT_EQ(row->agg.unpaired, 75u);
+  EXPECT_EQ(row->verdict, kOk);
+}
+
+TEST(MirrorReportTest, SlowerRatioIsConfigurable) {
+  Feeder f;
+  MirrorPartial p;
+  for (int i = 0; i < 100; ++i) p.Add(f.Pair(1, 1000, 1500));
+  MirrorReport strict, loose;
+  strict.SetSettings("m1", Settings(10, 1.4));
+  loose.SetSettings("m1", Settings(10, 2.0));
+  strict.Merge(p);
+  loose.Merge(p);
+  EXPECT_EQ(RowOf(*strict.Find("m1"), 1)->verdict, kSlower);
+  EXPECT_EQ(RowOf(*loose.Find("m1"), 1)->verdict, kOk);
+}
+
+TEST(MirrorReportTest, SeveralFindingsAtOnce) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(10));
+  Events ev;
+  report.SetEventSink(ev.Sink());
+  Feeder f;
+  MirrorPartial p;
+  for (int i = 0; i < 20; ++i) p.Add(f.Pair(9, 100, 1000, true, i % 2, 7));
+  report.Merge(p);
+  auto m9 = report.Find("m1");
+  const DigestRow* r = RowOf(*m9, 9);
+  EXPECT_EQ(r->verdict, kSlower | kNewErrors | kDifferentResults);
+  EXPECT_EQ(VerdictName(r->verdict), "slower, new errors, different results");
+  ASSERT_EQ(ev.got.size(), 1u);
+  EXPECT_NE(ev.got[0].second.find("Unknown column 'k'"), std::string::npos);
+  EXPECT_NE(ev.got[0].second.find(DigestHex(9)), std::string::npos);
+}
+
+TEST(MirrorReportTest, DigestCapWithOneHundredThousandDigests) {
+  constexpr size_t kCap = 500;
+  MirrorReport report;
+  report.SetSettings("m1", Settings(50, 2.0, kCap));
+  Feeder f;
+  // Four workers, each with its own partial under the same cap, 25,000 digests each.
+  for (int w = 0; w < 4; ++w) {
+    MirrorPartial p(kCap);
+    for (uint64_t d = 0; d < 25000; ++d) p.Add(f.Pair(w * 25000 + d + 1, 100 + d % 50, 120));
+    ASSERT_LE(p.mirrors().at("m1").digests.size(), kCap);
+    report.Merge(p);
+  }
+  auto m = report.Find("m1");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->digests, kCap);
+  EXPECT_EQ(m->rows.size(), kCap + 1);  // + "other"
+  EXPECT_EQ(m->statements, 100000u);
+  EXPECT_EQ(m->other_statements, 100000u - kCap);
+  uint64_t executions = 0;
+  for (const DigestRow& r : m->rows) executions += r.agg.source.executions;
+  EXPECT_EQ(executions, 100000u);  // nothing lost: the rest is in "other"
+  const DigestRow& other = m->rows.back();
+  EXPECT_TRUE(other.other);
+  EXPECT_EQ(other.agg.source.executions, 100000u - kCap);
+  // Kept digests keep counting; new ones still go to "other".
+  MirrorPartial more(kCap);
+  more.Add(f.Pair(1, 100, 120));
+  more.Add(f.Pair(999999, 100, 120));
+  report.Merge(more);
+  m = report.Find("m1");
+  EXPECT_EQ(RowOf(*m, 1)->agg.source.executions, 2u);
+  EXPECT_EQ(RowOf(*m, 999999), nullptr);
+  EXPECT_EQ(m->other_statements, 100000u - kCap + 1);
+}
+
+TEST(MirrorReportTest, ResetZeroesAndRaisesAgain) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(1));
+  report.SetSettings("m2", Settings(1));
+  Events ev;
+  report.SetEventSink(ev.Sink());
+  Feeder f;
+  MirrorPartial p;
+  p.Add(f.Pair(1, 100, 100, true, false));
+  report.Merge(p);
+  EXPECT_EQ(ev.got.size(), 1u);
+  report.Reset("m1");
+  auto m = report.Find("m1");
+  EXPECT_EQ(m->statements, 0u);
+  EXPECT_TRUE(m->rows.empty());
+  EXPECT_EQ(m->source_totals.ok, 1u);  // lifetime totals (Prometheus) survive a reset
+  EXPECT_TRUE(report.Find("m2"));      // configured, empty
+  report.Merge(p);
+  EXPECT_EQ(ev.got.size(), 2u);
+  EXPECT_FALSE(report.Find("nope"));
+}
+
+TEST(MirrorReportTest, PartialsFromWorkersMergeThroughMailboxes) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(10));
+  constexpr int kWorkers = 4, kPerWorker = 5000;
+  std::vector<std::unique_ptr<PartialMailbox>> boxes;
+  for (int i = 0; i < kWorkers; ++i) {
+    boxes.push_back(std::make_unique<PartialMailbox>());
+    report.AddMailbox(boxes.back().get());
+  }
+  MirrorPartial expected;  // everything in one partial, to compare with
+  std::vector<std::vector<OutcomePair>> work(kWorkers);
+  Feeder f;
+  for (int w = 0; w < kWorkers; ++w)
+    for (int i = 0; i < kPerWorker; ++i) {
+      OutcomePair pr = f.Pair(i % 7 + 1, 100 + i % 300, 150 + i % 500, i % 3 != 0, i % 101 != 0,
+                              i % 97 ? 42 : 1);
+      work[w].push_back(pr);
+      expected.Add(pr);
+    }
+  std::vector<std::thread> threads;
+  std::atomic<bool> done{false};
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      MirrorFeed feed(boxes[w].get(), 1000);
+      feed.partial()->SessionStarted("m1");
+      for (int i = 0; i < kPerWorker; ++i) {
+        feed.partial()->Add(work[w][i]);
+        if (i % 500 == 499) feed.Flush();  // the once-a-second hand-over, faster
+      }
+      feed.partial()->SessionCut("m1", CutReason::kQueueFull);
+      // Deadline-bounded: the control plane below keeps taking.
+      for (int tries = 0; tries < 100000 && !feed.Flush(); ++tries) std::this_thread::yield();
+    });
+  }
+  std::thread control([&] {
+    while (!done.load()) {
+      report.Poll();
+      std::this_thread::yield();
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  control.join();
+  report.Poll();
+  MirrorReport one;
+  one.SetSettings("m1", Settings(10));
+  one.Merge(expected);
+  auto got = report.Find("m1");
+  auto want = one.Find("m1");
+  ASSERT_TRUE(got && want);
+  EXPECT_EQ(got->sessions, 4u);
+  EXPECT_EQ(got->cuts[static_cast<size_t>(CutReason::kQueueFull)], 4u);
+  EXPECT_EQ(got->statements, want->statements);
+  ASSERT_EQ(got->rows.size(), want->rows.size());
+  for (const DigestRow& w : want->rows) {
+    const DigestRow* g = RowOf(*got, w.digest_hash);
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(g->verdict, w.verdict);
+    EXPECT_EQ(g->agg.source.executions, w.agg.source.executions);
+    EXPECT_EQ(g->agg.shadow.errors, w.agg.shadow.errors);
+    EXPECT_EQ(g->agg.result_mismatches, w.agg.result_mismatches);
+    EXPECT_EQ(g->agg.source.latency.counts(), w.agg.source.latency.counts());
+    EXPECT_EQ(g->agg.shadow.latency.counts(), w.agg.shadow.latency.counts());
+    EXPECT_EQ(g->shadow_p95, w.shadow_p95);
+  }
+  EXPECT_EQ(got->shadow_totals.error, want->shadow_totals.error);
+  EXPECT_EQ(got->source_totals.latency.count, 20000u);
+}
+
+}  // namespace
+}  // namespace sluice::mirror
