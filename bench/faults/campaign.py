@@ -53,8 +53,8 @@ class Campaign:
         self.dir = a.dir
         self.kind = a.engine
         self.rows = []
-        self.max_writable = 0
         self.events_seen = 0
+        self.error = None
 
     # ------------------------------------------------------------ cluster helpers
 
@@ -275,11 +275,13 @@ class Campaign:
             procs = self.server_procs(pid)
             self.signal_all(procs, sig)
             if fault == "sigstop":
+                # Listing /proc takes a while: a write may slip in before the backends stop.
+                t_down = time.monotonic()
                 try:
                     worst = self.sample_writable(t_fault + self.a.stop_seconds)
                 finally:
                     self.signal_all(self.server_procs(pid), signal.SIGCONT)
-                return t_fault, t_fault, worst
+                return t_fault, t_down, worst
             if not self.all_gone(procs, 10):
                 raise SetupError("%s (pid %d) survived SIGKILL" % (node, pid))
             # What cluster.sh kill-node does after the kill: the node is known down.
@@ -337,6 +339,8 @@ class Campaign:
             worst = w2
         writable, _ = self.wait_one_writable(a.settle_timeout)
         acked_ids = [rid for rid, _, _ in self.writer.acked]
+        during = sum(1 for _, t0, t1 in self.writer.acked[-20000:]
+                     if t0 >= t_down and t1 <= fault_over)
         lost = []
         if len(writable) == 1:
             lost = self.lost_ids(writable[0], acked_ids)
@@ -350,11 +354,10 @@ class Campaign:
         first_check = t_fault + a.monitor_interval_ms / 1000.0
         late = [e for e in errs_w if e[0] > first_check] if target == "primary" else errs_w
         max_w = max(len(worst), len(writable))
-        self.max_writable = max(self.max_writable, max_w)
         row = {
             "cycle": k, "fault": fault, "target": "%s(%s)" % (node, target),
             "downtime_s": None if first_ok is None else round(first_ok - t_fault, 3),
-            "fault_s": round(fault_over - t_fault, 2),
+            "fault_s": round(fault_over - t_fault, 2), "acked_during_fault": during,
             "acked": len(acked_ids), "lost": len(new_lost), "lost_ids": new_lost[:20],
             "writable_after": writable, "max_writable": max_w, "worst_set": worst,
             "write_errors": codes(errs_w), "late_write_errors": codes(late),
@@ -362,16 +365,16 @@ class Campaign:
             "error_samples": sorted({"%s %s" % (e[2], e[3][:90]) for e in errs_w + errs_r})[:6],
             "events": ["%s %s" % (e[0], e[1]) for e in self.new_events()],
         }
-        row["repairs"] = self.restore(primary, writable)
         row["ok"] = (row["downtime_s"] is not None and not new_lost and max_w <= 1 and
                      len(writable) == 1)
+        row["repairs"] = []
+        self._restore_args = (primary, writable)
         return row
 
     # ------------------------------------------------------------ back to primary + 2 replicas
 
-    def restore(self, old_primary, writable):
-        """Brings every node back as primary + replicas of it; returns what it had to do."""
-        done = []
+    def restore(self, old_primary, writable, done):
+        """Brings every node back as primary + replicas of it; appends what it did to DONE."""
         if len(writable) != 1:
             # No failover happened (old primary dead, nothing promoted) or two nodes write:
             # keep the old primary when it can be started, else the first writable one.
@@ -403,8 +406,9 @@ class Campaign:
                 self.cluster("rejoin", self.dir, n, "--primary", primary)
                 done.append("rejoin %s (did not follow %s)" % (n, primary))
         if self.wait_acks(time.monotonic(), 30) is None:
-            raise SetupError("writes through sluice did not resume after the repair")
-        return done
+            raise SetupError("writes through sluice did not resume within 30 s of the repair "
+                             "(%s; %s writable)" % (", ".join(done) or "no repair",
+                                                    self.writable_now() or "no node"))
 
     def run(self):
         a = self.a
@@ -418,40 +422,49 @@ class Campaign:
             row = self.cycle(k)
             self.rows.append(row)
             print(fmt_row(row), flush=True)
-            if row["events"] or row["repairs"] or row["error_samples"]:
-                print("      events: %s" % (", ".join(row["events"]) or "-"), flush=True)
+            print("      events: %s" % (", ".join(row["events"]) or "-"), flush=True)
+            for s in row["error_samples"]:
+                print("      error: %s" % s, flush=True)
+            try:
+                self.restore(*self._restore_args, row["repairs"])
+            finally:
                 print("      repairs: %s" % (", ".join(row["repairs"]) or "-"), flush=True)
-                for s in row["error_samples"]:
-                    print("      error: %s" % s, flush=True)
         return self.summary()
 
     def summary(self):
-        rows = self.rows
-        downs = [r["downtime_s"] for r in rows if r["downtime_s"] is not None]
-        prim = [r["downtime_s"] for r in rows if r["downtime_s"] is not None and
-                r["target"].endswith("(primary)")]
-        s = {
-            "cycles": len(rows), "seed": self.a.seed, "engine": self.kind,
-            "resumed": len(downs), "not_resumed": len(rows) - len(downs),
-            "median_downtime_s": round(statistics.median(downs), 3) if downs else None,
-            "max_downtime_s": max(downs) if downs else None,
-            "median_primary_downtime_s": round(statistics.median(prim), 3) if prim else None,
-            "acked": rows[-1]["acked"] if rows else 0,
-            "lost": sum(r["lost"] for r in rows),
-            "max_writable": self.max_writable,
-            "write_errors": sum(sum(r["write_errors"].values()) for r in rows),
-            "late_write_errors": sum(sum(r["late_write_errors"].values()) for r in rows),
-            "read_errors": sum(sum(r["read_errors"].values()) for r in rows),
-            "failed_cycles": [r["cycle"] for r in rows if not r["ok"]],
-        }
-        print("summary: cycles=%d resumed=%d median_downtime=%ss max_downtime=%ss "
-              "median_primary_fault_downtime=%ss acked=%d lost=%d max_writable_nodes=%d "
-              "write_errors=%d late_write_errors=%d read_errors=%d failed_cycles=%s" % (
-                  s["cycles"], s["resumed"], s["median_downtime_s"], s["max_downtime_s"],
-                  s["median_primary_downtime_s"], s["acked"], s["lost"], s["max_writable"],
-                  s["write_errors"], s["late_write_errors"], s["read_errors"],
-                  s["failed_cycles"] or "none"), flush=True)
+        s = summarize(self.rows, self.a.seed, self.kind)
+        print(summary_line(s), flush=True)
         return s
+
+
+def summarize(rows, seed, engine):
+    downs = [r["downtime_s"] for r in rows if r["downtime_s"] is not None]
+    prim = [r["downtime_s"] for r in rows if r["downtime_s"] is not None and
+            r["target"].endswith("(primary)")]
+    return {
+        "cycles": len(rows), "seed": seed, "engine": engine,
+        "resumed": len(downs), "not_resumed": len(rows) - len(downs),
+        "median_downtime_s": round(statistics.median(downs), 3) if downs else None,
+        "max_downtime_s": max(downs) if downs else None,
+        "median_primary_downtime_s": round(statistics.median(prim), 3) if prim else None,
+        "acked": rows[-1]["acked"] if rows else 0,
+        "lost": sum(r["lost"] for r in rows),
+        "max_writable": max([r["max_writable"] for r in rows] or [0]),
+        "write_errors": sum(sum(r["write_errors"].values()) for r in rows),
+        "late_write_errors": sum(sum(r["late_write_errors"].values()) for r in rows),
+        "read_errors": sum(sum(r["read_errors"].values()) for r in rows),
+        "failed_cycles": [r["cycle"] for r in rows if not r["ok"]],
+    }
+
+
+def summary_line(s):
+    return ("summary: cycles=%d resumed=%d median_downtime=%ss max_downtime=%ss "
+            "median_primary_fault_downtime=%ss acked=%d lost=%d max_writable_nodes=%d "
+            "write_errors=%d late_write_errors=%d read_errors=%d failed_cycles=%s" % (
+                s["cycles"], s["resumed"], s["median_downtime_s"], s["max_downtime_s"],
+                s["median_primary_downtime_s"], s["acked"], s["lost"], s["max_writable"],
+                s["write_errors"], s["late_write_errors"], s["read_errors"],
+                s["failed_cycles"] or "none"))
 
 
 HEADER = ("%-5s %-8s %-18s %9s %7s %5s %9s %-30s %-24s %s" %
@@ -512,6 +525,7 @@ def main():
         s = c.run()
         rc = 1 if s["failed_cycles"] else 0
     except SetupError as e:
+        c.error = str(e)
         print("campaign error (seed %d, after %d cycles): %s" % (a.seed, len(c.rows), e),
               flush=True)
         if getattr(c, "sluice", None) is not None:
@@ -523,7 +537,9 @@ def main():
         c.teardown()
         if a.json:
             with open(a.json, "w") as f:
-                json.dump({"args": vars(a), "rows": c.rows}, f, indent=1)
+                json.dump({"args": vars(a), "argv": sys.argv, "rows": c.rows,
+                           "summary": summarize(c.rows, a.seed, a.engine),
+                           "error": c.error}, f, indent=1)
     sys.exit(rc)
 
 

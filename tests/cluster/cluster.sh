@@ -322,7 +322,13 @@ my_start_node() {
 }
 
 my_server_id() {
-  if [[ $1 == primary ]]; then echo 1; else echo $((${1#replica} + 1)); fi
+  if [[ -f "$DIR/nodes/$1/server_id" ]]; then
+    cat "$DIR/nodes/$1/server_id"
+  elif [[ $1 == primary ]]; then
+    echo 1
+  else
+    echo $((${1#replica} + 1))
+  fi
 }
 
 my_setup_primary() {
@@ -1003,6 +1009,14 @@ my_rejoin() {
     stop_if_running "$node"
     rm -rf "$DIR/nodes/$node/data"
     cp -a "$DIR/template/data" "$DIR/nodes/$node/data"
+    # A new server_id: a replica skips the events that carry its own id, and SOURCE's
+    # binlog holds this node's old transactions under the old one.
+    local n max=0
+    for n in $NODES; do
+      (($(my_server_id "$n") > max)) && max=$(my_server_id "$n")
+    done
+    id=$((max + 1))
+    echo "$id" >"$DIR/nodes/$node/server_id"
     my_start_node "$node" "$id" || die "could not start $node"
     my_attach_replica "$node" && my_wait_rejoined "$node" || die "could not rejoin $node"
   fi
