@@ -328,9 +328,15 @@ class Campaign:
         n_err_w, n_err_r = len(self.writer.errors), len(self.reader.errors)
         t_fault, t_down, worst = self.apply_fault(fault, node)
         fault_over = time.monotonic()
-        # Downtime: from the fault to the first successful write that started once the node
-        # was down (a write may still succeed while a clean shutdown begins).
+        # Downtime: the longest time without a successful write from the fault up to the
+        # first write that started once the node was down (a write may still succeed while
+        # a clean shutdown begins; for kill -9 and SIGSTOP it is fault -> first write).
         first_ok = self.wait_acks(t_down, a.resume_timeout - (t_down - t_fault))
+        downtime = None
+        if first_ok is not None:
+            points = [t_fault] + [t1 for _, _, t1 in self.writer.acked[-50000:]
+                                  if t_fault < t1 <= first_ok]
+            downtime = max(b - a_ for a_, b in zip(points, points[1:] or [first_ok]))
         # Writes resumed (or the bound passed); the old primary, if it came back, has had a
         # few monitor intervals to be fenced. Watch the probers over that settling time.
         settle_until = time.monotonic() + max(2.0, 4 * a.monitor_interval_ms / 1000.0)
@@ -356,7 +362,8 @@ class Campaign:
         max_w = max(len(worst), len(writable))
         row = {
             "cycle": k, "fault": fault, "target": "%s(%s)" % (node, target),
-            "downtime_s": None if first_ok is None else round(first_ok - t_fault, 3),
+            "downtime_s": None if downtime is None else round(downtime, 3),
+            "fault_to_first_write_s": None if first_ok is None else round(first_ok - t_fault, 3),
             "fault_s": round(fault_over - t_fault, 2), "acked_during_fault": during,
             "acked": len(acked_ids), "lost": len(new_lost), "lost_ids": new_lost[:20],
             "writable_after": writable, "max_writable": max_w, "worst_set": worst,
@@ -376,8 +383,7 @@ class Campaign:
     def restore(self, old_primary, writable, done):
         """Brings every node back as primary + replicas of it; appends what it did to DONE."""
         if len(writable) != 1:
-            # No failover happened (old primary dead, nothing promoted) or two nodes write:
-            # keep the old primary when it can be started, else the first writable one.
+            # No failover happened (old primary dead, nothing promoted): start it again.
             if not writable:
                 if self.node_pid(old_primary) is None:
                     self.cluster("start-node", self.dir, old_primary)
@@ -385,7 +391,9 @@ class Campaign:
                 writable, _ = self.wait_one_writable(20)
                 if not writable:
                     raise SetupError("no writable node after restarting %s" % old_primary)
-            primary = old_primary if old_primary in writable else writable[0]
+            # Two writable: the one sluice promoted stays, the old primary (not fenced) goes.
+            others = [n for n in writable if n != old_primary]
+            primary = others[0] if others else old_primary
         else:
             primary = writable[0]
         for n in self.nodes:

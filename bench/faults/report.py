@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Writes a fault campaign's JSON (campaign.py --json) into docs/reliability.md.
 
-    report.py RUN.json --code "COMMIT (what it is)" [--doc docs/reliability.md]
+    report.py RUN.json --code "COMMIT (what it is)" [--block NAME] [--doc docs/reliability.md]
 
-Replaces the block between <!-- faults:ENGINE begin --> and <!-- faults:ENGINE end --> with
+Replaces the block between <!-- faults:NAME begin --> and <!-- faults:NAME end --> (NAME:
+the engine unless given) with
 the command, the seed, the code it ran on, the per-cycle table, the summary and the issue's
 targets against the figures, so that no number in that block is typed by hand.
 """
@@ -79,11 +80,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("json")
     p.add_argument("--code", required=True, help="the commit the sluice binary was built from")
+    p.add_argument("--block", default=None, help="block name (default: the engine)")
     p.add_argument("--doc", default=os.path.join(HERE, "..", "..", "docs", "reliability.md"))
     a = p.parse_args()
     with open(a.json) as f:
         run = json.load(f)
-    engine = run["args"]["engine"]
+    engine = a.block or run["args"]["engine"]
     with open(a.doc) as f:
         doc = f.read()
     begin, end = "<!-- faults:%s begin -->" % engine, "<!-- faults:%s end -->" % engine
