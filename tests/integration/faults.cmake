@@ -1,13 +1,15 @@
 # The fault campaign (bench/faults/campaign.py) at CI size: 3 cycles per engine on a private
 # semisync / synchronous cluster under the scratch dir, with a seed whose three cycles are
 # kill -9, SIGSTOP and clean restart of the primary. Fails when a cycle loses an acknowledged
-# write, sees two writable nodes or does not resume writes within 15 s. It kills nodes and is
-# heavy on 2 cores: serial. The full 20-cycle run and its figures: docs/reliability.md.
+# write, sees two writable nodes or does not resume writes within 8 s (the 2 s failover
+# window plus margin for a loaded machine; the issue wants a median under 3 s). It kills
+# nodes and is heavy on 2 cores: serial. The 20-cycle runs and their figures are in
+# docs/reliability.md.
 foreach(_engine mariadb postgres)
   add_test(NAME faults_${_engine}
     COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/bench/faults/campaign.py
             --engine ${_engine} --sluice $<TARGET_FILE:sluice> --cycles 3 --seed 114
-            --resume-timeout 15 --cluster-script ${SLUICE_CLUSTER_SCRIPT}
+            --resume-timeout 8 --cluster-script ${SLUICE_CLUSTER_SCRIPT}
             --dir ${SLUICE_CLUSTER_SCRATCH_DIR}/faults_${_engine})
   set_tests_properties(faults_${_engine} PROPERTIES
     LABELS integration
