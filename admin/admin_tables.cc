@@ -178,6 +178,8 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("read_your_writes_ms", Int(c.read_your_writes_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
+    add("write_hold_timeout_ms", Int(c.write_hold_timeout_ms), false);
+    add("fence_command", c.fence_command, false);
   }
   return out;
 }
@@ -367,6 +369,14 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "read_your_writes_ms") return ParseIntSetting(row, v, &c->read_your_writes_ms);
   if (key == "monitor_user") return c->monitor_user = v, Status::Ok();
   if (key == "monitor_password") return c->monitor_password = v, Status::Ok();
+  if (key == "write_hold_timeout_ms") {
+    int ms = 0;
+    SLUICE_RETURN_IF_ERROR(ParseIntSetting(row, v, &ms));
+    if (ms < 0) return row.Error("value", "write_hold_timeout_ms must be 0 or more");
+    c->write_hold_timeout_ms = ms;
+    return Status::Ok();
+  }
+  if (key == "fence_command") return c->fence_command = v, Status::Ok();
   if (key == "reader_fallback_to_writer") {
     if (v != "true" && v != "false") return row.Error("value", BadChoice("true|false", v));
     c->reader_fallback_to_writer = v == "true";

@@ -323,6 +323,8 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "replication_password",
                                       "discovery",
                                       "discovery_allow",
+                                      "write_hold_timeout_ms",
+                                      "fence_command",
                                       "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
@@ -356,6 +358,9 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.String("replication_password", Need::kOptional, &c->replication_password),
       t.String("discovery", Need::kOptional, &c->discovery),
       t.String("discovery_allow", Need::kOptional, &c->discovery_allow),
+      t.Int("write_hold_timeout_ms", Need::kOptional, Limit{0, limits::kMaxMs},
+            &c->write_hold_timeout_ms),
+      t.String("fence_command", Need::kOptional, &c->fence_command),
       t.Tables("server", &servers),
   }));
   // A certificate without its key (or the reverse) cannot serve TLS.

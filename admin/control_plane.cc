@@ -27,7 +27,7 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   poller_ = std::thread([this] { PollLoop(); });
   server_ = std::make_unique<AdminServer>(config_.admin, service_.get());
   if (Status s = server_->Start(); !s.ok()) return s;
-  metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get());
+  metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get(), failover_counts_);
   return metrics_->Start(config_.metrics);
 }
 

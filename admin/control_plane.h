@@ -33,6 +33,8 @@ class ControlPlane {
   Status Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes);
   void Stop();
 
+  // The failover counters for the metrics endpoint (health/); before Start().
+  void SetFailoverCounts(FailoverCountsFn f) { failover_counts_ = std::move(f); }
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
   AdminService* service() { return service_.get(); }
@@ -48,6 +50,7 @@ class ControlPlane {
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<AdminServer> server_;
   std::unique_ptr<MetricsExporter> metrics_;
+  FailoverCountsFn failover_counts_;
   std::thread poller_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -69,7 +69,8 @@ void AddHistogram(MetricFamily* f, Labels labels, const LatencyHistogram& h) {
 
 }  // namespace
 
-std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime& rt) {
+std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime& rt,
+                                              const FailoverCountsFn& failover) {
   auto clients = Family("sluice_client_connections", "Open client connections, all workers.",
                         MetricType::Gauge);
   AddValue(&clients, {}, static_cast<double>(d.client_connections));
@@ -102,9 +103,25 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
              MetricType::Histogram);
   auto cmd_latency = Family("sluice_command_latency_seconds",
                             "Statement latency per command keyword.", MetricType::Histogram);
-  auto failovers =
-      Family("sluice_failovers_total", "Failovers performed (none until the failover lands).",
+  auto failovers = Family("sluice_failovers_total", "Automatic failovers that promoted a replica.",
+                          MetricType::Counter);
+  auto switchovers =
+      Family("sluice_switchovers_total", "SWITCHOVER commands completed.", MetricType::Counter);
+  auto adoptions = Family("sluice_topology_adoptions_total",
+                          "Primaries changed outside sluice and adopted (TOPOLOGY_ADOPTED).",
+                          MetricType::Counter);
+  auto split_brain =
+      Family("sluice_split_brain_holds_total",
+             "Times writes were held because two nodes reported themselves writable.",
              MetricType::Counter);
+  auto fences =
+      Family("sluice_fence_actions_total",
+             "Fencing actions that succeeded (read-only + sessions ended, fence_command).",
+             MetricType::Counter);
+  auto fo_refused = Family("sluice_failovers_refused_total",
+                           "Failover attempts refused or aborted (no safe candidate, fence_command "
+                           "failed, promotion failed).",
+                           MetricType::Counter);
   auto mirror_sent =
       Family("sluice_mirror_statements_total",
              "Statements copied to the shadow (mirror not built yet: 0).", MetricType::Counter);
@@ -115,7 +132,14 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
 
   for (const Cluster& c : rt.clusters) {
     std::map<int, LatencyHistogram> by_hostgroup;
-    AddValue(&failovers, {{"cluster", c.name}}, 0);
+    FailoverCounts fc = failover ? failover(c.name) : FailoverCounts{};
+    Labels cl = {{"cluster", c.name}};
+    AddValue(&failovers, cl, static_cast<double>(fc.failovers));
+    AddValue(&switchovers, cl, static_cast<double>(fc.switchovers));
+    AddValue(&adoptions, cl, static_cast<double>(fc.adoptions));
+    AddValue(&split_brain, cl, static_cast<double>(fc.split_brain_holds));
+    AddValue(&fences, cl, static_cast<double>(fc.fence_actions));
+    AddValue(&fo_refused, cl, static_cast<double>(fc.failovers_refused));
     AddValue(&mirror_sent, {{"cluster", c.name}}, 0);
     AddValue(&mirror_dropped, {{"cluster", c.name}}, 0);
     for (const Server& s : c.servers) {
@@ -171,18 +195,20 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
   return {clients,     accepted,        refused,     used,           free,       queries,
           errors,      connect_errors,  state,       role,           lag,        hg_latency,
           cmd_latency, failovers,       mirror_sent, mirror_dropped, pool_waits, pool_timeouts,
-          retries,     protocol_errors, version};
+          retries,     protocol_errors, version,     switchovers,    adoptions,  split_brain,
+          fences,      fo_refused};
 }
 
 std::vector<MetricFamily> SluiceCollectable::Collect() const {
   stats_->Poll();
   RuntimePtr rt = runtime_->Load();
   if (!rt) return {};
-  return BuildMetricFamilies(stats_->Lifetime(), *rt);
+  return BuildMetricFamilies(stats_->Lifetime(), *rt, failover_);
 }
 
-MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats)
-    : collectable_(std::make_shared<SluiceCollectable>(runtime, stats)) {}
+MetricsExporter::MetricsExporter(const RuntimeHolder* runtime, StatsCollector* stats,
+                                 FailoverCountsFn failover)
+    : collectable_(std::make_shared<SluiceCollectable>(runtime, stats, std::move(failover))) {}
 
 MetricsExporter::~MetricsExporter() = default;
 

@@ -1,6 +1,7 @@
 // HealthMonitor: the control plane's eyes and hands. One thread per cluster checks every
-// server each monitor_interval_ms, publishes state (with hysteresis) and lag through the
-// Topology, fails over a dead primary, adds discovered replicas, and runs SWITCHOVER.
+// server each monitor_interval_ms, publishes state (with hysteresis), lag and resolved
+// addresses through the Topology, judges the round (decision.h), fails over a dead primary,
+// fences, follows outside role changes, adds discovered replicas, and runs SWITCHOVER.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "health/node.h"
 #include "health/topology.h"
 
 namespace sluice::health {
@@ -40,6 +43,24 @@ struct MonitorHooks {
   // Backend connections borrowed on SERVER ("host:port") of CLUSTER right now (stats
   // collector's conns_used); null: switchover drains for a fixed moment instead.
   std::function<int64_t(const std::string& cluster, const std::string& server)> in_flight;
+  // Whether this instance may orchestrate CLUSTER right now (promote, fence, adopt, switch
+  // over); null: always. A leadership lease (etcd) answers here.
+  std::function<bool(const std::string& cluster)> may_orchestrate;
+  // Null: the real engines (MakeNode). Unit tests script fakes.
+  NodeFactory node_factory;
+  // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.
+  std::function<int(const std::vector<std::string>& argv, int timeout_ms, std::string* output)>
+      run_command;
+};
+
+// What the monitor did, per cluster, since start (Prometheus counters).
+struct HealthCounters {
+  int64_t failovers = 0;
+  int64_t switchovers = 0;
+  int64_t adoptions = 0;
+  int64_t split_brain_holds = 0;
+  int64_t fence_actions = 0;
+  int64_t failovers_refused = 0;
 };
 
 class ClusterMonitor;
@@ -59,18 +80,25 @@ class HealthMonitor {
 
   // The newest checks, oldest first (bounded ring).
   std::vector<CheckRecord> RecentChecks() const;
+  HealthCounters Counters(const std::string& cluster) const;
+
+  // Tests: one round of every cluster on the caller's thread, instead of Start().
+  void RunRoundForTest();
 
  private:
   friend class ClusterMonitor;
   void Record(CheckRecord r);
   void Event(std::string_view kind, std::string_view cluster, std::string_view server,
              const std::string& message);
+  void Count(const std::string& cluster, int64_t HealthCounters::*which);
+  void MakeClusters();
 
   Topology* topology_;
   MonitorHooks hooks_;
   std::vector<std::unique_ptr<ClusterMonitor>> clusters_;
   mutable std::mutex records_mu_;
   std::deque<CheckRecord> records_;
+  std::map<std::string, HealthCounters> counters_;  // under records_mu_
 };
 
 }  // namespace sluice::health

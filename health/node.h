@@ -1,42 +1,55 @@
 // Node: one blocking control-plane connection to a database server (libmariadb or libpq)
-// with short timeouts, kept open between checks; Check() reads role, replication state and
-// position in one round trip or two, Exec()/Query() run failover actions.
+// with short timeouts. Every engine-specific statement lives behind it: the decision code
+// sees engine-neutral facts (NodeCheck) and asks for engine-neutral actions.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "health/positions.h"
 #include "routing/runtime.h"
 
 namespace sluice::health {
 
 struct NodeCheck {
   int64_t latency_us = 0;
-  bool is_primary =
-      false;               // MariaDB read_only=OFF without a replication source; PG not in recovery
-  bool read_only = false;  // MariaDB @@read_only
-  bool replicating = false;       // has a replication source configured
-  bool threads_running = false;   // MariaDB IO+SQL threads; PG WAL receiver streaming
+  // Accepts writes from clients: MariaDB read_only=OFF and no replication source; PostgreSQL
+  // not in recovery and default_transaction_read_only off. The one fact failover, adoption
+  // and split-brain detection decide on.
+  bool writable = false;
+  // Not a replica: MariaDB without a replication source, PostgreSQL not in recovery. A
+  // fenced old primary is a primary that is not writable.
+  bool is_primary = false;
+  bool replicating = false;       // has a replication source configured (a replica)
+  bool streaming = false;         // MariaDB IO+SQL threads; PG WAL receiver streaming
   std::string replication_error;  // non-empty: the replication threads stopped on an error
-  std::optional<int64_t> lag_ms;  // server-reported (MariaDB Seconds_Behind_Master)
-  // MariaDB: primary's @@gtid_binlog_pos, replica's @@gtid_slave_pos (applied) and Gtid_IO_Pos
-  // (received).
-  std::string gtid_binlog;
-  std::string gtid_applied;
-  std::string gtid_received;
-  // PostgreSQL LSNs (0 = not applicable) and the age of the last replayed transaction.
-  uint64_t lsn_current = 0;
-  uint64_t lsn_received = 0;
-  uint64_t lsn_replayed = 0;
-  bool replay_paused = false;
+  std::optional<int64_t> lag_ms;  // server-reported: MariaDB Seconds_Behind_Master
+  // Age of the last replayed transaction (PostgreSQL); grows on a quiet cluster, so it is a
+  // lag only while the primary is writing.
   std::optional<int64_t> replay_age_ms;
+  // Positions (positions.h): what a primary wrote, what a replica received and applied.
+  Position written;
+  Position received;
+  Position applied;
   // Discovery: "host:port" of replicas the primary sees (MariaDB SHOW SLAVE HOSTS; PostgreSQL
   // the streaming standbys whose application_name is their address, health/pg_standby.h).
   std::vector<std::string> replicas;
+  // A check statement the monitor login may not run (MariaDB 1227/1142, PostgreSQL 42501):
+  // the server answers, the monitor is misconfigured. Reported, never a reason to shun.
+  std::string privilege_error;
+};
+
+// Where a re-pointed replica replicates from, with the configured replication login.
+struct ReplicationSource {
+  std::string host;
+  uint16_t port = 0;
+  std::string user;
+  std::string password;
 };
 
 using Rows = std::vector<std::vector<std::optional<std::string>>>;
@@ -46,12 +59,24 @@ class Node {
   virtual ~Node() = default;
   // Connects if needed (once), then checks. An error closes the connection.
   virtual Result<NodeCheck> Check() = 0;
-  virtual Result<Rows> Query(const std::string& sql) = 0;
-  // A statement whose rows do not matter: Query() without them.
-  Status Exec(const std::string& sql) {
-    auto r = Query(sql);
-    return r.ok() ? Status::Ok() : r.status();
-  }
+
+  // Failover actions (the admin login). Each is bounded by the node's timeouts.
+  // A replica becomes the primary: applies what it received (CHECK is its last check),
+  // stops replicating, accepts writes.
+  virtual Status Promote(const NodeCheck& check) = 0;
+  // Refuse writes, then end the client sessions of everyone but KEEP_USERS and the
+  // replication streams; returns what was done, for the event log.
+  virtual Result<std::string> Fence(const std::vector<std::string>& keep_users) = 0;
+  // Undoes Fence()'s write refusal (an aborted switchover).
+  virtual Status Unfence() = 0;
+  // Replicate from SOURCE. FORMER_PRIMARY: the node was a primary (its own writes are in its
+  // binlog); only for engines that CanRejoinLive().
+  virtual Status Repoint(const ReplicationSource& source, bool former_primary) = 0;
+  // Waits until this node applied POSITION; Unavailable after TIMEOUT_MS.
+  virtual Status WaitApplied(const Position& position, int timeout_ms) = 0;
+  // Whether a running primary can be turned into a replica (MariaDB: CHANGE MASTER); a
+  // PostgreSQL primary needs pg_rewind and a restart ("needs rejoin").
+  virtual bool CanRejoinLive() const = 0;
   virtual void Close() = 0;
 };
 
@@ -67,8 +92,14 @@ struct NodeOptions {
 
 std::unique_ptr<Node> MakeMysqlNode(const NodeOptions& o);
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o);
+// How the monitor gets its Nodes; unit tests pass a factory of scripted fakes.
+using NodeFactory = std::function<std::unique_ptr<Node>(const NodeOptions&)>;
 inline std::unique_ptr<Node> MakeNode(const NodeOptions& o) {
   return o.protocol == Protocol::kMysql ? MakeMysqlNode(o) : MakePgNode(o);
 }
+
+// The statements behind Fence(), for tests: the sessions they end spare KEEP_USERS.
+std::string MysqlFenceSessionsSql(const std::vector<std::string>& keep_users);
+std::string PgFenceSessionsSql(const std::vector<std::string>& keep_users);
 
 }  // namespace sluice::health

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,15 @@
 namespace sluice::health {
 namespace {
 
+std::string SqlString(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 class PgNode : public Node {
  public:
   explicit PgNode(NodeOptions o) : o_(std::move(o)) {}
@@ -24,7 +34,106 @@ class PgNode : public Node {
     conn_ = nullptr;
   }
 
-  Result<Rows> Query(const std::string& sql) override {
+  Result<NodeCheck> Check() override {
+    auto start = std::chrono::steady_clock::now();
+    auto r = Query(
+        "SELECT pg_is_in_recovery(), "
+        "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, "
+        "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+        "(extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, "
+        "CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END, "
+        "(SELECT status FROM pg_stat_wal_receiver LIMIT 1), "
+        "current_setting('default_transaction_read_only')");
+    if (!r.ok()) return r.status();
+    if (r->empty()) return Internal("no row from the check query");
+    const auto& v = (*r)[0];
+    NodeCheck c;
+    bool recovery = v[0].value_or("f") == "t";
+    c.is_primary = !recovery;
+    c.replicating = recovery;
+    // A fenced primary (default_transaction_read_only) is not writable.
+    c.writable = !recovery && v[7].value_or("off") == "off";
+    if (v[1]) c.written = LsnPosition(ParseLsn(*v[1]).value_or(0));
+    if (v[2]) c.received = LsnPosition(ParseLsn(*v[2]).value_or(0));
+    if (v[3]) c.applied = LsnPosition(ParseLsn(*v[3]).value_or(0));
+    if (v[4]) c.replay_age_ms = std::stoll(*v[4]);
+    c.streaming = v[6].value_or("") == "streaming";
+    if (c.is_primary) ReadStandbys(&c);
+    c.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+    return c;
+  }
+
+  Status Promote(const NodeCheck& k) override {
+    (void)k;
+    // pg_promote replays everything received before it opens for writes.
+    auto r = Query("SELECT pg_promote(true, 25)");
+    if (!r.ok()) return r.status();
+    if (r->empty() || (*r)[0][0].value_or("f") != "t")
+      return Unavailable("pg_promote did not finish within 25 s");
+    return Status::Ok();
+  }
+
+  Result<std::string> Fence(const std::vector<std::string>& keep_users) override {
+    // ALTER SYSTEM: it survives a restart, so a returning old primary refuses writes from
+    // its first connection on.
+    for (const char* sql :
+         {"ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()"})
+      if (Status st = Exec(sql); !st.ok()) return st;
+    auto killed = Query(PgFenceSessionsSql(keep_users));
+    if (!killed.ok()) return killed.status();
+    return fmt::format(
+        "default_transaction_read_only=on, {} client backend(s) terminated; needs rejoin "
+        "(pg_rewind + standby restart, sluice does not rewind)",
+        killed->size());
+  }
+
+  Status Unfence() override {
+    if (Status st = Exec("ALTER SYSTEM RESET default_transaction_read_only"); !st.ok()) return st;
+    return Exec("SELECT pg_reload_conf()");
+  }
+
+  Status Repoint(const ReplicationSource& src, bool former_primary) override {
+    if (former_primary) return InvalidArgument("a PostgreSQL primary needs pg_rewind to rejoin");
+    // Keep the standby's application_name: discovery reads it as the standby's address and
+    // synchronous_standby_names may name it. A standby that had none gets its address.
+    std::string app = fmt::format("{}:{}", o_.host, o_.port);
+    auto cur = Query("SHOW primary_conninfo");
+    if (cur.ok() && !cur->empty() && (*cur)[0][0]) {
+      std::string named = PgConninfoApplicationName(*(*cur)[0][0]);
+      if (!named.empty()) app = named;
+    }
+    std::string conninfo = fmt::format(
+        "host={} port={} user={} password={} application_name={}", PgConninfoValue(src.host),
+        src.port, PgConninfoValue(src.user), PgConninfoValue(src.password), PgConninfoValue(app));
+    // E'': the conninfo's quotes and backslashes, escaped by SqlString, read back as written.
+    if (Status st = Exec("ALTER SYSTEM SET primary_conninfo = E" + SqlString(conninfo)); !st.ok())
+      return st;
+    if (Status st = Exec("ALTER SYSTEM SET recovery_target_timeline = 'latest'"); !st.ok())
+      return st;
+    return Exec("SELECT pg_reload_conf()");
+  }
+
+  Status WaitApplied(const Position& p, int timeout_ms) override {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto k = Check();
+      if (k.ok() && Behind(k->applied, p) == 0) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return Unavailable("position not replayed in time");
+  }
+
+  bool CanRejoinLive() const override { return false; }
+
+ private:
+  Status Exec(const std::string& sql) {
+    auto r = Query(sql);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  Result<Rows> Query(const std::string& sql) {
     if (Status s = Connect(); !s.ok()) return s;
     PGresult* res = PQexec(conn_, sql.c_str());
     ExecStatusType st = PQresultStatus(res);
@@ -46,37 +155,6 @@ class PgNode : public Node {
     return rows;
   }
 
-  Result<NodeCheck> Check() override {
-    auto start = std::chrono::steady_clock::now();
-    auto r = Query(
-        "SELECT pg_is_in_recovery(), "
-        "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END, "
-        "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
-        "(extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, "
-        "CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END, "
-        "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)");
-    if (!r.ok()) return r.status();
-    if (r->empty()) return Internal("no row from the check query");
-    const auto& v = (*r)[0];
-    NodeCheck c;
-    bool recovery = v[0].value_or("f") == "t";
-    c.is_primary = !recovery;
-    c.read_only = recovery;
-    c.replicating = recovery;
-    if (v[1]) c.lsn_current = ParseLsn(*v[1]).value_or(0);
-    if (v[2]) c.lsn_received = ParseLsn(*v[2]).value_or(0);
-    if (v[3]) c.lsn_replayed = ParseLsn(*v[3]).value_or(0);
-    if (v[4]) c.replay_age_ms = std::stoll(*v[4]);
-    c.replay_paused = v[5].value_or("f") == "t";
-    c.threads_running = v[6].value_or("") == "streaming";
-    if (c.is_primary) ReadStandbys(&c);
-    c.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-    return c;
-  }
-
- private:
   // Discovery's view: the streaming standbys that name themselves "host:port" (pg_standby.h).
   // Without pg_monitor (or pg_read_all_stats) the state is NULL and discovery sees nothing,
   // as MariaDB's does without SHOW SLAVE HOSTS rights; the check itself still counts.
@@ -120,6 +198,15 @@ class PgNode : public Node {
 };
 
 }  // namespace
+
+std::string PgFenceSessionsSql(const std::vector<std::string>& keep_users) {
+  std::string keep;
+  for (const std::string& u : keep_users) keep += (keep.empty() ? "" : ", ") + ("E" + SqlString(u));
+  // Client backends only: the WAL senders (backend_type 'walsender') keep streaming.
+  return "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+         "backend_type = 'client backend' AND pid <> pg_backend_pid()" +
+         (keep.empty() ? std::string() : " AND usename NOT IN (" + keep + ")");
+}
 
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o) {
   return std::make_unique<PgNode>(o);

@@ -1,5 +1,6 @@
 #include "health/positions.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -62,6 +63,29 @@ std::optional<uint64_t> ParseLsn(std::string_view text) {
   return (uint64_t{hi} << 32) | lo;
 }
 
+uint64_t Behind(const Position& have, const Position& want) {
+  uint64_t sum = 0;
+  for (const auto& [stream, seq] : want) {
+    auto it = have.find(stream);
+    uint64_t mine = it == have.end() ? 0 : it->second;
+    if (mine < seq) sum += seq - mine;
+  }
+  return sum;
+}
+
+Position Furthest(const Position& a, const Position& b) {
+  Position out = a;
+  for (const auto& [stream, seq] : b) out[stream] = std::max(out[stream], seq);
+  return out;
+}
+
+std::string PositionText(const Position& p) {
+  std::string out;
+  for (const auto& [stream, seq] : p)
+    out += fmt::format("{}{}:{}", out.empty() ? "" : ",", stream, seq);
+  return out.empty() ? "unknown" : out;
+}
+
 bool Hysteresis::Observe(bool good) {
   if (good) {
     bad_ = 0;
@@ -82,13 +106,15 @@ std::optional<Candidate> PickCandidate(const std::vector<Candidate>& all, std::s
   const Candidate* best = nullptr;
   std::string excluded;
   for (const Candidate& c : all) {
-    const char* reason = !c.reachable              ? "unreachable"
-                         : c.operator_offline      ? "offline by the operator"
-                         : c.replication_broken    ? "replication broken"
-                         : c.lag_ms > c.max_lag_ms ? "lag over max_lag_ms"
-                                                   : nullptr;
-    if (reason) {
-      excluded += fmt::format("{}{}: {}", excluded.empty() ? "" : "; ", c.name, reason);
+    const char* reason = !c.reachable           ? "unreachable"
+                         : c.operator_offline   ? "offline by the operator"
+                         : c.replication_broken ? "replication broken"
+                                                : nullptr;
+    std::string text = reason ? reason : "";
+    if (!reason && c.behind > 0)
+      text = fmt::format("{} behind the primary's last position", c.behind);
+    if (!text.empty()) {
+      excluded += fmt::format("{}{}: {}", excluded.empty() ? "" : "; ", c.name, text);
       continue;
     }
     if (!best || c.position > best->position ||

@@ -22,6 +22,21 @@ uint64_t GtidWeight(const GtidPos& p);
 // A PostgreSQL LSN "16/B374D848".
 std::optional<uint64_t> ParseLsn(std::string_view text);
 
+// An engine-neutral replication position: per stream, the last sequence number. MariaDB:
+// one entry per GTID domain (the GTID sequence number); PostgreSQL: one stream (0) whose
+// "sequence" is the LSN in bytes. Empty: unknown.
+using Position = GtidPos;
+inline Position LsnPosition(uint64_t lsn) {
+  return lsn ? Position{{0, lsn}} : Position{};
+}
+// How far HAVE is behind WANT: the sum over WANT's streams of the sequence numbers (GTID
+// transactions, WAL bytes) HAVE lacks. 0 when HAVE covers WANT.
+uint64_t Behind(const Position& have, const Position& want);
+// Per stream, the further of the two.
+Position Furthest(const Position& a, const Position& b);
+// "0-1-42,1-1-7" / "0/16B374D8": how a position is shown in events.
+std::string PositionText(const Position& p);
+
 // ONLINE/SHUNNED with hysteresis: FAIL consecutive bad checks shun a healthy node, RECOVER
 // consecutive good ones bring it back.
 class Hysteresis {
@@ -45,10 +60,11 @@ struct Candidate {
   std::string name;  // host:port
   bool reachable = false;
   bool replication_broken = false;
-  int64_t lag_ms = 0;
-  int max_lag_ms = 0;
+  // How far what it received is behind the last position sluice saw on the primary
+  // (Behind()); any amount is data the primary acknowledged and the candidate lacks.
+  uint64_t behind = 0;
   bool operator_offline = false;
-  uint64_t position = 0;  // GtidWeight of what it received, or its received LSN
+  uint64_t position = 0;  // total of what it received (GtidWeight), for ranking
   int priority = 0;
 };
 

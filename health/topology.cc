@@ -16,6 +16,7 @@ void Apply(const Cluster& c, const ServerOverlay& o, Server* s) {
     s->hostgroup = *o.role == ServerRole::kPrimary ? c.writer_hostgroup : c.reader_hostgroup;
   }
   s->lag_ms = o.lag_ms;
+  s->address = o.address;
   if (OperatorOffline(s->state)) return;
   if (o.fenced)
     s->state = ServerState::kOfflineHard;

@@ -19,7 +19,10 @@ struct ServerOverlay {
   std::optional<ServerState> state;  // the monitor's verdict: ONLINE or SHUNNED
   bool fenced = false;               // failover took it out of service: OFFLINE_HARD
   int64_t lag_ms = 0;
-  std::optional<ServerRole> role;  // moved by a failover or switchover
+  std::optional<ServerRole> role;  // moved by a failover, switchover or adoption
+  // The numeric address the monitor resolved the host name to ("" until resolved, or when
+  // it does not resolve).
+  std::string address;
   // Found by discovery, not configured: appended to the cluster with this row.
   std::optional<Server> discovered;
 };

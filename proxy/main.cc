@@ -192,6 +192,11 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
   (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  (*control)->SetFailoverCounts([&monitor](const std::string& cluster) {
+    health::HealthCounters h = monitor.Counters(cluster);
+    return FailoverCounts{h.failovers,         h.switchovers,   h.adoptions,
+                          h.split_brain_holds, h.fence_actions, h.failovers_refused};
+  });
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;

@@ -86,6 +86,9 @@ struct Cluster {
   std::string replication_password;
   std::string discovery;
   std::string discovery_allow = "127.0.0.1";
+  // Run before every failover promotion with the cluster, host and port of the old primary
+  // as arguments (bounded; a non-zero exit refuses the promotion): STONITH, a cloud API.
+  std::string fence_command;
   std::vector<Server> servers;
 
   // The hostgroup of the server at host:port; -1 when the cluster has none there.

@@ -190,8 +190,13 @@ inline constexpr ErrorInfo ER_READ_ONLY_MODE{1836, "HY000", "Running in read-onl
 inline constexpr ErrorInfo ER_CONNECTION_KILLED{1927, "70100", "Connection was killed"};
 inline constexpr ErrorInfo ER_STATEMENT_TIMEOUT{
     1969, "70100", "Query execution was interrupted (max_statement_time exceeded)"};
-// Client-side code (libmariadb include/errmsg.h); sluice sends it when the backend vanished
-// mid-query because drivers already treat it as "reconnect and maybe retry".
+// A client-side code (2000..2999, libmariadb errmsg.h): never in an ERR packet sluice
+// sends, because libmariadb turns a server ERR carrying one into CR_MALFORMED_PACKET (2027).
 inline constexpr ErrorInfo CR_SERVER_LOST{2013, "HY000", "Lost connection to server during query"};
+// What sluice sends when the server running a client's statement is lost: a server code
+// with SQLSTATE 08S01 (communication link failure), which drivers map to "connection lost,
+// outcome unknown" (Connector/J: CommunicationsException; PyMySQL: OperationalError).
+inline constexpr ErrorInfo ER_NET_READ_ERROR{1158, "08S01",
+                                             "Got an error reading communication packets"};
 
 }  // namespace sluice::mysql

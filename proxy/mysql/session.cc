@@ -601,7 +601,7 @@ void MysqlSession::StartCommand() {
     // The client believes it is inside a transaction that died with its server: say so
     // once, rather than run its next statement outside of it.
     lost_state_ = false;
-    FailCommand(mysql::CR_SERVER_LOST,
+    FailCommand(mysql::ER_NET_READ_ERROR,
                 "sluice: the server that ran this transaction was taken offline; the "
                 "transaction was rolled back");
     return;
@@ -1143,7 +1143,7 @@ void MysqlSession::RetryOrFail(const Status& st) {
     // server sends when a statement dies mid-stream; the session stays usable.
     seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
   }
-  FailCommand(mysql::CR_SERVER_LOST,
+  FailCommand(mysql::ER_NET_READ_ERROR,
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
 }
 

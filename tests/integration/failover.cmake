@@ -23,3 +23,25 @@ foreach(_pair
     RUN_SERIAL TRUE
     ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
 endforeach()
+
+# Issue #11 against real clusters (failover_trust_test.py): a quiet cluster fails over and
+# its returning old primary refuses direct writes; split brain held, outside switchover
+# adopted.
+foreach(_pair
+    "failover_quiet_pg:PgQuietTest"
+    "failover_quiet_mariadb:MariadbQuietTest"
+    "failover_outside_mariadb:MariadbOutsideTest"
+    "failover_outside_pg:PgOutsideTest"
+    "failover_inflight_mariadb:MariadbInflightTest")
+  string(REPLACE ":" ";" _pair "${_pair}")
+  list(GET _pair 0 _name)
+  list(GET _pair 1 _class)
+  add_test(NAME ${_name}
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/failover_trust_test.py
+            $<TARGET_FILE:sluice> ${_class})
+  set_tests_properties(${_name} PROPERTIES
+    LABELS integration
+    TIMEOUT 300
+    RUN_SERIAL TRUE
+    ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+endforeach()

@@ -416,3 +416,28 @@ TEST(ConfigFileTest, UnreadableFile) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Issue #11's keys: write_hold_timeout_ms (bounded) and fence_command.
+TEST(ConfigFileTest, WriteHoldAndFenceCommand) {
+  std::string base = kBase;
+  std::string with = base;
+  with.insert(with.find("  [[cluster.server]]"),
+              "write_hold_timeout_ms = 1500\nfence_command = \"stonith --hard\"\n");
+  Result<Runtime> r = ParseConfig(with, "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->clusters[0].write_hold_timeout_ms, 1500);
+  EXPECT_EQ(r->clusters[0].fence_command, "stonith --hard");
+  Result<Runtime> d = ParseConfig(base, "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->clusters[0].write_hold_timeout_ms, 30000);
+  EXPECT_EQ(d->clusters[0].fence_command, "");
+  std::string bad = base;
+  bad.insert(bad.find("  [[cluster.server]]"), "write_hold_timeout_ms = -5\n");
+  EXPECT_EQ(Error(bad), "t.toml:8: cluster[0].write_hold_timeout_ms: expected 0..3600000, got -5");
+}
+
+}  // namespace
+}  // namespace sluice

@@ -64,7 +64,6 @@ Candidate C(std::string name, uint64_t pos, int priority = 0) {
   c.reachable = true;
   c.position = pos;
   c.priority = priority;
-  c.max_lag_ms = 1000;
   return c;
 }
 
@@ -82,7 +81,7 @@ TEST(PickCandidate, ExcludesUnsafeAndSaysWhy) {
   Candidate broken = C("a:1", 100);
   broken.replication_broken = true;
   Candidate lagging = C("b:1", 90);
-  lagging.lag_ms = 5000;
+  lagging.behind = 3;
   Candidate down = C("c:1", 80);
   down.reachable = false;
   Candidate offline = C("d:1", 70);
@@ -90,7 +89,7 @@ TEST(PickCandidate, ExcludesUnsafeAndSaysWhy) {
   std::string why;
   EXPECT_FALSE(PickCandidate({broken, lagging, down, offline}, &why));
   EXPECT_NE(why.find("a:1: replication broken"), std::string::npos) << why;
-  EXPECT_NE(why.find("b:1: lag over max_lag_ms"), std::string::npos) << why;
+  EXPECT_NE(why.find("b:1: 3 behind the primary's last position"), std::string::npos) << why;
   EXPECT_NE(why.find("c:1: unreachable"), std::string::npos) << why;
   EXPECT_NE(why.find("d:1: offline by the operator"), std::string::npos) << why;
   auto p = PickCandidate({broken, lagging, C("e:1", 1)}, &why);

@@ -12,9 +12,9 @@ Runtime Config() {
   c.name = "app";
   c.writer_hostgroup = 10;
   c.reader_hostgroup = 11;
-  Server p{"127.0.0.1", 3306, ServerRole::kPrimary, 10};
-  Server r1{"127.0.0.1", 3307, ServerRole::kReplica, 11};
-  Server r2{"127.0.0.1", 3308, ServerRole::kReplica, 11};
+  Server p{"127.0.0.1", 3306, "", ServerRole::kPrimary, 10};
+  Server r1{"127.0.0.1", 3307, "", ServerRole::kReplica, 11};
+  Server r2{"127.0.0.1", 3308, "", ServerRole::kReplica, 11};
   c.servers = {p, r1, r2};
   rt.clusters.push_back(c);
   return rt;
@@ -51,12 +51,12 @@ TEST(Compose, OperatorOfflineWinsOverMonitor) {
 
 TEST(Compose, DiscoveredServerAppendedOnce) {
   Overlay o;
-  Server d{"127.0.0.1", 3309, ServerRole::kReplica, 11};
+  Server d{"127.0.0.1", 3309, "", ServerRole::kReplica, 11};
   o.clusters["app"].servers["127.0.0.1:3309"].discovered = d;
   o.clusters["app"].servers["127.0.0.1:3309"].state = ServerState::kOnline;
   // A discovered address that is also configured is not duplicated.
   o.clusters["app"].servers["127.0.0.1:3307"].discovered =
-      Server{"127.0.0.1", 3307, ServerRole::kReplica, 11};
+      Server{"127.0.0.1", 3307, "", ServerRole::kReplica, 11};
   Runtime rt = Compose(Config(), o);
   ASSERT_EQ(rt.clusters[0].servers.size(), 4u);
   EXPECT_EQ(rt.clusters[0].servers[3].name(), "127.0.0.1:3309");

@@ -1,0 +1,105 @@
+// ClusterMonitor: one cluster's thread. check_loop.cc checks every server each interval and
+// publishes states and lag; decision.h judges the round; failover.cc carries the verdict out
+// (hold, fence, promote, adopt, split brain); switchover.cc runs SWITCHOVER; discovery.cc
+// adds and drains discovered replicas. Internal to health/.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "health/decision.h"
+#include "health/monitor.h"
+#include "health/node.h"
+#include "health/positions.h"
+
+namespace sluice::health {
+
+// What the monitor remembers of one server between rounds: its connections, hysteresis and
+// when it last answered (the failover window). Never a verdict.
+struct ServerWatch {
+  std::unique_ptr<Node> node;    // monitor_user
+  std::unique_ptr<Node> action;  // admin_user, opened on demand
+  Hysteresis health{3, 3};
+  std::optional<NodeCheck> last;
+  std::string last_error;       // a reason to shun ("" when the check was clean)
+  std::string privilege_error;  // the last check's privilege error (never shuns)
+  int64_t lag_ms = 0;
+  int64_t last_ok_ms = 0;  // monotonic; 0 until the first check
+  int failures = 0;        // consecutive failed checks
+  int64_t behind_since_ms = 0;
+  bool rejoin_reported = false;
+  int missing_rounds = 0;  // discovered and no longer seen
+  std::string address;     // resolved numeric address ("" when the name does not resolve)
+  std::string resolve_error;
+  int64_t next_resolve_ms = 0;  // monotonic; names are looked up again every 30 s
+};
+
+class ClusterMonitor {
+ public:
+  ClusterMonitor(HealthMonitor* owner, std::string name) : owner_(owner), name_(std::move(name)) {}
+  ~ClusterMonitor() { Stop(); }
+
+  void Start();
+  void Stop();
+  const std::string& name() const { return name_; }
+  Result<std::string> Switchover(const std::string& target);
+  // One round, on the caller's thread (tests drive rounds one by one).
+  void RunRound();
+
+ private:
+  // check_loop.cc
+  void Loop();
+  void Round();
+  Cluster Composed() const;
+  ServerWatch& Watch(const Cluster& c, const Server& s);
+  Node* Action(const Cluster& c, const std::string& server);
+  void Resolve(const Cluster& c);
+  int64_t LagOf(const Cluster& c, const Server& s, const NodeCheck& k, const NodeCheck* primary,
+                bool primary_writing, ServerWatch& w, int64_t now);
+  RoundFacts Facts(const Cluster& c, int64_t now);
+  // failover.cc
+  void Act(const Cluster& c, const Verdict& v, const RoundFacts& facts);
+  // The one place that says whether this instance may act on the cluster (promote, fence,
+  // adopt, switch over); a leadership hook (etcd) plugs in here.
+  bool MayOrchestrate(std::string_view step);
+  void SetPaused(bool paused, const std::string& why);
+  bool Failover(const Cluster& c, const Verdict& v, const RoundFacts& facts);
+  Status RunFenceCommand(const Cluster& c, const std::string& server);
+  void FenceNode(const Cluster& c, const std::string& server, const std::string& why);
+  void Repoint(const Cluster& c, const std::string& replica, const std::string& primary,
+               bool former_primary);
+  void PublishPrimary(const Cluster& c, const std::string& new_primary,
+                      const std::string& old_primary, bool fence_old);
+  void UnfenceRejoined(const Cluster& c);
+  // discovery.cc
+  void Discover(const Cluster& c, const NodeCheck* primary_check);
+  void Event(std::string_view kind, std::string_view server, const std::string& msg) {
+    owner_->Event(kind, name_, server, msg);
+  }
+  std::vector<std::string> KeepUsers(const Cluster& c) const;
+
+  HealthMonitor* owner_;
+  std::string name_;
+  std::thread thread_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  // Held for a whole round and a whole switchover: the two never interleave on a node.
+  std::mutex action_mu_;
+  std::map<std::string, ServerWatch> watch_;
+  // The last position seen on the published primary while it was writable, and whose.
+  Position primary_position_;
+  std::string primary_position_of_;
+  // Said once per distinct reason while it lasts (rounds repeat every interval).
+  std::string last_said_;
+  VerdictKind last_kind_ = VerdictKind::kHealthy;
+  bool paused_ = false;
+  int64_t paused_since_ms_ = 0;
+};
+
+}  // namespace sluice::health

@@ -1,0 +1,306 @@
+// Carrying out a round's verdict (decision.h): hold or resume writes, fence, promote the
+// candidate, adopt an outside primary, hold writes through a split brain. Every step that
+// changes a server passes MayOrchestrate() first.
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "health/cluster_monitor.h"
+#include "health/command.h"
+
+namespace sluice::health {
+
+namespace {
+
+constexpr int kFenceCommandTimeoutMs = 10'000;
+
+std::vector<std::string> SplitWords(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : s + " ") {
+    if (ch == ' ' || ch == '\t') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ClusterMonitor::MayOrchestrate(std::string_view step) {
+  const auto& hook = owner_->hooks_.may_orchestrate;
+  if (!hook || hook(name_)) return true;
+  log::Info("cluster {}: another instance orchestrates; {} left to it", name_, step);
+  return false;
+}
+
+std::vector<std::string> ClusterMonitor::KeepUsers(const Cluster& c) const {
+  std::vector<std::string> keep;
+  if (!c.monitor_user.empty()) keep.push_back(c.monitor_user);
+  if (!c.replication_user.empty()) keep.push_back(c.replication_user);
+  return keep;
+}
+
+void ClusterMonitor::SetPaused(bool paused, const std::string& why) {
+  if (paused == paused_) return;
+  paused_ = paused;
+  if (paused) paused_since_ms_ = MonotonicMs();
+  owner_->topology_->Update([&](Overlay* o) {
+    bool& p = o->clusters[name_].writes_paused;
+    if (p == paused) return false;
+    p = paused;
+    return true;
+  });
+  if (paused)
+    Event("WRITES_HELD", "", why);
+  else
+    Event("WRITES_RESUMED", "",
+          fmt::format("writes held for {} ms", MonotonicMs() - paused_since_ms_));
+}
+
+void ClusterMonitor::Act(const Cluster& c, const Verdict& v, const RoundFacts& facts) {
+  bool entering = v.kind != last_kind_ || v.why != last_said_;
+  last_kind_ = v.kind;
+  last_said_ = v.why;
+  for (const std::string& r : v.refence)
+    if (MayOrchestrate("fencing"))
+      FenceNode(c, r, "a node sluice fenced reports itself writable again");
+  UnfenceRejoined(c);
+  switch (v.kind) {
+    case VerdictKind::kHealthy:
+      SetPaused(false, "");
+      return;
+    case VerdictKind::kHold:
+      SetPaused(true, v.why);
+      if (entering) log::Info("cluster {}: {}", name_, v.why);
+      return;
+    case VerdictKind::kSplitBrain:
+      SetPaused(true, v.why);
+      if (entering) {
+        owner_->Count(name_, &HealthCounters::split_brain_holds);
+        Event("SPLIT_BRAIN", "",
+              v.why + "; writes held and routed to none of them until exactly one is writable");
+      }
+      return;
+    case VerdictKind::kRefused:
+      SetPaused(v.pause_writes, v.why);
+      if (entering) {
+        owner_->Count(name_, &HealthCounters::failovers_refused);
+        Event("FAILOVER_REFUSED", v.primary, v.why);
+      }
+      return;
+    case VerdictKind::kAdopt:
+      if (!MayOrchestrate("adoption")) return;
+      PublishPrimary(c, v.target, v.primary, false);
+      owner_->Count(name_, &HealthCounters::adoptions);
+      Event("TOPOLOGY_ADOPTED", v.target,
+            v.why + ": adopted as the primary (changed outside sluice); writes go there");
+      return;
+    case VerdictKind::kFailover:
+      SetPaused(true, "primary " + v.primary + " is dead");
+      if (!MayOrchestrate("failover")) return;
+      if (!Failover(c, v, facts)) last_said_.clear();  // the next round tries again
+      return;
+  }
+}
+
+Status ClusterMonitor::RunFenceCommand(const Cluster& c, const std::string& server) {
+  std::vector<std::string> argv = SplitWords(c.fence_command);
+  const Server* s = nullptr;
+  for (const Server& x : c.servers)
+    if (x.name() == server) s = &x;
+  if (argv.empty() || !s) return InvalidArgument("fence_command is empty");
+  argv.push_back(name_);
+  argv.push_back(s->host);
+  argv.push_back(std::to_string(s->port));
+  std::string output;
+  int64_t start = MonotonicMs();
+  int rc = owner_->hooks_.run_command
+               ? owner_->hooks_.run_command(argv, kFenceCommandTimeoutMs, &output)
+               : RunBounded(argv, kFenceCommandTimeoutMs, &output);
+  std::string said =
+      fmt::format("fence_command {} {} {} {}: {} after {} ms{}{}", argv[0], name_, s->host, s->port,
+                  rc == 0    ? "succeeded"
+                  : rc == -1 ? "did not finish (killed)"
+                             : fmt::format("exited {}", rc),
+                  MonotonicMs() - start, output.empty() ? "" : ": ", output);
+  Event("FENCE_COMMAND", server, said);
+  if (rc != 0) return Unavailable(said);
+  owner_->Count(name_, &HealthCounters::fence_actions);
+  return Status::Ok();
+}
+
+void ClusterMonitor::FenceNode(const Cluster& c, const std::string& server,
+                               const std::string& why) {
+  Node* a = Action(c, server);
+  if (!a) return;
+  auto r = a->Fence(KeepUsers(c));
+  if (r.ok()) owner_->Count(name_, &HealthCounters::fence_actions);
+  Event("FENCE", server,
+        r.ok() ? why + ": " + *r : why + ": could not fence (" + r.status().message() + ")");
+  if (!r.ok()) a->Close();
+}
+
+bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFacts& facts) {
+  const std::string& old = v.primary;
+  // Stop routing to it at once; writes are held.
+  owner_->topology_->Update([&](Overlay* o) {
+    bool& f = o->clusters[name_].servers[old].fenced;
+    if (f) return false;
+    f = true;
+    return true;
+  });
+  Event("FAILOVER", old,
+        fmt::format("primary failed every check over {} ms: OFFLINE_HARD, writes held; {}",
+                    c.failover_window_ms, v.why));
+  // Hard fencing first (STONITH, a cloud API): no promotion unless it succeeded.
+  if (!c.fence_command.empty()) {
+    if (Status st = RunFenceCommand(c, old); !st.ok()) {
+      owner_->Count(name_, &HealthCounters::failovers_refused);
+      Event("FAILOVER_REFUSED", old, "fence_command failed; no promotion: " + st.message());
+      return false;
+    }
+  }
+  // Soft fencing: judged dead by the window, it may still answer a fresh connection. Short
+  // timeouts: a stopped server must not hold the failover.
+  {
+    NodeOptions o;
+    o.protocol = c.protocol;
+    for (const Server& s : c.servers)
+      if (s.name() == old) o.host = s.address.empty() ? s.host : s.address, o.port = s.port;
+    o.user = c.admin_user.empty() ? c.monitor_user : c.admin_user;
+    o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
+    o.connect_timeout_s = 1;
+    o.read_timeout_s = 1;
+    auto quick = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
+    auto r = quick->Fence(KeepUsers(c));
+    if (r.ok()) {
+      owner_->Count(name_, &HealthCounters::fence_actions);
+      Event("FENCE", old, "judged dead but answers: " + *r);
+    } else {
+      log::Info("cluster {}: old primary {} does not answer ({}); fenced when it returns", name_,
+                old, r.status().message());
+    }
+  }
+  // The invariant, on fresh checks: never promote while another reachable node is writable.
+  std::vector<NodeView> fresh = facts.nodes;
+  for (NodeView& n : fresh) {
+    if (n.name == v.target) continue;
+    auto k = watch_[n.name].node ? watch_[n.name].node->Check() : Unavailable("no node");
+    n.reachable = k.ok();
+    if (k.ok()) n.check = *k;
+  }
+  std::vector<std::string> others = WritableOthers(fresh, v.target);
+  if (!others.empty()) {
+    std::string list;
+    for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+    log::Error("cluster {}: promotion of {} blocked: {} reports itself writable", name_, v.target,
+               list);
+    Event("FAILOVER_BLOCKED", v.target,
+          "never promote while another reachable node is writable: " + list);
+    return false;
+  }
+  Node* a = Action(c, v.target);
+  ServerWatch& tw = watch_[v.target];
+  if (!a || !tw.last) return false;
+  Event("FAILOVER", v.target, "promoting: " + v.why);
+  if (Status st = a->Promote(*tw.last); !st.ok()) {
+    a->Close();
+    owner_->Count(name_, &HealthCounters::failovers_refused);
+    Event("FAILOVER_REFUSED", v.target, "promotion failed: " + st.message());
+    return false;
+  }
+  Event("PROMOTE", v.target, "the candidate accepts writes");
+  for (const NodeView& n : facts.nodes)
+    if (n.name != v.target && n.name != old && n.role == ServerRole::kReplica && !n.fenced)
+      Repoint(c, n.name, v.target, false);
+  int64_t held = MonotonicMs() - paused_since_ms_;
+  PublishPrimary(c, v.target, old, true);
+  owner_->Count(name_, &HealthCounters::failovers);
+  Event("FAILOVER_DONE", v.target,
+        fmt::format("new primary {} (old {} fenced, needs rejoin); writes held for {} ms", v.target,
+                    old, held));
+  return true;
+}
+
+void ClusterMonitor::Repoint(const Cluster& c, const std::string& replica,
+                             const std::string& primary, bool former_primary) {
+  Node* a = Action(c, replica);
+  const Server* p = nullptr;
+  for (const Server& s : c.servers)
+    if (s.name() == primary) p = &s;
+  if (!a || !p) return;
+  ReplicationSource src{p->host, p->port, c.replication_user, c.replication_password};
+  Status st = a->Repoint(src, former_primary);
+  Event("REPOINT", replica,
+        st.ok() ? "now replicates from " + primary : "re-point failed: " + st.message());
+}
+
+void ClusterMonitor::PublishPrimary(const Cluster& c, const std::string& new_primary,
+                                    const std::string& old_primary, bool fence_old) {
+  owner_->topology_->Update([&](Overlay* o) {
+    ClusterOverlay& co = o->clusters[name_];
+    for (const Server& s : c.servers) {
+      ServerOverlay& so = co.servers[s.name()];
+      if (s.name() == new_primary) {
+        so.role = ServerRole::kPrimary;
+        so.fenced = false;
+        so.state = ServerState::kOnline;
+        so.lag_ms = 0;
+      } else {
+        so.role = ServerRole::kReplica;
+        if (s.name() == old_primary && fence_old) so.fenced = true;
+      }
+    }
+    co.writes_paused = false;
+    return true;
+  });
+  if (paused_) {
+    paused_ = false;
+    Event("WRITES_RESUMED", new_primary,
+          fmt::format("writes held for {} ms", MonotonicMs() - paused_since_ms_));
+  }
+  ServerWatch& w = watch_[new_primary];
+  w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
+  w.behind_since_ms = 0;
+  primary_position_.clear();
+  primary_position_of_.clear();
+  last_kind_ = VerdictKind::kHealthy;
+  last_said_.clear();
+}
+
+// A fenced node that came back: reported once as needing a rejoin; once it replicates
+// cleanly again (an operator rejoined it), it serves reads again.
+void ClusterMonitor::UnfenceRejoined(const Cluster& c) {
+  Overlay ov = owner_->topology_->overlay();
+  for (const auto& [server, so] : ov.clusters[name_].servers) {
+    if (!so.fenced) continue;
+    ServerWatch& w = watch_[server];
+    if (!w.last) continue;
+    const NodeCheck& k = *w.last;
+    if (k.replicating && k.streaming && k.replication_error.empty() && !k.writable) {
+      owner_->topology_->Update([&](Overlay* o) {
+        o->clusters[name_].servers[server].fenced = false;
+        return true;
+      });
+      w.rejoin_reported = false;
+      Event("REJOINED", server, "replicates again: back in service as a replica");
+      continue;
+    }
+    if (!w.rejoin_reported) {
+      w.rejoin_reported = true;
+      Node* a = Action(c, server);
+      Event("NEEDS_REJOIN", server,
+            a && a->CanRejoinLive()
+                ? "the old primary is reachable again; fenced (read-only, no traffic) until an "
+                  "operator re-points it as a replica"
+                : "the old primary is reachable again; fenced (read-only, no traffic) until an "
+                  "operator rejoins it (pg_rewind + standby restart; sluice does not rewind)");
+    }
+  }
+}
+
+}  // namespace sluice::health

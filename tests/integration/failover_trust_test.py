@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Failover you can trust (issue #11) against real clusters: a quiet PostgreSQL cluster fails
+over, role changes made outside sluice are adopted, two writable nodes hold writes (split
+brain), and a returning old primary refuses a direct client's writes. Helpers and the
+per-test cluster come from failover_test.py. Usage:
+    failover_trust_test.py SLUICE_BINARY [TestClass[.test_method] ...]
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import failover_test  # noqa: E402
+from failover_test import HealthCase, MONITOR_INTERVAL_MS, cluster_sh  # noqa: E402
+
+
+def poll(fn, timeout, step=0.1):
+    """fn() until it returns something true, or None after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+class TrustCase(HealthCase):
+    def kinds(self):
+        return [e[0] for e in self.events()]
+
+    def wait_event(self, kind, timeout=20):
+        return poll(lambda: kind in self.kinds(), timeout)
+
+    def direct_write_fails(self, port, rid):
+        """Whether an app-user client connected straight to PORT cannot insert RID."""
+        try:
+            c = self.db.app(port, timeout=3)
+        except Exception:  # noqa: BLE001 -- not even reachable: cannot write either
+            return True
+        try:
+            self.db.run(c, "INSERT INTO t_health VALUES (%s, 9)", (rid,))
+            return False
+        except Exception:  # noqa: BLE001 -- read-only: what fencing promises
+            return True
+        finally:
+            c.close()
+
+    def make_writable(self, port):
+        c = self.db.direct(port)
+        if self.KIND == "mariadb":
+            for sql in ("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=OFF"):
+                self.db.run(c, sql)
+        else:
+            self.db.run(c, "SELECT pg_promote(true, 30)")
+        c.close()
+
+    def make_read_only(self, port):
+        c = self.db.direct(port)
+        if self.KIND == "mariadb":
+            self.db.run(c, "SET GLOBAL read_only=ON")
+        else:
+            self.db.run(c, "ALTER SYSTEM SET default_transaction_read_only = on")
+            self.db.run(c, "SELECT pg_reload_conf()")
+        c.close()
+
+    def has_row(self, port, rid):
+        c = self.db.direct(port)
+        try:
+            return bool(self.db.one(c, "SELECT COUNT(*) FROM t_health WHERE id = %d" % rid))
+        finally:
+            c.close()
+
+
+class OutsideChangeMixin:
+    """Another tool promotes a replica while the primary is up: split brain, writes held and
+    failed after write_hold_timeout_ms; then it demotes the old primary: adopted."""
+
+    def test_split_brain_then_outside_switchover(self):
+        self.start_sluice(cluster_options={"write_hold_timeout_ms": 1500})
+        old = int(self.env["PRIMARY_PORT"])
+        new = self.env["REPLICA_PORTS_LIST"][0]
+        conn = self.db.app(self.sluice.port)
+        self.db.run(conn, "INSERT INTO t_health VALUES (1, 0)")
+        self.make_writable(new)
+        self.assertTrue(self.wait_event("SPLIT_BRAIN"), self.events())
+        # Held, then a clear error; on neither node.
+        started = time.monotonic()
+        with self.assertRaises(Exception) as cm:
+            self.db.run(conn, "INSERT INTO t_health VALUES (2, 0)")
+        waited = time.monotonic() - started
+        self.assertIn("timed out waiting", str(cm.exception))
+        self.assertGreater(waited, 1.0)
+        self.assertFalse(self.has_row(old, 2))
+        self.assertFalse(self.has_row(new, 2))
+        # The other tool finishes its switchover: exactly one writable node.
+        self.make_read_only(old)
+        self.assertTrue(self.wait_event("TOPOLOGY_ADOPTED"), self.events())
+        conn = self.db.app(self.sluice.port, timeout=10)
+        self.db.run(conn, "INSERT INTO t_health VALUES (3, 0)")
+        conn.close()
+        self.assertTrue(self.has_row(new, 3), "the write did not go to the adopted primary")
+        self.assertFalse(self.has_row(old, 3))
+        kinds = self.kinds()
+        self.assertNotIn("FAILOVER_DONE", kinds)
+        self.assertNotIn("PROMOTE", kinds)
+
+
+class QuietPgMixin:
+    """Defect 1: no write for longer than max_lag_ms before the kill; the replicas miss
+    nothing, so the failover must not be refused on a clock lag."""
+
+    def test_quiet_cluster_fails_over(self):
+        self.start_sluice(replica_max_lag_ms=1500)
+        old = int(self.env["PRIMARY_PORT"])
+        conn = self.db.app(self.sluice.port)
+        self.db.run(conn, "INSERT INTO t_health VALUES (1, 0)")
+        conn.close()
+        time.sleep(4)  # quiet: the replicas' last replayed transaction ages past 1500 ms
+        cluster_sh("kill-node", self.dir, "primary")
+        killed = time.monotonic()
+        self.assertTrue(self.wait_event("FAILOVER_DONE", timeout=30),
+                        [e for e in self.events() if e[0].startswith("FAILOVER")])
+        conn = self.db.app(self.sluice.port, timeout=10)
+        self.db.run(conn, "INSERT INTO t_health VALUES (2, 0)")
+        conn.close()
+        print("quiet %s cluster: failover done %.2f s after kill -9" %
+              (self.KIND, time.monotonic() - killed))
+        new = self.new_primary_port(old)
+        self.assertIsNotNone(new)
+        self.assertTrue(self.has_row(new, 1) and self.has_row(new, 2))
+        # Defect 3: the old primary comes back and refuses a direct client's write.
+        cluster_sh("start-node", self.dir, "primary")
+        self.assertTrue(poll(lambda: self.direct_write_fails(old, 500), 15, 0.3),
+                        "the returning old primary still accepts direct writes")
+        time.sleep(3 * MONITOR_INTERVAL_MS / 1000.0)
+        self.assertTrue(self.direct_write_fails(old, 501), "fencing did not last")
+        kinds = self.kinds()
+        self.assertIn("NEEDS_REJOIN", kinds)
+        self.assertIn("FENCE", kinds)
+        self.assertNotIn("SPLIT_BRAIN", kinds)
+
+
+class InflightMixin:
+    """Defect 5: a statement running on the primary when it is killed gets an error the
+    mariadb CLI (libmariadb) parses, not ERROR 2027 "Received malformed packet"; writes sent
+    during the detection window are held and succeed."""
+
+    def cli(self, sql):
+        e = self.env
+        p = subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % self.sluice.port,
+                            "-u" + e["APP_USER"], "-p" + e["APP_PASSWORD"], e["DATABASE"],
+                            "-e", sql], capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr
+
+    def test_inflight_statement_gets_a_server_error(self):
+        self.start_sluice()
+        self.assertEqual(self.cli("SELECT 1")[0], 0)
+        out = {}
+        t = threading.Thread(
+            target=lambda: out.update(r=self.cli("INSERT INTO t_health SELECT SLEEP(5) + 7, 0")))
+        t.start()
+        time.sleep(1)
+        cluster_sh("kill-node", self.dir, "primary")
+        window = [self.cli("INSERT INTO t_health VALUES (%d, 0)" % (100 + i)) for i in range(3)]
+        t.join(60)
+        rc, err = out["r"]
+        self.assertNotEqual(rc, 0)
+        self.assertNotIn("2027", err)
+        self.assertIn("ERROR 1158 (08S01)", err)
+        for rc, err in window:
+            self.assertEqual(rc, 0, err)
+
+
+class MariadbInflightTest(InflightMixin, TrustCase):
+    KIND = "mariadb"
+
+
+class PgQuietTest(QuietPgMixin, TrustCase):
+    KIND = "postgres"
+
+
+class MariadbQuietTest(QuietPgMixin, TrustCase):
+    KIND = "mariadb"
+
+
+class MariadbOutsideTest(OutsideChangeMixin, TrustCase):
+    KIND = "mariadb"
+
+
+class PgOutsideTest(OutsideChangeMixin, TrustCase):
+    KIND = "postgres"
+
+
+if __name__ == "__main__":
+    failover_test.SLUICE = sys.argv[1]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
