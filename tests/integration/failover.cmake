@@ -32,7 +32,9 @@ foreach(_pair
     "failover_quiet_mariadb:MariadbQuietTest"
     "failover_outside_mariadb:MariadbOutsideTest"
     "failover_outside_pg:PgOutsideTest"
-    "failover_inflight_mariadb:MariadbInflightTest")
+    "failover_inflight_mariadb:MariadbInflightTest"
+    "health_host_names_mariadb:MariadbHostNameTest"
+    "failover_admin_repair_pg:PgAdminRepairTest")
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)

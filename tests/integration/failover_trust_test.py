@@ -175,6 +175,68 @@ class InflightMixin:
             self.assertEqual(rc, 0, err)
 
 
+class AdminRepairMixin:
+    """Defect 2's setting on a real cluster: the primary dies, no failover happens
+    (auto_failover off), the operator promotes a standby by hand and loads the repaired
+    topology through the admin port. From then on exactly one node is writable, writes go
+    to it, and sluice promotes nothing."""
+
+    def test_no_split_brain_after_admin_repair(self):
+        self.start_sluice(cluster_options={"auto_failover": False})
+        old = int(self.env["PRIMARY_PORT"])
+        new, other = self.env["REPLICA_PORTS_LIST"][:2]
+        cluster_sh("kill-node", self.dir, "primary")
+        self.assertTrue(self.wait_event("FAILOVER_REFUSED"), self.events())
+        self.make_writable(new)
+        self.admin("UPDATE servers SET role='replica', hostgroup=1 WHERE port=%d" % old)
+        self.admin("UPDATE servers SET role='primary', hostgroup=0 WHERE port=%d" % new)
+        self.admin("LOAD SERVERS TO RUNTIME")
+        conn = self.db.app(self.sluice.port, timeout=10)
+        self.db.run(conn, "INSERT INTO t_health VALUES (7, 0)")
+        conn.close()
+        self.assertTrue(self.has_row(new, 7))
+        # Several failover windows later: still one writable node, nothing promoted.
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            self.assertFalse(self.db.is_primary(other), "a second primary appeared")
+            time.sleep(0.5)
+        kinds = self.kinds()
+        self.assertNotIn("PROMOTE", kinds)
+        self.assertNotIn("SPLIT_BRAIN", kinds)
+
+
+class PgAdminRepairTest(AdminRepairMixin, TrustCase):
+    KIND = "postgres"
+
+
+class HostNameMixin:
+    """Defect 7, control plane: a server whose name does not resolve is SHUNNED with a clear
+    reason and gets no reads; one configured as localhost is resolved and serves them."""
+
+    def test_names_resolve_in_the_control_plane(self):
+        r1, r2 = self.env["REPLICA_PORTS_LIST"][:2]
+        servers = ('  [[cluster.server]]\n  host = "no-such-host.invalid"\n  port = %d\n'
+                   '  role = "replica"\n'
+                   '  [[cluster.server]]\n  host = "localhost"\n  port = %d\n'
+                   '  role = "replica"\n' % (r1, r2))
+        # Discovery off: it would add the same replicas again under their 127.0.0.1 names.
+        self.start_sluice(extra_cluster_toml=servers, replicas=False,
+                          cluster_options={"discovery_allow": ""})
+        status = lambda host: self.admin(  # noqa: E731
+            "SELECT status FROM runtime_servers WHERE host='%s'" % host)
+        self.assertTrue(poll(lambda: status("no-such-host.invalid") == (("SHUNNED",),), 10),
+                        self.admin("SELECT * FROM runtime_servers"))
+        self.assertEqual(status("localhost"), (("ONLINE",),))
+        self.assertTrue(any(e[0] == "SERVER_UNRESOLVED" and "no-such-host.invalid" in e[2]
+                            for e in self.events()), self.events())
+        seen = self.read_ports(20)
+        self.assertEqual(set(seen), {r2}, "reads must go to the localhost replica only")
+
+
+class MariadbHostNameTest(HostNameMixin, TrustCase):
+    KIND = "mariadb"
+
+
 class MariadbInflightTest(InflightMixin, TrustCase):
     KIND = "mariadb"
 
