@@ -10,9 +10,12 @@
 #   cluster.sh kill-node DIR NODE          kill -9 a node (NODE: primary, replica1, ...)
 #   cluster.sh stop-node DIR NODE          clean shutdown of one node
 #   cluster.sh start-node DIR NODE         start a stopped or killed node again, same port and data
+#   cluster.sh rejoin DIR NODE [--primary P]  make NODE a replica of the writable node P (default:
+#                                          the one other node that accepts writes), same port
 #
 # DIR/cluster.env holds shell-sourceable KEY=VALUE lines describing the cluster. Node names
 # are the roles at start time: after a failover "primary" may no longer be the primary.
+# rejoin records the roles it leaves behind in DIR/nodes/NODE/role; later starts follow them.
 # Every process is recorded by PID in DIR/pids and only those PIDs are ever signalled.
 set -euo pipefail
 
@@ -42,7 +45,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '4,11p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,13p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -140,6 +143,20 @@ load_env() {
 
 node_port() { cat "$DIR/nodes/$1/port"; }
 
+# The role NODE boots with: the one rejoin recorded, else the one its name says.
+node_role() {
+  if [[ -f "$DIR/nodes/$1/role" ]]; then
+    cat "$DIR/nodes/$1/role"
+  elif [[ $1 == primary ]]; then
+    echo primary
+  else
+    echo replica
+  fi
+}
+
+# The node replicas attach to and wait for: "primary" except during rejoin.
+SOURCE=primary
+
 write_env() {
   local tmp="$DIR/cluster.env.tmp" n names="" ports="" primary_socket
   for n in $NODES; do
@@ -200,8 +217,9 @@ my_sql_vertical() {
 }
 
 my_write_cnf() {
-  local node=$1 port=$2 id=$3 nd="$DIR/nodes/$1" ro=OFF
-  [[ $node == primary ]] || ro=ON
+  local node=$1 port=$2 id=$3 nd="$DIR/nodes/$1" ro=OFF role
+  role=$(node_role "$node")
+  [[ $role == primary ]] || ro=ON
   # Speed over durability: these servers hold throw-away test data, so no fsync per commit
   # (innodb_flush_log_at_trx_commit=2, sync_binlog=0, no doublewrite) and a small buffer pool.
   cat >"$nd/my.cnf" <<EOF
@@ -230,7 +248,7 @@ innodb_doublewrite=0
 sync_binlog=0
 EOF
   if [[ $SYNC == 1 ]]; then
-    if [[ $node == primary ]]; then
+    if [[ $role == primary ]]; then
       # Fall back to async after 2 s without an ack so a killed replica cannot stall a test.
       printf 'rpl_semi_sync_master_enabled=ON\nrpl_semi_sync_master_timeout=2000\n' >>"$nd/my.cnf"
     else
@@ -304,7 +322,13 @@ my_start_node() {
 }
 
 my_server_id() {
-  if [[ $1 == primary ]]; then echo 1; else echo $((${1#replica} + 1)); fi
+  if [[ -f "$DIR/nodes/$1/server_id" ]]; then
+    cat "$DIR/nodes/$1/server_id"
+  elif [[ $1 == primary ]]; then
+    echo 1
+  else
+    echo $((${1#replica} + 1))
+  fi
 }
 
 my_setup_primary() {
@@ -326,7 +350,7 @@ my_setup_primary() {
 # (binlogs are never purged here), which also brings them the users created above.
 my_attach_replica() {
   local node=$1 primary_port
-  primary_port=$(node_port primary)
+  primary_port=$(node_port "$SOURCE")
   my_sql "$node" "
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$primary_port,
       MASTER_USER='$REPL_USER', MASTER_PASSWORD='$REPL_PASSWORD',
@@ -337,7 +361,7 @@ my_attach_replica() {
 # Waits until NODE's IO and SQL threads both run and it has applied the primary's GTID position.
 my_wait_replica() {
   local node=$1 deadline=$((SECONDS + TIMEOUT)) st pos caught
-  pos=$(my_sql primary "SELECT @@gtid_binlog_pos")
+  pos=$(my_sql "$SOURCE" "SELECT @@gtid_binlog_pos")
   while ((SECONDS < deadline)); do
     st=$(my_sql_vertical "$node" "SHOW SLAVE STATUS" 2>/dev/null || true)
     if grep -q "Slave_IO_Running: Yes" <<<"$st" && grep -q "Slave_SQL_Running: Yes" <<<"$st"; then
@@ -553,7 +577,7 @@ pg_new_node_dir() {
 
 pg_clone_replica() {
   local node=$1 nd="$DIR/nodes/$1" conninfo
-  conninfo="host=127.0.0.1 port=$(node_port primary) user=$REPL_USER password=$REPL_PASSWORD"
+  conninfo="host=127.0.0.1 port=$(node_port "$SOURCE") user=$REPL_USER password=$REPL_PASSWORD"
   conninfo+=" application_name=$(pg_standby_name "$node")"
   as_pg "$PGBIN/pg_basebackup" -D "$nd/data" -d "$conninfo" -R -X stream -c fast --no-sync \
     >"$nd/basebackup.log" 2>&1 || {
@@ -567,13 +591,13 @@ pg_wait_streaming() {
   local want=$# deadline=$((SECONDS + TIMEOUT)) got=0 names="" n
   for n in "$@"; do names+="${names:+,}'$(pg_standby_name "$n")'"; done
   while ((SECONDS < deadline)); do
-    got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication
+    got=$(pg_sql "$SOURCE" "SELECT count(*) FROM pg_stat_replication
       WHERE state = 'streaming' AND application_name IN ($names)" 2>/dev/null || echo 0)
     ((got >= want)) && return 0
     sleep 0.2
   done
   log "only $got of $want replicas streaming after ${TIMEOUT}s"
-  pg_sql primary "SELECT application_name, state FROM pg_stat_replication" >&2 || true
+  pg_sql "$SOURCE" "SELECT application_name, state FROM pg_stat_replication" >&2 || true
   return 1
 }
 
@@ -613,7 +637,7 @@ pg_wait_quorum() {
   local want=$# deadline=$((SECONDS + TIMEOUT)) got=0 names="" n
   for n in "$@"; do names+="${names:+,}'$(pg_standby_name "$n")'"; done
   while ((SECONDS < deadline)); do
-    got=$(pg_sql primary "SELECT count(*) FROM pg_stat_replication
+    got=$(pg_sql "$SOURCE" "SELECT count(*) FROM pg_stat_replication
       WHERE sync_state = 'quorum' AND application_name IN ($names)" 2>/dev/null || echo 0)
     ((got >= want)) && return 0
     sleep 0.2
@@ -900,6 +924,157 @@ cmd_add_replica() {
   node_port "$node"
 }
 
+# ---------------------------------------------------------------- rejoin
+
+# Whether NODE (running) accepts writes: MariaDB read_only off; PostgreSQL not in recovery
+# and not fenced by default_transaction_read_only.
+node_writable() {
+  local v
+  if [[ $KIND == mariadb ]]; then
+    v=$(my_sql "$1" "SELECT @@read_only" 2>/dev/null) || return 1
+    [[ $v == 0 ]]
+  else
+    v=$(pg_sql "$1" "SELECT NOT pg_is_in_recovery()
+      AND current_setting('default_transaction_read_only') = 'off'" 2>/dev/null) || return 1
+    [[ $v == t ]]
+  fi
+}
+
+# Sets SOURCE to the one running node other than $1 that accepts writes.
+find_writable_source() {
+  local n found=""
+  for n in $NODES; do
+    [[ $n == "$1" ]] && continue
+    node_running "$n" || continue
+    if node_writable "$n"; then found+="${found:+ }$n"; fi
+  done
+  [[ -n $found && $found != *" "* ]] || die "rejoin $1: want exactly one other writable node, found '${found}'"
+  SOURCE=$found
+}
+
+# Stops NODE (clean, then SIGKILL after the bound) if it runs.
+stop_if_running() {
+  local node=$1 pid sig=TERM
+  pid=$(node_pid "$node")
+  if owned_pid "$pid"; then
+    [[ $KIND == postgres ]] && sig=INT
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    if ! wait_group_gone "$pid" "$STOP_TIMEOUT"; then
+      kill -9 -- "-$pid" 2>/dev/null || true
+      wait_group_gone "$pid" 10 || die "$node (pid $pid) survived SIGKILL"
+    fi
+  fi
+  rm -f "$DIR/pids/$node.pid"
+}
+
+# Waits until NODE replicates from SOURCE and has applied its position. Returns 1 at once
+# when the IO thread reports an error (e.g. 1236: NODE has transactions SOURCE never had).
+my_wait_rejoined() {
+  local node=$1 deadline=$((SECONDS + TIMEOUT)) st pos caught errno
+  pos=$(my_sql "$SOURCE" "SELECT @@gtid_binlog_pos")
+  while ((SECONDS < deadline)); do
+    st=$(my_sql_vertical "$node" "SHOW SLAVE STATUS" 2>/dev/null || true)
+    errno=$(sed -n 's/^ *Last_IO_Errno: //p' <<<"$st")
+    if [[ -n $errno && $errno != 0 ]]; then
+      log "rejoin $node: replication from $SOURCE fails: $(sed -n 's/^ *Last_IO_Error: //p' <<<"$st")"
+      return 1
+    fi
+    if grep -q "Slave_IO_Running: Yes" <<<"$st" && grep -q "Slave_SQL_Running: Yes" <<<"$st"; then
+      caught=$(my_sql "$node" "SELECT MASTER_GTID_WAIT('$pos', 1)" 2>/dev/null || true)
+      if [[ $caught == 0 ]]; then return 0; fi
+    fi
+    sleep 0.2
+  done
+  log "rejoin $node: not caught up with $SOURCE within ${TIMEOUT}s"
+  return 1
+}
+
+# MariaDB: NODE boots read-only and follows SOURCE by GTID from its own position
+# (current_pos: an old primary's last transactions are in its binlog, not in its slave
+# position). When SOURCE lacks some of NODE's transactions (an old primary's writes that
+# never replicated) NODE is cloned afresh: an empty data dir replays SOURCE's binlog.
+my_rejoin() {
+  local node=$1 id
+  id=$(my_server_id "$node")
+  echo replica >"$DIR/nodes/$node/role"
+  echo primary >"$DIR/nodes/$SOURCE/role"
+  my_start_node "$node" "$id" || die "could not start $node"
+  my_sql "$node" "STOP SLAVE; RESET SLAVE ALL;
+    CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(node_port "$SOURCE"),
+      MASTER_USER='$REPL_USER', MASTER_PASSWORD='$REPL_PASSWORD',
+      MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1;
+    START SLAVE;"
+  if ! my_wait_rejoined "$node"; then
+    log "rejoin $node: cloning it afresh from $SOURCE"
+    stop_if_running "$node"
+    rm -rf "$DIR/nodes/$node/data"
+    cp -a "$DIR/template/data" "$DIR/nodes/$node/data"
+    # A new server_id: a replica skips the events that carry its own id, and SOURCE's
+    # binlog holds this node's old transactions under the old one.
+    local n max=0
+    for n in $NODES; do
+      (($(my_server_id "$n") > max)) && max=$(my_server_id "$n")
+    done
+    id=$((max + 1))
+    echo "$id" >"$DIR/nodes/$node/server_id"
+    my_start_node "$node" "$id" || die "could not start $node"
+    my_attach_replica "$node" && my_wait_rejoined "$node" || die "could not rejoin $node"
+  fi
+  if [[ $SYNC == 1 ]]; then
+    # The promoted node booted as a semisync replica: it acknowledges, it does not wait.
+    my_sql "$SOURCE" "SET GLOBAL rpl_semi_sync_master_timeout=2000;
+      SET GLOBAL rpl_semi_sync_master_enabled=ON"
+    my_sql "$SOURCE" "SET GLOBAL rpl_semi_sync_slave_enabled=OFF"
+    my_sql "$node" "SET GLOBAL rpl_semi_sync_master_enabled=OFF;
+      SET GLOBAL rpl_semi_sync_slave_enabled=ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
+  fi
+}
+
+# PostgreSQL: pg_rewind needs wal_log_hints and full_page_writes, which these clusters turn
+# off for speed, so NODE is always cloned afresh from SOURCE (small test data: seconds).
+pg_rejoin() {
+  local node=$1
+  as_pg rm -rf "$DIR/nodes/$node/data"
+  pg_clone_replica "$node"
+  pg_start_node "$node" || die "could not start $node"
+  pg_wait_streaming "$node" || die "$node does not stream from $SOURCE"
+  if [[ $SYNC == 1 ]]; then
+    # A standby cloned before the cluster became synchronous lacks the setting: a promoted
+    # one must wait for a standby too.
+    if [[ -z $(pg_sql "$SOURCE" "SHOW synchronous_standby_names") ]]; then
+      pg_sql "$SOURCE" "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (*)'" >/dev/null
+      pg_sql "$SOURCE" "SELECT pg_reload_conf()" >/dev/null
+    fi
+    pg_wait_quorum "$node" || die "$node is not a synchronous candidate of $SOURCE"
+  fi
+}
+
+cmd_rejoin() {
+  use_cluster "${1:-}"
+  local node=${2:-} t0=$SECONDS
+  check_node "$node"
+  shift 2
+  SOURCE=""
+  while (($#)); do
+    case $1 in
+      --primary) SOURCE=${2:?--primary needs a node}; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  if [[ -n $SOURCE ]]; then
+    check_node "$SOURCE"
+    [[ $SOURCE != "$node" ]] || die "rejoin: $node cannot follow itself"
+    node_writable "$SOURCE" || die "rejoin: $SOURCE does not accept writes"
+  else
+    find_writable_source "$node"
+  fi
+  stop_if_running "$node"
+  FIXED_PORT=1
+  if [[ $KIND == mariadb ]]; then my_rejoin "$node"; else pg_rejoin "$node"; fi
+  log "$node rejoined as a replica of $SOURCE in $((SECONDS - t0))s"
+  node_port "$node"
+}
+
 main() {
   local cmd=${1:-}
   (($#)) && shift
@@ -911,6 +1086,7 @@ main() {
     kill-node) cmd_kill_node "$@" ;;
     stop-node) cmd_stop_node "$@" ;;
     start-node) cmd_start_node "$@" ;;
+    rejoin) cmd_rejoin "$@" ;;
     __watchdog)
       DIR=${1%/}
       watchdog_loop "$2" "$3"
