@@ -1,4 +1,5 @@
 #include "admin/event_sink_table.h"
+#include "common/split.h"
 
 #include <sqlite3.h>
 
@@ -10,23 +11,7 @@
 
 namespace sluice {
 
-namespace {
-
-std::vector<std::string> SplitKinds(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ' && c != '\t') {
-      cur += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status WriteEventSinkRows(SqliteDb* sql, const std::string& table, const Runtime& rt) {
   SLUICE_RETURN_IF_ERROR(sql->Run(fmt::format("DELETE FROM {}", table)).status());
@@ -55,7 +40,7 @@ Status ReadEventSinkRows(SqliteDb* sql, std::string_view db, Runtime* rt) {
     EventSinkConfig e;
     e.name = row[0].value_or("");
     e.url = row[1].value_or("");
-    e.kinds = SplitKinds(row[2].value_or(""));
+    e.kinds = SplitList(row[2].value_or(""));
     e.format = row[3].value_or("");
     int* ints[] = {&e.queue_size, &e.timeout_ms, &e.retry_backoff_ms, &e.retry_max_backoff_ms};
     for (size_t k = 0; k < 4; ++k) {

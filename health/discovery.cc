@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/split.h"
 #include "health/cluster_monitor.h"
 
 namespace sluice::health {
@@ -21,20 +22,6 @@ bool SplitHostPort(const std::string& hp, std::string* host, uint16_t* port) {
   *host = hp.substr(0, colon);
   *port = static_cast<uint16_t>(p);
   return true;
-}
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace

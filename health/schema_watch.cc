@@ -1,4 +1,5 @@
 #include "health/schema_watch.h"
+#include "common/split.h"
 
 #include <algorithm>
 #include <chrono>
@@ -20,20 +21,6 @@ int64_t NowUnixMs() {
       .count();
 }
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
-}
-
 std::string MysqlQuote(const std::string& v) {
   std::string out = "'";
   for (char c : v) {
@@ -45,7 +32,7 @@ std::string MysqlQuote(const std::string& v) {
 
 // PostgreSQL: which databases to read.
 std::vector<std::string> PgDatabases(const Runtime& rt, const Cluster& c) {
-  std::vector<std::string> dbs = SplitComma(c.schema_watch_databases);
+  std::vector<std::string> dbs = SplitList(c.schema_watch_databases);
   if (!dbs.empty()) return dbs;
   std::set<std::string> seen;
   for (const User& u : rt.users)
@@ -218,7 +205,7 @@ Result<std::vector<CatalogRow>> SchemaWatch::ReadCatalogs(const Cluster& c, cons
     std::string sql;
     if (c.protocol == Protocol::kMysql) {
       SLUICE_RETURN_IF_ERROR(node->Exec("SET SESSION group_concat_max_len = 1048576"));
-      sql = MysqlCatalogSql(SplitComma(c.schema_watch_databases));
+      sql = MysqlCatalogSql(SplitList(c.schema_watch_databases));
     } else {
       sql = PgCatalogSql();
     }
