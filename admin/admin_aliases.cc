@@ -70,6 +70,7 @@ const Alias kAliases[] = {
     {"stats_mysql_query_digest", {"stats_query_digest"}},
     {"stats_mysql_connection_pool", {"stats_servers"}},
     {"stats_mysql_global", {"stats_global"}},
+    {"stats_mysql_processlist", {"stats_sessions"}},
 };
 
 bool IsWordChar(char c) {
@@ -123,6 +124,14 @@ constexpr const char* kShowServers =
     "SELECT 'S' AS type, cluster AS database, " SLUICE_HOST("server") " AS addr, " SLUICE_PORT(
         "server") " AS port, role, state, hostgroup, conns_used, conns_free, connect_errors "
                   "FROM stats_servers ORDER BY cluster, server";
+// PgBouncer's client states: 'waiting' for a server connection, else 'active' (its idle
+// clients are active too); sluice's own state is kept in `sluice_state`.
+constexpr const char* kShowClients =
+    "SELECT 'C' AS type, user, cluster AS database, CASE state WHEN 'waiting' THEN 'waiting' "
+    "ELSE 'active' END AS state, " SLUICE_HOST("client_addr") " AS addr, " SLUICE_PORT(
+        "client_addr") " AS port, time_in_state_ms AS wait_ms, id AS ptr, backend AS link, "
+                       "backend_thread_id AS remote_pid, protocol, state AS sluice_state, "
+                       "digest_text FROM stats_sessions ORDER BY id";
 constexpr const char* kShowStats =
     "SELECT cluster AS database, sum(queries) AS total_query_count, sum(latency_sum_us) AS "
     "total_query_time, "
@@ -159,6 +168,16 @@ std::string AliasSchemaSql() {
       "ConnOK, connect_errors AS ConnERR, NULL AS MaxConnUsed, queries AS Queries, "
       "latency_avg_us AS Latency_us, "
       "cluster FROM main.stats_servers;\n";
+  // ProxySQL: SessionID is what KILL CONNECTION takes, ThreadID the proxy thread.
+  sql +=
+      "CREATE VIEW main.stats_mysql_processlist AS SELECT worker AS ThreadID, id AS SessionID, "
+      "user, schema AS db, " SLUICE_HOST("client_addr") " AS cli_host, " SLUICE_PORT(
+          "client_addr") " AS cli_port, hostgroup, NULLIF(" SLUICE_HOST("backend") ", '') AS "
+                         "srv_host, CASE backend WHEN '' THEN NULL ELSE " SLUICE_PORT(
+                             "backend") " END AS srv_port, backend_thread_id, state AS "
+                                        "command, time_in_state_ms AS time_ms, digest_text AS "
+                                        "info, cluster FROM main.stats_sessions WHERE protocol "
+                                        "= 'mysql';\n";
   sql +=
       "CREATE VIEW main.stats_mysql_global AS SELECT name AS Variable_Name, value AS "
       "Variable_Value FROM main.stats_global;\n";
@@ -194,6 +213,7 @@ std::optional<AliasCommand> ParseAliasCommand(std::string_view statement) {
     if (u[1] == "POOLS") return Query(kShowPools);
     if (u[1] == "SERVERS") return Query(kShowServers);
     if (u[1] == "STATS") return Query(kShowStats);
+    if (u[1] == "CLIENTS") return Query(kShowClients);
     if (u[1] == "CLUSTERS") return Query(kShowClusters);
     return std::nullopt;
   }

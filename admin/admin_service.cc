@@ -14,6 +14,7 @@
 #include "admin/admin_mirror.h"
 #include "admin/runtime_validation.h"
 #include "common/log.h"
+#include "routing/kill_statement.h"
 
 namespace sluice {
 namespace {
@@ -358,6 +359,14 @@ Result<AdminResult> AdminService::Command(std::string_view statement, bool* hand
     out.columns = {"message"};
     out.rows = {{*done}};
     return out;
+  }
+  if (auto kill = routing::ParseKill(statement)) {
+    *handled = true;
+    if (!kill->unsupported.empty())
+      return InvalidArgument("expected KILL [CONNECTION | QUERY] <session id> (stats_sessions.id)");
+    if (!process_.kill) return Unavailable("KILL: the data plane is not started yet");
+    SLUICE_RETURN_IF_ERROR(process_.kill(kill->id, kill->query_only));
+    return AdminResult{};
   }
   std::optional<AdminCommand> cmd = ParseAdminCommand(statement, &error);
   *handled = cmd.has_value() || !error.empty();

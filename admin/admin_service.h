@@ -65,11 +65,13 @@ class AdminService {
   // What main lends the PgBouncer-style commands (admin/admin_aliases.h); each may be null:
   // RELOAD reads the config file with `read_config` and applies it as SIGHUP does;
   // SHUTDOWN calls `shutdown` (main drains as on SIGTERM); PAUSE/RESUME [cluster] call
-  // `pause` (holds the cluster's writes as a switchover does).
+  // `pause` (holds the cluster's writes as a switchover does); KILL [CONNECTION | QUERY] <id>
+  // calls `kill` (the data plane's session registry: any client session, either protocol).
   struct ProcessHooks {
     std::function<Result<Runtime>()> read_config;
     std::function<void()> shutdown;
     std::function<Status(const std::string& cluster, bool on)> pause;
+    std::function<Status(uint32_t id, bool query_only)> kill;
   };
   void SetProcessHooks(ProcessHooks hooks) { process_ = std::move(hooks); }
   // A read-only stats table whose rows come from another part of the control plane (event

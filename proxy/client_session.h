@@ -25,6 +25,10 @@ class ClientSession {
   // again: a new snapshot arrived, or (timed_out) its hold expired. Only sessions that
   // call Worker::Hold() are ever asked.
   virtual void RetryHeld(bool /*timed_out*/) {}
+  // KILL (from its own client, another session or the admin port, through Worker::Post):
+  // query_only cancels the running statement on its backend; else the session ends, and
+  // with it its backend work.
+  virtual void Kill(bool query_only) = 0;
 };
 
 // Creates the session for a freshly accepted client socket; the session owns fd and

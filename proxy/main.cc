@@ -23,6 +23,7 @@
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
+#include "proxy/session_admin.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -375,6 +376,10 @@ int main(int argc, char** argv) {
     });
     return Status::Ok();
   };
+  // KILL [CONNECTION | QUERY] <id> on the admin port: any client session (session_admin.h).
+  process.kill = [s = shared.get()](uint32_t id, bool query_only) {
+    return KillSession(s, id, query_only);
+  };
   (*control)->service()->SetProcessHooks(std::move(process));
   health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
   // Scale-out/in reads the statistics the control plane collects (never a worker's).
@@ -383,6 +388,10 @@ int main(int argc, char** argv) {
                                           c->stats()->Poll();
                                           return c->stats()->Lifetime();
                                         }});
+  if (Status st = AttachSessionAdmin(control->get(), shared.get()); !st.ok()) {
+    log::Error("{}", st.message());
+    return 1;
+  }
   if (Status st = SchemaHooks(control->get(), &schemas); !st.ok()) {
     log::Error("{}", st.message());
     return 1;
@@ -393,6 +402,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < nworkers; ++i) {
     workers.push_back(std::make_unique<Worker>(i, shared.get()));
     shared->stats_mailboxes.push_back(&workers.back()->stats_mailbox());
+    shared->workers.push_back(workers.back().get());
     if (Status st = workers.back()->Listen(*snapshot); !st.ok()) {
       log::Error("{}", st.message());
       return 1;

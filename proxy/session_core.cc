@@ -1,5 +1,9 @@
 #include "proxy/session_core.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "common/clock.h"
 #include "proxy/net_address.h"
 #include "proxy/shared.h"
@@ -15,13 +19,23 @@ SessionCore::SessionCore(Worker* w, size_t cluster_index, bufferevent* client,
       client_(client, this, client_read_high_water),
       lease_(w, cluster_index, this, this) {
   worker_->AddSession(this);
+  slot_ = worker_->shared()->sessions.Register(
+      w->index(), worker_->shared()->worker_count, this, cluster().protocol == Protocol::kPostgres,
+      static_cast<uint32_t>(cluster_index), PeerHostPort(bufferevent_getfd(client), client_addr_),
+      MonotonicMs());
+  if (slot_) conn_id_ = slot_->id_unsafe();
+}
+
+SessionCore::~SessionCore() {
+  worker_->shared()->sessions.Unregister(worker_->index(), slot_);
 }
 
 bool SessionCore::CountClient() {
   ClusterCounters& cc = *worker_->shared()->cluster_counters[cluster_index_];
   int64_t n = cc.client_connections.fetch_add(1, std::memory_order_relaxed) + 1;
   counted_ = true;
-  return n <= cluster().max_client_connections;
+  // No registry slot (the worker holds SessionRegistry::kPerWorker sessions): refused too.
+  return slot_ && n <= cluster().max_client_connections;
 }
 
 const Cluster& SessionCore::cluster() const {
@@ -38,6 +52,7 @@ const User* SessionCore::ClusterUser(const std::string& name) const {
 bool SessionCore::AdmitUser(const User& u, int64_t* held) {
   *held = 0;
   user_slot_.Reset();  // COM_CHANGE_USER: the previous login's connection is given back
+  if (slot_) slot_->SetUser(u.name);
   return worker_->AdmitUser(u.name, u.max_connections, &user_slot_, held);
 }
 
@@ -70,6 +85,8 @@ void SessionCore::FinishClose() {
         1, std::memory_order_relaxed);
     counted_ = false;
   }
+  worker_->shared()->sessions.Unregister(worker_->index(), slot_);
+  slot_ = nullptr;
   client_.CloseWhenFlushed();  // the last bytes (an error packet, a FATAL) still leave
   worker_->RemoveSession(this);
   // Callers up the stack may still look at the session: delete from the loop, not here.
@@ -77,6 +94,25 @@ void SessionCore::FinishClose() {
       worker_->base(), -1, EV_TIMEOUT,
       [](evutil_socket_t, short, void* arg) { delete static_cast<SessionCore*>(arg); }, this,
       nullptr);
+}
+
+void SessionCore::NotePhase(SessionPhase p, const std::string* digest, const std::string* schema) {
+  if (slot_) slot_->SetPhase(p, MonotonicMs(), digest, schema);
+}
+
+void SessionCore::NoteBackend(std::string_view server, uint32_t thread) {
+  if (slot_) slot_->SetBackend(server, thread);
+}
+
+std::string PeerHostPort(evutil_socket_t fd, const std::string& host) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  uint16_t port = 0;
+  if (fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  }
+  return host + ":" + std::to_string(port);
 }
 
 bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer) {

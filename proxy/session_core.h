@@ -16,6 +16,7 @@
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
 #include "proxy/limits.h"
+#include "proxy/session_registry.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -28,7 +29,7 @@ class SessionCore : public ClientSession,
   // peer is client_addr; registers with the worker.
   SessionCore(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr,
               size_t client_read_high_water);
-  ~SessionCore() override = default;
+  ~SessionCore() override;
 
   // The protocol's close: it lets go of its backend, then calls FinishClose().
   virtual void Close() = 0;
@@ -59,6 +60,12 @@ class SessionCore : public ClientSession,
                             std::string_view user, std::string_view schema, int64_t start_us) const;
   // A wait for a slot or a connection ends with the close.
   void CancelLeaseWait() { lease_.CancelWait(); }
+  // The connection id sluice gave this client (proxy/session_registry.h; 0: none, refused).
+  uint32_t conn_id() const { return conn_id_; }
+  // What the process list shows (session_registry.h); no lock, a few relaxed stores.
+  void NotePhase(SessionPhase p, const std::string* digest = nullptr,
+                 const std::string* schema = nullptr);
+  void NoteBackend(std::string_view server, uint32_t thread);
 
   Worker* worker_;
   size_t cluster_index_;
@@ -71,8 +78,13 @@ class SessionCore : public ClientSession,
  private:
   bool counted_ = false;
   bool closed_ = false;
-  UserSlot user_slot_;  // one of the user's max_connections, from login to close
+  UserSlot user_slot_;           // one of the user's max_connections, from login to close
+  SessionSlot* slot_ = nullptr;  // this session's entry in the process-wide registry
+  uint32_t conn_id_ = 0;
 };
+
+// "host:port" of the client on fd (port 0 when the kernel cannot say: in-memory pairs).
+std::string PeerHostPort(evutil_socket_t fd, const std::string& host);
 
 // A socket bufferevent for an accepted client, with its peer address.
 bufferevent* ClientBufferevent(Worker* w, evutil_socket_t fd, std::string* peer);

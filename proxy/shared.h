@@ -10,9 +10,12 @@
 
 #include "common/stats.h"
 #include "proxy/limits.h"
+#include "proxy/session_registry.h"
 #include "routing/runtime.h"
 
 namespace sluice {
+
+class Worker;
 
 struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
@@ -32,6 +35,10 @@ struct ProxyShared {
   std::vector<SSL_CTX*> tls;
   // Logged-in client sessions per user, all workers (User::max_connections).
   UserConnections user_connections;
+  // Every client session by its connection id (KILL, the admin process list).
+  SessionRegistry sessions;
+  // The workers, by index (main sets them before any starts): where a KILL is posted.
+  std::vector<Worker*> workers;
   // Each worker's stats mailbox, for the control plane to take deltas from.
   std::vector<StatsMailbox*> stats_mailboxes;
 };

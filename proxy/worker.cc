@@ -170,6 +170,7 @@ void Worker::OnWake(evutil_socket_t fd, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   uint64_t n;
   (void)!read(fd, &n, sizeof n);
+  w->inbox_.RunAll(w);
   int request = w->request_.load();
   if (request == kStop)
     event_base_loopbreak(w->base_);
@@ -268,10 +269,16 @@ void Worker::RemoveSession(ClientSession* s) {
   MaybeFinishDrain();
 }
 
-uint32_t Worker::NextConnectionId() {
-  uint32_t id = static_cast<uint32_t>(index_) + 1 +
-                next_conn_seq_++ * static_cast<uint32_t>(shared_->worker_count);
-  return id;
+void Worker::Post(WorkerInbox::Request r) {
+  inbox_.Push(std::move(r));
+  Wake(kNone);
+}
+
+bool Worker::KillLocal(uint32_t id, bool query_only) {
+  ClientSession* s = shared_->sessions.LocalOwner(index_, id);
+  if (!s || !sessions_.count(s)) return false;
+  s->Kill(query_only);
+  return true;
 }
 
 }  // namespace sluice

@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "proxy/limits.h"
 #include "proxy/router.h"
+#include "proxy/worker_inbox.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -76,8 +77,11 @@ class Worker {
   void Hold(ClientSession* s, int64_t deadline_ms) { held_[s] = deadline_ms; }
   void Unhold(ClientSession* s) { held_.erase(s); }
 
-  // Per-worker connection ids, unique across workers: index + k * workers.
-  uint32_t NextConnectionId();
+  // Thread-safe, lock-free (worker_inbox.h): runs R on this worker's thread soon.
+  void Post(WorkerInbox::Request r);
+  // On this worker's thread: ends (query_only: cancels the statement of) the session with
+  // connection id ID if this worker owns it (ClientSession::Kill); false when it does not.
+  bool KillLocal(uint32_t id, bool query_only);
 
   // A session whose client just proved its password takes one of USER's connections
   // (User::max_connections, counted across all workers) into *slot, which also counts it in
@@ -138,7 +142,7 @@ class Worker {
   std::thread thread_;
   std::function<void()> on_exit_;
   bool draining_ = false;
-  uint32_t next_conn_seq_ = 0;
+  WorkerInbox inbox_;
 };
 
 }  // namespace sluice

@@ -102,13 +102,14 @@ inline constexpr uint8_t COM_RESET_CONNECTION = 0x1f;
 inline constexpr uint8_t COM_STMT_BULK_EXECUTE = 0xfa;  // MariaDB only
 
 // How a proxy in front of shared backend connections must treat a client's command byte.
-// kForward: any backend connection answers it for this client alone. kRefuseKill:
-// COM_PROCESS_KILL names a server thread id, and a pooled backend's ids are not the client's:
-// forwarded, it ends whichever connection holds that id, another user's included. kRefuse:
+// kForward: any backend connection answers it for this client alone. kKill:
+// COM_PROCESS_KILL names a connection id; forwarded, a pooled backend would end whichever
+// server connection holds that id, another user's included, so the proxy maps it to its own
+// client ids (sluice: proxy/mysql/session_kill.cc) and never forwards it. kRefuse:
 // replication (binlog dump, register slave), commands that act with the backend login's
 // privileges on the whole server (COM_SHUTDOWN, COM_REFRESH, COM_DEBUG), and the obsolete or
 // server-internal ones a server answers with ER_UNKNOWN_COM_ERROR anyway.
-enum class CommandPolicy { kForward, kRefuseKill, kRefuse };
+enum class CommandPolicy { kForward, kKill, kRefuse };
 constexpr CommandPolicy PolicyOf(uint8_t code) {
   switch (code) {
     case COM_QUIT:
@@ -130,7 +131,7 @@ constexpr CommandPolicy PolicyOf(uint8_t code) {
     case COM_STMT_BULK_EXECUTE:
       return CommandPolicy::kForward;
     case COM_PROCESS_KILL:
-      return CommandPolicy::kRefuseKill;
+      return CommandPolicy::kKill;
     default:
       return CommandPolicy::kRefuse;
   }
@@ -175,11 +176,15 @@ inline constexpr ErrorInfo ER_NO_DB_ERROR{1046, "3D000", "No database selected"}
 inline constexpr ErrorInfo ER_UNKNOWN_COM_ERROR{1047, "08S01", "Unknown command"};
 inline constexpr ErrorInfo ER_BAD_DB_ERROR{1049, "42000", "Unknown database '{}'"};
 inline constexpr ErrorInfo ER_SERVER_SHUTDOWN{1053, "08S01", "Server shutdown in progress"};
+inline constexpr ErrorInfo ER_NO_SUCH_THREAD{1094, "HY000", "Unknown thread id: {}"};
+inline constexpr ErrorInfo ER_KILL_DENIED_ERROR{1095, "HY000", "You are not owner of thread {}"};
 inline constexpr ErrorInfo ER_UNKNOWN_ERROR{1105, "HY000", "Unknown error"};
 inline constexpr ErrorInfo ER_NET_PACKET_TOO_LARGE{
     1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"};
 inline constexpr ErrorInfo ER_USER_LIMIT_REACHED{
     1226, "42000", "User '{}' has exceeded the '{}' resource (current value: {})"};
+inline constexpr ErrorInfo ER_NOT_SUPPORTED_YET{1235, "42000",
+                                                "This version of MariaDB doesn't yet support '{}'"};
 inline constexpr ErrorInfo ER_NOT_SUPPORTED_AUTH_MODE{
     1251, "08004",
     "Client does not support authentication protocol requested by server; consider upgrading "

@@ -50,8 +50,6 @@ constexpr uint64_t kCapsThatShapeResponses =
 // Errors only the proxy sends, from MariaDB include/mysqld_error.h.
 constexpr mysql::ErrorInfo ER_UNKNOWN_STMT_HANDLER{
     1243, "HY000", "Unknown prepared statement handler ({}) given to {}"};
-constexpr mysql::ErrorInfo ER_NOT_SUPPORTED_YET{1235, "42000",
-                                                "This version of MariaDB doesn't yet support '{}'"};
 // ProxySQL answers a query rule's rejection with 1148 too; drivers show the message as is.
 constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
     1148, "42000", "The used command is not allowed with this MariaDB version"};
@@ -61,7 +59,7 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
                            std::string client_addr)
     : SessionCore(w, cluster_index, client, client_addr, 0),
-      login_(this, w->NextConnectionId(), OfferedCaps(), client_addr) {}
+      login_(this, conn_id(), OfferedCaps(), client_addr) {}
 
 MysqlSession::~MysqlSession() = default;
 
@@ -247,6 +245,7 @@ void MysqlSession::Dispatch(std::string payload) {
   uint8_t code = static_cast<uint8_t>(payload[0]);
   seq_ = 1;
   if (HandleLocally(code, payload)) return;
+  if (code == mysql::COM_QUERY || code == mysql::COM_STMT_PREPARE) MapConnectionId(&payload);
   if (code == mysql::COM_CHANGE_USER) {
     HandleChangeUser(payload);
     return;
@@ -254,8 +253,8 @@ void MysqlSession::Dispatch(std::string payload) {
   switch (mysql::PolicyOf(code)) {
     case mysql::CommandPolicy::kForward:
       break;
-    case mysql::CommandPolicy::kRefuseKill:
-      RefuseKill();
+    case mysql::CommandPolicy::kKill:
+      KillCommand(payload);  // session_kill.cc
       return;
     case mysql::CommandPolicy::kRefuse:
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, mysql::ER_UNKNOWN_COM_ERROR.message, 1);
@@ -270,7 +269,7 @@ void MysqlSession::Dispatch(std::string payload) {
     case mysql::COM_QUERY:
       cmd_.info = ClassifyStatement(body, routing::Dialect::kMysql);
       if (cmd_.info.command == "KILL") {
-        RefuseKill();
+        KillStatement(body);
         return;
       }
       routing::Digest(body, routing::Dialect::kMysql, &cmd_.digest);
@@ -314,16 +313,6 @@ void MysqlSession::Dispatch(std::string payload) {
   }
   cmd_.payload = std::move(payload);
   StartCommand();
-}
-
-// KILL (the statement or COM_PROCESS_KILL) names a server thread id; through a pool that id
-// belongs to whichever session holds that backend connection, so it is refused until sluice
-// maps its own connection ids (mysql::PolicyOf).
-void MysqlSession::RefuseKill() {
-  SendErr(ER_NOT_SUPPORTED_YET,
-          fmt::format(fmt::runtime(ER_NOT_SUPPORTED_YET.message),
-                      "KILL through sluice (cancel the statement from its own client)"),
-          1);
 }
 
 // Commands answered by sluice itself; true when handled.
@@ -519,6 +508,7 @@ void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& mes
 // Called once at the end of every callback: each connection gets one write per loop turn.
 void MysqlSession::FlushWrites() {
   if (closed()) return;
+  PublishState();
   client_.Flush();
   if (backend_) backend_->WriteNow();
 }

@@ -62,6 +62,7 @@ class MysqlSession final : public SessionCore,
   void Abort() override;
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
+  void Kill(bool query_only) override;
 
  private:
   enum class Phase {
@@ -133,7 +134,13 @@ class MysqlSession final : public SessionCore,
   void FlushWrites();
   bool AutocommitOff() const;
   bool HandleLocally(uint8_t code, const std::string& payload);
-  void RefuseKill();
+  // session_kill.cc
+  void MapConnectionId(std::string* payload);
+  void KillStatement(std::string_view text);
+  void KillCommand(const std::string& payload);
+  void KillId(uint32_t id, bool query_only);
+  void KillBackendWork(const char* what);
+  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
   void ResetSessionState();
 
   Phase phase_ = Phase::kLogin;
@@ -159,6 +166,10 @@ class MysqlSession final : public SessionCore,
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;
+  // What the registry slot shows (PublishState).
+  SessionPhase shown_phase_ = SessionPhase::kLogin;
+  const MysqlBackend* shown_backend_ = nullptr;
+  int64_t shown_start_us_ = 0;
 };
 
 }  // namespace sluice::mysqlproxy

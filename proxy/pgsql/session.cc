@@ -575,6 +575,7 @@ void PgSession::Abort() {
 // Called once at the end of every callback: each connection gets one write per loop turn.
 void PgSession::FlushWrites() {
   if (closed()) return;
+  PublishState();
   client_.Flush();
   if (backend_) backend_->WriteNow();
 }

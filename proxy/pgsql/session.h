@@ -47,6 +47,7 @@ class PgSession final : public SessionCore,
   void Abort() override;
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
+  void Kill(bool query_only) override;
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -111,6 +112,8 @@ class PgSession final : public SessionCore,
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
   void Close() override;
   void FlushWrites();
+  // session_kill.cc
+  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
 
   Phase phase_ = Phase::kStartup;
   PgStartup startup_{this};
@@ -153,6 +156,10 @@ class PgSession final : public SessionCore,
   std::string backend_fatal_;        // the server's FATAL message, reported with 08006
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
+  // What the registry slot shows (PublishState).
+  SessionPhase shown_phase_ = SessionPhase::kLogin;
+  const PgBackend* shown_backend_ = nullptr;
+  int64_t shown_start_us_ = 0;
 };
 
 }  // namespace sluice::pgproxy

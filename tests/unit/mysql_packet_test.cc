@@ -314,7 +314,7 @@ TEST(CommandPolicy, OnlySessionScopedCommandsAreForwarded) {
         COM_SET_OPTION, COM_STMT_FETCH, COM_RESET_CONNECTION, COM_STMT_BULK_EXECUTE}) {
     EXPECT_EQ(PolicyOf(c), CommandPolicy::kForward) << int{c};
   }
-  EXPECT_EQ(PolicyOf(COM_PROCESS_KILL), CommandPolicy::kRefuseKill);
+  EXPECT_EQ(PolicyOf(COM_PROCESS_KILL), CommandPolicy::kKill);
   for (uint8_t c : {COM_SLEEP, COM_CREATE_DB, COM_DROP_DB, COM_REFRESH, COM_SHUTDOWN, COM_CONNECT,
                     COM_DEBUG, COM_TIME, COM_DELAYED_INSERT, COM_BINLOG_DUMP, COM_TABLE_DUMP,
                     COM_CONNECT_OUT, COM_REGISTER_SLAVE, COM_DAEMON, COM_BINLOG_DUMP_GTID,

@@ -1,0 +1,57 @@
+// PgSession's side of a KILL from the admin port (proxy/session_registry.h): the running
+// statement is cancelled on its server through the backend's own cancel key (cancel.h), or
+// the session ends as a server ends it (FATAL 57P01), cancelling its statement first (a
+// server does not notice its client left until it writes).
+#include "protocol/pgsql/constants.h"
+#include "proxy/pgsql/session.h"
+
+namespace sluice::pgproxy {
+namespace {
+constexpr int kKillCancelTimeoutMs = 5000;
+}  // namespace
+
+void PgSession::Kill(bool query_only) {
+  if (phase_ == Phase::kClosed) return;
+  if (backend_ && outstanding_ > 0 && cancel_slot_) {
+    if (auto key = cancel_slot_->Get()) SendCancel(worker_, *key, kKillCancelTimeoutMs);
+  }
+  if (query_only) return;
+  SendError("FATAL", pgsql::sqlstate::kAdminShutdown,
+            "terminating connection due to administrator command");
+  Close();
+}
+
+void PgSession::PublishState() {
+  SessionPhase p = SessionPhase::kLogin;
+  switch (phase_) {
+    case Phase::kReady:
+      p = outstanding_ > 0     ? SessionPhase::kActive
+          : txn_status_ != 'I' ? SessionPhase::kIdleInTxn
+                               : SessionPhase::kIdle;
+      break;
+    case Phase::kAcquiring:
+      p = SessionPhase::kWaiting;
+      break;
+    case Phase::kSyncing:
+    case Phase::kSkipping:
+      p = SessionPhase::kActive;
+      break;
+    case Phase::kClosed:
+      return;
+    default:
+      p = SessionPhase::kLogin;
+      break;
+  }
+  if (backend_ != shown_backend_) {
+    shown_backend_ = backend_;
+    NoteBackend(backend_ ? backend_->server() : std::string_view(),
+                backend_ ? static_cast<uint32_t>(backend_->pid()) : 0);
+  }
+  bool new_segment = open_segment_.start_us != shown_start_us_;
+  if (p == shown_phase_ && !new_segment) return;
+  shown_phase_ = p;
+  shown_start_us_ = open_segment_.start_us;
+  NotePhase(p, new_segment ? &open_segment_.digest : nullptr, &database_);
+}
+
+}  // namespace sluice::pgproxy

@@ -1,0 +1,217 @@
+#include "proxy/session_registry.h"
+
+namespace sluice {
+
+const char* SessionPhaseName(SessionPhase p) {
+  switch (p) {
+    case SessionPhase::kLogin:
+      return "login";
+    case SessionPhase::kIdle:
+      return "idle";
+    case SessionPhase::kWaiting:
+      return "waiting";
+    case SessionPhase::kActive:
+      return "active";
+    case SessionPhase::kIdleInTxn:
+      return "idle in transaction";
+  }
+  return "?";
+}
+
+// One writer: the stores need no read-modify-write.
+void SessionSlot::Begin() {
+  seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void SessionSlot::End() {
+  seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void SessionSlot::Open(uint32_t id, int worker, bool pgsql, uint32_t cluster,
+                       std::string_view client_addr, int64_t now_ms) {
+  Begin();
+  id_.store(id, std::memory_order_relaxed);
+  worker_.store(worker, std::memory_order_relaxed);
+  pgsql_.store(pgsql ? 1 : 0, std::memory_order_relaxed);
+  cluster_.store(cluster, std::memory_order_relaxed);
+  phase_.store(static_cast<uint8_t>(SessionPhase::kLogin), std::memory_order_relaxed);
+  since_ms_.store(now_ms, std::memory_order_relaxed);
+  backend_thread_.store(0, std::memory_order_relaxed);
+  user_.Store("");
+  addr_.Store(client_addr);
+  backend_.Store("");
+  digest_.Store("");
+  schema_.Store("");
+  End();
+}
+
+void SessionSlot::SetUser(std::string_view user) {
+  Begin();
+  user_.Store(user);
+  End();
+}
+
+void SessionSlot::SetPhase(SessionPhase p, int64_t now_ms, const std::string* digest,
+                           const std::string* schema) {
+  Begin();
+  phase_.store(static_cast<uint8_t>(p), std::memory_order_relaxed);
+  since_ms_.store(now_ms, std::memory_order_relaxed);
+  if (digest) digest_.Store(*digest);
+  if (schema) schema_.Store(*schema);
+  End();
+}
+
+void SessionSlot::SetBackend(std::string_view server, uint32_t thread) {
+  Begin();
+  backend_.Store(server);
+  backend_thread_.store(thread, std::memory_order_relaxed);
+  End();
+}
+
+void SessionSlot::Free() {
+  Begin();
+  id_.store(0, std::memory_order_relaxed);
+  End();
+  owner = nullptr;
+}
+
+std::optional<SessionInfo> SessionSlot::Read() const {
+  for (;;) {
+    uint32_t before = seq_.load(std::memory_order_acquire);
+    SessionInfo s;
+    s.id = id_.load(std::memory_order_relaxed);
+    s.worker = worker_.load(std::memory_order_relaxed);
+    s.pgsql = pgsql_.load(std::memory_order_relaxed) != 0;
+    s.cluster_index = cluster_.load(std::memory_order_relaxed);
+    s.phase = static_cast<SessionPhase>(phase_.load(std::memory_order_relaxed));
+    s.phase_since_ms = since_ms_.load(std::memory_order_relaxed);
+    s.backend_thread = backend_thread_.load(std::memory_order_relaxed);
+    s.user = user_.Load();
+    s.client_addr = addr_.Load();
+    s.backend = backend_.Load();
+    s.digest = digest_.Load();
+    s.schema = schema_.Load();
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((before & 1) || seq_.load(std::memory_order_relaxed) != before) continue;
+    if (s.id == 0) return std::nullopt;
+    return s;
+  }
+}
+
+// A worker's part: chunks of slots made on demand by that worker and kept until the
+// process ends (readers may hold a pointer into one), and its free list.
+struct SessionRegistry::Part {
+  std::atomic<SessionSlot*> chunks[kMaxChunks]{};
+  std::atomic<uint32_t> used{0};  // slots ever handed out: readers scan [0, used)
+  std::deque<uint32_t> free;      // FIFO: an id comes back as late as possible
+  ~Part() {
+    for (auto& c : chunks) delete[] c.load();
+  }
+  SessionSlot* At(uint32_t local) const {
+    SessionSlot* c = chunks[local / kChunk].load(std::memory_order_acquire);
+    return c ? &c[local % kChunk] : nullptr;
+  }
+};
+
+SessionRegistry::SessionRegistry() = default;
+
+SessionRegistry::~SessionRegistry() {
+  for (auto& p : parts_) delete p.load();
+}
+
+SessionSlot* SessionRegistry::Register(int worker, int workers, ClientSession* owner, bool pgsql,
+                                       uint32_t cluster, std::string_view client_addr,
+                                       int64_t now_ms) {
+  if (worker < 0 || worker >= kMaxWorkers || workers < 1) return nullptr;
+  workers_.store(workers, std::memory_order_relaxed);
+  Part* part = parts_[worker].load(std::memory_order_acquire);
+  if (!part) {
+    part = new Part;
+    parts_[worker].store(part, std::memory_order_release);
+  }
+  uint32_t local;
+  if (!part->free.empty()) {
+    local = part->free.front();
+    part->free.pop_front();
+  } else {
+    local = part->used.load(std::memory_order_relaxed);
+    if (local >= kPerWorker) return nullptr;
+    if (local % kChunk == 0 && !part->chunks[local / kChunk].load(std::memory_order_relaxed))
+      part->chunks[local / kChunk].store(new SessionSlot[kChunk], std::memory_order_release);
+    part->used.store(local + 1, std::memory_order_release);
+  }
+  SessionSlot* slot = part->At(local);
+  // id = 1 + worker + workers * (local + kPerWorker * generation), within 32 bits.
+  uint64_t span = uint64_t{kPerWorker} * static_cast<uint64_t>(workers);
+  uint64_t generations = ((uint64_t{1} << 32) - 1) / span;
+  if (generations == 0) generations = 1;
+  uint64_t gen = slot->generation % generations;
+  slot->generation = static_cast<uint32_t>((gen + 1) % generations);  // the next session's
+  uint64_t id = 1 + static_cast<uint64_t>(worker) +
+                static_cast<uint64_t>(workers) * (local + uint64_t{kPerWorker} * gen);
+  slot->owner = owner;
+  slot->Open(static_cast<uint32_t>(id), worker, pgsql, cluster, client_addr, now_ms);
+  return slot;
+}
+
+void SessionRegistry::Unregister(int worker, SessionSlot* slot) {
+  if (!slot) return;
+  Part* part = parts_[worker].load(std::memory_order_relaxed);
+  uint32_t id = slot->id_unsafe();
+  slot->Free();
+  int w = 0;
+  if (part && SlotOf(id, &w) == slot) {
+    int workers = workers_.load(std::memory_order_relaxed);
+    part->free.push_back(static_cast<uint32_t>(((id - 1) / workers) % kPerWorker));
+  }
+}
+
+SessionSlot* SessionRegistry::SlotOf(uint32_t id, int* worker) const {
+  int workers = workers_.load(std::memory_order_relaxed);
+  if (id == 0 || workers < 1) return nullptr;
+  *worker = static_cast<int>((id - 1) % static_cast<uint32_t>(workers));
+  if (*worker >= kMaxWorkers) return nullptr;
+  Part* part = parts_[*worker].load(std::memory_order_acquire);
+  if (!part) return nullptr;
+  uint32_t local = ((id - 1) / static_cast<uint32_t>(workers)) % kPerWorker;
+  if (local >= part->used.load(std::memory_order_acquire)) return nullptr;
+  return part->At(local);
+}
+
+ClientSession* SessionRegistry::LocalOwner(int worker, uint32_t id) const {
+  int w = -1;
+  SessionSlot* slot = SlotOf(id, &w);
+  if (!slot || w != worker || slot->id_unsafe() != id) return nullptr;
+  return slot->owner;
+}
+
+int SessionRegistry::WorkerOf(uint32_t id) const {
+  int w = -1;
+  return SlotOf(id, &w) ? w : -1;
+}
+
+std::optional<SessionInfo> SessionRegistry::Find(uint32_t id) const {
+  int w = -1;
+  SessionSlot* slot = SlotOf(id, &w);
+  if (!slot) return std::nullopt;
+  auto s = slot->Read();
+  if (!s || s->id != id) return std::nullopt;
+  return s;
+}
+
+std::vector<SessionInfo> SessionRegistry::Snapshot() const {
+  std::vector<SessionInfo> out;
+  for (const auto& p : parts_) {
+    Part* part = p.load(std::memory_order_acquire);
+    if (!part) continue;
+    uint32_t used = part->used.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < used; ++i) {
+      if (SessionSlot* slot = part->At(i))
+        if (auto s = slot->Read()) out.push_back(std::move(*s));
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice
