@@ -47,11 +47,13 @@ void PgSession::PublishState() {
     NoteBackend(backend_ ? backend_->server() : std::string_view(),
                 backend_ ? static_cast<uint32_t>(backend_->pid()) : 0);
   }
-  bool new_segment = open_segment_.start_us != shown_start_us_;
+  // The oldest segment awaiting its ReadyForQuery is the one the server runs now.
+  const SegmentStat* running = sent_segments_.empty() ? nullptr : &sent_segments_.front();
+  bool new_segment = running && running->start_us != shown_start_us_;
   if (p == shown_phase_ && !new_segment) return;
   shown_phase_ = p;
-  shown_start_us_ = open_segment_.start_us;
-  NotePhase(p, new_segment ? &open_segment_.digest : nullptr, &database_);
+  if (running) shown_start_us_ = running->start_us;
+  NotePhase(p, new_segment ? &running->digest : nullptr, &database_);
 }
 
 }  // namespace sluice::pgproxy
