@@ -230,9 +230,14 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFac
     return false;
   }
   Event("PROMOTE", v.target, "the candidate accepts writes");
-  for (const NodeView& n : facts.nodes)
-    if (n.name != v.target && n.name != old && n.role == ServerRole::kReplica && !n.fenced)
+  // The replicas, and a fenced node that replicates again (an operator rejoined it; it is
+  // back in service once it streams, which it cannot from the dead primary).
+  for (const NodeView& n : facts.nodes) {
+    bool rejoined = n.fenced && n.reachable && n.check.replicating && !n.check.writable;
+    if (n.name != v.target && n.name != old && n.role == ServerRole::kReplica &&
+        (!n.fenced || rejoined))
       Repoint(c, n.name, v.target, false);
+  }
   int64_t held = MonotonicMs() - paused_since_ms_;
   PublishPrimary(c, v.target, old, true);
   owner_->Count(name_, &HealthCounters::failovers);

@@ -106,6 +106,24 @@ TEST_F(FaultTest, OperatorReadOnlyOnRunningPrimaryIsNotUndone) {
   EXPECT_EQ(Count("PRIMARY_WRITABLE"), 0);
 }
 
+// An old primary an operator rejoined (it replicates, still fenced: its source is the
+// primary that now dies) is re-pointed by the next failover like any replica. Before: it
+// was skipped and kept replicating from the dead primary.
+TEST_F(FaultTest, RejoinedOldPrimaryIsRepointedByTheNextFailover) {
+  FailOverTo3307();
+  servers_[3306].up = true;
+  servers_[3306].writable = false;
+  servers_[3306].replicating = true;  // rejoined as a replica of 3307...
+  servers_[3306].streaming = false;   // ...which is about to die
+  servers_[3306].received = servers_[3306].applied = At(100);
+  servers_[3308].received = At(120);
+  servers_[3307].written = At(110);
+  servers_[3307].up = false;
+  Round(3);
+  ASSERT_EQ(PublishedPrimaries(), std::vector<uint16_t>{3308});
+  EXPECT_EQ(servers_[3306].source_port, 3308);
+}
+
 // A replica that refuses the re-point (it restarts) is tried again, with doubling waits.
 TEST_F(FaultTest, RefusedRepointIsRetriedWithBackoff) {
   servers_[3308].refuse_repoints = 2;
