@@ -133,9 +133,12 @@ class Campaign:
     def setup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(os.path.dirname(os.path.abspath(self.dir)), exist_ok=True)
-        sync = "--semisync" if self.kind == "mariadb" else "--sync"
+        sync = ["--semisync"] if self.kind == "mariadb" else ["--sync"]
+        if self.kind == "mariadb" and not self.a.no_belt_and_braces:
+            # read_only=ON in every node's config: no node boots writable (docs/operations.md).
+            sync.append("--read-only-config")
         log("starting a %s cluster in %s" % (self.kind, self.dir))
-        self.cluster("start", self.kind, self.dir, sync, "--watch-pid", os.getpid())
+        self.cluster("start", self.kind, self.dir, *sync, "--watch-pid", os.getpid())
         self.env = read_cluster_env(self.dir)
         self.nodes = self.env["NODES"].split()
         self.engine = Engine(self.kind, self.env)
@@ -148,6 +151,12 @@ class Campaign:
                 "failover_window_ms": self.a.failover_window_ms,
                 "admin_user": e["ADMIN_USER"], "admin_password": e["ADMIN_PASSWORD"],
                 "replication_user": e["REPL_USER"], "replication_password": e["REPL_PASSWORD"]}
+        if not self.a.no_belt_and_braces:
+            # Hard fencing before every promotion, as a STONITH would: the old primary is
+            # killed and boots non-writable (cluster.sh fence; sluice appends cluster, host
+            # and port).
+            opts["fence_command"] = "%s fence %s" % (os.path.abspath(self.script),
+                                                     os.path.abspath(self.dir))
         for kv in self.a.sluice_option:
             k, v = kv.split("=", 1)
             opts[k] = int(v) if v.isdigit() else (v == "true" if v in ("true", "false") else v)
@@ -293,7 +302,13 @@ class Campaign:
         if not self.all_gone([pid], 60):
             raise SetupError("%s (pid %d) did not shut down within 60 s" % (node, pid))
         t_down = time.monotonic()
-        self.cluster("start-node", self.dir, node)
+        r = self.cluster("start-node", self.dir, node, check=False)
+        if r.returncode != 0:
+            # sluice judged it dead while it restarted and its fence_command killed it as it
+            # booted: down until the repair rejoins it.
+            if not os.path.exists(os.path.join(self.dir, "nodes", node, "fenced")):
+                raise SetupError("cluster.sh start-node %s failed: %s" % (node, r.stderr[-1500:]))
+            log("%s was fenced while it restarted" % node)
         return t_fault, t_down, []
 
     def lost_ids(self, node, acked):
@@ -517,6 +532,9 @@ def main():
                    help="bound on waiting for exactly one writable node after a fault")
     p.add_argument("--sluice-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra [[cluster]] key for sluice's config (repeatable)")
+    p.add_argument("--no-belt-and-braces", action="store_true",
+                   help="no fence_command and (MariaDB) no read_only=ON in the nodes' configs: "
+                        "sluice's own fencing only")
     p.add_argument("--json", default=None, help="write the rows and summary here")
     p.add_argument("--keep", action="store_true", help="leave the cluster running at the end")
     a = p.parse_args()

@@ -35,6 +35,8 @@ def render(run, code):
         argv += ["--" + k.replace("_", "-"), str(a[k])]
     for kv in a.get("sluice_option") or []:
         argv += ["--sluice-option", kv]
+    if a.get("no_belt_and_braces"):
+        argv.append("--no-belt-and-braces")
     cmd = "/usr/bin/python3 " + " ".join(shlex.quote(x) for x in argv)
     out = ["Command: `%s`" % cmd, "",
            "Seed %d, sluice built from %s; monitor_interval_ms=%d, failover_window_ms=%d, "
