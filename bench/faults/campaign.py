@@ -15,6 +15,7 @@ write, saw two writable nodes or did not resume writes, 2 when the campaign itse
 run. See docs/reliability.md.
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -320,14 +321,25 @@ class Campaign:
         return [rid for rid in acked if rid not in have]
 
     def new_events(self):
+        """stats_events since the last call: (time, kind, server, message)."""
         try:
             rows = admin_query(self.sluice.admin_port, self.sluice.admin_password,
-                               "SELECT kind, server, message FROM stats_events", timeout=10)
+                               "SELECT time, kind, server, message FROM stats_events",
+                               timeout=10)
         except Exception as e:  # noqa: BLE001 -- diagnostics only
-            return ["(stats_events: %s)" % e]
+            return [("", "(stats_events: %s)" % e, "", "")]
         out = [tuple(r) for r in rows[self.events_seen:]]
         self.events_seen = len(rows)
         return out
+
+    def monotonic_of(self, iso):
+        """An event's ISO time (UTC, ms) on this process's monotonic clock; None if unparsable."""
+        try:
+            t = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ")
+        except (TypeError, ValueError):
+            return None
+        unix = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+        return unix - (time.time() - time.monotonic())
 
     def cycle(self, k):
         a = self.a
@@ -369,10 +381,16 @@ class Campaign:
         self.lost_so_far |= set(lost)
         errs_w = self.writer.errors[n_err_w:]
         errs_r = self.reader.errors[n_err_r:]
-        # A write that started more than one monitor interval after the fault arrived after
-        # the primary's first failed check (the first check after the fault starts within an
-        # interval): the issue wants none of those to fail.
+        # A write that started after the primary's first failed check must not fail (the
+        # issue). That check is sluice's first WRITES_HELD after the fault (logged by the
+        # round that saw it fail); without one, one monitor interval after the fault (the
+        # first check after the fault starts within an interval).
+        events = self.new_events()
         first_check = t_fault + a.monitor_interval_ms / 1000.0
+        held = [self.monotonic_of(t) for t, kind, _, _ in events if kind == "WRITES_HELD"]
+        held = [t for t in held if t is not None and t >= t_fault]
+        if target == "primary" and held:
+            first_check = min(held)
         late = [e for e in errs_w if e[0] > first_check] if target == "primary" else errs_w
         max_w = max(len(worst), len(writable))
         row = {
@@ -385,7 +403,8 @@ class Campaign:
             "write_errors": codes(errs_w), "late_write_errors": codes(late),
             "read_errors": codes(errs_r),
             "error_samples": sorted({"%s %s" % (e[2], e[3][:90]) for e in errs_w + errs_r})[:6],
-            "events": ["%s %s" % (e[0], e[1]) for e in self.new_events()],
+            "first_failed_check_s": round(first_check - t_fault, 3),
+            "events": ["%s %s" % (e[1], e[2]) for e in events],
         }
         row["ok"] = (row["downtime_s"] is not None and not new_lost and max_w <= 1 and
                      len(writable) == 1)
