@@ -227,14 +227,7 @@ TEST_F(FailoverTest, PromotionBlockedWhileAnotherNodeIsWritable) {
   servers_[3307].received = At(110);  // the candidate
   bool flipped = false;
   monitor_.reset();  // rebuilt with a command hook that flips 3308
-  MonitorHooks hooks;
-  hooks.event = [this](std::string_view kind, std::string_view, std::string_view server,
-                       std::string_view msg) {
-    events_.push_back({std::string(kind), std::string(server), std::string(msg)});
-  };
-  hooks.node_factory = [this](const NodeOptions& o) -> std::unique_ptr<Node> {
-    return std::make_unique<FakeNode>(&servers_[o.port]);
-  };
+  MonitorHooks hooks = Hooks();
   hooks.run_command = [&](const std::vector<std::string>& argv, int, std::string*) {
     commands_.push_back(argv);
     if (!flipped) {

@@ -123,6 +123,11 @@ class FailoverTest : public ::testing::Test {
     Runtime rt;
     rt.clusters.push_back(ClusterConfig({3306, 3307, 3308}, 3306));
     topology_.SetConfig(rt);
+    monitor_ = std::make_unique<HealthMonitor>(&topology_, Hooks());
+  }
+
+  // Events recorded, Nodes scripted by servers_, commands answered with command_status_.
+  MonitorHooks Hooks() {
     MonitorHooks hooks;
     hooks.event = [this](std::string_view kind, std::string_view, std::string_view server,
                          std::string_view msg) {
@@ -136,7 +141,7 @@ class FailoverTest : public ::testing::Test {
       *out = "scripted";
       return command_status_;
     };
-    monitor_ = std::make_unique<HealthMonitor>(&topology_, hooks);
+    return hooks;
   }
 
   static Cluster ClusterConfig(const std::vector<uint16_t>& ports, uint16_t primary) {
