@@ -42,6 +42,11 @@ def render(run, code):
            "Seed %d, sluice built from %s; monitor_interval_ms=%d, failover_window_ms=%d, "
            "SIGSTOP %.0f s." % (a["seed"], code, a["monitor_interval_ms"],
                                 a["failover_window_ms"], a["stop_seconds"]), ""]
+    if any("first_failed_check_s" in r for r in rows):
+        out += ["Late: writes started after sluice's first `WRITES_HELD` of the cycle.", ""]
+    else:
+        out += ["Late: writes started more than one monitor interval after the fault (runs "
+                "before 48b00ab).", ""]
     if run.get("error"):
         out += ["**The campaign stopped after %d cycles:** %s" % (len(rows), run["error"]), ""]
     out += ["| cycle | fault | node (role) | downtime s | acked | lost | writable after (max seen) "
