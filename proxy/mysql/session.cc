@@ -258,7 +258,9 @@ void MysqlSession::ProcessClientInput() {
 
 void MysqlSession::Dispatch(std::string payload) {
   uint8_t code = static_cast<uint8_t>(payload[0]);
-  seq_ = 1;
+  // sluice's own answer follows the command's last packet: a command of 16 MiB or more
+  // came in several.
+  seq_ = static_cast<uint8_t>(payload.size() / 0xFFFFFF + 1);
   if (HandleLocally(code, payload)) return;
   if (code == mysql::COM_CHANGE_USER) {
     HandleChangeUser(payload);

@@ -472,6 +472,24 @@ TEST_F(MysqlSessionTest, AMultiPacketCommandArrivesWhole) {
   EXPECT_EQ(got, wire);
 }
 
+// sluice's own answer to a command of several packets follows its last packet (sequence
+// id 2 after packets 0 and 1); it was always 1, which drivers reject.
+TEST_F(MysqlSessionTest, OwnErrorAfterAMultiPacketCommandHasTheNextSequenceId) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) {
+    for (Server& s : rt->clusters[0].servers) s.state = ServerState::kOfflineHard;
+  });
+  h_.Settle();
+  h_.RunUntil([] { return false; }, 150);  // the housekeeping tick takes the snapshot
+  std::string sql = "SELECT '" + std::string(0xFFFFFF + 10, 'a') + "'";
+  h_.client().Write(Packet(0, std::string(1, static_cast<char>(mysql::COM_QUERY)) + sql));
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_TRUE(mysql::IsErr(mysql::AsBytes(pk[0].second)));
+  EXPECT_EQ(pk[0].first, 2);
+  EXPECT_EQ(h_.dialed(), 0u);
+}
+
 // A server that stops answering (SIGSTOP) gets the statement failed at query_timeout_ms with
 // MariaDB's own max_statement_time error; its connection is discarded, the session goes on.
 TEST_F(MysqlSessionTest, QueryTimeoutFailsAHungStatement) {
