@@ -1,5 +1,7 @@
 #include "proxy/client_conn.h"
 
+#include <sys/socket.h>
+
 #include "proxy/lingering_close.h"
 #include "proxy/socket_io.h"
 #include "proxy/tls.h"
@@ -41,6 +43,15 @@ void ClientConn::WaitForDrain() {
 
 void ClientConn::Flush() {
   EagerWrite(bev_);
+}
+
+void ClientConn::ResetOnClose() {
+  if (!bev_) return;
+  bufferevent* sock = bufferevent_get_underlying(bev_) ? bufferevent_get_underlying(bev_) : bev_;
+  evutil_socket_t fd = bufferevent_getfd(sock);
+  if (fd < 0) return;  // an in-memory pair (unit tests)
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 void ClientConn::CloseWhenFlushed() {

@@ -58,6 +58,9 @@ class ClientConn {
   void Flush();
   // Closes once the output has left (bounded); the callbacks hear nothing more.
   void CloseWhenFlushed();
+  // That close resets the connection (SO_LINGER 0: an RST, no FIN), as a server does that
+  // aborts it; the proxy passes on what its backend connection saw.
+  void ResetOnClose();
 
  private:
   static void OnRead(bufferevent*, void* arg);
