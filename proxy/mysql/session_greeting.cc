@@ -116,8 +116,9 @@ bool MysqlSession::SessionPooled() const {
 }
 
 // Session pooling: the connection is the client's for its life, so its loss is the
-// client's too, as it would be directly: whatever the server said last (the ERR of a
-// KILL, of a wait_timeout) reaches the client, then the client's connection closes.
+// client's too, as it would be directly: whatever the server said last (MySQL 8's ERR at
+// wait_timeout) reaches the client, then its connection closes the way the server closed
+// sluice's: a FIN (MariaDB's KILL) or an RST (MariaDB's wait_timeout), docs/protocol-notes.md.
 // Nothing is retried on a fresh server session whose state would be gone.
 void MysqlSession::LoseSessionBackend(MysqlBackend* b, const Status& st) {
   log::Info("session of {}: its server connection is gone ({}); closing the client", user_,

@@ -123,7 +123,7 @@ TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
   ServerGets(0, 1);
   h_.server(0).Write(Packet(1, Ok()));
   ClientOkStatus();
-  // The operator kills the connection: the server's ERR, then its close.
+  // The server ends the connection and says why (MySQL 8 does at wait_timeout).
   h_.server(0).Write(Packet(0, mysql::MakeErr(mysql::ER_CONNECTION_KILLED)));
   h_.server(0).Close();
   auto& clients = h_.worker().shared()->cluster_counters[0]->client_connections;
