@@ -36,6 +36,16 @@ bool ClientConn::UpgradeTls(SSL_CTX* ctx) {
   return true;
 }
 
+bool ClientConn::PushFilter(bufferevent_filter_cb in, bufferevent_filter_cb out, void* ctx,
+                            void (*free_ctx)(void*)) {
+  bufferevent* f = bufferevent_filter_new(bev_, in, out, BEV_OPT_CLOSE_ON_FREE, free_ctx, ctx);
+  if (!f) return false;
+  bev_ = f;  // the filter owns the connection below it now
+  SetCallbacks(false);
+  Enable();
+  return true;
+}
+
 void ClientConn::WaitForDrain() {
   bufferevent_setwatermark(bev_, EV_WRITE, kClientOutLowWater, 0);
   bufferevent_setcb(bev_, &ClientConn::OnRead, &ClientConn::OnWrite, &ClientConn::OnEvent, this);
@@ -47,7 +57,8 @@ void ClientConn::Flush() {
 
 void ClientConn::ResetOnClose() {
   if (!bev_) return;
-  bufferevent* sock = bufferevent_get_underlying(bev_) ? bufferevent_get_underlying(bev_) : bev_;
+  bufferevent* sock = bev_;  // the socket under any filters (TLS, compression)
+  while (bufferevent_get_underlying(sock)) sock = bufferevent_get_underlying(sock);
   evutil_socket_t fd = bufferevent_getfd(sock);
   if (fd < 0) return;  // an in-memory pair (unit tests)
   linger l{1, 0};

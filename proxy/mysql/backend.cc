@@ -137,7 +137,7 @@ void MysqlBackend::SendHandshakeResponse(const mysql::InitialHandshake& hs) {
   scramble_ = hs.auth_plugin_data;
   caps_ = login_.caps & hs.capabilities;
   // Never ask for TLS towards the backend yet, and only for a schema when one is set.
-  caps_ &= ~uint64_t{mysql::CLIENT_SSL};
+  caps_ &= ~uint64_t{mysql::CLIENT_SSL | mysql::CLIENT_COMPRESS};
   if (login_.schema.empty()) caps_ &= ~uint64_t{mysql::CLIENT_CONNECT_WITH_DB};
   mysql::HandshakeResponse r;
   r.capabilities = caps_;

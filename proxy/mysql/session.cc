@@ -36,7 +36,7 @@ constexpr uint64_t kServerCaps =
     mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS | mysql::CLIENT_PS_MULTI_RESULTS |
     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_ATTRS |
     mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql::CLIENT_SESSION_TRACK |
-    mysql::CLIENT_DEPRECATE_EOF;
+    mysql::CLIENT_DEPRECATE_EOF | mysql::CLIENT_COMPRESS;
 
 // Capability bits that change what a backend sends back; pooled connections are keyed on
 // them so a client never gets a response shaped for another client's flags.
@@ -161,6 +161,7 @@ void MysqlSession::OnLoginAccepted() {
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
+    if (!LoginDone()) return;
     phase_ = Phase::kIdle;
     ProcessClientInput();
     return;
@@ -467,8 +468,10 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
   }
   BackendLogin login;
   SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
-  login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
-               mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
+  // Compression is between the client and sluice only (proxy/mysql/compression.h).
+  login.caps = (caps_ & ~mysql::CLIENT_COMPRESS) | mysql::CLIENT_PROTOCOL_41 |
+               mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH |
+               mysql::CLIENT_CONNECT_WITH_DB;
   login.charset = charset_;
   connecting_ = MysqlBackend::Connect(worker_, key, login, this);
 }

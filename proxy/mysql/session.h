@@ -110,6 +110,8 @@ class MysqlSession final : public SessionCore,
   void NoteStatusFlags(uint16_t flags);
   bool SessionPooled() const;  // the user's (or cluster's) pool_mode is session
   void LoseSessionBackend(MysqlBackend* b, const Status& st);
+  // The login's OK is written: what was negotiated starts (compression). False: closed.
+  bool LoginDone();
   void HandleChangeUser(const std::string& payload);
   void ProcessClientInput();
   bool TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big);
@@ -157,6 +159,7 @@ class MysqlSession final : public SessionCore,
   uint16_t default_status_ = mysql::SERVER_STATUS_AUTOCOMMIT;  // the server's, at login
   bool session_mode_ = false;  // pool_mode = session: one backend connection for life
   bool bound_ = false;         // session mode: the client's connection is established
+  bool compressed_ = false;    // CLIENT_COMPRESS: the client connection is filtered
   MysqlClientLogin login_;
   uint64_t caps_ = 0;
   uint8_t charset_ = 45;

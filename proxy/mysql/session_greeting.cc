@@ -3,6 +3,7 @@
 // packets sluice writes itself, and session pooling's one connection per client.
 #include "common/log.h"
 #include "protocol/mysql/constants.h"
+#include "proxy/mysql/compression.h"
 #include "proxy/mysql/greeting_probe.h"
 #include "proxy/mysql/session.h"
 #include "proxy/mysql/worker_state.h"
@@ -108,6 +109,16 @@ uint16_t MysqlSession::SessionStatus() const {
 
 void MysqlSession::NoteStatusFlags(uint16_t flags) {
   status_ = flags & kSessionStatusFlags;
+}
+
+bool MysqlSession::LoginDone() {
+  if (compressed_ || !(caps_ & mysql::CLIENT_COMPRESS)) return true;
+  // The OK is in the connection's buffer already and leaves uncompressed; what follows
+  // (the client's commands too) is compressed.
+  compressed_ = true;
+  if (StartCompression(&client_)) return true;
+  Close();
+  return false;
 }
 
 bool MysqlSession::SessionPooled() const {

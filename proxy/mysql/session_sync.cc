@@ -44,6 +44,7 @@ void MysqlSession::RunNextSyncStep() {
   if (cmd_.internal_check) {
     // The login's schema check passed; under session pooling the connection stays.
     SendOk(seq_);
+    if (!LoginDone()) return;
     if (session_mode_)
       bound_ = true;
     else
