@@ -29,6 +29,7 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
   total->pool_waits += w.pool_waits;
   total->pool_wait_timeouts += w.pool_wait_timeouts;
   total->retries += w.retries;
+  for (const auto& [k, v] : w.session_pins) total->session_pins[k] += v;
   total->client_connections += w.client_connections;
 }
 
@@ -94,6 +95,7 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
         int64_t clients = w.client_connections;
         w.client_connections_accepted = w.client_connections_refused = 0;
         w.protocol_errors = w.pool_waits = w.pool_wait_timeouts = w.retries = 0;
+        w.session_pins.clear();
         w.client_connections = clients;
         break;
       }

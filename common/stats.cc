@@ -71,6 +71,7 @@ void StatsDelta::Merge(StatsDelta&& o) {
   pool_wait_timeouts += o.pool_wait_timeouts;
   retries += o.retries;
   rejected_statements += o.rejected_statements;
+  for (auto& [k, v] : o.session_pins) session_pins[k] += v;
   for (auto& r : o.rejected) {
     if (rejected.size() >= kRejectedSamplesMax) break;
     rejected.push_back(std::move(r));
@@ -153,7 +154,8 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
          client_connections_accepted == 0 && client_connections_refused == 0 &&
-         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0;
+         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0 &&
+         session_pins.empty();
 }
 
 }  // namespace sluice
