@@ -67,6 +67,23 @@ class Background:
         return self.result, self.error, self.seconds
 
 
+def interrupt_client(argv, ready, interrupt, env=None):
+    """Runs the client ARGV until ready() (polled), calls interrupt(), and returns (output,
+    exit status, seconds from the interrupt to the client's exit); the client is killed by
+    its PID if it outlives the bound."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        poll("the client's statement on the server", ready)
+        start = time.monotonic()
+        interrupt(proc)
+        out, _ = proc.communicate(timeout=15)
+        return out, proc.returncode, time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class LibMariadb:
     """The few libmariadb calls the tests need, through ctypes (the real C client)."""
 
@@ -274,20 +291,13 @@ class MysqlKillTest(MysqlBase):
 
     def test_mariadb_cli_ctrl_c(self):
         env = self.env
-        cli = subprocess.Popen(
+        # The CLI's SIGINT handler sends KILL QUERY <its id> on a new connection.
+        out, _, secs = interrupt_client(
             ["mariadb", "-h127.0.0.1", "-P%d" % self.s.port, "-u" + env["APP_USER"],
              "-p" + env["APP_PASSWORD"], env["DATABASE"], "-e", "SELECT SLEEP(22)"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            poll("the CLI's sleep on the server", lambda: self.server_threads("SELECT SLEEP(22)"))
-            start = time.monotonic()
-            cli.send_signal(signal.SIGINT)  # the CLI sends KILL QUERY <its id> on a new connection
-            out, _ = cli.communicate(timeout=15)
-        finally:
-            if cli.poll() is None:
-                cli.kill()
-                cli.wait()
-        self.assertLess(time.monotonic() - start, 10)
+            lambda: self.server_threads("SELECT SLEEP(22)"),
+            lambda proc: proc.send_signal(signal.SIGINT))
+        self.assertLess(secs, 10)
         self.assertIn(b"Query execution was interrupted", out, out)
         self.assertEqual(self.server_threads("SELECT SLEEP(22)"), [])
 
@@ -408,23 +418,16 @@ class PgKillTest(unittest.TestCase):
             self.assertEqual(cur.fetchone(), (5,))
         # KILL CONNECTION: psql is told as by the server itself (FATAL 57P01), and the
         # server's connection ends too.
-        psql = subprocess.Popen(
+        rows = []
+        out, status, secs = interrupt_client(
             ["psql", "-h127.0.0.1", "-p%d" % self.s.port, "-U", self.env["APP_USER"],
              self.env["DATABASE"], "-c", "SELECT pg_sleep(25)"],
-            env=dict(os.environ, PGPASSWORD=self.env["APP_PASSWORD"]),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            row = poll("psql's session active", lambda: self.active_row("%pg_sleep%"))
-            start = time.monotonic()
-            self.admin("KILL CONNECTION %s" % row[0])
-            out, _ = psql.communicate(timeout=15)
-        finally:
-            if psql.poll() is None:
-                psql.kill()
-                psql.wait()
-        self.assertLess(time.monotonic() - start, 10)
+            lambda: rows.append(self.active_row("%pg_sleep%")) or rows[-1],
+            lambda proc: self.admin("KILL CONNECTION %s" % rows[-1][0]),
+            env=dict(os.environ, PGPASSWORD=self.env["APP_PASSWORD"]))
+        self.assertLess(secs, 10)
+        self.assertNotEqual(status, 0)
         self.assertIn(b"FATAL:  terminating connection due to administrator command", out, out)
-        self.assertNotEqual(psql.returncode, 0)
         with c.cursor() as cur:
             poll("the server's pg_sleep to end", lambda: (cur.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(25)' AND "
