@@ -18,6 +18,9 @@ namespace {
 // A login of its own, so that its backend connections are the ones in the processlist.
 constexpr char kSessionUser[] = "sluice_compat";
 constexpr char kSessionPassword[] = "compat_pw";
+// A login the servers check with MariaDB's auth_ed25519 plugin.
+constexpr char kEdUser[] = "sluice_ed";
+constexpr char kEdPassword[] = "ed_pw, any length";
 
 MysqlConn Open(int port, const std::string& user, const std::string& password,
                const std::string& db) {
@@ -45,11 +48,38 @@ class MysqlCompatCapiTest : public ::testing::Test {
       auto r = MysqlQuery(root->get(), sql);
       ASSERT_TRUE(r.ok()) << r.status().message();
     }
+    // auth_ed25519 on every node (the user replicates; the plugin is per server).
+    std::vector<int> ports{env_->primary_port};
+    ports.insert(ports.end(), env_->replica_ports.begin(), env_->replica_ports.end());
+    for (int port : ports) {
+      auto node = ConnectMariaDB(port, env_->admin_user, env_->admin_password, "");
+      ASSERT_TRUE(node.ok()) << node.status().message();
+      auto have = MysqlQuery(node->get(),
+                             "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE "
+                             "PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'");
+      ASSERT_TRUE(have.ok()) << have.status().message();
+      if ((*have)[0][0] == "0") {
+        auto r = MysqlQuery(node->get(), "INSTALL SONAME 'auth_ed25519'");
+        ASSERT_TRUE(r.ok()) << r.status().message();
+      }
+    }
+    for (const std::string& sql :
+         {fmt::format("CREATE USER IF NOT EXISTS '{}'@'%' IDENTIFIED VIA ed25519 USING "
+                      "PASSWORD('{}')",
+                      kEdUser, kEdPassword),
+          fmt::format("GRANT ALL PRIVILEGES ON {}.* TO '{}'@'%'", env_->database, kEdUser)}) {
+      auto r = MysqlQuery(root->get(), sql);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
     // One worker, one backend connection per server: every client shares it.
     std::string session_user = fmt::format(
         "\n[[user]]\nname = \"{}\"\npassword = \"{}\"\ncluster = \"test\"\ndefault_schema = "
         "\"{}\"\npool_mode = \"session\"\n",
         kSessionUser, kSessionPassword, env_->database);
+    session_user += fmt::format(
+        "\n[[user]]\nname = \"{}\"\npassword = \"{}\"\ncluster = \"test\"\ndefault_schema = "
+        "\"{}\"\n",
+        kEdUser, kEdPassword, env_->database);
     sluice_ = new SluiceProcess(*env_, 100, 1, 1, "", session_user);
   }
   static void TearDownTestSuite() {
@@ -240,6 +270,15 @@ TEST_F(MysqlCompatCapiTest, CompressedProtocolClientSide) {
   EXPECT_EQ(v, 42);
   mysql_stmt_close(st);
   EXPECT_EQ(mysql_ping(m.get()), 0);
+}
+
+// sluice logs in to the servers with auth_ed25519 (the client to sluice with its own plugin).
+TEST_F(MysqlCompatCapiTest, Ed25519Backends) {
+  MysqlConn m = Open(sluice_->port(), kEdUser, kEdPassword, env_->database);
+  ASSERT_EQ(mysql_errno(m.get()), 0u) << mysql_error(m.get());
+  Q(m.get(), "BEGIN");  // on the primary, where the user surely exists already
+  EXPECT_EQ(Q(m.get(), "SELECT CURRENT_USER()"), (Rows{{std::string(kEdUser) + "@%"}}));
+  Q(m.get(), "COMMIT");
 }
 
 // Session pooling: a KILL of the client's server connection is the client's loss.
