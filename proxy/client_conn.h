@@ -42,6 +42,11 @@ class ClientConn {
   void Enable() { bufferevent_enable(bev_, EV_READ | EV_WRITE); }
   void PauseRead() { bufferevent_disable(bev_, EV_READ); }
   void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  // Sets the read-ahead bound (0: none), e.g. from the pre-login bound to the protocol's.
+  void SetReadBound(size_t bytes) {
+    read_high_water_ = bytes;
+    bufferevent_setwatermark(bev_, EV_READ, 0, bytes);
+  }
   // Lets one message of bytes in even when that is above the read-ahead bound.
   void AllowRead(size_t bytes) { bufferevent_setwatermark(bev_, EV_READ, 0, bytes); }
 

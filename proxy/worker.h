@@ -19,6 +19,7 @@
 #include "common/log_every.h"
 #include "common/stats.h"
 #include "common/status.h"
+#include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "proxy/router.h"
 #include "routing/runtime.h"
@@ -72,6 +73,9 @@ class Worker {
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
   // What this worker's MySQL sessions share (proxy/mysql/worker_state.h).
   mysqlproxy::MysqlWorkerState& mysql_state() { return *mysql_state_; }
+
+  // This worker's sessions that have not logged in yet (proxy/janitor.h).
+  PreAuthQueue& preauth() { return preauth_; }
 
   // Sessions register themselves so that drain and shutdown can reach them.
   void AddSession(ClientSession* s);
@@ -128,6 +132,7 @@ class Worker {
   RuntimePtr previous_;  // the snapshot ApplySnapshotChange() last compared against
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
+  PreAuthQueue preauth_;
   std::unordered_set<std::string> sha2_cache_;
   // Logged-in sessions per user on this worker (the stats_users gauge); entries stay, so a
   // user whose last session closed reports 0. UserSlots point at the values.

@@ -8,6 +8,7 @@
 #include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/wire.h"
+#include "proxy/janitor.h"
 #include "proxy/mysql/packet_io.h"
 
 namespace sluice::mysqlproxy {
@@ -41,7 +42,13 @@ void MysqlClientLogin::OnClientData(evbuffer* in, evbuffer* out, bool tls, bool 
   mysql::PacketView pkt;
   size_t wire = 0;
   if (!PeekPacket(in, &pkt, &wire)) {
-    if (evbuffer_get_length(in) > 4 + 0xFFFFFF) Fail(nullptr, 0, out);
+    // Before a proven password the connection reads at most kPreAuthReadBytes ahead: a
+    // login packet that does not fit is refused now, not waited for (issue #13).
+    if (evbuffer_get_length(in) >= kPreAuthReadBytes) {
+      uint8_t hdr[4];
+      evbuffer_copyout(in, hdr, 4);
+      Fail(mysql::ER_HANDSHAKE_ERROR.message, static_cast<uint8_t>(hdr[3] + 1), out);
+    }
     return;
   }
   seq_ = pkt.seq;

@@ -66,9 +66,8 @@ MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
 MysqlSession::~MysqlSession() = default;
 
 void MysqlSession::Start() {
-  bool within_limit = CountClient();
   client_.Enable();
-  if (!within_limit) {
+  if (ClientsAtLimit()) {
     // MySQL answers an over-limit connection with ER_CON_COUNT_ERROR before the handshake.
     worker_->stats().client_connections_refused++;
     SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, 0);
@@ -139,11 +138,16 @@ void MysqlSession::OnLoginFailed(bool refused) {
   if (refused)
     worker_->stats().client_connections_refused++;
   else
-    worker_->stats().protocol_errors++;
+    CountProtocolError();
   Close();
 }
 
 void MysqlSession::OnLoginAccepted() {
+  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
+    SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, login_.seq() + 1);
+    Close();
+    return;
+  }
   caps_ = login_.caps();
   charset_ = login_.charset();
   user_ = login_.user();
@@ -194,33 +198,41 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
 
 bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big) {
   evbuffer* in = client_.input();
-  size_t offset = 0;
-  payload->clear();
+  size_t avail = evbuffer_get_length(in);
   *too_big = false;
   // A payload of exactly 0xFFFFFF bytes continues in the next packet (MySQL framing: a
   // command of 16 MiB or more is split in packets of 0xFFFFFF bytes and a shorter last one).
-  for (;;) {
-    size_t avail = evbuffer_get_length(in);
-    if (avail < offset + 4) return false;
+  // The command's end is found from the packet headers alone and the payload copied once
+  // it is all here: a command arriving over many reads costs one copy, not one per read.
+  auto length_at = [in](size_t offset) {
     uint8_t hdr[4];
     evbuffer_ptr pos;
     evbuffer_ptr_set(in, &pos, offset, EVBUFFER_PTR_SET);
     evbuffer_copyout_from(in, &pos, hdr, 4);
-    size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
-    if (payload->size() + len > kMaxCommandBytes) {
+    return hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
+  };
+  size_t offset = 0;
+  size_t total = 0;
+  for (;;) {
+    if (avail < offset + 4) return false;
+    size_t len = length_at(offset);
+    if (total + len > kMaxCommandBytes) {
       *too_big = true;
       return false;
     }
-    if (avail < offset + 4 + len) {
-      // Wait for the rest, but never hold more than one command's bound.
-      return false;
-    }
-    size_t old = payload->size();
-    payload->resize(old + len);
-    evbuffer_ptr_set(in, &pos, offset + 4, EVBUFFER_PTR_SET);
-    evbuffer_copyout_from(in, &pos, payload->data() + old, len);
+    if (avail < offset + 4 + len) return false;  // wait for the rest (bounded above)
+    total += len;
     offset += 4 + len;
     if (len < 0xFFFFFF) break;
+  }
+  payload->resize(total);
+  for (size_t at = 0, copied = 0; copied < total;) {
+    size_t len = length_at(at);
+    evbuffer_ptr pos;
+    evbuffer_ptr_set(in, &pos, at + 4, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &pos, payload->data() + copied, len);
+    copied += len;
+    at += 4 + len;
   }
   *consumed = offset;
   return true;
@@ -240,6 +252,7 @@ void MysqlSession::ProcessClientInput() {
     }
     evbuffer_drain(client_.input(), consumed);
     if (payload.empty()) {
+      CountProtocolError();
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, "Malformed packet", 1);
       Close();
       return;
@@ -250,7 +263,9 @@ void MysqlSession::ProcessClientInput() {
 
 void MysqlSession::Dispatch(std::string payload) {
   uint8_t code = static_cast<uint8_t>(payload[0]);
-  seq_ = 1;
+  // sluice's own answer follows the command's last packet: a command of 16 MiB or more
+  // came in several.
+  seq_ = static_cast<uint8_t>(payload.size() / 0xFFFFFF + 1);
   if (HandleLocally(code, payload)) return;
   if (code == mysql::COM_CHANGE_USER) {
     HandleChangeUser(payload);
@@ -486,7 +501,8 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   b->SetOwner(this);
   b->ResumeRead();
   lease_.Started();
-  b->FlushCloses();  // statements other sessions stopped using while it was busy
+  StartQueryClock();  // query_timeout_ms covers the state sync and the command
+  b->FlushCloses();   // statements other sessions stopped using while it was busy
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
   sync_steps_ = PlanSync(want_, b->state());
   sync_index_ = 0;
@@ -516,6 +532,7 @@ void MysqlSession::ForgetPinnedState() {
 }
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
+  StopQueryClock();
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {

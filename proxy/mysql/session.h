@@ -90,6 +90,8 @@ class MysqlSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
+  // SessionCore
+  void OnStatementTimeout(TimeoutReason why) override;
   // BackendLease::Callbacks
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseConnection(PooledConn* c) override;

@@ -139,6 +139,7 @@ void MysqlSession::ForwardResponse() {
 }
 
 void MysqlSession::FinishCommand() {
+  StopQueryClock();
   infile_ = false;
   if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
   RecordStats(tracker_.ended_in_error());
@@ -152,6 +153,7 @@ void MysqlSession::FinishCommand() {
     Close();
     return;
   }
+  if (pins_.in_txn) StartIdleInTransactionClock();
   ProcessClientInput();
 }
 
@@ -280,6 +282,30 @@ void MysqlSession::RetryOrFail(const Status& st) {
   }
   FailCommand(mysql::ER_NET_READ_ERROR,
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
+}
+
+// query_timeout_ms: the server did not finish the command in time (hung, or the statement
+// runs too long). The connection is discarded (the server rolls back what it ran of a
+// transaction when it notices) and the client gets MariaDB's own max_statement_time error.
+// idle_in_transaction_timeout_ms: the client sat in a transaction; it is closed, as
+// MariaDB's idle_transaction_timeout does.
+void MysqlSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kIdleInTransaction) {
+    if (phase_ == Phase::kIdle && pins_.in_txn) Close();
+    return;
+  }
+  if (phase_ != Phase::kSyncing && phase_ != Phase::kForwarding) return;
+  bool had_state = pins_.in_txn || pins_.pinned();
+  if (backend_) lease_.MarkFailed(backend_->server());
+  // As after a deadlock: the error says the transaction is gone, the next statement runs
+  // outside of it.
+  ForgetPinnedState();
+  if (cmd_.response_started) seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+  FailCommand(mysql::ER_STATEMENT_TIMEOUT,
+              fmt::format("{}: sluice query_timeout_ms ({} ms); the server connection was closed{}",
+                          mysql::ER_STATEMENT_TIMEOUT.message, cluster().query_timeout_ms,
+                          had_state ? " and its transaction rolled back" : ""));
+  FlushWrites();
 }
 
 void MysqlSession::OnServerGone(const std::string& server) {
