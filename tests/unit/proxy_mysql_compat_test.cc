@@ -49,6 +49,15 @@ class MysqlCompatTest : public MysqlSessionTest {
     EXPECT_TRUE(ok.ok());
     return ok.ok() ? ok->status_flags : 0xFFFF;
   }
+  // sql runs on backend 0 (logged in first when login), which answers with answer; returns
+  // the status flags of the OK the client gets.
+  uint16_t Answered(std::string_view sql, const std::string& answer, bool login = false) {
+    Query(sql);
+    if (login) ServerLogin(0);
+    ServerGets(0, 1);
+    h_.server(0).Write(Packet(1, answer));
+    return ClientOkStatus();
+  }
   void UseSessionPooling() {
     h_.Publish([](Runtime* rt) { rt->clusters[0].pool_mode = PoolMode::kSession; });
   }
@@ -93,29 +102,17 @@ TEST_F(MysqlCompatTest, ADisconnectedClientsStatementsAreClosed) {
 
 TEST_F(MysqlCompatTest, PingSaysAutocommitOffAfterSetAutocommit0) {
   LoggedIn();
-  Query("SET autocommit=0");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok(0)));
-  EXPECT_EQ(ClientOkStatus(), 0);
+  EXPECT_EQ(Answered("SET autocommit=0", Ok(0), true), 0);
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus() & mysql::SERVER_STATUS_AUTOCOMMIT, 0);
 }
 
 TEST_F(MysqlCompatTest, PingInsideATransactionSaysInTrans) {
   LoggedIn();
-  Query("BEGIN");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(
-      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
-  ClientOkStatus();
+  Answered("BEGIN", Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS), true);
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS);
-  Query("COMMIT");
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("COMMIT", Ok());
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT);
 }
@@ -123,11 +120,7 @@ TEST_F(MysqlCompatTest, PingInsideATransactionSaysInTrans) {
 TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
   UseSessionPooling();
   LoggedIn();
-  Query("SET @x = 1");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("SET @x = 1", Ok(), true);
   // The server ends the connection and says why (MySQL 8 does at wait_timeout).
   h_.server(0).Write(Packet(0, mysql::MakeErr(mysql::ER_CONNECTION_KILLED)));
   h_.server(0).Close();
@@ -147,11 +140,7 @@ TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
 
 TEST_F(MysqlCompatTest, TransactionPoolingStillReconnectsAfterAnIdleLoss) {
   LoggedIn();
-  Query("SELECT 1");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("SELECT 1", Ok(), true);
   h_.server(0).Close();  // wait_timeout on a pooled connection
   h_.Settle();
   Query("SELECT 2");
