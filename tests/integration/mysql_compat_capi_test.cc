@@ -122,6 +122,22 @@ MYSQL_STMT* PrepareOrFail(MYSQL* m, const std::string& text) {
   return st;
 }
 
+// Executes st and returns its one row's one integer (-1 when that fails).
+long ExecuteForLong(MYSQL_STMT* st) {
+  if (mysql_stmt_execute(st) != 0) {
+    ADD_FAILURE() << mysql_stmt_error(st);
+    return -1;
+  }
+  int32_t v = -1;  // MYSQL_TYPE_LONG is 4 bytes
+  MYSQL_BIND out{};
+  out.buffer_type = MYSQL_TYPE_LONG;
+  out.buffer = &v;
+  mysql_stmt_bind_result(st, &out);
+  if (mysql_stmt_fetch(st) != 0) v = -1;
+  mysql_stmt_free_result(st);
+  return v;
+}
+
 TEST_F(MysqlCompatCapiTest, ThreeHundredPrepareAndCloseCyclesLeaveNothingOnTheServer) {
   long before = PreparedOnPrimary();
   MysqlConn m = App();
@@ -151,17 +167,7 @@ TEST_F(MysqlCompatCapiTest, AStatementAnotherClientStillUsesKeepsWorking) {
   MYSQL_STMT* sa = PrepareOrFail(a.get(), "SELECT 40 + 2");
   MYSQL_STMT* sb = PrepareOrFail(b.get(), "SELECT 40 + 2");
   mysql_stmt_close(sa);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(mysql_stmt_execute(sb), 0) << mysql_stmt_error(sb);
-    long v = 0;
-    MYSQL_BIND out{};
-    out.buffer_type = MYSQL_TYPE_LONG;
-    out.buffer = &v;
-    mysql_stmt_bind_result(sb, &out);
-    ASSERT_EQ(mysql_stmt_fetch(sb), 0);
-    EXPECT_EQ(v, 42);
-    mysql_stmt_free_result(sb);
-  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ExecuteForLong(sb), 42);
   mysql_stmt_close(sb);
 }
 
@@ -252,14 +258,7 @@ TEST_F(MysqlCompatCapiTest, CompressedProtocolClientSide) {
   for (int i = 0; i < 2000000; ++i) want += "ab";
   EXPECT_TRUE(big[0][0] == want) << "a result of " << big[0][0].size() << " bytes";
   MYSQL_STMT* st = PrepareOrFail(m.get(), "SELECT 40 + 2");
-  ASSERT_EQ(mysql_stmt_execute(st), 0) << mysql_stmt_error(st);
-  long v = 0;
-  MYSQL_BIND out{};
-  out.buffer_type = MYSQL_TYPE_LONG;
-  out.buffer = &v;
-  mysql_stmt_bind_result(st, &out);
-  ASSERT_EQ(mysql_stmt_fetch(st), 0);
-  EXPECT_EQ(v, 42);
+  EXPECT_EQ(ExecuteForLong(st), 42);
   mysql_stmt_close(st);
   EXPECT_EQ(mysql_ping(m.get()), 0);
 }
