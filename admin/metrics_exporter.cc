@@ -212,12 +212,22 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
   auto version = Family("sluice_runtime_version", "Version of the runtime snapshot in force.",
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
+  auto pins = Family("sluice_session_pins_total",
+                     "Sessions pinned to one backend connection in transaction pooling, by "
+                     "reason.",
+                     MetricType::Counter);
+  for (const auto& [key, n] : d.session_pins) {
+    size_t slash = key.rfind('/');
+    AddValue(&pins, {{"cluster", key.substr(0, slash)}, {"reason", key.substr(slash + 1)}},
+             static_cast<double>(n));
+  }
 
   return {clients,       accepted,       refused,         used,        free,           queries,
           errors,        connect_errors, state,           role,        hostgroup,      lag,
           hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
           pool_timeouts, retries,        protocol_errors, version,     switchovers,    adoptions,
-          split_brain,   fences,         fo_refused,      timeouts,    evictions};
+          split_brain,   fences,         fo_refused,      timeouts,    evictions,
+          pins};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

@@ -54,6 +54,10 @@ class ClientConn {
   // (the caller closes).
   bool UpgradeTls(SSL_CTX* ctx);
   bool tls() const { return tls_; }
+  // Puts a bufferevent filter (libevent's bufferevent_filter_new, owning ctx: free_ctx)
+  // over the connection, e.g. the MySQL compressed protocol; false when libevent could not.
+  bool PushFilter(bufferevent_filter_cb in, bufferevent_filter_cb out, void* ctx,
+                  void (*free_ctx)(void*));
 
   // True when the client is behind by kClientOutHighWater or more.
   bool Backlogged() const { return evbuffer_get_length(output()) >= kClientOutHighWater; }
@@ -63,6 +67,9 @@ class ClientConn {
   void Flush();
   // Closes once the output has left (bounded); the callbacks hear nothing more.
   void CloseWhenFlushed();
+  // That close resets the connection (SO_LINGER 0: an RST, no FIN), as a server does that
+  // aborts it; the proxy passes on what its backend connection saw.
+  void ResetOnClose();
 
  private:
   static void OnRead(bufferevent*, void* arg);

@@ -30,6 +30,9 @@ class ClientSession;
 class BackendPools;
 class Dialer;
 struct ProxyShared;
+namespace mysqlproxy {
+class MysqlWorkerState;
+}
 
 class Worker {
  public:
@@ -68,6 +71,8 @@ class Worker {
 
   // Users that completed caching_sha2_password full authentication on this worker.
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
+  // What this worker's MySQL sessions share (proxy/mysql/worker_state.h).
+  mysqlproxy::MysqlWorkerState& mysql_state() { return *mysql_state_; }
 
   // This worker's sessions that have not logged in yet (proxy/janitor.h).
   PreAuthQueue& preauth() { return preauth_; }
@@ -134,6 +139,8 @@ class Worker {
   StringMap<int64_t> user_sessions_;
   LogEvery accept_error_log_{10000};
   std::unordered_map<ClientSession*, int64_t> held_;  // session -> hold deadline (ms)
+  // Before pools_: the pooled MySQL connections unregister from it when the pools close.
+  std::unique_ptr<mysqlproxy::MysqlWorkerState> mysql_state_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

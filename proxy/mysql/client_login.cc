@@ -20,16 +20,18 @@ MysqlClientLogin::MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t off
       offered_caps_(offered_caps),
       client_addr_(std::move(client_addr)) {}
 
-void MysqlClientLogin::SendGreeting(evbuffer* out) {
+void MysqlClientLogin::SendGreeting(evbuffer* out, const std::string& version,
+                                    uint64_t offered_caps, uint16_t status_flags) {
   mysql::Scramble sc = mysql::GenerateScramble();
   scramble_.assign(sc.begin(), sc.end());
+  offered_caps_ = offered_caps;
   mysql::InitialHandshake hs;
-  hs.server_version = "10.11.0-MariaDB-sluice";
+  hs.server_version = version;
   hs.connection_id = conn_id_;
   hs.auth_plugin_data = scramble_;
   hs.capabilities = offered_caps_;
   hs.charset = charset_;
-  hs.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  hs.status_flags = status_flags;
   hs.auth_plugin_name = mysql::kNativePasswordPlugin;
   uint8_t seq = 0;
   WritePacket(out, &seq, mysql::EncodeInitialHandshake(hs));

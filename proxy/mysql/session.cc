@@ -36,7 +36,7 @@ constexpr uint64_t kServerCaps =
     mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS | mysql::CLIENT_PS_MULTI_RESULTS |
     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_ATTRS |
     mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql::CLIENT_SESSION_TRACK |
-    mysql::CLIENT_DEPRECATE_EOF;
+    mysql::CLIENT_DEPRECATE_EOF | mysql::CLIENT_COMPRESS;
 
 // Capability bits that change what a backend sends back; pooled connections are keyed on
 // them so a client never gets a response shaped for another client's flags.
@@ -45,7 +45,7 @@ constexpr uint64_t kCapsThatShapeResponses =
     mysql::CLIENT_PS_MULTI_RESULTS | mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_DEPRECATE_EOF |
     mysql::CLIENT_LONG_FLAG | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-    mysql::CLIENT_TRANSACTIONS;
+    mysql::CLIENT_TRANSACTIONS | mysql::MARIADB_CLIENT_EXTENDED_METADATA;
 
 // Errors only the proxy sends, from MariaDB include/mysqld_error.h.
 constexpr mysql::ErrorInfo ER_UNKNOWN_STMT_HANDLER{
@@ -74,8 +74,8 @@ void MysqlSession::Start() {
     Close();
     return;
   }
-  login_.SendGreeting(client_.output());
   phase_ = Phase::kLogin;
+  Greet();
 }
 
 uint64_t MysqlSession::OfferedCaps() const {
@@ -90,6 +90,7 @@ uint64_t MysqlSession::OfferedCaps() const {
 void MysqlSession::OnClientReadable() {
   switch (phase_) {
     case Phase::kLogin:
+      if (!greeted_) break;  // the greeting waits for the server's (session_greeting.cc)
       login_.OnClientData(client_.input(), client_.output(), client_.tls(),
                           tls_context() != nullptr);
       break;
@@ -151,6 +152,7 @@ void MysqlSession::OnLoginAccepted() {
   charset_ = login_.charset();
   user_ = login_.user();
   want_.schema = login_.database();
+  session_mode_ = SessionPooled();
   const User* u = ClusterUser(user_);
   if (int64_t held = 0; u && !AdmitUser(*u, &held)) {
     SendErr(mysql::ER_USER_LIMIT_REACHED,
@@ -163,6 +165,7 @@ void MysqlSession::OnLoginAccepted() {
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
+    if (!LoginDone()) return;
     phase_ = Phase::kIdle;
     ProcessClientInput();
     return;
@@ -181,10 +184,12 @@ void MysqlSession::OnLoginAccepted() {
 // dropped; a transaction or pinned state ends with its backend connection.
 void MysqlSession::HandleChangeUser(const std::string& payload) {
   if (backend_) ReleaseBackend(!pins_.in_txn && !pins_.pinned());
-  stmts_.clear();
+  DropAllStatements();
   want_ = SessionState{};
   ForgetPinnedState();
   lost_state_ = false;
+  bound_ = false;
+  status_ = default_status_;
   phase_ = Phase::kLogin;
   login_.ChangeUser(payload, client_.output(), client_.tls());
 }
@@ -351,10 +356,10 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       SendOk(1);
       return true;
     case mysql::COM_STMT_CLOSE: {
-      // No response. Backend copies stay in their connections' LRU caches; a cursor of
-      // this statement is closed when the backend re-executes it.
+      // No response. The backend copies are closed once no client of this worker uses the
+      // text (session_stmts.cc).
       if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
-        stmts_.erase(*id);
+        DropStatement(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }
       return true;
@@ -363,13 +368,15 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       // The backend connections always run with multi-statements on; record nothing.
       {
         uint8_t seq = 1;
-        WritePacket(client_.output(), &seq,
-                    mysql::EncodeEof(mysql::EofPacket{0, mysql::SERVER_STATUS_AUTOCOMMIT}));
+        WritePacket(client_.output(), &seq, mysql::EncodeEof(mysql::EofPacket{0, SessionStatus()}));
       }
       return true;
     case mysql::COM_RESET_CONNECTION:
-      if (!pins_.pinned() && !pins_.in_txn) {
+      // Session pooling: the server resets the connection the client has (temporary
+      // tables, user variables, everything sluice does not track).
+      if (!pins_.pinned() && !pins_.in_txn && !(session_mode_ && backend_)) {
         ResetSessionState();
+        status_ = default_status_;
         SendOk(1);
         return true;
       }
@@ -383,7 +390,7 @@ void MysqlSession::ResetSessionState() {
   std::string schema = want_.schema;
   want_ = SessionState{};
   want_.schema = schema;
-  stmts_.clear();
+  DropAllStatements();
 }
 
 void MysqlSession::StartCommand() {
@@ -397,7 +404,7 @@ void MysqlSession::StartCommand() {
                 "transaction was rolled back");
     return;
   }
-  if (backend_ && !pins_.pinned() && !pins_.in_txn && pins_.hold_previous) {
+  if (backend_ && !session_mode_ && !pins_.pinned() && !pins_.in_txn && pins_.hold_previous) {
     // Kept after an insert for a LAST_INSERT_ID() that did not come: back to the pool.
     pins_.hold_previous = false;
     if (!(cmd_.info.pins & routing::kPinPreviousConnection)) ReleaseBackend(true);
@@ -413,7 +420,8 @@ void MysqlSession::RouteAndAcquire() {
   RouteRequest req;
   req.info = &cmd_.info;
   StatementInfo as_write;
-  if (cmd_.info.is_read && AutocommitOff()) {
+  // Session pooling: the client's one connection is the writer's, for reads and writes.
+  if (cmd_.info.is_read && (AutocommitOff() || session_mode_)) {
     // With autocommit off the first read opens a transaction that later writes join: it
     // must start on the writer.
     as_write = cmd_.info;
@@ -476,8 +484,10 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
   }
   BackendLogin login;
   SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
-  login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
-               mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
+  // Compression is between the client and sluice only (proxy/mysql/compression.h).
+  login.caps = (caps_ & ~mysql::CLIENT_COMPRESS) | mysql::CLIENT_PROTOCOL_41 |
+               mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH |
+               mysql::CLIENT_CONNECT_WITH_DB;
   login.charset = charset_;
   connecting_ = MysqlBackend::Connect(worker_, key, login, this);
 }
@@ -493,6 +503,7 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   b->ResumeRead();
   lease_.Started();
   StartQueryClock();  // query_timeout_ms covers the state sync and the command
+  b->FlushCloses();   // statements other sessions stopped using while it was busy
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
   sync_steps_ = PlanSync(want_, b->state());
   sync_index_ = 0;
@@ -508,6 +519,7 @@ void MysqlSession::ReleaseBackend(bool reusable) {
   backend_ = nullptr;
   b->SetOwner(nullptr);
   if (reusable && b->ready() && evbuffer_get_length(b->input()) == 0) {
+    b->FlushCloses();
     worker_->pools().PutIdle(b);
   } else {
     std::string server = b->server();
@@ -548,8 +560,7 @@ void MysqlSession::SendErr(const mysql::ErrorInfo& e, std::string_view message, 
 void MysqlSession::SendOk(uint8_t seq, uint64_t affected) {
   mysql::OkPacket ok;
   ok.affected_rows = affected;
-  ok.status_flags =
-      mysql::SERVER_STATUS_AUTOCOMMIT | (pins_.in_txn ? mysql::SERVER_STATUS_IN_TRANS : 0);
+  ok.status_flags = SessionStatus();
   WritePacket(client_.output(), &seq, mysql::EncodeOk(ok, caps_));
 }
 
@@ -580,12 +591,14 @@ void MysqlSession::RetryHeld(bool timed_out) {
 
 void MysqlSession::Close() {
   if (phase_ == Phase::kClosed) return;
+  probe_.reset();
   CancelLeaseWait();
   if (connecting_) {
     // Its login goes on without us; when done it joins the pool (or frees its slot).
     connecting_->SetOwner(nullptr);
     connecting_ = nullptr;
   }
+  DropAllStatements();
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     ReleaseBackend(phase_ == Phase::kIdle && !pins_.in_txn && !pins_.pinned());

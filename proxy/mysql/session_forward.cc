@@ -145,7 +145,8 @@ void MysqlSession::FinishCommand() {
   RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
   lease_.Finished();
-  bool keep = pins_.pinned() || pins_.in_txn || pins_.hold_previous;
+  if (session_mode_) bound_ = true;
+  bool keep = session_mode_ || pins_.pinned() || pins_.in_txn || pins_.hold_previous;
   if (!keep) ReleaseBackend(true);
   phase_ = Phase::kIdle;
   if (draining_ && !pins_.in_txn) {
@@ -157,7 +158,10 @@ void MysqlSession::FinishCommand() {
 }
 
 void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
-  if (t.has_status_flags()) pins_.in_txn = t.in_transaction();
+  if (t.has_status_flags()) {
+    pins_.in_txn = t.in_transaction();
+    NoteStatusFlags(t.status_flags());
+  }
   if (t.ended_in_error()) return;
   if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
   // Connection state the client created pins the backend until it is undone.
@@ -189,10 +193,10 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
   }
   if (!cmd_.info.session_vars.empty()) backend_->state().vars = want_.vars;
   if (cmd_.code == mysql::COM_RESET_CONNECTION) {
+    backend_->stmts().Clear();  // the server dropped them: nothing to close
     ResetSessionState();
     backend_->state() = SessionState{};
     backend_->state().schema = want_.schema;
-    backend_->stmts().Clear();
     pins_.reasons = 0;
     pins_.long_data = false;
     pins_.cursor_stmt = 0;
@@ -222,6 +226,10 @@ void MysqlSession::RecordStats(bool error) {
 }
 
 void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
+  if (session_mode_ && bound_ && b == backend_) {
+    LoseSessionBackend(b, st);
+    return;
+  }
   if (b == connecting_) connecting_ = nullptr;
   std::string server = b->server();
   if (b == backend_) {
@@ -314,6 +322,11 @@ void MysqlSession::OnStatementTimeout(TimeoutReason why) {
 
 void MysqlSession::OnServerGone(const std::string& server) {
   if (!backend_ || backend_->server() != server) return;
+  if (session_mode_ && bound_) {
+    LoseSessionBackend(backend_,
+                       Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
+    return;
+  }
   if (phase_ == Phase::kIdle) {
     lost_state_ = pins_.in_txn || pins_.pinned();
     ReleaseBackend(false);
