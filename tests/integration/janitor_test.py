@@ -10,6 +10,9 @@ Each class starts its own sluice (tests/integration/sluice_proc.py) and stops it
   MysqlHungServerTest   SIGSTOP on the server: query_timeout_ms fails the statement with
                         1969, other clients are served; own one-node cluster
   PgsqlHungServerTest   the same for PostgreSQL (57014); own one-node cluster
+  MysqlDrainTest        SIGTERM while transactions are open on one worker: each finishes
+                        (COMMIT answered, rows there), new connections refused
+  PgsqlDrainTest        the same for PostgreSQL
 Usage: janitor_test.py SLUICE_BINARY TestClass [...]
 Environment: SLUICE_MARIADB_CLUSTER_DIR / SLUICE_PG_CLUSTER_DIR, or for the hung-server
 classes SLUICE_CLUSTER_SCRIPT and SLUICE_SCRATCH_DIR.
@@ -21,7 +24,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -42,6 +44,31 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS for %d" % pid)
+
+
+def app_connect(env, port, kind):
+    """An autocommit connection of the cluster's app user: PyMySQL or psycopg2."""
+    if kind == "mysql":
+        return pymysql.connect(host="127.0.0.1", port=port, user=env["APP_USER"],
+                               password=env["APP_PASSWORD"], database=env["DATABASE"],
+                               connect_timeout=10, read_timeout=30, autocommit=True)
+    import psycopg2
+    c = psycopg2.connect(host="127.0.0.1", port=port, user=env["APP_USER"],
+                         password=env["APP_PASSWORD"], dbname=env["DATABASE"], sslmode="disable",
+                         connect_timeout=10)
+    c.autocommit = True
+    return c
+
+
+def run_sql(c, sql):
+    """Runs SQL on C; the rows when it returns any, else None."""
+    with c.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else None
+
+
+def one_value(c, sql):
+    return run_sql(c, sql)[0][0]
 
 
 def open_idle(port, n):
@@ -100,7 +127,9 @@ class _FloodBase:
     env_var = None
 
     def connect(self, s):
-        raise NotImplementedError
+        c = app_connect(self.env, s.port, self.kind)
+        assert one_value(c, "SELECT 1") == 1
+        return c
 
     def cli(self, s):
         raise NotImplementedError
@@ -115,6 +144,10 @@ class _FloodBase:
         with Sluice(SLUICE, env, max_client_connections=20, workers=2,
                     cluster_options={"client_login_timeout_ms": 2500},
                     extra_toml='[metrics]\nlisten = "127.0.0.1:%d"' % metrics_port) as s:
+            t0 = time.monotonic()
+            for _ in range(5):
+                self.connect(s).close()
+            base_s = (time.monotonic() - t0) / 5
             rss_before = rss_kib(s.pid)
             idle = open_idle(s.port, FLOOD)
             big = send_oversized_logins(s.port, BIG, self.kind)
@@ -129,6 +162,8 @@ class _FloodBase:
             # Oversized pre-login packets are refused, not buffered.
             self.assertTrue(all_closed_by_peer(big, 10), "oversized logins left open")
             rss_growth = rss_kib(s.pid) - rss_before
+            print("%s: %d idle + %d oversized sockets: login+query %.4f s (%.4f s before), "
+                  "RSS +%d KiB" % (self.kind, FLOOD, BIG, login_s, base_s, rss_growth))
             self.assertLess(rss_growth, 10 * 1024, "RSS grew by %d KiB" % rss_growth)
             # The idle ones are closed at the login timeout.
             self.assertTrue(all_closed_by_peer(idle, 2.5 + 5), "idle sockets outlived the timeout")
@@ -161,15 +196,6 @@ class MysqlLoginFloodTest(_FloodBase, unittest.TestCase):
     env_var = "SLUICE_MARIADB_CLUSTER_DIR"
     protocol_name = "mysql"
 
-    def connect(self, s):
-        c = pymysql.connect(host="127.0.0.1", port=s.port, user=self.env["APP_USER"],
-                            password=self.env["APP_PASSWORD"], database=self.env["DATABASE"],
-                            connect_timeout=10, read_timeout=30, autocommit=True)
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            assert cur.fetchone() == (1,)
-        return c
-
     def cli(self, s):
         return subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % s.port, "-u" + self.env["APP_USER"],
                                "-p" + self.env["APP_PASSWORD"], self.env["DATABASE"], "-e",
@@ -183,17 +209,6 @@ class PgsqlLoginFloodTest(_FloodBase, unittest.TestCase):
     kind = "postgres"
     env_var = "SLUICE_PG_CLUSTER_DIR"
     protocol_name = "postgresql"
-
-    def connect(self, s):
-        import psycopg2
-        c = psycopg2.connect(host="127.0.0.1", port=s.port, user=self.env["APP_USER"],
-                             password=self.env["APP_PASSWORD"], dbname=self.env["DATABASE"],
-                             sslmode="disable", connect_timeout=10)
-        c.autocommit = True
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            assert cur.fetchone() == (1,)
-        return c
 
     def cli(self, s):
         return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(s.port), "-U",
@@ -292,6 +307,12 @@ class _HungBase:
             except ProcessLookupError:
                 pass
 
+    def connect(self, s):
+        return app_connect(self.env, s.port, self.kind)
+
+    def query(self, c, sql):
+        return one_value(c, sql)
+
     def stop_server(self):
         self.signal_server(signal.SIGSTOP)
         self.stopped = True
@@ -329,16 +350,7 @@ class _HungBase:
 
 class MysqlHungServerTest(_HungBase, unittest.TestCase):
     engine = "mariadb"
-
-    def connect(self, s):
-        return pymysql.connect(host="127.0.0.1", port=s.port, user=self.env["APP_USER"],
-                               password=self.env["APP_PASSWORD"], database=self.env["DATABASE"],
-                               connect_timeout=10, read_timeout=30, autocommit=True)
-
-    def query(self, c, sql):
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchone()[0]
+    kind = "mysql"
 
     def timeout_text(self):
         return "1969"
@@ -352,19 +364,7 @@ class MysqlHungServerTest(_HungBase, unittest.TestCase):
 
 class PgsqlHungServerTest(_HungBase, unittest.TestCase):
     engine = "postgres"
-
-    def connect(self, s):
-        import psycopg2
-        c = psycopg2.connect(host="127.0.0.1", port=s.port, user=self.env["APP_USER"],
-                             password=self.env["APP_PASSWORD"], dbname=self.env["DATABASE"],
-                             sslmode="disable", connect_timeout=10)
-        c.autocommit = True
-        return c
-
-    def query(self, c, sql):
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchone()[0]
+    kind = "postgres"
 
     def timeout_text(self):
         return "statement timeout"
@@ -376,6 +376,44 @@ class PgsqlHungServerTest(_HungBase, unittest.TestCase):
             self.query(c, "SELECT 2")
         self.assertIn(self.timeout_text(), str(cm.exception))
         self.assertLess(time.monotonic() - t0, 4.0)
+
+
+class _DrainBase:
+    """Item 5: on SIGTERM every open transaction may finish; none is cut while time remains."""
+
+    def test_open_transactions_finish_after_sigterm(self):
+        env = cluster_env(self.env_var)
+        self.env = env
+        direct = app_connect(env, int(env["PRIMARY_PORT"]), self.kind)
+        run_sql(direct, "DROP TABLE IF EXISTS janitor_drain")
+        run_sql(direct, "CREATE TABLE janitor_drain (id INT PRIMARY KEY)")
+        with Sluice(SLUICE, env, workers=1, replicas=False) as s:  # drain_timeout_ms = 1000
+            clients = [app_connect(env, s.port, self.kind) for _ in range(3)]
+            for i, c in enumerate(clients):
+                run_sql(c, "BEGIN")
+                run_sql(c, "INSERT INTO janitor_drain VALUES (%d)" % (10 * i))
+            os.kill(s.pid, signal.SIGTERM)
+            time.sleep(0.3)
+            with self.assertRaises(OSError):  # the listener closed at once
+                socket.create_connection(("127.0.0.1", s.port), timeout=2).recv(1)
+            for i, c in enumerate(clients):
+                run_sql(c, "INSERT INTO janitor_drain VALUES (%d)" % (10 * i + 1))
+                run_sql(c, "COMMIT")  # answered: not cut by the shutdown
+            self.assertEqual(s.proc.wait(timeout=15), 0)
+        rows = run_sql(direct, "SELECT id FROM janitor_drain ORDER BY id")
+        self.assertEqual([r[0] for r in rows], [0, 1, 10, 11, 20, 21])
+        run_sql(direct, "DROP TABLE janitor_drain")
+        direct.close()
+
+
+class MysqlDrainTest(_DrainBase, unittest.TestCase):
+    env_var = "SLUICE_MARIADB_CLUSTER_DIR"
+    kind = "mysql"
+
+
+class PgsqlDrainTest(_DrainBase, unittest.TestCase):
+    env_var = "SLUICE_PG_CLUSTER_DIR"
+    kind = "postgres"
 
 
 if __name__ == "__main__":
