@@ -307,6 +307,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
     return true;  // the loop goes on skipping the batch
   }
   phase_ = Phase::kAcquiring;
+  StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   Acquire(route.server);
   return false;
 }
