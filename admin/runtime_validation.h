@@ -32,6 +32,7 @@ inline constexpr Limit kHostgroup{0, kMaxInt};
 inline constexpr Limit kMaxClientConnections{1, 1'000'000};
 inline constexpr Limit kConnectTimeoutMs{1, kMaxMs};
 inline constexpr Limit kReadYourWritesMs{0, kMaxMs};
+inline constexpr Limit kConsistencyWaitMs{0, 60'000};
 inline constexpr Limit kUserMaxConnections{1, 1'000'000};
 inline constexpr Limit kRuleId{1, kMaxInt};
 inline constexpr Limit kDestinationHostgroup{-1, kMaxInt};
