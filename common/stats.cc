@@ -64,6 +64,7 @@ void StatsDelta::Merge(StatsDelta&& o) {
     users[k].errors += v.errors;
     users[k].client_connections = v.client_connections;
   }
+  for (const auto& [k, v] : o.consistency) consistency[k].Add(v);
   client_connections_accepted += o.client_connections_accepted;
   client_connections_refused += o.client_connections_refused;
   protocol_errors += o.protocol_errors;
@@ -152,8 +153,9 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
-         client_connections_accepted == 0 && client_connections_refused == 0 &&
-         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0;
+         consistency.empty() && client_connections_accepted == 0 &&
+         client_connections_refused == 0 && protocol_errors == 0 && pool_waits == 0 &&
+         retries == 0 && rejected_statements == 0;
 }
 
 }  // namespace sluice

@@ -10,12 +10,15 @@
 
 #include "common/stats.h"
 #include "proxy/limits.h"
+#include "routing/causal.h"
 #include "routing/runtime.h"
 
 namespace sluice {
 
 struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
+  // The furthest write position acknowledged to any session (consistency = "global").
+  routing::CausalBoard acknowledged;
 };
 
 struct ProxyShared {

@@ -45,6 +45,8 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   const std::string& server_version() const { return server_version_; }
   SessionState& state() { return state_; }
   StmtCache& stmts() { return stmts_; }
+  // Its OK packets carry last_gtid (session_track_system_variables; causal reads).
+  bool tracks_gtid = false;
 
  private:
   enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };

@@ -267,7 +267,11 @@ void PgSession::OnReadyForQuery(char status) {
   ++resp_segment_;
   if (outstanding_ > 0) --outstanding_;
   if (!segment_error_ && (pending_pins_ & kSessionPins)) pinned_ = true;
-  if (!segment_error_ && pending_write_) last_write_ms_ = MonotonicMs();
+  if (!segment_error_ && pending_write_) {
+    last_write_ms_ = MonotonicMs();
+    // The commit's LSN is not asked for yet: the session's reads stay on the primary.
+    if (cluster().consistency != Consistency::kEventual) causal_.NoteUnknownWrite(causal_board());
+  }
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
