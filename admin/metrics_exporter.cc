@@ -193,9 +193,22 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
       Family("sluice_retries_total", "Statements moved to another server before any byte was sent.",
              MetricType::Counter);
   AddValue(&retries, {}, static_cast<double>(d.retries));
-  auto protocol_errors =
-      Family("sluice_protocol_errors_total", "Malformed client input.", MetricType::Counter);
-  AddValue(&protocol_errors, {}, static_cast<double>(d.protocol_errors));
+  auto protocol_errors = Family("sluice_protocol_errors_total",
+                                "Malformed client input, by client protocol.", MetricType::Counter);
+  AddValue(&protocol_errors, {{"protocol", "mysql"}}, static_cast<double>(d.protocol_errors_mysql));
+  AddValue(&protocol_errors, {{"protocol", "postgresql"}},
+           static_cast<double>(d.protocol_errors_postgresql));
+  auto timeouts = Family("sluice_session_timeouts_total",
+                         "Client sessions a timeout acted on, by reason.", MetricType::Counter);
+  AddValue(&timeouts, {{"reason", "client_login_timeout"}},
+           static_cast<double>(d.client_login_timeouts));
+  AddValue(&timeouts, {{"reason", "query_timeout"}}, static_cast<double>(d.query_timeouts));
+  AddValue(&timeouts, {{"reason", "idle_in_transaction_timeout"}},
+           static_cast<double>(d.idle_transaction_timeouts));
+  auto evictions = Family("sluice_preauth_evictions_total",
+                          "Unauthenticated client connections closed to make room for newer ones.",
+                          MetricType::Counter);
+  AddValue(&evictions, {}, static_cast<double>(d.preauth_evictions));
   auto version = Family("sluice_runtime_version", "Version of the runtime snapshot in force.",
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
@@ -225,12 +238,13 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&wait_seconds, l, static_cast<double>(st.wait_us) / 1e6);
   }
 
-  return {clients,       accepted,       refused,         used,          free,           queries,
-          errors,        connect_errors, state,           role,          hostgroup,      lag,
-          hg_latency,    cmd_latency,    failovers,       mirror_sent,   mirror_dropped, pool_waits,
-          pool_timeouts, retries,        protocol_errors, version,       switchovers,    adoptions,
-          split_brain,   fences,         fo_refused,      reads_replica, reads_kept,     waits,
-          wait_timeouts, wait_seconds};
+  return {
+      clients,       accepted,       refused,         used,        free,           queries,
+      errors,        connect_errors, state,           role,        hostgroup,      lag,
+      hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
+      pool_timeouts, retries,        protocol_errors, version,     switchovers,    adoptions,
+      split_brain,   fences,         fo_refused,      timeouts,    evictions,      reads_replica,
+      reads_kept,    waits,          wait_timeouts,   wait_seconds};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

@@ -88,8 +88,8 @@ PgSession::PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::
 PgSession::~PgSession() = default;
 
 void PgSession::Start() {
-  CountClient();  // over the limit: refused after the StartupMessage, as PostgreSQL does
-  client_.Enable();
+  client_.Enable();  // over max_client_connections: refused after the StartupMessage, as
+                     // PostgreSQL does (OverClientLimit), or once authenticated
 }
 
 // ---- client events and startup -------------------------------------------------------
@@ -116,9 +116,7 @@ const User* PgSession::FindLoginUser(const std::string& name) {
 }
 
 bool PgSession::OverClientLimit() {
-  int64_t n = worker_->shared()->cluster_counters[cluster_index_]->client_connections.load(
-      std::memory_order_relaxed);
-  return n > cluster().max_client_connections;
+  return ClientsAtLimit();
 }
 
 bool PgSession::TlsAvailable() {
@@ -141,6 +139,10 @@ void PgSession::OnStartupFailed(bool refused) {
 }
 
 void PgSession::OnAuthenticated() {
+  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
+    FailLogin(state::kTooManyConnections, "sorry, too many clients already");
+    return;
+  }
   user_ = startup_.user();
   database_ = startup_.database();
   want_ = std::move(startup_.settings());
@@ -210,6 +212,7 @@ void PgSession::ProcessClientInput() {
     std::span<const uint8_t> p;
     PeekResult r = PeekMessage(in, &h, &p, kMaxClientMessage);
     if (r == PeekResult::kBad) {
+      CountProtocolError();
       FailLogin(state::kProtocolViolation, "invalid message length");
       return;
     }
@@ -227,7 +230,7 @@ void PgSession::ProcessClientInput() {
       return;
     }
     if (!IsSessionMessage(h.type)) {
-      worker_->stats().protocol_errors++;
+      CountProtocolError();
       FailLogin(state::kProtocolViolation,
                 fmt::format("invalid frontend message type {}", static_cast<int>(h.type)));
       return;
@@ -436,11 +439,13 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
       auto q = pgsql::DecodeQuery(p);
       if (q.ok()) OnStatement(Classify(q->sql), q->sql, nullptr, true);
       ++outstanding_;
+      StartQueryClock();  // until its ReadyForQuery (query_timeout_ms)
       break;
     }
     case fe::kSync:
     case fe::kFunctionCall:
       ++outstanding_;
+      StartQueryClock();
       break;
     default:
       bad = extended_.Rewrite(type, p, transaction_mode_, send_segment_, &backend_->prepared(),
@@ -449,6 +454,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
   }
   if (!bad.ok()) {
     evbuffer_drain(in, total);
+    CountProtocolError();
     log::Warn("pgsql session {}: malformed '{}' message: {}", pid_, type, bad.message());
     FailLogin(state::kProtocolViolation, fmt::format("invalid message: {}", bad.message()));
     return;

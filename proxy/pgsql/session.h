@@ -69,6 +69,8 @@ class PgSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
+  // SessionCore
+  void OnStatementTimeout(TimeoutReason why) override;
   // BackendLease::Callbacks
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
@@ -81,6 +83,7 @@ class PgSession final : public SessionCore,
   void OnCancelRequest(int32_t pid, uint32_t secret) override;
   void OnAuthenticated() override;
   void OnStartupFailed(bool refused) override;
+  void OnStartupProtocolError() override { CountProtocolError(); }
   // ExtendedRewriter::Callbacks
   StatementInfo Classify(std::string_view text) override;
   void OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
@@ -151,6 +154,7 @@ class PgSession final : public SessionCore,
   size_t passthrough_left_ = 0;      // bytes of a streamed message still to move
   bool response_started_ = false;    // bytes of the current response reached the client
   std::string backend_fatal_;        // the server's FATAL message, reported with 08006
+  bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
 };

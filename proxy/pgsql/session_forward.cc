@@ -277,6 +277,8 @@ void PgSession::OnReadyForQuery(char status) {
   segment_error_ = false;
   response_started_ = false;
   if (outstanding_ > 0) return;
+  StopQueryClock();
+  if (status != pgsql::kTxIdle) StartIdleInTransactionClock();
   pending_pins_ = 0;
   pending_write_ = false;
   pending_sequence_ = false;
@@ -351,17 +353,18 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   extended_.ClearExpects();
   passthrough_left_ = 0;
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
+  std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
+  std::string text = timed_out_ ? why : fmt::format("sluice: server connection lost: {}", why);
+  timed_out_ = false;
   if (mid_message || in_txn || !transaction_mode_) {
     // Half a message went out, or the client's transaction (or session) died with the
     // server: the client cannot go on in-protocol.
-    SendError("FATAL", state::kConnectionFailure,
-              fmt::format("sluice: server connection lost: {}", why));
+    SendError("FATAL", sqlstate, text);
     Close();
     return;
   }
   ForgetPinnedState();
-  SendError("ERROR", state::kConnectionFailure,
-            fmt::format("sluice: server connection lost: {}", why));
+  SendError("ERROR", sqlstate, text);
   // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
   std::string out;
   for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
@@ -372,6 +375,29 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   resp_segment_ = send_segment_;
   sent_segments_.clear();  // their answers are the error above
   ProcessClientInput();
+}
+
+// query_timeout_ms: the server did not answer the batch in time (hung, or the statement runs
+// too long). The connection is discarded as if it had failed, with PostgreSQL's own
+// statement_timeout error (57014): ERROR and ReadyForQuery outside a transaction, FATAL when a
+// transaction or a session-mode connection went with it. idle_in_transaction_timeout_ms:
+// FATAL 25P03 and close, as PostgreSQL's idle_in_transaction_session_timeout.
+void PgSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kIdleInTransaction) {
+    if (outstanding_ != 0 || txn_status_ == pgsql::kTxIdle) return;
+    SendError("FATAL", state::kIdleInTransactionTimeout,
+              "terminating connection due to idle-in-transaction timeout");
+    Close();
+    FlushWrites();
+    return;
+  }
+  if (!backend_ || outstanding_ == 0) return;
+  timed_out_ = true;
+  OnBackendError(
+      backend_, Unavailable(fmt::format("canceling statement due to statement timeout (sluice "
+                                        "query_timeout_ms {} ms; the server connection was closed)",
+                                        cluster().query_timeout_ms)));
+  FlushWrites();
 }
 
 void PgSession::OnServerGone(const std::string& server) {

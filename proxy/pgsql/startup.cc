@@ -240,6 +240,7 @@ void PgStartup::Fail(std::string_view sqlstate, std::string_view message, evbuff
   pgsql::AppendErrorResponse(&msg, pgsql::ErrorSpec{"FATAL", sqlstate, message, "", ""});
   AppendTo(out, msg);
   step_ = Step::kDone;
+  if (sqlstate == state::kProtocolViolation) cb_->OnStartupProtocolError();
   cb_->OnStartupFailed(refused);
 }
 
