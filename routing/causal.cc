@@ -1,20 +1,12 @@
 #include "routing/causal.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
+#include "common/parse_number.h"
 #include "protocol/mysql/wire.h"
 
 namespace sluice::routing {
 namespace {
-
-template <class T>
-bool Number(std::string_view s, int base, T* out) {
-  if (s.empty()) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
-  return ec == std::errc() && end == s.data() + s.size();
-}
 
 // SESSION_TRACK_SYSTEM_VARIABLES (MySQL's session-state-change types).
 constexpr uint8_t kTrackSystemVariables = 0;
@@ -44,9 +36,9 @@ bool CausalPosition::MergeGtids(std::string_view text) {
     size_t b = a == std::string_view::npos ? a : one.find('-', a + 1);
     if (b == std::string_view::npos) return false;
     CausalGtid g;
-    if (!Number(one.substr(0, a), 10, &g.domain) ||
-        !Number(one.substr(a + 1, b - a - 1), 10, &g.server) ||
-        !Number(one.substr(b + 1), 10, &g.seq) || !next.MergeGtid(g))
+    if (!ParseNumber(one.substr(0, a), 10, &g.domain) ||
+        !ParseNumber(one.substr(a + 1, b - a - 1), 10, &g.server) ||
+        !ParseNumber(one.substr(b + 1), 10, &g.seq) || !next.MergeGtid(g))
       return false;
   }
   *this = next;
@@ -74,8 +66,8 @@ std::string CausalPosition::LsnText() const {
 std::optional<uint64_t> ParseLsnText(std::string_view text) {
   size_t slash = text.find('/');
   uint32_t hi = 0, lo = 0;
-  if (slash == std::string_view::npos || !Number(text.substr(0, slash), 16, &hi) ||
-      !Number(text.substr(slash + 1), 16, &lo))
+  if (slash == std::string_view::npos || !ParseNumber(text.substr(0, slash), 16, &hi) ||
+      !ParseNumber(text.substr(slash + 1), 16, &lo))
     return std::nullopt;
   return (uint64_t{hi} << 32) | lo;
 }

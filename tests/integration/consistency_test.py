@@ -201,6 +201,36 @@ class CausalReadsMariadb(unittest.TestCase):
             self.assertGreater(self.metric(s.metrics_port,
                                            "sluice_consistency_wait_seconds_total"), loops)
 
+    def cli(self, sluice, script):
+        e = env()
+        out = subprocess.run(
+            ["mariadb", "-h", "127.0.0.1", "-P", str(sluice.port), "-u", e["APP_USER"],
+             "-p" + e["APP_PASSWORD"], "-D", e["DATABASE"], "-N", "-B", "--skip-ssl"],
+            input=script, capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def other_client_reads(self, mode, first_id):
+        """One client writes 20 rows, then another reads them (replicas 2 s behind): misses."""
+        set_delay(2)
+        with self.sluice(consistency=mode) as s:
+            self.cli(s, "".join("INSERT INTO %s VALUES (%d, 0);\n" % (self.table, i)
+                                for i in range(first_id, first_id + 20)))
+            out = self.cli(s, "".join(
+                "SELECT CONCAT('row ', COUNT(*)) FROM %s WHERE id = %d;\n" % (self.table, i)
+                for i in range(first_id, first_id + 20)))
+            rows = re.findall(r"^row (\d)$", out, re.M)
+            self.assertEqual(len(rows), 20)
+            return rows.count("0"), self.stats(s, 20)
+
+    def test_global_reads_every_acknowledged_write(self):
+        misses, st = self.other_client_reads("global", 5_000_000)
+        self.assertEqual(misses, 0)
+        self.assertGreaterEqual(st["kept"], 20)
+        # "session" protects only a client's own writes: the other client misses.
+        misses, _ = self.other_client_reads("session", 5_100_000)
+        self.assertGreater(misses, 0)
+
     def test_session_sets_are_not_writes(self):
         # With the old window open for a minute, a session that only SETs keeps its reads
         # on the replicas: a SET changes no data (it counted as a write before). Counted on
