@@ -37,6 +37,7 @@ constexpr const char* kGlobalStats = "name TEXT, value INT";
 constexpr const char* kConsistencyStats =
     "cluster TEXT, reads_replica INT, reads_kept_primary INT, waits INT, wait_timeouts INT, "
     "wait_time_us INT";
+constexpr const char* kPinStats = "cluster TEXT, reason TEXT, sessions_pinned INT";
 
 std::string StatsSchemaSql() {
   std::string sql;
@@ -48,6 +49,7 @@ std::string StatsSchemaSql() {
       {"stats_users", kUsersStats},
       {"stats_global", kGlobalStats},
       {"stats_consistency", kConsistencyStats},
+      {"stats_session_pins", kPinStats},
   };
   for (const auto& [name, cols] : tables) {
     sql += fmt::format("CREATE TABLE main.{} ({});\n", name, cols);
@@ -478,6 +480,12 @@ Status AdminService::RefreshStats(const std::string& table) {
         {"runtime_version", rt ? static_cast<int64_t>(rt->version) : 0},
     };
     for (const auto& [name, v] : rows) SLUICE_RETURN_IF_ERROR(Insert(&db_, table, {name, I(v)}));
+  } else if (base == "stats_session_pins") {
+    for (const auto& [key, n] : d.session_pins) {
+      size_t slash = key.rfind('/');
+      SLUICE_RETURN_IF_ERROR(
+          Insert(&db_, table, {key.substr(0, slash), key.substr(slash + 1), U(n)}));
+    }
   }
   return Status::Ok();
 }
@@ -494,7 +502,7 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
     }
   }
   for (const char* base : {"stats_servers", "stats_query_digest", "stats_commands", "stats_users",
-                           "stats_global", "stats_consistency"}) {
+                           "stats_global", "stats_consistency", "stats_session_pins"}) {
     for (const std::string& name : {std::string(base), std::string(base) + "_reset"}) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }

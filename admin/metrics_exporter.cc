@@ -212,6 +212,15 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
   auto version = Family("sluice_runtime_version", "Version of the runtime snapshot in force.",
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
+  auto pins = Family("sluice_session_pins_total",
+                     "Sessions pinned to one backend connection in transaction pooling, by "
+                     "reason.",
+                     MetricType::Counter);
+  for (const auto& [key, n] : d.session_pins) {
+    size_t slash = key.rfind('/');
+    AddValue(&pins, {{"cluster", key.substr(0, slash)}, {"reason", key.substr(slash + 1)}},
+             static_cast<double>(n));
+  }
 
   // Causal reads (consistency): reads on replicas vs kept on the primary, waits, their time.
   auto reads_replica = Family("sluice_consistency_reads_replica_total",
@@ -238,13 +247,12 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&wait_seconds, l, static_cast<double>(st.wait_us) / 1e6);
   }
 
-  return {
-      clients,       accepted,       refused,         used,        free,           queries,
-      errors,        connect_errors, state,           role,        hostgroup,      lag,
-      hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
-      pool_timeouts, retries,        protocol_errors, version,     switchovers,    adoptions,
-      split_brain,   fences,         fo_refused,      timeouts,    evictions,      reads_replica,
-      reads_kept,    waits,          wait_timeouts,   wait_seconds};
+  return {clients,       accepted,       refused,         used,          free,           queries,
+          errors,        connect_errors, state,           role,          hostgroup,      lag,
+          hg_latency,    cmd_latency,    failovers,       mirror_sent,   mirror_dropped, pool_waits,
+          pool_timeouts, retries,        protocol_errors, version,       switchovers,    adoptions,
+          split_brain,   fences,         fo_refused,      timeouts,      evictions,      pins,
+          reads_replica, reads_kept,     waits,           wait_timeouts, wait_seconds};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

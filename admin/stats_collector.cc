@@ -36,6 +36,7 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
   total->pool_waits += w.pool_waits;
   total->pool_wait_timeouts += w.pool_wait_timeouts;
   total->retries += w.retries;
+  for (const auto& [k, v] : w.session_pins) total->session_pins[k] += v;
   total->client_connections += w.client_connections;
 }
 
@@ -107,6 +108,7 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
         w.protocol_errors_mysql = w.protocol_errors_postgresql = 0;
         w.client_login_timeouts = w.preauth_evictions = 0;
         w.query_timeouts = w.idle_transaction_timeouts = 0;
+        w.session_pins.clear();
         w.client_connections = clients;
         break;
       }

@@ -78,6 +78,7 @@ void StatsDelta::Merge(StatsDelta&& o) {
   pool_wait_timeouts += o.pool_wait_timeouts;
   retries += o.retries;
   rejected_statements += o.rejected_statements;
+  for (auto& [k, v] : o.session_pins) session_pins[k] += v;
   for (auto& r : o.rejected) {
     if (rejected.size() >= kRejectedSamplesMax) break;
     rejected.push_back(std::move(r));
@@ -159,10 +160,10 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
-         consistency.empty() && client_connections_accepted == 0 &&
-         client_connections_refused == 0 && protocol_errors == 0 && pool_waits == 0 &&
-         retries == 0 && rejected_statements == 0 && client_login_timeouts == 0 &&
-         preauth_evictions == 0 && query_timeouts == 0 && idle_transaction_timeouts == 0;
+         client_connections_accepted == 0 && client_connections_refused == 0 &&
+         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0 &&
+         client_login_timeouts == 0 && preauth_evictions == 0 && query_timeouts == 0 &&
+         idle_transaction_timeouts == 0 && session_pins.empty() && consistency.empty();
 }
 
 }  // namespace sluice

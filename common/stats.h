@@ -126,6 +126,9 @@ struct StatsDelta {
   uint64_t retries = 0;            // statements moved to another server before any byte
   int64_t client_connections = 0;  // gauge
   uint64_t rejected_statements = 0;
+  // Sessions pinned to their backend connection in transaction pooling, by
+  // "<cluster>/<reason>" (PostgreSQL: advisory_lock, set_role, …; proxy/pgsql/settings.h).
+  std::map<std::string, uint64_t, std::less<>> session_pins;
   std::vector<RejectedStatement> rejected;  // a bounded sample, see kRejectedSamplesMax
 
   void Merge(StatsDelta&& o);

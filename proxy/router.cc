@@ -22,6 +22,8 @@ StatementInfo ClassifyStatement(std::string_view sql, routing::Dialect dialect) 
   info.is_read = c.kind == routing::StatementKind::kRead;
   info.read_only_txn = c.read_only_txn_start;
   info.writes = !info.is_read && c.first_keyword != "SET" && c.first_keyword != "RESET";
+  info.multi_statement = c.multi_statement;
+  info.kind = c.kind;
   info.pins = c.pins;
   info.txn = c.txn;
   info.command = c.first_keyword;

@@ -118,6 +118,7 @@ class PgSessionTest : public ::testing::Test {
     pgsql::AppendAuthenticationOk(&out);
     pgsql::AppendParameterStatus(&out, "server_version", "16.0");
     pgsql::AppendParameterStatus(&out, "work_mem", "4MB");
+    pgsql::AppendParameterStatus(&out, "application_name", "");  // as the client sent none
     pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{static_cast<int32_t>(500 + i), 7});
     out += Ready();
     h_.server(i).Write(out);
