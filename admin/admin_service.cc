@@ -35,6 +35,9 @@ constexpr const char* kDigestStats =
 constexpr const char* kUsersStats =
     "username TEXT, statements INT, errors INT, client_connections INT";
 constexpr const char* kGlobalStats = "name TEXT, value INT";
+constexpr const char* kConsistencyStats =
+    "cluster TEXT, reads_replica INT, reads_kept_primary INT, waits INT, wait_timeouts INT, "
+    "wait_time_us INT";
 constexpr const char* kPinStats = "cluster TEXT, reason TEXT, sessions_pinned INT";
 
 std::string StatsSchemaSql() {
@@ -46,6 +49,7 @@ std::string StatsSchemaSql() {
        fmt::format("command TEXT, count INT, total_time_us INT, {}", kLatencyColumns)},
       {"stats_users", kUsersStats},
       {"stats_global", kGlobalStats},
+      {"stats_consistency", kConsistencyStats},
       {"stats_session_pins", kPinStats},
   };
   for (const auto& [name, cols] : tables) {
@@ -416,6 +420,7 @@ Status AdminService::RefreshStats(const std::string& table) {
                     : base == "stats_query_digest" ? Section::kDigests
                     : base == "stats_commands"     ? Section::kCommands
                     : base == "stats_users"        ? Section::kUsers
+                    : base == "stats_consistency"  ? Section::kConsistency
                                                    : Section::kGlobal;
   StatsDelta d;
   if (stats_) {
@@ -458,6 +463,14 @@ Status AdminService::RefreshStats(const std::string& table) {
       SLUICE_RETURN_IF_ERROR(
           Insert(&db_, table, {name, U(u.statements), U(u.errors), I(u.client_connections)}));
     }
+  } else if (base == "stats_consistency" && rt) {
+    for (const Cluster& c : rt->clusters) {
+      auto it = d.consistency.find(c.name);
+      ConsistencyStats st = it == d.consistency.end() ? ConsistencyStats{} : it->second;
+      SLUICE_RETURN_IF_ERROR(Insert(&db_, table,
+                                    {c.name, U(st.reads_replica), U(st.reads_kept_primary),
+                                     U(st.waits), U(st.wait_timeouts), U(st.wait_us)}));
+    }
   } else if (base == "stats_global") {
     const std::pair<const char*, int64_t> rows[] = {
         {"client_connections", d.client_connections},
@@ -498,7 +511,7 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
     }
   }
   for (const char* base : {"stats_servers", "stats_query_digest", "stats_commands", "stats_users",
-                           "stats_global", "stats_session_pins"}) {
+                           "stats_global", "stats_consistency", "stats_session_pins"}) {
     for (const std::string& name : {std::string(base), std::string(base) + "_reset"}) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }

@@ -195,6 +195,8 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("query_timeout_ms", Int(c.query_timeout_ms), false);
     add("idle_in_transaction_timeout_ms", Int(c.idle_in_transaction_timeout_ms), false);
     add("read_your_writes_ms", Int(c.read_your_writes_ms), false);
+    add("consistency", ConsistencyName(c.consistency), false);
+    add("consistency_wait_ms", Int(c.consistency_wait_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
     add("write_hold_timeout_ms", Int(c.write_hold_timeout_ms), false);
@@ -399,6 +401,12 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "idle_in_transaction_timeout_ms")
     return ParseIntSetting(row, v, &c->idle_in_transaction_timeout_ms);
   if (key == "read_your_writes_ms") return ParseIntSetting(row, v, &c->read_your_writes_ms);
+  if (key == "consistency_wait_ms") return ParseIntSetting(row, v, &c->consistency_wait_ms);
+  if (key == "consistency") {
+    if (!ParseConsistency(v, &c->consistency))
+      return row.Error("value", BadChoice("eventual|session|global", v));
+    return Status::Ok();
+  }
   if (key == "monitor_user") return c->monitor_user = v, Status::Ok();
   if (key == "monitor_password") return c->monitor_password = v, Status::Ok();
   if (key == "write_hold_timeout_ms") {

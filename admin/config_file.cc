@@ -37,6 +37,9 @@ constexpr EnumName<ServerRole> kRoles[] = {{"primary", ServerRole::kPrimary},
                                            {"replica", ServerRole::kReplica}};
 constexpr EnumName<PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
                                              {"transaction", PoolMode::kTransaction}};
+constexpr EnumName<Consistency> kConsistencies[] = {{"eventual", Consistency::kEventual},
+                                                    {"session", Consistency::kSession},
+                                                    {"global", Consistency::kGlobal}};
 constexpr EnumName<RuleAction> kActions[] = {{"route", RuleAction::kRoute},
                                              {"reject", RuleAction::kReject}};
 constexpr EnumName<log::Level> kLogLevels[] = {{"debug", log::Level::kDebug},
@@ -320,6 +323,8 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "query_timeout_ms",
                                       "idle_in_transaction_timeout_ms",
                                       "read_your_writes_ms",
+                                      "consistency",
+                                      "consistency_wait_ms",
                                       "monitor_user",
                                       "monitor_password",
                                       "tls_cert",
@@ -373,6 +378,9 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
             &c->idle_in_transaction_timeout_ms),
       t.Int("read_your_writes_ms", Need::kOptional, limits::kReadYourWritesMs,
             &c->read_your_writes_ms),
+      t.Enum("consistency", Need::kOptional, kConsistencies, &c->consistency),
+      t.Int("consistency_wait_ms", Need::kOptional, limits::kConsistencyWaitMs,
+            &c->consistency_wait_ms),
       t.NonEmptyString("monitor_user", Need::kRequired, &c->monitor_user),
       t.String("monitor_password", Need::kOptional, &c->monitor_password),
       t.String("tls_cert", Need::kOptional, &c->tls_cert),

@@ -222,12 +222,37 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
              static_cast<double>(n));
   }
 
-  return {clients,       accepted,       refused,         used,        free,           queries,
-          errors,        connect_errors, state,           role,        hostgroup,      lag,
-          hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
-          pool_timeouts, retries,        protocol_errors, version,     switchovers,    adoptions,
-          split_brain,   fences,         fo_refused,      timeouts,    evictions,
-          pins};
+  // Causal reads (consistency): reads on replicas vs kept on the primary, waits, their time.
+  auto reads_replica = Family("sluice_consistency_reads_replica_total",
+                              "Reads that ran on a replica.", MetricType::Counter);
+  auto reads_kept = Family("sluice_consistency_reads_kept_primary_total",
+                           "Reads kept on the primary for consistency.", MetricType::Counter);
+  auto waits =
+      Family("sluice_consistency_waits_total",
+             "Position checks (waits) on a replica before a causal read.", MetricType::Counter);
+  auto wait_timeouts =
+      Family("sluice_consistency_wait_timeouts_total",
+             "Position checks that did not find the position: the read ran on the primary.",
+             MetricType::Counter);
+  auto wait_seconds = Family("sluice_consistency_wait_seconds_total",
+                             "Time spent in position checks.", MetricType::Counter);
+  for (const Cluster& c : rt.clusters) {
+    auto it = d.consistency.find(c.name);
+    ConsistencyStats st = it == d.consistency.end() ? ConsistencyStats{} : it->second;
+    Labels l = {{"cluster", c.name}};
+    AddValue(&reads_replica, l, static_cast<double>(st.reads_replica));
+    AddValue(&reads_kept, l, static_cast<double>(st.reads_kept_primary));
+    AddValue(&waits, l, static_cast<double>(st.waits));
+    AddValue(&wait_timeouts, l, static_cast<double>(st.wait_timeouts));
+    AddValue(&wait_seconds, l, static_cast<double>(st.wait_us) / 1e6);
+  }
+
+  return {clients,       accepted,       refused,         used,          free,           queries,
+          errors,        connect_errors, state,           role,          hostgroup,      lag,
+          hg_latency,    cmd_latency,    failovers,       mirror_sent,   mirror_dropped, pool_waits,
+          pool_timeouts, retries,        protocol_errors, version,       switchovers,    adoptions,
+          split_brain,   fences,         fo_refused,      timeouts,      evictions,      pins,
+          reads_replica, reads_kept,     waits,           wait_timeouts, wait_seconds};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

@@ -23,6 +23,7 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
     t.errors += v.errors;
     t.client_connections += v.client_connections;
   }
+  for (const auto& [k, v] : w.consistency) total->consistency[k].Add(v);
   total->client_connections_accepted += w.client_connections_accepted;
   total->client_connections_refused += w.client_connections_refused;
   total->protocol_errors += w.protocol_errors;
@@ -96,6 +97,9 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
         break;
       case Section::kUsers:
         for (auto& [k, u] : w.users) u.statements = u.errors = 0;
+        break;
+      case Section::kConsistency:
+        w.consistency.clear();
         break;
       case Section::kGlobal: {
         int64_t clients = w.client_connections;

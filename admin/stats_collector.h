@@ -13,7 +13,7 @@ namespace sluice {
 
 class StatsCollector {
  public:
-  enum class Section { kServers, kDigests, kCommands, kUsers, kGlobal };
+  enum class Section { kServers, kDigests, kCommands, kUsers, kGlobal, kConsistency };
 
   explicit StatsCollector(std::vector<StatsMailbox*> mailboxes);
   // Called (on the polling thread) for each rejected statement the workers report.

@@ -64,6 +64,7 @@ void StatsDelta::Merge(StatsDelta&& o) {
     users[k].errors += v.errors;
     users[k].client_connections = v.client_connections;
   }
+  for (const auto& [k, v] : o.consistency) consistency[k].Add(v);
   client_connections_accepted += o.client_connections_accepted;
   client_connections_refused += o.client_connections_refused;
   protocol_errors += o.protocol_errors;
@@ -162,7 +163,7 @@ bool StatsDelta::empty() const {
          client_connections_accepted == 0 && client_connections_refused == 0 &&
          protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0 &&
          client_login_timeouts == 0 && preauth_evictions == 0 && query_timeouts == 0 &&
-         idle_transaction_timeouts == 0 && session_pins.empty();
+         idle_transaction_timeouts == 0 && session_pins.empty() && consistency.empty();
 }
 
 }  // namespace sluice

@@ -70,6 +70,22 @@ struct UserStats {
 };
 
 // A statement a query rule rejected, for the control plane's event log.
+// Causal reads per cluster (Cluster::consistency; read_your_writes_ms counts as well).
+struct ConsistencyStats {
+  uint64_t reads_replica = 0;       // reads that ran on a replica
+  uint64_t reads_kept_primary = 0;  // reads the split would give a replica, run on the primary
+  uint64_t waits = 0;               // position checks (waits) on a replica before a read
+  uint64_t wait_timeouts = 0;       // ... that found the position missing: read on the primary
+  uint64_t wait_us = 0;             // their total time
+  void Add(const ConsistencyStats& o) {
+    reads_replica += o.reads_replica;
+    reads_kept_primary += o.reads_kept_primary;
+    waits += o.waits;
+    wait_timeouts += o.wait_timeouts;
+    wait_us += o.wait_us;
+  }
+};
+
 struct RejectedStatement {
   std::string cluster;
   std::string user;
@@ -95,6 +111,7 @@ struct StatsDelta {
   std::unordered_map<uint64_t, DigestStats> digests;
   std::map<std::string, CommandStats, std::less<>> commands;  // by first keyword: SELECT, …
   StringMap<UserStats> users;
+  StringMap<ConsistencyStats> consistency;  // by cluster name
   uint64_t client_connections_accepted = 0;
   uint64_t client_connections_refused = 0;  // over a limit, or failed login
   uint64_t protocol_errors = 0;             // malformed client bytes, both protocols

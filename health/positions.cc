@@ -1,22 +1,13 @@
 #include "health/positions.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include <fmt/format.h>
 
+#include "common/parse_number.h"
+#include "routing/causal.h"
+
 namespace sluice::health {
-
-namespace {
-
-template <typename T>
-bool ParseNumber(std::string_view s, int base, T* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-}  // namespace
 
 std::optional<GtidPos> ParseGtidPos(std::string_view text) {
   GtidPos out;
@@ -55,12 +46,7 @@ uint64_t GtidWeight(const GtidPos& p) {
 }
 
 std::optional<uint64_t> ParseLsn(std::string_view text) {
-  size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  uint32_t hi = 0, lo = 0;
-  if (!ParseNumber(text.substr(0, slash), 16, &hi) || !ParseNumber(text.substr(slash + 1), 16, &lo))
-    return std::nullopt;
-  return (uint64_t{hi} << 32) | lo;
+  return routing::ParseLsnText(text);
 }
 
 uint64_t Behind(const Position& have, const Position& want) {

@@ -29,9 +29,25 @@ RouteResult BackendLease::Route(const RouteRequest& req) {
     return route;
   }
   hold_deadline_ms_ = 0;
+  if (route.kept_for_consistency || (route.read_on_replica && !route.causal_check)) {
+    ConsistencyStats& cs = worker_->stats().consistency[cluster.name];
+    cs.reads_kept_primary += route.kept_for_consistency;
+    cs.reads_replica += !route.causal_check && route.read_on_replica;
+  }
   if (route.reject)
     RecordRejection(&worker_->stats(), cluster.name, req.user, route.message, req.text);
   return route;
+}
+
+void BackendLease::CountCausalCheck(bool checked, bool found, uint64_t us) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  ConsistencyStats& cs = worker_->stats().consistency[rt->clusters[cluster_index_].name];
+  cs.waits += checked;
+  cs.wait_us += us;
+  if (found)
+    cs.reads_replica++;
+  else
+    cs.wait_timeouts++;
 }
 
 void BackendLease::Acquire(int server_index, const PoolKey& key) {

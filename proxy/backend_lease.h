@@ -73,6 +73,10 @@ class BackendLease {
   // again after a failure before any of its bytes reached the client.
   bool Retry();
   void NewStatement() { attempts_ = 0; }
+  // A causal read's position check on a replica ended after us microseconds: found (the
+  // read runs there) or not (it routes again, to the primary); checked false: the replica
+  // had shown the position before, the read runs there without a check.
+  void CountCausalCheck(bool checked, bool found, uint64_t us);
 
  private:
   Worker* worker_;

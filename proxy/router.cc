@@ -21,6 +21,7 @@ StatementInfo ClassifyStatement(std::string_view sql, routing::Dialect dialect) 
   StatementInfo info;
   info.is_read = c.kind == routing::StatementKind::kRead;
   info.read_only_txn = c.read_only_txn_start;
+  info.writes = !info.is_read && c.first_keyword != "SET" && c.first_keyword != "RESET";
   info.multi_statement = c.multi_statement;
   info.kind = c.kind;
   info.pins = c.pins;
@@ -103,12 +104,19 @@ RouteResult Router::Route(const Runtime& rt, size_t cluster_index, const RouteRe
     ++it;
   }
   in.outstanding = load_;
+  in.causal_needed = req.causal_needed;
+  in.causal_known = req.causal_known;
+  in.causal_failed = req.causal_failed;
   routing::RouteDecision d = routing::Route(cluster, in, &cs.rr_cursor);
   if (cluster.writes_paused && d.hostgroup == cluster.writer_hostgroup) {
     out.hold = true;
     return out;
   }
   out.server = d.server;
+  out.causal_check = d.causal_check;
+  out.kept_for_consistency = d.kept_for_consistency;
+  out.read_on_replica = d.server >= 0 && in.kind == routing::StatementKind::kRead &&
+                        cluster.servers[d.server].role == ServerRole::kReplica;
   if (d.server < 0)
     out.message = fmt::format("sluice: {} (cluster {})", d.error ? d.error : "no usable server",
                               cluster.name);

@@ -27,6 +27,9 @@ struct StatementInfo {
   routing::StatementKind kind = routing::StatementKind::kOther;  // kWrite when they differ
   uint32_t pins = 0;                                             // routing::Pin bits
   routing::TxnOp txn = routing::TxnOp::kNone;
+  // May change data: the session's read-your-writes position moves after it. Not a write:
+  // reads, SET/RESET (session state), prepares (proxy/*/session*.cc clear it).
+  bool writes = true;
   std::string_view command;  // first keyword, static storage ("SELECT", "INSERT", …)
   std::string use_schema;    // USE db
   // Session-scope assignments (name as written, value text); RESET as value "DEFAULT".
@@ -42,6 +45,11 @@ struct RouteRequest {
   std::string_view schema;
   std::string_view client_addr;
   int64_t last_write_ms = 0;
+  // Causal reads (routing::RouteInput): a write a replica may lack must be seen; its
+  // position is known; a replica's check of it failed for this statement.
+  bool causal_needed = false;
+  bool causal_known = false;
+  bool causal_failed = false;
 };
 
 struct RouteResult {
@@ -52,6 +60,10 @@ struct RouteResult {
   // The statement needs the writer while the cluster's writes are paused (failover,
   // switchover): the session holds it and routes again when a new snapshot arrives.
   bool hold = false;
+  // A causal read on a replica: check the position there first (routing::RouteDecision).
+  bool causal_check = false;
+  bool kept_for_consistency = false;  // a read the split gave the primary for consistency
+  bool read_on_replica = false;       // a read routed to a replica
 };
 
 class Router {

@@ -118,6 +118,10 @@ const Cluster& SessionCore::cluster() const {
   return worker_->runtime().Current()->clusters[cluster_index_];
 }
 
+routing::CausalBoard* SessionCore::causal_board() const {
+  return &worker_->shared()->cluster_counters[cluster_index_]->acknowledged;
+}
+
 const User* SessionCore::ClusterUser(const std::string& name) const {
   const RuntimePtr& rt = worker_->runtime().Current();
   const std::string& cluster = rt->clusters[cluster_index_].name;

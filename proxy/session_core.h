@@ -13,6 +13,7 @@
 
 #include "common/stats.h"
 #include "proxy/backend_lease.h"
+#include "proxy/causal_reads.h"
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
 #include "proxy/janitor.h"
@@ -100,6 +101,9 @@ class SessionCore : public ClientSession,
   BackendLease lease_;
   bool draining_ = false;
   int64_t last_write_ms_ = 0;  // for the read-your-writes window
+  CausalReads causal_;         // causal reads by position (Cluster::consistency)
+  // The cluster's board of acknowledged write positions, shared by all workers.
+  routing::CausalBoard* causal_board() const;
 
  private:
   void OnSessionTimeout(TimeoutReason why) override;

@@ -11,6 +11,7 @@
 #include "common/stats.h"
 #include "proxy/limits.h"
 #include "proxy/session_registry.h"
+#include "routing/causal.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -19,6 +20,8 @@ class Worker;
 
 struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
+  // The furthest write position acknowledged to any session (consistency = "global").
+  routing::CausalBoard acknowledged;
 };
 
 struct ProxyShared {

@@ -100,14 +100,28 @@ RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor)
                             in.now_ms - in.last_write_ms < c.read_your_writes_ms;
   const bool read =
       in.kind == StatementKind::kRead && (!in.in_transaction || in.read_only_transaction);
+  const bool causal = read && in.causal_needed;
+  const bool causal_to_writer = causal && (!in.causal_known || in.causal_failed);
   if (in.rule_hostgroup >= 0) {
     d.hostgroup = in.rule_hostgroup;
-  } else if (read && !recent_write) {
+  } else if (read && !recent_write && !causal_to_writer) {
     d.hostgroup = c.reader_hostgroup;
   } else {
     d.hostgroup = c.writer_hostgroup;
+    d.kept_for_consistency = read && !recent_write;
   }
   d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+  // A query rule may send a causal read to replicas too: it is checked there, or (position
+  // unknown, check failed) it takes the writer after all.
+  if (causal && d.server >= 0 && c.servers[d.server].role == ServerRole::kReplica) {
+    if (causal_to_writer) {
+      d.hostgroup = c.writer_hostgroup;
+      d.kept_for_consistency = true;
+      d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+    } else {
+      d.causal_check = true;
+    }
+  }
   if (d.server < 0 && d.hostgroup == c.reader_hostgroup &&
       c.reader_hostgroup != c.writer_hostgroup && c.reader_fallback_to_writer) {
     d.hostgroup = c.writer_hostgroup;

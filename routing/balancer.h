@@ -31,6 +31,12 @@ struct RouteInput {
   int64_t now_ms = 0;                  // any monotonic clock, same as last_write_ms
   int64_t last_write_ms = -1;          // when this session last wrote; -1: never
   std::span<const int> outstanding;    // per server index, from the worker
+  // Causal reads (Cluster::consistency): this read must see writes a replica may lack
+  // (causal_needed); their position is known, so a replica can check it before the read
+  // (causal_known); a replica's check for this statement failed already (causal_failed).
+  bool causal_needed = false;
+  bool causal_known = false;
+  bool causal_failed = false;
 };
 
 struct RouteDecision {
@@ -38,12 +44,18 @@ struct RouteDecision {
   int server = -1;              // index into cluster.servers; -1 with error set
   bool fell_back = false;       // reader group had no usable node: the writer took it
   const char* error = nullptr;  // static text when no node can take the statement
+  // A replica got a causal read: the session checks the position there before the read.
+  bool causal_check = false;
+  // A read the split would send to a replica went to the writer for consistency.
+  bool kept_for_consistency = false;
 };
 
 // The default split: a transaction stays on its server; a query rule's hostgroup wins
 // otherwise; a read outside a transaction (or the first statement of a READ ONLY one)
-// goes to the reader hostgroup unless the session wrote within read_your_writes_ms;
-// everything else goes to the writer hostgroup.
+// goes to the reader hostgroup unless the session wrote within read_your_writes_ms, or a
+// causal read's position is unknown or was not found on a replica (then the writer, kept
+// for consistency); everything else goes to the writer hostgroup. A causal read that lands
+// on a replica carries causal_check.
 RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor);
 
 }  // namespace sluice::routing

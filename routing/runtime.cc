@@ -11,6 +11,22 @@ const char* RoleName(ServerRole r) {
 const char* PoolModeName(PoolMode m) {
   return m == PoolMode::kSession ? "session" : "transaction";
 }
+const char* ConsistencyName(Consistency c) {
+  switch (c) {
+    case Consistency::kEventual:
+      return "eventual";
+    case Consistency::kSession:
+      return "session";
+    case Consistency::kGlobal:
+      return "global";
+  }
+  return "?";
+}
+bool ParseConsistency(std::string_view text, Consistency* out) {
+  for (Consistency c : {Consistency::kEventual, Consistency::kSession, Consistency::kGlobal})
+    if (text == ConsistencyName(c)) return *out = c, true;
+  return false;
+}
 const char* StateName(ServerState s) {
   switch (s) {
     case ServerState::kOnline:

@@ -23,11 +23,16 @@ enum class ServerRole { kPrimary, kReplica };
 enum class ServerState { kOnline, kShunned, kOfflineSoft, kOfflineHard };
 // PgBouncer's pool modes; MySQL clusters multiplex in "transaction" mode.
 enum class PoolMode { kSession, kTransaction };
+// Causal reads (docs/configuration.md, "consistency"): eventual, read your own writes, or read
+// every write acknowledged before the read began.
+enum class Consistency { kEventual, kSession, kGlobal };
 
 const char* ProtocolName(Protocol p);
 const char* RoleName(ServerRole r);
 const char* StateName(ServerState s);
 const char* PoolModeName(PoolMode m);
+const char* ConsistencyName(Consistency c);
+bool ParseConsistency(std::string_view text, Consistency* out);
 
 struct Server {
   std::string host;  // as configured: an IP address or a host name
@@ -68,7 +73,15 @@ struct Cluster {
   int client_login_timeout_ms = 10000;
   int query_timeout_ms = 0;
   int idle_in_transaction_timeout_ms = 0;
-  int read_your_writes_ms = 0;  // after a write, keep this session's reads on the writer
+  // Superseded by `consistency`: after a write, keep this session's reads on the writer for
+  // this long (a time window, whatever the replicas' positions).
+  int read_your_writes_ms = 0;
+  // Causal reads by replication position: a read goes to a replica only when it provably
+  // has the writes the mode asks for (checked on the replica with MASTER_GTID_WAIT /
+  // pg_last_wal_replay_lsn()); otherwise to the primary. consistency_wait_ms bounds how
+  // long the replica may wait for the position before the read moves to the primary.
+  Consistency consistency = Consistency::kEventual;
+  int consistency_wait_ms = 0;
   // Set by the control plane while a failover or switchover moves the primary: statements
   // bound for the writer wait (bounded by write_hold_timeout_ms) instead of failing, and run
   // on the new primary once a snapshot clears the flag.

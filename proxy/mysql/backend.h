@@ -58,6 +58,8 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   void FlushCloses();
   SessionState& state() { return state_; }
   StmtCache& stmts() { return stmts_; }
+  // Its OK packets carry last_gtid (session_track_system_variables; causal reads).
+  bool tracks_gtid = false;
 
  private:
   enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };

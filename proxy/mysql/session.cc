@@ -300,7 +300,9 @@ void MysqlSession::Dispatch(std::string payload) {
       break;
     case mysql::COM_STMT_PREPARE:
       // Prepare on the writer unless the session is pinned; executes route on their own.
+      // A prepare changes no data: it does not move the read-your-writes position.
       cmd_.info = StatementInfo{};
+      cmd_.info.writes = false;
       break;
     case mysql::COM_STMT_EXECUTE:
     case mysql::COM_STMT_SEND_LONG_DATA:
@@ -425,8 +427,14 @@ void MysqlSession::RouteAndAcquire() {
   req.schema = want_.schema;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
+  causal_.Prepare(cluster().consistency, *causal_board(), cmd_.causal_failed, &req);
   RouteResult route = lease_.Route(req);
   if (route.hold) return;  // RetryHeld() routes it again
+  causal_check_ = route.causal_check;
+  if (causal_check_ && causal_.Confirmed(route.server, worker_->runtime().Current()->version)) {
+    causal_check_ = false;  // this replica showed the position already
+    lease_.CountCausalCheck(false, true, 0);
+  }
   if (route.reject) {
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
@@ -495,6 +503,7 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   b->FlushCloses();   // statements other sessions stopped using while it was busy
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
   sync_steps_ = PlanSync(want_, b->state());
+  PlanCausalSteps(b);
   sync_index_ = 0;
   phase_ = Phase::kSyncing;
   RunNextSyncStep();

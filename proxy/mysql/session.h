@@ -86,6 +86,7 @@ class MysqlSession final : public SessionCore,
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
+    bool causal_failed = false;  // a replica lacked the causal target: route to the primary
   };
 
   // ClientConn::Callbacks
@@ -126,6 +127,10 @@ class MysqlSession final : public SessionCore,
   void RunNextSyncStep();
   void SendClientCommand();
   void HandleSyncResponse();
+  void PlanCausalSteps(MysqlBackend* b);
+  void NoteCausalRow(const mysql::PacketView& pkt);
+  void EndCausalCheck();
+  void NoteWritePosition(const mysql::ResponseTracker& t);
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
@@ -185,7 +190,10 @@ class MysqlSession final : public SessionCore,
   std::vector<SyncStep> sync_steps_;
   size_t sync_index_ = 0;
   bool sync_prepare_ = false;  // the current internal step is a COM_STMT_PREPARE
-  size_t sync_packets_ = 0;    // packets of the current internal step's response
+  bool causal_check_ = false;  // the command's replica must show the causal target first
+  bool causal_found_ = false;  // the check's answer row said the replica has it
+  int64_t causal_check_start_us_ = 0;
+  size_t sync_packets_ = 0;  // packets of the current internal step's response
   mysql::ResponseTracker tracker_;
   uint8_t seq_ = 0;  // next sequence id towards the client
 

@@ -163,7 +163,10 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
     NoteStatusFlags(t.status_flags());
   }
   if (t.ended_in_error()) return;
-  if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
+  if (cmd_.info.writes && !cmd_.info.is_read) {
+    last_write_ms_ = MonotonicMs();
+    NoteWritePosition(t);
+  }
   // Connection state the client created pins the backend until it is undone.
   uint32_t pins = cmd_.info.pins & kStatePins;
   if (cmd_.info.pins & routing::kPinUnlockTables)
@@ -201,6 +204,23 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
     pins_.long_data = false;
     pins_.cursor_stmt = 0;
   }
+}
+
+// The acknowledged write's GTID, from the OK packet's session state (last_gtid): none when
+// the write logged nothing; unknown when the connection does not report it.
+void MysqlSession::NoteWritePosition(const mysql::ResponseTracker& t) {
+  if (cluster().consistency == Consistency::kEventual) return;
+  if (!backend_->tracks_gtid) {
+    causal_.NoteUnknownWrite(causal_board());
+    return;
+  }
+  auto gtid = routing::TrackedSystemVariable(t.session_state_changes(), "last_gtid");
+  if (!gtid || gtid->empty()) return;
+  routing::CausalPosition p;
+  if (p.MergeGtids(*gtid))
+    causal_.NoteWrite(p, causal_board());
+  else
+    causal_.NoteUnknownWrite(causal_board());
 }
 
 void MysqlSession::RecordStats(bool error) {

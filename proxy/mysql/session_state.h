@@ -24,8 +24,10 @@ struct SessionState : SessionVars {
 std::string NormaliseVarName(std::string_view written);
 
 struct SyncStep {
-  enum Kind { kInitDb, kQuery } kind;
-  std::string text;  // schema for kInitDb, SQL for kQuery
+  // kTrackGtid: ask the connection for last_gtid in its OK packets; kCausalCheck: a causal
+  // read's position check on a replica (proxy/mysql/session_sync.cc).
+  enum Kind { kInitDb, kQuery, kTrackGtid, kCausalCheck } kind;
+  std::string text;  // schema for kInitDb, SQL for the others
 };
 
 // Commands that turn `have` into `want`: COM_INIT_DB for the schema, SET NAMES on its own,

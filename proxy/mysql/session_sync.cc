@@ -1,15 +1,62 @@
 // MysqlSession, part two: bringing a pooled backend connection in line with the client
 // (schema, SET NAMES, variables, the prepared statements an execute needs) and sending the
 // client's command with the backend's own statement ids.
+#include "common/clock.h"
 #include "common/log.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/statement.h"
 #include "protocol/mysql/wire.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/mysql/session.h"
+#include "proxy/worker.h"
 #include "routing/digest.h"
 
 namespace sluice::mysqlproxy {
+
+// Causal reads: a connection a positioned session writes on reports last_gtid in its OK
+// packets (MariaDB; the client must have asked for session tracking, or the OK carries no
+// state); a causal read on a replica checks the position there before it runs.
+void MysqlSession::PlanCausalSteps(MysqlBackend* b) {
+  if (cluster().consistency != Consistency::kEventual && !b->tracks_gtid &&
+      (caps_ & mysql::CLIENT_SESSION_TRACK) &&
+      b->server_version().find("MariaDB") != std::string::npos)
+    sync_steps_.push_back(
+        SyncStep{SyncStep::kTrackGtid,
+                 "SET SESSION session_track_system_variables = "
+                 "CONCAT(@@session.session_track_system_variables, ',last_gtid')"});
+  if (causal_check_) {
+    sync_steps_.push_back(
+        SyncStep{SyncStep::kCausalCheck,
+                 routing::MariadbCausalCheck(causal_.target(), cluster().consistency_wait_ms)});
+  }
+}
+
+// A row of the causal check's answer: MASTER_GTID_WAIT() says 0 when the replica has it.
+void MysqlSession::NoteCausalRow(const mysql::PacketView& pkt) {
+  // Column count, column definition, (EOF unless DEPRECATE_EOF), the row.
+  size_t row_index = (backend_->caps() & mysql::CLIENT_DEPRECATE_EOF) ? 2 : 3;
+  if (sync_packets_ != row_index + 1) return;
+  mysql::Reader r(pkt.payload);
+  std::string_view value;
+  causal_found_ = r.ReadLenEncString(&value) && value == "0";
+}
+
+// The causal check answered: the read runs here, or on the primary.
+void MysqlSession::EndCausalCheck() {
+  lease_.CountCausalCheck(true, causal_found_,
+                          static_cast<uint64_t>(MonotonicUs() - causal_check_start_us_));
+  causal_check_ = false;
+  if (causal_found_) {
+    causal_.Confirm(lease_.server_index(), worker_->runtime().Current()->version);
+    ++sync_index_;
+    RunNextSyncStep();
+    return;
+  }
+  ReleaseBackend(true);
+  cmd_.causal_failed = true;
+  phase_ = Phase::kAcquiring;
+  RouteAndAcquire();
+}
 
 void MysqlSession::RunNextSyncStep() {
   sync_prepare_ = false;
@@ -22,6 +69,10 @@ void MysqlSession::RunNextSyncStep() {
     uint8_t seq = 0;
     tracker_.Begin(static_cast<uint8_t>(payload[0]), backend_->caps());
     sync_packets_ = 0;
+    if (step.kind == SyncStep::kCausalCheck) {
+      causal_found_ = false;
+      causal_check_start_us_ = MonotonicUs();
+    }
     WritePacket(backend_->output(), &seq, payload);
     return;
   }
@@ -112,6 +163,9 @@ void MysqlSession::HandleSyncResponse() {
         CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
       }
     }
+    const SyncStep::Kind kind =
+        sync_index_ < sync_steps_.size() ? sync_steps_[sync_index_].kind : SyncStep::kQuery;
+    if (!sync_prepare_ && kind == SyncStep::kCausalCheck) NoteCausalRow(pkt);
     auto r = tracker_.Feed(pkt);
     evbuffer_drain(backend_->input(), wire);
     if (r == mysql::TrackStatus::kError) {
@@ -119,6 +173,18 @@ void MysqlSession::HandleSyncResponse() {
       return;
     }
     if (r != mysql::TrackStatus::kDone) continue;
+    if (!sync_prepare_ && kind == SyncStep::kCausalCheck) {
+      if (tracker_.ended_in_error()) causal_found_ = false;  // not a replica after all
+      EndCausalCheck();
+      return;
+    }
+    if (!sync_prepare_ && kind == SyncStep::kTrackGtid) {
+      // Refused (an old server): its writes' positions stay unknown.
+      backend_->tracks_gtid = !tracker_.ended_in_error();
+      ++sync_index_;
+      RunNextSyncStep();
+      return;
+    }
     if (tracker_.ended_in_error()) {
       // The backend refused the sync (e.g. unknown schema): the client gets that error.
       const mysql::ErrPacket& e = tracker_.error();

@@ -46,7 +46,10 @@ Status ExtendedRewriter::Rewrite(char type, std::span<const uint8_t> p, bool tra
         parse_expects_.push_back(Expect{false, "", segment});
         return Status::Ok();
       }
-      cb_->OnStatement(info, parse->query, nullptr, false);
+      // A named statement runs at its Bind: the Parse alone changes no data.
+      StatementInfo parsed = info;
+      parsed.writes = false;
+      cb_->OnStatement(parsed, parse->query, nullptr, false);
       ClientStmt cs;
       cs.text = std::string(parse->query);
       cs.param_types = parse->param_types;

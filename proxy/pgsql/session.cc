@@ -296,6 +296,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   req.schema = database_;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
+  causal_.Prepare(cluster().consistency, *causal_board(), false, &req);
   lease_.NewStatement();
   RouteResult route = lease_.Route(req);
   if (route.hold) {
@@ -389,7 +390,7 @@ StatementInfo PgSession::Classify(std::string_view text) {
 void PgSession::OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
                             bool names_segment) {
   pending_pg_pins_ |= settings_.OnStatement(info);
-  pending_write_ |= !info.is_read;
+  pending_write_ |= info.writes && !info.is_read;
   pending_sequence_ |= MovesASequence(info, text);
   SegmentStat& s = open_segment_;
   if (!names_segment || s.named) return;

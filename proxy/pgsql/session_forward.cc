@@ -243,7 +243,11 @@ void PgSession::OnReadyForQuery(char status) {
       settings_.OnSegmentEnd(segment_error_, status, backend_ ? &backend_->applied() : nullptr);
   if (!segment_error_) pins |= pending_pg_pins_;
   if (pins) PinFor(pins);
-  if (!segment_error_ && pending_write_) last_write_ms_ = MonotonicMs();
+  if (!segment_error_ && pending_write_) {
+    last_write_ms_ = MonotonicMs();
+    // The commit's LSN is not asked for yet: the session's reads stay on the primary.
+    if (cluster().consistency != Consistency::kEventual) causal_.NoteUnknownWrite(causal_board());
+  }
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;

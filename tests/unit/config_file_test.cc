@@ -440,5 +440,28 @@ TEST(ConfigFileTest, WriteHoldAndFenceCommand) {
   EXPECT_EQ(Error(bad), "t.toml:8: cluster[0].write_hold_timeout_ms: expected 0..3600000, got -5");
 }
 
+TEST(ConfigFileTest, Consistency) {
+  std::string base = kBase;
+  std::string with = base;
+  with.insert(with.find("  [[cluster.server]]"),
+              "consistency = \"session\"\nconsistency_wait_ms = 250\n");
+  Result<Runtime> r = ParseConfig(with, "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->clusters[0].consistency, Consistency::kSession);
+  EXPECT_EQ(r->clusters[0].consistency_wait_ms, 250);
+  Result<Runtime> d = ParseConfig(base, "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->clusters[0].consistency, Consistency::kEventual);
+  EXPECT_EQ(d->clusters[0].consistency_wait_ms, 0);
+  std::string bad = base;
+  bad.insert(bad.find("  [[cluster.server]]"), "consistency = \"strong\"\n");
+  EXPECT_EQ(Error(bad),
+            "t.toml:8: cluster[0].consistency: expected one of eventual|session|global, got "
+            "\"strong\"");
+  bad = base;
+  bad.insert(bad.find("  [[cluster.server]]"), "consistency_wait_ms = 70000\n");
+  EXPECT_EQ(Error(bad), "t.toml:8: cluster[0].consistency_wait_ms: expected 0..60000, got 70000");
+}
+
 }  // namespace
 }  // namespace sluice
