@@ -1,8 +1,9 @@
 // SessionCore: what every client session is made of, whatever its protocol: the client
 // connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), the
 // cluster's client count, the worker's registration, and a close that deletes the session
-// from the event loop (callers up the stack may still look at it). MysqlSession and
-// PgSession build on it; so will the mirror's shadow session.
+// from the event loop (callers up the stack may still look at it), and the mirror's shadow
+// session when the session is mirrored (proxy/shadow_session.h). MysqlSession and PgSession
+// build on it.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -16,6 +17,7 @@
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
 #include "proxy/limits.h"
+#include "proxy/shadow_session.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -60,6 +62,15 @@ class SessionCore : public ClientSession,
   // A wait for a slot or a connection ends with the close.
   void CancelLeaseWait() { lease_.CancelWait(); }
 
+  // The mirror. At login the protocol calls MaybeMirror(): when the cluster is a mirror's
+  // source, the mirror is on and this session's sample falls under its exposure, the
+  // protocol's NewShadow() starts the shadow session. While shadow() is non-null each
+  // statement the source answered is pushed to it; a cut shadow reads as null. The shadow
+  // outlives the client to replay what is still queued (FinishClose hands it over).
+  void MaybeMirror();
+  virtual ShadowSession* NewShadow(ShadowSession::Params p) = 0;
+  ShadowSession* shadow() const { return shadow_ && !shadow_->cut() ? shadow_ : nullptr; }
+
   Worker* worker_;
   size_t cluster_index_;
   std::string client_addr_;
@@ -71,7 +82,8 @@ class SessionCore : public ClientSession,
  private:
   bool counted_ = false;
   bool closed_ = false;
-  UserSlot user_slot_;  // one of the user's max_connections, from login to close
+  UserSlot user_slot_;               // one of the user's max_connections, from login to close
+  ShadowSession* shadow_ = nullptr;  // owns itself; see MaybeMirror()
 };
 
 // A socket bufferevent for an accepted client, with its peer address.

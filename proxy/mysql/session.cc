@@ -157,6 +157,7 @@ void MysqlSession::OnLoginAccepted() {
     return;
   }
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
+  MaybeMirror();  // sampled once, with the login's schema
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
     phase_ = Phase::kIdle;
@@ -176,6 +177,8 @@ void MysqlSession::OnLoginAccepted() {
 // COM_CHANGE_USER: a new login on the same connection. Everything the old user set is
 // dropped; a transaction or pinned state ends with its backend connection.
 void MysqlSession::HandleChangeUser(const std::string& payload) {
+  if (ShadowSession* sh = shadow())
+    sh->Cut(mirror::CutReason::kOther, "COM_CHANGE_USER: another user's session");
   if (backend_) ReleaseBackend(!pins_.in_txn && !pins_.pinned());
   stmts_.clear();
   want_ = SessionState{};
@@ -313,6 +316,11 @@ void MysqlSession::Dispatch(std::string payload) {
       break;
   }
   cmd_.payload = std::move(payload);
+  if (shadow()) {
+    std::string_view text = cmd_.digest;
+    if (cmd_.client_stmt_id) text = stmts_[cmd_.client_stmt_id].digest;
+    src_sum_.Begin(mirror::HasOrderBy(text));
+  }
   StartCommand();
 }
 
@@ -339,6 +347,7 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       // No response. Backend copies stay in their connections' LRU caches; a cursor of
       // this statement is closed when the backend re-executes it.
       if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
+        if (stmts_.count(*id)) MirrorLocal(payload, *id, false);
         stmts_.erase(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }
@@ -355,6 +364,7 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
     case mysql::COM_RESET_CONNECTION:
       if (!pins_.pinned() && !pins_.in_txn) {
         ResetSessionState();
+        MirrorLocal(payload, 0, true);
         SendOk(1);
         return true;
       }
@@ -504,6 +514,9 @@ void MysqlSession::ForgetPinnedState() {
 }
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
+  if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cmd_.internal_check)
+    sh->Cut(mirror::CutReason::kOther,
+            "the source's answer to a statement was lost: the shadow cannot know whether it ran");
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {
