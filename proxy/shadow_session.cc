@@ -71,6 +71,11 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
   if (ready_ && !busy_) SendNext();
 }
 
+void ShadowSession::RecordUnpaired(mirror::Outcome source) {
+  if (cut_) return;
+  Record(mirror::OutcomePair{std::move(source), std::nullopt});
+}
+
 void ShadowSession::SendNext() {
   while (ready_ && !busy_ && !cut_ && !queue_.empty()) {
     busy_ = true;

@@ -51,6 +51,9 @@ class ShadowSession {
   // Queues S behind the statements before it (the source answered S already; its outcome is
   // in S.source when S.record). Over a bound the session's mirroring is cut (queue_full).
   void Push(mirror::ShadowStatement s);
+  // A statement the shadow is not given (the source refused a write): its source side
+  // counts in the report, unpaired.
+  void RecordUnpaired(mirror::Outcome source);
   // Cuts the session's mirroring as a whole: the shadow connection closes, the statements
   // still queued are reported unpaired, and the cut is counted under WHY.
   void Cut(mirror::CutReason why, const std::string& what);

@@ -7,6 +7,13 @@
 #include "proxy/worker.h"
 
 namespace sluice::mysqlproxy {
+namespace {
+
+// MariaDB include/mysqld_error.h: "Deadlock found when trying to get lock; try restarting
+// transaction"; InnoDB has rolled the transaction back.
+constexpr uint16_t kErLockDeadlock = 1213;
+
+}  // namespace
 
 ShadowSession* MysqlSession::NewShadow(ShadowSession::Params p) {
   const User* u = ClusterUser(user_);
@@ -59,7 +66,16 @@ void MysqlSession::MirrorCommand(bool was_infile) {
     o.read = cmd_.info.is_read;
     FillOutcome(tracker_, src_sum_, &o);
   }
-  sh->Push(std::move(s));
+  // A write the source refused is not replayed: the shadow would apply what production did
+  // not (a lock wait timeout undoes the statement only). Its source side counts, unpaired.
+  if (error && s.record && !cmd_.info.is_read) {
+    sh->RecordUnpaired(std::move(s.source));
+  } else {
+    sh->Push(std::move(s));
+  }
+  // ER_LOCK_DEADLOCK: the server rolled the whole transaction back. The shadow's copy of it
+  // must end the same way, or the client's next BEGIN would commit it there.
+  if (error && tracker_.error().code == kErLockDeadlock) MirrorLocal("\x03ROLLBACK", 0, true);
 }
 
 void MysqlSession::MirrorLocal(const std::string& payload, uint32_t stmt_id,

@@ -207,6 +207,42 @@ TEST_F(MysqlShadowTest, AShadowThatGoesAwayCutsTheSessionAndTheClientGoesOn) {
   EXPECT_EQ(Agg()->statements, 1u);  // the session is no longer mirrored
 }
 
+// A deadlock rolled the source's transaction back: the shadow must not apply the refused
+// write, and its copy of the transaction ends in ROLLBACK (else the next BEGIN commits it).
+TEST_F(MysqlShadowTest, ASourceDeadlockRollsTheShadowsTransactionBack) {
+  MirroredLogin();
+  Query("BEGIN");
+  ServerLogin(1);
+  ServerGets(1, 1);
+  h_.server(1).Write(
+      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
+  ClientGets(1);
+  EXPECT_EQ(ServerGets(0, 1)[0].substr(1), "BEGIN");
+  h_.server(0).Write(
+      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
+  Query("UPDATE t SET k = k + 1 WHERE id = 7");
+  ServerGets(1, 1);
+  h_.server(1).Write(
+      Packet(1, mysql::MakeErr(1213, "40001",
+                               "Deadlock found when trying to get lock; try restarting "
+                               "transaction")));
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_TRUE(mysql::IsErr(mysql::AsBytes(pk[0].second)));
+  auto sh = ServerGets(0, 1);
+  ASSERT_EQ(sh.size(), 1u);
+  EXPECT_EQ(sh[0].substr(1), "ROLLBACK");  // not the UPDATE
+  h_.server(0).Write(Packet(1, Ok()));
+  ASSERT_TRUE(h_.RunUntil([&] {
+    auto* a = Agg();
+    return a && a->statements == 2;
+  }));
+  for (const auto& [hash, d] : Agg()->digests)
+    if (d.digest_text.rfind("UPDATE", 0) == 0) {
+      EXPECT_EQ(d.unpaired, 1u);
+    }
+}
+
 TEST_F(MysqlShadowTest, ExposureZeroMirrorsNoSession) {
   Mirror(1000, 0.0);
   LoggedIn();
