@@ -25,8 +25,8 @@ NodeOptions OptionsFor(const Cluster& c, const Server& s) {
   o.port = s.port;
   o.user = c.admin_user.empty() ? c.monitor_user : c.admin_user;
   o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
-  o.connect_timeout_s = 2;
-  o.read_timeout_s = 5;
+  o.connect_timeout_ms = 2000;
+  o.read_timeout_ms = 5000;
   return o;
 }
 

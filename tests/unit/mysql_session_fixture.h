@@ -1,8 +1,13 @@
-// The MySQL session fixture the session tests share: a worker on in-memory pairs
-// (session_harness.h), the client's login, and the servers' login, as bytes.
+// The MySQL session fixture of the unit tests: a worker on in-memory pairs
+// (tests/unit/session_harness.h), the test playing the client and every server, with the
+// helpers that frame, split and decode their packets.
 #pragma once
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
@@ -12,9 +17,10 @@
 #include "protocol/mysql/packet.h"
 #include "protocol/mysql/wire.h"
 #include "proxy/mysql/session.h"
+#include "proxy/mysql/worker_state.h"
 #include "tests/unit/session_harness.h"
 
-namespace sluice::mysqlproxy::test {
+namespace sluice::mysqlproxy {
 
 using sluice::testing::Harness;
 using sluice::testing::Peer;
@@ -50,7 +56,14 @@ inline std::string Ok(uint16_t status = mysql::SERVER_STATUS_AUTOCOMMIT, uint64_
 
 class MysqlSessionTest : public ::testing::Test {
  protected:
-  MysqlSessionTest() : h_(Protocol::kMysql) {}
+  // seed_greeting: the worker knows the cluster's greeting already (a backend sent it), so
+  // a session greets at once; false: the first session probes server 0 for it.
+  explicit MysqlSessionTest(bool seed_greeting = true) : h_(Protocol::kMysql) {
+    if (seed_greeting)
+      h_.worker().mysql_state().set_greeting(
+          0, BackendGreeting{"5.5.5-10.11.6-MariaDB", kClientCaps, mysql::SERVER_STATUS_AUTOCOMMIT,
+                             45});
+  }
 
   // Starts a session and reads its greeting; returns the scramble.
   std::string Connect() {
@@ -126,4 +139,4 @@ class MysqlSessionTest : public ::testing::Test {
   Harness h_;
 };
 
-}  // namespace sluice::mysqlproxy::test
+}  // namespace sluice::mysqlproxy

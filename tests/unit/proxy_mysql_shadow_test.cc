@@ -14,8 +14,6 @@
 namespace sluice::mysqlproxy {
 namespace {
 
-using namespace test;  // NOLINT: the fixture and its byte helpers
-
 class MysqlShadowTest : public MysqlSessionTest {
  protected:
   // Adds cluster "shadow" (one primary, no listen) and mirror m1 from app to it, on.
