@@ -138,7 +138,8 @@ std::string Unquote(const std::string& w) {
   return w;
 }
 
-constexpr const char* kUsage = "expected MIRROR REPORT <name> [TO '<file>.html']";
+constexpr const char* kUsage =
+    "expected MIRROR REPORT <name> [TO '<file>.html'], MIRROR START <name> or MIRROR STOP <name>";
 
 }  // namespace
 
@@ -158,6 +159,14 @@ bool IsMirrorStatement(std::string_view statement) {
   return Upper(std::string(statement.substr(b, 6))) == "MIRROR" &&
          (statement.size() - b == 6 || std::isspace(static_cast<unsigned char>(statement[b + 6])) ||
           statement[b + 6] == ';');
+}
+
+std::optional<MirrorSwitchCommand> ParseMirrorSwitch(std::string_view statement) {
+  auto words = Words(statement);
+  if (!words.ok() || words->size() != 3) return std::nullopt;
+  std::string verb = Upper((*words)[1]);
+  if (verb != "START" && verb != "STOP") return std::nullopt;
+  return MirrorSwitchCommand{Unquote((*words)[2]), verb == "START"};
 }
 
 Result<AdminResult> RunMirrorStatement(mirror::MirrorReport* report, std::string_view statement) {

@@ -6,7 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+#include <string>
 #include "admin/sqlite_db.h"
+
 #include "common/status.h"
 #include "mirror/report.h"
 
@@ -19,6 +22,13 @@ std::string MirrorStatsSchemaSql();
 
 // Whether STATEMENT is a MIRROR command (its first word is MIRROR).
 bool IsMirrorStatement(std::string_view statement);
+
+// MIRROR START <name> / MIRROR STOP <name> (the name may be quoted), or nothing.
+struct MirrorSwitchCommand {
+  std::string name;
+  bool on = false;
+};
+std::optional<MirrorSwitchCommand> ParseMirrorSwitch(std::string_view statement);
 
 // Runs MIRROR REPORT <name> (the rows, regressions first) or MIRROR REPORT <name> TO
 // '<file>.html' (writes the page; one row saying where). REPORT may be null (no mirror).

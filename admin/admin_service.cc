@@ -226,8 +226,7 @@ Result<std::unique_ptr<AdminService>> AdminService::Open(const Runtime& config, 
 
 Result<Runtime> AdminService::StartupRuntime() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<MirrorSetting> none;
-  SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", config_, none, kGroupAll));
+  SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", config_, kGroupAll));
   if (!has_disk_) {
     log::Info(
         "admin: no admin.data_dir: the admin tables start from the config file and live in memory");
@@ -254,11 +253,9 @@ Result<Runtime> AdminService::StartupRuntime() {
                 GroupName(g));
     }
   }
-  auto rt = ReadTables(&db_, "main", config_, kGroupAll, &runtime_mirror_);
+  auto rt = ReadTables(&db_, "main", config_, kGroupAll);
   if (!rt.ok()) return Status(rt.status().code(), "disk store: " + rt.status().message());
   if (Status s = ValidateAdminRuntime(*rt); !s.ok())
-    return Status(s.code(), "disk store: " + s.message());
-  if (Status s = ValidateMirror(*rt, runtime_mirror_); !s.ok())
     return Status(s.code(), "disk store: " + s.message());
   return rt;
 }
@@ -284,13 +281,10 @@ Status AdminService::RequireDisk() const {
 Status AdminService::LoadToRuntime(unsigned groups) {
   RuntimePtr cur = Current();
   if (!cur) return Unavailable("the data plane is not started yet");
-  std::vector<MirrorSetting> mirror = runtime_mirror_;
-  auto next = ReadTables(&db_, "main", health_.config ? health_.config() : *cur, groups, &mirror);
+  auto next = ReadTables(&db_, "main", health_.config ? health_.config() : *cur, groups);
   if (!next.ok()) return next.status();
   SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(*next));
-  SLUICE_RETURN_IF_ERROR(ValidateMirror(*next, mirror));
   next->version = cur->version + 1;
-  runtime_mirror_ = std::move(mirror);
   std::string what;
   for (const std::string& t : TablesOf(groups)) what += (what.empty() ? "" : ", ") + t;
   // State changes are events of their own: an operator reads them back in stats_events.
@@ -329,7 +323,7 @@ Status AdminService::ReloadFromFile(const Runtime& file) {
 Status AdminService::ReloadLocked(const Runtime& file) {
   // A savepoint around both steps: a LOAD that fails leaves the tables as they were too.
   SLUICE_RETURN_IF_ERROR(db_.Run("SAVEPOINT sluice_reload").status());
-  Status s = WriteTables(&db_, "main", "", file, runtime_mirror_,
+  Status s = WriteTables(&db_, "main", "", file,
                          kGroupServers | kGroupUsers | kGroupRules | kGroupSettings);
   if (s.ok()) s = LoadToRuntime(kGroupAll);
   if (!s.ok()) {
@@ -343,6 +337,7 @@ Result<AdminResult> AdminService::Command(std::string_view statement, bool* hand
   std::string error;
   if (IsMirrorStatement(statement)) {
     *handled = true;
+    if (auto sw = ParseMirrorSwitch(statement)) return MirrorSwitch(sw->name, sw->on);
     return RunMirrorStatement(mirror_report_, statement);
   }
   if (std::vector<std::string> t = Tokens(statement); !t.empty() && t[0] == "SWITCHOVER") {
@@ -405,7 +400,7 @@ Result<AdminResult> AdminService::Command(std::string_view statement, bool* hand
     case AdminCommand::Kind::kSaveFromRuntime: {
       RuntimePtr cur = Current();
       if (!cur) return Unavailable("the data plane is not started yet");
-      SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", *cur, runtime_mirror_, cmd->groups));
+      SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", *cur, cmd->groups));
       break;
     }
   }
@@ -507,7 +502,7 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
        {kGroupServers, kGroupUsers, kGroupRules, kGroupSettings, kGroupMirror, kGroupEventSinks}) {
     std::string name = std::string("runtime_") + GroupName(g);
     if (rt && MentionsTable(text, name)) {
-      SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "runtime_", *rt, runtime_mirror_, g));
+      SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "runtime_", *rt, g));
     }
   }
   for (const char* base : {"stats_servers", "stats_query_digest", "stats_commands", "stats_users",

@@ -59,6 +59,12 @@ class AdminService {
     std::function<void(Runtime)> publish;
     std::function<Result<std::string>(const std::string&, const std::string&)> switchover;
     std::function<std::vector<SqlRow>()> monitor_rows;
+    // MIRROR START's consistent start: when the shadow replicates from the source's primary,
+    // hold the source's writes, wait until the shadow applied the primary's position, detach
+    // it, release the writes (the switch goes on in between). The message says what was done;
+    // null: every shadow is taken as independent.
+    std::function<Result<std::string>(const MirrorConfig& m, const std::function<Status()>& on)>
+        mirror_fork;
   };
   void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
 
@@ -86,6 +92,8 @@ class AdminService {
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
   Status LoadToRuntime(unsigned groups);
+  // MIRROR START|STOP <name> (admin_service_mirror.cc): the mirror's switch at runtime.
+  Result<AdminResult> MirrorSwitch(const std::string& name, bool on);
   Status ReloadLocked(const Runtime& file);
   Result<AdminResult> AliasAction(int kind, const std::string& cluster);
   Status RequireDisk() const;
@@ -100,7 +108,6 @@ class AdminService {
   bool has_disk_ = false;
   RuntimeHolder* runtime_ = nullptr;
   StatsCollector* stats_ = nullptr;
-  std::vector<MirrorSetting> runtime_mirror_;
   HealthHooks health_;
   ProcessHooks process_;
   std::vector<std::pair<std::string, std::function<std::vector<SqlRow>()>>> stats_tables_;

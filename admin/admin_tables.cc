@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "admin/event_sink_table.h"
+#include "admin/mirror_table.h"
 #include "admin/runtime_validation.h"
 
 namespace sluice {
@@ -33,9 +34,6 @@ constexpr const char* kRulesColumns =
     "destination_hostgroup INT NOT NULL DEFAULT -1, error_message TEXT NOT NULL DEFAULT '', "
     "mirror INT NOT NULL DEFAULT 0, apply INT NOT NULL DEFAULT 1";
 constexpr const char* kSettingsColumns = "name TEXT NOT NULL, value TEXT NOT NULL";
-constexpr const char* kMirrorColumns =
-    "cluster TEXT NOT NULL, shadow_hostgroup INT NOT NULL, shadow_servers TEXT NOT NULL "
-    "DEFAULT '', exposure_percent INT NOT NULL DEFAULT 0";
 
 struct TableDef {
   TableGroup group;
@@ -49,7 +47,7 @@ constexpr TableDef kTables[] = {
     {kGroupUsers, "users", kUsersColumns, "cluster, name"},
     {kGroupRules, "query_rules", kRulesColumns, "id"},
     {kGroupSettings, "global_settings", kSettingsColumns, "name"},
-    {kGroupMirror, "mirror_settings", kMirrorColumns, "cluster"},
+    {kGroupMirror, "mirrors", kMirrorsColumns, "name"},
     {kGroupEventSinks, "event_sinks", kEventSinksColumns, "name"},
 };
 
@@ -222,8 +220,7 @@ Status InsertRow(SqliteDb* sql, const std::string& table, const std::vector<SqlV
   return r.status();
 }
 
-Status WriteGroup(SqliteDb* sql, const std::string& table, TableGroup g, const Runtime& rt,
-                  const std::vector<MirrorSetting>& mirror) {
+Status WriteGroup(SqliteDb* sql, const std::string& table, TableGroup g, const Runtime& rt) {
   SLUICE_RETURN_IF_ERROR(sql->Run(fmt::format("DELETE FROM {}", table)).status());
   switch (g) {
     case kGroupServers:
@@ -255,11 +252,7 @@ Status WriteGroup(SqliteDb* sql, const std::string& table, TableGroup g, const R
         SLUICE_RETURN_IF_ERROR(InsertRow(sql, table, {s.name, s.value}));
       break;
     case kGroupMirror:
-      for (const MirrorSetting& m : mirror)
-        SLUICE_RETURN_IF_ERROR(InsertRow(
-            sql, table,
-            {m.cluster, Int(m.shadow_hostgroup), m.shadow_servers, Int(m.exposure_percent)}));
-      break;
+      return WriteMirrorRows(sql, table, rt);
     case kGroupEventSinks:
       return WriteEventSinkRows(sql, table, rt);
     default:
@@ -472,23 +465,6 @@ Status ReadSettings(SqliteDb* sql, std::string_view db, Runtime* rt) {
   return Status::Ok();
 }
 
-Status ReadMirror(SqliteDb* sql, std::string_view db, std::vector<MirrorSetting>* mirror) {
-  auto r = SelectAll(sql, db, "mirror_settings");
-  if (!r.ok()) return r.status();
-  mirror->clear();
-  for (size_t i = 0; i < r->rows.size(); ++i) {
-    RowReader row(fmt::format("mirror_settings row (cluster={})", r->rows[i][0].value_or("NULL")),
-                  &r.value(), i);
-    MirrorSetting m;
-    m.cluster = row.Text("cluster");
-    m.shadow_servers = row.Text("shadow_servers");
-    SLUICE_RETURN_IF_ERROR(row.Bounded("shadow_hostgroup", kAnyInt, &m.shadow_hostgroup));
-    SLUICE_RETURN_IF_ERROR(row.Bounded("exposure_percent", kAnyInt, &m.exposure_percent));
-    mirror->push_back(std::move(m));
-  }
-  return Status::Ok();
-}
-
 // The admin tables' names for a Runtime field.
 class AdminNamer : public FieldNamer {
  public:
@@ -535,6 +511,8 @@ class AdminNamer : public FieldNamer {
         return fmt::format("query_rules row (id={})", rt_.rules[f.index].id);
       case E::kEventSink:
         return fmt::format("event_sinks row (name={})", rt_.event_sinks[f.index].name);
+      case E::kMirror:
+        return fmt::format("mirrors row (name={})", rt_.mirrors[f.index].name);
     }
     return "?";
   }
@@ -545,23 +523,6 @@ class AdminNamer : public FieldNamer {
   }
   const Runtime& rt_;
 };
-
-bool ValidHostPortList(const std::string& list) {
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string item =
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    size_t colon = item.rfind(':');
-    if (colon == std::string::npos || colon == 0) return false;
-    char* end = nullptr;
-    long port = std::strtol(item.c_str() + colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535) return false;
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -592,7 +553,7 @@ std::string ConfigSchemaSql(std::string_view db, bool runtime_tables) {
 }
 
 Status WriteTables(SqliteDb* sql, std::string_view db, std::string_view prefix, const Runtime& rt,
-                   const std::vector<MirrorSetting>& mirror, unsigned groups) {
+                   unsigned groups) {
   for (const TableDef& t : kTables) {
     if (!(groups & t.group)) continue;
     std::string table = fmt::format("{}.{}{}", db, prefix, t.name);
@@ -607,20 +568,20 @@ Status WriteTables(SqliteDb* sql, std::string_view db, std::string_view prefix, 
                Int(s.max_connections), Int(s.max_lag_ms), StateName(s.state), Int(s.lag_ms)}));
       continue;
     }
-    SLUICE_RETURN_IF_ERROR(WriteGroup(sql, table, t.group, rt, mirror));
+    SLUICE_RETURN_IF_ERROR(WriteGroup(sql, table, t.group, rt));
   }
   return Status::Ok();
 }
 
-Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& base, unsigned groups,
-                           std::vector<MirrorSetting>* mirror) {
+Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& base,
+                           unsigned groups) {
   Runtime rt = base;
   // Settings first: the servers' default hostgroups come from the clusters' settings.
   if (groups & kGroupSettings) SLUICE_RETURN_IF_ERROR(ReadSettings(sql, db, &rt));
   if (groups & kGroupServers) SLUICE_RETURN_IF_ERROR(ReadServers(sql, db, &rt));
   if (groups & kGroupUsers) SLUICE_RETURN_IF_ERROR(ReadUsers(sql, db, &rt));
   if (groups & kGroupRules) SLUICE_RETURN_IF_ERROR(ReadRules(sql, db, &rt));
-  if (groups & kGroupMirror) SLUICE_RETURN_IF_ERROR(ReadMirror(sql, db, mirror));
+  if (groups & kGroupMirror) SLUICE_RETURN_IF_ERROR(ReadMirrorRows(sql, db, &rt));
   if (groups & kGroupEventSinks) SLUICE_RETURN_IF_ERROR(ReadEventSinkRows(sql, db, &rt));
   return rt;
 }
@@ -633,38 +594,6 @@ Result<bool> HasRows(SqliteDb* sql, std::string_view db, unsigned groups) {
     if (!r->rows.empty()) return true;
   }
   return false;
-}
-
-Status ValidateMirror(const Runtime& rt, const std::vector<MirrorSetting>& mirror) {
-  std::map<std::string, int> seen;
-  for (const MirrorSetting& m : mirror) {
-    std::string where = fmt::format("mirror_settings row (cluster={})", m.cluster);
-    if (!rt.FindCluster(m.cluster)) {
-      return InvalidArgument(fmt::format("{}: cluster: no cluster named \"{}\"", where, m.cluster));
-    }
-    if (!seen.emplace(m.cluster, 1).second) {
-      return InvalidArgument(fmt::format("{}: cluster: duplicate row", where));
-    }
-    if (std::string what = CheckLimit(limits::kHostgroup, m.shadow_hostgroup); !what.empty()) {
-      return InvalidArgument(fmt::format("{}: shadow_hostgroup: {}", where, what));
-    }
-    for (const Cluster& c : rt.clusters) {
-      if (c.writer_hostgroup == m.shadow_hostgroup || c.reader_hostgroup == m.shadow_hostgroup) {
-        return InvalidArgument(
-            fmt::format("{}: shadow_hostgroup: hostgroup {} is already used by cluster {}", where,
-                        m.shadow_hostgroup, c.name));
-      }
-    }
-    if (!m.shadow_servers.empty() && !ValidHostPortList(m.shadow_servers)) {
-      return InvalidArgument(
-          fmt::format("{}: shadow_servers: expected \"host:port[,host:port...]\", got \"{}\"",
-                      where, m.shadow_servers));
-    }
-    if (std::string what = CheckLimit(Limit{0, 100}, m.exposure_percent); !what.empty()) {
-      return InvalidArgument(fmt::format("{}: exposure_percent: {}", where, what));
-    }
-  }
-  return Status::Ok();
 }
 
 Status ValidateAdminRuntime(const Runtime& rt) {

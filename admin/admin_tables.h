@@ -1,5 +1,5 @@
 // admin_tables: the admin store's configuration tables (servers, users, query_rules,
-// global_settings, mirror_settings, event_sinks): their schema, and the conversions Runtime <->
+// global_settings, mirrors, event_sinks): their schema, and the conversions Runtime <->
 // rows.
 #pragma once
 
@@ -12,15 +12,6 @@
 #include "routing/runtime.h"
 
 namespace sluice {
-
-// Mirror settings are stored and validated; the mirror itself is not built yet, so they live
-// beside the Runtime rather than in it.
-struct MirrorSetting {
-  std::string cluster;
-  int shadow_hostgroup = 0;
-  std::string shadow_servers;  // "host:port,host:port"
-  int exposure_percent = 0;
-};
 
 // Which configuration tables a command touches (bit set).
 enum TableGroup : unsigned {
@@ -42,21 +33,18 @@ const char* GroupName(TableGroup g);
 std::string ConfigSchemaSql(std::string_view db, bool runtime_tables);
 
 // Replaces the rows of GROUPS in DB.<table> (or DB.runtime_<table> when PREFIX is "runtime_")
-// with RT's and MIRROR's.
+// with RT's.
 Status WriteTables(SqliteDb* sql, std::string_view db, std::string_view prefix, const Runtime& rt,
-                   const std::vector<MirrorSetting>& mirror, unsigned groups);
+                   unsigned groups);
 
-// Builds a Runtime from BASE with GROUPS replaced by the rows of DB's tables; MIRROR too when
-// GROUPS has kGroupMirror. Conversion errors name the table, the row's key and the column;
-// the result is not yet validated (ValidateRuntime, ValidateMirror do that).
-Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& base, unsigned groups,
-                           std::vector<MirrorSetting>* mirror);
+// Builds a Runtime from BASE with GROUPS replaced by the rows of DB's tables. Conversion
+// errors name the table, the row's key and the column; the result is not yet validated
+// (ValidateAdminRuntime does that).
+Result<Runtime> ReadTables(SqliteDb* sql, std::string_view db, const Runtime& base,
+                           unsigned groups);
 
 // Whether a table of GROUPS has any row in DB.
 Result<bool> HasRows(SqliteDb* sql, std::string_view db, unsigned groups);
-
-// A shadow hostgroup of no cluster, servers "host:port[,host:port]", exposure 0..100.
-Status ValidateMirror(const Runtime& rt, const std::vector<MirrorSetting>& mirror);
 
 // Validates RT with ValidateRuntime, naming rows of the admin tables:
 // "servers row (cluster=app, host=h, port=1): weight: expected 1..1000000, got 0".

@@ -40,6 +40,8 @@ constexpr EnumName<PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
 constexpr EnumName<Consistency> kConsistencies[] = {{"eventual", Consistency::kEventual},
                                                     {"session", Consistency::kSession},
                                                     {"global", Consistency::kGlobal}};
+constexpr EnumName<MirrorMode> kMirrorModes[] = {{"all", MirrorMode::kAll},
+                                                 {"reads", MirrorMode::kReads}};
 constexpr EnumName<RuleAction> kActions[] = {{"route", RuleAction::kRoute},
                                              {"reject", RuleAction::kReject}};
 constexpr EnumName<log::Level> kLogLevels[] = {{"debug", log::Level::kDebug},
@@ -154,6 +156,19 @@ class TableReader {
     int64_t v = n->as_integer()->get();
     if (std::string what = CheckLimit(limit, v); !what.empty()) return ErrorAtKey(key, what);
     *out = static_cast<T>(v);
+    return Status::Ok();
+  }
+
+  // A float; an integer is taken too (exposure = 1).
+  Status Float(std::string_view key, double* out) const {
+    const toml::node* n = Get(key);
+    if (!n) return Status::Ok();
+    if (n->is_floating_point())
+      *out = n->as_floating_point()->get();
+    else if (n->is_integer())
+      *out = static_cast<double>(n->as_integer()->get());
+    else
+      return WrongType(key, *n, "float");
     return Status::Ok();
   }
 
@@ -362,7 +377,8 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
       t.Enum("protocol", Need::kRequired, kProtocols, &c->protocol),
-      t.HostPort("listen", Need::kRequired, &c->listen_host, &c->listen_port),
+      // No listen: no client connects (a mirror's shadow cluster).
+      t.HostPort("listen", Need::kOptional, &c->listen_host, &c->listen_port),
       t.Enum("pool_mode", Need::kOptional, kPoolModes, &c->pool_mode),
       t.Int("writer_hostgroup", Need::kOptional, limits::kHostgroup, &c->writer_hostgroup),
       t.Int("reader_hostgroup", Need::kOptional, limits::kHostgroup, &c->reader_hostgroup),
@@ -509,6 +525,27 @@ Status ReadEventSink(const TableReader& t, EventSinkConfig* e) {
   return Status::Ok();
 }
 
+// [[mirror]] (ranges and references are ValidateRuntime's).
+Status ReadMirror(const TableReader& t, MirrorConfig* m) {
+  SLUICE_RETURN_IF_ERROR(
+      t.CheckKeys({"name", "source", "shadow", "exposure", "mode", "queue_bytes",
+                   "queue_statements", "enabled", "slower_ratio", "min_samples", "max_digests"}));
+  return FirstError({
+      t.NonEmptyString("name", Need::kRequired, &m->name),
+      t.NonEmptyString("source", Need::kRequired, &m->source),
+      t.NonEmptyString("shadow", Need::kRequired, &m->shadow),
+      t.Float("exposure", &m->exposure),
+      t.Enum("mode", Need::kOptional, kMirrorModes, &m->mode),
+      t.Int("queue_bytes", Need::kOptional, limits::kMirrorQueueBytes, &m->queue_bytes),
+      t.Int("queue_statements", Need::kOptional, limits::kMirrorQueueStatements,
+            &m->queue_statements),
+      t.Bool("enabled", &m->enabled),
+      t.Float("slower_ratio", &m->slower_ratio),
+      t.Int("min_samples", Need::kOptional, limits::kMirrorMinSamples, &m->min_samples),
+      t.Int("max_digests", Need::kOptional, limits::kMirrorMaxDigests, &m->max_digests),
+  });
+}
+
 // Names a Runtime field by the table it was read from: "FILE:LINE: cluster[0].weight: ...".
 class ConfigNamer : public FieldNamer {
  public:
@@ -516,7 +553,7 @@ class ConfigNamer : public FieldNamer {
               const std::vector<TableReader>& clusters,
               const std::vector<std::vector<TableReader>>& servers,
               const std::vector<TableReader>& users, const std::vector<TableReader>& rules,
-              const std::vector<TableReader>& sinks)
+              const std::vector<TableReader>& sinks, const std::vector<TableReader>& mirrors)
       : sluice_(sluice),
         admin_(admin),
         metrics_(metrics),
@@ -524,7 +561,8 @@ class ConfigNamer : public FieldNamer {
         servers_(servers),
         users_(users),
         rules_(rules),
-        sinks_(sinks) {}
+        sinks_(sinks),
+        mirrors_(mirrors) {}
 
   Status Error(const Field& f, std::string_view what) const override {
     const TableReader& t = Reader(f);
@@ -558,6 +596,8 @@ class ConfigNamer : public FieldNamer {
         return rules_[f.index];
       case Field::Entity::kEventSink:
         return sinks_[f.index];
+      case Field::Entity::kMirror:
+        return mirrors_[f.index];
     }
     return sluice_;
   }
@@ -570,6 +610,7 @@ class ConfigNamer : public FieldNamer {
   const std::vector<TableReader>& users_;
   const std::vector<TableReader>& rules_;
   const std::vector<TableReader>& sinks_;
+  const std::vector<TableReader>& mirrors_;
 };
 
 // The order of the checks: top-level keys, each section read on its own, then
@@ -577,11 +618,11 @@ class ConfigNamer : public FieldNamer {
 Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
   TableReader root(&file, &table, "");
   SLUICE_RETURN_IF_ERROR(root.CheckKeys(
-      {"sluice", "admin", "metrics", "cluster", "user", "query_rule", "event_sink"}));
+      {"sluice", "admin", "metrics", "cluster", "user", "query_rule", "event_sink", "mirror"}));
   const toml::table* sluice = nullptr;
   const toml::table* admin = nullptr;
   const toml::table* metrics = nullptr;
-  std::vector<TableReader> clusters, users, rules, sinks;
+  std::vector<TableReader> clusters, users, rules, sinks, mirrors;
   SLUICE_RETURN_IF_ERROR(FirstError({
       root.Table("sluice", &sluice),
       root.Table("admin", &admin),
@@ -590,6 +631,7 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       root.Tables("user", &users),
       root.Tables("query_rule", &rules),
       root.Tables("event_sink", &sinks),
+      root.Tables("mirror", &mirrors),
   }));
   // An absent section reads as an empty one (an absent [admin] still lacks its password);
   // its errors point at the root table.
@@ -619,8 +661,11 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
   rt->event_sinks.resize(sinks.size());
   for (size_t i = 0; i < sinks.size(); ++i)
     SLUICE_RETURN_IF_ERROR(ReadEventSink(sinks[i], &rt->event_sinks[i]));
-  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters,
-                    servers,       users,        rules,          sinks};
+  rt->mirrors.resize(mirrors.size());
+  for (size_t i = 0; i < mirrors.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(ReadMirror(mirrors[i], &rt->mirrors[i]));
+  ConfigNamer namer{sluice_reader, admin_reader, metrics_reader, clusters, servers,
+                    users,         rules,        sinks,          mirrors};
   return ValidateRuntime(*rt, namer);
 }
 

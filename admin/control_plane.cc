@@ -32,6 +32,7 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   service_->Attach(runtime, stats_.get());
   runtime_ = runtime;
   ConfigureSinks();
+  ConfigureMirrors();
   SLUICE_RETURN_IF_ERROR(service_->AddStatsTable(
       "stats_event_sinks",
       "name TEXT, url TEXT, format TEXT, queued INT, sent INT, dropped INT, rejected INT, "
@@ -55,7 +56,8 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   sources.push_back([this] { return EventSinkFamilies(sinks_.Stats()); });
   sources.push_back([this] {
     mirror_report_.Poll();
-    return BuildMirrorFamilies(mirror_report_.Snapshot());
+    RuntimePtr rt = runtime_ ? runtime_->Load() : nullptr;
+    return BuildMirrorFamilies(mirror_report_.Snapshot(), rt.get());
   });
   metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get(), &accepting_, failover_counts_,
                                                std::move(sources));
@@ -71,6 +73,22 @@ void ControlPlane::ConfigureSinks() {
   sinks_.Configure(rt->event_sinks);
 }
 
+// The report's settings of every [[mirror]] of the snapshot (a new mirror reports, empty,
+// before its first outcome).
+void ControlPlane::ConfigureMirrors() {
+  if (!runtime_) return;
+  RuntimePtr rt = runtime_->Load();
+  if (!rt || rt->version == mirrors_version_) return;
+  mirrors_version_ = rt->version;
+  for (const MirrorConfig& m : rt->mirrors) {
+    mirror::ReportSettings s;
+    s.slower_ratio = m.slower_ratio;
+    s.min_samples = static_cast<uint64_t>(m.min_samples);
+    s.max_digests = static_cast<size_t>(m.max_digests);
+    mirror_report_.SetSettings(m.name, s);
+  }
+}
+
 void ControlPlane::PollLoop() {
   log::SetThreadName("stats");
   std::unique_lock<std::mutex> lock(mu_);
@@ -80,6 +98,7 @@ void ControlPlane::PollLoop() {
     lock.unlock();
     stats_->Poll();
     ConfigureSinks();  // after LOAD EVENT SINKS TO RUNTIME: within a second
+    ConfigureMirrors();
     mirror_report_.Poll();
     lock.lock();
   }

@@ -59,6 +59,7 @@ class ControlPlane {
   void PollLoop();
   // Gives the event sinks the runtime's [[event_sink]] list when it changed.
   void ConfigureSinks();
+  void ConfigureMirrors();
 
   Runtime config_;
   // Declared before events_: the log's listener points at it, so it outlives the log's use.
@@ -66,6 +67,7 @@ class ControlPlane {
   EventLog events_;
   RuntimeHolder* runtime_ = nullptr;
   uint64_t sinks_version_ = 0;
+  uint64_t mirrors_version_ = ~uint64_t{0};
   std::vector<MetricsSource> metrics_sources_;
   mirror::MirrorReport mirror_report_;
   std::unique_ptr<AdminService> service_;

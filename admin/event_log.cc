@@ -33,7 +33,7 @@ const std::vector<std::string_view>& EventKinds() {
   static const std::vector<std::string_view> kinds = {
       // admin/
       "LOAD", "SERVER_ADDED", "STATE", "REJECTED", "RELOAD", "RELOAD_FAILED", "PAUSE", "RESUME",
-      "SHUTDOWN", "MIRROR_REGRESSION",
+      "SHUTDOWN", "MIRROR_REGRESSION", "MIRROR_START", "MIRROR_STOP", "MIRROR_FORK",
       // health/: checks, failover, switchover, discovery, fencing
       "FENCE", "NEEDS_REJOIN", "FAILOVER", "FAILOVER_DONE", "FAILOVER_REFUSED", "PROMOTE",
       "REPOINT", "SWITCHOVER", "SWITCHOVER_ABORTED", "SWITCHOVER_DONE", "SERVER_DISCOVERED",

@@ -128,13 +128,6 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
                            "Failover attempts refused or aborted (no safe candidate, fence_command "
                            "failed, promotion failed).",
                            MetricType::Counter);
-  auto mirror_sent =
-      Family("sluice_mirror_statements_total",
-             "Statements copied to the shadow (mirror not built yet: 0).", MetricType::Counter);
-  auto mirror_dropped =
-      Family("sluice_mirror_dropped_total",
-             "Mirror copies dropped because the shadow fell behind (0 until the mirror exists).",
-             MetricType::Counter);
 
   for (const Cluster& c : rt.clusters) {
     std::map<int, LatencyHistogram> by_hostgroup;
@@ -146,8 +139,6 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&split_brain, cl, static_cast<double>(fc.split_brain_holds));
     AddValue(&fences, cl, static_cast<double>(fc.fence_actions));
     AddValue(&fo_refused, cl, static_cast<double>(fc.failovers_refused));
-    AddValue(&mirror_sent, {{"cluster", c.name}}, 0);
-    AddValue(&mirror_dropped, {{"cluster", c.name}}, 0);
     for (const Server& s : c.servers) {
       // A server's series are named by cluster and server only: a failover changes its role
       // and hostgroup (their own gauges), not the identity of its counters.
@@ -247,12 +238,12 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&wait_seconds, l, static_cast<double>(st.wait_us) / 1e6);
   }
 
-  return {clients,       accepted,       refused,         used,          free,           queries,
-          errors,        connect_errors, state,           role,          hostgroup,      lag,
-          hg_latency,    cmd_latency,    failovers,       mirror_sent,   mirror_dropped, pool_waits,
-          pool_timeouts, retries,        protocol_errors, version,       switchovers,    adoptions,
-          split_brain,   fences,         fo_refused,      timeouts,      evictions,      pins,
-          reads_replica, reads_kept,     waits,           wait_timeouts, wait_seconds};
+  return {clients,         accepted,       refused,     used,       free,          queries,
+          errors,          connect_errors, state,       role,       hostgroup,     lag,
+          hg_latency,      cmd_latency,    failovers,   pool_waits, pool_timeouts, retries,
+          protocol_errors, version,        switchovers, adoptions,  split_brain,   fences,
+          fo_refused,      timeouts,       evictions,   pins,       reads_replica, reads_kept,
+          waits,           wait_timeouts,  wait_seconds};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {
@@ -304,7 +295,37 @@ std::vector<MetricFamily> EventSinkFamilies(const std::vector<EventSinkStats>& s
   return {sent, dropped, rejected, failed, queued};
 }
 
-std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSummary>& mirrors) {
+std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSummary>& mirrors,
+                                              const Runtime* rt) {
+  // Per source cluster (no digest labels): the mirror's traffic.
+  auto statements = Family("sluice_mirror_statements_total",
+                           "Statements of mirrored sessions recorded for the report (paired "
+                           "with the shadow's outcome or not), by source cluster.",
+                           MetricType::Counter);
+  auto sessions =
+      Family("sluice_mirror_sessions_total",
+             "Client sessions sampled for mirroring, by source cluster.", MetricType::Counter);
+  auto cuts = Family("sluice_mirror_sessions_cut_total",
+                     "Mirrored sessions whose mirroring was cut as a whole, by reason "
+                     "(queue_full, shadow_down, other).",
+                     MetricType::Counter);
+  auto shadow_errors = Family("sluice_mirror_shadow_errors_total",
+                              "Statements the shadow answered with an error, by source cluster.",
+                              MetricType::Counter);
+  for (const mirror::MirrorSummary& m : mirrors) {
+    const MirrorConfig* mc = rt ? rt->FindMirror(m.name) : nullptr;
+    if (!mc) continue;
+    Labels cl = {{"cluster", mc->source}, {"mirror", m.name}};
+    AddValue(&statements, cl, static_cast<double>(m.lifetime.statements));
+    AddValue(&sessions, cl, static_cast<double>(m.lifetime.sessions));
+    AddValue(&shadow_errors, cl, static_cast<double>(m.shadow_totals.error));
+    for (size_t i = 0; i < mirror::kCutReasons; ++i) {
+      Labels l = cl;
+      l.push_back({"reason", mirror::CutReasonName(static_cast<mirror::CutReason>(i))});
+      AddValue(&cuts, l, static_cast<double>(m.lifetime.cuts[i]));
+    }
+  }
+  auto per_cluster = std::vector<MetricFamily>{statements, sessions, cuts, shadow_errors};
   auto digests = Family("sluice_mirror_digests",
                         "Digests of the mirror report per verdict (a digest with several "
                         "findings counts under each).",
@@ -332,7 +353,8 @@ std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSu
       AddHistogram(&latency, {{"mirror", m.name}, {"side", side}}, t->latency);
     }
   }
-  return {digests, outcomes, latency};
+  per_cluster.insert(per_cluster.end(), {digests, outcomes, latency});
+  return per_cluster;
 }
 
 std::vector<MetricFamily> SluiceCollectable::Collect() const {

@@ -66,8 +66,10 @@ using MetricsSource = std::function<std::vector<prometheus::MetricFamily>()>;
 
 // The mirror report's families, per mirror (no digest labels): digests per verdict, outcomes
 // by side and ok/error, latency per side.
+// Per source cluster (RT names each mirror's source; mirrors not in RT are left out):
+// statements, sessions, cuts by reason and shadow errors.
 std::vector<prometheus::MetricFamily> BuildMirrorFamilies(
-    const std::vector<mirror::MirrorSummary>& mirrors);
+    const std::vector<mirror::MirrorSummary>& mirrors, const Runtime* rt = nullptr);
 
 class SluiceCollectable : public prometheus::Collectable {
  public:

@@ -228,6 +228,7 @@ Status CheckListenPorts(const Runtime& rt, const FieldNamer& n) {
     listeners.emplace_back(At(Entity::kMetrics, "listen"), rt.metrics.listen_port);
   }
   for (size_t i = 0; i < rt.clusters.size(); ++i) {
+    if (rt.clusters[i].listen_port == 0) continue;  // no listener (a mirror's shadow)
     listeners.emplace_back(At(Entity::kCluster, "listen", i), rt.clusters[i].listen_port);
   }
   for (size_t i = 0; i < listeners.size(); ++i) {
@@ -412,6 +413,50 @@ std::string BadChoice(std::string_view choices, std::string_view got) {
 }
 
 // Each entity on its own first, then the references between entities.
+Status CheckMirror(const Runtime& rt, size_t i, const FieldNamer& n) {
+  const MirrorConfig& m = rt.mirrors[i];
+  auto f = [&](const char* name) { return At(Entity::kMirror, name, 0, i); };
+  if (m.name.empty()) return n.Error(f("name"), "expected a non-empty string");
+  for (size_t j = 0; j < i; ++j) {
+    const MirrorConfig& o = rt.mirrors[j];
+    if (o.name == m.name)
+      return n.Error(f("name"), fmt::format("duplicate mirror \"{}\" (the first is {})", m.name,
+                                            n.Name(At(Entity::kMirror, "", 0, j))));
+    if (o.source == m.source)
+      return n.Error(f("source"),
+                     fmt::format("cluster \"{}\" is already the source of {}: a session is "
+                                 "mirrored to one shadow",
+                                 m.source, n.Name(At(Entity::kMirror, "", 0, j))));
+  }
+  const Cluster* src = rt.FindCluster(m.source);
+  if (!src) return n.Error(f("source"), fmt::format("no cluster named \"{}\"", m.source));
+  const Cluster* sh = rt.FindCluster(m.shadow);
+  if (!sh) return n.Error(f("shadow"), fmt::format("no cluster named \"{}\"", m.shadow));
+  if (src == sh) return n.Error(f("shadow"), "the shadow must be another cluster than the source");
+  if (src->protocol != sh->protocol)
+    return n.Error(f("shadow"),
+                   fmt::format("cluster \"{}\" speaks {}, the source \"{}\" {}", sh->name,
+                               ProtocolName(sh->protocol), src->name, ProtocolName(src->protocol)));
+  if (src->protocol == Protocol::kPostgres)
+    return n.Error(
+        f("source"),
+        "mirroring a PostgreSQL cluster is not built yet (issue #15): MySQL/MariaDB only");
+  for (const MirrorConfig& o : rt.mirrors)
+    if (o.shadow == m.source)
+      return n.Error(f("source"), fmt::format("cluster \"{}\" is the shadow of mirror \"{}\"",
+                                              m.source, o.name));
+  if (!(m.exposure >= 0.0 && m.exposure <= 1.0))
+    return n.Error(f("exposure"), fmt::format("expected 0.0..1.0, got {}", m.exposure));
+  if (!(m.slower_ratio > 1.0 && m.slower_ratio <= 1000.0))
+    return n.Error(f("slower_ratio"),
+                   fmt::format("expected > 1.0 (at most 1000), got {}", m.slower_ratio));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("queue_bytes"), limits::kMirrorQueueBytes, m.queue_bytes));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("queue_statements"), limits::kMirrorQueueStatements, m.queue_statements));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("min_samples"), limits::kMirrorMinSamples, m.min_samples));
+  return CheckInt(n, f("max_digests"), limits::kMirrorMaxDigests, m.max_digests);
+}
+
 Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckSettings(rt, n));
   for (size_t i = 0; i < rt.clusters.size(); ++i)
@@ -424,6 +469,7 @@ Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckUserSecrets(rt, n));
   for (size_t i = 0; i < rt.event_sinks.size(); ++i)
     SLUICE_RETURN_IF_ERROR(CheckEventSink(rt, i, n));
+  for (size_t i = 0; i < rt.mirrors.size(); ++i) SLUICE_RETURN_IF_ERROR(CheckMirror(rt, i, n));
   return CheckRuleReferences(rt, n);
 }
 

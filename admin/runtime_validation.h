@@ -46,6 +46,11 @@ inline constexpr Limit kReplicaCount{0, 1000};
 inline constexpr Limit kSinkQueueSize{1, 100'000};
 inline constexpr Limit kSinkTimeoutMs{10, 60'000};
 inline constexpr Limit kSinkBackoffMs{10, 600'000};
+// A mirrored session's queue towards its shadow (bytes, statements).
+inline constexpr Limit kMirrorQueueBytes{4096, int64_t{1} << 30};
+inline constexpr Limit kMirrorQueueStatements{1, 1'000'000};
+inline constexpr Limit kMirrorMinSamples{1, 1'000'000'000};
+inline constexpr Limit kMirrorMaxDigests{1, 1'000'000};
 }  // namespace limits
 
 // "expected MIN..MAX, got V" when V is outside LIMIT, else empty.
@@ -55,10 +60,21 @@ std::string BadChoice(std::string_view choices, std::string_view got);
 
 // One field of one entity of a Runtime, as a validation error points at it.
 struct Field {
-  enum class Entity { kSettings, kAdmin, kMetrics, kCluster, kServer, kUser, kRule, kEventSink };
+  enum class Entity {
+    kSettings,
+    kAdmin,
+    kMetrics,
+    kCluster,
+    kServer,
+    kUser,
+    kRule,
+    kEventSink,
+    kMirror,
+  };
   Entity entity = Entity::kSettings;
   size_t cluster = 0;  // kCluster, kServer: index in Runtime::clusters
-  size_t index = 0;    // kServer: index in the cluster's servers; kUser, kRule, kEventSink: index
+  size_t index = 0;    // kServer: index in the cluster's servers; kUser, kRule, kEventSink,
+                       // kMirror: index
   std::string name;    // the key / column: "weight", "listen"; "server" for a cluster's list
 };
 
@@ -78,7 +94,9 @@ class FieldNamer {
 // Checks ranges, uniqueness (cluster names, hostgroups, listen ports, servers, users, rule
 // ids), exactly one primary per cluster, hostgroups matching roles, references (a user's
 // cluster, a rule's cluster/user/hostgroup), that rule patterns compile, and event sinks
-// (unique names, http(s) URLs, known kinds and formats, ranges). The first error.
+// (unique names, http(s) URLs, known kinds and formats, ranges), and mirrors (unique names,
+// source and shadow two clusters of one protocol, one mirror per source, ranges). The first
+// error.
 Status ValidateRuntime(const Runtime& rt, const FieldNamer& namer);
 
 }  // namespace sluice

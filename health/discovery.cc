@@ -33,6 +33,12 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check) 
   for (const std::string& hp : SplitList(c.discovery)) seen.insert(hp);
   std::set<std::string> known;
   for (const Server& s : c.servers) known.insert(s.name());
+  // A server another cluster lists is that cluster's: a mirror's shadow made with
+  // add-replica replicates from this primary until MIRROR START detaches it.
+  if (RuntimePtr rt = owner_->topology_->Current())
+    for (const Cluster& other : rt->clusters)
+      if (other.name != c.name)
+        for (const Server& s : other.servers) known.insert(s.name());
   const Server* tmpl = nullptr;
   for (const Server& s : c.servers)
     if (s.role == ServerRole::kReplica) tmpl = &s;

@@ -110,6 +110,9 @@ void MirrorReport::Merge(const MirrorPartial& p) {
     st.sessions += m.sessions;
     st.statements += m.statements;
     for (size_t i = 0; i < kCutReasons; ++i) st.cuts[i] += m.cuts[i];
+    st.lifetime.sessions += m.sessions;
+    st.lifetime.statements += m.statements;
+    for (size_t i = 0; i < kCutReasons; ++i) st.lifetime.cuts[i] += m.cuts[i];
     st.source_totals.Merge(m.source_totals);
     st.shadow_totals.Merge(m.shadow_totals);
     bool other_touched = m.other_statements > 0;
@@ -145,6 +148,7 @@ MirrorSummary MirrorReport::Summarise(const std::string& name, const State& st) 
   out.digests = st.digests.size();
   out.other_statements = st.other_statements;
   out.events_raised = st.events_raised;
+  out.lifetime = st.lifetime;
   out.source_totals = st.source_totals;
   out.shadow_totals = st.shadow_totals;
   auto add = [&](uint64_t hash, bool other, const Entry& e) {
@@ -215,6 +219,7 @@ void MirrorReport::ResetLocked(std::string_view mirror) {
   for (auto& [name, st] : mirrors_) {
     if (!mirror.empty() && name != mirror) continue;
     State fresh;
+    fresh.lifetime = st.lifetime;
     fresh.source_totals = std::move(st.source_totals);
     fresh.shadow_totals = std::move(st.shadow_totals);
     st = std::move(fresh);

@@ -38,6 +38,13 @@ struct DigestRow {
   double ratio_p50 = 0, ratio_p95 = 0, ratio_p99 = 0;  // shadow / source; 0 when undefined
 };
 
+// Counts that Reset keeps (Prometheus counters).
+struct MirrorLifetime {
+  uint64_t sessions = 0;
+  uint64_t statements = 0;
+  std::array<uint64_t, kCutReasons> cuts{};
+};
+
 struct MirrorSummary {
   std::string name;
   ReportSettings settings;
@@ -51,6 +58,7 @@ struct MirrorSummary {
   uint64_t regressions = 0;  // rows with any bad verdict
   uint64_t events_raised = 0;
   SideTotals source_totals, shadow_totals;  // lifetime (Prometheus): Reset keeps them
+  MirrorLifetime lifetime;                  // likewise
   std::vector<DigestRow> rows;              // regressions first, then by executions; "other" last
 };
 
@@ -94,6 +102,7 @@ class MirrorReport {
     uint64_t other_statements = 0;
     uint64_t events_raised = 0;
     SideTotals source_totals, shadow_totals;
+    MirrorLifetime lifetime;
   };
   void Decide(const std::string& mirror, const ReportSettings& s, State* st, uint64_t hash,
               bool other, Entry* e);

@@ -19,6 +19,7 @@
 #include "admin/control_plane.h"
 #include "admin/preflight.h"
 #include "common/log.h"
+#include "health/mirror_fork.h"
 #include "health/monitor.h"
 #include "health/scaler.h"
 #include "health/schema_watch.h"
@@ -143,6 +144,38 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
     return rows;
   };
   return h;
+}
+
+// PAUSE / RESUME and MIRROR START's hold: the cluster's writes held (or not) in the overlay.
+sluice::Status PauseWrites(sluice::health::Topology* topology, const std::string& cluster,
+                           bool on) {
+  topology->Update([&](sluice::health::Overlay* o) {
+    bool& paused = o->clusters[cluster].writes_paused;
+    if (paused == on) return false;
+    paused = on;
+    return true;
+  });
+  return sluice::Status::Ok();
+}
+
+// MIRROR START's consistent start (health/mirror_fork.h), on the admin thread.
+std::function<sluice::Result<std::string>(const sluice::MirrorConfig&,
+                                          const std::function<sluice::Status()>&)>
+MirrorForkHook(sluice::health::Topology* topology, const sluice::RuntimeHolder* runtime,
+               sluice::ControlPlane* control) {
+  return [=](const sluice::MirrorConfig& m, const std::function<sluice::Status()>& on) {
+    sluice::health::ForkHooks hooks;
+    hooks.make_node = [](const sluice::health::NodeOptions& o) {
+      return sluice::health::MakeNode(o);
+    };
+    hooks.pause_writes = [topology](const std::string& cluster, bool hold) {
+      return PauseWrites(topology, cluster, hold);
+    };
+    hooks.event = [control, source = m.source](std::string_view message) {
+      control->events().Append("MIRROR_FORK", source, "", message);
+    };
+    return sluice::health::ForkShadow(*runtime->Load(), m, on, hooks);
+  };
 }
 
 // --check beyond the file's syntax and values: what start-up would fail on later. Prints one
@@ -357,7 +390,9 @@ int main(int argc, char** argv) {
   health::Topology topology(&shared->runtime);
   topology.SetConfig(rt);
   health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
-  (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  sluice::AdminService::HealthHooks admin_hooks = AdminHealthHooks(&topology, &monitor);
+  admin_hooks.mirror_fork = MirrorForkHook(&topology, &shared->runtime, control->get());
+  (*control)->service()->SetHealthHooks(std::move(admin_hooks));
   (*control)->SetFailoverCounts([&monitor](const std::string& cluster) {
     health::HealthCounters h = monitor.Counters(cluster);
     return FailoverCounts{h.failovers,         h.switchovers,   h.adoptions,
@@ -368,13 +403,7 @@ int main(int argc, char** argv) {
   // As a SIGTERM: sigwait() on this thread takes it and drains.
   process.shutdown = [] { kill(getpid(), SIGTERM); };
   process.pause = [&topology](const std::string& cluster, bool on) {
-    topology.Update([&](health::Overlay* o) {
-      bool& paused = o->clusters[cluster].writes_paused;
-      if (paused == on) return false;
-      paused = on;
-      return true;
-    });
-    return Status::Ok();
+    return PauseWrites(&topology, cluster, on);
   };
   // KILL [CONNECTION | QUERY] <id> on the admin port: any client session (session_admin.h).
   process.kill = [s = shared.get()](uint32_t id, bool query_only) {
@@ -403,6 +432,7 @@ int main(int argc, char** argv) {
     workers.push_back(std::make_unique<Worker>(i, shared.get()));
     shared->stats_mailboxes.push_back(&workers.back()->stats_mailbox());
     shared->workers.push_back(workers.back().get());
+    (*control)->mirror_report().AddMailbox(&workers.back()->mirror_mailbox());
     if (Status st = workers.back()->Listen(*snapshot); !st.ok()) {
       log::Error("{}", st.message());
       return 1;

@@ -155,9 +155,30 @@ StatementRecord SessionCore::NewRecord(const std::string& server, std::string_vi
   return r;
 }
 
+void SessionCore::MaybeMirror() {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const std::string& source = rt->clusters[cluster_index_].name;
+  if (!rt->MirrorOfSource(source)) return;  // the common case costs one scan of the mirrors
+  const MirrorConfig* m = SampleMirror(*rt, source, worker_->NextUniform());
+  if (!m) return;
+  ShadowSession::Params p;
+  p.mirror = m->name;
+  for (size_t i = 0; i < rt->clusters.size(); ++i)
+    if (rt->clusters[i].name == m->shadow) p.shadow_cluster = i;
+  p.mode = m->mode;
+  p.session_id = worker_->NextConnectionId();
+  p.max_bytes = static_cast<size_t>(m->queue_bytes);
+  p.max_statements = static_cast<size_t>(m->queue_statements);
+  shadow_ = NewShadow(std::move(p));
+}
+
 void SessionCore::FinishClose() {
   if (closed_) return;
   closed_ = true;
+  if (shadow_) {
+    shadow_->ClientGone();
+    shadow_ = nullptr;
+  }
   timer_.Arm(TimeoutReason::kNone, 0);
   LeavePreAuth();
   lease_.CancelWait();

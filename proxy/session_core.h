@@ -1,8 +1,9 @@
 // SessionCore: what every client session is made of, whatever its protocol: the client
 // connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), its timeouts
 // and the unauthenticated bound (proxy/janitor.h), the cluster's client count, the worker's
-// registration, and a close that deletes the session from the event loop (callers up the
-// stack may still look at it). MysqlSession and PgSession build on it.
+// registration, a close that deletes the session from the event loop (callers up the stack
+// may still look at it), and the mirror's shadow session when the session is mirrored
+// (proxy/shadow_session.h). MysqlSession and PgSession build on it.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -19,6 +20,7 @@
 #include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "proxy/session_registry.h"
+#include "proxy/shadow_session.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -93,6 +95,15 @@ class SessionCore : public ClientSession,
                  const std::string* schema = nullptr);
   void NoteBackend(std::string_view server, uint32_t thread);
 
+  // The mirror. At login the protocol calls MaybeMirror(): when the cluster is a mirror's
+  // source, the mirror is on and this session's sample falls under its exposure, the
+  // protocol's NewShadow() starts the shadow session. While shadow() is non-null each
+  // statement the source answered is pushed to it; a cut shadow reads as null. The shadow
+  // outlives the client to replay what is still queued (FinishClose hands it over).
+  void MaybeMirror();
+  virtual ShadowSession* NewShadow(ShadowSession::Params p) = 0;
+  ShadowSession* shadow() const { return shadow_ && !shadow_->cut() ? shadow_ : nullptr; }
+
   Worker* worker_;
   size_t cluster_index_;
   SessionTimer timer_;
@@ -118,6 +129,7 @@ class SessionCore : public ClientSession,
   UserSlot user_slot_;           // one of the user's max_connections, from login to close
   SessionSlot* slot_ = nullptr;  // this session's entry in the process-wide registry
   uint32_t conn_id_ = 0;
+  ShadowSession* shadow_ = nullptr;  // owns itself; see MaybeMirror()
 };
 
 // "host:port" of the client on fd (port 0 when the kernel cannot say: in-memory pairs).

@@ -24,7 +24,12 @@ constexpr int kHousekeepingMs = 100;
 }  // namespace
 
 Worker::Worker(int index, ProxyShared* shared)
-    : index_(index), shared_(shared), runtime_(&shared->runtime), dialer_(TcpDialer()) {
+    : index_(index),
+      shared_(shared),
+      runtime_(&shared->runtime),
+      dialer_(TcpDialer()),
+      rng_state_(static_cast<uint64_t>(MonotonicUs()) * 2654435761u +
+                 static_cast<uint64_t>(index)) {
   // The change list folds an event_add/event_del pair made within one loop turn into
   // nothing: EagerWrite's arm-then-disarm of EV_WRITE costs no epoll_ctl.
   event_config* cfg = event_config_new();
@@ -56,6 +61,7 @@ Worker::~Worker() {
 Status Worker::Listen(const Runtime& rt) {
   for (size_t i = 0; i < rt.clusters.size(); ++i) {
     const Cluster& c = rt.clusters[i];
+    if (c.listen_port == 0) continue;  // no listen: a mirror's shadow, no clients of its own
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(c.listen_port);
@@ -231,9 +237,19 @@ void Worker::HandOverStats() {
   }
   stats_->client_connections = static_cast<int64_t>(sessions_.size());
   for (const auto& [user, n] : user_sessions_) stats_->users[user].client_connections = n;
+  mirror_feed_.Flush();  // (kept, and added to, while the last partial is not taken yet)
   if (stats_->empty() && stats_->servers.empty()) return;
   // When the control plane has not taken the last delta yet, keep counting into this one.
   if (mailbox_.Offer(stats_)) stats_ = std::make_unique<StatsDelta>();
+}
+
+double Worker::NextUniform() {
+  // splitmix64: one multiply-xorshift round per call, no lock, no syscall.
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 void Worker::RetryHeld(bool snapshot_changed) {

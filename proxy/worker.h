@@ -19,6 +19,7 @@
 #include "common/log_every.h"
 #include "common/stats.h"
 #include "common/status.h"
+#include "mirror/partial.h"
 #include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "proxy/router.h"
@@ -69,6 +70,12 @@ class Worker {
   // Where the control plane takes this worker's counters from (any thread).
   StatsMailbox& stats_mailbox() { return mailbox_; }
   bool draining() const { return draining_; }
+  // The mirror report's feed: this worker's shadow sessions record into it (no lock); once a
+  // second it is offered through mirror_mailbox() to the control plane's MirrorReport.
+  mirror::MirrorFeed& mirror_feed() { return mirror_feed_; }
+  mirror::PartialMailbox& mirror_mailbox() { return mirror_mailbox_; }
+  // A number in [0, 1) from this worker's own generator (the mirror's per-session sample).
+  double NextUniform();
 
   // Users that completed caching_sha2_password full authentication on this worker.
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
@@ -151,6 +158,9 @@ class Worker {
   Dialer* dialer_;
   std::unique_ptr<StatsDelta> stats_ = std::make_unique<StatsDelta>();
   StatsMailbox mailbox_;
+  mirror::PartialMailbox mirror_mailbox_;
+  mirror::MirrorFeed mirror_feed_{&mirror_mailbox_, 1000};
+  uint64_t rng_state_;
   std::thread thread_;
   std::function<void()> on_exit_;
   bool draining_ = false;

@@ -27,6 +27,9 @@ bool ParseConsistency(std::string_view text, Consistency* out) {
     if (text == ConsistencyName(c)) return *out = c, true;
   return false;
 }
+const char* MirrorModeName(MirrorMode m) {
+  return m == MirrorMode::kAll ? "all" : "reads";
+}
 const char* StateName(ServerState s) {
   switch (s) {
     case ServerState::kOnline:
@@ -44,6 +47,18 @@ const char* StateName(ServerState s) {
 const Cluster* Runtime::FindCluster(const std::string& name) const {
   for (const auto& c : clusters)
     if (c.name == name) return &c;
+  return nullptr;
+}
+
+const MirrorConfig* Runtime::MirrorOfSource(std::string_view cluster) const {
+  for (const auto& m : mirrors)
+    if (m.source == cluster) return &m;
+  return nullptr;
+}
+
+const MirrorConfig* Runtime::FindMirror(std::string_view name) const {
+  for (const auto& m : mirrors)
+    if (m.name == name) return &m;
   return nullptr;
 }
 

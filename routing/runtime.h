@@ -198,6 +198,30 @@ struct EventSinkConfig {
   bool operator==(const EventSinkConfig&) const = default;
 };
 
+enum class MirrorMode { kAll, kReads };
+const char* MirrorModeName(MirrorMode m);  // "all", "reads"
+
+// A shadow-cluster mirror ([[mirror]], admin table mirrors; docs/configuration.md): client
+// sessions of `source` are replayed, whole, on `shadow` (a cluster of the same protocol).
+struct MirrorConfig {
+  std::string name;
+  std::string source;     // cluster name
+  std::string shadow;     // cluster name; it needs no listen
+  double exposure = 1.0;  // share of client sessions mirrored, sampled at login
+  MirrorMode mode = MirrorMode::kAll;
+  // Per mirrored session: what waits for the shadow; over either bound the session is cut.
+  int64_t queue_bytes = 4 << 20;
+  int queue_statements = 1000;
+  // The on/off switch (MIRROR START / STOP flip it at runtime); sessions that log in while
+  // it is on are mirrored.
+  bool enabled = false;
+  // The report's settings (mirror/report.h ReportSettings).
+  double slower_ratio = 2.0;
+  int min_samples = 100;
+  int max_digests = 1000;
+  bool operator==(const MirrorConfig&) const = default;
+};
+
 struct MetricsSettings {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;  // 0: disabled
@@ -219,8 +243,12 @@ struct Runtime {
   AdminSettings admin;
   MetricsSettings metrics;
   std::vector<EventSinkConfig> event_sinks;
+  std::vector<MirrorConfig> mirrors;
 
   const Cluster* FindCluster(const std::string& name) const;
+  // The mirror whose source is cluster NAME, or nullptr.
+  const MirrorConfig* MirrorOfSource(std::string_view cluster) const;
+  const MirrorConfig* FindMirror(std::string_view name) const;
   // Users are keyed by (cluster, name): the same name may log in on several clusters, each
   // with its own password.
   const User* FindUser(const std::string& cluster, const std::string& name) const;

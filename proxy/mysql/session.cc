@@ -161,6 +161,7 @@ void MysqlSession::OnLoginAccepted() {
     return;
   }
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
+  MaybeMirror();  // sampled once, with the login's schema
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
     if (!LoginDone()) return;
@@ -181,6 +182,8 @@ void MysqlSession::OnLoginAccepted() {
 // COM_CHANGE_USER: a new login on the same connection. Everything the old user set is
 // dropped; a transaction or pinned state ends with its backend connection.
 void MysqlSession::HandleChangeUser(const std::string& payload) {
+  if (ShadowSession* sh = shadow())
+    sh->Cut(mirror::CutReason::kOther, "COM_CHANGE_USER: another user's session");
   if (backend_) ReleaseBackend(!pins_.in_txn && !pins_.pinned());
   DropAllStatements();
   want_ = SessionState{};
@@ -334,6 +337,11 @@ void MysqlSession::Dispatch(std::string payload) {
       break;
   }
   cmd_.payload = std::move(payload);
+  if (shadow()) {
+    std::string_view text = cmd_.digest;
+    if (cmd_.client_stmt_id) text = stmts_[cmd_.client_stmt_id].digest;
+    src_sum_.Begin(mirror::HasOrderBy(text));
+  }
   StartCommand();
 }
 
@@ -350,6 +358,7 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       // No response. The backend copies are closed once no client of this worker uses the
       // text (session_stmts.cc).
       if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
+        if (stmts_.count(*id)) MirrorLocal(payload, *id, false);
         DropStatement(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }
@@ -367,6 +376,7 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       // tables, user variables, everything sluice does not track).
       if (!pins_.pinned() && !pins_.in_txn && !(session_mode_ && backend_)) {
         ResetSessionState();
+        MirrorLocal(payload, 0, true);
         status_ = default_status_;
         SendOk(1);
         return true;
@@ -532,6 +542,9 @@ void MysqlSession::ForgetPinnedState() {
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
   StopQueryClock();
+  if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cmd_.internal_check)
+    sh->Cut(mirror::CutReason::kOther,
+            "the source's answer to a statement was lost: the shadow cannot know whether it ran");
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {

@@ -18,6 +18,7 @@
 #include "proxy/mysql/client_login.h"
 #include "proxy/mysql/greeting_probe.h"
 #include "proxy/mysql/session_state.h"
+#include "proxy/mysql/shadow.h"
 #include "proxy/router.h"
 #include "proxy/session_core.h"
 
@@ -139,6 +140,12 @@ class MysqlSession final : public SessionCore,
   void FinishCommand();
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   void RecordStats(bool error);
+  // session_mirror.cc: the shadow session's start and what the client's commands give it.
+  ShadowSession* NewShadow(ShadowSession::Params p) override;
+  // The command the source just answered (FinishCommand); WAS_INFILE: a LOAD DATA LOCAL.
+  void MirrorCommand(bool was_infile);
+  // A command sluice answered itself or that has no response (COM_STMT_CLOSE, ...).
+  void MirrorLocal(const std::string& payload, uint32_t stmt_id, bool expects_response);
 
   // session_stmts.cc: the client's statements, counted per text on the worker.
   void AddStatement(uint32_t client_id, ClientStmt cs);
@@ -195,7 +202,8 @@ class MysqlSession final : public SessionCore,
   int64_t causal_check_start_us_ = 0;
   size_t sync_packets_ = 0;  // packets of the current internal step's response
   mysql::ResponseTracker tracker_;
-  uint8_t seq_ = 0;  // next sequence id towards the client
+  uint8_t seq_ = 0;      // next sequence id towards the client
+  RowChecksum src_sum_;  // the source's rows of the command in flight, when mirrored
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;

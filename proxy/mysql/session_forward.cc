@@ -92,6 +92,7 @@ void MysqlSession::ForwardResponse() {
     bool first = !cmd_.response_started;
     cmd_.response_started = true;
     auto r = tracker_.Feed(pkt);
+    if (shadow()) src_sum_.Note(tracker_, pkt.payload);
     if (r == mysql::TrackStatus::kError) {
       // The packets before this one are whole and valid: the client gets them, then an ERR.
       evbuffer_remove_buffer(in, out, batch);
@@ -140,6 +141,7 @@ void MysqlSession::ForwardResponse() {
 
 void MysqlSession::FinishCommand() {
   StopQueryClock();
+  MirrorCommand(infile_);
   infile_ = false;
   if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
   RecordStats(tracker_.ended_in_error());

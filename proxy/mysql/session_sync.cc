@@ -131,6 +131,7 @@ void MysqlSession::SendClientCommand() {
   WritePacket(backend_->output(), &seq, *out);
   if (!mysql::CommandExpectsResponse(cmd_.code)) {
     // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
+    MirrorLocal(cmd_.payload, cmd_.client_stmt_id, false);
     pins_.long_data = true;
     phase_ = Phase::kIdle;
     ProcessClientInput();

@@ -123,6 +123,9 @@ class PgSession final : public SessionCore,
   void FailLogin(std::string_view sqlstate, std::string_view message);
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
   void Close() override;
+  // The mirror's PostgreSQL wire is not built yet (issue #15): ValidateRuntime refuses a
+  // PostgreSQL mirror, so no PgSession is ever sampled.
+  ShadowSession* NewShadow(ShadowSession::Params) override { return nullptr; }
   void FlushWrites();
   // session_kill.cc
   void PublishState();  // to the registry's slot, when it changed (from FlushWrites)

@@ -331,7 +331,7 @@ class AdminTest(unittest.TestCase):
                      "sluice_command_latency_seconds_bucket", "sluice_server_state",
                      "sluice_server_role", "sluice_server_replication_lag_seconds",
                      "sluice_failovers_total", "sluice_pool_waits_total", "sluice_retries_total",
-                     "sluice_protocol_errors_total", "sluice_mirror_statements_total"):
+                     "sluice_protocol_errors_total"):
             self.assertRegex(text, r"(?m)^# HELP %s" % name.replace("_bucket", ""))
             self.assertRegex(text, r"(?m)^%s[{ ]" % name)
         check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,

@@ -149,10 +149,9 @@ TEST_F(AdminStoreTest, BadRowsAreRefusedWithRowAndColumn) {
   EXPECT_NE(Err("LOAD SETTINGS TO RUNTIME")
                 .find("global_settings row (name=workers): value: cannot change at runtime"),
             std::string::npos);
-  Ok("INSERT INTO mirror_settings VALUES ('app', 1, '127.0.0.1:4000', 10)");
+  Ok("INSERT INTO mirrors (name, source, shadow) VALUES ('m1', 'app', 'ghost')");
   EXPECT_EQ(Err("LOAD MIRROR TO RUNTIME"),
-            "mirror_settings row (cluster=app): shadow_hostgroup: hostgroup 1 is already used by "
-            "cluster app");
+            "mirrors row (name=m1): shadow: no cluster named \"ghost\"");
   EXPECT_EQ(holder_.Load()->version, 1u);
 }
 

@@ -199,5 +199,42 @@ TEST_F(MirrorAdminTest, PrometheusFamiliesPerMirror) {
   EXPECT_EQ(after, 200);
 }
 
+TEST_F(MirrorAdminTest, PrometheusFamiliesPerSourceCluster) {
+  Feed();
+  Runtime rt;
+  MirrorConfig mc;
+  mc.name = "shadow1";
+  mc.source = "app";
+  mc.shadow = "app_shadow";
+  rt.mirrors.push_back(mc);
+  auto read = [&] {
+    std::map<std::string, double> got;
+    cp_->mirror_report().Poll();
+    for (const auto& f : BuildMirrorFamilies(cp_->mirror_report().Snapshot(), &rt)) {
+      for (const auto& m : f.metric) {
+        std::string key = f.name;
+        for (const auto& l : m.label) key += "," + l.name + "=" + l.value;
+        got[key] = m.counter.value;
+      }
+    }
+    return got;
+  };
+  auto got = read();
+  EXPECT_EQ(got["sluice_mirror_statements_total,cluster=app,mirror=shadow1"], 200);
+  EXPECT_EQ(got["sluice_mirror_sessions_total,cluster=app,mirror=shadow1"], 2);
+  EXPECT_EQ(got["sluice_mirror_sessions_cut_total,cluster=app,mirror=shadow1,reason=queue_full"],
+            1);
+  EXPECT_EQ(got["sluice_mirror_sessions_cut_total,cluster=app,mirror=shadow1,reason=shadow_down"],
+            0);
+  EXPECT_EQ(got["sluice_mirror_shadow_errors_total,cluster=app,mirror=shadow1"], 1);
+  // Counters: the admin reset does not move them back.
+  Ok("SELECT * FROM stats_mirror_reset");
+  Feed();
+  got = read();
+  EXPECT_EQ(got["sluice_mirror_statements_total,cluster=app,mirror=shadow1"], 400);
+  EXPECT_EQ(got["sluice_mirror_sessions_cut_total,cluster=app,mirror=shadow1,reason=queue_full"],
+            2);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,0 +1,158 @@
+#include "proxy/shadow_session.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "proxy/worker.h"
+
+namespace sluice {
+
+const MirrorConfig* SampleMirror(const Runtime& rt, const std::string& source_cluster, double u) {
+  const MirrorConfig* m = rt.MirrorOfSource(source_cluster);
+  if (!m || !m->enabled || !(u < m->exposure)) return nullptr;
+  if (!rt.FindCluster(m->shadow)) return nullptr;
+  return m;
+}
+
+int ShadowServer(const Cluster& shadow, MirrorMode mode) {
+  int primary = -1, replica = -1;
+  for (size_t i = 0; i < shadow.servers.size(); ++i) {
+    const Server& s = shadow.servers[i];
+    // The monitor's SHUNNED is not a reason to skip the shadow: a shadow that really is down
+    // fails the connect, and the session is cut (shadow_down). An operator's OFFLINE is one.
+    if (s.state != ServerState::kOnline && s.state != ServerState::kShunned) continue;
+    if (s.role == ServerRole::kPrimary && primary < 0) primary = static_cast<int>(i);
+    if (s.role == ServerRole::kReplica && replica < 0) replica = static_cast<int>(i);
+  }
+  if (mode == MirrorMode::kReads && replica >= 0) return replica;
+  return primary;
+}
+
+ShadowSession::ShadowSession(Worker* w, Params p)
+    : worker_(w),
+      p_(std::move(p)),
+      queue_(p_.max_bytes, p_.max_statements),
+      pairer_(p_.max_statements) {
+  timer_ = evtimer_new(w->base(), &ShadowSession::OnTimeout, this);
+  partial()->SessionStarted(p_.mirror);
+}
+
+ShadowSession::~ShadowSession() {
+  if (timer_) event_free(timer_);
+}
+
+mirror::MirrorPartial* ShadowSession::partial() {
+  return worker_->mirror_feed().partial();
+}
+
+void ShadowSession::Record(const mirror::OutcomePair& pair) {
+  partial()->Add(pair);
+}
+
+void ShadowSession::Start() {
+  Connect();
+}
+
+void ShadowSession::Push(mirror::ShadowStatement s) {
+  if (cut_) return;
+  bool record = s.record;
+  mirror::Outcome source = record ? s.source : mirror::Outcome{};
+  if (!queue_.Push(std::move(s))) {
+    if (record) {
+      // Its source side still counts (unpaired), as every statement the shadow never ran.
+      if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
+    }
+    Cut(mirror::CutReason::kQueueFull, fmt::format("the shadow is {} statements ({} bytes) behind",
+                                                   queue_.size(), queue_.bytes()));
+    return;
+  }
+  if (record) {
+    if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
+  }
+  if (ready_ && !busy_) SendNext();
+}
+
+void ShadowSession::RecordUnpaired(mirror::Outcome source) {
+  if (cut_) return;
+  Record(mirror::OutcomePair{std::move(source), std::nullopt});
+}
+
+void ShadowSession::SendNext() {
+  while (ready_ && !busy_ && !cut_ && !queue_.empty()) {
+    busy_ = true;
+    sent_us_ = MonotonicUs();
+    timeval tv{p_.answer_timeout_ms / 1000, (p_.answer_timeout_ms % 1000) * 1000};
+    evtimer_add(timer_, &tv);
+    Send(queue_.front());  // may call Answered() at once (no response expected)
+  }
+  if (!busy_ && queue_.empty() && client_gone_) DeleteLater();
+}
+
+void ShadowSession::Ready() {
+  ready_ = true;
+  SendNext();
+}
+
+void ShadowSession::Answered(mirror::Outcome shadow) {
+  if (cut_ || !busy_) return;
+  evtimer_del(timer_);
+  mirror::ShadowStatement& s = queue_.front();
+  if (s.record) {
+    shadow.mirror = p_.mirror;
+    shadow.side = mirror::Side::kShadow;
+    shadow.session_id = p_.session_id;
+    shadow.seq = s.source.seq;
+    shadow.digest_hash = s.source.digest_hash;
+    shadow.digest_text = s.source.digest_text;
+    shadow.read = s.source.read;
+    shadow.start_us = sent_us_;
+    shadow.end_us = MonotonicUs();
+    std::deque<mirror::OutcomePair> unpaired;
+    auto pair = pairer_.AddShadow(std::move(shadow), &unpaired);
+    for (const auto& u : unpaired) Record(u);
+    if (pair) Record(*pair);
+  }
+  queue_.pop();
+  busy_ = false;
+  SendNext();
+}
+
+void ShadowSession::Failed(const std::string& why) {
+  Cut(mirror::CutReason::kShadowDown, why);
+}
+
+void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
+  if (cut_) return;
+  cut_ = true;
+  evtimer_del(timer_);
+  log::Info("mirror {}: session {} no longer mirrored ({}): {}", p_.mirror, p_.session_id,
+            mirror::CutReasonName(why), what);
+  Disconnect();
+  for (const auto& u : pairer_.Cut()) Record(u);
+  partial()->SessionCut(p_.mirror, why);
+  queue_.clear();
+  busy_ = false;
+  if (client_gone_) DeleteLater();
+}
+
+void ShadowSession::ClientGone() {
+  client_gone_ = true;
+  if (cut_ || (!busy_ && queue_.empty())) DeleteLater();
+}
+
+void ShadowSession::OnTimeout(evutil_socket_t, short, void* arg) {
+  auto* s = static_cast<ShadowSession*>(arg);
+  s->Failed(fmt::format("no answer from the shadow within {} ms", s->p_.answer_timeout_ms));
+}
+
+void ShadowSession::DeleteLater() {
+  if (deleting_) return;
+  deleting_ = true;
+  if (!cut_) Disconnect();
+  // Callers up the stack (a backend callback) may still look at this object.
+  event_base_once(
+      worker_->base(), -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* arg) { delete static_cast<ShadowSession*>(arg); }, this,
+      nullptr);
+}
+
+}  // namespace sluice

@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+"""Shadow-cluster mirroring (issue #15) and its report read back (issue #16), MariaDB.
+
+A private cluster (a primary; the sbtest tables prepared on it), a shadow made with
+`cluster.sh add-replica`, sluice with the shadow as a cluster without listen and a [[mirror]]
+to it. Then, in one cluster's life (each step's own asserts):
+
+1. MIRROR START forks the replica (writes held, the primary's position applied, the replica
+   detached: its events), sysbench oltp_read_write, 8 threads, transactions and prepared statements,
+   through sluice at exposure 1.0; MIRROR STOP; CHECKSUM TABLE of every sbtest table equal on
+   the source primary and the shadow (polled with a deadline while the shadow drains);
+   stats_mirror counts the sessions, none cut; MIRROR REPORT lists the sysbench digests with
+   executions on both sides and no new errors.
+2. exposure 0.5: 60 short sessions, about half mirrored (whole sessions, counted).
+3. The shadow SIGSTOPped for 4 s under sysbench with a small queue: the queue fills, the
+   sessions are cut (queue_full), production has 0 errors.
+4. The shadow killed mid-run: production has 0 errors, sessions cut (shadow_down), sluice
+   stays up; the shadow restarted, MIRROR START again: a new session is mirrored uncut.
+
+Usage: mirror_test.py SLUICE_BINARY
+Environment: SLUICE_CLUSTER_SCRIPT, SLUICE_SCRATCH_DIR.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import failover_test as ft  # noqa: E402
+import ops_common  # noqa: E402
+from ops_common import wait_until  # noqa: E402
+from sluice_proc import free_port  # noqa: E402
+
+# Sessions are replayed each in its own order, not in the source's commit order across
+# sessions: two transactions that write one row may commit the other way round on the shadow
+# (and a deadlock only the shadow hits rolls its transaction back there). 8 x 50,000 rows
+# keep sysbench's 8 threads (uniform ids) clear of each other's rows in a short run.
+TABLES = 8
+TABLE_SIZE = 50000
+# Deadlocks (1213) and lock waits (1205) are the database's answer to sysbench's own
+# contention, with or without sluice: sysbench rolls the transaction back and goes on. Any
+# other error fails the run.
+DB_ERRORS = "1213,1205"
+
+
+class MariadbMirrorTest(ft.HealthCase):
+    KIND = "mariadb"
+    REPLICAS = 0
+
+    def sysbench(self, port, user, password, command, seconds=0, threads=8, extra=()):
+        args = ["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+                "--mysql-port=%d" % port, "--mysql-user=" + user, "--mysql-password=" + password,
+                "--mysql-db=" + self.env["DATABASE"], "--tables=%d" % TABLES,
+                "--table_size=%d" % TABLE_SIZE, "--threads=%d" % threads,
+                "--mysql-ignore-errors=" + DB_ERRORS, "--rand-type=uniform"]
+        if seconds:
+            args += ["--time=%d" % seconds, "--events=0", "--report-interval=0"]
+        args += list(extra) + [command]
+        return subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
+
+    def app_sysbench(self, seconds, **kw):
+        e = self.env
+        return self.sysbench(self.sluice.port, e["APP_USER"], e["APP_PASSWORD"], "run", seconds,
+                             **kw)
+
+    def checksums(self, port):
+        c = self.db.direct(port)
+        try:
+            with c.cursor() as cur:
+                cur.execute("CHECKSUM TABLE " + ", ".join("sbtest%d" % (i + 1)
+                                                          for i in range(TABLES)))
+                return tuple(r[1] for r in cur.fetchall())
+        finally:
+            c.close()
+
+    def rows(self, port, table):
+        c = self.db.direct(port)
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT id, CONCAT(k, ':', LEFT(c, 12)) FROM sbtest%d" % table)
+                return cur.fetchall()
+        finally:
+            c.close()
+
+    def mirror_stats(self):
+        rows = self.admin("SELECT sessions, statements, cuts_queue_full, cuts_shadow_down, "
+                          "cuts_other FROM stats_mirror WHERE mirror = 'm1'")
+        return tuple(int(v) for v in rows[0]) if rows else (0, 0, 0, 0, 0)
+
+    def settled_stats(self):
+        """stats_mirror once two readings 1.2 s apart agree (workers hand over each second)."""
+        last = [None]
+
+        def same():
+            now = self.mirror_stats()
+            if now == last[0]:
+                return now
+            last[0] = now
+            time.sleep(1.2)
+            return None
+        return wait_until("stats_mirror to settle", same, timeout=20)
+
+    def test_mirror_traffic(self):
+        e = self.env
+        prep = self.sysbench(int(e["PRIMARY_PORT"]), e["ADMIN_USER"], e["ADMIN_PASSWORD"],
+                             "prepare")
+        self.assertEqual(prep.returncode, 0, prep.stdout + prep.stderr)
+        shadow_port = int(ft.cluster_sh("add-replica", self.dir).strip().split()[-1])
+        self.metrics_port = free_port()
+        shadow_toml = "\n".join([
+            "[[cluster]]", 'name = "shadow"', 'protocol = "mysql"', "writer_hostgroup = 10",
+            "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
+            'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false",
+            "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
+            '  role = "primary"', "",
+            "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
+            # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
+            "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
+            "queue_bytes = 134217728", "",
+            "[metrics]", 'listen = "127.0.0.1:%d"' % self.metrics_port])
+        self.start_sluice(replicas=False, extra_toml=shadow_toml,
+                          cluster_options={"reader_fallback_to_writer": True})
+        self.assertEqual(ops_common.http_get(self.metrics_port, "/health/live")[0], 200)
+
+        # 1. MIRROR START forks the replica (hold, position, detach); sysbench at exposure
+        # 1.0; the shadow ends with the source's tables.
+        c = self.db.direct(shadow_port)
+        self.assertEqual(self.db.one(c, "SELECT @@read_only"), 1)  # a replica until START
+        c.close()
+        started = self.admin("MIRROR START m1")[0][0]
+        print("MIRROR START:", started)
+        self.assertRegex(started, r"forked at \S+ .*mirroring is on")
+        self.assertTrue(self.db.is_primary(shadow_port))  # detached: writable, not replicating
+        fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
+        self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
+        run = self.app_sysbench(8)
+        self.assertEqual(run.returncode, 0, run.stdout[-3000:] + run.stderr[-3000:])
+        self.assertNotIn("FATAL", run.stdout + run.stderr)
+        # A table only the source has: the shadow's error is an outcome, not a cut.
+        c = self.db.direct(int(e["PRIMARY_PORT"]))
+        self.db.run(c, "CREATE TABLE only_source (id INT PRIMARY KEY)")
+        self.db.run(c, "GRANT SELECT ON %s.only_source TO '%s'@'%%'" % (e["DATABASE"], e["APP_USER"]))
+        c.close()
+        c = self.db.app(self.sluice.port)
+        self.assertEqual(self.db.one(c, "SELECT COUNT(*) FROM only_source"), 0)
+        c.close()
+        self.admin("MIRROR STOP m1")
+        source = self.checksums(int(e["PRIMARY_PORT"]))
+        try:
+            wait_until("the shadow's checksums equal to the source's %r" % (source,),
+                       lambda: self.checksums(shadow_port) == source, timeout=60, step=0.5)
+        except AssertionError:
+            print("stats_mirror:", self.mirror_stats())
+            print([(r[2], r[8], r[12]) for r in self.admin("MIRROR REPORT m1") if r[8] != "0"])
+            print(self.admin("SELECT kind, message FROM stats_events WHERE kind LIKE 'MIRROR%'"))
+            for i in range(TABLES):
+                a = dict(self.rows(int(e["PRIMARY_PORT"]), i + 1))
+                b = dict(self.rows(shadow_port, i + 1))
+                diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+                print("sbtest%d: %d rows differ, e.g. %s" % (i + 1, len(diff), [
+                    (k, a.get(k), b.get(k)) for k in diff[:5]]))
+            print(self.sluice.log_tail(40))
+            raise
+        sessions, statements, qfull, down, other = wait_until(
+            "stats_mirror", lambda: self.mirror_stats()[0] >= 8 and self.mirror_stats(),
+            timeout=10)
+        print("exposure 1.0: sessions %d, statements %d, cuts %d/%d/%d" %
+              (sessions, statements, qfull, down, other))
+        self.assertEqual((qfull, down, other), (0, 0, 0))
+        self.assertGreater(statements, 1000)
+        def settled_report():
+            rows = self.admin("MIRROR REPORT m1")
+            src = sum(int(r[3]) for r in rows)
+            return rows if rows and src == sum(int(r[4]) for r in rows) else None
+        report = wait_until("every statement's shadow outcome in the report", settled_report,
+                            timeout=15, step=0.5)
+        self.assertGreater(len(report), 5)
+        point = [r for r in report if r[2].startswith("SELECT c FROM sbtest")]
+        self.assertTrue(point, [r[2] for r in report])
+        for r in report:
+            print("  %-18s %-28s src %6s shadow %6s new_errors %s  %s" %
+                  (r[0], r[1], r[3], r[4], r[9], r[2][:60]))
+            if "only_source" in r[2]:
+                self.assertEqual((r[1], r[9]), ("new errors", "1"), r)
+                self.assertIn("doesn't exist", r[12])  # the shadow's own error text
+                continue
+            self.assertEqual(r[9], "0", r)  # new_errors: the same workload, no schema change
+            if r[0] != "other":
+                self.assertEqual(r[3], r[4], r)  # every statement ran on both sides
+
+        # 2. exposure 0.5: about half of 60 sessions, each whole.
+        self.admin("UPDATE mirrors SET exposure = 0.5, enabled = 1")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        for _ in range(60):
+            c = self.db.app(self.sluice.port)
+            self.db.one(c, "SELECT 1")
+            self.db.one(c, "SELECT COUNT(*) FROM sbtest1")
+            c.close()
+        half = self.settled_stats()[0]
+        print("exposure 0.5: %d of 60 sessions mirrored" % half)
+        self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
+
+        # 3. A shadow stopped for 4 s: the queue fills, sessions are cut, production goes on.
+        self.admin("UPDATE mirrors SET exposure = 1.0, queue_statements = 50")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        with open(os.path.join(self.dir, "pids", "replica1.pid")) as f:
+            shadow_pid = int(f.read())
+        result = {}
+        t = threading.Thread(target=lambda: result.update(run=self.app_sysbench(8)))
+        t.start()
+        time.sleep(2)
+        os.kill(shadow_pid, signal.SIGSTOP)
+        try:
+            time.sleep(4)
+        finally:
+            os.kill(shadow_pid, signal.SIGCONT)
+        t.join(180)
+        run = result["run"]
+        self.assertEqual(run.returncode, 0, run.stdout[-3000:] + run.stderr[-3000:])
+        self.assertNotIn("FATAL", run.stdout + run.stderr)
+        stats = self.settled_stats()
+        print("stopped shadow: sessions %d, cuts queue_full %d" % (stats[0], stats[2]))
+        self.assertGreaterEqual(stats[2], 1)
+
+        # 4. The shadow killed mid-run: production has no errors, the sessions are cut.
+        self.admin("UPDATE mirrors SET queue_statements = 200000")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        result = {}
+        t = threading.Thread(target=lambda: result.update(run=self.app_sysbench(6)))
+        t.start()
+        time.sleep(2)
+        ft.cluster_sh("kill-node", self.dir, "replica1")
+        t.join(180)
+        run = result["run"]
+        self.assertEqual(run.returncode, 0, run.stdout[-3000:] + run.stderr[-3000:])
+        self.assertNotIn("FATAL", run.stdout + run.stderr)
+        stats = self.settled_stats()
+        print("killed shadow: sessions %d, cuts shadow_down %d (all: %r)" % (stats[0], stats[3],
+                                                                           stats))
+        self.assertGreaterEqual(stats[3], 1)
+        c = self.db.app(self.sluice.port)
+        self.assertEqual(self.db.one(c, "SELECT 1"), 1)  # sluice is up
+        c.close()
+        ft.cluster_sh("start-node", self.dir, "replica1")
+        self.admin("MIRROR STOP m1")
+        # Not a replica any more: START only switches mirroring on.
+        self.assertIn("independent: mirroring is on", self.admin("MIRROR START m1")[0][0])
+
+        def mirrored_uncut():
+            # Until the monitor sees the restarted shadow ONLINE a new session is cut at once.
+            self.admin("SELECT * FROM stats_mirror_reset")
+            c = self.db.app(self.sluice.port)
+            self.db.one(c, "SELECT COUNT(*) FROM sbtest1")
+            c.close()
+            st = self.settled_stats()
+            return st[1] >= 1 and st[2:] == (0, 0, 0)
+        wait_until("a session mirrored uncut after the restart", mirrored_uncut, timeout=40,
+                   step=0.5)
+        # 5. The per-cluster metrics saw all of it (lifetime counters: the resets keep them).
+        metrics = ops_common.http_get(self.metrics_port, "/metrics")[1]
+
+        def metric(name, reason=None):
+            labels = 'cluster="test",mirror="m1"' + (',reason="%s"' % reason if reason else "")
+            m = re.search(r'(?m)^%s\{%s\} (\S+)$' % (name, labels), metrics)
+            self.assertIsNotNone(m, "%s{%s} in\n%s" % (name, labels, metrics[-3000:]))
+            return float(m.group(1))
+        self.assertGreater(metric("sluice_mirror_statements_total"), 1000)
+        # phase 1: 9 (sysbench and the only_source session), 2: 15 at least, 3 and 4: 8 each
+        self.assertGreaterEqual(metric("sluice_mirror_sessions_total"), 9 + 15 + 8 + 8)
+        self.assertGreaterEqual(metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
+        self.assertGreaterEqual(metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
+        self.assertGreaterEqual(metric("sluice_mirror_shadow_errors_total"), 1)
+        events = [r[0] for r in self.events()]
+        self.assertIn("MIRROR_START", events)
+        self.assertIn("MIRROR_STOP", events)
+
+
+if __name__ == "__main__":
+    ft.SLUICE = sys.argv[1]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
