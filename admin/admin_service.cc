@@ -49,7 +49,9 @@ std::string StatsSchemaSql() {
       "CREATE TABLE main.stats_events (time TEXT, kind TEXT, cluster TEXT, server TEXT, message "
       "TEXT);\n"
       "CREATE TABLE main.stats_monitor (time TEXT, cluster TEXT, server TEXT, ok INT, latency_us "
-      "INT, role TEXT, lag_ms INT, error TEXT);\n";
+      "INT, role TEXT, lag_ms INT, error TEXT);\n"
+      "CREATE TABLE main.stats_fleet (instance TEXT, heartbeat_age_ms INT, leader INT, "
+      "topology_revision INT, config_revision INT, self INT);\n";
   return sql;
 }
 
@@ -275,6 +277,18 @@ Status AdminService::LoadToRuntime(unsigned groups) {
   else
     runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
   events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
+  if (health_.fleet_publish) {  // the whole fleet takes the same tables (coordination/)
+    auto tables = ExportTablesLocked(groups);
+    Status st = tables.ok() ? health_.fleet_publish(*tables) : tables.status();
+    if (!st.ok()) {
+      events_->Append("FLEET_CONFIG_REJECTED", "", "",
+                      "loaded here but not published to the fleet: " + st.message());
+      return Unavailable(what +
+                         " loaded to this instance's runtime but not published to the "
+                         "fleet: " +
+                         st.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -424,6 +438,12 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_monitor").status());
     for (const SqlRow& r : health_.monitor_rows())
       SLUICE_RETURN_IF_ERROR(Insert(&db_, "stats_monitor", r));
+  }
+  if (MentionsTable(text, "stats_fleet")) {
+    SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_fleet").status());
+    if (health_.fleet_rows)
+      for (const SqlRow& r : health_.fleet_rows())
+        SLUICE_RETURN_IF_ERROR(Insert(&db_, "stats_fleet", r));
   }
   if (MentionsTable(text, "stats_events")) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_events").status());

@@ -28,7 +28,9 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
   server_ = std::make_unique<AdminServer>(config_.admin, service_.get());
   if (Status s = server_->Start(); !s.ok()) return s;
   metrics_ = std::make_unique<MetricsExporter>(runtime, stats_.get());
-  return metrics_->Start(config_.metrics);
+  SLUICE_RETURN_IF_ERROR(metrics_->Start(config_.metrics));
+  for (const auto& c : extra_metrics_) metrics_->Register(c);
+  return Status::Ok();
 }
 
 void ControlPlane::PollLoop() {

@@ -32,6 +32,8 @@ class ControlPlane {
   // the metrics endpoint.
   Status Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> mailboxes);
   void Stop();
+  // More families for the metrics endpoint (the fleet's); set before Start.
+  void AddMetrics(std::shared_ptr<prometheus::Collectable> c) { extra_metrics_.push_back(c); }
 
   EventLog& events() { return events_; }
   StatsCollector* stats() { return stats_.get(); }
@@ -48,6 +50,7 @@ class ControlPlane {
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<AdminServer> server_;
   std::unique_ptr<MetricsExporter> metrics_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_metrics_;
   std::thread poller_;
   std::mutex mu_;
   std::condition_variable cv_;

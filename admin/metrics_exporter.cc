@@ -199,4 +199,8 @@ Status MetricsExporter::Start(const MetricsSettings& m) {
   return Status::Ok();
 }
 
+void MetricsExporter::Register(const std::shared_ptr<prometheus::Collectable>& c) {
+  if (exposer_) exposer_->RegisterCollectable(c);
+}
+
 }  // namespace sluice

@@ -42,6 +42,8 @@ class MetricsExporter {
   ~MetricsExporter();
   // Binds host:port; an error when the port is taken.
   Status Start(const MetricsSettings& settings);
+  // Another source of families on the same endpoint (no-op while the endpoint is disabled).
+  void Register(const std::shared_ptr<prometheus::Collectable>& c);
 
  private:
   std::shared_ptr<SluiceCollectable> collectable_;

@@ -135,6 +135,24 @@ class ClusterMonitor {
   void Event(std::string_view kind, std::string_view server, const std::string& msg) {
     owner_->Event(kind, name_, server, msg);
   }
+  // --- coordination hook (coordination/leadership.h): the fleet's leader alone acts, and
+  // writes each step before it takes it. No leadership: a single instance, which acts.
+  coordination::Leadership* Fleet() const { return owner_->hooks_.leadership; }
+  bool Orchestrates() const { return !Fleet() || Fleet()->MayOrchestrate(name_); }
+  bool Intent(const std::string& phase, const std::string& old, const std::string& target) {
+    if (!Fleet()) return true;
+    if (step_.id == 0 || phase == "fence") step_ = {"failover", "", old, "", "", "", UnixMs()};
+    step_.phase = phase, step_.old_primary = old, step_.target = target;
+    return Fleet()->RecordIntent(name_, step_);
+  }
+  void Outcome(const std::string& phase, const std::string& detail) {
+    if (!Fleet() || step_.id == 0) return;
+    step_.phase = phase, step_.detail = detail;
+    Fleet()->RecordOutcome(name_, step_);
+    step_ = {};
+  }
+  coordination::Step step_;  // the failover in progress, as recorded in the fleet
+  // --- end of the coordination hook
 
   HealthMonitor* owner_;
   std::string name_;
@@ -294,16 +312,22 @@ void ClusterMonitor::Round() {
     return changed;
   });
 
+  const bool acts = Orchestrates();  // coordination hook: followers only monitor
+  if (!acts) headless_old_.clear();
   for (const Server& s : c.servers)
-    if (s.state == ServerState::kOfflineHard && results[s.name()])
+    if (acts && s.state == ServerState::kOfflineHard && results[s.name()])
       FenceReturned(c, s, *results[s.name()]);
+  // coordination hook: a failover the previous leader left unfinished is finished here.
+  if (acts && Fleet() && headless_old_.empty())
+    if (auto u = Fleet()->Unfinished(name_); u && u->action == "failover")
+      step_ = *u, headless_old_ = u->old_primary, paused_since_ms_ = now;
 
   if (!headless_old_.empty()) {
     RetryHeadless(c, now);
     return;
   }
   CheckPrimaryDeath(c, primary, primary_check != nullptr, now);
-  if (primary_check) Discover(c, primary_check, now);
+  if (acts && primary_check) Discover(c, primary_check, now);
 }
 
 void ClusterMonitor::FenceReturned(const Cluster& c, const Server& s, const NodeCheck& k) {
@@ -344,6 +368,12 @@ void ClusterMonitor::CheckPrimaryDeath(const Cluster& c, const Server* primary, 
   if (!c.auto_failover) {
     if (primary_failures_ == 2 || primary_failures_ % 30 == 0)
       Event("FAILOVER_REFUSED", primary->name(), "primary is dead and auto_failover is off");
+    return;
+  }
+  if (!Orchestrates()) {  // coordination hook: the leader fails over; this one follows
+    if (primary_failures_ == 2 || primary_failures_ % 30 == 0)
+      log::Info("cluster {}: primary {} is dead; the fleet's leader ({}) fails over", name_,
+                primary->name(), Fleet()->Leader());
     return;
   }
   Event("FAILOVER", primary->name(),
@@ -405,6 +435,7 @@ std::optional<Candidate> ClusterMonitor::Choose(const Cluster& c, const std::str
 
 bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, int64_t now) {
   if (headless_old_.empty()) {
+    if (!Intent("fence", old_primary, "")) return false;  // coordination hook
     paused_since_ms_ = now;
     owner_->topology_->Update([&](Overlay* o) {
       ClusterOverlay& co = o->clusters[name_];
@@ -416,7 +447,26 @@ bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, 
   }
   headless_old_ = old_primary;
   std::string why;
-  std::optional<Candidate> cand = Choose(c, old_primary, &why);
+  std::optional<Candidate> cand;
+  // coordination hook: a promotion a previous leader intended is finished on its target.
+  if (Fleet() && step_.phase == "promote" && !step_.target.empty()) {
+    const Server* t = nullptr;
+    for (const Server& s : c.servers)
+      if (s.name() == step_.target) t = &s;
+    auto k = t ? Watch(c, *t).node->Check() : Result<NodeCheck>(NotFound("not in the cluster"));
+    if (k.ok()) {
+      watch_[t->name()].last = *k;
+      cand = Candidate{};
+      cand->name = t->name();
+      Event("FAILOVER_RESUMED", t->name(), "finishing the promotion " + step_.leader + " intended");
+    } else {
+      Event("FAILOVER_ABANDONED", step_.target,
+            "the intended target is unreachable: " + k.status().message() + "; choosing again");
+      Outcome("abandoned", k.status().message());
+      Intent("fence", old_primary, "");
+    }
+  }
+  if (!cand) cand = Choose(c, old_primary, &why);
   if (!cand) {
     // Said once per reason: the check repeats every round while the primary stays dead.
     if (why != last_refusal_) {
@@ -432,7 +482,11 @@ bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, 
     if (s.name() == cand->name) target = &s;
   Event("FAILOVER", cand->name,
         fmt::format("candidate chosen (position {}, priority {})", cand->position, cand->priority));
-  Status st = Promote(c, *target, *watch_[target->name()].last);
+  if (!Intent("promote", old_primary, target->name())) return false;  // coordination hook
+  // A target that already is a primary was promoted by a leader that died before its outcome.
+  Status st = Fleet() && watch_[target->name()].last->is_primary
+                  ? Status::Ok()
+                  : Promote(c, *target, *watch_[target->name()].last);
   if (!st.ok()) {
     Event("FAILOVER_REFUSED", cand->name, "promotion failed: " + st.message());
     return false;
@@ -445,6 +499,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const std::string& old_primary, 
           r.ok() ? "now replicates from " + target->name() : "re-point failed: " + r.message());
   }
   Publish(c, target->name(), old_primary, true);
+  Outcome("done", "new primary " + target->name());  // coordination hook
   headless_old_.clear();
   Event("FAILOVER_DONE", target->name(),
         fmt::format("new primary {} (old {} fenced, needs rejoin); writes paused for {} ms",
@@ -622,6 +677,9 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check, 
 
 Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   std::lock_guard<std::mutex> a(action_mu_);
+  if (!Orchestrates())  // coordination hook
+    return Unavailable("this instance does not lead the fleet: run SWITCHOVER on " +
+                       Fleet()->Leader());
   Cluster c = Composed();
   const Server* old = nullptr;
   const Server* target = nullptr;

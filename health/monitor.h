@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordination/leadership.h"
 #include "health/topology.h"
 
 namespace sluice::health {
@@ -40,6 +41,10 @@ struct MonitorHooks {
   // Backend connections borrowed on SERVER ("host:port") of CLUSTER right now (stats
   // collector's conns_used); null: switchover drains for a fixed moment instead.
   std::function<int64_t(const std::string& cluster, const std::string& server)> in_flight;
+  // A fleet ([coordination]): only while it says so does this instance fail over, switch
+  // over, fence or add discovered servers, and each step is recorded there first. Null: a
+  // single instance, which always may.
+  coordination::Leadership* leadership = nullptr;
 };
 
 class ClusterMonitor;

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +16,9 @@
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
 #include "common/log.h"
+#include "coordination/fleet.h"
+#include "coordination/fleet_metrics.h"
+#include "health/fleet_overlay.h"
 #include "health/monitor.h"
 #include "health/topology.h"
 #include "proxy/shared.h"
@@ -91,8 +96,10 @@ void DrainWorkers(std::vector<std::unique_ptr<sluice::Worker>>& workers, int tim
 }
 
 // The admin port's events and the stats collector's gauge, for health/.
-sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control) {
+sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control,
+                                         sluice::coordination::Fleet* fleet) {
   sluice::health::MonitorHooks h;
+  h.leadership = fleet;
   h.event = [control](std::string_view kind, std::string_view cluster, std::string_view server,
                       std::string_view message) {
     control->events().Append(kind, cluster, server, message);
@@ -108,8 +115,20 @@ sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control) {
 }
 
 sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* topology,
-                                                   sluice::health::HealthMonitor* monitor) {
+                                                   sluice::health::HealthMonitor* monitor,
+                                                   sluice::coordination::Fleet* fleet) {
   sluice::AdminService::HealthHooks h;
+  if (fleet) {
+    h.fleet_rows = [fleet] {
+      std::vector<sluice::SqlRow> rows;
+      for (const auto& f : fleet->Instances())
+        rows.push_back({f.instance, std::to_string(f.heartbeat_age_ms), f.leader ? "1" : "0",
+                        std::to_string(f.topology_revision), std::to_string(f.config_revision),
+                        f.self ? "1" : "0"});
+      return rows;
+    };
+    h.fleet_publish = [fleet](const std::string& tables) { return fleet->PublishConfig(tables); };
+  }
   h.config = [topology] { return topology->config(); };
   h.publish = [topology](sluice::Runtime rt) { topology->SetConfig(std::move(rt)); };
   h.switchover = [monitor](const std::string& cluster, const std::string& target) {
@@ -124,6 +143,32 @@ sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* top
     return rows;
   };
   return h;
+}
+
+// [coordination]: this instance in a fleet, its verdicts shared through etcd.
+std::unique_ptr<sluice::coordination::Fleet> MakeFleet(const sluice::Runtime& rt,
+                                                       sluice::health::Topology* topology,
+                                                       sluice::ControlPlane* control) {
+  using namespace sluice;
+  if (!rt.coordination.enabled()) return nullptr;
+  std::string name = rt.coordination.instance;
+  if (name.empty()) {  // the host name and admin port: unique per host and instance
+    char host[HOST_NAME_MAX + 1] = {};
+    gethostname(host, sizeof host - 1);
+    name = std::string(host) + ":" + std::to_string(rt.admin.listen_port);
+  }
+  coordination::FleetHooks fh;
+  fh.verdict = [topology] { return health::VerdictOf(topology->overlay()); };
+  fh.apply_topology = [topology](const coordination::FleetTopology& t) {
+    topology->Update([&](health::Overlay* o) { return health::ApplyVerdict(t, o); });
+  };
+  fh.apply_config = [control](const std::string& tables) {
+    return control->service()->ApplyFleetTables(tables);
+  };
+  fh.event = [control](std::string_view kind, std::string_view message) {
+    control->events().Append(kind, "", "", message);
+  };
+  return std::make_unique<coordination::Fleet>(rt.coordination, name, std::move(fh));
 }
 
 }  // namespace
@@ -190,8 +235,11 @@ int main(int argc, char** argv) {
   // From here on every publish is config + health overlay (health/topology.h).
   health::Topology topology(&shared->runtime);
   topology.SetConfig(rt);
-  health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
-  (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor));
+  // Declared before the monitor, which asks it, so that it outlives it.
+  auto fleet = MakeFleet(rt, &topology, control->get());
+  health::HealthMonitor monitor(&topology, HealthHooks(control->get(), fleet.get()));
+  (*control)->service()->SetHealthHooks(AdminHealthHooks(&topology, &monitor, fleet.get()));
+  if (fleet) (*control)->AddMetrics(std::make_shared<coordination::FleetMetrics>(fleet.get()));
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -213,6 +261,7 @@ int main(int argc, char** argv) {
     DrainWorkers(workers, 0, done);
     return 1;
   }
+  if (fleet) fleet->Start();
   monitor.Start();
   for (const Cluster& c : snapshot->clusters)
     log::Info("cluster {} ({}) listening on {}:{} with {} servers", c.name,
@@ -223,6 +272,7 @@ int main(int argc, char** argv) {
   sigwait(&sigs, &sig);
   log::Info("received {}, draining (up to {} ms)", strsignal(sig), snapshot->drain_timeout_ms);
   monitor.Stop();
+  if (fleet) fleet->Stop();
   (*control)->Stop();
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
   log::Info("sluice stopped");

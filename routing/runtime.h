@@ -139,6 +139,16 @@ struct MetricsSettings {
   uint16_t listen_port = 0;  // 0: disabled
 };
 
+// [coordination]: several sluice instances as one fleet through etcd (coordination/).
+// Empty etcd: a single instance, no fleet.
+struct CoordinationSettings {
+  std::string etcd;  // "host:port,host:port" of etcd's client endpoints
+  std::string prefix = "/sluice";
+  std::string instance;  // unique in the fleet; default: the host name and admin port
+  int lease_ttl_s = 5;
+  bool enabled() const { return !etcd.empty(); }
+};
+
 struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
@@ -152,6 +162,7 @@ struct Runtime {
   std::shared_ptr<const routing::RuleSet> rule_set;
   AdminSettings admin;
   MetricsSettings metrics;
+  CoordinationSettings coordination;
 
   const Cluster* FindCluster(const std::string& name) const;
   const User* FindUser(const std::string& name) const;
