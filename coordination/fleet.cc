@@ -183,6 +183,9 @@ void Fleet::Apply(const KeyValue& kv) {
     return;
   }
   if (kv.key == ConfigKey(settings_.prefix)) {
+    // A re-read after an outage sees the same revision again: judged once.
+    if (kv.mod_revision <= config_seen_) return;
+    config_seen_ = kv.mod_revision;
     json j = json::parse(kv.value, nullptr, false);
     std::string origin = j.is_object() ? j.value("origin", "") : "";
     if (origin == instance_) {  // LOADed here: already this instance's runtime

@@ -101,6 +101,7 @@ class Fleet : public Leadership {
   bool stop_ = false;
   std::string last_published_;  // the topology this instance last wrote or applied
   bool was_connected_ = true;
+  int64_t config_seen_ = 0;  // the newest config revision judged (watcher thread only)
   std::thread ticker_;
   std::thread watcher_;
 };

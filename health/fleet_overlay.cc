@@ -44,7 +44,13 @@ bool ApplyVerdict(const coordination::FleetTopology& verdict, Overlay* overlay) 
     if (co.writes_paused != v.writes_paused) co.writes_paused = v.writes_paused, changed = true;
     for (const auto& [hp, fs] : v.servers) {
       ServerOverlay& so = co.servers[hp];
-      if (so.role != fs.role) so.role = fs.role, changed = true;
+      if (so.role != fs.role) {
+        so.role = fs.role;
+        // As the leader's Publish: the new primary is online (this instance's monitor starts
+        // its verdict afresh when it sees the role moved).
+        if (fs.role == ServerRole::kPrimary) so.state = ServerState::kOnline;
+        changed = true;
+      }
       if (so.fenced != fs.fenced) so.fenced = fs.fenced, changed = true;
       if (fs.discovered && !so.discovered) {
         so.discovered = fs.discovered;

@@ -91,6 +91,9 @@ struct ServerWatch {
   int64_t behind_since_ms = 0;  // when a replica without a reported lag fell behind
   bool rejoin_reported = false;
   int missing_rounds = 0;  // discovered and no longer seen
+  // coordination hook: the role of the last round; a role the fleet's leader moved starts
+  // the server's verdict afresh, as the leader's own Publish does.
+  std::optional<ServerRole> role;
 };
 
 class ClusterMonitor {
@@ -287,6 +290,9 @@ void ClusterMonitor::Round() {
   std::vector<std::pair<std::string, bool>> changes;
   for (const Server& s : c.servers) {
     ServerWatch& w = watch_[s.name()];
+    if (w.role && *w.role != s.role)  // coordination hook (see ServerWatch::role)
+      w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
+    w.role = s.role;
     bool good = results[s.name()].has_value() && w.last_error.empty();
     if (w.health.Observe(good)) changes.push_back({s.name(), w.health.healthy()});
   }
@@ -303,6 +309,9 @@ void ClusterMonitor::Round() {
     for (const Server& s : c.servers) {
       ServerWatch& w = watch_[s.name()];
       ServerOverlay& so = co.servers[s.name()];
+      // coordination hook: the fleet's leader moved its role during this round; this round
+      // checked it in its old role, the next one judges it afresh.
+      if (so.role && *so.role != s.role) continue;
       ServerState st = w.health.healthy() ? ServerState::kOnline : ServerState::kShunned;
       if (so.state == ServerState::kOfflineSoft) st = ServerState::kOfflineSoft;
       if (so.state != st) so.state = st, changed = true;

@@ -291,7 +291,8 @@ TEST(FleetTopologyCodec, RoundTripsAndRejectsGarbage) {
 TEST(ApplyVerdict, FollowerTakesRolesFencesPauseAndDiscoveriesKeepsItsStates) {
   health::Overlay mine;
   mine.clusters["app"].servers["127.0.0.1:3306"].state = ServerState::kShunned;
-  mine.clusters["app"].servers["127.0.0.1:3307"].state = ServerState::kOnline;
+  // Shunned here: this instance's monitor saw a "replica" answer as a primary.
+  mine.clusters["app"].servers["127.0.0.1:3307"].state = ServerState::kShunned;
   mine.clusters["app"].servers["127.0.0.1:3307"].lag_ms = 300;
   FleetTopology v;
   v.clusters["app"].servers["127.0.0.1:3306"].fenced = true;
@@ -306,6 +307,7 @@ TEST(ApplyVerdict, FollowerTakesRolesFencesPauseAndDiscoveriesKeepsItsStates) {
   EXPECT_TRUE(co.servers.at("127.0.0.1:3306").fenced);
   EXPECT_EQ(co.servers.at("127.0.0.1:3306").state, ServerState::kShunned);  // its own verdict
   EXPECT_EQ(co.servers.at("127.0.0.1:3307").role, ServerRole::kPrimary);
+  EXPECT_EQ(co.servers.at("127.0.0.1:3307").state, ServerState::kOnline);
   EXPECT_EQ(co.servers.at("127.0.0.1:3307").lag_ms, 0);
   EXPECT_TRUE(co.servers.at("127.0.0.1:3309").discovered.has_value());
   EXPECT_FALSE(health::ApplyVerdict(v, &mine)) << "the same revision twice changes nothing";
