@@ -117,6 +117,7 @@ void Fleet::TickLoop() {
           last_published_ = enc;
           topology_rev_.store(rev);
           log::Info("fleet: published topology revision {}", rev);
+          if (hooks_.published) hooks_.published(rev);
         }
       }
     }
@@ -173,7 +174,7 @@ void Fleet::Apply(const KeyValue& kv) {
                      fmt::format("revision {}: {}", kv.mod_revision, t.status().message()));
       return;
     }
-    if (hooks_.apply_topology) hooks_.apply_topology(*t);
+    if (hooks_.apply_topology) hooks_.apply_topology(*t, kv.mod_revision);
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_published_ = kv.value;

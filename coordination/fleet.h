@@ -27,7 +27,9 @@ struct FleetHooks {
   // The leader's current verdict (health's overlay), published when it changes.
   std::function<FleetTopology()> verdict;
   // A follower applies the leader's published verdict.
-  std::function<void(const FleetTopology&)> apply_topology;
+  std::function<void(const FleetTopology&, int64_t revision)> apply_topology;
+  // The leader published its verdict as REVISION.
+  std::function<void(int64_t revision)> published;
   // A configuration another instance LOADed (the JSON PublishConfig was given); an error
   // keeps the previous runtime.
   std::function<Status(const std::string& tables_json)> apply_config;

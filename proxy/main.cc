@@ -159,8 +159,18 @@ std::unique_ptr<sluice::coordination::Fleet> MakeFleet(const sluice::Runtime& rt
   }
   coordination::FleetHooks fh;
   fh.verdict = [topology] { return health::VerdictOf(topology->overlay()); };
-  fh.apply_topology = [topology](const coordination::FleetTopology& t) {
-    topology->Update([&](health::Overlay* o) { return health::ApplyVerdict(t, o); });
+  fh.apply_topology = [topology](const coordination::FleetTopology& t, int64_t revision) {
+    topology->Update([&](health::Overlay* o) {
+      bool changed = health::ApplyVerdict(t, o) || o->fleet_revision != revision;
+      o->fleet_revision = revision;
+      return changed;
+    });
+  };
+  fh.published = [topology](int64_t revision) {
+    topology->Update([&](health::Overlay* o) {
+      o->fleet_revision = revision;
+      return true;
+    });
   };
   fh.apply_config = [control](const std::string& tables) {
     return control->service()->ApplyFleetTables(tables);

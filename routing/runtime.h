@@ -163,6 +163,8 @@ struct Runtime {
   AdminSettings admin;
   MetricsSettings metrics;
   CoordinationSettings coordination;
+  // The fleet's topology revision (etcd) this snapshot applies; 0 without a fleet.
+  int64_t topology_revision = 0;
 
   const Cluster* FindCluster(const std::string& name) const;
   const User* FindUser(const std::string& name) const;

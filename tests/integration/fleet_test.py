@@ -263,6 +263,8 @@ class KillPrimaryMixin:
         for s in self.sluices:
             self.assertEqual(self.fleet_row(s)["topology_revision"], rev, s.name)
             self.assertEqual(self.metric(s, "sluice_fleet_topology_revision"), rev)
+            shown = self.admin(s, "SELECT DISTINCT topology_revision FROM runtime_servers")
+            self.assertEqual([int(r[0]) for r in shown], [rev], s.name)
         # Writes through either instance land on the new primary.
         for i, s in enumerate(self.sluices):
             self.write(s, 5000 + i)
