@@ -99,14 +99,19 @@ void Election::Tick(const std::string& heartbeat) {
     renewed_ms_ = now;
     renewals_.fetch_add(1, std::memory_order_relaxed);
   }
-  json hb{{"instance", options_.instance},
-          {"unix_ms", UnixMs()},
-          {"leader", leader_.load() ? 1 : 0},
-          {"info", json::parse(heartbeat.empty() ? "{}" : heartbeat, nullptr, false)}};
-  if (!store_->Put(InstanceKey(options_.prefix, options_.instance), hb.dump(), lease_).ok()) {
-    connected_.store(false, std::memory_order_relaxed);
-    if (!FreshLocked(now)) LoseLeadershipLocked("etcd unreachable");
-    return;
+  if (heartbeat != heartbeat_written_ || lease_ != heartbeat_lease_ ||
+      leader_.load() != heartbeat_leader_ || now - heartbeat_ms_ >= ttl_ms / 3) {
+    json hb{{"instance", options_.instance},
+            {"unix_ms", UnixMs()},
+            {"leader", leader_.load() ? 1 : 0},
+            {"info", json::parse(heartbeat.empty() ? "{}" : heartbeat, nullptr, false)}};
+    if (!store_->Put(InstanceKey(options_.prefix, options_.instance), hb.dump(), lease_).ok()) {
+      connected_.store(false, std::memory_order_relaxed);
+      if (!FreshLocked(now)) LoseLeadershipLocked("etcd unreachable");
+      return;
+    }
+    heartbeat_written_ = heartbeat, heartbeat_lease_ = lease_;
+    heartbeat_leader_ = leader_.load(), heartbeat_ms_ = now;
   }
   KeyValue existing;
   auto created = store_->Create(LeaderKey(options_.prefix), options_.instance, lease_, &existing);

@@ -69,6 +69,11 @@ class Election : public Leadership {
   int64_t lease_ = 0;
   int64_t renewed_ms_ = 0;  // when the lease was last granted or renewed
   std::string leader_name_;
+  // The heartbeat is written when its content or the leadership changed, and every ttl/3.
+  std::string heartbeat_written_;
+  int64_t heartbeat_ms_ = 0;
+  int64_t heartbeat_lease_ = 0;
+  bool heartbeat_leader_ = false;
   // This term's view of the intents: read once per cluster after winning, then kept by the
   // leader's own writes (only the leader writes intents).
   std::map<std::string, std::optional<Step>> intents_;

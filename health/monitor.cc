@@ -142,9 +142,11 @@ class ClusterMonitor {
   // writes each step before it takes it. No leadership: a single instance, which acts.
   coordination::Leadership* Fleet() const { return owner_->hooks_.leadership; }
   bool Orchestrates() const { return !Fleet() || Fleet()->MayOrchestrate(name_); }
-  bool Intent(const std::string& phase, const std::string& old, const std::string& target) {
+  bool Intent(const std::string& phase, const std::string& old, const std::string& target,
+              const char* action = "failover") {
     if (!Fleet()) return true;
-    if (step_.id == 0 || phase == "fence") step_ = {"failover", "", old, "", "", "", UnixMs()};
+    if (step_.id == 0 || phase == "fence" || phase == "drain")
+      step_ = {action, "", old, "", "", "", UnixMs()};
     step_.phase = phase, step_.old_primary = old, step_.target = target;
     return Fleet()->RecordIntent(name_, step_);
   }
@@ -327,9 +329,22 @@ void ClusterMonitor::Round() {
     if (acts && s.state == ServerState::kOfflineHard && results[s.name()])
       FenceReturned(c, s, *results[s.name()]);
   // coordination hook: a failover the previous leader left unfinished is finished here.
-  if (acts && Fleet() && headless_old_.empty())
-    if (auto u = Fleet()->Unfinished(name_); u && u->action == "failover")
+  if (acts && Fleet() && headless_old_.empty()) {
+    if (auto u = Fleet()->Unfinished(name_); u && u->action == "failover") {
       step_ = *u, headless_old_ = u->old_primary, paused_since_ms_ = now;
+    } else if (u && u->action == "switchover") {  // not resumed: writes flow again
+      step_ = *u;
+      Outcome("abandoned", "the instance that ran it is gone");
+      owner_->topology_->Update([&](Overlay* o) {
+        o->clusters[name_].writes_paused = false;
+        return true;
+      });
+      Event("SWITCHOVER_ABORTED", u->old_primary,
+            "the switchover " + u->leader + " began (phase " + u->phase +
+                ") was abandoned by the new leader: writes unpaused; check which server is "
+                "writable and run SWITCHOVER again");
+    }
+  }
 
   if (!headless_old_.empty()) {
     RetryHeadless(c, now);
@@ -718,6 +733,8 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
     return Unavailable("target replication broken: " + tcheck->replication_error);
 
   int64_t start = MonotonicMs();
+  if (!Intent("drain", old->name(), target->name(), "switchover"))  // coordination hook
+    return Unavailable("the fleet did not record the switchover's intent: nothing done");
   owner_->topology_->Update([&](Overlay* o) {
     o->clusters[name_].writes_paused = true;
     return true;
@@ -730,6 +747,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
       return true;
     });
     Event("SWITCHOVER_ABORTED", old->name(), why);
+    Outcome("abandoned", why);  // coordination hook
     return Unavailable("switchover aborted: " + why);
   };
   // Let statements already on the primary finish (bounded).
@@ -775,6 +793,8 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   }
   auto tc = tnode->Check();
   if (!tc.ok()) return unpause("target: " + tc.status().message());
+  if (!Intent("promote", old->name(), target->name(), "switchover"))  // coordination hook
+    return unpause("the fleet did not record the promote intent");
   if (Status st = Promote(c, *target, *tc); !st.ok()) return unpause("promote: " + st.message());
   for (const Server& s : c.servers) {
     if (s.name() == target->name() || s.name() == old->name() || s.role != ServerRole::kReplica)
@@ -801,6 +821,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   std::string msg =
       fmt::format("switchover {} -> {} done; writes paused for {} ms", old_name, new_name, pause);
   Event("SWITCHOVER_DONE", new_name, msg);
+  Outcome("done", msg);  // coordination hook
   return msg;
 }
 

@@ -22,7 +22,7 @@ from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from sluice_proc import Sluice, admin_query, free_port, read_cluster_env  # noqa: E402
+from sluice_proc import Sluice, admin_query, free_port, read_cluster_env, wait_port  # noqa: E402
 from failover_test import Db, cluster_sh  # noqa: E402
 
 SLUICE = None
@@ -105,19 +105,27 @@ class FleetCase(unittest.TestCase):
     # ---- the fleet
     def start_sluice(self, name, endpoints=None):
         e = self.env
-        metrics_port = free_port()
-        coordination = ('[coordination]\netcd = "%s"\nprefix = "%s"\ninstance = "%s"\n'
-                        'lease_ttl_s = %d\n\n[metrics]\nlisten = "127.0.0.1:%d"\n' %
-                        (",".join(endpoints or self.endpoints), PREFIX, name, TTL_S, metrics_port))
         opts = {"monitor_interval_ms": 500, "failover_window_ms": 2000,
                 "admin_user": e["ADMIN_USER"], "admin_password": e["ADMIN_PASSWORD"],
                 "replication_user": e["REPL_USER"], "replication_password": e["REPL_PASSWORD"],
                 "reader_fallback_to_writer": False}
-        s = Sluice(SLUICE, e, cluster_options=opts, log_level="info", extra_toml=coordination)
+        while True:  # three free ports, all different
+            metrics_port = free_port()
+            coordination = ('[coordination]\netcd = "%s"\nprefix = "%s"\ninstance = "%s"\n'
+                            'lease_ttl_s = %d\n\n[metrics]\nlisten = "127.0.0.1:%d"\n' %
+                            (",".join(endpoints or self.endpoints), PREFIX, name, TTL_S,
+                             metrics_port))
+            s = Sluice(SLUICE, e, cluster_options=opts, log_level="info",
+                       extra_toml=coordination)
+            if metrics_port not in (s.port, s.admin_port):
+                break
         s.name = name
         s.metrics_port = metrics_port
-        s.start()
         self.sluices.append(s)
+        s.start()
+        # The client port answering is not enough: wait for the admin and metrics ports too.
+        wait_port(s.admin_port, 10, s.proc)
+        wait_port(s.metrics_port, 10, s.proc)
         return s
 
     def admin(self, s, sql):
@@ -382,6 +390,11 @@ class MariadbFleetPartitionTest(FleetCase):
         self.assertEqual(self.fleet_row(b)["config_revision"], rev)
         self.assertEqual(len(self.admin(b, "SELECT * FROM runtime_query_rules WHERE id = 7")), 1)
         self.assertGreater(self.metric(b, "sluice_fleet_etcd_errors_total"), errors_before)
+
+        # Only the leader switches over.
+        with self.assertRaisesRegex(Exception, "does not lead the fleet: run SWITCHOVER on b"):
+            self.admin(a, "SWITCHOVER test")
+        self.assertTrue(self.db.is_primary(old))
 
         # Cut a off.
         etcd_sh("stop-member", self.etcd_dir, 1)

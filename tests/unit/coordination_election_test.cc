@@ -42,6 +42,7 @@ class FakeStore : public KvStore {
   explicit FakeStore(World* w) : w_(w) {}
   bool down = false;
   int calls = 0;
+  int heartbeat_puts = 0;
 
   Result<int64_t> GrantLease(int ttl_s) override {
     if (Status s = Begin(); !s.ok()) return s;
@@ -74,6 +75,7 @@ class FakeStore : public KvStore {
   Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease) override {
     if (Status s = Begin(); !s.ok()) return s;
     if (lease && !w_->lease_expiry.count(lease)) return NotFound("lease not found");
+    if (key.find("/instances/") != std::string::npos) ++heartbeat_puts;
     return Write(key, value, lease);
   }
   Result<bool> Create(const std::string& key, const std::string& value, int64_t lease,
@@ -164,6 +166,19 @@ TEST_F(ElectionTest, LeaseIsRenewedAtAThirdOfItsTtl) {
   EXPECT_EQ(a.election.renewals(), 3u);
   EXPECT_EQ(a.election.losses(), 0u);
   EXPECT_TRUE(a.election.MayOrchestrate("app"));
+}
+
+TEST_F(ElectionTest, HeartbeatIsWrittenWhenItChangesAndEveryThirdOfTheTtl) {
+  a.election.Tick("{}");  // first write, then again as the new leader
+  int first = a.store.heartbeat_puts;
+  EXPECT_LE(first, 2);
+  Advance(6000, {&a});  // 30 ticks, same content: once per 2 s
+  EXPECT_EQ(a.store.heartbeat_puts - first, 3);
+  world.now_ms += 200;
+  a.election.Tick(R"({"topology_revision":9})");
+  EXPECT_EQ(a.store.heartbeat_puts - first, 4) << "a new applied revision is written at once";
+  EXPECT_NE(world.keys.at("/sluice/instances/a").value.find("\"topology_revision\":9"),
+            std::string::npos);
 }
 
 TEST_F(ElectionTest, CutOffLeaderStopsActingBeforeAnotherCanTakeOver) {
