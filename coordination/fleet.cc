@@ -1,5 +1,7 @@
 #include "coordination/fleet.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -34,6 +36,7 @@ Fleet::Fleet(const CoordinationSettings& settings, std::string instance, FleetHo
              std::unique_ptr<KvStore> store)
     : settings_(settings),
       instance_(std::move(instance)),
+      run_(fmt::format("{}-{}", ::getpid(), UnixMs())),
       hooks_(std::move(hooks)),
       store_(store ? std::move(store) : std::make_unique<EtcdClient>(settings.etcd)),
       election_(store_.get(), ElectionOptions{settings.prefix, instance_, settings.lease_ttl_s},
@@ -189,7 +192,7 @@ void Fleet::Apply(const KeyValue& kv) {
     config_seen_ = kv.mod_revision;
     json j = json::parse(kv.value, nullptr, false);
     std::string origin = j.is_object() ? j.value("origin", "") : "";
-    if (origin == instance_) {  // LOADed here: already this instance's runtime
+    if (j.is_object() && j.value("run", "") == run_) {  // LOADed here: already our runtime
       config_rev_.store(kv.mod_revision);
       return;
     }
@@ -216,7 +219,7 @@ void Fleet::Apply(const KeyValue& kv) {
 Status Fleet::PublishConfig(const std::string& tables_json) {
   json tables = json::parse(tables_json, nullptr, false);
   if (tables.is_discarded()) return Internal("config export is not JSON");
-  json doc{{"origin", instance_}, {"unix_ms", UnixMs()}, {"tables", tables}};
+  json doc{{"origin", instance_}, {"run", run_}, {"unix_ms", UnixMs()}, {"tables", tables}};
   auto rev = store_->Put(ConfigKey(settings_.prefix), doc.dump(), 0);
   if (!rev.ok()) return rev.status();
   config_rev_.store(*rev);

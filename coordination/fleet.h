@@ -91,6 +91,9 @@ class Fleet : public Leadership {
 
   const CoordinationSettings settings_;
   const std::string instance_;
+  // This process among the instance's runs: its own config revisions are skipped by this,
+  // not by the name, so that a restarted instance applies what it published before.
+  const std::string run_;
   FleetHooks hooks_;
   std::unique_ptr<KvStore> store_;
   EtcdClient* etcd_ = nullptr;  // store_ when it is the real client (error counter)

@@ -387,6 +387,14 @@ class MariadbFleetPartitionTest(FleetCase):
             c.close()
         self.assertTrue(self.events(b, ["FLEET_CONFIG"]))
         self.assertEqual(self.metric(b, "sluice_fleet_config_revision"), rev)
+        # a restarted (same name, its config file has no rule) takes the fleet's config,
+        # its own LOAD of before included.
+        a.stop()
+        self.sluices.remove(a)
+        a = self.start_sluice("a", self.endpoints[:1])
+        wait_for("restarted a applies the fleet config",
+                 lambda: self.fleet_row(a)["config_revision"] == rev, 5)
+        self.assertEqual(len(self.admin(a, "SELECT * FROM runtime_query_rules WHERE id = 7")), 1)
         # A config that does not validate is refused everywhere; the runtime stays.
         errors_before = self.metric(b, "sluice_fleet_etcd_errors_total")
         etcd_put(self.endpoints[1], PREFIX + "/config",
