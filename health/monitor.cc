@@ -292,7 +292,7 @@ void ClusterMonitor::Round() {
   std::vector<std::pair<std::string, bool>> changes;
   for (const Server& s : c.servers) {
     ServerWatch& w = watch_[s.name()];
-    if (w.role && *w.role != s.role)  // coordination hook (see ServerWatch::role)
+    if (Fleet() && w.role && *w.role != s.role)  // coordination hook (ServerWatch::role)
       w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
     w.role = s.role;
     bool good = results[s.name()].has_value() && w.last_error.empty();
@@ -313,7 +313,7 @@ void ClusterMonitor::Round() {
       ServerOverlay& so = co.servers[s.name()];
       // coordination hook: the fleet's leader moved its role during this round; this round
       // checked it in its old role, the next one judges it afresh.
-      if (so.role && *so.role != s.role) continue;
+      if (Fleet() && so.role && *so.role != s.role) continue;
       ServerState st = w.health.healthy() ? ServerState::kOnline : ServerState::kShunned;
       if (so.state == ServerState::kOfflineSoft) st = ServerState::kOfflineSoft;
       if (so.state != st) so.state = st, changed = true;
