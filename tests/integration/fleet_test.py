@@ -328,6 +328,7 @@ class MariadbFleetLeaderKillTest(FleetCase):
         intent = wait_for("the leader's promote intent", promoting, 30, 0.02)
         self.assertEqual(intent["leader"], leader.name)
         os.kill(leader.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
         leader.proc.wait(5)
         for p in replicas:
             c = self.db.direct(p)
@@ -342,6 +343,8 @@ class MariadbFleetLeaderKillTest(FleetCase):
             return v if v["phase"] == "done" else None
 
         done = wait_for("the failover finished by the new leader", finished, 40, 0.1)
+        print("mariadb: leader %s killed mid-promotion; %s finished the failover %.2f s later "
+              "(lease TTL %d s)" % (leader.name, second.name, time.monotonic() - killed_at, TTL_S))
         self.assertEqual(done["leader"], second.name)
         self.assertEqual(done["target"], intent["target"], "finished on the intended target")
         self.assertEqual(done["id"], intent["id"], "the same failover, not a second one")
