@@ -53,7 +53,9 @@ std::string StatsSchemaSql() {
       "CREATE TABLE main.stats_events (time TEXT, kind TEXT, cluster TEXT, server TEXT, message "
       "TEXT);\n"
       "CREATE TABLE main.stats_monitor (time TEXT, cluster TEXT, server TEXT, ok INT, latency_us "
-      "INT, role TEXT, lag_ms INT, error TEXT);\n";
+      "INT, role TEXT, lag_ms INT, error TEXT);\n"
+      "CREATE TABLE main.stats_fleet (instance TEXT, heartbeat_age_ms INT, leader INT, "
+      "topology_revision INT, config_revision INT, self INT);\n";
   return sql;
 }
 
@@ -311,6 +313,18 @@ Status AdminService::LoadToRuntime(unsigned groups) {
   else
     runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
   events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
+  if (health_.fleet_publish) {  // the whole fleet takes the same tables (coordination/)
+    auto tables = ExportTablesLocked(groups);
+    Status st = tables.ok() ? health_.fleet_publish(*tables) : tables.status();
+    if (!st.ok()) {
+      events_->Append("FLEET_CONFIG_REJECTED", "", "",
+                      "loaded here but not published to the fleet: " + st.message());
+      return Unavailable(what +
+                         " loaded to this instance's runtime but not published to the "
+                         "fleet: " +
+                         st.message());
+    }
+  }
   return Status::Ok();
 }
 

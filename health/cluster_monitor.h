@@ -67,6 +67,10 @@ class ClusterMonitor {
   // The one place that says whether this instance may act on the cluster (promote, fence,
   // adopt, switch over); a leadership hook (etcd) plugs in here.
   bool MayOrchestrate(std::string_view step);
+  bool Leads() const;  // MayOrchestrate without its log line (asked every round)
+  // A fleet's record of a step (MonitorHooks::record_step); true without a fleet.
+  bool Record(const char* action, const char* phase, const std::string& old,
+              const std::string& target, const std::string& detail = "");
   void SetPaused(bool paused, const std::string& why);
   bool Failover(const Cluster& c, const Verdict& v, const RoundFacts& facts);
   Status RunFenceCommand(const Cluster& c, const std::string& server);

@@ -185,6 +185,16 @@ struct MetricsSettings {
   uint16_t listen_port = 0;  // 0: disabled
 };
 
+// [coordination]: several sluice instances as one fleet through etcd (coordination/).
+// Empty etcd: a single instance, no fleet.
+struct CoordinationSettings {
+  std::string etcd;  // "host:port,host:port" of etcd's client endpoints
+  std::string prefix = "/sluice";
+  std::string instance;  // unique in the fleet; default: the host name and admin port
+  int lease_ttl_s = 5;
+  bool enabled() const { return !etcd.empty(); }
+};
+
 struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
@@ -201,6 +211,9 @@ struct Runtime {
   AdminSettings admin;
   MetricsSettings metrics;
   std::vector<EventSinkConfig> event_sinks;
+  CoordinationSettings coordination;
+  // The fleet's topology revision (etcd) this snapshot applies; 0 without a fleet.
+  int64_t topology_revision = 0;
 
   const Cluster* FindCluster(const std::string& name) const;
   // Users are keyed by (cluster, name): the same name may log in on several clusters, each
