@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -102,6 +103,7 @@ class ClusterMonitor {
   // Said once per distinct reason while it lasts (rounds repeat every interval).
   std::string last_said_;
   VerdictKind last_kind_ = VerdictKind::kHealthy;
+  std::set<std::string> left_to_leader_;  // MayOrchestrate's steps said while following
   bool paused_ = false;
   int64_t paused_since_ms_ = 0;
 };

@@ -31,8 +31,13 @@ std::vector<std::string> SplitWords(const std::string& s) {
 }  // namespace
 
 bool ClusterMonitor::MayOrchestrate(std::string_view step) {
-  if (Leads()) return true;
-  log::Info("cluster {}: another instance orchestrates; {} left to it", name_, step);
+  if (Leads()) {
+    left_to_leader_.clear();
+    return true;
+  }
+  // Said once per step while another instance leads (a follower asks every round).
+  if (left_to_leader_.insert(std::string(step)).second)
+    log::Info("cluster {}: another instance orchestrates; {} left to it", name_, step);
   return false;
 }
 
@@ -167,8 +172,10 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const Ro
   if (owner_->hooks_.intended_target) {
     std::string t = owner_->hooks_.intended_target(name_);
     for (const NodeView& n : facts.nodes)
-      if (!t.empty() && t != v.target && n.name == t && n.name != old && n.reachable && !n.fenced)
+      if (!t.empty() && t != v.target && n.name == t && n.name != old && n.reachable && !n.fenced) {
+        v.why = "the target an earlier leader of the fleet was promoting (not " + v.target + ")";
         v.target = t;
+      }
   }
   if (!Record("failover", "fence", old, "")) return false;
   // Stop routing to it at once; writes are held.

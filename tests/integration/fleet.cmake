@@ -5,7 +5,8 @@ foreach(_pair
     "fleet_failover_mariadb:MariadbFleetFailoverTest"
     "fleet_failover_pg:PgFleetFailoverTest"
     "fleet_leader_kill_mariadb:MariadbFleetLeaderKillTest"
-    "fleet_partition_mariadb:MariadbFleetPartitionTest")
+    "fleet_partition_mariadb:MariadbFleetPartitionTest"
+    "fleet_partition_pg:PgFleetPartitionTest")
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)
