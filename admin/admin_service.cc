@@ -34,6 +34,7 @@ constexpr const char* kDigestStats =
 constexpr const char* kUsersStats =
     "username TEXT, statements INT, errors INT, client_connections INT";
 constexpr const char* kGlobalStats = "name TEXT, value INT";
+constexpr const char* kPinStats = "cluster TEXT, reason TEXT, sessions_pinned INT";
 
 std::string StatsSchemaSql() {
   std::string sql;
@@ -44,6 +45,7 @@ std::string StatsSchemaSql() {
        fmt::format("command TEXT, count INT, total_time_us INT, {}", kLatencyColumns)},
       {"stats_users", kUsersStats},
       {"stats_global", kGlobalStats},
+      {"stats_session_pins", kPinStats},
   };
   for (const auto& [name, cols] : tables) {
     sql += fmt::format("CREATE TABLE main.{} ({});\n", name, cols);
@@ -467,12 +469,24 @@ Status AdminService::RefreshStats(const std::string& table) {
         {"client_connections_accepted", static_cast<int64_t>(d.client_connections_accepted)},
         {"client_connections_refused", static_cast<int64_t>(d.client_connections_refused)},
         {"protocol_errors", static_cast<int64_t>(d.protocol_errors)},
+        {"protocol_errors_mysql", static_cast<int64_t>(d.protocol_errors_mysql)},
+        {"protocol_errors_postgresql", static_cast<int64_t>(d.protocol_errors_postgresql)},
+        {"client_login_timeouts", static_cast<int64_t>(d.client_login_timeouts)},
+        {"preauth_evictions", static_cast<int64_t>(d.preauth_evictions)},
+        {"query_timeouts", static_cast<int64_t>(d.query_timeouts)},
+        {"idle_transaction_timeouts", static_cast<int64_t>(d.idle_transaction_timeouts)},
         {"pool_waits", static_cast<int64_t>(d.pool_waits)},
         {"pool_wait_timeouts", static_cast<int64_t>(d.pool_wait_timeouts)},
         {"retries", static_cast<int64_t>(d.retries)},
         {"runtime_version", rt ? static_cast<int64_t>(rt->version) : 0},
     };
     for (const auto& [name, v] : rows) SLUICE_RETURN_IF_ERROR(Insert(&db_, table, {name, I(v)}));
+  } else if (base == "stats_session_pins") {
+    for (const auto& [key, n] : d.session_pins) {
+      size_t slash = key.rfind('/');
+      SLUICE_RETURN_IF_ERROR(
+          Insert(&db_, table, {key.substr(0, slash), key.substr(slash + 1), U(n)}));
+    }
   }
   return Status::Ok();
 }
@@ -488,8 +502,8 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
       SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "runtime_", *rt, runtime_mirror_, g));
     }
   }
-  for (const char* base :
-       {"stats_servers", "stats_query_digest", "stats_commands", "stats_users", "stats_global"}) {
+  for (const char* base : {"stats_servers", "stats_query_digest", "stats_commands", "stats_users",
+                           "stats_global", "stats_session_pins"}) {
     for (const std::string& name : {std::string(base), std::string(base) + "_reset"}) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }

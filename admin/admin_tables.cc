@@ -191,6 +191,9 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("pool_mode", PoolModeName(c.pool_mode), false);
     add("max_client_connections", Int(c.max_client_connections), false);
     add("connect_timeout_ms", Int(c.connect_timeout_ms), false);
+    add("client_login_timeout_ms", Int(c.client_login_timeout_ms), false);
+    add("query_timeout_ms", Int(c.query_timeout_ms), false);
+    add("idle_in_transaction_timeout_ms", Int(c.idle_in_transaction_timeout_ms), false);
     add("read_your_writes_ms", Int(c.read_your_writes_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
@@ -391,6 +394,10 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "reader_hostgroup") return ParseIntSetting(row, v, &c->reader_hostgroup);
   if (key == "max_client_connections") return ParseIntSetting(row, v, &c->max_client_connections);
   if (key == "connect_timeout_ms") return ParseIntSetting(row, v, &c->connect_timeout_ms);
+  if (key == "client_login_timeout_ms") return ParseIntSetting(row, v, &c->client_login_timeout_ms);
+  if (key == "query_timeout_ms") return ParseIntSetting(row, v, &c->query_timeout_ms);
+  if (key == "idle_in_transaction_timeout_ms")
+    return ParseIntSetting(row, v, &c->idle_in_transaction_timeout_ms);
   if (key == "read_your_writes_ms") return ParseIntSetting(row, v, &c->read_your_writes_ms);
   if (key == "monitor_user") return c->monitor_user = v, Status::Ok();
   if (key == "monitor_password") return c->monitor_password = v, Status::Ok();

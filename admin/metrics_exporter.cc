@@ -193,18 +193,41 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
       Family("sluice_retries_total", "Statements moved to another server before any byte was sent.",
              MetricType::Counter);
   AddValue(&retries, {}, static_cast<double>(d.retries));
-  auto protocol_errors =
-      Family("sluice_protocol_errors_total", "Malformed client input.", MetricType::Counter);
-  AddValue(&protocol_errors, {}, static_cast<double>(d.protocol_errors));
+  auto protocol_errors = Family("sluice_protocol_errors_total",
+                                "Malformed client input, by client protocol.", MetricType::Counter);
+  AddValue(&protocol_errors, {{"protocol", "mysql"}}, static_cast<double>(d.protocol_errors_mysql));
+  AddValue(&protocol_errors, {{"protocol", "postgresql"}},
+           static_cast<double>(d.protocol_errors_postgresql));
+  auto timeouts = Family("sluice_session_timeouts_total",
+                         "Client sessions a timeout acted on, by reason.", MetricType::Counter);
+  AddValue(&timeouts, {{"reason", "client_login_timeout"}},
+           static_cast<double>(d.client_login_timeouts));
+  AddValue(&timeouts, {{"reason", "query_timeout"}}, static_cast<double>(d.query_timeouts));
+  AddValue(&timeouts, {{"reason", "idle_in_transaction_timeout"}},
+           static_cast<double>(d.idle_transaction_timeouts));
+  auto evictions = Family("sluice_preauth_evictions_total",
+                          "Unauthenticated client connections closed to make room for newer ones.",
+                          MetricType::Counter);
+  AddValue(&evictions, {}, static_cast<double>(d.preauth_evictions));
   auto version = Family("sluice_runtime_version", "Version of the runtime snapshot in force.",
                         MetricType::Gauge);
   AddValue(&version, {}, static_cast<double>(rt.version));
+  auto pins = Family("sluice_session_pins_total",
+                     "Sessions pinned to one backend connection in transaction pooling, by "
+                     "reason.",
+                     MetricType::Counter);
+  for (const auto& [key, n] : d.session_pins) {
+    size_t slash = key.rfind('/');
+    AddValue(&pins, {{"cluster", key.substr(0, slash)}, {"reason", key.substr(slash + 1)}},
+             static_cast<double>(n));
+  }
 
   return {clients,       accepted,       refused,         used,        free,           queries,
           errors,        connect_errors, state,           role,        hostgroup,      lag,
           hg_latency,    cmd_latency,    failovers,       mirror_sent, mirror_dropped, pool_waits,
           pool_timeouts, retries,        protocol_errors, version,     switchovers,    adoptions,
-          split_brain,   fences,         fo_refused};
+          split_brain,   fences,         fo_refused,      timeouts,    evictions,
+          pins};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

@@ -140,6 +140,12 @@ Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
                                   c.max_client_connections));
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("connect_timeout_ms"), limits::kConnectTimeoutMs, c.connect_timeout_ms));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("client_login_timeout_ms"), limits::kClientLoginTimeoutMs,
+                                  c.client_login_timeout_ms));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("query_timeout_ms"), limits::kSessionTimeoutMs, c.query_timeout_ms));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("idle_in_transaction_timeout_ms"), limits::kSessionTimeoutMs,
+                                  c.idle_in_transaction_timeout_ms));
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("read_your_writes_ms"), limits::kReadYourWritesMs, c.read_your_writes_ms));
   if (c.monitor_user.empty()) return n.Error(f("monitor_user"), "expected a non-empty string");

@@ -31,6 +31,8 @@ inline constexpr Limit kMaxLagMs{0, kMaxMs};
 inline constexpr Limit kHostgroup{0, kMaxInt};
 inline constexpr Limit kMaxClientConnections{1, 1'000'000};
 inline constexpr Limit kConnectTimeoutMs{1, kMaxMs};
+inline constexpr Limit kClientLoginTimeoutMs{1, kMaxMs};
+inline constexpr Limit kSessionTimeoutMs{0, kMaxMs};  // 0: off
 inline constexpr Limit kReadYourWritesMs{0, kMaxMs};
 inline constexpr Limit kUserMaxConnections{1, 1'000'000};
 inline constexpr Limit kRuleId{1, kMaxInt};

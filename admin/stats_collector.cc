@@ -26,9 +26,16 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
   total->client_connections_accepted += w.client_connections_accepted;
   total->client_connections_refused += w.client_connections_refused;
   total->protocol_errors += w.protocol_errors;
+  total->protocol_errors_mysql += w.protocol_errors_mysql;
+  total->protocol_errors_postgresql += w.protocol_errors_postgresql;
+  total->client_login_timeouts += w.client_login_timeouts;
+  total->preauth_evictions += w.preauth_evictions;
+  total->query_timeouts += w.query_timeouts;
+  total->idle_transaction_timeouts += w.idle_transaction_timeouts;
   total->pool_waits += w.pool_waits;
   total->pool_wait_timeouts += w.pool_wait_timeouts;
   total->retries += w.retries;
+  for (const auto& [k, v] : w.session_pins) total->session_pins[k] += v;
   total->client_connections += w.client_connections;
 }
 
@@ -94,6 +101,10 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
         int64_t clients = w.client_connections;
         w.client_connections_accepted = w.client_connections_refused = 0;
         w.protocol_errors = w.pool_waits = w.pool_wait_timeouts = w.retries = 0;
+        w.protocol_errors_mysql = w.protocol_errors_postgresql = 0;
+        w.client_login_timeouts = w.preauth_evictions = 0;
+        w.query_timeouts = w.idle_transaction_timeouts = 0;
+        w.session_pins.clear();
         w.client_connections = clients;
         break;
       }

@@ -67,10 +67,17 @@ void StatsDelta::Merge(StatsDelta&& o) {
   client_connections_accepted += o.client_connections_accepted;
   client_connections_refused += o.client_connections_refused;
   protocol_errors += o.protocol_errors;
+  protocol_errors_mysql += o.protocol_errors_mysql;
+  protocol_errors_postgresql += o.protocol_errors_postgresql;
+  client_login_timeouts += o.client_login_timeouts;
+  preauth_evictions += o.preauth_evictions;
+  query_timeouts += o.query_timeouts;
+  idle_transaction_timeouts += o.idle_transaction_timeouts;
   pool_waits += o.pool_waits;
   pool_wait_timeouts += o.pool_wait_timeouts;
   retries += o.retries;
   rejected_statements += o.rejected_statements;
+  for (auto& [k, v] : o.session_pins) session_pins[k] += v;
   for (auto& r : o.rejected) {
     if (rejected.size() >= kRejectedSamplesMax) break;
     rejected.push_back(std::move(r));
@@ -153,7 +160,9 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
          client_connections_accepted == 0 && client_connections_refused == 0 &&
-         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0;
+         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0 &&
+         client_login_timeouts == 0 && preauth_evictions == 0 && query_timeouts == 0 &&
+         idle_transaction_timeouts == 0 && session_pins.empty();
 }
 
 }  // namespace sluice

@@ -97,12 +97,21 @@ struct StatsDelta {
   StringMap<UserStats> users;
   uint64_t client_connections_accepted = 0;
   uint64_t client_connections_refused = 0;  // over a limit, or failed login
-  uint64_t protocol_errors = 0;             // malformed client bytes
+  uint64_t protocol_errors = 0;             // malformed client bytes, both protocols
+  uint64_t protocol_errors_mysql = 0;       // … of MySQL clients
+  uint64_t protocol_errors_postgresql = 0;  // … of PostgreSQL clients
+  uint64_t client_login_timeouts = 0;       // closed by client_login_timeout_ms
+  uint64_t preauth_evictions = 0;           // unauthenticated, closed for a newer connection
+  uint64_t query_timeouts = 0;              // statements failed by query_timeout_ms
+  uint64_t idle_transaction_timeouts = 0;   // closed by idle_in_transaction_timeout_ms
   uint64_t pool_waits = 0;                  // statements that waited for a backend slot
   uint64_t pool_wait_timeouts = 0;
   uint64_t retries = 0;            // statements moved to another server before any byte
   int64_t client_connections = 0;  // gauge
   uint64_t rejected_statements = 0;
+  // Sessions pinned to their backend connection in transaction pooling, by
+  // "<cluster>/<reason>" (PostgreSQL: advisory_lock, set_role, …; proxy/pgsql/settings.h).
+  std::map<std::string, uint64_t, std::less<>> session_pins;
   std::vector<RejectedStatement> rejected;  // a bounded sample, see kRejectedSamplesMax
 
   void Merge(StatsDelta&& o);

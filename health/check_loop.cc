@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -63,6 +64,10 @@ Result<std::string> ResolveHost(const std::string& host) {
 
 }  // namespace
 
+int CheckTimeoutMs(int failover_window_ms) {
+  return std::clamp(failover_window_ms / 2, 100, 1000);
+}
+
 void ClusterMonitor::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
@@ -90,8 +95,8 @@ ServerWatch& ClusterMonitor::Watch(const Cluster& c, const Server& s) {
                   s.port,
                   c.monitor_user,
                   c.monitor_password,
-                  1,
-                  2};
+                  CheckTimeoutMs(c.failover_window_ms),
+                  CheckTimeoutMs(c.failover_window_ms)};
     w.node = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
     w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
   }
@@ -111,8 +116,8 @@ Node* ClusterMonitor::Action(const Cluster& c, const std::string& server) {
     o.port = s->port;
     o.user = c.admin_user.empty() ? c.monitor_user : c.admin_user;
     o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
-    o.connect_timeout_s = 2;
-    o.read_timeout_s = 30;
+    o.connect_timeout_ms = 2000;
+    o.read_timeout_ms = 30'000;
     w.action = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
   }
   return w.action.get();
@@ -202,14 +207,25 @@ void ClusterMonitor::Round() {
   Resolve(c);
   c = Composed();
   int64_t now = MonotonicMs();
-  // The primary first, so that replicas are compared with a position no newer than theirs.
+  // Nodes sluice fenced first: one that answers as a writable primary (an old primary that
+  // restarted with read_only=OFF, a hung one that resumed) is fenced on first sight, before
+  // anything else of the round. Then the primary, so that replicas are compared with a
+  // position no newer than theirs.
+  std::set<std::string> fenced;
+  {
+    Overlay ov = owner_->topology_->overlay();
+    for (const auto& [server, so] : ov.clusters[name_].servers)
+      if (so.fenced) fenced.insert(server);
+  }
   std::vector<const Server*> order;
   const Server* primary = nullptr;
   for (const Server& s : c.servers)
     if (s.role == ServerRole::kPrimary && s.state != ServerState::kOfflineHard) primary = &s;
+  for (const Server& s : c.servers)
+    if (fenced.count(s.name()) && &s != primary) order.push_back(&s);
   if (primary) order.push_back(primary);
   for (const Server& s : c.servers)
-    if (&s != primary) order.push_back(&s);
+    if (&s != primary && !fenced.count(s.name())) order.push_back(&s);
 
   const NodeCheck* primary_check = nullptr;
   bool primary_writing = false;
@@ -221,8 +237,13 @@ void ClusterMonitor::Round() {
     rec.cluster = name_;
     rec.server = s->name();
     Result<NodeCheck> r = w.resolve_error.empty() ? w.node->Check() : Unavailable(w.resolve_error);
+    if (r.ok() && r->writable && fenced.count(s->name()) && MayOrchestrate("fencing")) {
+      FenceNode(c, s->name(), "a node sluice fenced answers as a writable primary (first sight)");
+      r = w.node->Check();  // what it reports once fenced
+    }
     rec.ok = r.ok();
     if (r.ok()) {
+      if (r->writable) w.returning = false;
       w.last = *r;
       w.last_ok_ms = now;
       w.failures = 0;
@@ -249,6 +270,7 @@ void ClusterMonitor::Round() {
     } else {
       rec.error = r.status().message();
       w.last.reset();
+      w.returning = true;
       ++w.failures;
     }
     w.last_error = rec.error;
@@ -265,6 +287,13 @@ void ClusterMonitor::Round() {
     ServerWatch& w = watch_[s.name()];
     bool good = w.last.has_value() && w.last_error.empty();
     if (w.health.Observe(good)) changes.push_back({s.name(), w.health.healthy()});
+    // The primary answering as writable is back at once: its writes were held meanwhile,
+    // and resuming them onto a primary still SHUNNED by the hysteresis would fail them
+    // ("no usable server") until recover_threshold checks passed.
+    if (good && &s == primary && w.last->writable && !w.health.healthy()) {
+      w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
+      changes.push_back({s.name(), true});
+    }
   }
   for (const auto& [server, healthy] : changes) {
     const ServerWatch& w = watch_[server];
@@ -316,6 +345,7 @@ RoundFacts ClusterMonitor::Facts(const Cluster& c, int64_t now) {
     auto so = co.servers.find(s.name());
     n.fenced = so != co.servers.end() && so->second.fenced;
     n.reachable = w.last.has_value();
+    n.returning = w.returning;
     if (n.reachable) n.check = *w.last;
     n.dead = !n.reachable && w.failures >= 2 && now - w.last_ok_ms >= c.failover_window_ms;
     if (s.role == ServerRole::kPrimary) primary = s.name();

@@ -32,6 +32,9 @@ struct ServerWatch {
   int64_t lag_ms = 0;
   int64_t last_ok_ms = 0;  // monotonic; 0 until the first check
   int failures = 0;        // consecutive failed checks
+  // A check failed since it was last seen writable: a primary that answers read-only now
+  // came back from a restart (its config says read_only=ON), not from an operator's SET.
+  bool returning = false;
   int64_t behind_since_ms = 0;
   bool rejoin_reported = false;
   int missing_rounds = 0;  // discovered and no longer seen
@@ -78,6 +81,9 @@ class ClusterMonitor {
   void FenceNode(const Cluster& c, const std::string& server, const std::string& why);
   void Repoint(const Cluster& c, const std::string& replica, const std::string& primary,
                bool former_primary);
+  // Re-points that failed (a refused connect: the replica restarts), tried again in later
+  // rounds with a doubling wait, kRepointAttempts in all.
+  void RetryRepoints(const Cluster& c);
   void PublishPrimary(const Cluster& c, const std::string& new_primary,
                       const std::string& old_primary, bool fence_old);
   void UnfenceRejoined(const Cluster& c);
@@ -97,6 +103,13 @@ class ClusterMonitor {
   // Held for a whole round and a whole switchover: the two never interleave on a node.
   std::mutex action_mu_;
   std::map<std::string, ServerWatch> watch_;
+  struct PendingRepoint {
+    std::string primary;
+    bool former_primary = false;
+    int attempts = 0;     // made so far
+    int wait_rounds = 0;  // rounds left before the next one
+  };
+  std::map<std::string, PendingRepoint> repoints_;  // by replica
   // The last position seen on the published primary while it was writable, and whose.
   Position primary_position_;
   std::string primary_position_of_;

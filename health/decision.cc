@@ -117,6 +117,10 @@ Verdict Decide(const RoundFacts& f) {
     v.kind = VerdictKind::kHold;
     v.why = primary->fenced ? "the primary was fenced and no node is writable"
                             : "the primary answers but reports itself read-only";
+    if (!primary->fenced && primary->returning && !primary->check.replicating) {
+      v.make_primary_writable = true;
+      v.why = "the primary came back read-only (read_only in its config); making it writable";
+    }
     // A fenced primary that answers is the returning old primary of a failover that found
     // no candidate: the candidates decide, not its answer.
     if (!primary->fenced) return v;

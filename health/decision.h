@@ -22,6 +22,8 @@ struct NodeView {
   // Every check over the failover window failed (at least two): judged dead even when a
   // later connection would answer.
   bool dead = false;
+  // A check failed since the node was last seen writable (restarted, hung, unreachable).
+  bool returning = false;
   NodeCheck check;  // this round's, when reachable
   int priority = 0;
 };
@@ -51,6 +53,10 @@ struct Verdict {
   std::vector<std::string> writable;  // every reachable node that reports itself writable
   // Nodes sluice fenced that report themselves writable again: fence them before anything.
   std::vector<std::string> refence;
+  // kHold: the published primary came back read-only from a restart (read_only=ON in its
+  // config, the belt and braces against a writable old primary) and nobody else is
+  // writable: make it writable again, as MaxScale's enforce_writable_master does.
+  bool make_primary_writable = false;
   std::string why;  // kHold, kRefused, kSplitBrain: the reason, for events and logs
   bool pause_writes = false;
 };

@@ -13,6 +13,9 @@ namespace sluice::health {
 namespace {
 
 constexpr int kFenceCommandTimeoutMs = 10'000;
+// A re-point is tried this often; the waits between tries double from one round (with
+// monitor_interval_ms = 500: 0.5, 1, 2, 4, 8 s, about 15 s in all).
+constexpr int kRepointAttempts = 6;
 
 std::vector<std::string> SplitWords(const std::string& s) {
   std::vector<std::string> out;
@@ -88,6 +91,7 @@ void ClusterMonitor::Act(const Cluster& c, const Verdict& v, const RoundFacts& f
     if (MayOrchestrate("fencing"))
       FenceNode(c, r, "a node sluice fenced reports itself writable again");
   UnfenceRejoined(c);
+  RetryRepoints(c);
   switch (v.kind) {
     case VerdictKind::kHealthy:
       SetPaused(false, "");
@@ -95,6 +99,15 @@ void ClusterMonitor::Act(const Cluster& c, const Verdict& v, const RoundFacts& f
     case VerdictKind::kHold:
       SetPaused(true, v.why);
       if (entering) log::Info("cluster {}: {}", name_, v.why);
+      if (v.make_primary_writable && MayOrchestrate("making the primary writable")) {
+        Node* a = Action(c, v.primary);
+        Status st = a ? a->Unfence() : Unavailable("no such server");
+        if (!st.ok() && a) a->Close();
+        Event("PRIMARY_WRITABLE", v.primary,
+              st.ok() ? "the primary came back read-only from a restart; writable again"
+                      : "could not make the returning primary writable: " + st.message());
+        if (st.ok()) watch_[v.primary].returning = false;
+      }
       return;
     case VerdictKind::kSplitBrain:
       SetPaused(true, v.why);
@@ -206,8 +219,8 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const Ro
       if (s.name() == old) o.host = s.address.empty() ? s.host : s.address, o.port = s.port;
     o.user = c.admin_user.empty() ? c.monitor_user : c.admin_user;
     o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
-    o.connect_timeout_s = 1;
-    o.read_timeout_s = 1;
+    o.connect_timeout_ms = CheckTimeoutMs(c.failover_window_ms);
+    o.read_timeout_ms = o.connect_timeout_ms;
     auto quick = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
     auto r = quick->Fence(KeepUsers(c));
     if (r.ok()) {
@@ -241,6 +254,9 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const Ro
   if (!a || !tw.last) return false;
   if (!Record("failover", "promote", old, v.target)) return false;
   Event("FAILOVER", v.target, "promoting: " + v.why);
+  // On a fresh connection: the one kept since the last action may have died with a restart
+  // of the node in between (2013 on its first statement).
+  a->Close();
   if (Status st = a->Promote(*tw.last); !st.ok()) {
     a->Close();
     owner_->Count(name_, &HealthCounters::failovers_refused);
@@ -249,9 +265,14 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const Ro
     return false;
   }
   Event("PROMOTE", v.target, "the candidate accepts writes");
-  for (const NodeView& n : facts.nodes)
-    if (n.name != v.target && n.name != old && n.role == ServerRole::kReplica && !n.fenced)
+  // The replicas, and a fenced node that replicates again (an operator rejoined it; it is
+  // back in service once it streams, which it cannot from the dead primary).
+  for (const NodeView& n : facts.nodes) {
+    bool rejoined = n.fenced && n.reachable && n.check.replicating && !n.check.writable;
+    if (n.name != v.target && n.name != old && n.role == ServerRole::kReplica &&
+        (!n.fenced || rejoined))
       Repoint(c, n.name, v.target, false);
+  }
   int64_t held = MonotonicMs() - paused_since_ms_;
   PublishPrimary(c, v.target, old, true);
   owner_->Count(name_, &HealthCounters::failovers);
@@ -269,10 +290,48 @@ void ClusterMonitor::Repoint(const Cluster& c, const std::string& replica,
   for (const Server& s : c.servers)
     if (s.name() == primary) p = &s;
   if (!a || !p) return;
+  PendingRepoint& pending = repoints_[replica];
+  if (pending.primary != primary) pending = PendingRepoint{primary, former_primary, 0, 0};
+  ++pending.attempts;
+  a->Close();  // a fresh connection, as for a promotion
   ReplicationSource src{p->host, p->port, c.replication_user, c.replication_password};
   Status st = a->Repoint(src, former_primary);
+  if (st.ok()) {
+    repoints_.erase(replica);
+    Event("REPOINT", replica, "now replicates from " + primary);
+    return;
+  }
+  if (pending.attempts >= kRepointAttempts) {
+    Event("REPOINT", replica,
+          fmt::format("re-point failed {} times, given up (an operator must re-point it): {}",
+                      pending.attempts, st.message()));
+    repoints_.erase(replica);
+    return;
+  }
+  pending.wait_rounds = 1 << (pending.attempts - 1);
   Event("REPOINT", replica,
-        st.ok() ? "now replicates from " + primary : "re-point failed: " + st.message());
+        fmt::format("re-point failed (try {} of {}), tried again in {} round(s): {}",
+                    pending.attempts, kRepointAttempts, pending.wait_rounds, st.message()));
+}
+
+void ClusterMonitor::RetryRepoints(const Cluster& c) {
+  std::vector<std::string> due;
+  for (auto it = repoints_.begin(); it != repoints_.end();) {
+    const Server* p = nullptr;
+    for (const Server& s : c.servers)
+      if (s.name() == it->second.primary) p = &s;
+    // The primary changed again (or left the config): that failover re-points anew.
+    if (!p || p->role != ServerRole::kPrimary) {
+      it = repoints_.erase(it);
+      continue;
+    }
+    if (--it->second.wait_rounds <= 0) due.push_back(it->first);
+    ++it;
+  }
+  for (const std::string& replica : due) {
+    PendingRepoint p = repoints_[replica];
+    Repoint(c, replica, p.primary, p.former_primary);
+  }
 }
 
 void ClusterMonitor::PublishPrimary(const Cluster& c, const std::string& new_primary,

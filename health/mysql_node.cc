@@ -1,6 +1,7 @@
 // MariaDB side of Node: libmariadb, blocking, connect/read/write timeouts in seconds.
 #include <mysql.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -120,17 +121,28 @@ class MysqlNode : public Node {
 
   Status Unfence() override { return Exec("SET GLOBAL read_only=OFF"); }
 
+  // Every step's result counts. STOP SLAVE on a connection that the server's restart ended
+  // fails with a client error (2006/2013): it is run again on a fresh connection, since a
+  // CHANGE MASTER after an ignored failure meets a running slave (1198).
   Status Repoint(const ReplicationSource& src, bool former_primary) override {
-    (void)Exec("STOP SLAVE");
+    if (Status st = ExecAgainIfLost("STOP SLAVE"); !st.ok()) return st;
     std::string change = fmt::format(
         "CHANGE MASTER TO MASTER_HOST={}, MASTER_PORT={}, MASTER_USER={}, MASTER_PASSWORD={}, "
         "MASTER_USE_GTID={}, MASTER_CONNECT_RETRY=1",
         SqlString(src.host), src.port, SqlString(src.user), SqlString(src.password),
         // A former primary's own writes are in its binlog, not in gtid_slave_pos.
         former_primary ? "current_pos" : "slave_pos");
-    if (Status st = Exec(change); !st.ok()) return st;
-    if (former_primary) (void)Exec("SET GLOBAL read_only=ON");
-    return Exec("START SLAVE");
+    unsigned err = 0;
+    Status st = ExecErrno(change, &err);
+    if (!st.ok() && err == 1198 /* ER_SLAVE_MUST_STOP */) {
+      // Started again in between (START SLAVE by someone else, the server's own restart).
+      if (Status stop = ExecAgainIfLost("STOP SLAVE"); !stop.ok()) return stop;
+      st = ExecErrno(change, &err);
+    }
+    if (!st.ok()) return st;
+    if (former_primary)
+      if (Status ro = Exec("SET GLOBAL read_only=ON"); !ro.ok()) return ro;
+    return ExecAgainIfLost("START SLAVE");
   }
 
   Status WaitApplied(const Position& p, int timeout_ms) override {
@@ -156,11 +168,27 @@ class MysqlNode : public Node {
     unsigned err = 0;
     return QueryNamed(sql, &names, &err);
   }
+  Status ExecErrno(const std::string& sql, unsigned* err) {
+    std::vector<std::string> names;
+    auto r = QueryNamed(sql, &names, err);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  // SQL that may run twice (STOP/START SLAVE): once more on a new connection when the first
+  // one was lost (client errors 2000..2999; QueryNamed closed it).
+  Status ExecAgainIfLost(const std::string& sql) {
+    unsigned err = 0;
+    Status st = ExecErrno(sql, &err);
+    if (!st.ok() && err >= 2000 && err < 3000) st = ExecErrno(sql, &err);
+    return st;
+  }
 
   Status Connect() {
     if (conn_) return Status::Ok();
     conn_ = mysql_init(nullptr);
-    unsigned ct = o_.connect_timeout_s, rt = o_.read_timeout_s;
+    // Whole seconds in libmariadb: rounded up, never 0 (which would mean no bound). The
+    // connect timeout also bounds the wait for the server's greeting and the login.
+    unsigned ct = std::max(1, (o_.connect_timeout_ms + 999) / 1000);
+    unsigned rt = std::max(1, (o_.read_timeout_ms + 999) / 1000);
     mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
     mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &rt);
     mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &rt);

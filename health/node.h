@@ -95,9 +95,16 @@ struct NodeOptions {
   uint16_t port = 0;
   std::string user;
   std::string password;
-  int connect_timeout_s = 1;
-  int read_timeout_s = 2;
+  // Bounds on one connect (TCP + login) and on one statement's answer. A hung server (a
+  // SIGSTOPped host keeps accepting TCP and never answers) costs at most these, so the
+  // checks keep to the failover window. MariaDB rounds them up to whole seconds.
+  int connect_timeout_ms = 1000;
+  int read_timeout_ms = 2000;
 };
+
+// The check's bounds for a cluster with FAILOVER_WINDOW_MS: half the window, at most 1 s,
+// at least 100 ms, so that two checks fail within the window of a hung primary.
+int CheckTimeoutMs(int failover_window_ms);
 
 std::unique_ptr<Node> MakeMysqlNode(const NodeOptions& o);
 std::unique_ptr<Node> MakePgNode(const NodeOptions& o);

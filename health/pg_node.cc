@@ -1,7 +1,9 @@
-// PostgreSQL side of Node: libpq, blocking; connect_timeout and tcp_user_timeout bound a dead
-// peer, statement_timeout a stuck query.
+// PostgreSQL side of Node: libpq driven nonblocking, every connect and statement bounded by a
+// deadline of its own, so a hung server (SIGSTOP: TCP up, no answer) fails the check in time.
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -23,6 +25,8 @@ std::string SqlString(const std::string& v) {
   }
   return out + "'";
 }
+
+using Clock = std::chrono::steady_clock;
 
 class PgNode : public Node {
  public:
@@ -135,23 +139,41 @@ class PgNode : public Node {
 
   Result<Rows> Query(const std::string& sql) override {
     if (Status s = Connect(); !s.ok()) return s;
-    PGresult* res = PQexec(conn_, sql.c_str());
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      Status s = Unavailable(fmt::format("{}: {}", sql, PQerrorMessage(conn_)));
-      PQclear(res);
-      if (PQstatus(conn_) != CONNECTION_OK) Close();
-      return s;
+    auto deadline = Clock::now() + std::chrono::milliseconds(o_.read_timeout_ms);
+    if (!PQsendQuery(conn_, sql.c_str())) return Lost(sql + ": " + PQerrorMessage(conn_));
+    // Nonblocking: PQflush sends what the socket takes, 1 while some is left.
+    for (int f; (f = PQflush(conn_)) != 0;) {
+      if (f < 0) return Lost(sql + ": " + PQerrorMessage(conn_));
+      if (!WaitSocket(POLLOUT | POLLIN, deadline))
+        return Lost(fmt::format("{}: no answer within {} ms", sql, o_.read_timeout_ms));
+      if (!PQconsumeInput(conn_)) return Lost(sql + ": " + PQerrorMessage(conn_));
     }
     Rows rows;
-    for (int i = 0; i < PQntuples(res); ++i) {
-      std::vector<std::optional<std::string>> r;
-      for (int j = 0; j < PQnfields(res); ++j)
-        r.push_back(PQgetisnull(res, i, j) ? std::nullopt
-                                           : std::optional<std::string>(PQgetvalue(res, i, j)));
-      rows.push_back(std::move(r));
+    std::string error;
+    for (;;) {
+      while (PQisBusy(conn_)) {
+        if (!WaitSocket(POLLIN, deadline))
+          return Lost(fmt::format("{}: no answer within {} ms", sql, o_.read_timeout_ms));
+        if (!PQconsumeInput(conn_)) return Lost(sql + ": " + PQerrorMessage(conn_));
+      }
+      PGresult* res = PQgetResult(conn_);
+      if (!res) break;
+      ExecStatusType st = PQresultStatus(res);
+      if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        if (error.empty()) error = PQresultErrorMessage(res);
+      } else if (rows.empty()) {
+        for (int i = 0; i < PQntuples(res); ++i) {
+          std::vector<std::optional<std::string>> r;
+          for (int j = 0; j < PQnfields(res); ++j)
+            r.push_back(PQgetisnull(res, i, j) ? std::nullopt
+                                               : std::optional<std::string>(PQgetvalue(res, i, j)));
+          rows.push_back(std::move(r));
+        }
+      }
+      PQclear(res);
     }
-    PQclear(res);
+    if (PQstatus(conn_) != CONNECTION_OK) return Lost(sql + ": " + PQerrorMessage(conn_));
+    if (!error.empty()) return Unavailable(fmt::format("{}: {}", sql, error));
     return rows;
   }
 
@@ -177,21 +199,52 @@ class PgNode : public Node {
     }
   }
 
+  // Connects within connect_timeout_ms (TCP, TLS negotiation, login), driving libpq's
+  // nonblocking state machine: libpq's own connect_timeout counts whole seconds, at least 2.
   Status Connect() {
     if (conn_) return Status::Ok();
+    auto deadline = Clock::now() + std::chrono::milliseconds(o_.connect_timeout_ms);
+    // tcp_user_timeout: unacknowledged data to a vanished host; statement_timeout: the
+    // server gives up on a stuck statement too (the read deadline below bounds our wait).
     std::string info = fmt::format(
-        "host={} port={} user={} password={} dbname={} connect_timeout={} "
-        "tcp_user_timeout={} application_name=sluice_monitor options='-c statement_timeout={}'",
+        "host={} port={} user={} password={} dbname={} tcp_user_timeout={} "
+        "application_name=sluice_monitor options='-c statement_timeout={}'",
         PgConninfoValue(o_.host), o_.port, PgConninfoValue(o_.user), PgConninfoValue(o_.password),
-        PgConninfoValue(database_), o_.connect_timeout_s, o_.read_timeout_s * 1000,
-        o_.read_timeout_s * 1000);
-    conn_ = PQconnectdb(info.c_str());
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      Status s = Unavailable(fmt::format("connect: {}", PQerrorMessage(conn_)));
-      Close();
-      return s;
+        PgConninfoValue(database_), o_.read_timeout_ms, o_.read_timeout_ms);
+    conn_ = PQconnectStart(info.c_str());
+    if (!conn_) return Unavailable("connect: out of memory");
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    while (ps != PGRES_POLLING_OK) {
+      if (ps == PGRES_POLLING_FAILED || PQstatus(conn_) == CONNECTION_BAD)
+        return Lost(std::string("connect: ") + PQerrorMessage(conn_));
+      if (!WaitSocket(ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline))
+        return Lost(fmt::format("connect: no answer within {} ms", o_.connect_timeout_ms));
+      ps = PQconnectPoll(conn_);
     }
+    if (PQsetnonblocking(conn_, 1) != 0)
+      return Lost(std::string("connect: ") + PQerrorMessage(conn_));
     return Status::Ok();
+  }
+
+  // Waits for EVENTS on the connection's socket until DEADLINE; false on timeout or error.
+  bool WaitSocket(short events, Clock::time_point deadline) {
+    int fd = PQsocket(conn_);
+    if (fd < 0) return false;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd, events, 0};
+      int n = poll(&p, 1, static_cast<int>(left.count()));
+      if (n > 0) return true;
+      if (n < 0 && errno != EINTR) return false;
+    }
+  }
+
+  // The connection is unusable (gone, or a statement left unanswered): closed, so the next
+  // call connects afresh.
+  Status Lost(const std::string& why) {
+    Close();
+    return Unavailable(why);
   }
 
   NodeOptions o_;

@@ -198,8 +198,8 @@ Result<std::vector<CatalogRow>> SchemaWatch::ReadCatalogs(const Cluster& c, cons
       // information_schema lists only what the login may see: the admin login when set.
       o.user = c.admin_user.empty() ? c.monitor_user : c.admin_user;
       o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
-      o.connect_timeout_s = 2;
-      o.read_timeout_s = 30;
+      o.connect_timeout_ms = 2000;
+      o.read_timeout_ms = 30'000;
       node = factory_(o, db);
     }
     std::string sql;

@@ -1,5 +1,7 @@
 #include "proxy/client_conn.h"
 
+#include <sys/socket.h>
+
 #include "proxy/lingering_close.h"
 #include "proxy/socket_io.h"
 #include "proxy/tls.h"
@@ -34,6 +36,16 @@ bool ClientConn::UpgradeTls(SSL_CTX* ctx) {
   return true;
 }
 
+bool ClientConn::PushFilter(bufferevent_filter_cb in, bufferevent_filter_cb out, void* ctx,
+                            void (*free_ctx)(void*)) {
+  bufferevent* f = bufferevent_filter_new(bev_, in, out, BEV_OPT_CLOSE_ON_FREE, free_ctx, ctx);
+  if (!f) return false;
+  bev_ = f;  // the filter owns the connection below it now
+  SetCallbacks(false);
+  Enable();
+  return true;
+}
+
 void ClientConn::WaitForDrain() {
   bufferevent_setwatermark(bev_, EV_WRITE, kClientOutLowWater, 0);
   bufferevent_setcb(bev_, &ClientConn::OnRead, &ClientConn::OnWrite, &ClientConn::OnEvent, this);
@@ -41,6 +53,16 @@ void ClientConn::WaitForDrain() {
 
 void ClientConn::Flush() {
   EagerWrite(bev_);
+}
+
+void ClientConn::ResetOnClose() {
+  if (!bev_) return;
+  bufferevent* sock = bev_;  // the socket under any filters (TLS, compression)
+  while (bufferevent_get_underlying(sock)) sock = bufferevent_get_underlying(sock);
+  evutil_socket_t fd = bufferevent_getfd(sock);
+  if (fd < 0) return;  // an in-memory pair (unit tests)
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 void ClientConn::CloseWhenFlushed() {

@@ -42,6 +42,11 @@ class ClientConn {
   void Enable() { bufferevent_enable(bev_, EV_READ | EV_WRITE); }
   void PauseRead() { bufferevent_disable(bev_, EV_READ); }
   void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
+  // Sets the read-ahead bound (0: none), e.g. from the pre-login bound to the protocol's.
+  void SetReadBound(size_t bytes) {
+    read_high_water_ = bytes;
+    bufferevent_setwatermark(bev_, EV_READ, 0, bytes);
+  }
   // Lets one message of bytes in even when that is above the read-ahead bound.
   void AllowRead(size_t bytes) { bufferevent_setwatermark(bev_, EV_READ, 0, bytes); }
 
@@ -49,6 +54,10 @@ class ClientConn {
   // (the caller closes).
   bool UpgradeTls(SSL_CTX* ctx);
   bool tls() const { return tls_; }
+  // Puts a bufferevent filter (libevent's bufferevent_filter_new, owning ctx: free_ctx)
+  // over the connection, e.g. the MySQL compressed protocol; false when libevent could not.
+  bool PushFilter(bufferevent_filter_cb in, bufferevent_filter_cb out, void* ctx,
+                  void (*free_ctx)(void*));
 
   // True when the client is behind by kClientOutHighWater or more.
   bool Backlogged() const { return evbuffer_get_length(output()) >= kClientOutHighWater; }
@@ -58,6 +67,9 @@ class ClientConn {
   void Flush();
   // Closes once the output has left (bounded); the callbacks hear nothing more.
   void CloseWhenFlushed();
+  // That close resets the connection (SO_LINGER 0: an RST, no FIN), as a server does that
+  // aborts it; the proxy passes on what its backend connection saw.
+  void ResetOnClose();
 
  private:
   static void OnRead(bufferevent*, void* arg);

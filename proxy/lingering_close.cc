@@ -16,12 +16,13 @@ struct Linger {
   std::chrono::steady_clock::time_point deadline;
 };
 
-// Over TLS the bytes pass from the filter's buffer into the socket bufferevent's: both
-// must be empty before the free, which closes the socket.
+// Over TLS (and MySQL compression) the bytes pass from each filter's buffer into the one
+// below, down to the socket bufferevent's: all must be empty before the free, which
+// closes the socket.
 bool Flushed(bufferevent* bev) {
-  if (evbuffer_get_length(bufferevent_get_output(bev)) != 0) return false;
-  bufferevent* under = bufferevent_get_underlying(bev);
-  return !under || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+  for (bufferevent* b = bev; b; b = bufferevent_get_underlying(b))
+    if (evbuffer_get_length(bufferevent_get_output(b)) != 0) return false;
+  return true;
 }
 
 void Poll(evutil_socket_t, short, void* arg) {

@@ -21,6 +21,8 @@ StatementInfo ClassifyStatement(std::string_view sql, routing::Dialect dialect) 
   StatementInfo info;
   info.is_read = c.kind == routing::StatementKind::kRead;
   info.read_only_txn = c.read_only_txn_start;
+  info.multi_statement = c.multi_statement;
+  info.kind = c.kind;
   info.pins = c.pins;
   info.txn = c.txn;
   info.command = c.first_keyword;

@@ -21,9 +21,11 @@ class RuleSet;
 
 // What a session keeps of a classified statement (owning copies: the text may go away).
 struct StatementInfo {
-  bool is_read = false;        // may run on a reader outside a transaction
-  bool read_only_txn = false;  // START TRANSACTION READ ONLY / BEGIN READ ONLY
-  uint32_t pins = 0;           // routing::Pin bits
+  bool is_read = false;          // may run on a reader outside a transaction
+  bool read_only_txn = false;    // START TRANSACTION READ ONLY / BEGIN READ ONLY
+  bool multi_statement = false;  // more than one statement in the text
+  routing::StatementKind kind = routing::StatementKind::kOther;  // kWrite when they differ
+  uint32_t pins = 0;                                             // routing::Pin bits
   routing::TxnOp txn = routing::TxnOp::kNone;
   std::string_view command;  // first keyword, static storage ("SELECT", "INSERT", …)
   std::string use_schema;    // USE db

@@ -1,6 +1,7 @@
 #include "proxy/session_core.h"
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "proxy/net_address.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
@@ -11,17 +12,92 @@ SessionCore::SessionCore(Worker* w, size_t cluster_index, bufferevent* client,
                          std::string client_addr, size_t client_read_high_water)
     : worker_(w),
       cluster_index_(cluster_index),
+      timer_(w->base(), this),
       client_addr_(std::move(client_addr)),
-      client_(client, this, client_read_high_water),
-      lease_(w, cluster_index, this, this) {
+      client_(client, this, kPreAuthReadBytes),
+      lease_(w, cluster_index, this, this),
+      read_high_water_(client_read_high_water) {
   worker_->AddSession(this);
+  timer_.Arm(TimeoutReason::kClientLogin, cluster().client_login_timeout_ms);
+  in_preauth_ = true;
+  if (SessionCore* oldest = worker_->preauth().Add(this, &preauth_)) {
+    // Over the worker's unauthenticated bound: the oldest socket that never logged in goes.
+    worker_->stats().preauth_evictions++;
+    log::Debug("session of {}: closed unauthenticated (more than {} waiting to log in)",
+               oldest->client_addr_, kMaxUnauthenticatedPerWorker);
+    oldest->Close();
+  }
 }
 
-bool SessionCore::CountClient() {
+void SessionCore::LeavePreAuth() {
+  if (!in_preauth_) return;
+  worker_->preauth().Remove(preauth_);
+  in_preauth_ = false;
+}
+
+bool SessionCore::Authenticated() {
+  if (authenticated_) return true;
+  authenticated_ = true;
+  LeavePreAuth();
+  timer_.Disarm(TimeoutReason::kClientLogin);
+  client_.SetReadBound(read_high_water_);
   ClusterCounters& cc = *worker_->shared()->cluster_counters[cluster_index_];
   int64_t n = cc.client_connections.fetch_add(1, std::memory_order_relaxed) + 1;
   counted_ = true;
-  return n <= cluster().max_client_connections;
+  if (n <= cluster().max_client_connections) return true;
+  worker_->stats().client_connections_refused++;
+  return false;
+}
+
+bool SessionCore::ClientsAtLimit() const {
+  int64_t n = worker_->shared()->cluster_counters[cluster_index_]->client_connections.load(
+      std::memory_order_relaxed);
+  return n >= cluster().max_client_connections;
+}
+
+void SessionCore::StartQueryClock() {
+  if (timer_.pending() == TimeoutReason::kQuery) return;
+  timer_.Arm(TimeoutReason::kQuery, cluster().query_timeout_ms);
+}
+
+void SessionCore::StartIdleInTransactionClock() {
+  timer_.Arm(TimeoutReason::kIdleInTransaction, cluster().idle_in_transaction_timeout_ms);
+}
+
+void SessionCore::CountProtocolError() {
+  StatsDelta& st = worker_->stats();
+  st.protocol_errors++;
+  if (cluster().protocol == Protocol::kMysql)
+    st.protocol_errors_mysql++;
+  else
+    st.protocol_errors_postgresql++;
+}
+
+void SessionCore::OnSessionTimeout(TimeoutReason why) {
+  if (closed_) return;
+  StatsDelta& st = worker_->stats();
+  switch (why) {
+    case TimeoutReason::kClientLogin:
+      // As MySQL (connect_timeout) and PostgreSQL (authentication_timeout) do: the
+      // connection closes without a word.
+      st.client_login_timeouts++;
+      log::Debug("session of {}: no login within {} ms, closed", client_addr_,
+                 cluster().client_login_timeout_ms);
+      Close();
+      return;
+    case TimeoutReason::kQuery:
+      st.query_timeouts++;
+      break;
+    case TimeoutReason::kIdleInTransaction:
+      st.idle_transaction_timeouts++;
+      break;
+    case TimeoutReason::kNone:
+      return;
+  }
+  log::Warn("session of {}: {} after {} ms", client_addr_, TimeoutReasonName(why),
+            why == TimeoutReason::kQuery ? cluster().query_timeout_ms
+                                         : cluster().idle_in_transaction_timeout_ms);
+  OnStatementTimeout(why);
 }
 
 const Cluster& SessionCore::cluster() const {
@@ -63,6 +139,8 @@ StatementRecord SessionCore::NewRecord(const std::string& server, std::string_vi
 void SessionCore::FinishClose() {
   if (closed_) return;
   closed_ = true;
+  timer_.Arm(TimeoutReason::kNone, 0);
+  LeavePreAuth();
   lease_.CancelWait();
   user_slot_.Reset();
   if (counted_) {

@@ -1,8 +1,8 @@
 // SessionCore: what every client session is made of, whatever its protocol: the client
-// connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), the
-// cluster's client count, the worker's registration, and a close that deletes the session
-// from the event loop (callers up the stack may still look at it). MysqlSession and
-// PgSession build on it; so will the mirror's shadow session.
+// connection (proxy/client_conn.h), the backend lease (proxy/backend_lease.h), its timeouts
+// and the unauthenticated bound (proxy/janitor.h), the cluster's client count, the worker's
+// registration, and a close that deletes the session from the event loop (callers up the
+// stack may still look at it). MysqlSession and PgSession build on it.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -15,6 +15,7 @@
 #include "proxy/backend_lease.h"
 #include "proxy/client_conn.h"
 #include "proxy/client_session.h"
+#include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "routing/runtime.h"
 
@@ -22,7 +23,8 @@ namespace sluice {
 
 class SessionCore : public ClientSession,
                     protected ClientConn::Callbacks,
-                    protected BackendLease::Callbacks {
+                    protected BackendLease::Callbacks,
+                    private SessionTimer::Callbacks {
  protected:
   // Takes client (an accepted socket's bufferevent, or an in-memory one in tests) whose
   // peer is client_addr; registers with the worker.
@@ -35,9 +37,32 @@ class SessionCore : public ClientSession,
   // The client closed or its connection broke.
   void OnClientGone() override { Close(); }
 
-  // Counts the client in its cluster; false when that makes it one over the cluster's
-  // max_client_connections (the protocol refuses it and closes).
-  bool CountClient();
+  // Until Authenticated(), the connection is under the login bounds: client_login_timeout_ms
+  // from accept, kPreAuthReadBytes of read-ahead, and the worker's PreAuthQueue (a flood of
+  // sockets that never log in closes its oldest); none of it counts in
+  // max_client_connections.
+  //
+  // The client proved its password: the login bounds end, the protocol's read-ahead applies
+  // and the client counts in its cluster. False when that makes it one over the cluster's
+  // max_client_connections (counted as refused; the protocol answers and closes). Again
+  // after COM_CHANGE_USER: true, nothing changes.
+  bool Authenticated();
+  bool authenticated() const { return authenticated_; }
+  // The cluster's logged-in clients are at max_client_connections already: a new connection
+  // may be refused before its login.
+  bool ClientsAtLimit() const;
+  // The statement bounds towards the backend (proxy/janitor.h). StartQueryClock: a statement
+  // (or its state sync) went to a backend, query_timeout_ms from now unless already
+  // running; StopQueryClock: its response is complete. StartIdleInTransactionClock: the
+  // client is idle inside a transaction (idle_in_transaction_timeout_ms). 0: off.
+  void StartQueryClock();
+  void StopQueryClock() { timer_.Disarm(TimeoutReason::kQuery); }
+  void StartIdleInTransactionClock();
+  // The protocol's answer to kQuery or kIdleInTransaction: the protocol's own error, the
+  // backend connection discarded; counted by the core before the call.
+  virtual void OnStatementTimeout(TimeoutReason why) = 0;
+  // A malformed client message, counted per protocol (stats_global, /metrics).
+  void CountProtocolError();
   bool closed() const { return closed_; }
   // The protocol's Close() lets go of its backend first, then calls this: the client count,
   // the last bytes to the client, the worker, and the delete from the loop.
@@ -62,6 +87,7 @@ class SessionCore : public ClientSession,
 
   Worker* worker_;
   size_t cluster_index_;
+  SessionTimer timer_;
   std::string client_addr_;
   ClientConn client_;
   BackendLease lease_;
@@ -69,6 +95,13 @@ class SessionCore : public ClientSession,
   int64_t last_write_ms_ = 0;  // for the read-your-writes window
 
  private:
+  void OnSessionTimeout(TimeoutReason why) override;
+  void LeavePreAuth();
+
+  size_t read_high_water_;  // the protocol's read-ahead once logged in
+  PreAuthQueue::Handle preauth_;
+  bool in_preauth_ = false;
+  bool authenticated_ = false;
   bool counted_ = false;
   bool closed_ = false;
   UserSlot user_slot_;  // one of the user's max_connections, from login to close

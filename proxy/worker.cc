@@ -14,6 +14,7 @@
 #include "proxy/backend_pool.h"
 #include "proxy/backend_socket.h"
 #include "proxy/client_session.h"
+#include "proxy/mysql/worker_state.h"
 #include "proxy/shared.h"
 
 namespace sluice {
@@ -32,6 +33,7 @@ Worker::Worker(int index, ProxyShared* shared)
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &Worker::OnWake, this);
   event_add(wake_ev_, nullptr);
+  mysql_state_ = std::make_unique<mysqlproxy::MysqlWorkerState>();
   pools_ = std::make_unique<BackendPools>(this);
   housekeeping_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnHousekeeping, this);
   timeval tv{0, kHousekeepingMs * 1000};

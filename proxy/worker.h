@@ -19,6 +19,7 @@
 #include "common/log_every.h"
 #include "common/stats.h"
 #include "common/status.h"
+#include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "proxy/router.h"
 #include "routing/runtime.h"
@@ -29,6 +30,9 @@ class ClientSession;
 class BackendPools;
 class Dialer;
 struct ProxyShared;
+namespace mysqlproxy {
+class MysqlWorkerState;
+}
 
 class Worker {
  public:
@@ -67,6 +71,11 @@ class Worker {
 
   // Users that completed caching_sha2_password full authentication on this worker.
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
+  // What this worker's MySQL sessions share (proxy/mysql/worker_state.h).
+  mysqlproxy::MysqlWorkerState& mysql_state() { return *mysql_state_; }
+
+  // This worker's sessions that have not logged in yet (proxy/janitor.h).
+  PreAuthQueue& preauth() { return preauth_; }
 
   // Sessions register themselves so that drain and shutdown can reach them.
   void AddSession(ClientSession* s);
@@ -123,12 +132,15 @@ class Worker {
   RuntimePtr previous_;  // the snapshot ApplySnapshotChange() last compared against
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<ClientSession*> sessions_;
+  PreAuthQueue preauth_;
   std::unordered_set<std::string> sha2_cache_;
   // Logged-in sessions per user on this worker (the stats_users gauge); entries stay, so a
   // user whose last session closed reports 0. UserSlots point at the values.
   StringMap<int64_t> user_sessions_;
   LogEvery accept_error_log_{10000};
   std::unordered_map<ClientSession*, int64_t> held_;  // session -> hold deadline (ms)
+  // Before pools_: the pooled MySQL connections unregister from it when the pools close.
+  std::unique_ptr<mysqlproxy::MysqlWorkerState> mysql_state_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

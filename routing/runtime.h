@@ -61,8 +61,13 @@ struct Cluster {
   int reader_hostgroup = 1;
   bool reader_fallback_to_writer = true;  // a reader group with no usable node uses the writer
   PoolMode pool_mode = PoolMode::kTransaction;
-  int max_client_connections = 10000;
+  int max_client_connections = 10000;  // logged-in clients (proxy/session_core.h)
   int connect_timeout_ms = 3000;
+  // The session janitor (proxy/janitor.h): accept to a proven password; a statement on a
+  // backend (0: off); a client idle inside a transaction (0: off).
+  int client_login_timeout_ms = 10000;
+  int query_timeout_ms = 0;
+  int idle_in_transaction_timeout_ms = 0;
   int read_your_writes_ms = 0;  // after a write, keep this session's reads on the writer
   // Set by the control plane while a failover or switchover moves the primary: statements
   // bound for the writer wait (bounded by write_hold_timeout_ms) instead of failing, and run

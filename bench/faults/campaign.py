@@ -15,6 +15,7 @@ write, saw two writable nodes or did not resume writes, 2 when the campaign itse
 run. See docs/reliability.md.
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -133,9 +134,12 @@ class Campaign:
     def setup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(os.path.dirname(os.path.abspath(self.dir)), exist_ok=True)
-        sync = "--semisync" if self.kind == "mariadb" else "--sync"
+        sync = ["--semisync"] if self.kind == "mariadb" else ["--sync"]
+        if self.kind == "mariadb" and not self.a.no_belt_and_braces:
+            # read_only=ON in every node's config: no node boots writable (docs/operations.md).
+            sync.append("--read-only-config")
         log("starting a %s cluster in %s" % (self.kind, self.dir))
-        self.cluster("start", self.kind, self.dir, sync, "--watch-pid", os.getpid())
+        self.cluster("start", self.kind, self.dir, *sync, "--watch-pid", os.getpid())
         self.env = read_cluster_env(self.dir)
         self.nodes = self.env["NODES"].split()
         self.engine = Engine(self.kind, self.env)
@@ -148,6 +152,12 @@ class Campaign:
                 "failover_window_ms": self.a.failover_window_ms,
                 "admin_user": e["ADMIN_USER"], "admin_password": e["ADMIN_PASSWORD"],
                 "replication_user": e["REPL_USER"], "replication_password": e["REPL_PASSWORD"]}
+        if not self.a.no_belt_and_braces:
+            # Hard fencing before every promotion, as a STONITH would: the old primary is
+            # killed and boots non-writable (cluster.sh fence; sluice appends cluster, host
+            # and port).
+            opts["fence_command"] = "%s fence %s" % (os.path.abspath(self.script),
+                                                     os.path.abspath(self.dir))
         for kv in self.a.sluice_option:
             k, v = kv.split("=", 1)
             opts[k] = int(v) if v.isdigit() else (v == "true" if v in ("true", "false") else v)
@@ -293,7 +303,13 @@ class Campaign:
         if not self.all_gone([pid], 60):
             raise SetupError("%s (pid %d) did not shut down within 60 s" % (node, pid))
         t_down = time.monotonic()
-        self.cluster("start-node", self.dir, node)
+        r = self.cluster("start-node", self.dir, node, check=False)
+        if r.returncode != 0:
+            # sluice judged it dead while it restarted and its fence_command killed it as it
+            # booted: down until the repair rejoins it.
+            if not os.path.exists(os.path.join(self.dir, "nodes", node, "fenced")):
+                raise SetupError("cluster.sh start-node %s failed: %s" % (node, r.stderr[-1500:]))
+            log("%s was fenced while it restarted" % node)
         return t_fault, t_down, []
 
     def lost_ids(self, node, acked):
@@ -305,14 +321,25 @@ class Campaign:
         return [rid for rid in acked if rid not in have]
 
     def new_events(self):
+        """stats_events since the last call: (time, kind, server, message)."""
         try:
             rows = admin_query(self.sluice.admin_port, self.sluice.admin_password,
-                               "SELECT kind, server, message FROM stats_events", timeout=10)
+                               "SELECT time, kind, server, message FROM stats_events",
+                               timeout=10)
         except Exception as e:  # noqa: BLE001 -- diagnostics only
-            return ["(stats_events: %s)" % e]
+            return [("", "(stats_events: %s)" % e, "", "")]
         out = [tuple(r) for r in rows[self.events_seen:]]
         self.events_seen = len(rows)
         return out
+
+    def monotonic_of(self, iso):
+        """An event's ISO time (UTC, ms) on this process's monotonic clock; None if unparsable."""
+        try:
+            t = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ")
+        except (TypeError, ValueError):
+            return None
+        unix = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+        return unix - (time.time() - time.monotonic())
 
     def cycle(self, k):
         a = self.a
@@ -354,10 +381,16 @@ class Campaign:
         self.lost_so_far |= set(lost)
         errs_w = self.writer.errors[n_err_w:]
         errs_r = self.reader.errors[n_err_r:]
-        # A write that started more than one monitor interval after the fault arrived after
-        # the primary's first failed check (the first check after the fault starts within an
-        # interval): the issue wants none of those to fail.
+        # A write that started after the primary's first failed check must not fail (the
+        # issue). That check is sluice's first WRITES_HELD after the fault (logged by the
+        # round that saw it fail); without one, one monitor interval after the fault (the
+        # first check after the fault starts within an interval).
+        events = self.new_events()
         first_check = t_fault + a.monitor_interval_ms / 1000.0
+        held = [self.monotonic_of(t) for t, kind, _, _ in events if kind == "WRITES_HELD"]
+        held = [t for t in held if t is not None and t >= t_fault]
+        if target == "primary" and held:
+            first_check = min(held)
         late = [e for e in errs_w if e[0] > first_check] if target == "primary" else errs_w
         max_w = max(len(worst), len(writable))
         row = {
@@ -370,7 +403,8 @@ class Campaign:
             "write_errors": codes(errs_w), "late_write_errors": codes(late),
             "read_errors": codes(errs_r),
             "error_samples": sorted({"%s %s" % (e[2], e[3][:90]) for e in errs_w + errs_r})[:6],
-            "events": ["%s %s" % (e[0], e[1]) for e in self.new_events()],
+            "first_failed_check_s": round(first_check - t_fault, 3),
+            "events": ["%s %s" % (e[1], e[2]) for e in events],
         }
         row["ok"] = (row["downtime_s"] is not None and not new_lost and max_w <= 1 and
                      len(writable) == 1)
@@ -517,6 +551,9 @@ def main():
                    help="bound on waiting for exactly one writable node after a fault")
     p.add_argument("--sluice-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra [[cluster]] key for sluice's config (repeatable)")
+    p.add_argument("--no-belt-and-braces", action="store_true",
+                   help="no fence_command and (MariaDB) no read_only=ON in the nodes' configs: "
+                        "sluice's own fencing only")
     p.add_argument("--json", default=None, help="write the rows and summary here")
     p.add_argument("--keep", action="store_true", help="leave the cluster running at the end")
     a = p.parse_args()

@@ -35,11 +35,18 @@ def render(run, code):
         argv += ["--" + k.replace("_", "-"), str(a[k])]
     for kv in a.get("sluice_option") or []:
         argv += ["--sluice-option", kv]
+    if a.get("no_belt_and_braces"):
+        argv.append("--no-belt-and-braces")
     cmd = "/usr/bin/python3 " + " ".join(shlex.quote(x) for x in argv)
     out = ["Command: `%s`" % cmd, "",
            "Seed %d, sluice built from %s; monitor_interval_ms=%d, failover_window_ms=%d, "
            "SIGSTOP %.0f s." % (a["seed"], code, a["monitor_interval_ms"],
                                 a["failover_window_ms"], a["stop_seconds"]), ""]
+    if any("first_failed_check_s" in r for r in rows):
+        out += ["Late: writes started after sluice's first `WRITES_HELD` of the cycle.", ""]
+    else:
+        out += ["Late: writes started more than one monitor interval after the fault (runs "
+                "before 48b00ab).", ""]
     if run.get("error"):
         out += ["**The campaign stopped after %d cycles:** %s" % (len(rows), run["error"]), ""]
     out += ["| cycle | fault | node (role) | downtime s | acked | lost | writable after (max seen) "

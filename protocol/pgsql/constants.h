@@ -130,6 +130,8 @@ inline constexpr std::string_view kInvalidCatalogName = "3D000";
 inline constexpr std::string_view kReadOnlySqlTransaction = "25006";
 inline constexpr std::string_view kFeatureNotSupported = "0A000";
 inline constexpr std::string_view kQueryCanceled = "57014";
+inline constexpr std::string_view kIdleInTransactionTimeout = "25P03";
+inline constexpr std::string_view kSyntaxError = "42601";
 }  // namespace sqlstate
 
 }  // namespace sluice::pgsql

@@ -1,12 +1,15 @@
 #include "proxy/mysql/backend.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "common/log.h"
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
+#include "protocol/mysql/wire.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/worker.h"
 
@@ -21,9 +24,25 @@ constexpr size_t kBackendReadHighWater = 256 * 1024;
 MysqlBackend::MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner)
     : BackendConn(w, std::move(key), owner), login_(std::move(login)) {
   stmts_.set_capacity(login_.max_prepared);
+  worker_->mysql_state().AddBackend(this);
 }
 
-MysqlBackend::~MysqlBackend() = default;
+MysqlBackend::~MysqlBackend() {
+  worker_->mysql_state().RemoveBackend(this);
+}
+
+void MysqlBackend::WriteClose(uint32_t id) {
+  std::string close{static_cast<char>(mysql::COM_STMT_CLOSE)};
+  mysql::Writer(&close).U32(id);
+  uint8_t seq = 0;
+  WritePacket(output(), &seq, close);
+  WriteNow();
+}
+
+void MysqlBackend::FlushCloses() {
+  for (uint32_t id : pending_closes_) WriteClose(id);
+  pending_closes_.clear();
+}
 
 MysqlBackend* MysqlBackend::Connect(Worker* w, PoolKey key, const BackendLogin& login,
                                     Owner* owner) {
@@ -44,6 +63,7 @@ void MysqlBackend::OnSocketConnected() {
 }
 
 void MysqlBackend::OnSocketFailed(const std::string& why) {
+  reset_by_server_ = why == std::strerror(ECONNRESET);
   Fail(Unavailable(fmt::format("backend {}: {}", server(), why)));
 }
 
@@ -109,12 +129,15 @@ void MysqlBackend::HandleLoginPacket() {
 }
 
 void MysqlBackend::SendHandshakeResponse(const mysql::InitialHandshake& hs) {
-  server_version_ = hs.server_version;
+  greeting_.version = hs.server_version;
+  greeting_.capabilities = hs.capabilities;
+  greeting_.status_flags = hs.status_flags;
+  greeting_.charset = hs.charset;
   thread_id_ = hs.connection_id;
   scramble_ = hs.auth_plugin_data;
   caps_ = login_.caps & hs.capabilities;
   // Never ask for TLS towards the backend yet, and only for a schema when one is set.
-  caps_ &= ~uint64_t{mysql::CLIENT_SSL};
+  caps_ &= ~uint64_t{mysql::CLIENT_SSL | mysql::CLIENT_COMPRESS};
   if (login_.schema.empty()) caps_ &= ~uint64_t{mysql::CLIENT_CONNECT_WITH_DB};
   mysql::HandshakeResponse r;
   r.capabilities = caps_;

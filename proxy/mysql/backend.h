@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "protocol/mysql/handshake.h"
@@ -15,6 +16,7 @@
 #include "proxy/backend_pool.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/stmt_cache.h"
+#include "proxy/mysql/worker_state.h"
 
 namespace sluice {
 
@@ -42,7 +44,18 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   bool ready() const { return phase_ == Phase::kReady; }
   uint32_t thread_id() const { return thread_id_; }
   uint64_t caps() const { return caps_; }
-  const std::string& server_version() const { return server_version_; }
+  const std::string& server_version() const { return greeting_.version; }
+  // The server's greeting (version, capabilities, default status flags).
+  const BackendGreeting& greeting() const { return greeting_; }
+  // A session holds it (false while pooled or logging in for a session that left).
+  bool owned() const { return owner_ != nullptr; }
+  // The connection failed because the server reset it (an RST rather than a close).
+  bool reset_by_server() const { return reset_by_server_; }
+  // COM_STMT_CLOSE for the backend statement id: now (WriteClose; no response comes), or
+  // when its session is between commands (QueueClose, then FlushCloses).
+  void WriteClose(uint32_t id);
+  void QueueClose(uint32_t id) { pending_closes_.push_back(id); }
+  void FlushCloses();
   SessionState& state() { return state_; }
   StmtCache& stmts() { return stmts_; }
 
@@ -62,7 +75,9 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   Phase phase_ = Phase::kConnecting;
   uint64_t caps_ = 0;
   uint32_t thread_id_ = 0;
-  std::string server_version_;
+  BackendGreeting greeting_;
+  std::vector<uint32_t> pending_closes_;
+  bool reset_by_server_ = false;  // statement ids to close between commands
   std::string scramble_;
   std::string auth_plugin_;
   SessionState state_;

@@ -8,6 +8,7 @@
 #include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
 #include "protocol/mysql/wire.h"
+#include "proxy/janitor.h"
 #include "proxy/mysql/packet_io.h"
 
 namespace sluice::mysqlproxy {
@@ -19,16 +20,18 @@ MysqlClientLogin::MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t off
       offered_caps_(offered_caps),
       client_addr_(std::move(client_addr)) {}
 
-void MysqlClientLogin::SendGreeting(evbuffer* out) {
+void MysqlClientLogin::SendGreeting(evbuffer* out, const std::string& version,
+                                    uint64_t offered_caps, uint16_t status_flags) {
   mysql::Scramble sc = mysql::GenerateScramble();
   scramble_.assign(sc.begin(), sc.end());
+  offered_caps_ = offered_caps;
   mysql::InitialHandshake hs;
-  hs.server_version = "10.11.0-MariaDB-sluice";
+  hs.server_version = version;
   hs.connection_id = conn_id_;
   hs.auth_plugin_data = scramble_;
   hs.capabilities = offered_caps_;
   hs.charset = charset_;
-  hs.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  hs.status_flags = status_flags;
   hs.auth_plugin_name = mysql::kNativePasswordPlugin;
   uint8_t seq = 0;
   WritePacket(out, &seq, mysql::EncodeInitialHandshake(hs));
@@ -39,7 +42,13 @@ void MysqlClientLogin::OnClientData(evbuffer* in, evbuffer* out, bool tls, bool 
   mysql::PacketView pkt;
   size_t wire = 0;
   if (!PeekPacket(in, &pkt, &wire)) {
-    if (evbuffer_get_length(in) > 4 + 0xFFFFFF) Fail(nullptr, 0, out);
+    // Before a proven password the connection reads at most kPreAuthReadBytes ahead: a
+    // login packet that does not fit is refused now, not waited for (issue #13).
+    if (evbuffer_get_length(in) >= kPreAuthReadBytes) {
+      uint8_t hdr[4];
+      evbuffer_copyout(in, hdr, 4);
+      Fail(mysql::ER_HANDSHAKE_ERROR.message, static_cast<uint8_t>(hdr[3] + 1), out);
+    }
     return;
   }
   seq_ = pkt.seq;

@@ -37,8 +37,10 @@ class MysqlClientLogin {
 
   MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t offered_caps, std::string client_addr);
 
-  // The initial handshake packet (a fresh scramble).
-  void SendGreeting(evbuffer* out);
+  // The initial handshake packet (a fresh scramble) with the backend's version string,
+  // the capabilities sluice offers (they replace the constructor's) and status flags.
+  void SendGreeting(evbuffer* out, const std::string& version, uint64_t offered_caps,
+                    uint16_t status_flags);
   // Reads the client's login packets from in while the login runs (tls: the connection is
   // encrypted already, tls_available: an SSLRequest may upgrade it).
   void OnClientData(evbuffer* in, evbuffer* out, bool tls, bool tls_available);

@@ -36,7 +36,7 @@ constexpr uint64_t kServerCaps =
     mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS | mysql::CLIENT_PS_MULTI_RESULTS |
     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_ATTRS |
     mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql::CLIENT_SESSION_TRACK |
-    mysql::CLIENT_DEPRECATE_EOF;
+    mysql::CLIENT_DEPRECATE_EOF | mysql::CLIENT_COMPRESS;
 
 // Capability bits that change what a backend sends back; pooled connections are keyed on
 // them so a client never gets a response shaped for another client's flags.
@@ -45,7 +45,7 @@ constexpr uint64_t kCapsThatShapeResponses =
     mysql::CLIENT_PS_MULTI_RESULTS | mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_DEPRECATE_EOF |
     mysql::CLIENT_LONG_FLAG | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
     mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-    mysql::CLIENT_TRANSACTIONS;
+    mysql::CLIENT_TRANSACTIONS | mysql::MARIADB_CLIENT_EXTENDED_METADATA;
 
 // Errors only the proxy sends, from MariaDB include/mysqld_error.h.
 constexpr mysql::ErrorInfo ER_UNKNOWN_STMT_HANDLER{
@@ -66,17 +66,16 @@ MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
 MysqlSession::~MysqlSession() = default;
 
 void MysqlSession::Start() {
-  bool within_limit = CountClient();
   client_.Enable();
-  if (!within_limit) {
+  if (ClientsAtLimit()) {
     // MySQL answers an over-limit connection with ER_CON_COUNT_ERROR before the handshake.
     worker_->stats().client_connections_refused++;
     SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, 0);
     Close();
     return;
   }
-  login_.SendGreeting(client_.output());
   phase_ = Phase::kLogin;
+  Greet();
 }
 
 uint64_t MysqlSession::OfferedCaps() const {
@@ -91,6 +90,7 @@ uint64_t MysqlSession::OfferedCaps() const {
 void MysqlSession::OnClientReadable() {
   switch (phase_) {
     case Phase::kLogin:
+      if (!greeted_) break;  // the greeting waits for the server's (session_greeting.cc)
       login_.OnClientData(client_.input(), client_.output(), client_.tls(),
                           tls_context() != nullptr);
       break;
@@ -138,15 +138,21 @@ void MysqlSession::OnLoginFailed(bool refused) {
   if (refused)
     worker_->stats().client_connections_refused++;
   else
-    worker_->stats().protocol_errors++;
+    CountProtocolError();
   Close();
 }
 
 void MysqlSession::OnLoginAccepted() {
+  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
+    SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, login_.seq() + 1);
+    Close();
+    return;
+  }
   caps_ = login_.caps();
   charset_ = login_.charset();
   user_ = login_.user();
   want_.schema = login_.database();
+  session_mode_ = SessionPooled();
   const User* u = ClusterUser(user_);
   if (int64_t held = 0; u && !AdmitUser(*u, &held)) {
     SendErr(mysql::ER_USER_LIMIT_REACHED,
@@ -159,6 +165,7 @@ void MysqlSession::OnLoginAccepted() {
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
   if (want_.schema.empty()) {
     SendOk(login_.seq() + 1);
+    if (!LoginDone()) return;
     phase_ = Phase::kIdle;
     ProcessClientInput();
     return;
@@ -177,10 +184,12 @@ void MysqlSession::OnLoginAccepted() {
 // dropped; a transaction or pinned state ends with its backend connection.
 void MysqlSession::HandleChangeUser(const std::string& payload) {
   if (backend_) ReleaseBackend(!pins_.in_txn && !pins_.pinned());
-  stmts_.clear();
+  DropAllStatements();
   want_ = SessionState{};
   ForgetPinnedState();
   lost_state_ = false;
+  bound_ = false;
+  status_ = default_status_;
   phase_ = Phase::kLogin;
   login_.ChangeUser(payload, client_.output(), client_.tls());
 }
@@ -189,33 +198,41 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
 
 bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big) {
   evbuffer* in = client_.input();
-  size_t offset = 0;
-  payload->clear();
+  size_t avail = evbuffer_get_length(in);
   *too_big = false;
   // A payload of exactly 0xFFFFFF bytes continues in the next packet (MySQL framing: a
   // command of 16 MiB or more is split in packets of 0xFFFFFF bytes and a shorter last one).
-  for (;;) {
-    size_t avail = evbuffer_get_length(in);
-    if (avail < offset + 4) return false;
+  // The command's end is found from the packet headers alone and the payload copied once
+  // it is all here: a command arriving over many reads costs one copy, not one per read.
+  auto length_at = [in](size_t offset) {
     uint8_t hdr[4];
     evbuffer_ptr pos;
     evbuffer_ptr_set(in, &pos, offset, EVBUFFER_PTR_SET);
     evbuffer_copyout_from(in, &pos, hdr, 4);
-    size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
-    if (payload->size() + len > kMaxCommandBytes) {
+    return hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
+  };
+  size_t offset = 0;
+  size_t total = 0;
+  for (;;) {
+    if (avail < offset + 4) return false;
+    size_t len = length_at(offset);
+    if (total + len > kMaxCommandBytes) {
       *too_big = true;
       return false;
     }
-    if (avail < offset + 4 + len) {
-      // Wait for the rest, but never hold more than one command's bound.
-      return false;
-    }
-    size_t old = payload->size();
-    payload->resize(old + len);
-    evbuffer_ptr_set(in, &pos, offset + 4, EVBUFFER_PTR_SET);
-    evbuffer_copyout_from(in, &pos, payload->data() + old, len);
+    if (avail < offset + 4 + len) return false;  // wait for the rest (bounded above)
+    total += len;
     offset += 4 + len;
     if (len < 0xFFFFFF) break;
+  }
+  payload->resize(total);
+  for (size_t at = 0, copied = 0; copied < total;) {
+    size_t len = length_at(at);
+    evbuffer_ptr pos;
+    evbuffer_ptr_set(in, &pos, at + 4, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &pos, payload->data() + copied, len);
+    copied += len;
+    at += 4 + len;
   }
   *consumed = offset;
   return true;
@@ -235,6 +252,7 @@ void MysqlSession::ProcessClientInput() {
     }
     evbuffer_drain(client_.input(), consumed);
     if (payload.empty()) {
+      CountProtocolError();
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, "Malformed packet", 1);
       Close();
       return;
@@ -245,7 +263,9 @@ void MysqlSession::ProcessClientInput() {
 
 void MysqlSession::Dispatch(std::string payload) {
   uint8_t code = static_cast<uint8_t>(payload[0]);
-  seq_ = 1;
+  // sluice's own answer follows the command's last packet: a command of 16 MiB or more
+  // came in several.
+  seq_ = static_cast<uint8_t>(payload.size() / 0xFFFFFF + 1);
   if (HandleLocally(code, payload)) return;
   if (code == mysql::COM_CHANGE_USER) {
     HandleChangeUser(payload);
@@ -336,10 +356,10 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       SendOk(1);
       return true;
     case mysql::COM_STMT_CLOSE: {
-      // No response. Backend copies stay in their connections' LRU caches; a cursor of
-      // this statement is closed when the backend re-executes it.
+      // No response. The backend copies are closed once no client of this worker uses the
+      // text (session_stmts.cc).
       if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
-        stmts_.erase(*id);
+        DropStatement(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }
       return true;
@@ -348,13 +368,15 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
       // The backend connections always run with multi-statements on; record nothing.
       {
         uint8_t seq = 1;
-        WritePacket(client_.output(), &seq,
-                    mysql::EncodeEof(mysql::EofPacket{0, mysql::SERVER_STATUS_AUTOCOMMIT}));
+        WritePacket(client_.output(), &seq, mysql::EncodeEof(mysql::EofPacket{0, SessionStatus()}));
       }
       return true;
     case mysql::COM_RESET_CONNECTION:
-      if (!pins_.pinned() && !pins_.in_txn) {
+      // Session pooling: the server resets the connection the client has (temporary
+      // tables, user variables, everything sluice does not track).
+      if (!pins_.pinned() && !pins_.in_txn && !(session_mode_ && backend_)) {
         ResetSessionState();
+        status_ = default_status_;
         SendOk(1);
         return true;
       }
@@ -368,7 +390,7 @@ void MysqlSession::ResetSessionState() {
   std::string schema = want_.schema;
   want_ = SessionState{};
   want_.schema = schema;
-  stmts_.clear();
+  DropAllStatements();
 }
 
 void MysqlSession::StartCommand() {
@@ -382,7 +404,7 @@ void MysqlSession::StartCommand() {
                 "transaction was rolled back");
     return;
   }
-  if (backend_ && !pins_.pinned() && !pins_.in_txn && pins_.hold_previous) {
+  if (backend_ && !session_mode_ && !pins_.pinned() && !pins_.in_txn && pins_.hold_previous) {
     // Kept after an insert for a LAST_INSERT_ID() that did not come: back to the pool.
     pins_.hold_previous = false;
     if (!(cmd_.info.pins & routing::kPinPreviousConnection)) ReleaseBackend(true);
@@ -398,7 +420,8 @@ void MysqlSession::RouteAndAcquire() {
   RouteRequest req;
   req.info = &cmd_.info;
   StatementInfo as_write;
-  if (cmd_.info.is_read && AutocommitOff()) {
+  // Session pooling: the client's one connection is the writer's, for reads and writes.
+  if (cmd_.info.is_read && (AutocommitOff() || session_mode_)) {
     // With autocommit off the first read opens a transaction that later writes join: it
     // must start on the writer.
     as_write = cmd_.info;
@@ -460,8 +483,10 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
   }
   BackendLogin login;
   SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
-  login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
-               mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
+  // Compression is between the client and sluice only (proxy/mysql/compression.h).
+  login.caps = (caps_ & ~mysql::CLIENT_COMPRESS) | mysql::CLIENT_PROTOCOL_41 |
+               mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH |
+               mysql::CLIENT_CONNECT_WITH_DB;
   login.charset = charset_;
   connecting_ = MysqlBackend::Connect(worker_, key, login, this);
 }
@@ -476,6 +501,8 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   b->SetOwner(this);
   b->ResumeRead();
   lease_.Started();
+  StartQueryClock();  // query_timeout_ms covers the state sync and the command
+  b->FlushCloses();   // statements other sessions stopped using while it was busy
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
   sync_steps_ = PlanSync(want_, b->state());
   sync_index_ = 0;
@@ -491,6 +518,7 @@ void MysqlSession::ReleaseBackend(bool reusable) {
   backend_ = nullptr;
   b->SetOwner(nullptr);
   if (reusable && b->ready() && evbuffer_get_length(b->input()) == 0) {
+    b->FlushCloses();
     worker_->pools().PutIdle(b);
   } else {
     std::string server = b->server();
@@ -504,6 +532,7 @@ void MysqlSession::ForgetPinnedState() {
 }
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
+  StopQueryClock();
   if (backend_) ReleaseBackend(false);
   if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
   if (cmd_.internal_check) {
@@ -530,8 +559,7 @@ void MysqlSession::SendErr(const mysql::ErrorInfo& e, std::string_view message, 
 void MysqlSession::SendOk(uint8_t seq, uint64_t affected) {
   mysql::OkPacket ok;
   ok.affected_rows = affected;
-  ok.status_flags =
-      mysql::SERVER_STATUS_AUTOCOMMIT | (pins_.in_txn ? mysql::SERVER_STATUS_IN_TRANS : 0);
+  ok.status_flags = SessionStatus();
   WritePacket(client_.output(), &seq, mysql::EncodeOk(ok, caps_));
 }
 
@@ -562,12 +590,14 @@ void MysqlSession::RetryHeld(bool timed_out) {
 
 void MysqlSession::Close() {
   if (phase_ == Phase::kClosed) return;
+  probe_.reset();
   CancelLeaseWait();
   if (connecting_) {
     // Its login goes on without us; when done it joins the pool (or frees its slot).
     connecting_->SetOwner(nullptr);
     connecting_ = nullptr;
   }
+  DropAllStatements();
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     ReleaseBackend(phase_ == Phase::kIdle && !pins_.in_txn && !pins_.pinned());

@@ -16,6 +16,7 @@
 #include "protocol/mysql/response.h"
 #include "proxy/mysql/backend.h"
 #include "proxy/mysql/client_login.h"
+#include "proxy/mysql/greeting_probe.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/router.h"
 #include "proxy/session_core.h"
@@ -89,6 +90,8 @@ class MysqlSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
+  // SessionCore
+  void OnStatementTimeout(TimeoutReason why) override;
   // BackendLease::Callbacks
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseConnection(PooledConn* c) override;
@@ -102,6 +105,15 @@ class MysqlSession final : public SessionCore,
   void OnLoginFailed(bool refused) override;
 
   uint64_t OfferedCaps() const;
+  // session_greeting.cc
+  void Greet();
+  void SendGreetingFrom(const BackendGreeting& g);
+  uint16_t SessionStatus() const;  // for the OK/EOF packets sluice writes itself
+  void NoteStatusFlags(uint16_t flags);
+  bool SessionPooled() const;  // the user's (or cluster's) pool_mode is session
+  void LoseSessionBackend(MysqlBackend* b, const Status& st);
+  // The login's OK is written: what was negotiated starts (compression). False: closed.
+  bool LoginDone();
   void HandleChangeUser(const std::string& payload);
   void ProcessClientInput();
   bool TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big);
@@ -122,6 +134,12 @@ class MysqlSession final : public SessionCore,
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   void RecordStats(bool error);
 
+  // session_stmts.cc: the client's statements, counted per text on the worker.
+  void AddStatement(uint32_t client_id, ClientStmt cs);
+  void DropStatement(uint32_t client_id);
+  void DropAllStatements();
+  MysqlBackend* WritableBackend() const;
+
   void ReleaseBackend(bool reusable);
   // The connection that held the session's state is gone: so is the state.
   void ForgetPinnedState();
@@ -137,6 +155,13 @@ class MysqlSession final : public SessionCore,
   void ResetSessionState();
 
   Phase phase_ = Phase::kLogin;
+  std::unique_ptr<GreetingProbe> probe_;  // the first client's look at the server's greeting
+  bool greeted_ = false;
+  uint16_t status_ = mysql::SERVER_STATUS_AUTOCOMMIT;          // session flags the server last sent
+  uint16_t default_status_ = mysql::SERVER_STATUS_AUTOCOMMIT;  // the server's, at login
+  bool session_mode_ = false;  // pool_mode = session: one backend connection for life
+  bool bound_ = false;         // session mode: the client's connection is established
+  bool compressed_ = false;    // CLIENT_COMPRESS: the client connection is filtered
   MysqlClientLogin login_;
   uint64_t caps_ = 0;
   uint8_t charset_ = 45;

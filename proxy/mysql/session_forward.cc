@@ -139,23 +139,29 @@ void MysqlSession::ForwardResponse() {
 }
 
 void MysqlSession::FinishCommand() {
+  StopQueryClock();
   infile_ = false;
   if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
   RecordStats(tracker_.ended_in_error());
   NoteStatementEffects(tracker_);
   lease_.Finished();
-  bool keep = pins_.pinned() || pins_.in_txn || pins_.hold_previous;
+  if (session_mode_) bound_ = true;
+  bool keep = session_mode_ || pins_.pinned() || pins_.in_txn || pins_.hold_previous;
   if (!keep) ReleaseBackend(true);
   phase_ = Phase::kIdle;
   if (draining_ && !pins_.in_txn) {
     Close();
     return;
   }
+  if (pins_.in_txn) StartIdleInTransactionClock();
   ProcessClientInput();
 }
 
 void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
-  if (t.has_status_flags()) pins_.in_txn = t.in_transaction();
+  if (t.has_status_flags()) {
+    pins_.in_txn = t.in_transaction();
+    NoteStatusFlags(t.status_flags());
+  }
   if (t.ended_in_error()) return;
   if (!cmd_.info.is_read) last_write_ms_ = MonotonicMs();
   // Connection state the client created pins the backend until it is undone.
@@ -187,10 +193,10 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
   }
   if (!cmd_.info.session_vars.empty()) backend_->state().vars = want_.vars;
   if (cmd_.code == mysql::COM_RESET_CONNECTION) {
+    backend_->stmts().Clear();  // the server dropped them: nothing to close
     ResetSessionState();
     backend_->state() = SessionState{};
     backend_->state().schema = want_.schema;
-    backend_->stmts().Clear();
     pins_.reasons = 0;
     pins_.long_data = false;
     pins_.cursor_stmt = 0;
@@ -220,6 +226,10 @@ void MysqlSession::RecordStats(bool error) {
 }
 
 void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
+  if (session_mode_ && bound_ && b == backend_) {
+    LoseSessionBackend(b, st);
+    return;
+  }
   if (b == connecting_) connecting_ = nullptr;
   std::string server = b->server();
   if (b == backend_) {
@@ -274,8 +284,37 @@ void MysqlSession::RetryOrFail(const Status& st) {
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
 }
 
+// query_timeout_ms: the server did not finish the command in time (hung, or the statement
+// runs too long). The connection is discarded (the server rolls back what it ran of a
+// transaction when it notices) and the client gets MariaDB's own max_statement_time error.
+// idle_in_transaction_timeout_ms: the client sat in a transaction; it is closed, as
+// MariaDB's idle_transaction_timeout does.
+void MysqlSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kIdleInTransaction) {
+    if (phase_ == Phase::kIdle && pins_.in_txn) Close();
+    return;
+  }
+  if (phase_ != Phase::kSyncing && phase_ != Phase::kForwarding) return;
+  bool had_state = pins_.in_txn || pins_.pinned();
+  if (backend_) lease_.MarkFailed(backend_->server());
+  // As after a deadlock: the error says the transaction is gone, the next statement runs
+  // outside of it.
+  ForgetPinnedState();
+  if (cmd_.response_started) seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+  FailCommand(mysql::ER_STATEMENT_TIMEOUT,
+              fmt::format("{}: sluice query_timeout_ms ({} ms); the server connection was closed{}",
+                          mysql::ER_STATEMENT_TIMEOUT.message, cluster().query_timeout_ms,
+                          had_state ? " and its transaction rolled back" : ""));
+  FlushWrites();
+}
+
 void MysqlSession::OnServerGone(const std::string& server) {
   if (!backend_ || backend_->server() != server) return;
+  if (session_mode_ && bound_) {
+    LoseSessionBackend(backend_,
+                       Unavailable(fmt::format("server {} was set OFFLINE_HARD", server)));
+    return;
+  }
   if (phase_ == Phase::kIdle) {
     lost_state_ = pins_.in_txn || pins_.pinned();
     ReleaseBackend(false);

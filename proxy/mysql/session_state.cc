@@ -19,29 +19,7 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-bool IsDefault(std::string_view v) {
-  return Lower(v) == "default";
-}
-
 }  // namespace
-
-void SessionState::Set(std::string name, std::string value) {
-  auto it = std::find_if(vars.begin(), vars.end(), [&](auto& kv) { return kv.first == name; });
-  if (IsDefault(value)) {
-    if (it != vars.end()) vars.erase(it);
-    return;
-  }
-  if (it != vars.end())
-    it->second = std::move(value);
-  else
-    vars.emplace_back(std::move(name), std::move(value));
-}
-
-const std::string* SessionState::Get(const std::string& name) const {
-  for (auto& [k, v] : vars)
-    if (k == name) return &v;
-  return nullptr;
-}
 
 std::string NormaliseVarName(std::string_view w) {
   while (!w.empty() && std::isspace(static_cast<unsigned char>(w.front()))) w.remove_prefix(1);
@@ -74,15 +52,11 @@ std::vector<SyncStep> PlanSync(const SessionState& want, const SessionState& hav
     set += '=';
     set += value;
   };
-  for (auto& [name, value] : want.vars) {
-    if (name == "names") continue;
-    const std::string* h = have.Get(name);
-    if (!h || *h != value) add(name, value);
-  }
-  for (auto& [name, value] : have.vars) {
-    if (name == "names") continue;
-    if (!want.Get(name)) add(name, "DEFAULT");
-  }
+  VarsDiff d = Diff(want, have);
+  for (auto& [name, value] : d.set)
+    if (name != "names") add(name, value);
+  for (auto& name : d.reset)
+    if (name != "names") add(name, "DEFAULT");
   if (!set.empty()) steps.push_back({SyncStep::kQuery, std::move(set)});
   return steps;
 }

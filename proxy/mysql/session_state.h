@@ -7,19 +7,15 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/session_vars.h"
+
 namespace sluice::mysqlproxy {
 
-struct SessionState {
+// The variables (proxy/session_vars.h) are named lower-case without @@session./SESSION,
+// valued with the SQL expression text as the client wrote it; "names" holds the text after
+// SET NAMES (charset [COLLATE collation]).
+struct SessionState : SessionVars {
   std::string schema;
-  // Variables in the order first set; names lower-case without @@session./SESSION.
-  // "names" holds the text after SET NAMES (charset [COLLATE collation]).
-  std::vector<std::pair<std::string, std::string>> vars;
-
-  // Records `name = value` (value: the SQL expression text as the client wrote it).
-  // A value of DEFAULT removes the entry: the connection is back at the server's default.
-  void Set(std::string name, std::string value);
-  const std::string* Get(const std::string& name) const;
-  void Clear() { vars.clear(); }
 };
 
 // Normalises a variable name as written after SET: strips `@@session.`, `@@local.`,

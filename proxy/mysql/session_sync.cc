@@ -42,9 +42,13 @@ void MysqlSession::RunNextSyncStep() {
     }
   }
   if (cmd_.internal_check) {
-    // The login's schema check passed.
+    // The login's schema check passed; under session pooling the connection stays.
     SendOk(seq_);
-    ReleaseBackend(true);
+    if (!LoginDone()) return;
+    if (session_mode_)
+      bound_ = true;
+    else
+      ReleaseBackend(true);
     phase_ = Phase::kIdle;
     ProcessClientInput();
     return;
@@ -156,7 +160,7 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
   uint32_t evicted = backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false});
   CloseBackendStmt(replaced);
   CloseBackendStmt(evicted);
-  stmts_[client_id] = std::move(cs);
+  AddStatement(client_id, std::move(cs));
   mysql::RewriteStatementId(payload, client_id);
 }
 

@@ -27,4 +27,13 @@ uint32_t StmtCache::Insert(const std::string& text, BackendStmt stmt) {
   return evicted;
 }
 
+uint32_t StmtCache::Remove(const std::string& text) {
+  auto it = map_.find(text);
+  if (it == map_.end()) return 0;
+  uint32_t id = it->second.stmt.id;
+  lru_.erase(it->second.pos);
+  map_.erase(it);
+  return id;
+}
+
 }  // namespace sluice::mysqlproxy

@@ -23,6 +23,8 @@ class StmtCache {
   BackendStmt* Find(const std::string& text);
   // Adds text -> stmt. Returns the backend id of an evicted statement (to close), or 0.
   uint32_t Insert(const std::string& text, BackendStmt stmt);
+  // Drops text; returns its backend id (to close), or 0 when it was not here.
+  uint32_t Remove(const std::string& text);
   void Clear() {
     map_.clear();
     lru_.clear();

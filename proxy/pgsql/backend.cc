@@ -230,7 +230,7 @@ void PgBackend::HandleReset() {
       return;
     }
     phase_ = Phase::kReady;
-    applied_.clear();
+    applied_.Clear();
     prepared_.Clear();
     worker_->pools().PutIdle(this);
     return;

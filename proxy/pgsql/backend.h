@@ -17,6 +17,7 @@
 #include "proxy/backend_conn.h"
 #include "proxy/backend_pool.h"
 #include "proxy/pgsql/stmt_names.h"
+#include "proxy/session_vars.h"
 
 namespace sluice {
 
@@ -39,8 +40,9 @@ class PgBackend final : public BackendConn<PgBackend> {
   uint32_t secret() const { return secret_; }
   // Reported settings (ParameterStatus), names lower-cased; kept current by the session.
   std::map<std::string, std::string>& params() { return params_; }
-  // Settings sluice SET on this connection (lower-cased names) since login or the last reset.
-  std::map<std::string, std::string>& applied() { return applied_; }
+  // Settings sluice or its clients SET on this connection since login or the last reset:
+  // lower-case name -> the statement that did (proxy/pgsql/settings.h).
+  SessionVars& applied() { return applied_; }
   // The names sluice has prepared on this connection.
   PreparedLru& prepared() { return prepared_; }
   const std::string& server_error() const { return server_error_; }
@@ -69,7 +71,7 @@ class PgBackend final : public BackendConn<PgBackend> {
   uint32_t secret_ = 0;
   std::map<std::string, std::string> params_;
   std::map<std::string, std::string> param_names_;
-  std::map<std::string, std::string> applied_;
+  SessionVars applied_;
   PreparedLru prepared_;
   std::optional<pgsql::ScramClientSession> scram_;
   std::string server_error_;

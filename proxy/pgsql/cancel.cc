@@ -21,9 +21,18 @@ struct Entry {
 };
 
 std::mutex g_mu;
-std::unordered_map<int32_t, Entry>& Registry() {
-  static auto* m = new std::unordered_map<int32_t, Entry>();
+// By pid; a pid may be there more than once (session mode hands out the servers' own pids,
+// and two servers may have the same one): the secret tells the entries apart.
+std::unordered_multimap<int32_t, Entry>& Registry() {
+  static auto* m = new std::unordered_multimap<int32_t, Entry>();
   return *m;
+}
+
+bool Taken(int32_t pid, uint32_t secret) {
+  auto [b, e] = Registry().equal_range(pid);
+  for (auto it = b; it != e; ++it)
+    if (it->second.secret == secret) return true;
+  return false;
 }
 
 uint32_t RandomU32() {
@@ -100,17 +109,18 @@ std::optional<BackendKey> CancelSlot::Get() const {
   }
 }
 
-std::shared_ptr<CancelSlot> RegisterClient(int32_t* pid, uint32_t* secret) {
+std::shared_ptr<CancelSlot> RegisterClient(int32_t server_pid, int32_t* pid, uint32_t* secret) {
   auto slot = std::make_shared<CancelSlot>();
   std::lock_guard<std::mutex> l(g_mu);
   auto& reg = Registry();
   // Bounded: the registry holds at most as many entries as live clients.
   for (int i = 0; i < 64; ++i) {
-    int32_t p = static_cast<int32_t>(RandomU32() & 0x7fffffff);
-    if (p == 0 || reg.count(p)) continue;
+    int32_t p = server_pid > 0 ? server_pid : static_cast<int32_t>(RandomU32() & 0x7fffffff);
+    uint32_t s = RandomU32();
+    if (p == 0 || (server_pid <= 0 && reg.count(p)) || Taken(p, s)) continue;
     *pid = p;
-    *secret = RandomU32();
-    reg[p] = Entry{*secret, slot};
+    *secret = s;
+    reg.emplace(p, Entry{s, slot});
     return slot;
   }
   *pid = 0;
@@ -118,19 +128,26 @@ std::shared_ptr<CancelSlot> RegisterClient(int32_t* pid, uint32_t* secret) {
   return slot;
 }
 
-void UnregisterClient(int32_t pid) {
+void UnregisterClient(int32_t pid, uint32_t secret) {
   std::lock_guard<std::mutex> l(g_mu);
-  Registry().erase(pid);
+  auto [b, e] = Registry().equal_range(pid);
+  for (auto it = b; it != e; ++it) {
+    if (it->second.secret == secret) {
+      Registry().erase(it);
+      return;
+    }
+  }
 }
 
 std::optional<BackendKey> FindCancelTarget(int32_t pid, uint32_t secret) {
   std::shared_ptr<CancelSlot> slot;
   {
     std::lock_guard<std::mutex> l(g_mu);
-    auto it = Registry().find(pid);
-    if (it == Registry().end() || it->second.secret != secret) return std::nullopt;
-    slot = it->second.slot;
+    auto [b, e] = Registry().equal_range(pid);
+    for (auto it = b; it != e && !slot; ++it)
+      if (it->second.secret == secret) slot = it->second.slot;
   }
+  if (!slot) return std::nullopt;
   return slot->Get();
 }
 

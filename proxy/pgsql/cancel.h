@@ -44,9 +44,11 @@ class CancelSlot {
   std::atomic<uint32_t> secret_{0};
 };
 
-// Registers a client under a fresh key; returns the key through pid/secret.
-std::shared_ptr<CancelSlot> RegisterClient(int32_t* pid, uint32_t* secret);
-void UnregisterClient(int32_t pid);
+// Registers a client under a fresh key; returns the key through pid/secret. server_pid > 0:
+// the key's pid is that one (session mode: the server's own), with a secret no other entry
+// of that pid has; 0: a pid sluice picks that no live client has.
+std::shared_ptr<CancelSlot> RegisterClient(int32_t server_pid, int32_t* pid, uint32_t* secret);
+void UnregisterClient(int32_t pid, uint32_t secret);
 // The backend currently serving the client with this key, if the key matches a live one.
 std::optional<BackendKey> FindCancelTarget(int32_t pid, uint32_t secret);
 // Opens a connection to key's server and sends CancelRequest; fire and forget, bounded.

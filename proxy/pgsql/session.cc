@@ -88,8 +88,8 @@ PgSession::PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::
 PgSession::~PgSession() = default;
 
 void PgSession::Start() {
-  CountClient();  // over the limit: refused after the StartupMessage, as PostgreSQL does
-  client_.Enable();
+  client_.Enable();  // over max_client_connections: refused after the StartupMessage, as
+                     // PostgreSQL does (OverClientLimit), or once authenticated
 }
 
 // ---- client events and startup -------------------------------------------------------
@@ -116,9 +116,7 @@ const User* PgSession::FindLoginUser(const std::string& name) {
 }
 
 bool PgSession::OverClientLimit() {
-  int64_t n = worker_->shared()->cluster_counters[cluster_index_]->client_connections.load(
-      std::memory_order_relaxed);
-  return n > cluster().max_client_connections;
+  return ClientsAtLimit();
 }
 
 bool PgSession::TlsAvailable() {
@@ -141,9 +139,13 @@ void PgSession::OnStartupFailed(bool refused) {
 }
 
 void PgSession::OnAuthenticated() {
+  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
+    FailLogin(state::kTooManyConnections, "sorry, too many clients already");
+    return;
+  }
   user_ = startup_.user();
   database_ = startup_.database();
-  want_ = std::move(startup_.settings());
+  settings_.Start(startup_.settings());
   const User* u = FindLoginUser(user_);
   transaction_mode_ =
       (u && u->pool_mode ? *u->pool_mode : cluster().pool_mode) == PoolMode::kTransaction;
@@ -174,33 +176,6 @@ void PgSession::BeginLoginBackend() {
   Acquire(route.server);
 }
 
-void PgSession::FinishLogin() {
-  std::string out;
-  std::map<std::string, std::string> report;
-  for (const auto& [name, value] : backend_->params()) report[name] = value;
-  for (const auto& [name, value] : want_)
-    if (report.count(name)) report[name] = value;  // sluice applies them per backend
-  for (const auto& [name, value] : report) {
-    auto it = backend_->param_names().find(name);
-    pgsql::AppendParameterStatus(&out, it != backend_->param_names().end() ? it->second : name,
-                                 value);
-  }
-  cancel_slot_ = RegisterClient(&pid_, &secret_);
-  cancel_slot_->Set(
-      BackendKey{backend_->ip(), backend_->port(), backend_->pid(), backend_->secret()});
-  pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{pid_, secret_});
-  pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
-  AppendTo(client_.output(), out);
-  phase_ = Phase::kReady;
-  if (transaction_mode_) {
-    ReleaseBackend(true);
-  } else {
-    pinned_ = true;  // session mode: this backend serves the client for its life
-    if (StartParamSync()) return;
-  }
-  ProcessClientInput();
-}
-
 // ---- batches -------------------------------------------------------------------------
 
 void PgSession::ProcessClientInput() {
@@ -210,6 +185,7 @@ void PgSession::ProcessClientInput() {
     std::span<const uint8_t> p;
     PeekResult r = PeekMessage(in, &h, &p, kMaxClientMessage);
     if (r == PeekResult::kBad) {
+      CountProtocolError();
       FailLogin(state::kProtocolViolation, "invalid message length");
       return;
     }
@@ -227,7 +203,7 @@ void PgSession::ProcessClientInput() {
       return;
     }
     if (!IsSessionMessage(h.type)) {
-      worker_->stats().protocol_errors++;
+      CountProtocolError();
       FailLogin(state::kProtocolViolation,
                 fmt::format("invalid frontend message type {}", static_cast<int>(h.type)));
       return;
@@ -349,6 +325,9 @@ void PgSession::Acquire(int server_index) {
   pending_login_ = PgBackendLogin{};
   SetTarget(&pending_login_, srv, *u, cluster.connect_timeout_ms);
   pending_login_.database = database_;
+  // A connection this client opens starts with its application_name (pg_stat_activity).
+  if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
+    pending_login_.application_name = it->second;
   lease_.Acquire(server_index, key);
 }
 
@@ -408,7 +387,7 @@ StatementInfo PgSession::Classify(std::string_view text) {
 // digest is already known).
 void PgSession::OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
                             bool names_segment) {
-  pending_pins_ |= info.pins;
+  pending_pg_pins_ |= settings_.OnStatement(info, txn_status_ != pgsql::kTxIdle);
   pending_write_ |= !info.is_read;
   pending_sequence_ |= MovesASequence(info, text);
   SegmentStat& s = open_segment_;
@@ -435,11 +414,13 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
       auto q = pgsql::DecodeQuery(p);
       if (q.ok()) OnStatement(Classify(q->sql), q->sql, nullptr, true);
       ++outstanding_;
+      StartQueryClock();  // until its ReadyForQuery (query_timeout_ms)
       break;
     }
     case fe::kSync:
     case fe::kFunctionCall:
       ++outstanding_;
+      StartQueryClock();
       break;
     default:
       bad = extended_.Rewrite(type, p, transaction_mode_, send_segment_, &backend_->prepared(),
@@ -448,6 +429,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
   }
   if (!bad.ok()) {
     evbuffer_drain(in, total);
+    CountProtocolError();
     log::Warn("pgsql session {}: malformed '{}' message: {}", pid_, type, bad.message());
     FailLogin(state::kProtocolViolation, fmt::format("invalid message: {}", bad.message()));
     return;
@@ -459,6 +441,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     if (!out.empty()) AppendTo(backend_->output(), out);
     evbuffer_remove_buffer(in, backend_->output(), total);
   }
+  mid_segment_ = type != fe::kSync && type != fe::kQuery && type != fe::kFunctionCall;
   if (type == fe::kSync || type == fe::kQuery) {
     ++send_segment_;
     EndSegment();
@@ -466,6 +449,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
 }
 
 void PgSession::EndSegment() {
+  settings_.EndSegment();
   if (!open_segment_.named) open_segment_.start_us = MonotonicUs();
   sent_segments_.push_back(std::move(open_segment_));
   open_segment_ = SegmentStat{};
@@ -510,7 +494,7 @@ void PgSession::ForgetPinnedState() {
   pinned_ = false;
   hold_previous_ = false;
   txn_status_ = pgsql::kTxIdle;
-  pending_pins_ = 0;
+  pending_pg_pins_ = 0;
   pending_write_ = false;
   pending_sequence_ = false;
 }
@@ -591,7 +575,7 @@ void PgSession::Close() {
                  passthrough_left_ == 0;
     ReleaseBackend(clean);
   }
-  if (pid_) UnregisterClient(pid_);
+  if (cancel_slot_) UnregisterClient(pid_, secret_);
   phase_ = Phase::kClosed;
   FinishClose();
 }

@@ -17,6 +17,7 @@
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/extended.h"
+#include "proxy/pgsql/settings.h"
 #include "proxy/pgsql/startup.h"
 #include "proxy/pgsql/wire.h"
 #include "proxy/router.h"
@@ -69,6 +70,8 @@ class PgSession final : public SessionCore,
   // ClientConn::Callbacks
   void OnClientReadable() override;
   void OnClientDrained() override;
+  // SessionCore
+  void OnStatementTimeout(TimeoutReason why) override;
   // BackendLease::Callbacks
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
@@ -81,6 +84,7 @@ class PgSession final : public SessionCore,
   void OnCancelRequest(int32_t pid, uint32_t secret) override;
   void OnAuthenticated() override;
   void OnStartupFailed(bool refused) override;
+  void OnStartupProtocolError() override { CountProtocolError(); }
   // ExtendedRewriter::Callbacks
   StatementInfo Classify(std::string_view text) override;
   void OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
@@ -103,6 +107,14 @@ class PgSession final : public SessionCore,
   void OnReadyForQuery(char status);
   void RecordSegment();
 
+  // session_pins.cc
+  void PinFor(uint32_t reasons);
+  void SendLoginReport();
+  // The server's FATAL that ended the connection, to the client: as it came when the
+  // session ends with it, as an ERROR with the server's fields when the session goes on.
+  // False when there was none (payload empty).
+  bool ForwardServerFatal(std::string_view payload, bool session_ends);
+
   void ReleaseBackend(bool clean);
   // The connection that held the session's state is gone: so is the state.
   void ForgetPinnedState();
@@ -118,8 +130,8 @@ class PgSession final : public SessionCore,
   bool transaction_mode_ = true;
   std::string user_;
   std::string database_;
-  // Settings the client asked for at startup or since: lower-case name -> value.
-  std::map<std::string, std::string> want_;
+  // Settings the client asked for at startup or since (proxy/pgsql/settings.h).
+  PgSettings settings_;
 
   int32_t pid_ = 0;
   uint32_t secret_ = 0;
@@ -129,9 +141,12 @@ class PgSession final : public SessionCore,
   PgBackend* connecting_ = nullptr;  // opened for this session, login not done yet
   PgBackendLogin pending_login_;     // what connecting_ (or the next slot) logs in with
   bool sync_failed_ = false;
-  std::string sync_error_;
-  std::vector<std::pair<std::string, std::string>> sync_sets_;
+  std::string sync_error_;    // the server's ErrorResponse payload
+  bool login_sync_ = false;   // the startup settings are applied before the login ends
+  bool mid_segment_ = false;  // messages of a segment went out, its Sync not yet
   bool pinned_ = false;
+  uint32_t pin_reasons_ = 0;      // PgPin bits that pinned the session
+  uint32_t pending_pg_pins_ = 0;  // PgPin bits of the segments being answered
   // The backend stays one more batch after a statement that may move a sequence (INSERT,
   // nextval, setval), for a currval()/lastval() that reads that connection's sequence
   // state (routing::kPinPreviousConnection); any other next batch routes afresh.
@@ -141,7 +156,6 @@ class PgSession final : public SessionCore,
   uint64_t send_segment_ = 0;  // counts Syncs and Queries sent
   uint64_t resp_segment_ = 0;  // counts 'Z's received
   bool segment_error_ = false;
-  uint32_t pending_pins_ = 0;
   // The last text Classify() read and its result: a batch's first statement is classified
   // to route the batch and again when it is forwarded; the second time is a string compare.
   std::string routed_text_;
@@ -150,7 +164,8 @@ class PgSession final : public SessionCore,
   bool pending_sequence_ = false;    // the segment may have moved a sequence (see hold_previous_)
   size_t passthrough_left_ = 0;      // bytes of a streamed message still to move
   bool response_started_ = false;    // bytes of the current response reached the client
-  std::string backend_fatal_;        // the server's FATAL message, reported with 08006
+  std::string backend_fatal_;        // the server's FATAL (ErrorResponse payload)
+  bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
 };

@@ -19,31 +19,6 @@ namespace {
 namespace be = pgsql::backend;
 namespace state = pgsql::sqlstate;
 constexpr uint32_t kMaxBackendMessage = pgsql::kMaxMessageLength;
-// What pins a backend connection beyond the transaction: session-level state the next
-// client of the connection must not see (advisory locks, temporary tables, named
-// statements of SQL PREPARE, LISTEN, SET outside a transaction, WITH HOLD cursors).
-constexpr uint32_t kSessionPins = routing::kPinUserLock | routing::kPinTempTable |
-                                  routing::kPinPrepare | routing::kPinListen |
-                                  routing::kPinSessionSet | routing::kPinCursorHold;
-
-bool SafeSettingName(std::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) return false;
-  return true;
-}
-
-std::string QuoteLiteral(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\0') break;
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
-
 bool IsInspected(char type) {
   switch (type) {
     case be::kReadyForQuery:
@@ -59,25 +34,13 @@ bool IsInspected(char type) {
 
 }  // namespace
 
-// Brings the backend's settings in line with the client's; true while a SET runs.
+// Brings the backend's settings in line with the client's; true while the SETs run.
 bool PgSession::StartParamSync() {
-  std::string sql;
-  sync_sets_.clear();
-  for (const auto& [name, value] : want_) {
-    if (!SafeSettingName(name)) continue;
-    auto a = backend_->applied().find(name);
-    bool same;
-    if (a != backend_->applied().end()) {
-      same = a->second == value;
-    } else {
-      auto p = backend_->params().find(name);
-      same = p != backend_->params().end() && p->second == value;
-    }
-    if (same) continue;
-    sql += fmt::format("SET {} TO {};", name, QuoteLiteral(value));
-    sync_sets_.emplace_back(name, value);
+  std::string sql = settings_.SyncSql(backend_->applied(), backend_->params());
+  if (sql.empty()) {
+    if (backend_->applied().vars != settings_.want().vars) backend_->applied() = settings_.want();
+    return false;
   }
-  if (sql.empty()) return false;
   std::string out;
   pgsql::AppendQuery(&out, sql);
   AppendTo(backend_->output(), out);
@@ -100,8 +63,7 @@ void PgSession::HandleSyncResponse() {
     char status = 0;
     if (h.type == be::kErrorResponse) {
       sync_failed_ = true;
-      auto e = pgsql::DecodeErrorFields(p);
-      sync_error_ = e.ok() ? std::string(e->message()) : "SET failed";
+      sync_error_.assign(reinterpret_cast<const char*>(p.data()), p.size());
     } else if (h.type == be::kParameterStatus) {
       auto ps = pgsql::DecodeParameterStatus(p);
       if (ps.ok()) backend_->params()[Lower(ps->name)] = std::string(ps->value);
@@ -112,11 +74,25 @@ void PgSession::HandleSyncResponse() {
     if (!status) continue;
     phase_ = Phase::kReady;
     if (sync_failed_) {
-      // A startup setting the server refuses: the client's statement fails with it.
       ReleaseBackend(false);
-      FailBatch("22023", fmt::format("sluice: cannot apply session settings: {}", sync_error_));
+      auto e = pgsql::DecodeErrorFields(
+          {reinterpret_cast<const uint8_t*>(sync_error_.data()), sync_error_.size()});
+      std::string_view code = e.ok() && !e->sqlstate().empty() ? e->sqlstate() : "22023";
+      std::string message(e.ok() ? e->message() : "SET failed");
+      if (login_sync_) {
+        // A startup setting the server refuses ends the login, as it would directly.
+        login_sync_ = false;
+        FailLogin(code, message);
+        return;
+      }
+      FailBatch(code, fmt::format("sluice: cannot apply session settings: {}", message));
     } else {
-      for (auto& [n, v] : sync_sets_) backend_->applied()[n] = v;
+      backend_->applied() = settings_.want();
+      if (login_sync_) {
+        login_sync_ = false;
+        SendLoginReport();
+        return;
+      }
     }
     ProcessClientInput();
     return;
@@ -222,9 +198,9 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
       extended_.DropSegment(resp_segment_, &backend_->prepared());
       auto e = pgsql::DecodeErrorFields(p);
       if (e.ok() && (e->severity() == "FATAL" || e->severity() == "PANIC")) {
-        // The server is closing this connection, not the client's session: the client gets
-        // 08006 (and keeps its session) when the close arrives.
-        backend_fatal_ = std::string(e->message());
+        // The server is closing this connection: the client gets its error when the close
+        // arrives (ForwardServerFatal).
+        backend_fatal_.assign(reinterpret_cast<const char*>(p.data()), p.size());
         swallow = true;
       }
       break;
@@ -234,11 +210,8 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
       if (ps.ok()) {
         std::string name = Lower(ps->name);
         backend_->params()[name] = std::string(ps->value);
-        // The client changed it (SET pins) or the server did: the client's view follows.
-        if (want_.count(name)) {
-          want_[name] = std::string(ps->value);
-          backend_->applied()[name] = std::string(ps->value);
-        }
+        // The client changed it or the server did: the client's view follows.
+        settings_.OnReported(name, ps->value, &backend_->applied());
       }
       break;
     }
@@ -266,14 +239,19 @@ void PgSession::OnReadyForQuery(char status) {
   extended_.DropSegment(resp_segment_, backend_ ? &backend_->prepared() : nullptr);
   ++resp_segment_;
   if (outstanding_ > 0) --outstanding_;
-  if (!segment_error_ && (pending_pins_ & kSessionPins)) pinned_ = true;
+  uint32_t pins =
+      settings_.OnSegmentEnd(segment_error_, status, backend_ ? &backend_->applied() : nullptr);
+  if (!segment_error_) pins |= pending_pg_pins_;
+  if (pins) PinFor(pins);
   if (!segment_error_ && pending_write_) last_write_ms_ = MonotonicMs();
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
   response_started_ = false;
   if (outstanding_ > 0) return;
-  pending_pins_ = 0;
+  StopQueryClock();
+  if (status != pgsql::kTxIdle) StartIdleInTransactionClock();
+  pending_pg_pins_ = 0;
   pending_write_ = false;
   pending_sequence_ = false;
   if (status == pgsql::kTxIdle && !pinned_) {
@@ -285,7 +263,12 @@ void PgSession::OnReadyForQuery(char status) {
     Close();
     return;
   }
-  if (!backend_) ProcessClientInput();
+  if (!backend_) {
+    ProcessClientInput();
+    return;
+  }
+  // A RESET on the connection the session keeps: back to the client's startup settings.
+  if (status == pgsql::kTxIdle && !mid_segment_) StartParamSync();
 }
 
 // At a ReadyForQuery from the server: the oldest segment sent is over.
@@ -318,11 +301,18 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   b->Destroy();
   lease_.Release(server);
   if (server_error.empty()) lease_.MarkFailed(server);
-  if (phase_ == Phase::kClosed) return;
-  std::string why = backend_fatal_.empty() ? st.message() : backend_fatal_;
+  std::string fatal = std::move(backend_fatal_);
   backend_fatal_.clear();
+  if (phase_ == Phase::kClosed) return;
+  std::string why = st.message();
+  if (!fatal.empty()) {
+    auto e =
+        pgsql::DecodeErrorFields({reinterpret_cast<const uint8_t*>(fatal.data()), fatal.size()});
+    if (e.ok()) why = fmt::format("{} ({})", e->message(), e->sqlstate());
+  }
   log::Warn("pgsql session {}: {}", pid_, why);
-  if (phase_ == Phase::kLoginBackend) {
+  if (phase_ == Phase::kLoginBackend || login_sync_) {
+    login_sync_ = false;
     if (!server_error.empty()) {
       // The server's own refusal (3D000 unknown database, 28P01 …) goes to the client.
       std::string out;
@@ -347,17 +337,20 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   extended_.ClearExpects();
   passthrough_left_ = 0;
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
+  std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
+  std::string text = timed_out_ ? why : fmt::format("sluice: server connection lost: {}", why);
+  bool timed_out = timed_out_;
+  timed_out_ = false;
   if (mid_message || in_txn || !transaction_mode_) {
     // Half a message went out, or the client's transaction (or session) died with the
     // server: the client cannot go on in-protocol.
-    SendError("FATAL", state::kConnectionFailure,
-              fmt::format("sluice: server connection lost: {}", why));
+    if (timed_out || !ForwardServerFatal(fatal, true)) SendError("FATAL", sqlstate, text);
     Close();
     return;
   }
   ForgetPinnedState();
-  SendError("ERROR", state::kConnectionFailure,
-            fmt::format("sluice: server connection lost: {}", why));
+  settings_.Abandon();
+  if (timed_out || !ForwardServerFatal(fatal, false)) SendError("ERROR", sqlstate, text);
   // One ReadyForQuery per Sync/Query already sent; a batch not yet synced skips to Sync.
   std::string out;
   for (int i = 0; i < outstanding_; ++i) pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
@@ -368,6 +361,29 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   resp_segment_ = send_segment_;
   sent_segments_.clear();  // their answers are the error above
   ProcessClientInput();
+}
+
+// query_timeout_ms: the server did not answer the batch in time (hung, or the statement runs
+// too long). The connection is discarded as if it had failed, with PostgreSQL's own
+// statement_timeout error (57014): ERROR and ReadyForQuery outside a transaction, FATAL when a
+// transaction or a session-mode connection went with it. idle_in_transaction_timeout_ms:
+// FATAL 25P03 and close, as PostgreSQL's idle_in_transaction_session_timeout.
+void PgSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kIdleInTransaction) {
+    if (outstanding_ != 0 || txn_status_ == pgsql::kTxIdle) return;
+    SendError("FATAL", state::kIdleInTransactionTimeout,
+              "terminating connection due to idle-in-transaction timeout");
+    Close();
+    FlushWrites();
+    return;
+  }
+  if (!backend_ || outstanding_ == 0) return;
+  timed_out_ = true;
+  OnBackendError(
+      backend_, Unavailable(fmt::format("canceling statement due to statement timeout (sluice "
+                                        "query_timeout_ms {} ms; the server connection was closed)",
+                                        cluster().query_timeout_ms)));
+  FlushWrites();
 }
 
 void PgSession::OnServerGone(const std::string& server) {

@@ -12,6 +12,7 @@
 #include "protocol/pgsql/frontend.h"
 #include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/message.h"
+#include "protocol/pgsql/options.h"
 #include "protocol/pgsql/startup.h"
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/wire.h"
@@ -26,6 +27,12 @@ namespace state = pgsql::sqlstate;
 bool IsSettingParam(std::string_view name) {
   return name != "user" && name != "database" && name != "replication" && name != "options" &&
          name.substr(0, 5) != "_pq_.";
+}
+
+// A boolean startup parameter that says no (replication=false/off/no/0).
+bool IsFalse(std::string_view v) {
+  std::string l = Lower(v);
+  return l == "false" || l == "off" || l == "no" || l == "0" || l == "f" || l == "n";
 }
 
 // SCRAM verifiers cost 4096 PBKDF2 rounds: derive each user's once per worker thread.
@@ -69,6 +76,14 @@ void PgStartup::HandleStartup(evbuffer* in, evbuffer* out, bool tls) {
     if (avail == 0) return;
     size_t take = std::min<size_t>(avail, pgsql::kMaxStartupPacketLength + 4);
     const uint8_t* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(take));
+    if (p[0] == fe::kTerminate) {
+      // A Terminate before any StartupMessage (a client that gives up): the server closes
+      // without a word, and so does sluice.
+      evbuffer_drain(in, avail);
+      step_ = Step::kDone;
+      cb_->OnStartupFailed(false);
+      return;
+    }
     size_t consumed = 0;
     pgsql::StartupResult r = pgsql::DecodeStartup({p, take}, &consumed);
     switch (r.kind) {
@@ -110,8 +125,28 @@ void PgStartup::HandleStartup(evbuffer* in, evbuffer* out, bool tls) {
            "no PostgreSQL user name specified in startup packet", out);
       return;
     }
+    if (m.Has("replication") && !IsFalse(m.Get("replication"))) {
+      // A walsender session (physical or logical replication) is not a SQL session: sluice
+      // does not turn it into one (docs/protocol-notes.md §Startup).
+      Fail(state::kFeatureNotSupported,
+           "sluice does not proxy replication connections (replication=" +
+               std::string(m.Get("replication")) +
+               "); connect to the primary server directly for replication",
+           out);
+      return;
+    }
+    // `options` first, then the StartupMessage's own settings, which win (as the server
+    // applies them).
+    auto options = pgsql::ParseStartupOptions(m.Get("options"));
+    if (!options.ok()) {
+      Fail(state::kSyntaxError, options.status().message(), out);
+      return;
+    }
+    for (auto& [name, value] : *options) settings_[name] = value;
     for (const auto& [name, value] : m.params)
       if (IsSettingParam(name)) settings_[Lower(name)] = value;
+    // The session's application_name is the client's, empty when it sent none.
+    settings_.try_emplace("application_name", "");
     std::vector<std::string> opts = m.ProtocolOptions();
     if (m.minor > pgsql::kNewestMinorVersion || !opts.empty()) {
       std::string msg;
@@ -240,6 +275,7 @@ void PgStartup::Fail(std::string_view sqlstate, std::string_view message, evbuff
   pgsql::AppendErrorResponse(&msg, pgsql::ErrorSpec{"FATAL", sqlstate, message, "", ""});
   AppendTo(out, msg);
   step_ = Step::kDone;
+  if (sqlstate == state::kProtocolViolation) cb_->OnStartupProtocolError();
   cb_->OnStartupFailed(refused);
 }
 

@@ -37,6 +37,8 @@ class PgStartup {
     // A FATAL was written (refused: a wrong password, counted as a refused connection);
     // the session closes.
     virtual void OnStartupFailed(bool refused) = 0;
+    // The client's bytes were malformed (08P01); called before OnStartupFailed.
+    virtual void OnStartupProtocolError() {}
   };
 
   explicit PgStartup(Callbacks* cb) : cb_(cb) {}

@@ -12,6 +12,14 @@
 #   cluster.sh start-node DIR NODE         start a stopped or killed node again, same port and data
 #   cluster.sh rejoin DIR NODE [--primary P]  make NODE a replica of the writable node P (default:
 #                                          the one other node that accepts writes), same port
+#   cluster.sh fence DIR CLUSTER HOST PORT  hard fencing, as sluice's fence_command: the node on
+#                                          PORT boots non-writable from now on (MariaDB
+#                                          read_only=ON in its my.cnf, PostgreSQL standby.signal)
+#                                          and, if running, is killed (-9, its whole process
+#                                          tree: the host is powered off) until rejoin
+#
+# start mariadb ... --read-only-config writes read_only=ON into every node's my.cnf, the
+# primary's too (made writable at runtime): a restarted node never boots writable.
 #
 # DIR/cluster.env holds shell-sourceable KEY=VALUE lines describing the cluster. Node names
 # are the roles at start time: after a failover "primary" may no longer be the primary.
@@ -191,6 +199,7 @@ write_env() {
       echo "ADMIN_USER=root"
       echo "ADMIN_PASSWORD=root_pw"
       echo "SEMISYNC=$SYNC"
+      echo "READ_ONLY_CONFIG=${READ_ONLY_CONFIG:-0}"
     else
       echo "ADMIN_USER=postgres"
       echo "ADMIN_PASSWORD=postgres_pw"
@@ -219,7 +228,7 @@ my_sql_vertical() {
 my_write_cnf() {
   local node=$1 port=$2 id=$3 nd="$DIR/nodes/$1" ro=OFF role
   role=$(node_role "$node")
-  [[ $role == primary ]] || ro=ON
+  [[ $role == primary && ${READ_ONLY_CONFIG:-0} != 1 && ! -f $nd/fenced ]] || ro=ON
   # Speed over durability: these servers hold throw-away test data, so no fsync per commit
   # (innodb_flush_log_at_trx_commit=2, sync_binlog=0, no doublewrite) and a small buffer pool.
   cat >"$nd/my.cnf" <<EOF
@@ -411,6 +420,8 @@ my_start_cluster() {
       return 1
     fi
   done
+  # read_only=ON in every config: the primary accepts writes at runtime only.
+  [[ ${READ_ONLY_CONFIG:-0} == 1 ]] && my_sql primary "SET GLOBAL read_only=OFF"
   my_setup_primary
   for n in $NODES; do [[ $n == primary ]] || my_attach_replica "$n"; done
   for n in $NODES; do [[ $n == primary ]] || my_wait_replica "$n"; done
@@ -787,12 +798,13 @@ cmd_start() {
   [[ $kind == mariadb || $kind == postgres ]] || usage
   set_dir "${2:-}"
   shift 2
-  SYNC=0
+  SYNC=0 READ_ONLY_CONFIG=0
   while (($#)); do
     case $1 in
       --replicas) replicas=${2:?--replicas needs N}; shift 2 ;;
       --semisync) [[ $kind == mariadb ]] || die "--semisync is for mariadb (postgres: --sync)"; SYNC=1; shift ;;
       --sync) [[ $kind == postgres ]] || die "--sync is for postgres (mariadb: --semisync)"; SYNC=1; shift ;;
+      --read-only-config) [[ $kind == mariadb ]] || die "--read-only-config is for mariadb"; READ_ONLY_CONFIG=1; shift ;;
       --watch-pid) watch=${2:?--watch-pid needs a PID}; shift 2 ;;
       *) usage ;;
     esac
@@ -1070,9 +1082,62 @@ cmd_rejoin() {
   fi
   stop_if_running "$node"
   FIXED_PORT=1
+  rm -f "$DIR/nodes/$node/fenced"
   if [[ $KIND == mariadb ]]; then my_rejoin "$node"; else pg_rejoin "$node"; fi
   log "$node rejoined as a replica of $SOURCE in $((SECONDS - t0))s"
   node_port "$node"
+}
+
+# PID and every process below it (a PostgreSQL postmaster's backends), deepest last.
+process_tree() {
+  local p
+  echo "$1"
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do process_tree "$p"; done
+}
+
+# Waits up to LIMIT seconds until every PID is gone or a zombie (dead, its parent has not
+# reaped it yet: it holds no port and runs no code).
+procs_dead() {
+  local limit=$1 i p st alive
+  shift
+  for ((i = 0; i < limit * 50; i++)); do
+    alive=0
+    for p in "$@"; do
+      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+      [[ -z $st || $st == Z || $st == X ]] || alive=1
+    done
+    ((alive)) || return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+cmd_fence() {
+  use_cluster "${1:-}"
+  local port=${4:-} n node="" pid procs
+  [[ $port =~ ^[0-9]+$ ]] || die "fence: usage: fence DIR CLUSTER HOST PORT"
+  for n in $NODES; do [[ $(node_port "$n") == "$port" ]] && node=$n; done
+  [[ -n $node ]] || die "fence: no node on port $port (nodes: $NODES)"
+  # First the boot: it must come up refusing writes, whenever it comes up.
+  touch "$DIR/nodes/$node/fenced"
+  if [[ $KIND == postgres ]]; then
+    as_pg touch "$DIR/nodes/$node/data/standby.signal"
+  else
+    sed -i 's/^read_only=.*/read_only=ON/' "$DIR/nodes/$node/my.cnf"
+  fi
+  # Then the power: a running (or hung) server is killed, stopped processes included.
+  pid=$(node_pid "$node")
+  if owned_pid "$pid"; then
+    procs=$(process_tree "$pid")
+    # shellcheck disable=SC2086
+    kill -9 $procs 2>/dev/null || true
+    # shellcheck disable=SC2086
+    procs_dead 10 $procs || die "fence: $node (pid $pid) survived SIGKILL"
+    rm -f "$DIR/pids/$node.pid"
+    log "fenced $node (port $port): killed, boots non-writable until rejoin"
+  else
+    log "fenced $node (port $port): not running, boots non-writable until rejoin"
+  fi
 }
 
 main() {
@@ -1087,6 +1152,7 @@ main() {
     stop-node) cmd_stop_node "$@" ;;
     start-node) cmd_start_node "$@" ;;
     rejoin) cmd_rejoin "$@" ;;
+    fence) cmd_fence "$@" ;;
     __watchdog)
       DIR=${1%/}
       watchdog_loop "$2" "$3"

@@ -44,3 +44,26 @@ sluice_integration_test(mysql_capi_test
 add_dependencies(mysql_capi_test sluice)
 set_property(TEST mysql_capi_test APPEND PROPERTY ENVIRONMENT
   "SLUICE_BINARY=$<TARGET_FILE:sluice>")
+
+# Wire compatibility (issue #14): what a libmariadb client could tell from the server.
+sluice_integration_test(mysql_compat_capi_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/mysql_compat_capi_test.cc
+  FIXTURES mariadb_cluster
+  TIMEOUT 180)
+add_dependencies(mysql_compat_capi_test sluice)
+set_property(TEST mysql_compat_capi_test APPEND PROPERTY ENVIRONMENT
+  "SLUICE_BINARY=$<TARGET_FILE:sluice>")
+# The same with PyMySQL and the mariadb CLI, each check against the server directly too.
+foreach(_pair "mysql_compat:MysqlCompatTest" "mysql_compat_session:MysqlSessionPoolingTest")
+  string(REPLACE ":" ";" _pair "${_pair}")
+  list(GET _pair 0 _name)
+  list(GET _pair 1 _class)
+  add_test(NAME ${_name}
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/mysql_compat_test.py
+            $<TARGET_FILE:sluice> ${_class})
+  set_tests_properties(${_name} PROPERTIES
+    LABELS integration
+    TIMEOUT 180
+    FIXTURES_REQUIRED mariadb_cluster
+    ENVIRONMENT "${_sluice_mysql_test_env}")
+endforeach()

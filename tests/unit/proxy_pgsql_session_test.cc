@@ -118,6 +118,7 @@ class PgSessionTest : public ::testing::Test {
     pgsql::AppendAuthenticationOk(&out);
     pgsql::AppendParameterStatus(&out, "server_version", "16.0");
     pgsql::AppendParameterStatus(&out, "work_mem", "4MB");
+    pgsql::AppendParameterStatus(&out, "application_name", "");  // as the client sent none
     pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{static_cast<int32_t>(500 + i), 7});
     out += Ready();
     h_.server(i).Write(out);
@@ -398,6 +399,8 @@ TEST_F(PgSessionTest, UnknownFrontendMessageIsFatal08P01) {
   EXPECT_EQ(h_.dialed(), 1u);
   EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
   EXPECT_EQ(h_.stats().protocol_errors, 1u);
+  EXPECT_EQ(h_.stats().protocol_errors_postgresql, 1u);
+  EXPECT_EQ(h_.stats().protocol_errors_mysql, 0u);
 }
 
 TEST_F(PgSessionTest, PasswordMessageAfterLoginIsFatal08P01) {
@@ -408,6 +411,76 @@ TEST_F(PgSessionTest, PasswordMessageAfterLoginIsFatal08P01) {
   EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
   h_.Settle();
   EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+}
+
+// ---- the session janitor (proxy/janitor.h), issue #13 items 1, 10 -------------------
+
+// A client that never finishes its login is closed at client_login_timeout_ms, and counted.
+TEST_F(PgSessionTest, LoginTimeoutClosesAStalledStartup) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].client_login_timeout_ms = 100; });
+  h_.Settle();
+  Connect();  // StartupMessage sent; the SASL exchange never answered
+  ASSERT_TRUE(h_.RunUntil(
+      [&] { return h_.stats().client_login_timeouts == 1 && h_.worker().preauth().size() == 0; },
+      3000));
+  EXPECT_EQ(h_.dialed(), 0u);
+}
+
+// Unauthenticated connections do not count in max_client_connections; logged-in ones do, and
+// the one over the limit gets PostgreSQL's 53300.
+TEST_F(PgSessionTest, UnauthenticatedConnectionsDoNotTakeClientSlots) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].max_client_connections = 1; });
+  h_.Settle();
+  for (int i = 0; i < 3; ++i) {
+    auto* s = new PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();  // and nothing sent
+  }
+  LoggedIn();
+  EXPECT_EQ(h_.worker().preauth().size(), 3u);
+  buf_.clear();
+  Connect();
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("53300"), std::string::npos);
+}
+
+// A server that stops answering gets the batch failed at query_timeout_ms with PostgreSQL's
+// statement_timeout error (57014) and ReadyForQuery; its connection is discarded.
+TEST_F(PgSessionTest, QueryTimeoutFailsAHungStatement) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].query_timeout_ms = 150; });
+  h_.Settle();
+  LoggedIn();
+  h_.client().Write(Query("UPDATE t SET a = 1"));
+  ServerUntil(0, 'Q');  // and the server never answers
+  auto got = ClientUntil('Z');
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'E');
+  EXPECT_NE(got[0].body.find("57014"), std::string::npos);
+  EXPECT_NE(got[0].body.find("statement timeout"), std::string::npos);
+  EXPECT_EQ(got.back().body, "I");
+  EXPECT_EQ(h_.stats().query_timeouts, 1u);
+  h_.Settle();
+  EXPECT_EQ(h_.worker().pools().idle_count(), 0u);  // the hung connection is not pooled
+  h_.client().Write(Query("SELECT 1"));             // the session goes on, on a new connection
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 2; }));
+}
+
+// A client idle inside a transaction is closed with FATAL 25P03 at
+// idle_in_transaction_timeout_ms, as PostgreSQL's idle_in_transaction_session_timeout.
+TEST_F(PgSessionTest, IdleInTransactionTimeoutIsFatal25P03) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].idle_in_transaction_timeout_ms = 150; });
+  h_.Settle();
+  LoggedIn();
+  h_.client().Write(Query("BEGIN"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("BEGIN") + Ready('T'));
+  auto z = ClientUntil('Z');
+  ASSERT_FALSE(z.empty());
+  EXPECT_EQ(z.back().body, "T");
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("25P03"), std::string::npos);
+  EXPECT_EQ(h_.stats().idle_transaction_timeouts, 1u);
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// PgSession, part three: the end of the login (the startup settings applied on the login's
+// connection, then what the client learns: ParameterStatus, BackendKeyData, ReadyForQuery),
+// the pins that keep a connection for the session and their statistics, and the server's
+// own FATAL passed on to the client.
+#include <fmt/format.h>
+
+#include "common/stats.h"
+#include "protocol/pgsql/backend.h"
+#include "protocol/pgsql/constants.h"
+#include "protocol/pgsql/message.h"
+#include "proxy/pgsql/session.h"
+#include "proxy/worker.h"
+
+namespace sluice::pgproxy {
+
+void PgSession::FinishLogin() {
+  // The startup settings and `options` first: one the server refuses ends the login, as it
+  // would directly (HandleSyncResponse goes on with SendLoginReport).
+  login_sync_ = true;
+  if (StartParamSync()) return;
+  login_sync_ = false;
+  SendLoginReport();
+}
+
+void PgSession::SendLoginReport() {
+  std::string out;
+  // The connection's settings, after the client's were applied: what the server would say.
+  for (const auto& [name, value] : backend_->params()) {
+    auto it = backend_->param_names().find(name);
+    pgsql::AppendParameterStatus(&out, it != backend_->param_names().end() ? it->second : name,
+                                 value);
+  }
+  // Session mode: the client keeps this connection, so it is told the server's own pid
+  // (pg_backend_pid(), pg_stat_activity and NOTIFY agree); the secret is sluice's, so a
+  // cancel still goes through sluice's registry, where two servers' equal pids differ by it.
+  // Transaction mode: a pid sluice makes (docs/architecture.md, compatibility).
+  cancel_slot_ = RegisterClient(transaction_mode_ ? 0 : backend_->pid(), &pid_, &secret_);
+  cancel_slot_->Set(
+      BackendKey{backend_->ip(), backend_->port(), backend_->pid(), backend_->secret()});
+  pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{pid_, secret_});
+  pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
+  AppendTo(client_.output(), out);
+  phase_ = Phase::kReady;
+  if (transaction_mode_)
+    ReleaseBackend(true);
+  else
+    pinned_ = true;  // session mode: this backend serves the client for its life
+  ProcessClientInput();
+}
+
+void PgSession::PinFor(uint32_t reasons) {
+  pinned_ = true;
+  uint32_t fresh = reasons & ~pin_reasons_;
+  pin_reasons_ |= reasons;
+  if (!transaction_mode_) return;  // session mode keeps its connection anyway
+  for (int i = 0; i < kPgPinReasons; ++i)
+    if (fresh & (1u << i))
+      worker_->stats().session_pins[fmt::format("{}/{}", cluster().name, PgPinName(i))]++;
+}
+
+bool PgSession::ForwardServerFatal(std::string_view payload, bool session_ends) {
+  if (payload.empty()) return false;
+  std::string out;
+  if (session_ends) {
+    // As the server sent it: the client sees what it would see directly.
+    pgsql::AppendMessage(&out, pgsql::backend::kErrorResponse, payload);
+  } else {
+    // The session goes on (transaction pooling, between transactions): the server's code
+    // and text, as an ERROR the client can continue after.
+    auto e = pgsql::DecodeErrorFields(
+        {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()});
+    if (!e.ok()) return false;
+    pgsql::AppendErrorResponse(
+        &out, pgsql::ErrorSpec{"ERROR", e->sqlstate(), e->message(), e->Get('D'), e->Get('H')});
+  }
+  if (client_.open()) AppendTo(client_.output(), out);
+  return true;
+}
+
+}  // namespace sluice::pgproxy

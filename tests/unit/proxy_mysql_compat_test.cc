@@ -1,0 +1,196 @@
+// MysqlSession, what a client can tell from the server (issue #14), driven from bytes: the
+// greeting carries the backend's version and extended capabilities, closed statements are
+// closed on the backend, status flags of sluice's own packets follow the session, and under
+// session pooling a backend the server closed is the client's loss too.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "protocol/mysql/statement.h"
+#include "tests/unit/mysql_session_fixture.h"
+
+namespace sluice::mysqlproxy {
+namespace {
+
+std::string Command(uint8_t code, std::string_view body = {}) {
+  return std::string(1, static_cast<char>(code)) + std::string(body);
+}
+
+std::string StmtCommand(uint8_t code, uint32_t id) {
+  std::string p(1, static_cast<char>(code));
+  mysql::Writer(&p).U32(id);
+  return p;
+}
+
+class MysqlCompatTest : public MysqlSessionTest {
+ protected:
+  explicit MysqlCompatTest(bool seed_greeting = true) : MysqlSessionTest(seed_greeting) {}
+  // Prepares text (no parameters, no columns) on backend 0 as backend id backend_id;
+  // returns the client's statement id. login: backend 0 still has to log in.
+  uint32_t Prepare(const std::string& text, uint32_t backend_id, bool login) {
+    h_.client().Write(Packet(0, Command(mysql::COM_STMT_PREPARE, text)));
+    if (login) ServerLogin(0);
+    auto got = ServerGets(0, 1);
+    EXPECT_EQ(got.size(), 1u);
+    h_.server(0).Write(Packet(1, mysql::EncodePrepareOk(mysql::PrepareOk{backend_id, 0, 0, 0})));
+    auto pk = ClientGets(1);
+    auto ok = mysql::DecodePrepareOk(mysql::AsBytes(pk.at(0).second));
+    EXPECT_TRUE(ok.ok());
+    return ok.ok() ? ok->statement_id : 0;
+  }
+  uint16_t ClientOkStatus() {
+    auto pk = ClientGets(1);
+    auto ok = mysql::DecodeOk(mysql::AsBytes(pk.at(0).second), kClientCaps);
+    EXPECT_TRUE(ok.ok());
+    return ok.ok() ? ok->status_flags : 0xFFFF;
+  }
+  void UseSessionPooling() {
+    h_.Publish([](Runtime* rt) { rt->clusters[0].pool_mode = PoolMode::kSession; });
+  }
+};
+
+TEST_F(MysqlCompatTest, StmtCloseClosesTheBackendStatement) {
+  LoggedIn();
+  uint32_t id = Prepare("DO 1", 77, true);
+  h_.client().Write(Packet(0, StmtCommand(mysql::COM_STMT_CLOSE, id)));
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_CLOSE, 77));
+}
+
+TEST_F(MysqlCompatTest, AStatementAnotherClientUsesStaysOpen) {
+  LoggedIn();
+  uint32_t first = Prepare("DO 1", 77, true);
+  uint32_t second = Prepare("DO 1", 78, false);  // same text: the connection replaces it
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_CLOSE, 77));  // the displaced copy
+  h_.client().Write(Packet(0, StmtCommand(mysql::COM_STMT_CLOSE, first)));
+  h_.Settle();
+  EXPECT_EQ(h_.server(0).TakeAll(), "");  // `second` still uses the text
+  h_.client().Write(Packet(0, StmtCommand(mysql::COM_STMT_CLOSE, second)));
+  got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_CLOSE, 78));
+}
+
+TEST_F(MysqlCompatTest, ADisconnectedClientsStatementsAreClosed) {
+  LoggedIn();
+  Prepare("DO 1", 77, true);
+  Prepare("DO 2", 78, false);
+  h_.client().Close();
+  auto got = ServerGets(0, 2);
+  ASSERT_EQ(got.size(), 2u);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_CLOSE, 77));
+  EXPECT_EQ(got[1], StmtCommand(mysql::COM_STMT_CLOSE, 78));
+}
+
+TEST_F(MysqlCompatTest, PingSaysAutocommitOffAfterSetAutocommit0) {
+  LoggedIn();
+  Query("SET autocommit=0");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok(0)));
+  EXPECT_EQ(ClientOkStatus(), 0);
+  h_.client().Write(Packet(0, Command(mysql::COM_PING)));
+  EXPECT_EQ(ClientOkStatus() & mysql::SERVER_STATUS_AUTOCOMMIT, 0);
+}
+
+TEST_F(MysqlCompatTest, PingInsideATransactionSaysInTrans) {
+  LoggedIn();
+  Query("BEGIN");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(
+      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
+  ClientOkStatus();
+  h_.client().Write(Packet(0, Command(mysql::COM_PING)));
+  EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS);
+  Query("COMMIT");
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientOkStatus();
+  h_.client().Write(Packet(0, Command(mysql::COM_PING)));
+  EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT);
+}
+
+TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
+  UseSessionPooling();
+  LoggedIn();
+  Query("SET @x = 1");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientOkStatus();
+  // The server ends the connection and says why (MySQL 8 does at wait_timeout).
+  h_.server(0).Write(Packet(0, mysql::MakeErr(mysql::ER_CONNECTION_KILLED)));
+  h_.server(0).Close();
+  auto& clients = h_.worker().shared()->cluster_counters[0]->client_connections;
+  ASSERT_EQ(clients.load(), 1);
+  std::string got;
+  ASSERT_TRUE(h_.RunUntil([&] {
+    got += h_.client().TakeAll();
+    return clients.load() == 0 && !Packets(got).empty();  // the session closed
+  }));
+  auto pk = Packets(got);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk.at(0).second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_CONNECTION_KILLED.code);
+  EXPECT_EQ(h_.dialed(), 1u);  // no silent reconnect
+}
+
+TEST_F(MysqlCompatTest, TransactionPoolingStillReconnectsAfterAnIdleLoss) {
+  LoggedIn();
+  Query("SELECT 1");
+  ServerLogin(0);
+  ServerGets(0, 1);
+  h_.server(0).Write(Packet(1, Ok()));
+  ClientOkStatus();
+  h_.server(0).Close();  // wait_timeout on a pooled connection
+  h_.Settle();
+  Query("SELECT 2");
+  ServerLogin(1);
+  EXPECT_EQ(ServerGets(1, 1).size(), 1u);
+}
+
+class MysqlGreetingTest : public MysqlCompatTest {
+ protected:
+  MysqlGreetingTest() : MysqlCompatTest(false) {}
+};
+
+TEST_F(MysqlGreetingTest, TheGreetingCarriesTheBackendsVersionAndExtendedMetadata) {
+  auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+  s->Start();
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 1; }));  // the probe
+  EXPECT_EQ(h_.server(0).address, "10.0.0.1");                 // the primary
+  mysql::InitialHandshake hs;
+  hs.server_version = "5.5.5-10.11.6-MariaDB-log";
+  hs.connection_id = 9;
+  hs.auth_plugin_data = std::string(20, 'x');
+  hs.capabilities = (kClientCaps & ~mysql::CLIENT_MYSQL) | mysql::MARIADB_CLIENT_EXTENDED_METADATA |
+                    mysql::MARIADB_CLIENT_PROGRESS;
+  hs.charset = 45;
+  hs.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  hs.auth_plugin_name = mysql::kNativePasswordPlugin;
+  h_.server(0).Write(Packet(0, mysql::EncodeInitialHandshake(hs)));
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto got = mysql::DecodeInitialHandshake(mysql::AsBytes(pk[0].second));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->server_version, "5.5.5-10.11.6-MariaDB-log");
+  EXPECT_EQ(got->capabilities & mysql::CLIENT_MYSQL, 0u);
+  EXPECT_NE(got->capabilities & mysql::MARIADB_CLIENT_EXTENDED_METADATA, 0u);
+  EXPECT_EQ(got->capabilities & mysql::MARIADB_CLIENT_PROGRESS, 0u);  // not passed through
+  // The next client is greeted from the worker's memory, without a probe.
+  auto* s2 = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+  s2->Start();
+  pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_EQ(mysql::DecodeInitialHandshake(mysql::AsBytes(pk[0].second))->server_version,
+            "5.5.5-10.11.6-MariaDB-log");
+  EXPECT_EQ(h_.dialed(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice::mysqlproxy
