@@ -279,14 +279,21 @@ Status AdminService::RequireDisk() const {
 }
 
 Status AdminService::LoadToRuntime(unsigned groups) {
+  return LoadFrom("main", groups);
+}
+
+Status AdminService::LoadFrom(const std::string& schema, unsigned groups) {
   RuntimePtr cur = Current();
   if (!cur) return Unavailable("the data plane is not started yet");
   std::vector<MirrorSetting> mirror = runtime_mirror_;
-  auto next = ReadTables(&db_, "main", health_.config ? health_.config() : *cur, groups, &mirror);
+  auto next = ReadTables(&db_, schema, health_.config ? health_.config() : *cur, groups, &mirror);
   if (!next.ok()) return next.status();
   SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(*next));
   SLUICE_RETURN_IF_ERROR(ValidateMirror(*next, mirror));
   next->version = cur->version + 1;
+  // Another instance's tables (admin/fleet_tables.cc): the admin tables hold them too.
+  if (schema != "main")
+    SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", *next, mirror, groups));
   runtime_mirror_ = std::move(mirror);
   std::string what;
   for (const std::string& t : TablesOf(groups)) what += (what.empty() ? "" : ", ") + t;
@@ -314,8 +321,11 @@ Status AdminService::LoadToRuntime(unsigned groups) {
     health_.publish(std::move(next).value());
   else
     runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
-  events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
-  if (health_.fleet_publish) {  // the whole fleet takes the same tables (coordination/)
+  events_->Append("LOAD", "", "",
+                  fmt::format("{} loaded to runtime (version {}){}", what, version,
+                              schema == "main" ? "" : " from the fleet"));
+  if (schema == "main" &&
+      health_.fleet_publish) {  // the whole fleet takes the same tables (coordination/)
     auto tables = ExportTablesLocked(groups);
     Status st = tables.ok() ? health_.fleet_publish(*tables) : tables.status();
     if (!st.ok()) {

@@ -94,6 +94,9 @@ class AdminService {
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
   Status LoadToRuntime(unsigned groups);
+  // LOAD ... TO RUNTIME from SCHEMA's tables ("main", or "fleet": another instance's, which
+  // are then written to main as well and not published to the fleet again).
+  Status LoadFrom(const std::string& schema, unsigned groups);
   Status ReloadLocked(const Runtime& file);
   Result<AdminResult> AliasAction(int kind, const std::string& cluster);
   Result<std::string> ExportTablesLocked(unsigned groups);

@@ -79,22 +79,9 @@ Status AdminService::ApplyFleetTables(const std::string& tables_json) {
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("fleet config: ") + e.what());
   }
-  RuntimePtr cur = Current();
-  if (!cur) return Unavailable("the data plane is not started yet");
-  std::vector<MirrorSetting> mirror = runtime_mirror_;
-  auto next = ReadTables(&db_, "fleet", health_.config ? health_.config() : *cur, groups, &mirror);
-  if (!next.ok()) return next.status();
-  SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(*next));
-  SLUICE_RETURN_IF_ERROR(ValidateMirror(*next, mirror));
-  next->version = cur->version + 1;
-  runtime_mirror_ = mirror;
-  SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", *next, mirror, groups));
-  if (health_.publish)
-    health_.publish(std::move(next).value());
-  else
-    runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
+  Status st = LoadFrom("fleet", groups);
   (void)db_.Run("DETACH DATABASE fleet");
-  return Status::Ok();
+  return st;
 }
 
 }  // namespace sluice

@@ -10,11 +10,6 @@ namespace sluice::coordination {
 namespace {
 using nlohmann::json;
 
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 std::string LeaderKey(const std::string& prefix) {
@@ -102,7 +97,7 @@ void Election::Tick(const std::string& heartbeat) {
   if (heartbeat != heartbeat_written_ || lease_ != heartbeat_lease_ ||
       leader_.load() != heartbeat_leader_ || now - heartbeat_ms_ >= ttl_ms / 3) {
     json hb{{"instance", options_.instance},
-            {"unix_ms", UnixMs()},
+            {"unix_ms", WallUnixMs()},
             {"leader", leader_.load() ? 1 : 0},
             {"info", json::parse(heartbeat.empty() ? "{}" : heartbeat, nullptr, false)}};
     if (!store_->Put(InstanceKey(options_.prefix, options_.instance), hb.dump(), lease_).ok()) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -23,6 +24,13 @@ struct ElectionOptions {
   std::string instance;  // this instance's name
   int ttl_s = 5;
 };
+
+// Wall-clock milliseconds since the epoch: heartbeats and step ids other instances read.
+inline int64_t WallUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Keys under the prefix.
 std::string LeaderKey(const std::string& prefix);

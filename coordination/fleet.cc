@@ -18,11 +18,6 @@ using nlohmann::json;
 constexpr int kTickMs = 200;
 constexpr int kWatchWaitMs = 1000;
 
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 std::string TopologyKey(const std::string& prefix) {
@@ -36,12 +31,12 @@ Fleet::Fleet(const CoordinationSettings& settings, std::string instance, FleetHo
              std::unique_ptr<KvStore> store)
     : settings_(settings),
       instance_(std::move(instance)),
-      run_(fmt::format("{}-{}", ::getpid(), UnixMs())),
+      run_(fmt::format("{}-{}", ::getpid(), WallUnixMs())),
       hooks_(std::move(hooks)),
       store_(store ? std::move(store) : std::make_unique<EtcdClient>(settings.etcd)),
       election_(store_.get(), ElectionOptions{settings.prefix, instance_, settings.lease_ttl_s},
                 [] { return MonotonicMs(); }),
-      steps_(&election_, instance_, hooks_.event, [] { return UnixMs(); }) {
+      steps_(&election_, instance_, hooks_.event, [] { return WallUnixMs(); }) {
   etcd_ = dynamic_cast<EtcdClient*>(store_.get());
 }
 
@@ -227,7 +222,7 @@ void Fleet::Apply(const KeyValue& kv) {
 Status Fleet::PublishConfig(const std::string& tables_json) {
   json tables = json::parse(tables_json, nullptr, false);
   if (tables.is_discarded()) return Internal("config export is not JSON");
-  json doc{{"origin", instance_}, {"run", run_}, {"unix_ms", UnixMs()}, {"tables", tables}};
+  json doc{{"origin", instance_}, {"run", run_}, {"unix_ms", WallUnixMs()}, {"tables", tables}};
   auto rev = store_->Put(ConfigKey(settings_.prefix), doc.dump(), 0);
   if (!rev.ok()) return rev.status();
   config_rev_.store(*rev);
@@ -238,7 +233,7 @@ std::vector<FleetInstance> Fleet::Instances() {
   std::vector<FleetInstance> out;
   auto all = store_->Range(settings_.prefix + "/instances/", nullptr);
   std::string leader = election_.Leader();
-  int64_t now = UnixMs();
+  int64_t now = WallUnixMs();
   bool self_seen = false;
   if (all.ok()) {
     for (const KeyValue& kv : *all) {
