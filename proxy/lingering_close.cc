@@ -9,6 +9,7 @@ namespace sluice {
 namespace {
 
 constexpr int kPollMs = 10;
+thread_local int lingering = 0;  // each worker's loop runs on its own thread
 
 struct Linger {
   bufferevent* bev;
@@ -28,6 +29,7 @@ bool Flushed(bufferevent* bev) {
 void Poll(evutil_socket_t, short, void* arg) {
   auto* l = static_cast<Linger*>(arg);
   if (Flushed(l->bev) || std::chrono::steady_clock::now() >= l->deadline) {
+    --lingering;
     bufferevent_free(l->bev);
     event_free(l->timer);
     delete l;
@@ -49,7 +51,12 @@ void FreeWhenFlushed(bufferevent* bev, int timeout_ms) {
   auto* l = new Linger{bev, nullptr,
                        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)};
   l->timer = evtimer_new(bufferevent_get_base(bev), &Poll, l);
+  ++lingering;
   Poll(-1, 0, l);
+}
+
+int LingeringCloses() {
+  return lingering;
 }
 
 }  // namespace sluice

@@ -11,4 +11,9 @@ namespace sluice {
 // callbacks are cleared: the former owner hears nothing more.
 void FreeWhenFlushed(bufferevent* bev, int timeout_ms = 2000);
 
+// The connections of this thread's event loop still waiting for their last bytes to leave:
+// a draining worker ends its loop only when none is left (else the last COMMIT's answer of
+// each worker was lost at shutdown, issue #13 item 5).
+int LingeringCloses();
+
 }  // namespace sluice

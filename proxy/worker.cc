@@ -14,6 +14,7 @@
 #include "proxy/backend_pool.h"
 #include "proxy/backend_socket.h"
 #include "proxy/client_session.h"
+#include "proxy/lingering_close.h"
 #include "proxy/mysql/worker_state.h"
 #include "proxy/shared.h"
 
@@ -187,6 +188,7 @@ void Worker::OnHousekeeping(evutil_socket_t, short, void* arg) {
   w->ApplySnapshotChange();
   if (!w->held_.empty()) w->RetryHeld(changed);
   if (++w->housekeeping_ticks_ % (1000 / kHousekeepingMs) == 0) w->HandOverStats();
+  w->MaybeFinishDrain();
 }
 
 void Worker::ApplySnapshotChange() {
@@ -256,8 +258,11 @@ void Worker::BeginDrain() {
   MaybeFinishDrain();
 }
 
+// The loop ends once every session has closed and the last bytes of each (the answer to a
+// transaction's COMMIT, a FATAL) have left; the housekeeping tick looks again until then.
+// The drain timeout (main.cc) bounds it.
 void Worker::MaybeFinishDrain() {
-  if (draining_ && sessions_.empty()) event_base_loopbreak(base_);
+  if (draining_ && sessions_.empty() && LingeringCloses() == 0) event_base_loopbreak(base_);
 }
 
 void Worker::AddSession(ClientSession* s) {

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "protocol/mysql/auth.h"
+#include "protocol/mysql/ed25519.h"
 #include "protocol/mysql/wire.h"
 
 namespace sluice::mysql {
@@ -10,6 +11,12 @@ namespace sluice::mysql {
 std::string TokenFor(std::string_view plugin, std::string_view password,
                      std::string_view scramble) {
   if (password.empty()) return "";
+  if (plugin == kEd25519ClientPlugin) {
+    // A 32-byte nonce; the switch request's decoder took a last NUL byte for a terminator.
+    std::string nonce(scramble.substr(0, kEd25519NonceSize));
+    nonce.resize(kEd25519NonceSize, '\0');
+    return Ed25519Token(password, AsBytes(nonce));
+  }
   // Servers send the scramble with a trailing NUL in the auth switch; the hash uses 20 bytes.
   if (scramble.size() > kScrambleSize) scramble = scramble.substr(0, kScrambleSize);
   if (plugin == kNativePasswordPlugin) return NativeToken(password, AsBytes(scramble));

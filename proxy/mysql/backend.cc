@@ -9,6 +9,7 @@
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/login_token.h"
 #include "protocol/mysql/messages.h"
+#include "protocol/mysql/sha2_rsa.h"
 #include "protocol/mysql/wire.h"
 #include "proxy/mysql/packet_io.h"
 #include "proxy/worker.h"
@@ -179,12 +180,27 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
       return Status::Ok();
     }
     case 0x01: {  // caching_sha2_password: 0x03 fast auth OK (an OK follows), 0x04 full auth
+      uint8_t next = seq + 1;
+      if (awaiting_rsa_key_) {
+        // AuthMoreData with the server's public key (PEM): send the encrypted password.
+        awaiting_rsa_key_ = false;
+        std::string_view pem(reinterpret_cast<const char*>(p.data()) + 1, p.size() - 1);
+        auto enc = mysql::Sha2RsaEncryptPassword(login_.password, mysql::AsBytes(scramble_), pem);
+        if (!enc.ok())
+          return Unavailable(fmt::format("backend {}: {}", server(), enc.status().message()));
+        WritePacket(output(), &next, *enc);
+        return Status::Ok();
+      }
       if (p.size() >= 2 && p[1] == mysql::kCachingSha2FastAuthOk) return Status::Ok();
-      return Unavailable(fmt::format(
-          "backend {} wants caching_sha2_password full authentication for '{}', which needs "
-          "TLS or RSA towards the backend; log in once directly so the server caches the "
-          "password, or use mysql_native_password for this user",
-          server(), login_.user));
+      if (p.size() >= 2 && p[1] == mysql::kCachingSha2PerformFullAuth) {
+        // The server's cache misses the user (after a restart, FLUSH PRIVILEGES): over plain
+        // TCP the password goes RSA-encrypted under the server's key, which sluice asks for.
+        awaiting_rsa_key_ = true;
+        WritePacket(output(), &next, std::string(1, char{mysql::kCachingSha2RequestPublicKey}));
+        return Status::Ok();
+      }
+      return ProtocolError(
+          fmt::format("backend {}: unexpected caching_sha2_password data", server()));
     }
     default:
       return ProtocolError(

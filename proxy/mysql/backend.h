@@ -77,7 +77,9 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   uint32_t thread_id_ = 0;
   BackendGreeting greeting_;
   std::vector<uint32_t> pending_closes_;
-  bool reset_by_server_ = false;  // statement ids to close between commands
+  bool reset_by_server_ = false;
+  bool awaiting_rsa_key_ = false;  // caching_sha2 full auth: the public key comes next  //
+                                   // statement ids to close between commands
   std::string scramble_;
   std::string auth_plugin_;
   SessionState state_;

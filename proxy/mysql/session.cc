@@ -453,6 +453,7 @@ void MysqlSession::RouteAndAcquire() {
     FailCommand(mysql::ER_ACCESS_DENIED_ERROR, "sluice: user no longer exists");
     return;
   }
+  StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   lease_.Acquire(route.server,
                  PoolKey{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
                          (caps_ & kCapsThatShapeResponses) | (uint64_t{charset_} << 56)});

@@ -294,6 +294,18 @@ void MysqlSession::OnStatementTimeout(TimeoutReason why) {
     if (phase_ == Phase::kIdle && pins_.in_txn) Close();
     return;
   }
+  if (phase_ == Phase::kAcquiring) {
+    // Still waiting for a connection (a new one to a hung server does not finish its
+    // login): nothing was sent; a login in progress goes on to the pool.
+    CancelLeaseWait();
+    if (connecting_) connecting_->SetOwner(nullptr);
+    connecting_ = nullptr;
+    FailCommand(mysql::ER_STATEMENT_TIMEOUT,
+                fmt::format("{}: sluice query_timeout_ms ({} ms); no server connection in time",
+                            mysql::ER_STATEMENT_TIMEOUT.message, cluster().query_timeout_ms));
+    FlushWrites();
+    return;
+  }
   if (phase_ != Phase::kSyncing && phase_ != Phase::kForwarding) return;
   bool had_state = pins_.in_txn || pins_.pinned();
   if (backend_) lease_.MarkFailed(backend_->server());

@@ -307,6 +307,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
     return true;  // the loop goes on skipping the batch
   }
   phase_ = Phase::kAcquiring;
+  StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   Acquire(route.server);
   return false;
 }
@@ -387,7 +388,7 @@ StatementInfo PgSession::Classify(std::string_view text) {
 // digest is already known).
 void PgSession::OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
                             bool names_segment) {
-  pending_pg_pins_ |= settings_.OnStatement(info, txn_status_ != pgsql::kTxIdle);
+  pending_pg_pins_ |= settings_.OnStatement(info);
   pending_write_ |= !info.is_read;
   pending_sequence_ |= MovesASequence(info, text);
   SegmentStat& s = open_segment_;

@@ -377,12 +377,26 @@ void PgSession::OnStatementTimeout(TimeoutReason why) {
     FlushWrites();
     return;
   }
+  std::string text = fmt::format(
+      "canceling statement due to statement timeout (sluice query_timeout_ms {} ms; {})",
+      cluster().query_timeout_ms,
+      phase_ == Phase::kAcquiring ? "no server connection in time"
+                                  : "the server connection was closed");
+  if (phase_ == Phase::kAcquiring) {
+    // Still waiting for a connection (a new one to a hung server does not finish its login):
+    // the batch fails as a refused lease does; a login in progress goes on to the pool.
+    CancelLeaseWait();
+    if (connecting_) connecting_->SetOwner(nullptr);
+    connecting_ = nullptr;
+    phase_ = Phase::kReady;
+    FailBatch(state::kQueryCanceled, text);
+    ProcessClientInput();
+    FlushWrites();
+    return;
+  }
   if (!backend_ || outstanding_ == 0) return;
   timed_out_ = true;
-  OnBackendError(
-      backend_, Unavailable(fmt::format("canceling statement due to statement timeout (sluice "
-                                        "query_timeout_ms {} ms; the server connection was closed)",
-                                        cluster().query_timeout_ms)));
+  OnBackendError(backend_, Unavailable(text));
   FlushWrites();
 }
 

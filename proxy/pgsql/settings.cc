@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -11,7 +12,7 @@
 namespace sluice::pgproxy {
 namespace {
 
-constexpr const char* kPinNames[kPgPinReasons] = {
+constexpr const char* kPinNames[] = {
     "advisory_lock",
     "temp_table",
     "sql_prepare",
@@ -21,7 +22,9 @@ constexpr const char* kPinNames[kPgPinReasons] = {
     "set_session_authorization",
     "set_session_characteristics",
     "untracked_set",
+    "discard",
 };
+static_assert(std::size(kPinNames) == kPgPinReasons, "a name for every PgPin");
 
 std::string QuoteLiteral(std::string_view v) {
   std::string out = "'";
@@ -77,18 +80,21 @@ void PgSettings::Start(const std::map<std::string, std::string>& startup) {
     if (!SettingKey(name).empty()) want_.vars.emplace_back(name, LiteralStatement(name, value));
 }
 
-uint32_t PgSettings::OnStatement(const StatementInfo& info, bool in_block) {
+uint32_t PgSettings::OnStatement(const StatementInfo& info) {
   uint32_t pins = PgPinsOf(info.pins);
+  // DISCARD ALL / PLANS / SEQUENCES / TEMP: what sluice recorded of the connection (its
+  // settings, its prepared statements) is no longer so; the session keeps it, as it is.
+  if (info.command == "DISCARD") pins |= kPgPinDiscard;
   if (info.txn != routing::TxnOp::kNone && info.txn != routing::TxnOp::kSetTransaction) {
+    // Acted on when the segment is answered (segments pipelined before it come first).
     open_.txn_ops = true;
-    if (info.txn == routing::TxnOp::kRollback && (in_block || !txn_.empty()))
-      txn_rolled_back_ = true;
-    if (info.txn == routing::TxnOp::kRollbackToSavepoint && !txn_.empty()) untracked_ = true;
+    open_.rollback |= info.txn == routing::TxnOp::kRollback;
+    open_.rollback_to_savepoint |= info.txn == routing::TxnOp::kRollbackToSavepoint;
   }
   // A text of several statements hides its BEGIN/COMMIT/ROLLBACK from the classifier
   // unless all of them are SET/RESET.
   bool mixed = info.multi_statement && info.kind != routing::StatementKind::kSession;
-  if (mixed && !txn_.empty()) untracked_ = true;
+  if (mixed && (!txn_.empty() || !sent_.empty() || !open_.changes.empty())) untracked_ = true;
   for (const auto& [written, value] : info.session_vars) {
     if (Is(written, "ROLE")) {
       pins |= kPgPinSetRole;
@@ -151,6 +157,8 @@ uint32_t PgSettings::OnSegmentEnd(bool error, char status, SessionVars* applied)
     sent_.pop_front();
   }
   if (!seg.changes.empty() && seg.txn_ops) untracked_ = true;  // which side of the COMMIT?
+  if (seg.rollback) txn_rolled_back_ = true;
+  if (seg.rollback_to_savepoint && !txn_.empty()) untracked_ = true;
   if (error) {
     seg.changes.clear();  // the statement failed, and with it its implicit transaction
     if (status != 'I') txn_rolled_back_ = true;  // the block can only end rolled back now

@@ -30,8 +30,9 @@ enum PgPin : uint32_t {
   kPgPinSessionCharacteristics = 1u << 7,  // SET SESSION CHARACTERISTICS AS TRANSACTION
   kPgPinUntrackedSet = 1u << 8,  // a SET sluice cannot follow (mixed multi-statement text,
                                  // ROLLBACK TO SAVEPOINT after it, an odd name)
+  kPgPinDiscard = 1u << 9,       // DISCARD: the connection's state changed under sluice's record
 };
-inline constexpr int kPgPinReasons = 9;
+inline constexpr int kPgPinReasons = 10;
 // "advisory_lock", "temp_table", … for bit i; nullptr past the last.
 const char* PgPinName(int bit);
 // The pin reasons of a classified statement's routing pins (routing::Pin).
@@ -54,9 +55,9 @@ class PgSettings {
   const SessionVars& want() const { return want_; }
   const std::map<std::string, std::string>& startup() const { return startup_; }
 
-  // A statement of the segment being sent (assignments from the classifier). in_block: an
-  // explicit transaction is open. Returns pin reasons (PgPin) it needs.
-  uint32_t OnStatement(const StatementInfo& info, bool in_block);
+  // A statement of the segment being sent (assignments and transaction control from the
+  // classifier). Returns the pin reasons (PgPin) it needs.
+  uint32_t OnStatement(const StatementInfo& info);
   // The segment (a Query, or the messages up to a Sync) is sent; its answer comes later.
   void EndSegment();
   // Sent segments will get no answer (their connection is gone): forget their assignments
@@ -86,8 +87,10 @@ class PgSettings {
   SessionVars want_;
   struct Segment {
     std::vector<Change> changes;
-    bool txn_ops = false;  // BEGIN/COMMIT/ROLLBACK/savepoints too: which side are they on?
-    uint64_t seq = 0;      // its number among the segments sent
+    bool txn_ops = false;   // BEGIN/COMMIT/ROLLBACK/savepoints too: which side are they on?
+    bool rollback = false;  // ROLLBACK / ABORT
+    bool rollback_to_savepoint = false;  // ROLLBACK TO SAVEPOINT
+    uint64_t seq = 0;                    // its number among the segments sent
   };
   uint64_t sent_count_ = 0;       // segments sent
   uint64_t answered_count_ = 0;   // ReadyForQuerys seen

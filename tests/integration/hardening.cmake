@@ -1,24 +1,46 @@
 # Hostile clients and careless operators outside the sessions (issue #13): fd exhaustion,
 # the admin port's guards, per-user limits and the connection counters, both protocols.
 # Together about a minute on an idle machine.
+#
+# The session janitor against real clusters (janitor_test.py, issue #13 items 1, 2, 5, 7,
+# 10, 13): login floods, a 60 MiB statement and drains on the shared clusters; the
+# hung-server tests SIGSTOP a server, so each starts its own one-node cluster and they run
+# serially. Together about two minutes more.
 set(_sluice_hardening_tests
-  "hardening_fd:FdExhaustionTest:mariadb_cluster"
-  "hardening_admin:AdminGuardTest:mariadb_cluster"
-  "hardening_limits_mysql:MysqlLimitsTest:mariadb_cluster"
-  "hardening_limits_pgsql:PgsqlLimitsTest:pg_cluster"
-  "hardening_verifier_mysql:MysqlVerifierTest:mariadb_cluster"
-  "hardening_verifier_pgsql:PgsqlVerifierTest:pg_cluster")
+  "hardening_fd:hardening:FdExhaustionTest:mariadb_cluster"
+  "hardening_admin:hardening:AdminGuardTest:mariadb_cluster"
+  "hardening_limits_mysql:hardening:MysqlLimitsTest:mariadb_cluster"
+  "hardening_limits_pgsql:hardening:PgsqlLimitsTest:pg_cluster"
+  "hardening_verifier_mysql:hardening:MysqlVerifierTest:mariadb_cluster"
+  "hardening_verifier_pgsql:hardening:PgsqlVerifierTest:pg_cluster"
+  "janitor_flood_mysql:janitor:MysqlLoginFloodTest:mariadb_cluster"
+  "janitor_flood_pgsql:janitor:PgsqlLoginFloodTest:pg_cluster"
+  "janitor_large_command_mysql:janitor:MysqlLargeCommandTest:mariadb_cluster"
+  "janitor_drain_mysql:janitor:MysqlDrainTest:mariadb_cluster"
+  "janitor_drain_pgsql:janitor:PgsqlDrainTest:pg_cluster"
+  "janitor_hung_mysql:janitor:MysqlHungServerTest"
+  "janitor_hung_pgsql:janitor:PgsqlHungServerTest")
 foreach(_t ${_sluice_hardening_tests})
   string(REPLACE ":" ";" _t "${_t}")
   list(GET _t 0 _name)
-  list(GET _t 1 _class)
-  list(GET _t 2 _fixture)
+  list(GET _t 1 _script)
+  list(GET _t 2 _class)
+  list(LENGTH _t _fields)
   add_test(NAME ${_name}
-    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/hardening_test.py
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/${_script}_test.py
             $<TARGET_FILE:sluice> ${_class})
-  set_tests_properties(${_name} PROPERTIES
-    LABELS integration
-    TIMEOUT 180
-    FIXTURES_REQUIRED ${_fixture}
-    ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
+  if(_fields GREATER 3)
+    list(GET _t 3 _fixture)
+    set_tests_properties(${_name} PROPERTIES
+      LABELS integration
+      TIMEOUT 180
+      FIXTURES_REQUIRED ${_fixture}
+      ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
+  else()  # no shared cluster: its own, serially
+    set_tests_properties(${_name} PROPERTIES
+      LABELS integration
+      TIMEOUT 300
+      RUN_SERIAL TRUE
+      ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+  endif()
 endforeach()

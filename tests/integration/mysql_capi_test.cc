@@ -59,16 +59,8 @@ class MysqlCapiTest : public ::testing::Test {
     EXPECT_EQ(mysql_errno(m.get()), 0u) << mysql_error(m.get());
     return m;
   }
-  MysqlConn Root() {
-    auto c = ConnectMariaDB(env_->primary_port, env_->admin_user, env_->admin_password, "");
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : MysqlConn(mysql_init(nullptr));
-  }
-  Rows Q(MYSQL* m, const std::string& sql) {
-    auto r = MysqlQuery(m, sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
-    return r.ok() ? *r : Rows{};
-  }
+  MysqlConn Root() { return PrimaryAsAdmin(*env_); }
+  Rows Q(MYSQL* m, const std::string& sql) { return QueryOk(m, sql); }
 
   static ClusterEnv* env_;
   static SluiceProcess* sluice_;

@@ -18,6 +18,9 @@ namespace {
 // A login of its own, so that its backend connections are the ones in the processlist.
 constexpr char kSessionUser[] = "sluice_compat";
 constexpr char kSessionPassword[] = "compat_pw";
+// A login the servers check with MariaDB's auth_ed25519 plugin.
+constexpr char kEdUser[] = "sluice_ed";
+constexpr char kEdPassword[] = "ed_pw, any length";
 
 MysqlConn Open(int port, const std::string& user, const std::string& password,
                const std::string& db) {
@@ -45,11 +48,38 @@ class MysqlCompatCapiTest : public ::testing::Test {
       auto r = MysqlQuery(root->get(), sql);
       ASSERT_TRUE(r.ok()) << r.status().message();
     }
+    // auth_ed25519 on every node (the user replicates; the plugin is per server).
+    std::vector<int> ports{env_->primary_port};
+    ports.insert(ports.end(), env_->replica_ports.begin(), env_->replica_ports.end());
+    for (int port : ports) {
+      auto node = ConnectMariaDB(port, env_->admin_user, env_->admin_password, "");
+      ASSERT_TRUE(node.ok()) << node.status().message();
+      auto have = MysqlQuery(node->get(),
+                             "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE "
+                             "PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'");
+      ASSERT_TRUE(have.ok()) << have.status().message();
+      if ((*have)[0][0] == "0") {
+        auto r = MysqlQuery(node->get(), "INSTALL SONAME 'auth_ed25519'");
+        ASSERT_TRUE(r.ok()) << r.status().message();
+      }
+    }
+    for (const std::string& sql :
+         {fmt::format("CREATE USER IF NOT EXISTS '{}'@'%' IDENTIFIED VIA ed25519 USING "
+                      "PASSWORD('{}')",
+                      kEdUser, kEdPassword),
+          fmt::format("GRANT ALL PRIVILEGES ON {}.* TO '{}'@'%'", env_->database, kEdUser)}) {
+      auto r = MysqlQuery(root->get(), sql);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
     // One worker, one backend connection per server: every client shares it.
     std::string session_user = fmt::format(
         "\n[[user]]\nname = \"{}\"\npassword = \"{}\"\ncluster = \"test\"\ndefault_schema = "
         "\"{}\"\npool_mode = \"session\"\n",
         kSessionUser, kSessionPassword, env_->database);
+    session_user += fmt::format(
+        "\n[[user]]\nname = \"{}\"\npassword = \"{}\"\ncluster = \"test\"\ndefault_schema = "
+        "\"{}\"\n",
+        kEdUser, kEdPassword, env_->database);
     sluice_ = new SluiceProcess(*env_, 100, 1, 1, "", session_user);
   }
   static void TearDownTestSuite() {
@@ -63,25 +93,19 @@ class MysqlCompatCapiTest : public ::testing::Test {
     EXPECT_EQ(mysql_errno(m.get()), 0u) << mysql_error(m.get());
     return m;
   }
-  MysqlConn Root() {
-    auto c = ConnectMariaDB(env_->primary_port, env_->admin_user, env_->admin_password, "");
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : MysqlConn(mysql_init(nullptr));
-  }
-  Rows Q(MYSQL* m, const std::string& sql) {
-    auto r = MysqlQuery(m, sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
-    return r.ok() ? *r : Rows{};
-  }
+  MysqlConn Root() { return PrimaryAsAdmin(*env_); }
+  Rows Q(MYSQL* m, const std::string& sql) { return QueryOk(m, sql); }
   long PreparedOnPrimary() {
     MysqlConn root = Root();
     Rows r = Q(root.get(), "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
     return r.empty() ? -1 : std::stol(r[0][1]);
   }
-  // Polls until the primary holds at most `limit` prepared statements (10 s).
-  bool PreparedFallsTo(long limit, long* last) {
-    return WaitFor(std::chrono::seconds(10),
-                   [&] { return (*last = PreparedOnPrimary()) <= limit; });
+  // The primary's prepared statements fall back to `before` within 10 s.
+  void ExpectPreparedBackTo(long before) {
+    long last = 0;
+    EXPECT_TRUE(
+        WaitFor(std::chrono::seconds(10), [&] { return (last = PreparedOnPrimary()) <= before; }))
+        << "the primary holds " << last << " prepared statements, " << before << " before";
   }
 
   static ClusterEnv* env_;
@@ -98,6 +122,22 @@ MYSQL_STMT* PrepareOrFail(MYSQL* m, const std::string& text) {
   return st;
 }
 
+// Executes st and returns its one row's one integer (-1 when that fails).
+long ExecuteForLong(MYSQL_STMT* st) {
+  if (mysql_stmt_execute(st) != 0) {
+    ADD_FAILURE() << mysql_stmt_error(st);
+    return -1;
+  }
+  int32_t v = -1;  // MYSQL_TYPE_LONG is 4 bytes
+  MYSQL_BIND out{};
+  out.buffer_type = MYSQL_TYPE_LONG;
+  out.buffer = &v;
+  mysql_stmt_bind_result(st, &out);
+  if (mysql_stmt_fetch(st) != 0) v = -1;
+  mysql_stmt_free_result(st);
+  return v;
+}
+
 TEST_F(MysqlCompatCapiTest, ThreeHundredPrepareAndCloseCyclesLeaveNothingOnTheServer) {
   long before = PreparedOnPrimary();
   MysqlConn m = App();
@@ -107,9 +147,7 @@ TEST_F(MysqlCompatCapiTest, ThreeHundredPrepareAndCloseCyclesLeaveNothingOnTheSe
     mysql_stmt_store_result(st);
     mysql_stmt_close(st);
   }
-  long last = 0;
-  EXPECT_TRUE(PreparedFallsTo(before, &last))
-      << "the primary holds " << last << " prepared statements, " << before << " before";
+  ExpectPreparedBackTo(before);
 }
 
 TEST_F(MysqlCompatCapiTest, ADisconnectedClientsStatementsAreClosedOnTheServer) {
@@ -120,9 +158,7 @@ TEST_F(MysqlCompatCapiTest, ADisconnectedClientsStatementsAreClosedOnTheServer) 
     long during = PreparedOnPrimary();
     EXPECT_GE(during, before + 50);  // they were there
   }                                  // mysql_close without closing the statements
-  long last = 0;
-  EXPECT_TRUE(PreparedFallsTo(before, &last))
-      << "the primary holds " << last << " prepared statements, " << before << " before";
+  ExpectPreparedBackTo(before);
 }
 
 TEST_F(MysqlCompatCapiTest, AStatementAnotherClientStillUsesKeepsWorking) {
@@ -131,17 +167,7 @@ TEST_F(MysqlCompatCapiTest, AStatementAnotherClientStillUsesKeepsWorking) {
   MYSQL_STMT* sa = PrepareOrFail(a.get(), "SELECT 40 + 2");
   MYSQL_STMT* sb = PrepareOrFail(b.get(), "SELECT 40 + 2");
   mysql_stmt_close(sa);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(mysql_stmt_execute(sb), 0) << mysql_stmt_error(sb);
-    long v = 0;
-    MYSQL_BIND out{};
-    out.buffer_type = MYSQL_TYPE_LONG;
-    out.buffer = &v;
-    mysql_stmt_bind_result(sb, &out);
-    ASSERT_EQ(mysql_stmt_fetch(sb), 0);
-    EXPECT_EQ(v, 42);
-    mysql_stmt_free_result(sb);
-  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ExecuteForLong(sb), 42);
   mysql_stmt_close(sb);
 }
 
@@ -209,7 +235,9 @@ TEST_F(MysqlCompatCapiTest, JsonColumnsCarryTheirExtendedTypeName) {
   MysqlConn direct = Open(env_->primary_port, env_->app_user, env_->app_password, env_->database);
   ASSERT_EQ(format_of(direct.get()), "json");  // what the server says directly
   MysqlConn m = App();
+  Q(m.get(), "BEGIN");  // on the primary: the replicas may not have the table yet
   EXPECT_EQ(format_of(m.get()), "json");
+  Q(m.get(), "COMMIT");
 }
 
 TEST_F(MysqlCompatCapiTest, CompressedProtocolClientSide) {
@@ -230,16 +258,18 @@ TEST_F(MysqlCompatCapiTest, CompressedProtocolClientSide) {
   for (int i = 0; i < 2000000; ++i) want += "ab";
   EXPECT_TRUE(big[0][0] == want) << "a result of " << big[0][0].size() << " bytes";
   MYSQL_STMT* st = PrepareOrFail(m.get(), "SELECT 40 + 2");
-  ASSERT_EQ(mysql_stmt_execute(st), 0) << mysql_stmt_error(st);
-  long v = 0;
-  MYSQL_BIND out{};
-  out.buffer_type = MYSQL_TYPE_LONG;
-  out.buffer = &v;
-  mysql_stmt_bind_result(st, &out);
-  ASSERT_EQ(mysql_stmt_fetch(st), 0);
-  EXPECT_EQ(v, 42);
+  EXPECT_EQ(ExecuteForLong(st), 42);
   mysql_stmt_close(st);
   EXPECT_EQ(mysql_ping(m.get()), 0);
+}
+
+// sluice logs in to the servers with auth_ed25519 (the client to sluice with its own plugin).
+TEST_F(MysqlCompatCapiTest, Ed25519Backends) {
+  MysqlConn m = Open(sluice_->port(), kEdUser, kEdPassword, env_->database);
+  ASSERT_EQ(mysql_errno(m.get()), 0u) << mysql_error(m.get());
+  Q(m.get(), "BEGIN");  // on the primary, where the user surely exists already
+  EXPECT_EQ(Q(m.get(), "SELECT CURRENT_USER()"), (Rows{{std::string(kEdUser) + "@%"}}));
+  Q(m.get(), "COMMIT");
 }
 
 // Session pooling: a KILL of the client's server connection is the client's loss.

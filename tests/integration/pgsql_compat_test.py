@@ -26,7 +26,8 @@ import psycopg2.errors
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardening_test import cluster_env, metrics, wait_until  # noqa: E402
-from pgsql_proxy_test import error_fields, msg, raw_login, recv_msg  # noqa: E402
+from pgsql_proxy_test import (error_fields, msg, raw_login, recv_msg,  # noqa: E402
+                               terminate_matching)
 from sluice_proc import Sluice, admin_query, free_port  # noqa: E402
 
 SLUICE = None
@@ -67,6 +68,12 @@ class PgCompatBase(unittest.TestCase):
                                 password=self.password, dbname=self.db, sslmode="disable",
                                 connect_timeout=10, **kw)
 
+    def autocommit(self, **kw):
+        """A psycopg2 connection in autocommit, and its cursor."""
+        c = self.connect(**kw)
+        c.autocommit = True
+        return c, c.cursor()
+
     def direct(self, port=None):
         c = psycopg2.connect(host=self.env["SOCKET_DIR"], port=port or self.nodes[0],
                              user="postgres", dbname=self.db)
@@ -104,21 +111,7 @@ class PgCompatBase(unittest.TestCase):
 
     def terminate_while_running(self, cur, marker):
         """Runs a long statement tagged marker; pg_terminate_backend ends it on its node."""
-        def kill():
-            for _ in range(100):  # bounded: 10 s
-                for port in self.nodes:
-                    d = self.direct(port)
-                    dc = d.cursor()
-                    dc.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE query LIKE %s AND pid <> pg_backend_pid()",
-                               ("%" + marker + "%",))
-                    killed = any(r[0] for r in dc.fetchall())
-                    d.close()
-                    if killed:
-                        return
-                time.sleep(0.1)
-
-        t = threading.Thread(target=kill)
+        t = threading.Thread(target=terminate_matching, args=(self.direct, self.nodes, marker))
         t.start()
         try:
             with self.assertRaises(psycopg2.OperationalError) as cm:
@@ -148,16 +141,12 @@ class PgTransactionCompatTest(PgCompatBase):
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "1"), r.stderr)
 
     def test_application_name_is_the_clients(self):
-        c = self.connect()
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit()
         cur.execute("SHOW application_name")
         self.assertEqual(cur.fetchone()[0], "")
         c.close()
         for name in ("compat_app", "another one"):
-            c = self.connect(application_name=name)
-            c.autocommit = True
-            cur = c.cursor()
+            c, cur = self.autocommit(application_name=name)
             for _ in range(3):  # reads on any pooled connection, of any node
                 cur.execute("SELECT current_setting('application_name'), "
                             "(SELECT application_name FROM pg_stat_activity "
@@ -172,9 +161,7 @@ class PgTransactionCompatTest(PgCompatBase):
         # Built-in functions only: a read goes to a replica, a transaction to the primary.
         sql = ("SELECT v, current_setting('statement_timeout'), current_setting('IntervalStyle'), "
                "inet_server_port() FROM where_am_i")
-        c = self.connect(options=opts)
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit(options=opts)
         pids = set()
         for i in range(60):
             if i % 2:
@@ -204,9 +191,7 @@ class PgTransactionCompatTest(PgCompatBase):
         self.assertIn("invalid command-line argument", str(cm.exception))
 
     def test_server_fatal_between_transactions_keeps_its_sqlstate(self):
-        c = self.connect()
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit()
         e = self.terminate_while_running(cur, "compat_fatal_tx_%d" % os.getpid())
         self.assertEqual(e.pgcode, "57P01")  # admin_shutdown, not 08006
         self.assertIn("terminating connection due to administrator command", e.pgerror)
@@ -221,9 +206,7 @@ class PgTransactionCompatTest(PgCompatBase):
         want = {"compat_a": ("Asia/Tokyo", "4321ms"), "compat_b": ("America/Lima", "1234ms")}
         conns = {}
         for schema, (tz, timeout) in want.items():
-            c = self.connect()
-            c.autocommit = True
-            cur = c.cursor()
+            c, cur = self.autocommit()
             cur.execute("SET search_path = %s, public" % schema)
             cur.execute("SET TimeZone = '%s'" % tz)
             cur.execute("SET statement_timeout = '%s'" % timeout)
@@ -290,9 +273,7 @@ class PgTransactionCompatTest(PgCompatBase):
         c.close()
 
     def test_what_cannot_be_replayed_pins_and_is_counted(self):
-        c = self.connect()
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit()
         cur.execute("SET ROLE NONE")
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
@@ -300,9 +281,7 @@ class PgTransactionCompatTest(PgCompatBase):
             cur.execute("SELECT pg_backend_pid()")
             self.assertEqual(cur.fetchone()[0], pid)
         c.close()
-        c = self.connect()
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit()
         cur.execute("SELECT pg_advisory_lock(4242)")
         cur.execute("SELECT pg_advisory_unlock(4242)")
         c.close()
@@ -327,9 +306,7 @@ class PgSessionCompatTest(PgCompatBase):
     pool_mode = "session"
 
     def test_backend_key_is_the_servers(self):
-        c = self.connect(application_name="compat_session")
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = self.autocommit(application_name="compat_session")
         told = c.get_backend_pid()
         cur.execute("SELECT pg_backend_pid()")
         self.assertEqual(cur.fetchone()[0], told)

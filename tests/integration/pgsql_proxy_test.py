@@ -131,6 +131,24 @@ def simple_query(sock, sql):
             return rows, err
 
 
+def terminate_matching(direct, ports, marker, rounds=50):
+    """pg_terminate_backend() on the statements whose text holds marker, on every node of
+    ports (direct(port): a superuser connection), polling until one is found (bounded)."""
+    for _ in range(rounds):
+        killed = False
+        for port in ports:
+            d = direct(port)
+            d.autocommit = True
+            dc = d.cursor()
+            dc.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE query LIKE %s AND pid <> pg_backend_pid()", ("%" + marker + "%",))
+            killed |= any(r[0] for r in dc.fetchall())
+            d.close()
+        if killed:
+            return
+        time.sleep(0.1)
+
+
 class PgsqlProxyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -457,24 +475,9 @@ SELECT v FROM psql_t WHERE id = 1;
         cur = c.cursor()
         marker = "sluice_kill_me_%d" % os.getpid()
 
-        def kill():
-            # A read: it may run on any node, so look on all of them (bounded).
-            for _ in range(50):
-                killed = False
-                for port in [self.primary] + self.replicas:
-                    d = self.direct(port)
-                    d.autocommit = True
-                    dc = d.cursor()
-                    dc.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE query LIKE %s AND pid <> pg_backend_pid()",
-                               ("%" + marker + "%",))
-                    killed |= any(r[0] for r in dc.fetchall())
-                    d.close()
-                if killed:
-                    return
-                time.sleep(0.1)
-
-        t = threading.Thread(target=kill)
+        # A read: it may run on any node, so look on all of them.
+        t = threading.Thread(target=terminate_matching,
+                             args=(self.direct, [self.primary] + self.replicas, marker))
         t.start()
         with self.assertRaises(psycopg2.OperationalError) as cm:
             cur.execute("SELECT pg_sleep(20), '%s'" % marker)

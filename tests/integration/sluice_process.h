@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -108,5 +109,20 @@ class SluiceProcess {
   pid_t pid_ = -1;
   bool started_ = false;
 };
+
+// The primary as the cluster's admin user; a failure is the test's (then an unconnected
+// handle).
+inline MysqlConn PrimaryAsAdmin(const ClusterEnv& env) {
+  auto c = ConnectMariaDB(env.primary_port, env.admin_user, env.admin_password, "");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return c.ok() ? std::move(*c) : MysqlConn(mysql_init(nullptr));
+}
+
+// Runs sql; a failure is the test's (then no rows).
+inline Rows QueryOk(MYSQL* m, const std::string& sql) {
+  auto r = MysqlQuery(m, sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
+  return r.ok() ? *r : Rows{};
+}
 
 }  // namespace sluice::testing

@@ -6,6 +6,11 @@
 
 #include <algorithm>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "protocol/mysql/sha2_rsa.h"
 #include "protocol/mysql/statement.h"
 #include "tests/unit/mysql_session_fixture.h"
 
@@ -43,6 +48,15 @@ class MysqlCompatTest : public MysqlSessionTest {
     auto ok = mysql::DecodeOk(mysql::AsBytes(pk.at(0).second), kClientCaps);
     EXPECT_TRUE(ok.ok());
     return ok.ok() ? ok->status_flags : 0xFFFF;
+  }
+  // sql runs on backend 0 (logged in first when login), which answers with answer; returns
+  // the status flags of the OK the client gets.
+  uint16_t Answered(std::string_view sql, const std::string& answer, bool login = false) {
+    Query(sql);
+    if (login) ServerLogin(0);
+    ServerGets(0, 1);
+    h_.server(0).Write(Packet(1, answer));
+    return ClientOkStatus();
   }
   void UseSessionPooling() {
     h_.Publish([](Runtime* rt) { rt->clusters[0].pool_mode = PoolMode::kSession; });
@@ -88,29 +102,17 @@ TEST_F(MysqlCompatTest, ADisconnectedClientsStatementsAreClosed) {
 
 TEST_F(MysqlCompatTest, PingSaysAutocommitOffAfterSetAutocommit0) {
   LoggedIn();
-  Query("SET autocommit=0");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok(0)));
-  EXPECT_EQ(ClientOkStatus(), 0);
+  EXPECT_EQ(Answered("SET autocommit=0", Ok(0), true), 0);
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus() & mysql::SERVER_STATUS_AUTOCOMMIT, 0);
 }
 
 TEST_F(MysqlCompatTest, PingInsideATransactionSaysInTrans) {
   LoggedIn();
-  Query("BEGIN");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(
-      Packet(1, Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS)));
-  ClientOkStatus();
+  Answered("BEGIN", Ok(mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS), true);
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS);
-  Query("COMMIT");
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("COMMIT", Ok());
   h_.client().Write(Packet(0, Command(mysql::COM_PING)));
   EXPECT_EQ(ClientOkStatus(), mysql::SERVER_STATUS_AUTOCOMMIT);
 }
@@ -118,11 +120,7 @@ TEST_F(MysqlCompatTest, PingInsideATransactionSaysInTrans) {
 TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
   UseSessionPooling();
   LoggedIn();
-  Query("SET @x = 1");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("SET @x = 1", Ok(), true);
   // The server ends the connection and says why (MySQL 8 does at wait_timeout).
   h_.server(0).Write(Packet(0, mysql::MakeErr(mysql::ER_CONNECTION_KILLED)));
   h_.server(0).Close();
@@ -142,16 +140,66 @@ TEST_F(MysqlCompatTest, SessionPoolingBackendClosedWhileIdleClosesTheClient) {
 
 TEST_F(MysqlCompatTest, TransactionPoolingStillReconnectsAfterAnIdleLoss) {
   LoggedIn();
-  Query("SELECT 1");
-  ServerLogin(0);
-  ServerGets(0, 1);
-  h_.server(0).Write(Packet(1, Ok()));
-  ClientOkStatus();
+  Answered("SELECT 1", Ok(), true);
   h_.server(0).Close();  // wait_timeout on a pooled connection
   h_.Settle();
   Query("SELECT 2");
   ServerLogin(1);
   EXPECT_EQ(ServerGets(1, 1).size(), 1u);
+}
+
+// A MySQL 8 server whose caching_sha2 cache misses the user: sluice asks for its RSA key
+// and sends the password encrypted under it (no TLS towards the backend).
+TEST_F(MysqlCompatTest, CachingSha2FullAuthenticationTowardsTheBackendOverRsa) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, key);
+  char* pem_data = nullptr;
+  long pem_len = BIO_get_mem_data(bio, &pem_data);
+  std::string pem(pem_data, static_cast<size_t>(pem_len));
+  BIO_free(bio);
+
+  LoggedIn();
+  Query("SELECT 1");
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 1; }));
+  const std::string scramble = "abcdefghij0123456789";
+  mysql::InitialHandshake hs;
+  hs.server_version = "8.0.36";
+  hs.connection_id = 5;
+  hs.auth_plugin_data = scramble;
+  hs.capabilities = kClientCaps | mysql::CLIENT_CONNECT_WITH_DB;
+  hs.charset = 45;
+  hs.auth_plugin_name = mysql::kCachingSha2Plugin;
+  h_.server(0).Write(Packet(0, mysql::EncodeInitialHandshake(hs)));
+  auto got = ServerGets(0, 1);  // the HandshakeResponse with the scramble token
+  ASSERT_EQ(got.size(), 1u);
+  h_.server(0).Write(Packet(2, std::string("\x01\x04", 2)));  // perform full authentication
+  got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], std::string(1, '\x02'));  // request public key
+  h_.server(0).Write(Packet(4, "\x01" + pem));
+  got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  // The server decrypts: password NUL, XORed with the scramble.
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+  ASSERT_EQ(EVP_PKEY_decrypt_init(ctx), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING), 1);
+  std::string plain(512, '\0');
+  size_t len = plain.size();
+  ASSERT_EQ(EVP_PKEY_decrypt(ctx, reinterpret_cast<unsigned char*>(plain.data()), &len,
+                             reinterpret_cast<const unsigned char*>(got[0].data()), got[0].size()),
+            1);
+  plain.resize(len);
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] ^= scramble[i % scramble.size()];
+  EXPECT_EQ(plain, std::string("app_pw\0", 7));
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  h_.server(0).Write(Packet(6, Ok()));
+  got = ServerGets(0, 1);  // logged in: the client's statement follows
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], Command(mysql::COM_QUERY, "SELECT 1"));
+  EXPECT_FALSE(mysql::Sha2RsaEncryptPassword("pw", mysql::AsBytes(scramble), "not a key").ok());
 }
 
 class MysqlGreetingTest : public MysqlCompatTest {

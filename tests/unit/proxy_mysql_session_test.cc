@@ -397,6 +397,23 @@ TEST_F(MysqlSessionTest, QueryTimeoutFailsAHungStatement) {
   EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(ClientGets(1).at(0).second)));
 }
 
+// A new connection to a hung server never finishes its login: query_timeout_ms bounds that
+// wait too (connect_timeout_ms bounded only each attempt, and reads are retried).
+TEST_F(MysqlSessionTest, QueryTimeoutCoversTheWaitForAConnection) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].query_timeout_ms = 150; });
+  h_.Settle();
+  LoggedIn();
+  Query("SELECT a FROM t");
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 1; }));  // no greeting ever comes
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_STATEMENT_TIMEOUT.code);
+  EXPECT_NE(err->message.find("no server connection in time"), std::string::npos);
+  EXPECT_EQ(h_.stats().query_timeouts, 1u);
+}
+
 // A client idle inside a transaction is closed at idle_in_transaction_timeout_ms.
 TEST_F(MysqlSessionTest, IdleInTransactionTimeoutClosesTheClient) {
   h_.Publish([](Runtime* rt) { rt->clusters[0].idle_in_transaction_timeout_ms = 150; });

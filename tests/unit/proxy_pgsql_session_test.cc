@@ -461,8 +461,16 @@ TEST_F(PgSessionTest, QueryTimeoutFailsAHungStatement) {
   EXPECT_EQ(h_.stats().query_timeouts, 1u);
   h_.Settle();
   EXPECT_EQ(h_.worker().pools().idle_count(), 0u);  // the hung connection is not pooled
-  h_.client().Write(Query("SELECT 1"));             // the session goes on, on a new connection
+  // The session goes on, on a new connection, whose login the hung server never answers:
+  // query_timeout_ms bounds that wait too.
+  h_.client().Write(Query("SELECT 1"));
   ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() == 2; }));
+  got = ClientUntil('Z');
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'E');
+  EXPECT_NE(got[0].body.find("57014"), std::string::npos);
+  EXPECT_NE(got[0].body.find("no server connection in time"), std::string::npos);
+  EXPECT_EQ(h_.stats().query_timeouts, 2u);
 }
 
 // A client idle inside a transaction is closed with FATAL 25P03 at

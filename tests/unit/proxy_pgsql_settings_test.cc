@@ -17,8 +17,8 @@ StatementInfo Info(std::string_view sql) {
 
 // Runs sql as one segment answered with status; applied: the connection's settings.
 uint32_t RunSegment(PgSettings* s, std::string_view sql, char status, SessionVars* applied,
-                    bool error = false, bool in_block = false) {
-  uint32_t pins = s->OnStatement(Info(sql), in_block);
+                    bool error = false) {
+  uint32_t pins = s->OnStatement(Info(sql));
   s->EndSegment();
   return pins | s->OnSegmentEnd(error, status, applied);
 }
@@ -88,18 +88,18 @@ TEST(PgSettings, FailedAndRolledBackSetsAreForgotten) {
   RunSegment(&s, "SET work_mem = '8MB'", 'I', &conn, /*error=*/true);
   EXPECT_TRUE(s.want().empty());
   RunSegment(&s, "BEGIN", 'T', &conn);
-  RunSegment(&s, "SET work_mem = '8MB'", 'T', &conn, false, true);
-  RunSegment(&s, "ROLLBACK", 'I', &conn, false, true);
+  RunSegment(&s, "SET work_mem = '8MB'", 'T', &conn);
+  RunSegment(&s, "ROLLBACK", 'I', &conn);
   EXPECT_TRUE(s.want().empty());
   RunSegment(&s, "BEGIN", 'T', &conn);
-  RunSegment(&s, "SET work_mem = '8MB'", 'T', &conn, false, true);
-  RunSegment(&s, "COMMIT", 'I', &conn, false, true);
+  RunSegment(&s, "SET work_mem = '8MB'", 'T', &conn);
+  RunSegment(&s, "COMMIT", 'I', &conn);
   ASSERT_NE(s.want().Get("work_mem"), nullptr);
   // A failed block can only end rolled back.
   RunSegment(&s, "BEGIN", 'T', &conn);
-  RunSegment(&s, "SET work_mem = '9MB'", 'T', &conn, false, true);
-  RunSegment(&s, "SELECT 1/0", 'E', &conn, true, true);
-  RunSegment(&s, "COMMIT", 'I', &conn, false, true);
+  RunSegment(&s, "SET work_mem = '9MB'", 'T', &conn);
+  RunSegment(&s, "SELECT 1/0", 'E', &conn, true);
+  RunSegment(&s, "COMMIT", 'I', &conn);
   EXPECT_EQ(*s.want().Get("work_mem"), "SET work_mem TO '8MB'");
 }
 
@@ -131,18 +131,35 @@ TEST(PgSettings, WhatCannotBeReplayedPins) {
   EXPECT_EQ(RunSegment(&s, "SET work_mem = '1MB'; SELECT 1", 'I', &conn),
             uint32_t{kPgPinUntrackedSet});
   // SET LOCAL ends with its transaction: nothing to keep, no pin.
-  EXPECT_EQ(RunSegment(&s, "SET LOCAL work_mem = '1MB'", 'T', &conn, false, true), 0u);
+  EXPECT_EQ(RunSegment(&s, "SET LOCAL work_mem = '1MB'", 'T', &conn), 0u);
   EXPECT_EQ(s.want().Get("work_mem"), nullptr);
+  // DISCARD changes the connection under sluice's record of it.
+  EXPECT_EQ(RunSegment(&s, "DISCARD ALL", 'I', &conn), uint32_t{kPgPinDiscard});
   EXPECT_STREQ(PgPinName(5), "set_role");
+  EXPECT_STREQ(PgPinName(9), "discard");
+}
+
+TEST(PgSettings, PipelinedRollbackDropsTheSetBeforeIt) {
+  PgSettings s;
+  s.Start({});
+  SessionVars conn;
+  for (const char* sql : {"BEGIN", "SET work_mem = '7MB'", "ROLLBACK"}) {
+    s.OnStatement(Info(sql));  // all three sent before the first answer
+    s.EndSegment();
+  }
+  s.OnSegmentEnd(false, 'T', &conn);
+  s.OnSegmentEnd(false, 'T', &conn);
+  s.OnSegmentEnd(false, 'I', &conn);
+  EXPECT_TRUE(s.want().empty());
 }
 
 TEST(PgSettings, PipelinedSegmentsAreAnsweredInOrder) {
   PgSettings s;
   s.Start({});
   SessionVars conn;
-  s.OnStatement(Info("SELECT 1"), false);
+  s.OnStatement(Info("SELECT 1"));
   s.EndSegment();
-  s.OnStatement(Info("SET work_mem = '6MB'"), false);
+  s.OnStatement(Info("SET work_mem = '6MB'"));
   s.EndSegment();
   s.OnSegmentEnd(true, 'I', &conn);  // the SELECT failed, not the SET
   EXPECT_TRUE(s.want().empty());
