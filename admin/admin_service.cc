@@ -60,7 +60,9 @@ std::string StatsSchemaSql() {
       "CREATE TABLE main.stats_events (time TEXT, kind TEXT, cluster TEXT, server TEXT, message "
       "TEXT);\n"
       "CREATE TABLE main.stats_monitor (time TEXT, cluster TEXT, server TEXT, ok INT, latency_us "
-      "INT, role TEXT, lag_ms INT, error TEXT);\n";
+      "INT, role TEXT, lag_ms INT, error TEXT);\n"
+      "CREATE TABLE main.stats_fleet (instance TEXT, heartbeat_age_ms INT, leader INT, "
+      "topology_revision INT, config_revision INT, self INT);\n";
   return sql;
 }
 
@@ -279,12 +281,18 @@ Status AdminService::RequireDisk() const {
 }
 
 Status AdminService::LoadToRuntime(unsigned groups) {
+  return LoadFrom("main", groups);
+}
+
+Status AdminService::LoadFrom(const std::string& schema, unsigned groups) {
   RuntimePtr cur = Current();
   if (!cur) return Unavailable("the data plane is not started yet");
-  auto next = ReadTables(&db_, "main", health_.config ? health_.config() : *cur, groups);
+  auto next = ReadTables(&db_, schema, health_.config ? health_.config() : *cur, groups);
   if (!next.ok()) return next.status();
   SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(*next));
   next->version = cur->version + 1;
+  // Another instance's tables (admin/fleet_tables.cc): the admin tables hold them too.
+  if (schema != "main") SLUICE_RETURN_IF_ERROR(WriteTables(&db_, "main", "", *next, groups));
   std::string what;
   for (const std::string& t : TablesOf(groups)) what += (what.empty() ? "" : ", ") + t;
   // State changes are events of their own: an operator reads them back in stats_events.
@@ -311,7 +319,22 @@ Status AdminService::LoadToRuntime(unsigned groups) {
     health_.publish(std::move(next).value());
   else
     runtime_->Publish(std::make_shared<const Runtime>(std::move(next).value()));
-  events_->Append("LOAD", "", "", fmt::format("{} loaded to runtime (version {})", what, version));
+  events_->Append("LOAD", "", "",
+                  fmt::format("{} loaded to runtime (version {}){}", what, version,
+                              schema == "main" ? "" : " from the fleet"));
+  if (schema == "main" &&
+      health_.fleet_publish) {  // the whole fleet takes the same tables (coordination/)
+    auto tables = ExportTablesLocked(groups);
+    Status st = tables.ok() ? health_.fleet_publish(*tables) : tables.status();
+    if (!st.ok()) {
+      events_->Append("FLEET_CONFIG_REJECTED", "", "",
+                      "loaded here but not published to the fleet: " + st.message());
+      return Unavailable(what +
+                         " loaded to this instance's runtime but not published to the "
+                         "fleet: " +
+                         st.message());
+    }
+  }
   return Status::Ok();
 }
 

@@ -65,6 +65,9 @@ class AdminService {
     // null: every shadow is taken as independent.
     std::function<Result<std::string>(const MirrorConfig& m, const std::function<Status()>& on)>
         mirror_fork;
+    // A fleet ([coordination]): a LOAD ... TO RUNTIME that succeeded here is published to
+    // the fleet through `fleet_publish` (ExportTables' JSON).
+    std::function<Status(const std::string& tables_json)> fleet_publish;
   };
   void SetHealthHooks(HealthHooks hooks) { health_ = std::move(hooks); }
 
@@ -88,14 +91,25 @@ class AdminService {
   // The mirror report behind stats_mirror*, MIRROR REPORT (admin/admin_mirror.h); may be null.
   void SetMirrorReport(mirror::MirrorReport* report) { mirror_report_ = report; }
 
+  // Fleet config (admin/fleet_tables.cc). ExportTables: the rows of GROUPS' tables as JSON
+  // {"groups":N,"tables":{name:{"columns":[..],"rows":[[..]]}}}. ApplyFleetTables: another
+  // instance's export, validated as a LOAD would be and published at once, or an error and
+  // the runtime unchanged; the admin tables then hold the rows too.
+  Result<std::string> ExportTables(unsigned groups);
+  Status ApplyFleetTables(const std::string& tables_json);
+
  private:
   AdminService(Runtime config, EventLog* events) : config_(std::move(config)), events_(events) {}
   Result<AdminResult> Command(std::string_view statement, bool* handled);
   Status LoadToRuntime(unsigned groups);
   // MIRROR START|STOP <name> (admin_service_mirror.cc): the mirror's switch at runtime.
   Result<AdminResult> MirrorSwitch(const std::string& name, bool on);
+  // LOAD ... TO RUNTIME from SCHEMA's tables ("main", or "fleet": another instance's, which
+  // are then written to main as well and not published to the fleet again).
+  Status LoadFrom(const std::string& schema, unsigned groups);
   Status ReloadLocked(const Runtime& file);
   Result<AdminResult> AliasAction(int kind, const std::string& cluster);
+  Result<std::string> ExportTablesLocked(unsigned groups);
   Status RequireDisk() const;
   Status RefreshVirtualTables(std::string_view statement);
   Status RefreshStats(const std::string& table);

@@ -545,8 +545,9 @@ std::string ConfigSchemaSql(std::string_view db, bool runtime_tables) {
     sql += fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}, PRIMARY KEY ({}));\n", db, t.name,
                        t.columns, t.key);
     if (runtime_tables) {
-      sql += fmt::format("CREATE TABLE IF NOT EXISTS {}.runtime_{} ({}{});\n", db, t.name,
-                         t.columns, t.group == kGroupServers ? ", lag_ms INT" : "");
+      sql +=
+          fmt::format("CREATE TABLE IF NOT EXISTS {}.runtime_{} ({}{});\n", db, t.name, t.columns,
+                      t.group == kGroupServers ? ", lag_ms INT, topology_revision INT" : "");
     }
   }
   return sql;
@@ -558,14 +559,15 @@ Status WriteTables(SqliteDb* sql, std::string_view db, std::string_view prefix, 
     if (!(groups & t.group)) continue;
     std::string table = fmt::format("{}.{}{}", db, prefix, t.name);
     if (t.group == kGroupServers && !prefix.empty()) {
-      // runtime_servers also shows the monitor's lag.
+      // runtime_servers also shows the monitor's lag and the fleet's topology revision.
       SLUICE_RETURN_IF_ERROR(sql->Run(fmt::format("DELETE FROM {}", table)).status());
       for (const Cluster& c : rt.clusters)
         for (const Server& s : c.servers)
-          SLUICE_RETURN_IF_ERROR(InsertRow(
-              sql, table,
-              {c.name, Int(s.hostgroup), s.host, Int(s.port), RoleName(s.role), Int(s.weight),
-               Int(s.max_connections), Int(s.max_lag_ms), StateName(s.state), Int(s.lag_ms)}));
+          SLUICE_RETURN_IF_ERROR(
+              InsertRow(sql, table,
+                        {c.name, Int(s.hostgroup), s.host, Int(s.port), RoleName(s.role),
+                         Int(s.weight), Int(s.max_connections), Int(s.max_lag_ms),
+                         StateName(s.state), Int(s.lag_ms), Int(rt.topology_revision)}));
       continue;
     }
     SLUICE_RETURN_IF_ERROR(WriteGroup(sql, table, t.group, rt));

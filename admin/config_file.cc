@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <initializer_list>
 #include <utility>
@@ -305,6 +306,48 @@ Status ReadMetrics(const TableReader& t, MetricsSettings* m) {
   if (!ParseHostPort(listen, &m->listen_host, &m->listen_port)) {
     return t.BadListen("listen", listen);
   }
+  return Status::Ok();
+}
+
+// [coordination]: every etcd endpoint must parse as host:port; the prefix is an absolute
+// key path without a trailing slash (keys are PREFIX/leader, PREFIX/instances/NAME, ...).
+Status ReadCoordination(const TableReader& t, CoordinationSettings* c) {
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"etcd", "prefix", "instance", "lease_ttl_s"}));
+  SLUICE_RETURN_IF_ERROR(FirstError({
+      t.NonEmptyString("etcd", Need::kOptional, &c->etcd),
+      t.NonEmptyString("prefix", Need::kOptional, &c->prefix),
+      t.NonEmptyString("instance", Need::kOptional, &c->instance),
+      t.Int("lease_ttl_s", Need::kOptional, Limit{2, 60}, &c->lease_ttl_s),
+  }));
+  if (!t.Get("etcd")) {
+    if (t.Get("prefix") || t.Get("instance") || t.Get("lease_ttl_s")) return t.Missing("etcd");
+    return Status::Ok();
+  }
+  size_t start = 0;
+  while (start <= c->etcd.size()) {
+    size_t comma = c->etcd.find(',', start);
+    if (comma == std::string::npos) comma = c->etcd.size();
+    std::string one = c->etcd.substr(start, comma - start);
+    one.erase(0, one.find_first_not_of(' '));
+    one.erase(one.find_last_not_of(' ') + 1);
+    std::string host;
+    uint16_t port = 0;
+    if (!ParseHostPort(one, &host, &port))
+      return t.ErrorAtKey("etcd", fmt::format("expected \"host:port,host:port...\", got \"{}\" in "
+                                              "\"{}\"",
+                                              one, c->etcd));
+    start = comma + 1;
+  }
+  if (c->prefix.front() != '/' || c->prefix.back() == '/')
+    return t.ErrorAtKey("prefix", fmt::format("expected a key path such as \"/sluice\" (leading "
+                                              "slash, none at the end), got \"{}\"",
+                                              c->prefix));
+  for (char ch : c->instance)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' ||
+          ch == ':'))
+      return t.ErrorAtKey(
+          "instance",
+          fmt::format("expected letters, digits and -_.: only, got \"{}\"", c->instance));
   return Status::Ok();
 }
 
@@ -617,9 +660,10 @@ class ConfigNamer : public FieldNamer {
 // ValidateRuntime (the checks the admin tables share), which needs every section read.
 Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) {
   TableReader root(&file, &table, "");
-  SLUICE_RETURN_IF_ERROR(root.CheckKeys(
-      {"sluice", "admin", "metrics", "cluster", "user", "query_rule", "event_sink", "mirror"}));
+  SLUICE_RETURN_IF_ERROR(root.CheckKeys({"sluice", "admin", "metrics", "coordination", "cluster",
+                                          "user", "query_rule", "event_sink", "mirror"}));
   const toml::table* sluice = nullptr;
+  const toml::table* coordination = nullptr;
   const toml::table* admin = nullptr;
   const toml::table* metrics = nullptr;
   std::vector<TableReader> clusters, users, rules, sinks, mirrors;
@@ -627,6 +671,7 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       root.Table("sluice", &sluice),
       root.Table("admin", &admin),
       root.Table("metrics", &metrics),
+      root.Table("coordination", &coordination),
       root.Tables("cluster", &clusters),
       root.Tables("user", &users),
       root.Tables("query_rule", &rules),
@@ -646,6 +691,7 @@ Status ReadRoot(const std::string& file, const toml::table& table, Runtime* rt) 
       ReadSluice(sluice_reader, rt),
       ReadAdmin(admin_reader, &rt->admin),
       ReadMetrics(metrics_reader, &rt->metrics),
+      ReadCoordination(section(coordination, "coordination"), &rt->coordination),
   }));
   rt->clusters.resize(clusters.size());
   std::vector<std::vector<TableReader>> servers(clusters.size());

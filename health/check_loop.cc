@@ -321,7 +321,8 @@ void ClusterMonitor::Round() {
   RoundFacts facts = Facts(c, now);
   Verdict v = Decide(facts);
   Act(c, v, facts);
-  if (v.kind == VerdictKind::kHealthy && primary_check) Discover(c, primary_check);
+  // Discovery adds servers: the fleet's leader does, the others take its topology.
+  if (v.kind == VerdictKind::kHealthy && primary_check && Leads()) Discover(c, primary_check);
 }
 
 RoundFacts ClusterMonitor::Facts(const Cluster& c, int64_t now) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -70,6 +71,10 @@ class ClusterMonitor {
   // The one place that says whether this instance may act on the cluster (promote, fence,
   // adopt, switch over); a leadership hook (etcd) plugs in here.
   bool MayOrchestrate(std::string_view step);
+  bool Leads() const;  // MayOrchestrate without its log line (asked every round)
+  // A fleet's record of a step (MonitorHooks::record_step); true without a fleet.
+  bool Record(const char* action, const char* phase, const std::string& old,
+              const std::string& target, const std::string& detail = "");
   void SetPaused(bool paused, const std::string& why);
   bool Failover(const Cluster& c, const Verdict& v, const RoundFacts& facts);
   Status RunFenceCommand(const Cluster& c, const std::string& server);
@@ -111,6 +116,7 @@ class ClusterMonitor {
   // Said once per distinct reason while it lasts (rounds repeat every interval).
   std::string last_said_;
   VerdictKind last_kind_ = VerdictKind::kHealthy;
+  std::set<std::string> left_to_leader_;  // MayOrchestrate's steps said while following
   bool paused_ = false;
   int64_t paused_since_ms_ = 0;
 };

@@ -1,6 +1,6 @@
 // Carrying out a round's verdict (decision.h): hold or resume writes, fence, promote the
 // candidate, adopt an outside primary, hold writes through a split brain. Every step that
-// changes a server passes MayOrchestrate() first.
+// changes a server passes MayOrchestrate() first, and a fleet records it (Record) before.
 #include <fmt/format.h>
 
 #include "common/clock.h"
@@ -34,10 +34,29 @@ std::vector<std::string> SplitWords(const std::string& s) {
 }  // namespace
 
 bool ClusterMonitor::MayOrchestrate(std::string_view step) {
-  const auto& hook = owner_->hooks_.may_orchestrate;
-  if (!hook || hook(name_)) return true;
-  log::Info("cluster {}: another instance orchestrates; {} left to it", name_, step);
+  if (Leads()) {
+    left_to_leader_.clear();
+    return true;
+  }
+  // Said once per step while another instance leads (a follower asks every round).
+  if (left_to_leader_.insert(std::string(step)).second)
+    log::Info("cluster {}: another instance orchestrates; {} left to it", name_, step);
   return false;
+}
+
+bool ClusterMonitor::Leads() const {
+  const auto& hook = owner_->hooks_.may_orchestrate;
+  return !hook || hook(name_);
+}
+
+bool ClusterMonitor::Record(const char* action, const char* phase, const std::string& old,
+                            const std::string& target, const std::string& detail) {
+  const auto& hook = owner_->hooks_.record_step;
+  if (!hook) return true;
+  bool ok = hook(name_, OrchestrationStep{action, phase, old, target, detail});
+  if (!ok)
+    log::Warn("cluster {}: {} {} not recorded in the fleet: not taken", name_, action, phase);
+  return ok;
 }
 
 std::vector<std::string> ClusterMonitor::KeepUsers(const Cluster& c) const {
@@ -106,8 +125,9 @@ void ClusterMonitor::Act(const Cluster& c, const Verdict& v, const RoundFacts& f
       }
       return;
     case VerdictKind::kAdopt:
-      if (!MayOrchestrate("adoption")) return;
+      if (!MayOrchestrate("adoption") || !Record("adopt", "adopt", v.primary, v.target)) return;
       PublishPrimary(c, v.target, v.primary, false);
+      Record("adopt", "done", v.primary, v.target, "adopted");
       owner_->Count(name_, &HealthCounters::adoptions);
       Event("TOPOLOGY_ADOPTED", v.target,
             v.why + ": adopted as the primary (changed outside sluice); writes go there");
@@ -157,8 +177,20 @@ void ClusterMonitor::FenceNode(const Cluster& c, const std::string& server,
   if (!r.ok()) a->Close();
 }
 
-bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFacts& facts) {
+bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const RoundFacts& facts) {
+  Verdict v = verdict;
   const std::string& old = v.primary;
+  // A promotion an earlier leader of the fleet intended is finished on its target, never on a
+  // second replica; an unreachable one is given up and the verdict's candidate taken.
+  if (owner_->hooks_.intended_target) {
+    std::string t = owner_->hooks_.intended_target(name_);
+    for (const NodeView& n : facts.nodes)
+      if (!t.empty() && t != v.target && n.name == t && n.name != old && n.reachable && !n.fenced) {
+        v.why = "the target an earlier leader of the fleet was promoting (not " + v.target + ")";
+        v.target = t;
+      }
+  }
+  if (!Record("failover", "fence", old, "")) return false;
   // Stop routing to it at once; writes are held.
   owner_->topology_->Update([&](Overlay* o) {
     bool& f = o->clusters[name_].servers[old].fenced;
@@ -174,6 +206,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFac
     if (Status st = RunFenceCommand(c, old); !st.ok()) {
       owner_->Count(name_, &HealthCounters::failovers_refused);
       Event("FAILOVER_REFUSED", old, "fence_command failed; no promotion: " + st.message());
+      Record("failover", "abandoned", old, "", "fence_command failed");
       return false;
     }
   }
@@ -219,6 +252,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFac
   Node* a = Action(c, v.target);
   ServerWatch& tw = watch_[v.target];
   if (!a || !tw.last) return false;
+  if (!Record("failover", "promote", old, v.target)) return false;
   Event("FAILOVER", v.target, "promoting: " + v.why);
   // On a fresh connection: the one kept since the last action may have died with a restart
   // of the node in between (2013 on its first statement).
@@ -227,6 +261,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFac
     a->Close();
     owner_->Count(name_, &HealthCounters::failovers_refused);
     Event("FAILOVER_REFUSED", v.target, "promotion failed: " + st.message());
+    Record("failover", "abandoned", old, v.target, "promotion failed: " + st.message());
     return false;
   }
   Event("PROMOTE", v.target, "the candidate accepts writes");
@@ -241,6 +276,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& v, const RoundFac
   int64_t held = MonotonicMs() - paused_since_ms_;
   PublishPrimary(c, v.target, old, true);
   owner_->Count(name_, &HealthCounters::failovers);
+  Record("failover", "done", old, v.target, "new primary " + v.target);
   Event("FAILOVER_DONE", v.target,
         fmt::format("new primary {} (old {} fenced, needs rejoin); writes held for {} ms", v.target,
                     old, held));

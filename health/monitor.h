@@ -35,6 +35,16 @@ struct CheckRecord {
   std::string error;
 };
 
+// One orchestration step as a fleet records it (coordination/): the intent before the step
+// is taken, its outcome after.
+struct OrchestrationStep {
+  std::string action;       // "failover" | "switchover" | "adopt"
+  std::string phase;        // intent: "fence" | "drain" | "promote" | "adopt"; "done" | "abandoned"
+  std::string old_primary;  // host:port
+  std::string target;       // host:port ("" until a candidate is chosen)
+  std::string detail;
+};
+
 struct MonitorHooks {
   // Every state change, failover step and refusal (admin's EventLog::Append).
   std::function<void(std::string_view kind, std::string_view cluster, std::string_view server,
@@ -46,6 +56,13 @@ struct MonitorHooks {
   // Whether this instance may orchestrate CLUSTER right now (promote, fence, adopt, switch
   // over); null: always. A leadership lease (etcd) answers here.
   std::function<bool(const std::string& cluster)> may_orchestrate;
+  // Records STEP of CLUSTER: an intent before the step is taken (false: not recorded, the
+  // leadership is lost; the step is not taken) or an outcome after it (answer ignored).
+  // Null: nothing recorded (a single instance).
+  std::function<bool(const std::string& cluster, const OrchestrationStep& step)> record_step;
+  // The target of a promotion an earlier leader intended on CLUSTER and did not finish (""
+  // when none): the failover promotes it rather than choosing again. Null: none.
+  std::function<std::string(const std::string& cluster)> intended_target;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
   // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.

@@ -60,6 +60,8 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
     return Unavailable("target replication broken: " + tcheck->replication_error);
 
   int64_t start = MonotonicMs();
+  if (!Record("switchover", "drain", old->name(), target->name()))
+    return Unavailable("the fleet did not record the switchover's intent: nothing done");
   SetPaused(true, "switchover " + old->name() + " -> " + target->name());
   Event("SWITCHOVER", old->name(),
         "writes held; draining " + old->name() + " for " + target->name());
@@ -67,6 +69,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
     (void)onode->Unfence();
     SetPaused(false, "");
     Event("SWITCHOVER_ABORTED", old->name(), why);
+    Record("switchover", "abandoned", old->name(), target->name(), why);
     return Unavailable("switchover aborted: " + why);
   };
   // Let statements already on the primary finish (bounded).
@@ -87,6 +90,8 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
     return abort("target did not reach " + PositionText(pos) + " within 10 s");
   auto tc = tnode->Check();
   if (!tc.ok()) return abort("target: " + tc.status().message());
+  if (!Record("switchover", "promote", old->name(), target->name()))
+    return abort("the fleet did not record the promote intent");
   if (Status st = tnode->Promote(*tc); !st.ok()) return abort("promote: " + st.message());
   Event("PROMOTE", target->name(), "switchover: the target accepts writes");
   for (const Server& s : c.servers) {
@@ -115,6 +120,7 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
   std::string msg =
       fmt::format("switchover {} -> {} done; writes paused for {} ms", old_name, new_name, pause);
   Event("SWITCHOVER_DONE", new_name, msg);
+  Record("switchover", "done", old_name, new_name, msg);
   return msg;
 }
 

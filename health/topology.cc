@@ -29,6 +29,7 @@ void Apply(const Cluster& c, const ServerOverlay& o, Server* s) {
 
 Runtime Compose(const Runtime& config, const Overlay& overlay) {
   Runtime out = config;
+  out.topology_revision = overlay.fleet_revision;
   for (Cluster& c : out.clusters) {
     auto it = overlay.clusters.find(c.name);
     if (it == overlay.clusters.end()) continue;

@@ -36,6 +36,7 @@ struct ClusterOverlay {
 
 struct Overlay {
   std::map<std::string, ClusterOverlay> clusters;  // by cluster name
+  int64_t fleet_revision = 0;  // the fleet's topology revision applied (coordination/)
 };
 
 // CONFIG with OVERLAY applied. An operator's OFFLINE_SOFT/OFFLINE_HARD wins over the monitor;

@@ -25,6 +25,7 @@
 #include "health/schema_watch.h"
 #include "health/topology.h"
 #include "proxy/session_admin.h"
+#include "proxy/fleet_wiring.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -389,9 +390,12 @@ int main(int argc, char** argv) {
   // From here on every publish is config + health overlay (health/topology.h).
   health::Topology topology(&shared->runtime);
   topology.SetConfig(rt);
-  health::HealthMonitor monitor(&topology, HealthHooks(control->get()));
-  sluice::AdminService::HealthHooks admin_hooks = AdminHealthHooks(&topology, &monitor);
+  // [coordination]: declared before the monitor, which asks it, so that it outlives it.
+  auto fleet = MakeFleet(rt, &topology, control->get());
+  health::HealthMonitor monitor(&topology, LendFleet(fleet.get(), HealthHooks(control->get())));
+  AdminService::HealthHooks admin_hooks = AdminHealthHooks(&topology, &monitor);
   admin_hooks.mirror_fork = MirrorForkHook(&topology, &shared->runtime, control->get());
+  if (fleet) LendFleet(fleet.get(), &admin_hooks);
   (*control)->service()->SetHealthHooks(std::move(admin_hooks));
   (*control)->SetFailoverCounts([&monitor](const std::string& cluster) {
     health::HealthCounters h = monitor.Counters(cluster);
@@ -425,6 +429,12 @@ int main(int argc, char** argv) {
     log::Error("{}", st.message());
     return 1;
   }
+  if (fleet) {
+    if (Status st = FleetTables(fleet.get(), control->get()); !st.ok()) {
+      log::Error("{}", st.message());
+      return 1;
+    }
+  }
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
@@ -453,6 +463,7 @@ int main(int argc, char** argv) {
     DrainWorkers(workers, 0, done);
     return 1;
   }
+  if (fleet) fleet->Start();
   monitor.Start();
   (*control)->SetAccepting(true);
   schemas.Start();
@@ -478,6 +489,7 @@ int main(int argc, char** argv) {
   scalers.Stop();
   schemas.Stop();
   monitor.Stop();
+  if (fleet) fleet->Stop();  // resigns: another instance leads at once
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
   (*control)->Stop();
   log::Info("sluice stopped");

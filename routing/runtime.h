@@ -227,6 +227,16 @@ struct MetricsSettings {
   uint16_t listen_port = 0;  // 0: disabled
 };
 
+// [coordination]: several sluice instances as one fleet through etcd (coordination/).
+// Empty etcd: a single instance, no fleet.
+struct CoordinationSettings {
+  std::string etcd;  // "host:port,host:port" of etcd's client endpoints
+  std::string prefix = "/sluice";
+  std::string instance;  // unique in the fleet; default: the host name and admin port
+  int lease_ttl_s = 5;
+  bool enabled() const { return !etcd.empty(); }
+};
+
 struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
@@ -244,6 +254,9 @@ struct Runtime {
   MetricsSettings metrics;
   std::vector<EventSinkConfig> event_sinks;
   std::vector<MirrorConfig> mirrors;
+  CoordinationSettings coordination;
+  // The fleet's topology revision (etcd) this snapshot applies; 0 without a fleet.
+  int64_t topology_revision = 0;
 
   const Cluster* FindCluster(const std::string& name) const;
   // The mirror whose source is cluster NAME, or nullptr.

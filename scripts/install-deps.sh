@@ -6,12 +6,12 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config clang-format
   libevent-dev libmariadb-dev libpq-dev libssl-dev libre2-dev prometheus-cpp-dev
   libtomlplusplus-dev libsqlite3-dev libfmt-dev libidn-dev libspdlog-dev libsystemd-dev libcivetweb-dev
-  libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libsodium-dev)
 TEST_PKGS=(mariadb-server mariadb-client postgresql postgresql-client
   clang libclang-rt-14-dev sysbench python3 python3-pymysql python3-psycopg2 procps iproute2 openssl
   dpkg-dev systemd
-  prometheus chromium)
+  prometheus chromium etcd-server etcd-client curl)
 BENCH_PKGS=(haproxy pgbouncer linux-perf)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

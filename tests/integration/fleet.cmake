@@ -1,0 +1,21 @@
+# A fleet of sluice instances through etcd (fleet_test.py): each test starts its own 3-member
+# etcd cluster (tests/cluster/etcd.sh), its own database cluster and 2-3 sluice instances,
+# all stopped by PID. Serial: clusters are heavy on 2 cores.
+foreach(_pair
+    "fleet_failover_mariadb:MariadbFleetFailoverTest"
+    "fleet_failover_pg:PgFleetFailoverTest"
+    "fleet_leader_kill_mariadb:MariadbFleetLeaderKillTest"
+    "fleet_partition_mariadb:MariadbFleetPartitionTest"
+    "fleet_partition_pg:PgFleetPartitionTest")
+  string(REPLACE ":" ";" _pair "${_pair}")
+  list(GET _pair 0 _name)
+  list(GET _pair 1 _class)
+  add_test(NAME ${_name}
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/fleet_test.py
+            $<TARGET_FILE:sluice> ${_class})
+  set_tests_properties(${_name} PROPERTIES
+    LABELS integration
+    TIMEOUT 300
+    RUN_SERIAL TRUE
+    ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+endforeach()
