@@ -166,7 +166,7 @@ void SessionCore::MaybeMirror() {
   for (size_t i = 0; i < rt->clusters.size(); ++i)
     if (rt->clusters[i].name == m->shadow) p.shadow_cluster = i;
   p.mode = m->mode;
-  p.session_id = worker_->NextConnectionId();
+  p.session_id = conn_id_;  // the id the client was given (session_registry.h)
   p.max_bytes = static_cast<size_t>(m->queue_bytes);
   p.max_statements = static_cast<size_t>(m->queue_statements);
   shadow_ = NewShadow(std::move(p));
