@@ -45,6 +45,23 @@ set_tests_properties(cluster_postgres_start PROPERTIES FIXTURES_SETUP pg_cluster
 set_tests_properties(cluster_postgres_stop PROPERTIES FIXTURES_CLEANUP pg_cluster
   LABELS integration TIMEOUT 120)
 
+# sluice_private_cluster_test(<name> TIMEOUT <s> [FIXTURES <fixture...>] COMMAND <cmd...>)
+# A test that starts its own clusters (it destroys or reshapes a topology) under
+# SLUICE_SCRATCH_DIR=<scratch>/<name>: labelled "integration", serial (clusters are heavy on
+# 2 cores), run through scratch_run.sh, which frees the scratch dir's disk when it ends.
+set(SLUICE_SCRATCH_RUN ${CMAKE_SOURCE_DIR}/tests/cluster/scratch_run.sh)
+function(sluice_private_cluster_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "FIXTURES;COMMAND" ${ARGN})
+  add_test(NAME ${name}
+    COMMAND bash ${SLUICE_SCRATCH_RUN} ${SLUICE_CLUSTER_SCRATCH_DIR}/${name} -- ${ARG_COMMAND})
+  set_tests_properties(${name} PROPERTIES
+    LABELS integration
+    TIMEOUT ${ARG_TIMEOUT}
+    RUN_SERIAL TRUE
+    FIXTURES_REQUIRED "${ARG_FIXTURES}"
+    ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR};SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${name}")
+endfunction()
+
 add_library(sluice_test_cluster STATIC ${CMAKE_CURRENT_LIST_DIR}/cluster_env.cc)
 target_link_libraries(sluice_test_cluster PUBLIC sluice_common PkgConfig::MARIADB
   PostgreSQL::PostgreSQL)
@@ -62,7 +79,8 @@ function(sluice_integration_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE sluice_test_cluster ${ARG_LIBS} GTest::gtest
     GTest::gtest_main GTest::gmock)
-  add_test(NAME ${name} COMMAND ${name})
+  add_test(NAME ${name}
+    COMMAND bash ${SLUICE_SCRATCH_RUN} ${SLUICE_CLUSTER_SCRATCH_DIR}/${name} -- $<TARGET_FILE:${name}>)
   set_tests_properties(${name} PROPERTIES
     LABELS integration
     TIMEOUT ${ARG_TIMEOUT}

@@ -7,13 +7,9 @@
 # node's config; a fence_command, cluster.sh fence). It kills nodes and is heavy on 2 cores:
 # serial. The 20-cycle runs and their figures are in docs/reliability.md.
 foreach(_engine mariadb postgres)
-  add_test(NAME faults_${_engine}
+  sluice_private_cluster_test(faults_${_engine} TIMEOUT 300
     COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/bench/faults/campaign.py
             --engine ${_engine} --sluice $<TARGET_FILE:sluice> --cycles 3 --seed 114
             --resume-timeout 8 --cluster-script ${SLUICE_CLUSTER_SCRIPT}
             --dir ${SLUICE_CLUSTER_SCRATCH_DIR}/faults_${_engine})
-  set_tests_properties(faults_${_engine} PROPERTIES
-    LABELS integration
-    TIMEOUT 300
-    RUN_SERIAL TRUE)
 endforeach()

@@ -10,12 +10,6 @@ foreach(_pair
   string(REPLACE ":" ";" _pair "${_pair}")
   list(GET _pair 0 _name)
   list(GET _pair 1 _class)
-  add_test(NAME ${_name}
-    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/fleet_test.py
-            $<TARGET_FILE:sluice> ${_class})
-  set_tests_properties(${_name} PROPERTIES
-    LABELS integration
-    TIMEOUT 300
-    RUN_SERIAL TRUE
-    ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+  sluice_private_cluster_test(${_name} TIMEOUT 300
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/fleet_test.py $<TARGET_FILE:sluice> ${_class})
 endforeach()

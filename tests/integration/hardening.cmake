@@ -26,21 +26,17 @@ foreach(_t ${_sluice_hardening_tests})
   list(GET _t 1 _script)
   list(GET _t 2 _class)
   list(LENGTH _t _fields)
-  add_test(NAME ${_name}
-    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/${_script}_test.py
-            $<TARGET_FILE:sluice> ${_class})
+  set(_cmd /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/${_script}_test.py
+           $<TARGET_FILE:sluice> ${_class})
   if(_fields GREATER 3)
     list(GET _t 3 _fixture)
+    add_test(NAME ${_name} COMMAND ${_cmd})
     set_tests_properties(${_name} PROPERTIES
       LABELS integration
       TIMEOUT 180
       FIXTURES_REQUIRED ${_fixture}
       ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR}")
   else()  # no shared cluster: its own, serially
-    set_tests_properties(${_name} PROPERTIES
-      LABELS integration
-      TIMEOUT 300
-      RUN_SERIAL TRUE
-      ENVIRONMENT "SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${_name}")
+    sluice_private_cluster_test(${_name} TIMEOUT 300 COMMAND ${_cmd})
   endif()
 endforeach()
