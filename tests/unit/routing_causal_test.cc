@@ -42,7 +42,7 @@ TEST(CausalPosition, LsnTextRoundTrips) {
   p.MergeLsn(5);
   EXPECT_EQ(p.LsnText(), "16/B374D848");
   EXPECT_FALSE(ParseLsnText("16B374D848").has_value());
-  EXPECT_EQ(PostgresCausalCheck(p), "SELECT pg_last_wal_replay_lsn() >= '16/B374D848'::pg_lsn");
+  EXPECT_EQ(PostgresCausalCheck(p, 0), "SELECT pg_last_wal_replay_lsn() >= '16/B374D848'::pg_lsn");
 }
 
 std::string TrackEntry(std::string_view name, std::string_view value) {
