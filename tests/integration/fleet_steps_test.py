@@ -87,17 +87,10 @@ class MariadbFleetSwitchoverKillTest(FleetCase):
         self.assertIs(self.wait_leader(), a)
         b = self.start_sluice("b")
         old = int(self.env["PRIMARY_PORT"])
-        replicas = self.env["REPLICA_PORTS_LIST"]
         self.assertEqual(self.writer_port(b), old)
         # The replicas do not apply: the switchover waits for its target's position (10 s)
         # with the old primary fenced and every instance's writes held.
-        for p in replicas:
-            c = self.db.direct(p)
-            self.db.run(c, "STOP SLAVE SQL_THREAD")
-            c.close()
-        c = self.db.direct(old)
-        self.db.run(c, "INSERT INTO t_fleet (id, via) VALUES (1, 'direct')")
-        c.close()
+        self.stall_replicas()
         threading.Thread(target=lambda: self._quiet(lambda: self.admin(a, "SWITCHOVER test")),
                          daemon=True).start()
 

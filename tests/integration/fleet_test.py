@@ -212,6 +212,17 @@ class FleetCase(unittest.TestCase):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
         self.assertEqual(r.returncode, 0, "%s through %s: %s" % (argv[0], s.name, r.stderr))
 
+    def stall_replicas(self):
+        """MariaDB: the replicas' SQL threads stopped and a row written on the primary: they
+        receive it but do not apply it (what a promotion or a switchover waits for)."""
+        for p in self.env["REPLICA_PORTS_LIST"]:
+            c = self.db.direct(p)
+            self.db.run(c, "STOP SLAVE SQL_THREAD")
+            c.close()
+        c = self.db.direct(int(self.env["PRIMARY_PORT"]))
+        self.db.run(c, "INSERT INTO t_fleet (id, via) VALUES (1, 'direct')")
+        c.close()
+
     def new_primary(self, old):
         ports = [p for p in self.env["REPLICA_PORTS_LIST"] if p != old and self.db.is_primary(p)]
         return ports
@@ -331,13 +342,7 @@ class MariadbFleetLeaderKillTest(FleetCase):
         replicas = self.env["REPLICA_PORTS_LIST"]
         # Received but not applied: the promotion waits for the relay log (MASTER_GTID_WAIT),
         # which holds the leader mid-promotion until the SQL threads run again.
-        for p in replicas:
-            c = self.db.direct(p)
-            self.db.run(c, "STOP SLAVE SQL_THREAD")
-            c.close()
-        c = self.db.direct(old)
-        self.db.run(c, "INSERT INTO t_fleet (id, via) VALUES (1, 'direct')")
-        c.close()
+        self.stall_replicas()
         time.sleep(0.5)  # the IO threads fetch it (the relay log holds it)
         cluster_sh("kill-node", self.dir, "primary")
 
