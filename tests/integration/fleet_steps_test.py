@@ -4,7 +4,8 @@ abandoned switchover, and the PostgreSQL leader kill (fleet_test.py's harness: i
 etcd cluster, database cluster and sluice instances per test, stopped by PID).
 
 - MariadbFleetMirrorGateTest: MIRROR START on the follower is refused naming the leader (and
-  counted); on the leader it forks the shadow once, recorded as intent then outcome.
+  counted); on the leader it forks the shadow once, recorded as intent then outcome, and the
+  switch reaches every instance as a config revision.
 - MariadbFleetSwitchoverKillTest: the leading sluice is killed -9 right after its switchover
   fenced the old primary; the other instance, now leader, rolls it back by the intent it
   finds in etcd: the old primary writable again, writes through it resume within the bound.
@@ -71,8 +72,14 @@ class MariadbFleetMirrorGateTest(FleetCase):
         forks = {s.name: [r for r in self.events(s, ["MIRROR_FORK"]) if "detached" in r[2]]
                  for s in self.sluices}
         self.assertEqual({n: len(f) for n, f in forks.items()}, {"a": 1, "b": 0}, forks)
-        enabled = self.admin(a, "SELECT enabled FROM runtime_mirrors WHERE name = 'm1'")
-        self.assertEqual(str(enabled[0][0]), "1")
+        # Every instance mirrors its own sessions: the switch reached b as a config revision.
+        self.assertIn("published to the fleet", started)
+        for s in self.sluices:
+            wait_for("%s mirrors" % s.name, lambda: str(self.admin(
+                s, "SELECT enabled FROM runtime_mirrors WHERE name = 'm1'")[0][0]) == "1", 5, 0.1)
+        self.assertEqual(len(self.events(b, ["FLEET_CONFIG"])), 1)
+        self.assertEqual([r for r in self.events(b, ["MIRROR_START"]) if "refused" not in r[2]],
+                         [], "b switched nothing itself")
         # The fork's hold was released on both instances: writes through either flow.
         for i, s in enumerate(self.sluices):
             self.write(s, 100 + i)
