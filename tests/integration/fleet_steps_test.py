@@ -28,6 +28,17 @@ import fleet_test  # noqa: E402
 from fleet_test import PREFIX, TTL_S, FleetCase, cluster_sh, etcd_get, wait_for  # noqa: E402
 
 
+class PairCase(FleetCase):
+    def leader_and_follower(self):
+        """a (the leader) and b, both routing writes to the primary; and its port."""
+        a = self.start_sluice("a")
+        self.assertIs(self.wait_leader(), a)
+        b = self.start_sluice("b")
+        old = int(self.env["PRIMARY_PORT"])
+        self.assertEqual(self.writer_port(b), old)
+        return a, b, old
+
+
 class MariadbFleetMirrorGateTest(FleetCase):
     KIND = "mariadb"
 
@@ -86,15 +97,11 @@ class MariadbFleetMirrorGateTest(FleetCase):
             self.cli_write(s, 200 + i)
 
 
-class MariadbFleetSwitchoverKillTest(FleetCase):
+class MariadbFleetSwitchoverKillTest(PairCase):
     KIND = "mariadb"
 
     def test_leader_killed_after_the_fence_rolled_back_by_the_next(self):
-        a = self.start_sluice("a")
-        self.assertIs(self.wait_leader(), a)
-        b = self.start_sluice("b")
-        old = int(self.env["PRIMARY_PORT"])
-        self.assertEqual(self.writer_port(b), old)
+        a, b, old = self.leader_and_follower()
         # The replicas do not apply: the switchover waits for its target's position (10 s)
         # with the old primary fenced and every instance's writes held.
         self.stall_replicas()
@@ -159,7 +166,7 @@ class MariadbFleetSwitchoverKillTest(FleetCase):
             pass
 
 
-class PgFleetLeaderKillTest(FleetCase):
+class PgFleetLeaderKillTest(PairCase):
     KIND = "postgres"
 
     def timeline(self, primary_port):
@@ -172,11 +179,7 @@ class PgFleetLeaderKillTest(FleetCase):
             c.close()
 
     def test_kill_leader_while_it_promotes(self):
-        a = self.start_sluice("a")
-        self.assertIs(self.wait_leader(), a)
-        b = self.start_sluice("b")
-        old = int(self.env["PRIMARY_PORT"])
-        self.assertEqual(self.writer_port(b), old)
+        a, b, old = self.leader_and_follower()
         tl_before = self.timeline(old)
         # The standbys' postmasters stopped: connections made before (the monitors' checks,
         # WAL replay) go on, a new one (the promotion's, on a fresh connection) waits in the
