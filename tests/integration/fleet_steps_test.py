@@ -22,6 +22,8 @@ import threading
 import time
 import unittest
 
+import pymysql
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fleet_test  # noqa: E402
@@ -109,11 +111,15 @@ class MariadbFleetSwitchoverKillTest(PairCase):
                          daemon=True).start()
 
         def fenced():
-            c = self.db.direct(old, timeout=2)
+            # The fence ends the old primary's client sessions, this probe's too (2013).
             try:
-                return self.db.one(c, "SELECT @@read_only") == 1
-            finally:
-                c.close()
+                c = self.db.direct(old, timeout=2)
+                try:
+                    return self.db.one(c, "SELECT @@read_only") == 1
+                finally:
+                    c.close()
+            except pymysql.err.OperationalError:
+                return False
 
         wait_for("the old primary fenced", fenced, 20, 0.02)
         intent = json.loads(etcd_get(self.endpoints[0], PREFIX + "/intent/test"))
