@@ -228,6 +228,25 @@ TEST_F(PgSessionTest, WritesHeldWhilePausedRunWhenResumed) {
   EXPECT_EQ(ClientUntil('Z').front().type, 'C');
 }
 
+// The hold's bound: the statement fails as a write on a standby does (25006
+// read_only_sql_transaction), the session stays usable.
+TEST_F(PgSessionTest, HeldWriteFailsAsReadOnlyAfterTheHoldTimeout) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) {
+    rt->clusters[0].writes_paused = true;
+    rt->clusters[0].write_hold_timeout_ms = 150;
+  });
+  h_.Settle();
+  h_.RunUntil([&] { return false; }, 150);  // the worker sees the snapshot
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  auto got = ClientUntil('Z');
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got.front().type, 'E');
+  EXPECT_NE(got.front().body.find("25006"), std::string::npos);
+  EXPECT_NE(got.front().body.find("write_hold_timeout_ms"), std::string::npos);
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+}
+
 TEST_F(PgSessionTest, SlowClientStopsTheBackendRead) {
   LoggedIn();
   h_.client().Write(Query("INSERT INTO t SELECT 1 RETURNING big"));
@@ -291,6 +310,23 @@ TEST_F(PgSessionTest, LoginTimeoutClosesAStalledStartup) {
       [&] { return h_.stats().client_login_timeouts == 1 && h_.worker().preauth().size() == 0; },
       3000));
   EXPECT_EQ(h_.dialed(), 0u);
+}
+
+// A SASL message declared larger than the pre-auth read-ahead can never arrive whole: it
+// is refused at once with 08P01 (it used to wait for the login timeout).
+TEST_F(PgSessionTest, OversizedSaslResponseIsRefusedAtOnce) {
+  Connect();
+  auto sasl = ClientUntil('R');
+  ASSERT_EQ(sasl.size(), 1u);
+  std::string out = "p";
+  uint32_t len = 32u << 10;  // above kPreAuthReadBytes, below the old 64 KiB bound
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((len >> shift) & 0xff));
+  out += std::string(1000, 'x');  // only the start of it
+  h_.client().Write(out);
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_EQ(h_.stats().client_login_timeouts, 0u);
 }
 
 // Unauthenticated connections do not count in max_client_connections; logged-in ones do, and
