@@ -42,6 +42,14 @@ class PgCausalTest : public PgSessionTest {
     h_.server(0).Write(OneValue(lsn) + Ready());
     h_.Settle();
   }
+  // The client's read (its text contains `what`) arrives at server i, which answers it.
+  void ReadArrives(size_t i, std::string_view what) {
+    auto read = ServerUntil(i, 'Q');
+    ASSERT_EQ(read.size(), 1u);
+    EXPECT_NE(read[0].body.find(what), std::string::npos);
+    h_.server(i).Write(Complete("SELECT 1") + Ready());
+    EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  }
   const ConsistencyStats& Stats() { return h_.stats().consistency["app"]; }
 };
 
@@ -55,22 +63,14 @@ TEST_F(PgCausalTest, ReadRunsOnTheReplicaThatShowsTheWritesPosition) {
   ASSERT_EQ(check.size(), 1u);
   EXPECT_NE(check[0].body.find("pg_last_wal_replay_lsn() >= '0/3000060'"), std::string::npos);
   h_.server(1).Write(OneValue("t") + Ready());
-  auto read = ServerUntil(1, 'Q');
-  ASSERT_EQ(read.size(), 1u);
-  EXPECT_NE(read[0].body.find("WHERE id = 1"), std::string::npos);
-  h_.server(1).Write(Complete("SELECT 1") + Ready());
-  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  ReadArrives(1, "WHERE id = 1");
   EXPECT_EQ(Stats().waits, 1u);
   EXPECT_EQ(Stats().reads_replica, 1u);
   EXPECT_EQ(Stats().wait_timeouts, 0u);
   EXPECT_EQ(Stats().reads_kept_primary, 0u);
   // The same replica showed it: the next read needs no check.
   h_.client().Write(Query("SELECT v FROM t WHERE id = 2"));
-  auto again = ServerUntil(1, 'Q');
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_NE(again[0].body.find("WHERE id = 2"), std::string::npos);
-  h_.server(1).Write(Complete("SELECT 1") + Ready());
-  ClientUntil('Z');
+  ReadArrives(1, "WHERE id = 2");
   EXPECT_EQ(Stats().waits, 1u);
   EXPECT_EQ(Stats().reads_replica, 2u);
 }
@@ -82,11 +82,7 @@ TEST_F(PgCausalTest, ReadGoesToThePrimaryWhenTheReplicaLacksThePosition) {
   ServerLogin(1);
   ServerUntil(1, 'Q');
   h_.server(1).Write(OneValue("f") + Ready());
-  auto read = ServerUntil(0, 'Q');  // on the primary's connection, back from the pool
-  ASSERT_EQ(read.size(), 1u);
-  EXPECT_NE(read[0].body.find("WHERE id = 1"), std::string::npos);
-  h_.server(0).Write(Complete("SELECT 1") + Ready());
-  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  ReadArrives(0, "WHERE id = 1");  // on the primary's connection, back from the pool
   EXPECT_EQ(Stats().waits, 1u);
   EXPECT_EQ(Stats().wait_timeouts, 1u);
   EXPECT_EQ(Stats().reads_kept_primary, 1u);
@@ -113,11 +109,7 @@ TEST_F(PgCausalTest, MonitorPositionCoveringTheTargetSkipsTheCheck) {
   h_.shared().cluster_counters[0]->positions.Publish("10.0.0.2", 5432, seen);
   h_.client().Write(Query("SELECT v FROM t WHERE id = 1"));
   ServerLogin(1);
-  auto read = ServerUntil(1, 'Q');  // the read itself, no check before it
-  ASSERT_EQ(read.size(), 1u);
-  EXPECT_NE(read[0].body.find("WHERE id = 1"), std::string::npos);
-  h_.server(1).Write(Complete("SELECT 1") + Ready());
-  ClientUntil('Z');
+  ReadArrives(1, "WHERE id = 1");  // the read itself, no check before it
   EXPECT_EQ(Stats().waits, 0u);
   EXPECT_EQ(Stats().reads_by_position, 1u);
   EXPECT_EQ(Stats().reads_replica, 1u);
@@ -135,11 +127,7 @@ TEST_F(PgCausalTest, UnknownWritePositionKeepsReadsOnThePrimary) {
                              pgsql::ErrorSpec{"ERROR", "55000", "recovery is in progress", "", ""});
   h_.server(0).Write(err + Ready());
   h_.client().Write(Query("SELECT 1"));
-  auto read = ServerUntil(0, 'Q');
-  ASSERT_EQ(read.size(), 1u);
-  EXPECT_EQ(read[0].body, std::string("SELECT 1") + '\0');
-  h_.server(0).Write(Complete("SELECT 1") + Ready());
-  ClientUntil('Z');
+  ReadArrives(0, "SELECT 1");
   EXPECT_EQ(h_.dialed(), 1u);
   EXPECT_EQ(Stats().reads_kept_primary, 1u);
 }
