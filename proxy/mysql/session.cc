@@ -439,14 +439,10 @@ void MysqlSession::RouteAndAcquire() {
   req.schema = want_.schema;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
-  causal_.Prepare(cluster().consistency, *causal_board(), cmd_.causal_failed, &req);
+  PrepareCausal(cmd_.causal_failed, &req);
   RouteResult route = lease_.Route(req);
   if (route.hold) return;  // RetryHeld() routes it again
-  causal_check_ = route.causal_check;
-  if (causal_check_ && causal_.Confirmed(route.server, worker_->runtime().Current()->version)) {
-    causal_check_ = false;  // this replica showed the position already
-    lease_.CountCausalCheck(false, true, 0);
-  }
+  causal_check_ = route.causal_check && NeedsCausalCheck(route.server);
   if (route.reject) {
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
