@@ -48,6 +48,10 @@ void ShadowSession::Record(const mirror::OutcomePair& pair) {
   partial()->Add(pair);
 }
 
+void ShadowSession::QueueBytes(int64_t delta) {
+  if (delta) partial()->QueueBytes(p_.mirror, delta);
+}
+
 void ShadowSession::Start() {
   Connect();
 }
@@ -56,6 +60,7 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
   if (cut_) return;
   bool record = s.record;
   mirror::Outcome source = record ? s.source : mirror::Outcome{};
+  const size_t n = s.bytes.size();
   if (!queue_.Push(std::move(s))) {
     if (record) {
       // Its source side still counts (unpaired), as every statement the shadow never ran.
@@ -65,6 +70,7 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
                                                    queue_.size(), queue_.bytes()));
     return;
   }
+  QueueBytes(static_cast<int64_t>(n));
   if (record) {
     if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
   }
@@ -111,6 +117,7 @@ void ShadowSession::Answered(mirror::Outcome shadow) {
     for (const auto& u : unpaired) Record(u);
     if (pair) Record(*pair);
   }
+  QueueBytes(-static_cast<int64_t>(queue_.front().bytes.size()));
   queue_.pop();
   busy_ = false;
   SendNext();
@@ -129,6 +136,7 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
   Disconnect();
   for (const auto& u : pairer_.Cut()) Record(u);
   partial()->SessionCut(p_.mirror, why);
+  QueueBytes(-static_cast<int64_t>(queue_.bytes()));
   queue_.clear();
   busy_ = false;
   if (client_gone_) DeleteLater();

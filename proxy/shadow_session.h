@@ -68,6 +68,7 @@ class ShadowSession {
   // The next statement's number in this session (from 1): the source outcome's seq.
   uint64_t NextSeq() { return ++seq_; }
   size_t queued_bytes() const { return queue_.bytes(); }
+  size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }
 
  protected:
@@ -99,6 +100,7 @@ class ShadowSession {
   static void OnTimeout(evutil_socket_t, short, void* arg);
   mirror::MirrorPartial* partial();
   void Record(const mirror::OutcomePair& pair);
+  void QueueBytes(int64_t delta);  // the mirror's queue-bytes gauge follows this queue
 
   mirror::ShadowQueue queue_;
   mirror::OutcomePairer pairer_;
