@@ -52,6 +52,20 @@ void ShadowSession::QueueBytes(int64_t delta) {
   if (delta) partial()->QueueBytes(p_.mirror, delta);
 }
 
+const Server* ShadowSession::PickServer(BackendTarget* t) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster* shadow =
+      p_.shadow_cluster < rt->clusters.size() ? &rt->clusters[p_.shadow_cluster] : nullptr;
+  int i = shadow ? ShadowServer(*shadow, p_.mode) : -1;
+  if (i < 0) {
+    Failed("the shadow cluster has no ONLINE server");
+    return nullptr;
+  }
+  const Server& srv = shadow->servers[i];
+  SetServer(t, srv, shadow->connect_timeout_ms);
+  return &srv;
+}
+
 void ShadowSession::Start() {
   Connect();
 }

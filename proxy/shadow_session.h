@@ -16,6 +16,7 @@
 #include "mirror/outcome.h"
 #include "mirror/partial.h"
 #include "mirror/shadow_queue.h"
+#include "proxy/backend_conn.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -83,6 +84,18 @@ class ShadowSession {
 
   // The protocol's half calls these.
   void Start();  // from the protocol's constructor's caller: Connect()
+  // The shadow server to connect to (ShadowServer), its address and connect bound in *T;
+  // nullptr, the session cut (shadow_down), when the shadow cluster has none.
+  const Server* PickServer(BackendTarget* t);
+  // Closes *B (a connection of the protocol's own) without a callback; *B becomes null.
+  template <class B>
+  static void DropBackend(B** b) {
+    if (!*b) return;
+    B* conn = *b;
+    *b = nullptr;
+    conn->SetOwner(nullptr);
+    conn->Destroy();
+  }
   void Ready();
   // The front statement's response is complete: SHADOW's ok/error/rows/checksum are the
   // protocol's, the rest (digest, seq, times) is filled here.

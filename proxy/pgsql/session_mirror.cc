@@ -29,8 +29,7 @@ ShadowSession* PgSession::NewShadow(ShadowSession::Params p) {
   const User* u = ClusterUser(user_);
   if (!u) return nullptr;
   PgBackendLogin login;
-  login.user = u->backend_user.empty() ? u->name : u->backend_user;
-  login.password = u->backend_password.empty() ? u->password : u->backend_password;
+  SetCredentials(&login, *u);
   login.database = database_;
   if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
     login.application_name = it->second;

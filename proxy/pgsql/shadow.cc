@@ -33,30 +33,15 @@ PgShadow* PgShadow::Start(Worker* w, Params p, PgBackendLogin login, bool map_na
 }
 
 void PgShadow::Connect() {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster* shadow =
-      p_.shadow_cluster < rt->clusters.size() ? &rt->clusters[p_.shadow_cluster] : nullptr;
-  int i = shadow ? ShadowServer(*shadow, p_.mode) : -1;
-  if (i < 0) {
-    Failed("the shadow cluster has no ONLINE server");
-    return;
-  }
-  const Server& srv = shadow->servers[i];
-  login_.host = srv.host;
-  login_.address = srv.address;
-  login_.port = srv.port;
-  login_.connect_timeout_ms = shadow->connect_timeout_ms;
+  const Server* srv = PickServer(&login_);
+  if (!srv) return;
   // A connection of its own, never pooled: the session's state (transactions, prepared
   // statements, settings, temporary tables) lives on it from login to the end.
-  backend_ = PgBackend::Connect(worker_, PoolKey{srv.name(), login_.user, 0}, login_, this);
+  backend_ = PgBackend::Connect(worker_, PoolKey{srv->name(), login_.user, 0}, login_, this);
 }
 
 void PgShadow::Disconnect() {
-  if (!backend_) return;
-  PgBackend* b = backend_;
-  backend_ = nullptr;
-  b->SetOwner(nullptr);
-  b->Destroy();
+  DropBackend(&backend_);
 }
 
 void PgShadow::OnBackendReady(PgBackend* b) {

@@ -382,7 +382,7 @@ class PgMirrorTest(ft.HealthCase):
         c.close()
         started = self.admin("MIRROR START m1")[0][0]
         print("MIRROR START:", started)
-        self.assertRegex(started, r"forked at [0-9A-F]+/[0-9A-F]+ .*mirroring is on")
+        self.assertRegex(started, r"forked at [0-9A-F]+/[0-9A-F]+ \(writes held meanwhile\): mirroring is on")
         self.assertTrue(self.db.is_primary(shadow_port))  # promoted: writable
         fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
         self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
