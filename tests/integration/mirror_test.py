@@ -48,6 +48,23 @@ TABLE_SIZE = 50000
 DB_ERRORS = "1213,1205"
 
 
+def mirror_toml(e, protocol, shadow_port, metrics_port, shadow_keys=()):
+    """The shadow cluster (its one server, the add-replica node, as its primary), mirror m1
+    from "test" to it at exposure 1.0, and the metrics listener."""
+    return "\n".join([
+        "[[cluster]]", 'name = "shadow"', 'protocol = "%s"' % protocol, "writer_hostgroup = 10",
+        "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
+        'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false"] +
+        list(shadow_keys) + [
+        "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
+        '  role = "primary"', "",
+        "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
+        # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
+        "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
+        "queue_bytes = 134217728", "",
+        "[metrics]", 'listen = "127.0.0.1:%d"' % metrics_port])
+
+
 class MariadbMirrorTest(ft.HealthCase):
     KIND = "mariadb"
     REPLICAS = 0
@@ -112,17 +129,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.assertEqual(prep.returncode, 0, prep.stdout + prep.stderr)
         shadow_port = int(ft.cluster_sh("add-replica", self.dir).strip().split()[-1])
         self.metrics_port = free_port()
-        shadow_toml = "\n".join([
-            "[[cluster]]", 'name = "shadow"', 'protocol = "mysql"', "writer_hostgroup = 10",
-            "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
-            'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false",
-            "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
-            '  role = "primary"', "",
-            "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
-            # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
-            "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
-            "queue_bytes = 134217728", "",
-            "[metrics]", 'listen = "127.0.0.1:%d"' % self.metrics_port])
+        shadow_toml = mirror_toml(e, "mysql", shadow_port, self.metrics_port)
         self.start_sluice(replicas=False, extra_toml=shadow_toml,
                           cluster_options={"reader_fallback_to_writer": True})
         self.assertEqual(ops_common.http_get(self.metrics_port, "/health/live")[0], 200)
@@ -326,8 +333,8 @@ class PgMirrorTest(ft.HealthCase):
     def digests(self, port):
         c = self.db.direct(port)
         try:
-            return {t: self.db.one(c, "SELECT md5(string_agg(%s)) FROM %s" % (expr, t))
-                    for t, expr in PG_DIGESTS.items()}
+            return {t: self.db.one(c, "SELECT md5(string_agg(%s)) FROM %s" % (
+                expr.replace(" ORDER BY ", ", ',' ORDER BY "), t)) for t, expr in PG_DIGESTS.items()}
         finally:
             c.close()
 
@@ -356,18 +363,11 @@ class PgMirrorTest(ft.HealthCase):
         c.close()
         shadow_port = int(ft.cluster_sh("add-replica", self.dir).strip().split()[-1])
         self.metrics_port = free_port()
-        shadow_toml = "\n".join([
-            "[[cluster]]", 'name = "shadow"', 'protocol = "postgresql"', "writer_hostgroup = 10",
-            "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
-            'monitor_password = "%s"' % e["MONITOR_PASSWORD"],
+        # The fork promotes with the shadow's admin login; the standby must not be
+        # discovered into it either.
+        shadow_toml = mirror_toml(e, "postgresql", shadow_port, self.metrics_port, [
             'admin_user = "%s"' % e["ADMIN_USER"], 'admin_password = "%s"' % e["ADMIN_PASSWORD"],
-            "auto_failover = false", 'discovery_allow = "192.0.2.1"',
-            "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
-            '  role = "primary"', "",
-            "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
-            "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
-            "queue_bytes = 134217728", "",
-            "[metrics]", 'listen = "127.0.0.1:%d"' % self.metrics_port])
+            'discovery_allow = "192.0.2.1"'])
         # The standby must not join the source cluster as a reader (discovery).
         self.start_sluice(replicas=False, extra_toml=shadow_toml,
                           cluster_options={"reader_fallback_to_writer": True,
