@@ -10,6 +10,7 @@
 
 #include "protocol/pgsql/constants.h"
 #include "proxy/pgsql/mirror_wire.h"
+#include "tests/unit/mirror_fixture.h"
 #include "tests/unit/pgsql_session_fixture.h"
 
 namespace sluice::pgproxy {
@@ -46,26 +47,7 @@ class PgShadowTest : public PgSessionTest {
   void Mirror(int queue_statements = 1000) {
     h_.Publish([&](Runtime* rt) {
       rt->clusters[0].servers.resize(1);  // reads too go to the source's primary (server 0)
-      Cluster c;
-      c.name = "shadow";
-      c.protocol = Protocol::kPostgres;
-      c.writer_hostgroup = 10;
-      c.reader_hostgroup = 11;
-      Server p;
-      p.host = "10.0.1.1";
-      p.port = 5432;
-      p.role = ServerRole::kPrimary;
-      p.hostgroup = 10;
-      c.servers = {p};
-      rt->clusters.push_back(c);
-      MirrorConfig m;
-      m.name = "m1";
-      m.source = "app";
-      m.shadow = "shadow";
-      m.exposure = 1.0;
-      m.enabled = true;
-      m.queue_statements = queue_statements;
-      rt->mirrors.push_back(m);
+      testing::AddShadowMirror(rt, Protocol::kPostgres, 5432, queue_statements);
     });
     h_.Settle();
   }
