@@ -334,15 +334,12 @@ class PgMirrorTest(ft.HealthCase):
         c = self.db.direct(port)
         try:
             return {t: self.db.one(c, "SELECT md5(string_agg(%s)) FROM %s" % (
-                expr.replace(" ORDER BY ", ", ',' ORDER BY "), t)) for t, expr in PG_DIGESTS.items()}
+                expr.replace(" ORDER BY ", ", ',' ORDER BY "), t))
+                for t, expr in PG_DIGESTS.items()}
         finally:
             c.close()
 
-    def mirror_stats(self):
-        rows = self.admin("SELECT sessions, statements, cuts_queue_full, cuts_shadow_down, "
-                          "cuts_other FROM stats_mirror WHERE mirror = 'm1'")
-        return tuple(int(v) for v in rows[0]) if rows else (0, 0, 0, 0, 0)
-
+    mirror_stats = MariadbMirrorTest.mirror_stats
     settled_stats = MariadbMirrorTest.settled_stats
 
     def metric(self, name, reason=None):
