@@ -317,10 +317,15 @@ std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSu
   auto shadow_errors = Family("sluice_mirror_shadow_errors_total",
                               "Statements the shadow answered with an error, by source cluster.",
                               MetricType::Counter);
+  auto queue_bytes = Family("sluice_mirror_queue_bytes",
+                            "Bytes of client statements queued for the shadow sessions, waiting "
+                            "for the shadow (under each session's queue_bytes), by source cluster.",
+                            MetricType::Gauge);
   for (const mirror::MirrorSummary& m : mirrors) {
     const MirrorConfig* mc = rt ? rt->FindMirror(m.name) : nullptr;
     if (!mc) continue;
     Labels cl = {{"cluster", mc->source}, {"mirror", m.name}};
+    AddValue(&queue_bytes, cl, static_cast<double>(m.lifetime.queue_bytes));
     AddValue(&statements, cl, static_cast<double>(m.lifetime.statements));
     AddValue(&sessions, cl, static_cast<double>(m.lifetime.sessions));
     AddValue(&shadow_errors, cl, static_cast<double>(m.shadow_totals.error));
@@ -330,7 +335,8 @@ std::vector<MetricFamily> BuildMirrorFamilies(const std::vector<mirror::MirrorSu
       AddValue(&cuts, l, static_cast<double>(m.lifetime.cuts[i]));
     }
   }
-  auto per_cluster = std::vector<MetricFamily>{statements, sessions, cuts, shadow_errors};
+  auto per_cluster =
+      std::vector<MetricFamily>{statements, sessions, cuts, shadow_errors, queue_bytes};
   auto digests = Family("sluice_mirror_digests",
                         "Digests of the mirror report per verdict (a digest with several "
                         "findings counts under each).",

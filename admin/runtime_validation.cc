@@ -439,10 +439,6 @@ Status CheckMirror(const Runtime& rt, size_t i, const FieldNamer& n) {
     return n.Error(f("shadow"),
                    fmt::format("cluster \"{}\" speaks {}, the source \"{}\" {}", sh->name,
                                ProtocolName(sh->protocol), src->name, ProtocolName(src->protocol)));
-  if (src->protocol == Protocol::kPostgres)
-    return n.Error(
-        f("source"),
-        "mirroring a PostgreSQL cluster is not built yet (issue #15): MySQL/MariaDB only");
   for (const MirrorConfig& o : rt.mirrors)
     if (o.shadow == m.source)
       return n.Error(f("source"), fmt::format("cluster \"{}\" is the shadow of mirror \"{}\"",

@@ -16,6 +16,7 @@ class Fifo {
   size_t size() const { return items_.size() - head_; }
   T& front() { return items_[head_]; }
   const T& front() const { return items_[head_]; }
+  T& back() { return items_.back(); }
   void push_back(T v) { items_.push_back(std::move(v)); }
   // Amortised O(1): the consumed prefix is dropped once it is half of what is stored.
   void pop_front() {

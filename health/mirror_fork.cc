@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "health/positions.h"
+#include "routing/causal.h"
 
 namespace sluice::health {
 namespace {
@@ -28,6 +29,16 @@ NodeOptions OptionsFor(const Cluster& c, const Server& s) {
   o.connect_timeout_ms = 2000;
   o.read_timeout_ms = 5000;
   return o;
+}
+
+// Where the copy starts, as the engine writes it: a PostgreSQL LSN ("16/B374D848"), else the
+// position's streams (MariaDB: domain:sequence per GTID domain).
+std::string ForkPositionText(Protocol protocol, const Position& pos) {
+  if (protocol != Protocol::kPostgres || pos.size() != 1 || pos.begin()->first != 0)
+    return PositionText(pos);
+  routing::CausalPosition lsn;
+  lsn.MergeLsn(pos.begin()->second);
+  return lsn.LsnText();
 }
 
 }  // namespace
@@ -73,13 +84,13 @@ Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
       return fail(Unavailable("the source's position kept moving with its writes held"));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  hooks.event(fmt::format("mirror {}: source position {}", m.name, PositionText(pos)));
+  const std::string at = ForkPositionText(src->protocol, pos);
+  hooks.event(fmt::format("mirror {}: source position {}", m.name, at));
   int64_t left = deadline - MonotonicMs();
   if (Status st = shadow->WaitApplied(pos, static_cast<int>(left > 1000 ? left : 1000)); !st.ok())
-    return fail(Unavailable(fmt::format("shadow {} did not apply {}: {}", hp->name(),
-                                        PositionText(pos), st.message())));
-  hooks.event(
-      fmt::format("mirror {}: shadow {} applied {}", m.name, hp->name(), PositionText(pos)));
+    return fail(
+        Unavailable(fmt::format("shadow {} did not apply {}: {}", hp->name(), at, st.message())));
+  hooks.event(fmt::format("mirror {}: shadow {} applied {}", m.name, hp->name(), at));
   auto applied = shadow->Check();
   if (!applied.ok()) return fail(applied.status());
   if (Status st = shadow->Promote(*applied); !st.ok())
@@ -88,7 +99,7 @@ Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
   if (Status st = switch_on(); !st.ok()) return fail(st);
   SLUICE_RETURN_IF_ERROR(hooks.pause_writes(m.source, false));
   return fmt::format("shadow {} forked at {} (writes held meanwhile): mirroring is on", hp->name(),
-                     PositionText(pos));
+                     at);
 }
 
 }  // namespace sluice::health

@@ -107,6 +107,10 @@ void MirrorPartial::SessionCut(std::string_view mirror, CutReason reason) {
   ++Of(mirror).cuts[static_cast<size_t>(reason)];
 }
 
+void MirrorPartial::QueueBytes(std::string_view mirror, int64_t delta) {
+  Of(mirror).queue_bytes += delta;
+}
+
 void MirrorPartial::Add(const OutcomePair& p) {
   Of(p.source.mirror).Add(p, max_digests_);
 }

@@ -67,6 +67,7 @@ struct SideTotals {
 struct MirrorAgg {
   uint64_t sessions = 0;    // mirrored sessions started
   uint64_t statements = 0;  // pairs added (paired or not)
+  int64_t queue_bytes = 0;  // the change of the bytes queued for shadows since the last hand-over
   std::array<uint64_t, kCutReasons> cuts{};
   std::unordered_map<uint64_t, DigestAgg> digests;
   DigestAgg other;  // digests beyond the cap, summed
@@ -82,6 +83,8 @@ class MirrorPartial {
   explicit MirrorPartial(size_t max_digests = 1000) : max_digests_(max_digests) {}
   void SessionStarted(std::string_view mirror);
   void SessionCut(std::string_view mirror, CutReason reason);
+  // The bytes queued for MIRROR's shadow sessions grew (or, negative, shrank) by DELTA.
+  void QueueBytes(std::string_view mirror, int64_t delta);
   void Add(const OutcomePair& p);  // under p.source.mirror
   bool empty() const { return mirrors_.empty(); }
   size_t max_digests() const { return max_digests_; }

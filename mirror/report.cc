@@ -113,6 +113,7 @@ void MirrorReport::Merge(const MirrorPartial& p) {
     st.lifetime.sessions += m.sessions;
     st.lifetime.statements += m.statements;
     for (size_t i = 0; i < kCutReasons; ++i) st.lifetime.cuts[i] += m.cuts[i];
+    st.lifetime.queue_bytes += m.queue_bytes;
     st.source_totals.Merge(m.source_totals);
     st.shadow_totals.Merge(m.shadow_totals);
     bool other_touched = m.other_statements > 0;

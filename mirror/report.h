@@ -43,6 +43,9 @@ struct MirrorLifetime {
   uint64_t sessions = 0;
   uint64_t statements = 0;
   std::array<uint64_t, kCutReasons> cuts{};
+  // A gauge: the bytes queued for the mirror's shadow sessions now (the partials' changes
+  // summed; every push and every drain is one).
+  int64_t queue_bytes = 0;
 };
 
 struct MirrorSummary {

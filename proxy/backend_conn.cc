@@ -6,11 +6,19 @@
 namespace sluice {
 
 void SetTarget(BackendTarget* t, const Server& server, const User& u, int connect_timeout_ms) {
+  SetServer(t, server, connect_timeout_ms);
+  SetCredentials(t, u);
+}
+
+void SetCredentials(BackendTarget* t, const User& u) {
+  t->user = u.backend_user.empty() ? u.name : u.backend_user;
+  t->password = u.backend_password.empty() ? u.password : u.backend_password;
+}
+
+void SetServer(BackendTarget* t, const Server& server, int connect_timeout_ms) {
   t->host = server.host;
   t->address = server.address;
   t->port = server.port;
-  t->user = u.backend_user.empty() ? u.name : u.backend_user;
-  t->password = u.backend_password.empty() ? u.password : u.backend_password;
   t->connect_timeout_ms = connect_timeout_ms;
 }
 

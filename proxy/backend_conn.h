@@ -28,6 +28,10 @@ struct BackendTarget {
 
 // The target for server as user u (its backend credentials, if it has them).
 void SetTarget(BackendTarget* t, const Server& server, const User& u, int connect_timeout_ms);
+// Only the login: u's backend credentials, else its own.
+void SetCredentials(BackendTarget* t, const User& u);
+// Only the server: its address and the connect bound.
+void SetServer(BackendTarget* t, const Server& server, int connect_timeout_ms);
 
 // An unowned connection failed: it leaves the pool (and its slot) and is destroyed.
 void ForgetPooled(Worker* w, PooledConn* conn);

@@ -48,6 +48,24 @@ void ShadowSession::Record(const mirror::OutcomePair& pair) {
   partial()->Add(pair);
 }
 
+void ShadowSession::QueueBytes(int64_t delta) {
+  if (delta) partial()->QueueBytes(p_.mirror, delta);
+}
+
+const Server* ShadowSession::PickServer(BackendTarget* t) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster* shadow =
+      p_.shadow_cluster < rt->clusters.size() ? &rt->clusters[p_.shadow_cluster] : nullptr;
+  int i = shadow ? ShadowServer(*shadow, p_.mode) : -1;
+  if (i < 0) {
+    Failed("the shadow cluster has no ONLINE server");
+    return nullptr;
+  }
+  const Server& srv = shadow->servers[i];
+  SetServer(t, srv, shadow->connect_timeout_ms);
+  return &srv;
+}
+
 void ShadowSession::Start() {
   Connect();
 }
@@ -56,6 +74,7 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
   if (cut_) return;
   bool record = s.record;
   mirror::Outcome source = record ? s.source : mirror::Outcome{};
+  const size_t n = s.bytes.size();
   if (!queue_.Push(std::move(s))) {
     if (record) {
       // Its source side still counts (unpaired), as every statement the shadow never ran.
@@ -65,6 +84,7 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
                                                    queue_.size(), queue_.bytes()));
     return;
   }
+  QueueBytes(static_cast<int64_t>(n));
   if (record) {
     if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
   }
@@ -111,6 +131,7 @@ void ShadowSession::Answered(mirror::Outcome shadow) {
     for (const auto& u : unpaired) Record(u);
     if (pair) Record(*pair);
   }
+  QueueBytes(-static_cast<int64_t>(queue_.front().bytes.size()));
   queue_.pop();
   busy_ = false;
   SendNext();
@@ -129,6 +150,7 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
   Disconnect();
   for (const auto& u : pairer_.Cut()) Record(u);
   partial()->SessionCut(p_.mirror, why);
+  QueueBytes(-static_cast<int64_t>(queue_.bytes()));
   queue_.clear();
   busy_ = false;
   if (client_gone_) DeleteLater();

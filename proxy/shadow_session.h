@@ -16,6 +16,7 @@
 #include "mirror/outcome.h"
 #include "mirror/partial.h"
 #include "mirror/shadow_queue.h"
+#include "proxy/backend_conn.h"
 #include "routing/runtime.h"
 
 namespace sluice {
@@ -68,6 +69,7 @@ class ShadowSession {
   // The next statement's number in this session (from 1): the source outcome's seq.
   uint64_t NextSeq() { return ++seq_; }
   size_t queued_bytes() const { return queue_.bytes(); }
+  size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }
 
  protected:
@@ -82,6 +84,18 @@ class ShadowSession {
 
   // The protocol's half calls these.
   void Start();  // from the protocol's constructor's caller: Connect()
+  // The shadow server to connect to (ShadowServer), its address and connect bound in *T;
+  // nullptr, the session cut (shadow_down), when the shadow cluster has none.
+  const Server* PickServer(BackendTarget* t);
+  // Closes *B (a connection of the protocol's own) without a callback; *B becomes null.
+  template <class B>
+  static void DropBackend(B** b) {
+    if (!*b) return;
+    B* conn = *b;
+    *b = nullptr;
+    conn->SetOwner(nullptr);
+    conn->Destroy();
+  }
   void Ready();
   // The front statement's response is complete: SHADOW's ok/error/rows/checksum are the
   // protocol's, the rest (digest, seq, times) is filled here.
@@ -99,6 +113,7 @@ class ShadowSession {
   static void OnTimeout(evutil_socket_t, short, void* arg);
   mirror::MirrorPartial* partial();
   void Record(const mirror::OutcomePair& pair);
+  void QueueBytes(int64_t delta);  // the mirror's queue-bytes gauge follows this queue
 
   mirror::ShadowQueue queue_;
   mirror::OutcomePairer pairer_;

@@ -19,8 +19,7 @@ ShadowSession* MysqlSession::NewShadow(ShadowSession::Params p) {
   const User* u = ClusterUser(user_);
   if (!u) return nullptr;
   BackendLogin login;
-  login.user = u->backend_user.empty() ? u->name : u->backend_user;
-  login.password = u->backend_password.empty() ? u->password : u->backend_password;
+  SetCredentials(&login, *u);
   login.schema = want_.schema;
   login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
                mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;

@@ -27,30 +27,15 @@ MysqlShadow* MysqlShadow::Start(Worker* w, Params p, BackendLogin login) {
 }
 
 void MysqlShadow::Connect() {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster* shadow =
-      p_.shadow_cluster < rt->clusters.size() ? &rt->clusters[p_.shadow_cluster] : nullptr;
-  int i = shadow ? ShadowServer(*shadow, p_.mode) : -1;
-  if (i < 0) {
-    Failed("the shadow cluster has no ONLINE server");
-    return;
-  }
-  const Server& srv = shadow->servers[i];
-  login_.host = srv.host;
-  login_.address = srv.address;
-  login_.port = srv.port;
-  login_.connect_timeout_ms = shadow->connect_timeout_ms;
+  const Server* srv = PickServer(&login_);
+  if (!srv) return;
   // A connection of its own, never pooled: the session's state (transactions, temporary
   // tables, variables) lives on it from login to the end, as on the client's side.
-  backend_ = MysqlBackend::Connect(worker_, PoolKey{srv.name(), login_.user, 0}, login_, this);
+  backend_ = MysqlBackend::Connect(worker_, PoolKey{srv->name(), login_.user, 0}, login_, this);
 }
 
 void MysqlShadow::Disconnect() {
-  if (!backend_) return;
-  MysqlBackend* b = backend_;
-  backend_ = nullptr;
-  b->SetOwner(nullptr);
-  b->Destroy();
+  DropBackend(&backend_);
 }
 
 void MysqlShadow::OnBackendReady(MysqlBackend* b) {

@@ -392,6 +392,7 @@ void PgSession::OnStatement(const StatementInfo& info, std::string_view text, co
                             bool names_segment) {
   pending_pg_pins_ |= settings_.OnStatement(info);
   pending_write_ |= info.writes && !info.is_read;
+  open_segment_.writes |= info.writes && !info.is_read;
   pending_sequence_ |= MovesASequence(info, text);
   SegmentStat& s = open_segment_;
   if (!names_segment || s.named) return;
@@ -437,6 +438,7 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     FailLogin(state::kProtocolViolation, fmt::format("invalid message: {}", bad.message()));
     return;
   }
+  if (shadow()) MirrorClientMessage(type, total);
   if (rewritten) {
     evbuffer_drain(in, total);
     AppendTo(backend_->output(), out);
@@ -574,6 +576,7 @@ void PgSession::Close() {
   // A login in progress goes on without us and lands in the pool.
   if (connecting_) connecting_->SetOwner(nullptr);
   connecting_ = nullptr;
+  MirrorLost();  // segments sent and not answered: the shadow cannot know what they did
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && phase_ != Phase::kSyncing &&

@@ -17,6 +17,7 @@
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/extended.h"
+#include "proxy/pgsql/mirror_wire.h"
 #include "proxy/pgsql/settings.h"
 #include "proxy/pgsql/startup.h"
 #include "proxy/pgsql/wire.h"
@@ -33,6 +34,8 @@ struct SegmentStat {
   uint64_t digest_hash = 0;
   int64_t start_us = 0;
   bool named = false;
+  bool writes = false;   // a statement of it writes (the mirror: not replayed when refused)
+  std::string mirrored;  // a mirrored session: its client messages, as forwarded
 };
 
 class PgSession final : public SessionCore,
@@ -135,9 +138,14 @@ class PgSession final : public SessionCore,
   void FailLogin(std::string_view sqlstate, std::string_view message);
   void SendError(std::string_view severity, std::string_view sqlstate, std::string_view message);
   void Close() override;
-  // The mirror's PostgreSQL wire is not built yet (issue #15): ValidateRuntime refuses a
-  // PostgreSQL mirror, so no PgSession is ever sampled.
-  ShadowSession* NewShadow(ShadowSession::Params) override { return nullptr; }
+  // session_mirror.cc
+  ShadowSession* NewShadow(ShadowSession::Params p) override;
+  void MirrorClientMessage(char type, size_t total);  // before it leaves the client's input
+  // A message of the source's answer at OFFSET in the backend's input: DataRow and
+  // CommandComplete feed src_outcome_. False: a DataRow not all here yet (at most 64 KiB).
+  bool NoteSourceMessage(const MsgHeader& h, size_t offset);
+  void MirrorSegment(char status);  // at the oldest sent segment's ReadyForQuery
+  void MirrorLost();                // the source's answers to sent segments are lost
   void FlushWrites();
   // session_kill.cc
   void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
@@ -199,6 +207,12 @@ class PgSession final : public SessionCore,
   SessionPhase shown_phase_ = SessionPhase::kLogin;
   const PgBackend* shown_backend_ = nullptr;
   int64_t shown_start_us_ = 0;
+
+  // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
+  // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.
+  PgOutcomeTracker src_outcome_;
+  size_t mirror_held_ = 0;
+  std::string mirror_scratch_;
 };
 
 }  // namespace sluice::pgproxy

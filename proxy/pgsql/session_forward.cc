@@ -167,6 +167,7 @@ bool PgSession::ForwardMessages() {
       return false;
     }
     if (!IsInspected(h.type)) {
+      if (shadow() && !NoteSourceMessage(h, batch)) break;
       response_started_ = true;
       size_t avail = evbuffer_get_length(in) - batch;
       if (avail >= h.total()) {
@@ -206,6 +207,7 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
       break;
     case be::kErrorResponse: {
       segment_error_ = true;
+      if (shadow()) src_outcome_.Error(p);
       extended_.DropSegment(resp_segment_, &backend_->prepared());
       auto e = pgsql::DecodeErrorFields(p);
       if (e.ok() && (e->severity() == "FATAL" || e->severity() == "PANIC")) {
@@ -246,6 +248,7 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
 
 void PgSession::OnReadyForQuery(char status) {
   txn_status_ = status;
+  if (shadow()) MirrorSegment(status);
   RecordSegment();
   extended_.DropSegment(resp_segment_, backend_ ? &backend_->prepared() : nullptr);
   ++resp_segment_;
@@ -311,6 +314,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   std::string server = b->server();
   std::string server_error = b->server_error();
   bool was_attached = b == backend_;
+  if (was_attached) MirrorLost();
   if (connecting_ == b) connecting_ = nullptr;
   if (was_attached) {
     backend_ = nullptr;

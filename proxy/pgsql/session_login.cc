@@ -41,6 +41,7 @@ void PgSession::SendLoginReport() {
   pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
   AppendTo(client_.output(), out);
   phase_ = Phase::kReady;
+  MaybeMirror();  // sampled once, logged in with its database and settings
   if (transaction_mode_)
     ReleaseBackend(true);
   else

@@ -20,6 +20,7 @@ to it. Then, in one cluster's life (each step's own asserts):
 Usage: mirror_test.py SLUICE_BINARY
 Environment: SLUICE_CLUSTER_SCRIPT, SLUICE_SCRATCH_DIR.
 """
+import io
 import os
 import re
 import signal
@@ -45,6 +46,23 @@ TABLE_SIZE = 50000
 # contention, with or without sluice: sysbench rolls the transaction back and goes on. Any
 # other error fails the run.
 DB_ERRORS = "1213,1205"
+
+
+def mirror_toml(e, protocol, shadow_port, metrics_port, shadow_keys=()):
+    """The shadow cluster (its one server, the add-replica node, as its primary), mirror m1
+    from "test" to it at exposure 1.0, and the metrics listener."""
+    return "\n".join([
+        "[[cluster]]", 'name = "shadow"', 'protocol = "%s"' % protocol, "writer_hostgroup = 10",
+        "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
+        'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false"] +
+        list(shadow_keys) + [
+        "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
+        '  role = "primary"', "",
+        "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
+        # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
+        "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
+        "queue_bytes = 134217728", "",
+        "[metrics]", 'listen = "127.0.0.1:%d"' % metrics_port])
 
 
 class MariadbMirrorTest(ft.HealthCase):
@@ -111,17 +129,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.assertEqual(prep.returncode, 0, prep.stdout + prep.stderr)
         shadow_port = int(ft.cluster_sh("add-replica", self.dir).strip().split()[-1])
         self.metrics_port = free_port()
-        shadow_toml = "\n".join([
-            "[[cluster]]", 'name = "shadow"', 'protocol = "mysql"', "writer_hostgroup = 10",
-            "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
-            'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false",
-            "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
-            '  role = "primary"', "",
-            "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
-            # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
-            "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",
-            "queue_bytes = 134217728", "",
-            "[metrics]", 'listen = "127.0.0.1:%d"' % self.metrics_port])
+        shadow_toml = mirror_toml(e, "mysql", shadow_port, self.metrics_port)
         self.start_sluice(replicas=False, extra_toml=shadow_toml,
                           cluster_options={"reader_fallback_to_writer": True})
         self.assertEqual(ops_common.http_get(self.metrics_port, "/health/live")[0], 200)
@@ -277,6 +285,204 @@ class MariadbMirrorTest(ft.HealthCase):
         self.assertGreaterEqual(metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
         self.assertGreaterEqual(metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
         self.assertGreaterEqual(metric("sluice_mirror_shadow_errors_total"), 1)
+        events = [r[0] for r in self.events()]
+        self.assertIn("MIRROR_START", events)
+        self.assertIn("MIRROR_STOP", events)
+
+
+
+# pgbench's tables, each digested over its ordered rows; pgbench_history's mtime is each
+# server's own now(), so its rows are digested without it.
+PG_DIGESTS = {
+    "pgbench_accounts": "aid || ':' || bid || ':' || abalance ORDER BY aid",
+    "pgbench_tellers": "tid || ':' || bid || ':' || tbalance ORDER BY tid",
+    "pgbench_branches": "bid || ':' || bbalance ORDER BY bid",
+    "pgbench_history": "tid || ':' || bid || ':' || aid || ':' || delta "
+                       "ORDER BY tid, bid, aid, delta",
+    "mtest": "id || ':' || v ORDER BY id",
+}
+
+
+class PgMirrorTest(ft.HealthCase):
+    """The same for PostgreSQL: the shadow a streaming standby (add-replica) promoted by
+    MIRROR START; pgbench TPC-B -M prepared (named statements) and a psycopg2 client with SQL
+    PREPARE/EXECUTE and COPY FROM STDIN mirrored; every table's digest equal; a shadow held by
+    its own table lock fills the queue (the queue-bytes gauge, then queue_full); a killed shadow
+    cuts the sessions (shadow_down), production has 0 errors."""
+    KIND = "postgres"
+    REPLICAS = 0
+
+    def pgbench(self, port, user, password, *args, timeout=240):
+        env = dict(os.environ, PGPASSWORD=password)
+        return subprocess.run(["pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", user] +
+                              [str(a) for a in args] + [self.env["DATABASE"]], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def app_pgbench(self, transactions, clients=4):
+        e = self.env
+        return self.pgbench(self.sluice.port, e["APP_USER"], e["APP_PASSWORD"], "-n", "-c",
+                            clients, "-j", 2, "-t", transactions, "-M", "prepared")
+
+    def assert_pgbench_ok(self, run, transactions, clients=4):
+        out = run.stdout + run.stderr
+        self.assertEqual(run.returncode, 0, out[-3000:])
+        self.assertRegex(out, r"number of failed transactions: 0 ")
+        self.assertIn("processed: %d/%d" % (transactions * clients, transactions * clients), out)
+        return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+    def digests(self, port):
+        c = self.db.direct(port)
+        try:
+            return {t: self.db.one(c, "SELECT md5(string_agg(%s)) FROM %s" % (
+                expr.replace(" ORDER BY ", ", ',' ORDER BY "), t))
+                for t, expr in PG_DIGESTS.items()}
+        finally:
+            c.close()
+
+    mirror_stats = MariadbMirrorTest.mirror_stats
+    settled_stats = MariadbMirrorTest.settled_stats
+
+    def metric(self, name, reason=None):
+        metrics = ops_common.http_get(self.metrics_port, "/metrics")[1]
+        labels = 'cluster="test",mirror="m1"' + (',reason="%s"' % reason if reason else "")
+        m = re.search(r'(?m)^%s\{%s\} (\S+)$' % (name, labels), metrics)
+        self.assertIsNotNone(m, "%s{%s} in\n%s" % (name, labels, metrics[-3000:]))
+        return float(m.group(1))
+
+    def test_mirror_traffic(self):
+        e = self.env
+        primary = int(e["PRIMARY_PORT"])
+        init = self.pgbench(primary, e["ADMIN_USER"], e["ADMIN_PASSWORD"], "-i", "-s", 1)
+        self.assertEqual(init.returncode, 0, init.stderr)
+        c = self.db.direct(primary)
+        self.db.run(c, "CREATE TABLE mtest (id int PRIMARY KEY, v text)")
+        self.db.run(c, "GRANT ALL ON ALL TABLES IN SCHEMA public TO %s" % e["APP_USER"])
+        c.close()
+        shadow_port = int(ft.cluster_sh("add-replica", self.dir).strip().split()[-1])
+        self.metrics_port = free_port()
+        # The fork promotes with the shadow's admin login; the standby must not be
+        # discovered into it either.
+        shadow_toml = mirror_toml(e, "postgresql", shadow_port, self.metrics_port, [
+            'admin_user = "%s"' % e["ADMIN_USER"], 'admin_password = "%s"' % e["ADMIN_PASSWORD"],
+            'discovery_allow = "192.0.2.1"'])
+        # The standby must not join the source cluster as a reader (discovery).
+        self.start_sluice(replicas=False, extra_toml=shadow_toml,
+                          cluster_options={"reader_fallback_to_writer": True,
+                                           "discovery_allow": "192.0.2.1"})
+
+        # 0. The production path with mirroring off, then on (same run, same pgbench).
+        tps_off = self.assert_pgbench_ok(self.app_pgbench(150), 150)
+
+        # 1. MIRROR START promotes the standby at the source's recorded LSN.
+        c = self.db.direct(shadow_port)
+        self.assertIs(self.db.one(c, "SELECT pg_is_in_recovery()"), True)
+        c.close()
+        started = self.admin("MIRROR START m1")[0][0]
+        print("MIRROR START:", started)
+        self.assertRegex(started, r"forked at [0-9A-F]+/[0-9A-F]+ \(writes held meanwhile\): mirroring is on")
+        self.assertTrue(self.db.is_primary(shadow_port))  # promoted: writable
+        fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
+        self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
+        self.assertEqual(self.digests(shadow_port), self.digests(primary))  # the fork point
+        tps_on = self.assert_pgbench_ok(self.app_pgbench(150), 150)
+        print("pgbench -c 4 -t 150 -M prepared through sluice: %.1f tps mirror off, %.1f tps "
+              "mirror on (ratio %.2f)" % (tps_off, tps_on, tps_on / tps_off))
+        # psycopg2: SQL PREPARE / EXECUTE (named, server-side), a transaction, COPY FROM STDIN.
+        c = self.db.app(self.sluice.port)
+        self.db.run(c, "PREPARE ins (int, text) AS INSERT INTO mtest VALUES ($1, $2)")
+        for i in range(1, 21):
+            self.db.run(c, "EXECUTE ins (%s, %s)", (i, "p%d" % i))
+        c.autocommit = False
+        with c.cursor() as cur:
+            cur.execute("UPDATE mtest SET v = v || '-t' WHERE id <= 5")
+            cur.execute("DELETE FROM mtest WHERE id = 20")
+        c.commit()
+        with c.cursor() as cur:
+            cur.copy_expert("COPY mtest FROM STDIN", io.StringIO(
+                "".join("%d\tc%d\n" % (i, i) for i in range(100, 150))))
+        c.commit()
+        c.autocommit = True
+        self.db.run(c, "DEALLOCATE ins")
+        c.close()
+        self.admin("MIRROR STOP m1")
+        source = self.digests(primary)
+        try:
+            wait_until("the shadow's table digests equal to the source's",
+                       lambda: self.digests(shadow_port) == source, timeout=60, step=0.5)
+        except AssertionError:
+            print("source:", source, "\nshadow:", self.digests(shadow_port))
+            print("stats_mirror:", self.mirror_stats())
+            print(self.admin("SELECT kind, message FROM stats_events WHERE kind LIKE 'MIRROR%'"))
+            print(self.sluice.log_tail(40))
+            raise
+        sessions, statements, qfull, down, other = self.settled_stats()
+        print("exposure 1.0: sessions %d, statements %d, cuts %d/%d/%d" %
+              (sessions, statements, qfull, down, other))
+        self.assertGreaterEqual(sessions, 5)  # pgbench's 4 and the psycopg2 client
+        self.assertEqual((qfull, down, other), (0, 0, 0))
+        self.assertGreater(statements, 4 * 150 * 7)
+        report = self.admin("MIRROR REPORT m1")
+        for r in report:
+            print("  %-18s %-28s src %6s shadow %6s new_errors %s  %s" %
+                  (r[0], r[1], r[3], r[4], r[9], r[2][:60]))
+            self.assertEqual(r[9], "0", r)  # the same workload, no schema change: no new errors
+            if r[0] != "other":
+                self.assertEqual(r[3], r[4], r)  # every statement ran on both sides
+        self.assertTrue([r for r in report if r[2].startswith("UPDATE pgbench_accounts")], report)
+
+        # 2. The shadow held by its own table lock: its queue grows (the gauge), fills and the
+        # session is cut (queue_full); the client goes on unharmed.
+        self.admin("UPDATE mirrors SET queue_statements = 30, enabled = 1")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        lock = self.db.direct(shadow_port)
+        lock.autocommit = False
+        self.db.run(lock, "LOCK TABLE mtest IN ACCESS EXCLUSIVE MODE")
+        c = self.db.app(self.sluice.port)
+        for i in range(200, 210):
+            self.db.run(c, "INSERT INTO mtest VALUES (%s, 'q')", (i,))
+        queued = wait_until("the queue-bytes gauge", lambda: self.metric(
+            "sluice_mirror_queue_bytes") > 0 and self.metric("sluice_mirror_queue_bytes"),
+            timeout=10, step=0.3)
+        print("shadow locked: %d bytes queued" % queued)
+        t0 = time.monotonic()
+        for i in range(210, 260):
+            self.db.run(c, "INSERT INTO mtest VALUES (%s, 'q')", (i,))
+        took = time.monotonic() - t0
+        self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE v = 'q'"), 60)
+        c.close()
+        stats = self.settled_stats()
+        print("locked shadow: 50 inserts in %.2f s; sessions %d, cuts queue_full %d" %
+              (took, stats[0], stats[2]))
+        self.assertEqual(stats[2], 1)
+        wait_until("the gauge back to 0 after the cut",
+                   lambda: self.metric("sluice_mirror_queue_bytes") == 0, timeout=10, step=0.3)
+        lock.rollback()
+        lock.close()
+
+        # 3. The shadow killed mid-run: production has no errors, the sessions are cut.
+        self.admin("UPDATE mirrors SET queue_statements = 200000")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        result = {}
+        t = threading.Thread(target=lambda: result.update(run=self.app_pgbench(400)))
+        t.start()
+        wait_until("pgbench mirrored", lambda: self.mirror_stats()[1] > 100, timeout=30,
+                   step=0.2)
+        ft.cluster_sh("kill-node", self.dir, "replica1")
+        t.join(240)
+        self.assert_pgbench_ok(result["run"], 400)
+        stats = self.settled_stats()
+        print("killed shadow: sessions %d, cuts shadow_down %d (all: %r)" % (stats[0], stats[3],
+                                                                           stats))
+        self.assertGreaterEqual(stats[3], 1)
+        self.assertTrue(self.sluice.alive())
+
+        # 4. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
+        self.assertGreater(self.metric("sluice_mirror_statements_total"), 4 * 150 * 7)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 4)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
         events = [r[0] for r in self.events()]
         self.assertIn("MIRROR_START", events)
         self.assertIn("MIRROR_STOP", events)

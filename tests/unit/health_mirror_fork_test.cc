@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,21 @@ TEST(MirrorForkTest, AReplicaIsForkedAtAQuietPositionWithWritesHeld) {
                        "event: mirror m1: source position 0:12", "wait 0:12",
                        "event: mirror m1: shadow 127.0.0.1:3406 applied 0:12", "promote",
                        "event: mirror m1: shadow 127.0.0.1:3406 detached", "on", "release app"}));
+}
+
+// A PostgreSQL fork names the LSN where the copy starts as PostgreSQL writes it (it said
+// "0:4294967308", the position's raw stream:bytes).
+TEST(MirrorForkTest, APostgresqlForkNamesItsLsn) {
+  Script s;
+  s.source_positions = {{{0, 0x10000000Bu}}, {{0, 0x10000000Cu}}, {{0, 0x10000000Cu}}};
+  Runtime rt = TwoClusters();
+  for (Cluster& c : rt.clusters) c.protocol = Protocol::kPostgres;
+  auto r = ForkShadow(
+      rt, rt.mirrors[0], [] { return Status::Ok(); }, Hooks(&s));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, "shadow 127.0.0.1:3406 forked at 1/C (writes held meanwhile): mirroring is on");
+  EXPECT_NE(std::find(s.log.begin(), s.log.end(), "event: mirror m1: source position 1/C"),
+            s.log.end());
 }
 
 TEST(MirrorForkTest, AShadowThatCannotCatchUpReleasesTheWritesAndStaysOff) {

@@ -68,6 +68,18 @@ TEST(MirrorConfigTest, ParsesWithDefaultsAndAShadowWithoutListen) {
   EXPECT_EQ(r->MirrorOfSource("app"), &r->mirrors[0]);
 }
 
+// PostgreSQL mirrors were refused at load ("not built yet").
+TEST(MirrorConfigTest, APostgresqlMirrorLoads) {
+  std::string pg = kBase;
+  for (size_t at; (at = pg.find("protocol = \"mysql\"")) != std::string::npos;)
+    pg.replace(at, 18, "protocol = \"postgresql\"");
+  auto r = ParseConfig(pg + "enabled = true\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->mirrors.size(), 1u);
+  EXPECT_EQ(r->FindCluster("shadow")->protocol, Protocol::kPostgres);
+  EXPECT_NE(SampleMirror(*r, "app", 0.5), nullptr);
+}
+
 TEST(MirrorConfigTest, MistakesNameFileLineAndKey) {
   EXPECT_EQ(Error("exposure = 1.5\n"), "t.toml:30: mirror[0].exposure: expected 0.0..1.0, got 1.5");
   EXPECT_EQ(Error("mode = \"writes\"\n"),

@@ -9,6 +9,7 @@
 
 #include "protocol/mysql/resultset.h"
 #include "protocol/mysql/statement.h"
+#include "tests/unit/mirror_fixture.h"
 #include "tests/unit/mysql_session_fixture.h"
 
 namespace sluice::mysqlproxy {
@@ -19,26 +20,7 @@ class MysqlShadowTest : public MysqlSessionTest {
   // Adds cluster "shadow" (one primary, no listen) and mirror m1 from app to it, on.
   void Mirror(int queue_statements = 1000, double exposure = 1.0) {
     h_.Publish([&](Runtime* rt) {
-      Cluster c;
-      c.name = "shadow";
-      c.protocol = Protocol::kMysql;
-      c.writer_hostgroup = 10;
-      c.reader_hostgroup = 11;
-      Server p;
-      p.host = "10.0.1.1";
-      p.port = 3306;
-      p.role = ServerRole::kPrimary;
-      p.hostgroup = 10;
-      c.servers = {p};
-      rt->clusters.push_back(c);
-      MirrorConfig m;
-      m.name = "m1";
-      m.source = "app";
-      m.shadow = "shadow";
-      m.exposure = exposure;
-      m.enabled = true;
-      m.queue_statements = queue_statements;
-      rt->mirrors.push_back(m);
+      testing::AddShadowMirror(rt, Protocol::kMysql, 3306, queue_statements, exposure);
     });
   }
   mirror::MirrorAgg* Agg() {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/shared.h"
-#include "tests/unit/pg_session_fixture.h"
+#include "tests/unit/pgsql_session_fixture.h"
 
 namespace sluice::pgproxy {
 namespace {

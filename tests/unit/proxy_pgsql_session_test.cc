@@ -13,7 +13,7 @@
 #include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/scram.h"
 #include "protocol/pgsql/startup.h"
-#include "tests/unit/pg_session_fixture.h"
+#include "tests/unit/pgsql_session_fixture.h"
 
 namespace sluice::pgproxy {
 namespace {

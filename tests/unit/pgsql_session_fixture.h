@@ -1,17 +1,20 @@
-// The PostgreSQL session fixture: the test plays the client and every backend server over
-// the session harness (tests/unit/session_harness.h); message helpers in both directions.
+// The PostgreSQL session fixture of the unit tests: a worker on in-memory pairs
+// (tests/unit/session_harness.h), the test playing the client and every server, with the
+// helpers that frame and split their messages.
 #pragma once
 
 #include <arpa/inet.h>
 
+#include <gtest/gtest.h>
+
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "protocol/pgsql/backend.h"
 #include "protocol/pgsql/frontend.h"
+#include "protocol/pgsql/md5.h"
 #include "protocol/pgsql/scram.h"
 #include "protocol/pgsql/startup.h"
 #include "proxy/pgsql/session.h"
