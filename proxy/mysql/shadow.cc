@@ -40,6 +40,7 @@ void MysqlShadow::Connect() {
   login_.address = srv.address;
   login_.port = srv.port;
   login_.connect_timeout_ms = shadow->connect_timeout_ms;
+  SetTargetTls(&login_, *worker_, *shadow, p_.shadow_cluster);
   // A connection of its own, never pooled: the session's state (transactions, temporary
   // tables, variables) lives on it from login to the end, as on the client's side.
   backend_ = MysqlBackend::Connect(worker_, PoolKey{srv.name(), login_.user, 0}, login_, this);
