@@ -86,6 +86,10 @@ void BackendSocket::ClearTimeouts() {
 }
 
 void BackendSocket::WriteNow() {
+  if (tls_ && !handshaking_) {
+    EagerWriteTls(bev_);
+    return;
+  }
   EagerWrite(bev_);
 }
 
