@@ -185,26 +185,18 @@ MirrorForkHook(sluice::health::Topology* topology, const sluice::RuntimeHolder* 
 int CheckFiles(const sluice::Runtime& rt, const std::string& path) {
   int problems = 0;
   for (const sluice::Cluster& c : rt.clusters) {
-    if (c.backend_tls.on()) {
-      auto ctx = sluice::MakeBackendTlsContext(c.backend_tls);
+    // The same loading start-up does: readable PEM files, and a key that matches the cert.
+    auto check = [&](sluice::Result<SSL_CTX*> ctx) {
       if (ctx.ok()) {
         SSL_CTX_free(*ctx);
-      } else {
-        fprintf(stderr, "%s: cluster %s: %s\n", path.c_str(), c.name.c_str(),
-                ctx.status().message().c_str());
-        ++problems;
+        return;
       }
-    }
-    if (c.tls_cert.empty()) continue;
-    // The same loading start-up does: readable PEM files, and a key that matches the cert.
-    auto ctx = sluice::MakeServerTlsContext(c.tls_cert, c.tls_key);
-    if (ctx.ok()) {
-      SSL_CTX_free(*ctx);
-    } else {
       fprintf(stderr, "%s: cluster %s: %s\n", path.c_str(), c.name.c_str(),
               ctx.status().message().c_str());
       ++problems;
-    }
+    };
+    if (c.backend_tls.on()) check(sluice::MakeBackendTlsContext(c.backend_tls));
+    if (!c.tls_cert.empty()) check(sluice::MakeServerTlsContext(c.tls_cert, c.tls_key));
   }
   const std::string& dir = rt.admin.data_dir;
   if (!dir.empty() && access(dir.c_str(), W_OK | X_OK) != 0 && errno != ENOENT) {

@@ -20,21 +20,11 @@ import psycopg2
 import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from failover_test import cluster_sh  # noqa: E402  (cluster.sh, SLUICE_CLUSTER_SCRIPT)
 from sluice_proc import Sluice, admin_query, read_cluster_env  # noqa: E402
 
 SLUICE = None
-HERE = os.path.dirname(os.path.abspath(__file__))
-CLUSTER_SCRIPT = os.environ.get("SLUICE_CLUSTER_SCRIPT",
-                                os.path.join(HERE, "..", "cluster", "cluster.sh"))
 SCRATCH = os.environ.get("SLUICE_SCRATCH_DIR", "/tmp/sluice-backend-tls-scratch")
-
-
-def cluster_sh(*args, timeout=300):
-    r = subprocess.run(["bash", CLUSTER_SCRIPT] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError("cluster.sh %s failed: %s" % (" ".join(map(str, args)), r.stderr[-2000:]))
-    return r.stdout
 
 
 class TlsCase(unittest.TestCase):
