@@ -429,11 +429,15 @@ int main(int argc, char** argv) {
   (*control)->service()->SetProcessHooks(std::move(process));
   health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
   // Scale-out/in reads the statistics the control plane collects (never a worker's).
-  health::ScalerSet scalers(&topology, {HealthHooks(control->get()).event, [c = control->get()] {
-                                          if (!c->stats()) return StatsDelta{};
-                                          c->stats()->Poll();
-                                          return c->stats()->Lifetime();
-                                        }});
+  // The fleet's leader alone runs the commands (proxy/fleet_wiring.h).
+  health::ScalerHooks scaler_hooks;
+  scaler_hooks.event = HealthHooks(control->get()).event;
+  scaler_hooks.stats = [c = control->get()] {
+    if (!c->stats()) return StatsDelta{};
+    c->stats()->Poll();
+    return c->stats()->Lifetime();
+  };
+  health::ScalerSet scalers(&topology, LendFleet(fleet.get(), std::move(scaler_hooks)));
   if (Status st = AttachSessionAdmin(control->get(), shared.get()); !st.ok()) {
     log::Error("{}", st.message());
     return 1;
