@@ -198,6 +198,12 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("monitor_position_interval_ms", Int(c.monitor_position_interval_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
+    // Backend TLS contexts are made at start (proxy/backend_tls.h): read-only here.
+    add("backend_tls", BackendTlsModeName(c.backend_tls.mode), true);
+    add("backend_tls_ca_file", c.backend_tls.ca_file, true);
+    add("backend_tls_cert_file", c.backend_tls.cert_file, true);
+    add("backend_tls_key_file", c.backend_tls.key_file, true);
+    add("backend_tls_server_name", c.backend_tls.server_name, true);
     add("write_hold_timeout_ms", Int(c.write_hold_timeout_ms), false);
     add("fence_command", c.fence_command, false);
     add("schema_watch_interval_ms", Int(c.schema_watch_interval_ms), false);

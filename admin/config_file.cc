@@ -41,6 +41,12 @@ constexpr EnumName<PoolMode> kPoolModes[] = {{"session", PoolMode::kSession},
 constexpr EnumName<Consistency> kConsistencies[] = {{"eventual", Consistency::kEventual},
                                                     {"session", Consistency::kSession},
                                                     {"global", Consistency::kGlobal}};
+constexpr EnumName<BackendTlsMode> kBackendTlsModes[] = {
+    {"disable", BackendTlsMode::kDisable},
+    {"prefer", BackendTlsMode::kPrefer},
+    {"require", BackendTlsMode::kRequire},
+    {"verify-ca", BackendTlsMode::kVerifyCa},
+    {"verify-full", BackendTlsMode::kVerifyFull}};
 constexpr EnumName<MirrorMode> kMirrorModes[] = {{"all", MirrorMode::kAll},
                                                  {"reads", MirrorMode::kReads}};
 constexpr EnumName<RuleAction> kActions[] = {{"route", RuleAction::kRoute},
@@ -168,6 +174,24 @@ Status ReadServer(const TableReader& t, const Cluster& c, Server* s) {
   return Status::Ok();
 }
 
+// A file the backend TLS context loads at start: it must be there and readable now, so the
+// error names the file's line and key (its PEM content is checked when the context is made).
+Status CheckReadable(const TableReader& t, std::string_view key, const std::string& path) {
+  if (path.empty() || access(path.c_str(), R_OK) == 0) return Status::Ok();
+  return t.ErrorAtKey(key, fmt::format("cannot read \"{}\": {}", path, std::strerror(errno)));
+}
+
+Status CheckBackendTls(const TableReader& t, const BackendTls& tls) {
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    return tls.cert_file.empty() ? t.Missing("backend_tls_cert_file")
+                                 : t.Missing("backend_tls_key_file");
+  return FirstError({
+      CheckReadable(t, "backend_tls_ca_file", tls.ca_file),
+      CheckReadable(t, "backend_tls_cert_file", tls.cert_file),
+      CheckReadable(t, "backend_tls_key_file", tls.key_file),
+  });
+}
+
 Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& servers) {
   SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name",
                                       "protocol",
@@ -189,6 +213,11 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "monitor_password",
                                       "tls_cert",
                                       "tls_key",
+                                      "backend_tls",
+                                      "backend_tls_ca_file",
+                                      "backend_tls_cert_file",
+                                      "backend_tls_key_file",
+                                      "backend_tls_server_name",
                                       "local_infile",
                                       "monitor_interval_ms",
                                       "monitor_fail_threshold",
@@ -248,6 +277,11 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.String("monitor_password", Need::kOptional, &c->monitor_password),
       t.String("tls_cert", Need::kOptional, &c->tls_cert),
       t.String("tls_key", Need::kOptional, &c->tls_key),
+      t.Enum("backend_tls", Need::kOptional, kBackendTlsModes, &c->backend_tls.mode),
+      t.String("backend_tls_ca_file", Need::kOptional, &c->backend_tls.ca_file),
+      t.String("backend_tls_cert_file", Need::kOptional, &c->backend_tls.cert_file),
+      t.String("backend_tls_key_file", Need::kOptional, &c->backend_tls.key_file),
+      t.String("backend_tls_server_name", Need::kOptional, &c->backend_tls.server_name),
       t.Bool("local_infile", &c->local_infile),
       t.Int("monitor_interval_ms", Need::kOptional, Limit{50, 60'000}, &c->monitor_interval_ms),
       t.Int("monitor_fail_threshold", Need::kOptional, Limit{1, 100}, &c->monitor_fail_threshold),
@@ -291,6 +325,7 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
   // A certificate without its key (or the reverse) cannot serve TLS.
   if (c->tls_cert.empty() != c->tls_key.empty())
     return c->tls_cert.empty() ? t.Missing("tls_cert") : t.Missing("tls_key");
+  SLUICE_RETURN_IF_ERROR(CheckBackendTls(t, c->backend_tls));
   c->servers.resize(servers.size());
   for (size_t i = 0; i < servers.size(); ++i) {
     SLUICE_RETURN_IF_ERROR(ReadServer(servers[i], *c, &c->servers[i]));

@@ -97,6 +97,7 @@ ServerWatch& ClusterMonitor::Watch(const Cluster& c, const Server& s) {
                   c.monitor_password,
                   CheckTimeoutMs(c.failover_window_ms),
                   CheckTimeoutMs(c.failover_window_ms)};
+    o.tls = c.backend_tls;
     w.node = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
     w.health = Hysteresis(c.monitor_fail_threshold, c.monitor_recover_threshold);
   }
@@ -118,6 +119,7 @@ Node* ClusterMonitor::Action(const Cluster& c, const std::string& server) {
     o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
     o.connect_timeout_ms = 2000;
     o.read_timeout_ms = 30'000;
+    o.tls = c.backend_tls;
     w.action = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
   }
   return w.action.get();

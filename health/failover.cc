@@ -222,6 +222,7 @@ bool ClusterMonitor::Failover(const Cluster& c, const Verdict& verdict, const Ro
     o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
     o.connect_timeout_ms = CheckTimeoutMs(c.failover_window_ms);
     o.read_timeout_ms = o.connect_timeout_ms;
+    o.tls = c.backend_tls;
     auto quick = owner_->hooks_.node_factory ? owner_->hooks_.node_factory(o) : MakeNode(o);
     auto r = quick->Fence(KeepUsers(c));
     if (r.ok()) {

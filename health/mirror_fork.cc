@@ -28,6 +28,7 @@ NodeOptions OptionsFor(const Cluster& c, const Server& s) {
   o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
   o.connect_timeout_ms = 2000;
   o.read_timeout_ms = 5000;
+  o.tls = c.backend_tls;
   return o;
 }
 

@@ -100,6 +100,10 @@ struct NodeOptions {
   // checks keep to the failover window. MariaDB rounds them up to whole seconds.
   int connect_timeout_ms = 1000;
   int read_timeout_ms = 2000;
+  // The cluster's backend_tls: the monitor, failover and switchover connect as the data
+  // plane does (libmariadb MYSQL_OPT_SSL_*, libpq sslmode), so a TLS-only server stays
+  // monitored.
+  BackendTls tls = {};
 };
 
 // The check's bounds for a cluster with FAILOVER_WINDOW_MS: half the window, at most 1 s,

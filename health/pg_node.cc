@@ -1,5 +1,6 @@
 // PostgreSQL side of Node: libpq driven nonblocking, every connect and statement bounded by a
 // deadline of its own, so a hung server (SIGSTOP: TCP up, no answer) fails the check in time.
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -16,6 +17,30 @@
 
 namespace sluice::health {
 namespace {
+
+bool IsNumericHost(const std::string& h) {
+  in6_addr a6;
+  in_addr a4;
+  return inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1;
+}
+
+// backend_tls as libpq's conninfo: sslmode is spelled as libpq spells it. verify-full with
+// backend_tls_server_name: libpq checks the certificate against host, connects to hostaddr.
+std::string PgTlsConninfo(const BackendTls& tls, const std::string& host) {
+  std::string out = fmt::format(" sslmode={}", BackendTlsModeName(tls.mode));
+  if (!tls.on()) return out;
+  // Without a file libpq 15 would read ~/.postgresql/root.crt: the system's roots instead.
+  if (tls.verify())
+    out +=
+        " sslrootcert=" +
+        PgConninfoValue(tls.ca_file.empty() ? "/etc/ssl/certs/ca-certificates.crt" : tls.ca_file);
+  if (!tls.cert_file.empty())
+    out += fmt::format(" sslcert={} sslkey={}", PgConninfoValue(tls.cert_file),
+                       PgConninfoValue(tls.key_file));
+  if (!tls.server_name.empty() && IsNumericHost(host))
+    out += fmt::format(" host={} hostaddr={}", PgConninfoValue(tls.server_name), host);
+  return out;
+}
 
 std::string SqlString(const std::string& v) {
   std::string out = "'";
@@ -211,6 +236,7 @@ class PgNode : public Node {
         "application_name=sluice_monitor options='-c statement_timeout={}'",
         PgConninfoValue(o_.host), o_.port, PgConninfoValue(o_.user), PgConninfoValue(o_.password),
         PgConninfoValue(database_), o_.read_timeout_ms, o_.read_timeout_ms);
+    info += PgTlsConninfo(o_.tls, o_.host);
     conn_ = PQconnectStart(info.c_str());
     if (!conn_) return Unavailable("connect: out of memory");
     PostgresPollingStatusType ps = PGRES_POLLING_WRITING;

@@ -200,6 +200,7 @@ Result<std::vector<CatalogRow>> SchemaWatch::ReadCatalogs(const Cluster& c, cons
       o.password = c.admin_user.empty() ? c.monitor_password : c.admin_password;
       o.connect_timeout_ms = 2000;
       o.read_timeout_ms = 30'000;
+      o.tls = c.backend_tls;
       node = factory_(o, db);
     }
     std::string sql;

@@ -1,5 +1,6 @@
 #include "proxy/backend_conn.h"
 
+#include "proxy/shared.h"
 #include "proxy/worker.h"
 #include "routing/runtime.h"
 
@@ -20,6 +21,13 @@ void SetServer(BackendTarget* t, const Server& server, int connect_timeout_ms) {
   t->address = server.address;
   t->port = server.port;
   t->connect_timeout_ms = connect_timeout_ms;
+}
+
+void SetTargetTls(BackendTarget* t, const Worker& w, const Cluster& c, size_t cluster_index) {
+  const std::vector<SSL_CTX*>& ctxs = w.shared()->backend_tls;
+  t->tls.mode = c.backend_tls.mode;
+  t->tls.ctx = cluster_index < ctxs.size() ? ctxs[cluster_index] : nullptr;
+  t->tls.server_name = c.backend_tls.server_name;
 }
 
 void ForgetPooled(Worker* w, PooledConn* conn) {

@@ -9,10 +9,12 @@
 #include "common/status.h"
 #include "proxy/backend_pool.h"
 #include "proxy/backend_socket.h"
+#include "proxy/backend_tls.h"
 
 namespace sluice {
 
 class Worker;
+struct Cluster;
 struct Server;
 struct User;
 
@@ -24,6 +26,7 @@ struct BackendTarget {
   std::string user;
   std::string password;
   int connect_timeout_ms = 3000;
+  BackendTlsTarget tls;  // the cluster's backend_tls (disable unless SetTargetTls)
 };
 
 // The target for server as user u (its backend credentials, if it has them).
@@ -32,6 +35,8 @@ void SetTarget(BackendTarget* t, const Server& server, const User& u, int connec
 void SetCredentials(BackendTarget* t, const User& u);
 // Only the server: its address and the connect bound.
 void SetServer(BackendTarget* t, const Server& server, int connect_timeout_ms);
+// The backend TLS of the cluster at cluster_index (its context from ProxyShared).
+void SetTargetTls(BackendTarget* t, const Worker& w, const Cluster& c, size_t cluster_index);
 
 // An unowned connection failed: it leaves the pool (and its slot) and is destroyed.
 void ForgetPooled(Worker* w, PooledConn* conn);

@@ -1,10 +1,13 @@
 #include "proxy/backend_socket.h"
 
+#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 
 #include <cstring>
 
+#include "proxy/backend_tls.h"
 #include "proxy/socket_io.h"
 
 namespace sluice {
@@ -41,6 +44,7 @@ void BackendSocket::Connect(event_base* base, Dialer* dialer, const Result<Socke
   if (!bev_) bev_ = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev_, &BackendSocket::OnRead, nullptr, &BackendSocket::OnEvent, this);
   read_high_water_ = read_high_water;
+  timeout_ms_ = timeout_ms;
   bufferevent_setwatermark(bev_, EV_READ, 0, read_high_water);
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   bufferevent_set_timeouts(bev_, &tv, &tv);
@@ -55,7 +59,37 @@ void BackendSocket::Connect(event_base* base, Dialer* dialer, const Result<Socke
   bufferevent_trigger_event(bev_, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+bool BackendSocket::StartTls(SSL* ssl) {
+  bufferevent* f = bufferevent_openssl_filter_new(
+      bufferevent_get_base(bev_), bev_, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  if (!f) {
+    SSL_free(ssl);
+    return false;
+  }
+  // The filter owns the socket's bufferevent now. A server that closes without close_notify
+  // (most do, at shutdown) reads as a close, as on a plain connection.
+  bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
+  bev_ = f;
+  tls_ = true;
+  handshaking_ = true;
+  bufferevent_setcb(bev_, &BackendSocket::OnRead, nullptr, &BackendSocket::OnEvent, this);
+  bufferevent_setwatermark(bev_, EV_READ, 0, read_high_water_);
+  timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+  bufferevent_set_timeouts(bev_, &tv, &tv);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  return true;
+}
+
+void BackendSocket::ClearTimeouts() {
+  for (bufferevent* b = bev_; b; b = bufferevent_get_underlying(b))
+    bufferevent_set_timeouts(b, nullptr, nullptr);
+}
+
 void BackendSocket::WriteNow() {
+  if (tls_ && !handshaking_) {
+    EagerWriteTls(bev_);
+    return;
+  }
   EagerWrite(bev_);
 }
 
@@ -83,6 +117,11 @@ void BackendSocket::OnWrite(bufferevent*, void* arg) {
 
 void BackendSocket::OnEvent(bufferevent*, short what, void* arg) {
   auto* s = static_cast<BackendSocket*>(arg);
+  if ((what & BEV_EVENT_CONNECTED) && s->handshaking_) {
+    s->handshaking_ = false;
+    s->cb_->OnSocketTlsReady();
+    return;
+  }
   if (what & BEV_EVENT_CONNECTED) {
     evutil_socket_t fd = bufferevent_getfd(s->bev_);
     if (fd >= 0) {
@@ -96,6 +135,15 @@ void BackendSocket::OnEvent(bufferevent*, short what, void* arg) {
                     : (what & BEV_EVENT_TIMEOUT) ? "timed out"
                     : (what & BEV_EVENT_EOF)     ? "connection closed by the server"
                                              : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+  if (s->tls_ && !(what & BEV_EVENT_TIMEOUT)) {
+    // OpenSSL's reason, when it has one (a refused certificate, a protocol alert).
+    unsigned long err = bufferevent_get_openssl_error(s->bev_);
+    while (bufferevent_get_openssl_error(s->bev_) != 0) {
+    }
+    if (err != 0 || s->handshaking_)
+      why = (s->handshaking_ ? "TLS handshake failed: " : "TLS: ") +
+            BackendTlsError(bufferevent_openssl_get_ssl(s->bev_), err, why);
+  }
   s->Disable();
   s->cb_->OnSocketFailed(why);
 }

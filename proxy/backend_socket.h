@@ -6,6 +6,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include <cstddef>
 #include <string>
@@ -36,6 +37,8 @@ class BackendSocket {
    public:
     virtual ~Callbacks() = default;
     virtual void OnSocketConnected() = 0;
+    // The TLS handshake StartTls() began is done: what follows is encrypted.
+    virtual void OnSocketTlsReady() {}
     virtual void OnSocketReadable() = 0;
     // The output fell below the mark WatchWrites() set.
     virtual void OnSocketWritable() {}
@@ -60,6 +63,12 @@ class BackendSocket {
   evbuffer* output() const { return bufferevent_get_output(bev_); }
   // Sends the output now (proxy/socket_io.h).
   void WriteNow();
+  // Puts a client-side TLS filter (ssl, which it then owns) over the connection and starts
+  // the handshake, nonblocking on the loop and under the connect timeout: OnSocketTlsReady,
+  // or OnSocketFailed with OpenSSL's reason. The input must be empty (nothing read ahead of
+  // the server's TLS). False when the filter cannot be made (ssl is freed).
+  bool StartTls(SSL* ssl);
+  bool tls() const { return tls_; }
   void PauseRead() { bufferevent_disable(bev_, EV_READ); }
   void ResumeRead() { bufferevent_enable(bev_, EV_READ); }
   void Disable() { bufferevent_disable(bev_, EV_READ | EV_WRITE); }
@@ -68,7 +77,7 @@ class BackendSocket {
   // The read-ahead bound (a whole large packet may need more than the default).
   void SetReadHighWater(size_t bytes);
   // Logged in: no more timeouts; the session bounds its own waits.
-  void ClearTimeouts() { bufferevent_set_timeouts(bev_, nullptr, nullptr); }
+  void ClearTimeouts();
   // The numeric address connected to ("" when the address could not be parsed).
   const std::string& ip() const { return ip_; }
 
@@ -80,6 +89,9 @@ class BackendSocket {
   Callbacks* cb_;
   bufferevent* bev_ = nullptr;
   size_t read_high_water_ = 0;
+  int timeout_ms_ = 0;
+  bool tls_ = false;          // bev_ is the TLS filter over the socket's bufferevent
+  bool handshaking_ = false;  // its handshake has not finished
   std::string ip_;
   std::string pending_failure_;  // why, when the connect could not even start
 };

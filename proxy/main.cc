@@ -24,6 +24,7 @@
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
+#include "proxy/backend_tls.h"
 #include "proxy/fleet_wiring.h"
 #include "proxy/session_admin.h"
 #include "proxy/shared.h"
@@ -191,16 +192,18 @@ MirrorForkHook(sluice::health::Topology* topology, const sluice::RuntimeHolder* 
 int CheckFiles(const sluice::Runtime& rt, const std::string& path) {
   int problems = 0;
   for (const sluice::Cluster& c : rt.clusters) {
-    if (c.tls_cert.empty()) continue;
     // The same loading start-up does: readable PEM files, and a key that matches the cert.
-    auto ctx = sluice::MakeServerTlsContext(c.tls_cert, c.tls_key);
-    if (ctx.ok()) {
-      SSL_CTX_free(*ctx);
-    } else {
+    auto check = [&](sluice::Result<SSL_CTX*> ctx) {
+      if (ctx.ok()) {
+        SSL_CTX_free(*ctx);
+        return;
+      }
       fprintf(stderr, "%s: cluster %s: %s\n", path.c_str(), c.name.c_str(),
               ctx.status().message().c_str());
       ++problems;
-    }
+    };
+    if (c.backend_tls.on()) check(sluice::MakeBackendTlsContext(c.backend_tls));
+    if (!c.tls_cert.empty()) check(sluice::MakeServerTlsContext(c.tls_cert, c.tls_key));
   }
   const std::string& dir = rt.admin.data_dir;
   if (!dir.empty() && access(dir.c_str(), W_OK | X_OK) != 0 && errno != ENOENT) {
@@ -390,6 +393,16 @@ int main(int argc, char** argv) {
       ctx = *made;
     }
     shared->tls.push_back(ctx);
+    SSL_CTX* backend = nullptr;
+    if (c.backend_tls.on()) {
+      auto made = MakeBackendTlsContext(c.backend_tls);
+      if (!made.ok()) {
+        fprintf(stderr, "cluster %s: %s\n", c.name.c_str(), made.status().message().c_str());
+        return 2;
+      }
+      backend = *made;
+    }
+    shared->backend_tls.push_back(backend);
   }
   rt.version = 1;
   auto snapshot = std::make_shared<const Runtime>(rt);

@@ -63,6 +63,7 @@ const Server* ShadowSession::PickServer(BackendTarget* t) {
   }
   const Server& srv = shadow->servers[i];
   SetServer(t, srv, shadow->connect_timeout_ms);
+  SetTargetTls(t, *worker_, *shadow, p_.shadow_cluster);
   return &srv;
 }
 

@@ -30,6 +30,8 @@ struct ProxyShared {
   ~ProxyShared() {
     for (SSL_CTX* c : tls)
       if (c) SSL_CTX_free(c);
+    for (SSL_CTX* c : backend_tls)
+      if (c) SSL_CTX_free(c);
   }
   RuntimeHolder runtime;
   int worker_count = 1;
@@ -38,6 +40,8 @@ struct ProxyShared {
   std::vector<std::unique_ptr<ClusterCounters>> cluster_counters;
   // Per cluster (indexed like Runtime::clusters at start): the TLS context, or nullptr.
   std::vector<SSL_CTX*> tls;
+  // Per cluster, likewise: the client context towards its servers (backend_tls), or nullptr.
+  std::vector<SSL_CTX*> backend_tls;
   // Logged-in client sessions per user, all workers (User::max_connections).
   UserConnections user_connections;
   // Every client session by its connection id (KILL, the admin process list).

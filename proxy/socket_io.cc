@@ -80,12 +80,9 @@ void UseDirectReads(bufferevent* bev) {
     event_add(&bev->ev_read, evutil_timerisset(&bev->timeout_read) ? &bev->timeout_read : nullptr);
 }
 
-void EagerWrite(bufferevent* bev) {
-  if (bev == nullptr || bufferevent_get_underlying(bev) != nullptr) return;
-  if (!(bufferevent_get_enabled(bev) & EV_WRITE)) return;
-  bufferevent_data_cb write_cb = nullptr;
-  bufferevent_getcb(bev, nullptr, &write_cb, nullptr, nullptr);
-  if (write_cb != nullptr) return;
+namespace {
+// Writes a socket bufferevent's output now (the caller checked that it may).
+void WriteOutput(bufferevent* bev) {
   evbuffer* out = bufferevent_get_output(bev);
   evutil_socket_t fd = bufferevent_getfd(bev);
   if (fd < 0 || evbuffer_get_length(out) == 0) return;
@@ -96,6 +93,28 @@ void EagerWrite(bufferevent* bev) {
   evbuffer_freeze(out, /*at_front=*/1);
   // Everything left: the armed EV_WRITE sends it, or reports the socket's error.
   if (evbuffer_get_length(out) == 0) event_del(&bev->ev_write);
+}
+}  // namespace
+
+void EagerWriteTls(bufferevent* tls) {
+  bufferevent* sock = tls ? bufferevent_get_underlying(tls) : nullptr;
+  if (sock == nullptr || bufferevent_get_underlying(sock) != nullptr) return;
+  if (!(bufferevent_get_enabled(sock) & EV_WRITE)) return;
+  size_t high = 0;
+  bufferevent_getwatermark(sock, EV_WRITE, nullptr, &high);
+  if (high != 0) return;
+  // The filter's own write callback on the socket only refills the output from the filter,
+  // which has nothing left to give: it encrypted every byte on the way in.
+  WriteOutput(sock);
+}
+
+void EagerWrite(bufferevent* bev) {
+  if (bev == nullptr || bufferevent_get_underlying(bev) != nullptr) return;
+  if (!(bufferevent_get_enabled(bev) & EV_WRITE)) return;
+  bufferevent_data_cb write_cb = nullptr;
+  bufferevent_getcb(bev, nullptr, &write_cb, nullptr, nullptr);
+  if (write_cb != nullptr) return;
+  WriteOutput(bev);
 }
 
 }  // namespace sluice

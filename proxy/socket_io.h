@@ -17,6 +17,12 @@ namespace sluice {
 // empty output. A write error is left in place for the bufferevent's own write to report.
 void EagerWrite(bufferevent* bev);
 
+// The same for a client-side TLS filter (BackendSocket::StartTls): the filter encrypts into
+// its socket bufferevent's output as soon as bytes are added, and this sends that output
+// now, where libevent would wait a loop turn for EV_WRITE. Left alone as above, and when the
+// socket's output has a write high-water mark (the filter would hold bytes back for it).
+void EagerWriteTls(bufferevent* tls);
+
 // libevent's evbuffer_read asks the kernel how much is readable (ioctl FIONREAD) before
 // every read: one system call per read, 5 % of sluice's CPU under point selects. This gives
 // a socket bufferevent (connected, fd set) a read callback that reads straight into its

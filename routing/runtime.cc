@@ -27,6 +27,21 @@ bool ParseConsistency(std::string_view text, Consistency* out) {
     if (text == ConsistencyName(c)) return *out = c, true;
   return false;
 }
+const char* BackendTlsModeName(BackendTlsMode m) {
+  switch (m) {
+    case BackendTlsMode::kDisable:
+      return "disable";
+    case BackendTlsMode::kPrefer:
+      return "prefer";
+    case BackendTlsMode::kRequire:
+      return "require";
+    case BackendTlsMode::kVerifyCa:
+      return "verify-ca";
+    case BackendTlsMode::kVerifyFull:
+      return "verify-full";
+  }
+  return "?";
+}
 const char* MirrorModeName(MirrorMode m) {
   return m == MirrorMode::kAll ? "all" : "reads";
 }

@@ -34,6 +34,25 @@ const char* PoolModeName(PoolMode m);
 const char* ConsistencyName(Consistency c);
 bool ParseConsistency(std::string_view text, Consistency* out);
 
+// TLS from sluice to a cluster's servers, as libpq's sslmode: never; when the server offers
+// it; always (no certificate check); always, the chain checked against the CA; and the
+// server's name checked too.
+enum class BackendTlsMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+const char* BackendTlsModeName(BackendTlsMode m);
+
+// A cluster's backend TLS settings (docs/configuration.md, backend_tls*). The data plane and
+// the control plane's connections (monitor, failover, switchover) use the same ones.
+struct BackendTls {
+  BackendTlsMode mode = BackendTlsMode::kDisable;
+  std::string ca_file;    // PEM roots for verify-ca/verify-full; "": the system's
+  std::string cert_file;  // a client certificate (PEM), with key_file; "": none
+  std::string key_file;
+  std::string server_name;  // the name verify-full checks and SNI sends; "": the host
+  bool on() const { return mode != BackendTlsMode::kDisable; }
+  bool required() const { return mode >= BackendTlsMode::kRequire; }
+  bool verify() const { return mode >= BackendTlsMode::kVerifyCa; }
+};
+
 struct Server {
   std::string host;  // as configured: an IP address or a host name
   uint16_t port = 0;
@@ -94,6 +113,8 @@ struct Cluster {
   // TLS towards clients (MySQL SSL upgrade, PostgreSQL SSLRequest): PEM files; "" = off.
   std::string tls_cert;
   std::string tls_key;
+  // TLS towards the cluster's servers (fixed at start, like the listeners).
+  BackendTls backend_tls;
   // MySQL LOAD DATA LOCAL INFILE: forwarded when true, refused with a clear error when false.
   bool local_infile = false;
   // Credentials the monitor (health/) uses; the data plane logs in as the client's user.

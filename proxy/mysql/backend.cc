@@ -102,17 +102,15 @@ void MysqlBackend::HandleLoginPacket() {
                                      err.ok() ? err->message : "malformed error"));
       } else {
         auto hs = mysql::DecodeInitialHandshake(pkt.payload);
-        if (!hs.ok()) {
-          st = ProtocolError(fmt::format("backend {}: {}", server(), hs.status().message()));
-        } else {
-          SendHandshakeResponse(*hs);
-          phase_ = Phase::kAuth;
-        }
+        st = hs.ok()
+                 ? OnGreeting(*hs)
+                 : ProtocolError(fmt::format("backend {}: {}", server(), hs.status().message()));
       }
     } else {
       st = HandleAuthPacket(pkt.payload, pkt.seq);
     }
-    evbuffer_drain(input(), wire);
+    // (OnGreeting drained its packet itself before the TLS filter took the buffers.)
+    if (phase_ != Phase::kTls) evbuffer_drain(input(), wire);
     if (!st.ok()) {
       Fail(st);
       return;
@@ -129,27 +127,69 @@ void MysqlBackend::HandleLoginPacket() {
   }
 }
 
-void MysqlBackend::SendHandshakeResponse(const mysql::InitialHandshake& hs) {
+Status MysqlBackend::OnGreeting(const mysql::InitialHandshake& hs) {
   greeting_.version = hs.server_version;
   greeting_.capabilities = hs.capabilities;
   greeting_.status_flags = hs.status_flags;
   greeting_.charset = hs.charset;
   thread_id_ = hs.connection_id;
   scramble_ = hs.auth_plugin_data;
+  auth_plugin_ = hs.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : hs.auth_plugin_name;
   caps_ = login_.caps & hs.capabilities;
-  // Never ask for TLS towards the backend yet, and only for a schema when one is set.
+  // TLS only as backend_tls says (below), and a schema only when one is set.
   caps_ &= ~uint64_t{mysql::CLIENT_SSL | mysql::CLIENT_COMPRESS};
   if (login_.schema.empty()) caps_ &= ~uint64_t{mysql::CLIENT_CONNECT_WITH_DB};
+  const BackendTlsTarget& tls = login_.tls;
+  const bool offered = hs.capabilities & mysql::CLIENT_SSL;
+  if (tls.required() && (!offered || !tls.on())) {
+    std::string why = !offered ? "the server does not offer TLS" : "no TLS context for the cluster";
+    log::Warn("backend {}: refused: {} and backend_tls = {}", server(), why,
+              BackendTlsModeName(tls.mode));
+    return Unavailable(fmt::format("backend {}: SSL connection error: {} (backend_tls = {})",
+                                   server(), why, BackendTlsModeName(tls.mode)));
+  }
+  if (!tls.on() || !offered) {
+    SendHandshakeResponse(1);
+    phase_ = Phase::kAuth;
+    return Status::Ok();
+  }
+  // SSLRequest: the response's 32-byte head with CLIENT_SSL (docs/protocol-notes.md), then
+  // the handshake over TLS, then the whole response (sequence 2).
+  caps_ |= mysql::CLIENT_SSL;
+  mysql::PacketView pkt;
+  size_t wire = 0;
+  PeekPacket(input(), &pkt, &wire);
+  evbuffer_drain(input(), wire);
+  if (evbuffer_get_length(input()) != 0)
+    return ProtocolError(
+        fmt::format("backend {}: data after the greeting, before TLS (refused)", server()));
+  uint8_t seq = 1;
+  WritePacket(
+      output(), &seq,
+      mysql::EncodeSslRequest(caps_, 1 << 24,
+                              login_.charset ? login_.charset : mysql::kCharsetUtf8mb4GeneralCi));
+  phase_ = Phase::kTls;
+  SSL* ssl = NewBackendSsl(tls, login_.host);
+  if (!ssl || !socket_.StartTls(ssl))
+    return Internal(fmt::format("backend {}: cannot start TLS", server()));
+  return Status::Ok();
+}
+
+void MysqlBackend::OnSocketTlsReady() {
+  if (phase_ != Phase::kTls) return;
+  SendHandshakeResponse(2);
+  phase_ = Phase::kAuth;
+}
+
+void MysqlBackend::SendHandshakeResponse(uint8_t seq) {
   mysql::HandshakeResponse r;
   r.capabilities = caps_;
   r.max_packet_size = 1 << 24;
   r.charset = login_.charset ? login_.charset : mysql::kCharsetUtf8mb4GeneralCi;
   r.user = login_.user;
   r.database = login_.schema;
-  auth_plugin_ = hs.auth_plugin_name.empty() ? mysql::kNativePasswordPlugin : hs.auth_plugin_name;
   r.auth_plugin_name = auth_plugin_;
   r.auth_response = mysql::TokenFor(auth_plugin_, login_.password, scramble_);
-  uint8_t seq = 1;
   WritePacket(output(), &seq, mysql::EncodeHandshakeResponse(r));
 }
 
@@ -193,8 +233,13 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
       }
       if (p.size() >= 2 && p[1] == mysql::kCachingSha2FastAuthOk) return Status::Ok();
       if (p.size() >= 2 && p[1] == mysql::kCachingSha2PerformFullAuth) {
-        // The server's cache misses the user (after a restart, FLUSH PRIVILEGES): over plain
-        // TCP the password goes RSA-encrypted under the server's key, which sluice asks for.
+        // The server's cache misses the user (after a restart, FLUSH PRIVILEGES). Over TLS
+        // the password goes as it is, NUL-terminated, as the protocol allows on a secure
+        // connection; over plain TCP RSA-encrypted under the server's key, asked for here.
+        if (socket_.tls()) {
+          WritePacket(output(), &next, std::string(login_.password) + '\0');
+          return Status::Ok();
+        }
         awaiting_rsa_key_ = true;
         WritePacket(output(), &next, std::string(1, char{mysql::kCachingSha2RequestPublicKey}));
         return Status::Ok();

@@ -37,6 +37,10 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
  public:
   static MysqlBackend* Connect(Worker* w, PoolKey key, const BackendLogin& login, Owner* owner);
   const std::string& host() const { return login_.host; }
+  // The connection's TLS settings (a KILL connection to the same server reuses them).
+  const BackendTlsTarget& tls_target() const { return login_.tls; }
+  // The login ran over TLS.
+  bool tls() const { return socket_.tls(); }
   uint16_t port() const { return login_.port; }
   // Lets the input buffer hold one whole packet of wire_len bytes even when that is above
   // the usual read-ahead bound (0: back to the bound). Sessions forward whole packets only.
@@ -62,14 +66,17 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   bool tracks_gtid = false;
 
  private:
-  enum class Phase { kConnecting, kHandshake, kAuth, kReady, kFailed };
+  enum class Phase { kConnecting, kHandshake, kTls, kAuth, kReady, kFailed };
   MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner);
   ~MysqlBackend() override;
   void OnSocketConnected() override;
   void OnSocketReadable() override;
   void OnSocketFailed(const std::string& why) override;
+  void OnSocketTlsReady() override;
   void HandleLoginPacket();
-  void SendHandshakeResponse(const mysql::InitialHandshake& hs);
+  // The greeting read: TLS first (an SSL request, then the handshake), or the response.
+  Status OnGreeting(const mysql::InitialHandshake& hs);
+  void SendHandshakeResponse(uint8_t seq);
   Status HandleAuthPacket(std::span<const uint8_t> payload, uint8_t seq);
   void Fail(Status st);
 
@@ -80,8 +87,7 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   BackendGreeting greeting_;
   std::vector<uint32_t> pending_closes_;
   bool reset_by_server_ = false;
-  bool awaiting_rsa_key_ = false;  // caching_sha2 full auth: the public key comes next  //
-                                   // statement ids to close between commands
+  bool awaiting_rsa_key_ = false;  // caching_sha2 full auth: the public key comes next
   std::string scramble_;
   std::string auth_plugin_;
   SessionState state_;

@@ -489,6 +489,7 @@ void MysqlSession::OnLeaseSlot(const PoolKey& key) {
   }
   BackendLogin login;
   SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
+  SetTargetTls(&login, *worker_, cluster, cluster_index_);
   // Compression is between the client and sluice only (proxy/mysql/compression.h).
   login.caps = (caps_ & ~mysql::CLIENT_COMPRESS) | mysql::CLIENT_PROTOCOL_41 |
                mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH |

@@ -91,6 +91,7 @@ void MysqlSession::KillBackendWork(const char* what) {
   t.user = u->backend_user.empty() ? u->name : u->backend_user;
   t.password = u->backend_password.empty() ? u->password : u->backend_password;
   t.connect_timeout_ms = kKillTimeoutMs;
+  t.tls = backend_->tls_target();
   SendKill(worker_, t, backend_->server(), fmt::format("{} {}", what, backend_->thread_id()),
            kKillTimeoutMs);
 }

@@ -44,6 +44,64 @@ void PgBackend::OnSocketFailed(const std::string& why) {
   Fail(Unavailable(fmt::format("server {}: {}", server(), why)));
 }
 
+void PgBackend::OnSocketConnected() {
+  if (!login_.tls.on()) {
+    if (login_.tls.required()) {
+      Fail(
+          Unavailable(fmt::format("server {}: SSL connection error: no TLS context for the "
+                                  "cluster (backend_tls = {})",
+                                  server(), BackendTlsModeName(login_.tls.mode))));
+      return;
+    }
+    SendStartup();
+    return;
+  }
+  // As libpq with sslmode: SSLRequest, one byte back, then TLS and the StartupMessage
+  // inside it (docs/protocol-notes.md).
+  phase_ = Phase::kSslAnswer;
+  std::string out;
+  pgsql::AppendSslRequest(&out);
+  AppendTo(output(), out);
+  WriteNow();
+}
+
+void PgBackend::HandleSslAnswer() {
+  if (evbuffer_get_length(input()) == 0) return;
+  uint8_t answer = 0;
+  evbuffer_remove(input(), &answer, 1);
+  if (answer == 'S') {
+    // Bytes after the 'S' came before the TLS handshake, unencrypted: whoever sent them is
+    // not to be believed (CVE-2021-23222), so the connection goes.
+    if (evbuffer_get_length(input()) != 0) {
+      Fail(
+          ProtocolError(fmt::format("server {}: data after the SSLRequest answer, before TLS "
+                                    "(refused)",
+                                    server())));
+      return;
+    }
+    phase_ = Phase::kTls;
+    SSL* ssl = NewBackendSsl(login_.tls, login_.host);
+    if (!ssl || !socket_.StartTls(ssl))
+      Fail(Internal(fmt::format("server {}: cannot start TLS", server())));
+    return;
+  }
+  if (answer == 'N') {
+    if (login_.tls.required()) {
+      log::Warn("server {}: refused: the server does not support TLS and backend_tls = {}",
+                server(), BackendTlsModeName(login_.tls.mode));
+      Fail(
+          Unavailable(fmt::format("server {}: SSL connection error: the server does not "
+                                  "support TLS (backend_tls = {})",
+                                  server(), BackendTlsModeName(login_.tls.mode))));
+      return;
+    }
+    SendStartup();  // prefer: on in plain
+    return;
+  }
+  Fail(ProtocolError(
+      fmt::format("server {}: unexpected answer 0x{:02x} to the SSLRequest", server(), answer)));
+}
+
 void PgBackend::SendStartup() {
   phase_ = Phase::kLogin;
   pgsql::StartupMessage m;
@@ -53,6 +111,7 @@ void PgBackend::SendStartup() {
   std::string out;
   pgsql::AppendStartupMessage(&out, m);
   AppendTo(output(), out);
+  WriteNow();
 }
 
 void PgBackend::Fail(Status st) {
@@ -63,6 +122,9 @@ void PgBackend::Fail(Status st) {
 void PgBackend::OnSocketReadable() {
   PgBackend* b = this;
   switch (b->phase_) {
+    case Phase::kSslAnswer:
+      b->HandleSslAnswer();
+      break;
     case Phase::kLogin:
       b->HandleLogin();
       break;

@@ -35,6 +35,8 @@ class PgBackend final : public BackendConn<PgBackend> {
   static PgBackend* Connect(Worker* w, PoolKey key, const PgBackendLogin& login, Owner* owner);
   bool ready() const { return phase_ == Phase::kReady; }
   const std::string& host() const { return login_.host; }
+  // The login ran over TLS.
+  bool tls() const { return socket_.tls(); }
   uint16_t port() const { return login_.port; }
   int32_t pid() const { return pid_; }
   uint32_t secret() const { return secret_; }
@@ -53,11 +55,15 @@ class PgBackend final : public BackendConn<PgBackend> {
   void ResetAndPool();
 
  private:
-  enum class Phase { kConnecting, kLogin, kReady, kResetting, kFailed };
+  enum class Phase { kConnecting, kSslAnswer, kTls, kLogin, kReady, kResetting, kFailed };
   PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner);
   ~PgBackend() override;
-  void OnSocketConnected() override { SendStartup(); }
+  // SSLRequest first when backend_tls is on, else the StartupMessage.
+  void OnSocketConnected() override;
+  void OnSocketTlsReady() override { SendStartup(); }
   void OnSocketReadable() override;
+  // The server's one-byte answer to the SSLRequest: 'S' TLS, 'N' none.
+  void HandleSslAnswer();
   void OnSocketFailed(const std::string& why) override;
   void SendStartup();
   void HandleLogin();

@@ -328,6 +328,7 @@ void PgSession::Acquire(int server_index) {
               DatabaseVariant(database_)};
   pending_login_ = PgBackendLogin{};
   SetTarget(&pending_login_, srv, *u, cluster.connect_timeout_ms);
+  SetTargetTls(&pending_login_, *worker_, cluster, cluster_index_);
   pending_login_.database = database_;
   // A connection this client opens starts with its application_name (pg_stat_activity).
   if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())

@@ -2,8 +2,8 @@
 # Starts and stops real MariaDB / PostgreSQL test topologies on 127.0.0.1 under one directory.
 # Serves the integration tests (CTest fixtures), the benchmarks and the README quick start.
 #
-#   cluster.sh start mariadb DIR [--replicas N] [--semisync] [--watch-pid PID|parent]
-#   cluster.sh start postgres DIR [--replicas N] [--sync] [--watch-pid PID|parent]
+#   cluster.sh start mariadb DIR [--replicas N] [--semisync] [--tls] [--watch-pid PID|parent]
+#   cluster.sh start postgres DIR [--replicas N] [--sync] [--tls] [--watch-pid PID|parent]
 #   cluster.sh stop DIR                    stop every process the cluster started (idempotent)
 #   cluster.sh status DIR                  one line per node; exit 3 if a node is down
 #   cluster.sh add-replica DIR             clone one more replica from the primary; prints its port
@@ -17,6 +17,12 @@
 #                                          read_only=ON in its my.cnf, PostgreSQL standby.signal)
 #                                          and, if running, is killed (-9, its whole process
 #                                          tree: the host is powered off) until rejoin
+#
+# start ... --tls makes a CA and a server certificate (DIR/tls: ca.crt, server.crt for
+# localhost and 127.0.0.1, client.crt) and makes every node TLS-only over TCP: MariaDB
+# require_secure_transport=ON (replicas replicate with MASTER_SSL=1), PostgreSQL ssl=on and
+# hostssl-only pg_hba.conf. The unix sockets the harness uses stay plain. cluster.env
+# says TLS=1 and TLS_DIR.
 #
 # start mariadb ... --read-only-config writes read_only=ON into every node's my.cnf, the
 # primary's too (made writable at runtime): a restarted node never boots writable.
@@ -205,9 +211,36 @@ write_env() {
       echo "ADMIN_PASSWORD=postgres_pw"
     fi
     echo "SYNC=$SYNC"
+    echo "TLS=${TLS:-0}"
+    echo "TLS_DIR=$DIR/tls"
     echo "DATABASE=$DATABASE"
   } >"$tmp"
   mv "$tmp" "$DIR/cluster.env"
+}
+
+# ---------------------------------------------------------------- TLS (--tls)
+
+# A CA, a server certificate for localhost / 127.0.0.1 and a client certificate, in DIR/tls.
+make_certs() {
+  local t="$DIR/tls"
+  mkdir -p "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sluice test CA" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key \
+      -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=sluice" -keyout client.key \
+      -out client.csr 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -out client.crt 2>/dev/null
+    rm -f ./*.csr server.ext
+    chmod 600 ./*.key
+  ) || die "openssl could not make the test certificates in $t"
+  [[ -s "$t/server.crt" && -s "$t/client.crt" ]] || die "no certificates in $t"
 }
 
 # ---------------------------------------------------------------- MariaDB
@@ -256,6 +289,10 @@ innodb_flush_log_at_trx_commit=2
 innodb_doublewrite=0
 sync_binlog=0
 EOF
+  if [[ ${TLS:-0} == 1 ]]; then
+    printf 'ssl_ca=%s\nssl_cert=%s\nssl_key=%s\nrequire_secure_transport=ON\n' \
+      "$DIR/tls/ca.crt" "$DIR/tls/server.crt" "$DIR/tls/server.key" >>"$nd/my.cnf"
+  fi
   if [[ $SYNC == 1 ]]; then
     if [[ $role == primary ]]; then
       # Fall back to async after 2 s without an ack so a killed replica cannot stall a test.
@@ -363,7 +400,7 @@ my_attach_replica() {
   my_sql "$node" "
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$primary_port,
       MASTER_USER='$REPL_USER', MASTER_PASSWORD='$REPL_PASSWORD',
-      MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+      MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_SSL=${TLS:-0};
     START SLAVE;"
 }
 
@@ -513,11 +550,25 @@ fsync = off
 full_page_writes = off
 include_if_exists = 'node.conf'
 EOF
+  local host=host
+  if [[ ${TLS:-0} == 1 ]]; then
+    # TLS-only over TCP: the files are copied into the data dir (the server wants its key
+    # owned by it, mode 0600), standbys get them with the base backup.
+    host=hostssl
+    as_pg cp "$DIR/tls/server.crt" "$DIR/tls/server.key" "$DIR/tls/ca.crt" "$nd/data/"
+    as_pg chmod 600 "$nd/data/server.key"
+    as_pg sh -c "cat >> '$nd/data/postgresql.conf'" <<EOF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_ca_file = 'ca.crt'
+EOF
+  fi
   as_pg sh -c "cat > '$nd/data/pg_hba.conf'" <<EOF
 # The harness itself uses the unix socket in $RUN; every client uses scram over TCP.
 local   all          all                       trust
-host    replication  $REPL_USER  127.0.0.1/32  scram-sha-256
-host    all          all         127.0.0.1/32  scram-sha-256
+$host   replication  $REPL_USER  127.0.0.1/32  scram-sha-256
+$host   all          all         127.0.0.1/32  scram-sha-256
 EOF
 }
 
@@ -798,9 +849,10 @@ cmd_start() {
   [[ $kind == mariadb || $kind == postgres ]] || usage
   set_dir "${2:-}"
   shift 2
-  SYNC=0 READ_ONLY_CONFIG=0
+  SYNC=0 READ_ONLY_CONFIG=0 TLS=0
   while (($#)); do
     case $1 in
+      --tls) TLS=1; shift ;;
       --replicas) replicas=${2:?--replicas needs N}; shift 2 ;;
       --semisync) [[ $kind == mariadb ]] || die "--semisync is for mariadb (postgres: --sync)"; SYNC=1; shift ;;
       --sync) [[ $kind == postgres ]] || die "--sync is for postgres (mariadb: --semisync)"; SYNC=1; shift ;;
@@ -832,6 +884,7 @@ cmd_start() {
   trap 'start_failed $?' EXIT
   [[ -n $watch ]] && start_watchdog "$watch"
   local t0=$SECONDS
+  [[ $TLS == 1 ]] && make_certs
   if [[ $KIND == mariadb ]]; then
     my_start_cluster
   else
@@ -1014,7 +1067,7 @@ my_rejoin() {
   my_sql "$node" "STOP SLAVE; RESET SLAVE ALL;
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(node_port "$SOURCE"),
       MASTER_USER='$REPL_USER', MASTER_PASSWORD='$REPL_PASSWORD',
-      MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1;
+      MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1, MASTER_SSL=${TLS:-0};
     START SLAVE;"
   if ! my_wait_rejoined "$node"; then
     log "rejoin $node: cloning it afresh from $SOURCE"

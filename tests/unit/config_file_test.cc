@@ -448,3 +448,50 @@ TEST(ConfigFileTest, Consistency) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// kBase with KEYS (one per line) in the cluster after monitor_user (line 7): the first is
+// on line 8.
+std::string WithClusterKeys(const std::string& keys) {
+  std::string text = kBase;
+  size_t at = text.find("  [[cluster.server]]");
+  return text.insert(at, keys);
+}
+
+TEST(ConfigFileTest, BackendTlsKeys) {
+  Result<Runtime> r = ParseConfig(WithClusterKeys("backend_tls = \"verify-full\"\n"
+                                                  "backend_tls_ca_file = \"/etc/hostname\"\n"
+                                                  "backend_tls_server_name = \"db.internal\"\n"),
+                                  "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const BackendTls& tls = r->clusters[0].backend_tls;
+  EXPECT_EQ(tls.mode, BackendTlsMode::kVerifyFull);
+  EXPECT_EQ(tls.ca_file, "/etc/hostname");
+  EXPECT_EQ(tls.server_name, "db.internal");
+  EXPECT_TRUE(tls.verify());
+  // The default: off.
+  Result<Runtime> plain = ParseConfig(kBase, "t.toml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->clusters[0].backend_tls.mode, BackendTlsMode::kDisable);
+}
+
+TEST(ConfigFileTest, BackendTlsErrorsNameFileLineAndKey) {
+  EXPECT_EQ(Error(WithClusterKeys("backend_tls = \"yes\"\n")),
+            "t.toml:8: cluster[0].backend_tls: expected one of "
+            "disable|prefer|require|verify-ca|verify-full, got \"yes\"");
+  EXPECT_EQ(Error(WithClusterKeys("backend_tls = \"require\"\n"
+                                  "backend_tls_ca_file = \"/nonexistent/ca.pem\"\n")),
+            "t.toml:9: cluster[0].backend_tls_ca_file: cannot read \"/nonexistent/ca.pem\": No "
+            "such file or directory");
+  EXPECT_EQ(Error(WithClusterKeys("backend_tls_cert_file = \"/etc/hostname\"\n")),
+            "t.toml:3: cluster[0].backend_tls_key_file: missing required key");
+  EXPECT_EQ(Error(WithClusterKeys("backend_tls_cert_file = \"/etc/hostname\"\n"
+                                  "backend_tls_key_file = \"/nonexistent/k.pem\"\n")),
+            "t.toml:9: cluster[0].backend_tls_key_file: cannot read \"/nonexistent/k.pem\": No "
+            "such file or directory");
+}
+
+}  // namespace
+}  // namespace sluice

@@ -394,5 +394,77 @@ TEST_F(PgSessionTest, IdleInTransactionTimeoutIsFatal25P03) {
   EXPECT_EQ(h_.stats().idle_transaction_timeouts, 1u);
 }
 
+// backend_tls: the SSLRequest goes first and its one-byte answer decides (PostgreSQL's
+// startup, docs/protocol-notes.md). The SSLRequest as bytes: length 8, code 80877103.
+const std::string kSslRequest("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8);
+
+class PgBackendTlsTest : public PgSessionTest {
+ protected:
+  // Logs the client in and waits for the backend's first 8 bytes.
+  std::string FirstServerBytes() {
+    Connect();
+    EXPECT_FALSE(ScramLogin("app_pw").empty());
+    EXPECT_TRUE(h_.RunUntil([&] { return h_.dialed() > 0; }));
+    EXPECT_TRUE(h_.RunUntil([&] { return evbuffer_get_length(h_.server(0).in()) >= 8; }));
+    return h_.server(0).TakeAll();
+  }
+};
+
+TEST_F(PgBackendTlsTest, SslRequestThenClientHelloOnS) {
+  h_.SetBackendTls(BackendTlsMode::kRequire);
+  EXPECT_EQ(FirstServerBytes(), kSslRequest);  // nothing else before the answer
+  h_.server(0).Write("S");
+  std::string hello;
+  ASSERT_TRUE(h_.RunUntil([&] {
+    hello += h_.server(0).TakeAll();
+    return hello.size() >= 6;
+  }));
+  EXPECT_EQ(static_cast<uint8_t>(hello[0]), 0x16);  // a TLS handshake record
+  EXPECT_EQ(static_cast<uint8_t>(hello[5]), 0x01);  // ClientHello, not a StartupMessage
+}
+
+TEST_F(PgBackendTlsTest, PreferGoesOnInPlainOnN) {
+  h_.SetBackendTls(BackendTlsMode::kPrefer);
+  EXPECT_EQ(FirstServerBytes(), kSslRequest);
+  h_.server(0).Write("N");
+  ServerLogin(0);  // reads the StartupMessage in plain
+  auto rest = ClientUntil('Z');
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back().type, 'Z');
+}
+
+TEST_F(PgBackendTlsTest, RequireRefusesNWithAClearError) {
+  h_.SetBackendTls(BackendTlsMode::kRequire);
+  EXPECT_EQ(FirstServerBytes(), kSslRequest);
+  h_.server(0).Write("N");
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08006"), std::string::npos);
+  EXPECT_NE(got.back().body.find("SSL connection error: the server does not support TLS"),
+            std::string::npos)
+      << got.back().body;
+  h_.Settle();
+  EXPECT_EQ(h_.server(0).TakeAll(), "");  // no StartupMessage in plain
+}
+
+TEST_F(PgBackendTlsTest, BytesAfterTheSAreRefused) {
+  h_.SetBackendTls(BackendTlsMode::kRequire);
+  EXPECT_EQ(FirstServerBytes(), kSslRequest);
+  std::string injected;
+  pgsql::AppendAuthenticationOk(&injected);
+  h_.server(0).Write("S" + injected);
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("data after the SSLRequest answer"), std::string::npos)
+      << got.back().body;
+}
+
+TEST_F(PgBackendTlsTest, DisableSendsTheStartupMessageFirst) {
+  std::string first = FirstServerBytes();
+  ASSERT_GE(first.size(), 8u);
+  EXPECT_NE(first.substr(0, 8), kSslRequest);
+  EXPECT_EQ(first.substr(4, 4), std::string("\x00\x03\x00\x00", 4));  // protocol 3.0
+}
+
 }  // namespace
 }  // namespace sluice::pgproxy

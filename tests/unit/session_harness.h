@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "proxy/backend_pool.h"
 #include "proxy/backend_socket.h"
+#include "proxy/backend_tls.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 #include "routing/runtime.h"
@@ -92,6 +93,7 @@ class Harness {
     shared_.runtime.Publish(rt);
     shared_.cluster_counters.push_back(std::make_unique<ClusterCounters>());
     shared_.tls.push_back(nullptr);
+    shared_.backend_tls.push_back(nullptr);
     worker_ = std::make_unique<Worker>(0, &shared_);
     worker_->set_dialer(&dialer_);
   }
@@ -133,6 +135,17 @@ class Harness {
     rt->version = runtime_->version + 1;
     runtime_ = rt;
     shared_.runtime.Publish(rt);
+  }
+
+  // The cluster's backend_tls (no files: prefer/require) and its context, as main makes it.
+  void SetBackendTls(BackendTlsMode mode) {
+    BackendTls tls;
+    tls.mode = mode;
+    auto ctx = MakeBackendTlsContext(tls);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+    if (shared_.backend_tls[0]) SSL_CTX_free(shared_.backend_tls[0]);
+    shared_.backend_tls[0] = *ctx;
+    Publish([&](Runtime* rt) { rt->clusters[0].backend_tls = tls; });
   }
 
   Worker& worker() { return *worker_; }
