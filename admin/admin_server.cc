@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/admin_errors.h"
 #include "admin/sql_split.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -42,10 +43,8 @@ constexpr int kPollMs = 200;
 // From MariaDB include/mysqld_error.h.
 constexpr uint16_t ER_CON_COUNT_ERROR = 1040;
 constexpr uint16_t ER_UNKNOWN_COM_ERROR = 1047;
-constexpr uint16_t ER_ADMIN_STATEMENT = 1105;  // ER_UNKNOWN_ERROR, what ProxySQL's admin sends
 constexpr uint16_t ER_HOST_IS_BLOCKED = 1129;
 constexpr uint16_t ER_PARSE_ERROR = 1064;
-constexpr uint16_t ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227;
 
 bool WriteAll(int fd, const std::string& data) {
   size_t off = 0;
@@ -436,11 +435,9 @@ void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
       }
       auto r = service_->Execute(sql);
       if (!r.ok()) {
-        uint16_t code = r.status().code() == StatusCode::kPermissionDenied
-                            ? ER_SPECIFIC_ACCESS_DENIED_ERROR
-                            : ER_ADMIN_STATEMENT;
-        const char* state = code == ER_ADMIN_STATEMENT ? "HY000" : "42000";
-        mysql::AppendPacket(&out, &out_seq, mysql::MakeErr(code, state, r.status().message()));
+        AdminWireError e = AdminErrorFor(sql, r.status());
+        mysql::AppendPacket(&out, &out_seq,
+                            mysql::MakeErr(e.mysql_code, e.mysql_state, r.status().message()));
         break;
       }
       AppendResult(&out, *r, &out_seq, more);
