@@ -79,6 +79,8 @@ class BackendLease {
   void CountCausalCheck(bool checked, bool found, uint64_t us);
 
  private:
+  // A pool wait for SERVER ended after US microseconds (served or timed out).
+  void CountPoolWait(const std::string& server, uint64_t us);
   Worker* worker_;
   size_t cluster_index_;
   ClientSession* session_;
