@@ -25,7 +25,7 @@ import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_common import wait_until  # noqa: E402
-from sluice_proc import Sluice, free_port, read_cluster_env, wait_port  # noqa: E402
+from sluice_proc import Sluice, admin_query, free_port, read_cluster_env, wait_port  # noqa: E402
 
 SLUICE = None
 
@@ -70,15 +70,7 @@ class Base(unittest.TestCase):
         return c
 
     def admin(self, sql):
-        c = pymysql.connect(host="127.0.0.1", port=self.s.admin_port, user="admin",
-                            password=self.s.admin_password, autocommit=True,
-                            cursorclass=pymysql.cursors.DictCursor)
-        try:
-            with c.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            c.close()
+        return admin_query(self.s.admin_port, self.s.admin_password, sql, dicts=True)
 
     def metric(self, name, labels=None):
         return metric(self.metrics_port, name, labels)
