@@ -87,6 +87,10 @@ class ClusterMonitor {
   void PublishPrimary(const Cluster& c, const std::string& new_primary,
                       const std::string& old_primary, bool fence_old);
   void UnfenceRejoined(const Cluster& c);
+  // switchover.cc: an earlier leader's unfinished switchover finished or rolled back; true
+  // when one was (the round's verdict is stale then).
+  bool ResumeSwitchover(const Cluster& c, const RoundFacts& facts);
+  void ReleaseHold(const std::string& why);
   // discovery.cc
   void Discover(const Cluster& c, const NodeCheck* primary_check);
   void Event(std::string_view kind, std::string_view server, const std::string& msg) {

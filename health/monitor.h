@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -63,6 +64,11 @@ struct MonitorHooks {
   // The target of a promotion an earlier leader intended on CLUSTER and did not finish (""
   // when none): the failover promotes it rather than choosing again. Null: none.
   std::function<std::string(const std::string& cluster)> intended_target;
+  // A switchover an earlier leader of the fleet left unfinished on CLUSTER (that leader in
+  // detail; nullopt: none, or not the leader): the monitor finishes it (its target was
+  // promoted) or rolls it back (the old primary unfenced), and releases the writes it held.
+  // Null: none.
+  std::function<std::optional<OrchestrationStep>(const std::string& cluster)> unfinished_switchover;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
   // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.

@@ -24,8 +24,8 @@
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
-#include "proxy/session_admin.h"
 #include "proxy/fleet_wiring.h"
+#include "proxy/session_admin.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -416,11 +416,15 @@ int main(int argc, char** argv) {
   (*control)->service()->SetProcessHooks(std::move(process));
   health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
   // Scale-out/in reads the statistics the control plane collects (never a worker's).
-  health::ScalerSet scalers(&topology, {HealthHooks(control->get()).event, [c = control->get()] {
-                                          if (!c->stats()) return StatsDelta{};
-                                          c->stats()->Poll();
-                                          return c->stats()->Lifetime();
-                                        }});
+  // The fleet's leader alone runs the commands (proxy/fleet_wiring.h).
+  health::ScalerHooks scaler_hooks;
+  scaler_hooks.event = HealthHooks(control->get()).event;
+  scaler_hooks.stats = [c = control->get()] {
+    if (!c->stats()) return StatsDelta{};
+    c->stats()->Poll();
+    return c->stats()->Lifetime();
+  };
+  health::ScalerSet scalers(&topology, LendFleet(fleet.get(), std::move(scaler_hooks)));
   if (Status st = AttachSessionAdmin(control->get(), shared.get()); !st.ok()) {
     log::Error("{}", st.message());
     return 1;

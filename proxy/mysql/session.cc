@@ -594,8 +594,11 @@ void MysqlSession::RetryHeld(bool timed_out) {
   if (phase_ != Phase::kAcquiring) return;
   if (timed_out) {
     lease_.EndHold();
-    FailCommand(mysql::ER_UNKNOWN_ERROR,
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    // 1290, as a read-only server refuses a write (MaxScale's error_on_write too): what
+    // failover-aware clients retry on (docs/operations.md, "Write holds").
+    FailCommand(mysql::ER_OPTION_PREVENTS_STATEMENT,
+                "sluice: timed out waiting for the cluster's new primary (failover or "
+                "switchover): writes held longer than write_hold_timeout_ms; not executed");
     FlushWrites();
     return;
   }

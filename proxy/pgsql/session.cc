@@ -514,9 +514,11 @@ void PgSession::RetryHeld(bool timed_out) {
   phase_ = Phase::kReady;
   if (timed_out) {
     lease_.EndHold();
-    // 57P03 cannot_connect_now: what PostgreSQL says while it cannot take the work yet.
-    FailBatch("57P03",
-              "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    // 25006 read_only_sql_transaction: as a standby refuses a write (docs/operations.md,
+    // "Write holds"); a login that waited gets 57P03 above.
+    FailBatch("25006",
+              "sluice: timed out waiting for the cluster's new primary (failover or "
+              "switchover): writes held longer than write_hold_timeout_ms; not executed");
   }
   ProcessClientInput();
   FlushWrites();

@@ -361,6 +361,25 @@ TEST_F(PgSessionTest, WritesHeldWhilePausedRunWhenResumed) {
   EXPECT_EQ(ClientUntil('Z').front().type, 'C');
 }
 
+// The hold's bound: the statement fails as a write on a standby does (25006
+// read_only_sql_transaction), the session stays usable.
+TEST_F(PgSessionTest, HeldWriteFailsAsReadOnlyAfterTheHoldTimeout) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) {
+    rt->clusters[0].writes_paused = true;
+    rt->clusters[0].write_hold_timeout_ms = 150;
+  });
+  h_.Settle();
+  h_.RunUntil([&] { return false; }, 150);  // the worker sees the snapshot
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  auto got = ClientUntil('Z');
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got.front().type, 'E');
+  EXPECT_NE(got.front().body.find("25006"), std::string::npos);
+  EXPECT_NE(got.front().body.find("write_hold_timeout_ms"), std::string::npos);
+  EXPECT_EQ(evbuffer_get_length(h_.server(0).in()), 0u);
+}
+
 TEST_F(PgSessionTest, SlowClientStopsTheBackendRead) {
   LoggedIn();
   h_.client().Write(Query("INSERT INTO t SELECT 1 RETURNING big"));
