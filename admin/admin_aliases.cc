@@ -71,6 +71,7 @@ const Alias kAliases[] = {
     {"stats_mysql_connection_pool", {"stats_servers"}},
     {"stats_mysql_global", {"stats_global"}},
     {"stats_mysql_processlist", {"stats_sessions"}},
+    {"stats_mysql_users", {"stats_users", "runtime_global_settings"}},
 };
 
 bool IsWordChar(char c) {
@@ -114,9 +115,14 @@ AliasCommand Query(std::string sql) {
 
 // PgBouncer's pools are (database, user); sluice's are per server and worker: one row per
 // cluster and server, with PgBouncer's server-side columns.
+// cl_waiting and maxwait (seconds; maxwait_us the rest in microseconds) as PgBouncer's: the
+// sessions waiting for a connection of the pool now, and how long the first of them has.
 constexpr const char* kShowPools =
-    "SELECT cluster AS database, server, role, state, conns_used AS sv_active, conns_free AS "
-    "sv_idle, conns_used + conns_free AS sv_total FROM stats_servers ORDER BY cluster, server";
+    "SELECT cluster AS database, server, role, state, clients_waiting AS cl_waiting, "
+    "conns_used AS sv_active, conns_free AS sv_idle, conns_used + conns_free AS sv_total, "
+    "max_wait_us / 1000000 AS maxwait, max_wait_us % 1000000 AS maxwait_us, pool_waits, "
+    "pool_wait_avg_us AS avg_wait_time, pool_wait_max_us FROM stats_servers ORDER BY cluster, "
+    "server";
 // host:port -> host and port; the port is the digits after the last colon (IPv6 hosts).
 #define SLUICE_HOST(col) "substr(" col ", 1, length(rtrim(" col ", '0123456789')) - 1)"
 #define SLUICE_PORT(col) "CAST(substr(" col ", length(rtrim(" col ", '0123456789')) + 1) AS INT)"
@@ -136,8 +142,10 @@ constexpr const char* kShowStats =
     "SELECT cluster AS database, sum(queries) AS total_query_count, sum(latency_sum_us) AS "
     "total_query_time, "
     "CASE WHEN sum(queries) > 0 THEN sum(latency_sum_us) / sum(queries) ELSE 0 END AS "
-    "avg_query_time, sum(errors) AS total_errors FROM stats_servers GROUP BY cluster ORDER BY "
-    "cluster";
+    "avg_query_time, sum(errors) AS total_errors, sum(pool_waits) AS total_wait_count, "
+    "sum(pool_wait_sum_us) AS total_wait_time, CASE WHEN sum(pool_waits) > 0 THEN "
+    "sum(pool_wait_sum_us) / sum(pool_waits) ELSE 0 END AS avg_wait_time FROM stats_servers "
+    "GROUP BY cluster ORDER BY cluster";
 constexpr const char* kShowClusters =
     "SELECT substr(name, 9, length(name) - 8 - 7) AS name, value AS listen, (SELECT value FROM "
     "runtime_global_settings p WHERE p.name = substr(g.name, 1, length(g.name) - 6) || "
@@ -178,6 +186,12 @@ std::string AliasSchemaSql() {
                                         "command, time_in_state_ms AS time_ms, digest_text AS "
                                         "info, cluster FROM main.stats_sessions WHERE protocol "
                                         "= 'mysql';\n";
+  // ProxySQL's per-user connections (frontend_max_connections 0: no limit, as sluice's).
+  sql += fmt::format(
+      "CREATE VIEW main.stats_mysql_users AS SELECT username, client_connections AS "
+      "frontend_connections, max_connections AS frontend_max_connections, statements, errors, "
+      "cluster FROM main.stats_users u WHERE {} = 'mysql';\n",
+      Setting("runtime_global_settings", "u.cluster", "protocol"));
   sql +=
       "CREATE VIEW main.stats_mysql_global AS SELECT name AS Variable_Name, value AS "
       "Variable_Value FROM main.stats_global;\n";

@@ -12,6 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "admin/admin_conn.h"
+#include "admin/admin_errors.h"
+#include "admin/admin_pg_listener.h"
 #include "admin/sql_split.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -38,62 +41,28 @@ constexpr uint64_t kAdminCaps = mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_LONG
                                 mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS;
 // Admin statements are small; a bigger packet is a mistake or an attack.
 constexpr size_t kMaxAdminPacket = 1 << 20;
-constexpr int kPollMs = 200;
+constexpr int kPollMs = 200;  // the accept loop's
 // From MariaDB include/mysqld_error.h.
 constexpr uint16_t ER_CON_COUNT_ERROR = 1040;
 constexpr uint16_t ER_UNKNOWN_COM_ERROR = 1047;
-constexpr uint16_t ER_ADMIN_STATEMENT = 1105;  // ER_UNKNOWN_ERROR, what ProxySQL's admin sends
 constexpr uint16_t ER_HOST_IS_BLOCKED = 1129;
 constexpr uint16_t ER_PARSE_ERROR = 1064;
-constexpr uint16_t ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227;
-
-bool WriteAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// DEADLINE_MS (monotonic; 0: none) bounds the whole read, so a client that sends one byte
-// at a time cannot hold a login open past it.
-bool ReadAll(int fd, char* buf, size_t len, int64_t deadline_ms) {
-  size_t off = 0;
-  while (off < len) {
-    if (deadline_ms) {
-      int64_t left = deadline_ms - MonotonicMs();
-      if (left <= 0) return false;
-      pollfd p{fd, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, kPollMs)));
-      if (r < 0 && errno != EINTR) return false;
-      if (r <= 0) continue;
-    }
-    ssize_t n = ::recv(fd, buf + off, len - off, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // One packet; false on EOF, error or a packet over kMaxAdminPacket.
 bool ReadPacket(int fd, uint8_t* seq, std::string* payload, int64_t deadline_ms = 0) {
   unsigned char h[4];
-  if (!ReadAll(fd, reinterpret_cast<char*>(h), 4, deadline_ms)) return false;
+  if (!AdminReadAll(fd, reinterpret_cast<char*>(h), 4, deadline_ms)) return false;
   size_t len = h[0] | (h[1] << 8) | (h[2] << 16);
   if (len >= kMaxAdminPacket) return false;
   *seq = h[3];
   payload->resize(len);
-  return len == 0 || ReadAll(fd, payload->data(), len, deadline_ms);
+  return len == 0 || AdminReadAll(fd, payload->data(), len, deadline_ms);
 }
 
 bool Send(int fd, uint8_t seq, const std::string& payload) {
   std::string out;
   mysql::AppendPacket(&out, &seq, payload);
-  return WriteAll(fd, out);
+  return AdminWriteAll(fd, out);
 }
 
 std::string Trim(std::string_view s) {
@@ -207,9 +176,9 @@ Status AdminServer::Start() {
   if (::listen(listen_fd_, 16) != 0)
     return Unavailable(fmt::format("admin: listen: {}", std::strerror(errno)));
   accept_thread_ = std::thread([this] { AcceptLoop(); });
-  log::Info("admin: listening on {}", unix_socket
-                                          ? settings_.listen_path
-                                          : fmt::format("{}:{}", settings_.listen_host, port_));
+  log::Info(
+      "admin{}: listening on {}", protocol_ == AdminProtocol::kMysql ? "" : " (pgsql)",
+      unix_socket ? settings_.listen_path : fmt::format("{}:{}", settings_.listen_host, port_));
   return Status::Ok();
 }
 
@@ -326,6 +295,22 @@ bool AdminServer::AdmitOperator(Conn* conn) {
 }
 
 void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
+  if (protocol_ == AdminProtocol::kMysql) return ServeMysql(conn, std::move(peer), accepted_ms);
+  log::SetThreadName("admin-pg-conn");
+  AdminConnection c;
+  c.fd = conn->fd;
+  c.id = next_conn_id_++;
+  c.peer = std::move(peer);
+  c.login_deadline_ms = accepted_ms + settings_.login_timeout_ms;
+  c.settings = &settings_;
+  c.service = service_;
+  c.throttle = throttle_;
+  c.admit = [this, conn] { return AdmitOperator(conn); };
+  c.stopping = &stopping_;
+  ServePgAdmin(c);
+}
+
+void AdminServer::ServeMysql(Conn* conn, std::string peer, int64_t accepted_ms) {
   log::SetThreadName("admin-conn");
   int fd = conn->fd;
   // The whole login, from accept to OK, has login_timeout_ms.
@@ -360,7 +345,7 @@ void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
     if (!Send(fd, seq + 1, mysql::EncodeAuthSwitchRequest(sw))) return;
     if (!ReadPacket(fd, &seq, &token, deadline)) return;
   }
-  if (int64_t wait = throttle_.LockedForMs(peer, MonotonicMs()); wait > 0) {
+  if (int64_t wait = throttle_->LockedForMs(peer, MonotonicMs()); wait > 0) {
     // Wrong passwords from this address: it may try again when the window ends (the password
     // is not even checked, so guessing gains nothing meanwhile).
     (void)Send(fd, seq + 1,
@@ -374,7 +359,7 @@ void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
   if (!ok) {
     std::string msg = fmt::format(fmt::runtime(mysql::ER_ACCESS_DENIED_ERROR.message), resp->user,
                                   peer, token.empty() ? "NO" : "YES");
-    int64_t lockout = throttle_.Failure(peer, MonotonicMs());
+    int64_t lockout = throttle_->Failure(peer, MonotonicMs());
     if (lockout > 0)
       log::Warn("admin: {}; {} is locked out for {} ms", msg, peer, lockout);
     else
@@ -384,7 +369,7 @@ void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
                               mysql::ER_ACCESS_DENIED_ERROR.sql_state, msg));
     return;
   }
-  throttle_.Success(peer);
+  throttle_->Success(peer);
   if (!AdmitOperator(conn)) {
     (void)Send(fd, seq + 1, mysql::MakeErr(ER_CON_COUNT_ERROR, "08004", "Too many connections"));
     return;
@@ -436,16 +421,14 @@ void AdminServer::Serve(Conn* conn, std::string peer, int64_t accepted_ms) {
       }
       auto r = service_->Execute(sql);
       if (!r.ok()) {
-        uint16_t code = r.status().code() == StatusCode::kPermissionDenied
-                            ? ER_SPECIFIC_ACCESS_DENIED_ERROR
-                            : ER_ADMIN_STATEMENT;
-        const char* state = code == ER_ADMIN_STATEMENT ? "HY000" : "42000";
-        mysql::AppendPacket(&out, &out_seq, mysql::MakeErr(code, state, r.status().message()));
+        AdminWireError e = AdminErrorFor(sql, r.status());
+        mysql::AppendPacket(&out, &out_seq,
+                            mysql::MakeErr(e.mysql_code, e.mysql_state, r.status().message()));
         break;
       }
       AppendResult(&out, *r, &out_seq, more);
     }
-    if (!WriteAll(fd, out)) return;
+    if (!AdminWriteAll(fd, out)) return;
   }
 }
 

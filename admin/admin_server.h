@@ -1,7 +1,8 @@
-// AdminServer: the admin port. Speaks the MySQL protocol (handshake, mysql_native_password,
-// COM_QUERY with text result sets) over blocking sockets: one accept thread, one thread per
+// AdminServer: an admin port. Speaks the MySQL protocol (handshake, mysql_native_password,
+// COM_QUERY with text result sets) or, for admin.pg_listen, the PostgreSQL protocol
+// (admin/admin_pg_listener.h) over blocking sockets: one accept thread, one thread per
 // connection (at most kMaxUnauthenticated logging in and kMaxConnections logged in, so idle
-// sockets cannot lock the operator out), statements executed by an AdminService.
+// sockets cannot lock the operator out), statements executed by one AdminService.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,8 @@
 
 namespace sluice {
 
+enum class AdminProtocol { kMysql, kPostgresql };
+
 class AdminServer {
  public:
   static constexpr int kMaxConnections = 16;  // logged-in operators
@@ -29,8 +32,14 @@ class AdminServer {
   // How long the accept thread rests after accept() failed for want of file descriptors.
   static constexpr int kAcceptBackoffMs = 250;
 
-  AdminServer(AdminSettings settings, AdminService* service)
-      : settings_(std::move(settings)), service_(service) {}
+  // THROTTLE: the wrong-password back-off, shared by the ports of one process (null: this
+  // server's own). A kPostgresql server listens on admin.pg_listen.
+  AdminServer(AdminSettings settings, AdminService* service,
+              AdminProtocol protocol = AdminProtocol::kMysql, LoginThrottle* throttle = nullptr)
+      : settings_(std::move(settings)),
+        service_(service),
+        protocol_(protocol),
+        throttle_(throttle ? throttle : &own_throttle_) {}
   ~AdminServer() { Stop(); }
 
   // Binds admin.listen (TCP or a Unix socket path) and starts the accept thread. Refuses a TCP
@@ -51,6 +60,7 @@ class AdminServer {
   };
   void AcceptLoop();
   void Serve(Conn* conn, std::string peer, int64_t accepted_ms);
+  void ServeMysql(Conn* conn, std::string peer, int64_t accepted_ms);
   // Counts logged-in connections and takes CONN in unless kMaxConnections are.
   bool AdmitOperator(Conn* conn);
   bool PasswordMatches(const std::string& token, const std::string& scramble) const;
@@ -58,6 +68,7 @@ class AdminServer {
 
   AdminSettings settings_;
   AdminService* service_;
+  AdminProtocol protocol_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -66,7 +77,8 @@ class AdminServer {
   std::list<std::unique_ptr<Conn>> conns_;
   std::atomic<uint32_t> next_conn_id_{1};
   LogEvery accept_error_log_{10000};  // the accept thread's only
-  LoginThrottle throttle_;
+  LoginThrottle own_throttle_;
+  LoginThrottle* throttle_;
 };
 
 }  // namespace sluice

@@ -27,13 +27,16 @@ constexpr const char* kLatencyColumns =
 constexpr const char* kServersStats =
     "cluster TEXT, hostgroup INT, server TEXT, state TEXT, role TEXT, conns_used INT, "
     "conns_free INT, queries INT, errors INT, connect_errors INT, bytes_sent INT, "
-    "bytes_received INT, latency_sum_us INT, latency_avg_us INT";
+    "bytes_received INT, latency_sum_us INT, latency_avg_us INT, clients_waiting INT, "
+    "max_wait_us INT, pool_waits INT, pool_wait_sum_us INT, pool_wait_avg_us INT, "
+    "pool_wait_max_us INT";
 constexpr const char* kDigestStats =
     "cluster TEXT, hostgroup INT, schemaname TEXT, username TEXT, digest TEXT, digest_text TEXT, "
     "count_star INT, first_seen INT, last_seen INT, sum_time INT, min_time INT, max_time INT, "
     "sum_rows_affected INT, sum_rows_sent INT, errors INT";
 constexpr const char* kUsersStats =
-    "username TEXT, statements INT, errors INT, client_connections INT";
+    "username TEXT, statements INT, errors INT, client_connections INT, cluster TEXT, "
+    "max_connections INT";
 constexpr const char* kGlobalStats = "name TEXT, value INT";
 constexpr const char* kConsistencyStats =
     "cluster TEXT, reads_replica INT, reads_kept_primary INT, waits INT, wait_timeouts INT, "
@@ -454,11 +457,28 @@ Status AdminService::RefreshStats(const std::string& table) {
         auto it = d.servers.find(c.name + "/" + s.name());
         if (it != d.servers.end()) st = it->second;
         uint64_t avg = st.latency.count ? st.latency.sum_us / st.latency.count : 0;
-        SLUICE_RETURN_IF_ERROR(Insert(
-            &db_, table,
-            {c.name, I(s.hostgroup), s.name(), StateName(s.state), RoleName(s.role),
-             I(st.conns_used), I(st.conns_free), U(st.queries), U(st.errors), U(st.connect_errors),
-             U(st.bytes_to_server), U(st.bytes_from_server), U(st.latency.sum_us), U(avg)}));
+        const LatencyHistogram& w = st.pool_wait;
+        SLUICE_RETURN_IF_ERROR(Insert(&db_, table,
+                                      {c.name,
+                                       I(s.hostgroup),
+                                       s.name(),
+                                       StateName(s.state),
+                                       RoleName(s.role),
+                                       I(st.conns_used),
+                                       I(st.conns_free),
+                                       U(st.queries),
+                                       U(st.errors),
+                                       U(st.connect_errors),
+                                       U(st.bytes_to_server),
+                                       U(st.bytes_from_server),
+                                       U(st.latency.sum_us),
+                                       U(avg),
+                                       I(st.clients_waiting),
+                                       I(st.oldest_wait_us),
+                                       U(w.count),
+                                       U(w.sum_us),
+                                       U(w.count ? w.sum_us / w.count : 0),
+                                       U(st.pool_wait_max_us)}));
       }
     }
   } else if (base == "stats_query_digest") {
@@ -476,10 +496,15 @@ Status AdminService::RefreshStats(const std::string& table) {
       for (uint64_t b : c.latency.buckets) row.push_back(U(b));
       SLUICE_RETURN_IF_ERROR(Insert(&db_, table, row));
     }
-  } else if (base == "stats_users") {
-    for (const auto& [name, u] : d.users) {
+  } else if (base == "stats_users" && rt) {
+    // The configured users only (a bounded set), each on its own cluster.
+    for (const User& user : rt->users) {
+      auto it = d.users.find(UserStatsKey(user.cluster, user.name));
+      UserStats u = it == d.users.end() ? UserStats{} : it->second;
       SLUICE_RETURN_IF_ERROR(
-          Insert(&db_, table, {name, U(u.statements), U(u.errors), I(u.client_connections)}));
+          Insert(&db_, table,
+                 {user.name, U(u.statements), U(u.errors), I(u.client_connections), user.cluster,
+                  I(user.max_connections)}));
     }
   } else if (base == "stats_consistency" && rt) {
     for (const Cluster& c : rt->clusters) {

@@ -175,6 +175,7 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
        rt.admin.listen_path.empty() ? Listen(rt.admin.listen_host, rt.admin.listen_port)
                                     : rt.admin.listen_path,
        true},
+      {"admin.pg_listen", Listen(rt.admin.pg_listen_host, rt.admin.pg_listen_port), true},
       {"metrics.listen", Listen(rt.metrics.listen_host, rt.metrics.listen_port), true},
   };
   for (const Cluster& c : rt.clusters) {

@@ -79,15 +79,24 @@ Status ReadSluice(const TableReader& t, Runtime* rt) {
 
 Status ReadAdmin(const TableReader& t, AdminSettings* a) {
   SLUICE_RETURN_IF_ERROR(
-      t.CheckKeys({"listen", "user", "password", "data_dir", "login_timeout_ms"}));
-  std::string listen;
+      t.CheckKeys({"listen", "user", "password", "data_dir", "login_timeout_ms", "pg_listen"}));
+  std::string listen, pg_listen;
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.String("listen", Need::kOptional, &listen),
       t.NonEmptyString("user", Need::kOptional, &a->user),
       t.String("password", Need::kOptional, &a->password),
       t.String("data_dir", Need::kOptional, &a->data_dir),
       t.Int("login_timeout_ms", Need::kOptional, limits::kConnectTimeoutMs, &a->login_timeout_ms),
+      t.String("pg_listen", Need::kOptional, &pg_listen),
   }));
+  if (!pg_listen.empty()) {  // "" (the default) leaves the PostgreSQL admin console off
+    if (!ParseHostPort(pg_listen, &a->pg_listen_host, &a->pg_listen_port) || a->pg_listen_port == 0)
+      return t.BadListen("pg_listen", pg_listen);
+    if (a->password.empty())
+      return t.ErrorAtKey("pg_listen",
+                          "the PostgreSQL admin console listens on TCP: admin.password is "
+                          "required with it");
+  }
   if (!listen.empty() && listen.front() == '/') {
     a->listen_path = listen;
     a->listen_host.clear();

@@ -50,8 +50,18 @@ Status ControlPlane::Start(RuntimeHolder* runtime, std::vector<StatsMailbox*> ma
         return rows;
       }));
   poller_ = std::thread([this] { PollLoop(); });
-  server_ = std::make_unique<AdminServer>(config_.admin, service_.get());
+  server_ = std::make_unique<AdminServer>(config_.admin, service_.get(), AdminProtocol::kMysql,
+                                          &login_throttle_);
   if (Status s = server_->Start(); !s.ok()) return s;
+  if (config_.admin.pg_listen_port != 0) {
+    AdminSettings pg = config_.admin;
+    pg.listen_path.clear();
+    pg.listen_host = pg.pg_listen_host;
+    pg.listen_port = pg.pg_listen_port;
+    pg_server_ = std::make_unique<AdminServer>(pg, service_.get(), AdminProtocol::kPostgresql,
+                                               &login_throttle_);
+    if (Status s = pg_server_->Start(); !s.ok()) return s;
+  }
   std::vector<MetricsSource> sources = metrics_sources_;
   sources.push_back([this] { return EventSinkFamilies(sinks_.Stats()); });
   sources.push_back([this] {
@@ -112,6 +122,7 @@ void ControlPlane::Stop() {
   cv_.notify_all();
   if (poller_.joinable()) poller_.join();
   if (server_) server_->Stop();
+  if (pg_server_) pg_server_->Stop();
   metrics_.reset();
   sinks_.Stop();
 }

@@ -53,6 +53,7 @@ class ControlPlane {
   // The mirror report: the shadow sessions' mailboxes are added to it (issue #15).
   mirror::MirrorReport& mirror_report() { return mirror_report_; }
   uint16_t admin_port() const { return server_ ? server_->port() : 0; }
+  uint16_t admin_pg_port() const { return pg_server_ ? pg_server_->port() : 0; }
 
  private:
   ControlPlane() = default;
@@ -72,7 +73,9 @@ class ControlPlane {
   mirror::MirrorReport mirror_report_;
   std::unique_ptr<AdminService> service_;
   std::unique_ptr<StatsCollector> stats_;
+  LoginThrottle login_throttle_;  // both admin ports': one back-off per client address
   std::unique_ptr<AdminServer> server_;
+  std::unique_ptr<AdminServer> pg_server_;  // admin.pg_listen
   std::unique_ptr<MetricsExporter> metrics_;
   FailoverCountsFn failover_counts_;
   std::thread poller_;

@@ -124,6 +124,18 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
       Family("sluice_fence_actions_total",
              "Fencing actions that succeeded (read-only + sessions ended, fence_command).",
              MetricType::Counter);
+  auto waiting = Family("sluice_pool_clients_waiting",
+                        "Sessions waiting now for a connection of the server's pool (at its "
+                        "max_connections): PgBouncer's cl_waiting.",
+                        MetricType::Gauge);
+  auto max_wait = Family("sluice_pool_max_wait_seconds",
+                         "How long the first session waiting for the server's pool has waited "
+                         "(0: none waits): PgBouncer's maxwait.",
+                         MetricType::Gauge);
+  auto wait_time = Family("sluice_pool_wait_seconds",
+                          "Waits for a connection of the server's pool that ended (served or "
+                          "timed out), by time waited.",
+                          MetricType::Histogram);
   auto fo_refused = Family("sluice_failovers_refused_total",
                            "Failover attempts refused or aborted (no safe candidate, fence_command "
                            "failed, promotion failed).",
@@ -151,6 +163,9 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
       AddValue(&queries, l, static_cast<double>(st.queries));
       AddValue(&errors, l, static_cast<double>(st.errors));
       AddValue(&connect_errors, l, static_cast<double>(st.connect_errors));
+      AddValue(&waiting, l, static_cast<double>(st.clients_waiting));
+      AddValue(&max_wait, l, static_cast<double>(st.oldest_wait_us) / 1e6);
+      AddHistogram(&wait_time, l, st.pool_wait);
       AddValue(&lag, l, static_cast<double>(s.lag_ms) / 1000.0);
       by_hostgroup[s.hostgroup].Merge(st.latency);
       for (ServerState x : {ServerState::kOnline, ServerState::kShunned, ServerState::kOfflineSoft,
@@ -213,6 +228,23 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
              static_cast<double>(n));
   }
 
+  // Per user, the configured ones only (bounded): the same name on two clusters is two series.
+  auto user_clients = Family("sluice_user_client_connections",
+                             "Logged-in client connections of a user.", MetricType::Gauge);
+  auto user_queries =
+      Family("sluice_user_queries_total", "Statements a user's sessions ran.", MetricType::Counter);
+  auto user_errors =
+      Family("sluice_user_errors_total", "Statements of a user's sessions answered with an error.",
+             MetricType::Counter);
+  for (const User& u : rt.users) {
+    auto it = d.users.find(UserStatsKey(u.cluster, u.name));
+    UserStats st = it == d.users.end() ? UserStats{} : it->second;
+    Labels l = {{"cluster", u.cluster}, {"user", u.name}};
+    AddValue(&user_clients, l, static_cast<double>(st.client_connections));
+    AddValue(&user_queries, l, static_cast<double>(st.statements));
+    AddValue(&user_errors, l, static_cast<double>(st.errors));
+  }
+
   // Causal reads (consistency): reads on replicas vs kept on the primary, waits, their time.
   auto reads_replica = Family("sluice_consistency_reads_replica_total",
                               "Reads that ran on a replica.", MetricType::Counter);
@@ -243,12 +275,13 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&by_position, l, static_cast<double>(st.reads_by_position));
   }
 
-  return {clients,         accepted,       refused,      used,       free,          queries,
-          errors,          connect_errors, state,        role,       hostgroup,     lag,
-          hg_latency,      cmd_latency,    failovers,    pool_waits, pool_timeouts, retries,
-          protocol_errors, version,        switchovers,  adoptions,  split_brain,   fences,
-          fo_refused,      timeouts,       evictions,    pins,       reads_replica, reads_kept,
-          waits,           wait_timeouts,  wait_seconds, by_position};
+  return {clients,         accepted,       refused,      used,        free,          queries,
+          errors,          connect_errors, state,        role,        hostgroup,     lag,
+          hg_latency,      cmd_latency,    failovers,    pool_waits,  pool_timeouts, retries,
+          protocol_errors, version,        switchovers,  adoptions,   split_brain,   fences,
+          fo_refused,      timeouts,       evictions,    pins,        reads_replica, reads_kept,
+          waits,           wait_timeouts,  wait_seconds, by_position, waiting,       max_wait,
+          wait_time,       user_clients,   user_queries, user_errors};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

@@ -1,5 +1,6 @@
 #include "admin/stats_collector.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sluice {
@@ -7,10 +8,13 @@ namespace sluice {
 void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
   for (const auto& [k, v] : w.servers) {
     ServerStats& t = total->servers[k];
-    int64_t used = t.conns_used, free = t.conns_free;
+    int64_t used = t.conns_used, free = t.conns_free, waiting = t.clients_waiting;
+    int64_t oldest = t.oldest_wait_us;
     t.Merge(v);
     t.conns_used = used + v.conns_used;
     t.conns_free = free + v.conns_free;
+    t.clients_waiting = waiting + v.clients_waiting;
+    t.oldest_wait_us = std::max(oldest, v.oldest_wait_us);  // the longest wait of any worker
   }
   for (const auto& [k, v] : w.digests) total->digests[k].Merge(v);
   for (const auto& [k, v] : w.commands) {
@@ -86,6 +90,8 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
           ServerStats kept;
           kept.conns_used = s.conns_used;
           kept.conns_free = s.conns_free;
+          kept.clients_waiting = s.clients_waiting;
+          kept.oldest_wait_us = s.oldest_wait_us;
           s = kept;
         }
         break;

@@ -28,8 +28,12 @@ void ServerStats::Merge(const ServerStats& o) {
   bytes_to_server += o.bytes_to_server;
   bytes_from_server += o.bytes_from_server;
   latency.Merge(o.latency);
+  pool_wait.Merge(o.pool_wait);
+  pool_wait_max_us = std::max(pool_wait_max_us, o.pool_wait_max_us);
   conns_used = o.conns_used;
   conns_free = o.conns_free;
+  clients_waiting = o.clients_waiting;
+  oldest_wait_us = o.oldest_wait_us;
 }
 
 void DigestStats::Merge(const DigestStats& o) {
@@ -108,29 +112,45 @@ typename Map::mapped_type& Row(Map& m, std::string_view key) {
 
 }  // namespace
 
+std::string UserStatsKey(std::string_view cluster, std::string_view user) {
+  std::string k;
+  k.reserve(cluster.size() + 1 + user.size());
+  k.append(cluster).append("/").append(user);
+  return k;
+}
+
+namespace {
+
+// "A/B" in BUF when it fits (it does for every name a config allows), else in *LONG.
+std::string_view JoinKey(std::string_view a, std::string_view b, char (&buf)[160],
+                         std::string* long_key) {
+  size_t n = a.size() + 1 + b.size();
+  if (n > sizeof buf) {
+    long_key->append(a).append("/").append(b);
+    return *long_key;
+  }
+  memcpy(buf, a.data(), a.size());
+  buf[a.size()] = '/';
+  memcpy(buf + a.size() + 1, b.data(), b.size());
+  return {buf, n};
+}
+
+}  // namespace
+
 void RecordStatement(StatsDelta* d, const StatementRecord& r) {
-  // "cluster/host:port", built on the stack when it fits (it always does for IPv4).
+  // "cluster/host:port" and "cluster/user", built on the stack when they fit (always, for
+  // IPv4 and the names a config allows): a statement that finds its rows allocates nothing.
   char buf[160];
   std::string long_key;
-  std::string_view server_key;
-  size_t n = r.cluster.size() + 1 + r.server.size();
-  if (n <= sizeof buf) {
-    memcpy(buf, r.cluster.data(), r.cluster.size());
-    buf[r.cluster.size()] = '/';
-    memcpy(buf + r.cluster.size() + 1, r.server.data(), r.server.size());
-    server_key = {buf, n};
-  } else {
-    long_key.append(r.cluster).append("/").append(r.server);
-    server_key = long_key;
-  }
-  ServerStats& s = Row(d->servers, server_key);
+  ServerStats& s = Row(d->servers, JoinKey(r.cluster, r.server, buf, &long_key));
   ++s.queries;
   s.errors += r.error;
   s.latency.Add(r.latency_us);
   CommandStats& c = Row(d->commands, r.command.empty() ? "OTHER" : r.command);
   ++c.count;
   c.latency.Add(r.latency_us);
-  UserStats& u = Row(d->users, r.user);
+  long_key.clear();
+  UserStats& u = Row(d->users, JoinKey(r.cluster, r.user, buf, &long_key));
   ++u.statements;
   u.errors += r.error;
   if (r.digest_text.empty()) return;

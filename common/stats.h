@@ -34,10 +34,18 @@ struct ServerStats {
   uint64_t bytes_to_server = 0;
   uint64_t bytes_from_server = 0;
   LatencyHistogram latency;
+  // Waits for a connection or a slot of this server's pool (at its max_connections) that
+  // ended, served or timed out: their time (PgBouncer's total_wait_time / avg_wait_time).
+  LatencyHistogram pool_wait;
+  uint64_t pool_wait_max_us = 0;  // the longest of them
   // Gauges, absolute values at hand-over time (not deltas).
   int64_t conns_used = 0;
   int64_t conns_free = 0;
-  void Merge(const ServerStats& o);  // adds counters, replaces nothing: callers sum gauges
+  int64_t clients_waiting = 0;  // sessions waiting in the pool now (PgBouncer's cl_waiting)
+  int64_t oldest_wait_us = 0;   // how long the first of them has waited (PgBouncer's maxwait)
+  // Adds counters and replaces the gauges (one worker's newer hand-over); across workers
+  // AddWorkerStats sums them.
+  void Merge(const ServerStats& o);
 };
 
 struct DigestStats {
@@ -114,8 +122,8 @@ struct StatsDelta {
   StringMap<ServerStats> servers;
   std::unordered_map<uint64_t, DigestStats> digests;
   std::map<std::string, CommandStats, std::less<>> commands;  // by first keyword: SELECT, …
-  StringMap<UserStats> users;
-  StringMap<ConsistencyStats> consistency;  // by cluster name
+  StringMap<UserStats> users;                                 // by UserStatsKey: "cluster/user"
+  StringMap<ConsistencyStats> consistency;                    // by cluster name
   uint64_t client_connections_accepted = 0;
   uint64_t client_connections_refused = 0;  // over a limit, or failed login
   uint64_t protocol_errors = 0;             // malformed client bytes, both protocols
@@ -138,6 +146,9 @@ struct StatsDelta {
   void Merge(StatsDelta&& o);
   bool empty() const;
 };
+
+// The key of StatsDelta::users: "cluster/user".
+std::string UserStatsKey(std::string_view cluster, std::string_view user);
 
 // One finished statement, as a session reports it.
 struct StatementRecord {

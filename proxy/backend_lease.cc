@@ -73,10 +73,12 @@ void BackendLease::Acquire(int server_index, const PoolKey& key) {
   }
   // At the limit: wait (bounded in count and time) for a connection or a free slot.
   worker_->stats().pool_waits++;
+  int64_t since_us = MonotonicUs();
   bool queued = pools.Wait(
       key, limit, kPoolWaitTimeoutMs,
-      [this, key](bool ok, PooledConn* c) {
+      [this, key, since_us](bool ok, PooledConn* c) {
         wait_ticket_ = 0;
+        CountPoolWait(key.server, static_cast<uint64_t>(MonotonicUs() - since_us));
         if (!ok) {
           worker_->stats().pool_wait_timeouts++;
           cb_->OnLeaseRefused(LeaseRefusal::kTimedOut, key.server);
@@ -88,6 +90,13 @@ void BackendLease::Acquire(int server_index, const PoolKey& key) {
       },
       &wait_ticket_);
   if (!queued) cb_->OnLeaseRefused(LeaseRefusal::kQueueFull, key.server);
+}
+
+void BackendLease::CountPoolWait(const std::string& server, uint64_t us) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  ServerStats& st = worker_->stats().servers[rt->clusters[cluster_index_].name + "/" + server];
+  st.pool_wait.Add(us);
+  st.pool_wait_max_us = std::max(st.pool_wait_max_us, us);
 }
 
 void BackendLease::CancelWait() {

@@ -81,6 +81,8 @@ class BackendLease {
   void CountReadByPosition();
 
  private:
+  // A pool wait for SERVER ended after US microseconds (served or timed out).
+  void CountPoolWait(const std::string& server, uint64_t us);
   Worker* worker_;
   size_t cluster_index_;
   ClientSession* session_;

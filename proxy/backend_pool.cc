@@ -110,7 +110,8 @@ bool BackendPools::Wait(const PoolKey& key, int limit, int timeout_ms, WaitCallb
   ServerSlots& s = servers_[key.server];
   if (s.waiters.size() >= kMaxWaitersPerServer) return false;
   *ticket = next_ticket_++;
-  s.waiters.push_back(Waiter{*ticket, key, limit, MonotonicMs() + timeout_ms, std::move(cb)});
+  s.waiters.push_back(
+      Waiter{*ticket, key, limit, MonotonicMs() + timeout_ms, MonotonicUs(), std::move(cb)});
   return true;
 }
 
@@ -174,6 +175,17 @@ void BackendPools::CloseIdleTo(const std::string& server) {
 int BackendPools::open_count(const std::string& server) const {
   auto it = servers_.find(server);
   return it == servers_.end() ? 0 : it->second.open;
+}
+
+size_t BackendPools::waiting_count(const std::string& server) const {
+  auto it = servers_.find(server);
+  return it == servers_.end() ? 0 : it->second.waiters.size();
+}
+
+int64_t BackendPools::first_wait_since_us(const std::string& server) const {
+  auto it = servers_.find(server);
+  return it == servers_.end() || it->second.waiters.empty() ? 0
+                                                            : it->second.waiters.front().since_us;
 }
 
 size_t BackendPools::idle_count() const {

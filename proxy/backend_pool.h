@@ -85,6 +85,10 @@ class BackendPools {
   void CloseIdleTo(const std::string& server);
 
   int open_count(const std::string& server) const;
+  // Sessions waiting for server now, and since when the first of them waits (MonotonicUs;
+  // 0: none waits).
+  size_t waiting_count(const std::string& server) const;
+  int64_t first_wait_since_us(const std::string& server) const;
   size_t idle_count() const;
   size_t idle_count(const std::string& server) const;
 
@@ -94,6 +98,7 @@ class BackendPools {
     PoolKey key;
     int limit;
     int64_t deadline_ms;
+    int64_t since_us;
     WaitCallback cb;
   };
   struct ServerSlots {

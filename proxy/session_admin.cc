@@ -47,7 +47,8 @@ Status KillSession(ProxyShared* shared, uint32_t id, bool query_only) {
   int w = reg.WorkerOf(id);
   if (!reg.Find(id) || w < 0 || static_cast<size_t>(w) >= shared->workers.size()) {
     reg.kills().refused.fetch_add(1, std::memory_order_relaxed);
-    return NotFound(fmt::format("no client session with id {} (see stats_sessions)", id));
+    return NotFound(
+        fmt::format("Unknown thread id: {} (no client session has it; see stats_sessions)", id));
   }
   (query_only ? reg.kills().query : reg.kills().connection).fetch_add(1, std::memory_order_relaxed);
   shared->workers[w]->Post([id, query_only](Worker* o) { o->KillLocal(id, query_only); });

@@ -161,7 +161,7 @@ bool SessionCore::AdmitUser(const User& u, int64_t* held) {
   *held = 0;
   user_slot_.Reset();  // COM_CHANGE_USER: the previous login's connection is given back
   if (slot_) slot_->SetUser(u.name);
-  return worker_->AdmitUser(u.name, u.max_connections, &user_slot_, held);
+  return worker_->AdmitUser(u.cluster, u.name, u.max_connections, &user_slot_, held);
 }
 
 SSL_CTX* SessionCore::tls_context() const {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -166,13 +167,17 @@ void Worker::OnAcceptResume(evutil_socket_t, short, void* arg) {
   if (ctx->listener) evconnlistener_enable(ctx->listener);
 }
 
-bool Worker::AdmitUser(const std::string& user, int64_t limit, UserSlot* slot, int64_t* current) {
+bool Worker::AdmitUser(std::string_view cluster, const std::string& user, int64_t limit,
+                       UserSlot* slot, int64_t* current) {
   if (!shared_->user_connections.Acquire(user, limit, slot, current)) {
     stats_->client_connections_refused++;
     return false;
   }
-  auto it = user_sessions_.find(user);
-  if (it == user_sessions_.end()) it = user_sessions_.emplace(user, 0).first;
+  // This worker's sessions per "cluster/user" (stats_users, sluice_user_client_connections):
+  // a login, not a statement, so building the key is no cost on the statement path.
+  std::string key = UserStatsKey(cluster, user);
+  auto it = user_sessions_.find(key);
+  if (it == user_sessions_.end()) it = user_sessions_.emplace(std::move(key), 0).first;
   slot->set_local(&it->second);
   return true;
 }
@@ -235,6 +240,9 @@ void Worker::HandOverStats() {
       int idle = static_cast<int>(pools_->idle_count(s.name()));
       st.conns_free = idle;
       st.conns_used = open - idle;
+      st.clients_waiting = static_cast<int64_t>(pools_->waiting_count(s.name()));
+      int64_t since = pools_->first_wait_since_us(s.name());
+      st.oldest_wait_us = since ? std::max<int64_t>(0, MonotonicUs() - since) : 0;
     }
   }
   stats_->client_connections = static_cast<int64_t>(sessions_.size());

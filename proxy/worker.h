@@ -109,7 +109,8 @@ class Worker {
   // this worker's stats_users.client_connections. False when USER holds LIMIT already
   // (*current: how many); the refusal is counted and the session answers with its
   // protocol's error (MySQL 1226, PostgreSQL 53300) and closes.
-  bool AdmitUser(const std::string& user, int64_t limit, UserSlot* slot, int64_t* current);
+  bool AdmitUser(std::string_view cluster, const std::string& user, int64_t limit, UserSlot* slot,
+                 int64_t* current);
 
   // How long a listener rests after accept() failed for want of file descriptors.
   static constexpr int kAcceptBackoffMs = 250;

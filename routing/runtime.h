@@ -207,6 +207,10 @@ struct AdminSettings {
   std::string password;
   std::string data_dir;              // SQLite store; empty: in memory
   int64_t login_timeout_ms = 10000;  // from accept to a finished login on the admin port
+  // admin.pg_listen: the PostgreSQL-protocol admin console (admin/admin_pg_listener.h);
+  // port 0: off.
+  std::string pg_listen_host;
+  uint16_t pg_listen_port = 0;
 };
 
 // An HTTP endpoint the control plane posts events to ([[event_sink]], admin table

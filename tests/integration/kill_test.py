@@ -357,11 +357,23 @@ class AdminSessionsTest(MysqlBase):
         with self.assertRaises(self.pymysql.err.OperationalError):
             self.query(idle, "SELECT 1")
         refused = self.metric("sluice_session_kills_total", {"kind": "refused"})
+        # An unknown id is the server's own error: 1094 (Unknown thread id), for KILL and
+        # KILL QUERY alike, through PyMySQL and the mariadb CLI (libmariadb).
         with self.assertRaises(self.pymysql.err.MySQLError) as e:
             self.admin("KILL 4000000002")
-        self.assertIn("no client session with id 4000000002", str(e.exception))
+        self.assertEqual(e.exception.args[0], 1094, e.exception)
+        self.assertIn("Unknown thread id: 4000000002", str(e.exception))
+        with self.assertRaises(self.pymysql.err.MySQLError) as e:
+            self.admin("KILL QUERY 4000000003")
+        self.assertEqual(e.exception.args[0], 1094, e.exception)
+        out = subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % self.s.admin_port, "-uadmin",
+                              "-p" + self.s.admin_password, "-e", "KILL CONNECTION 4000000004"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("ERROR 1094 (HY000)", out.stderr)
+        self.assertIn("Unknown thread id: 4000000004", out.stderr)
         self.assertEqual(self.metric("sluice_session_kills_total", {"kind": "refused"}),
-                         refused + 1)
+                         refused + 3)
 
 
 class PgKillTest(unittest.TestCase):

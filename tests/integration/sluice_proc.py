@@ -41,11 +41,14 @@ def read_cluster_env(cluster_dir):
     return env
 
 
-def admin_query(port, password, sql, user="admin", timeout=120):
-    """Runs one statement on a sluice admin port (MySQL protocol) and returns its rows."""
+def admin_query(port, password, sql, user="admin", timeout=120, dicts=False):
+    """Runs one statement on a sluice admin port (MySQL protocol) and returns its rows
+    (tuples, or dicts by column name when DICTS)."""
     import pymysql  # only the tests that talk to the admin port need it
+    cursor = pymysql.cursors.DictCursor if dicts else pymysql.cursors.Cursor
     c = pymysql.connect(host="127.0.0.1", port=port, user=user, password=password,
-                        connect_timeout=5, read_timeout=timeout, autocommit=True)
+                        connect_timeout=5, read_timeout=timeout, autocommit=True,
+                        cursorclass=cursor)
     try:
         with c.cursor() as cur:
             cur.execute(sql)

@@ -28,10 +28,31 @@ TEST(RecordStatement, RepeatedStatementsShareTheirRows) {
   ASSERT_EQ(d.servers.size(), 1u);
   EXPECT_EQ(d.servers.at("main/127.0.0.1:3306").queries, 3u);
   EXPECT_EQ(d.commands.at("SELECT").count, 3u);
-  EXPECT_EQ(d.users.at("app").statements, 3u);
+  EXPECT_EQ(d.users.at("main/app").statements, 3u);
   ASSERT_EQ(d.digests.size(), 1u);
   EXPECT_EQ(d.digests.begin()->second.count, 3u);
   EXPECT_EQ(d.digests.begin()->second.digest_text, "SELECT ?");
+}
+
+TEST(RecordStatement, UsersAreCountedPerCluster) {
+  // The same user name on two clusters (a MariaDB and a PostgreSQL one) is two rows.
+  StatsDelta d;
+  RecordStatement(&d, Select("maria"));
+  StatementRecord failed = Select("pg");
+  failed.error = true;
+  RecordStatement(&d, failed);
+  RecordStatement(&d, failed);
+  ASSERT_EQ(d.users.size(), 2u);
+  EXPECT_EQ(d.users.at(UserStatsKey("maria", "app")).statements, 1u);
+  EXPECT_EQ(d.users.at(UserStatsKey("maria", "app")).errors, 0u);
+  EXPECT_EQ(d.users.at("pg/app").statements, 2u);
+  EXPECT_EQ(d.users.at("pg/app").errors, 2u);
+  // A key longer than the stack buffer goes the long way and lands in the same row.
+  std::string long_cluster(200, 'c');
+  RecordStatement(&d, Select(long_cluster));
+  RecordStatement(&d, Select(long_cluster));
+  EXPECT_EQ(d.users.at(UserStatsKey(long_cluster, "app")).statements, 2u);
+  EXPECT_EQ(d.servers.at(long_cluster + "/127.0.0.1:3306").queries, 2u);
 }
 
 TEST(RecordStatement, CommandWithoutANameCountsAsOther) {

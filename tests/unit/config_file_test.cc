@@ -237,6 +237,22 @@ listen = "127.0.0.1:99999"
             "\"127.0.0.1:99999\"");
 }
 
+TEST(ConfigFileTest, AdminPgListen) {
+  Result<Runtime> r =
+      ParseConfig("[admin]\npassword = \"pw\"\npg_listen = \"127.0.0.1:6433\"\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->admin.pg_listen_host, "127.0.0.1");
+  EXPECT_EQ(r->admin.pg_listen_port, 6433);
+  Result<Runtime> off = ParseConfig("[admin]\npassword = \"pw\"\n", "t.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->admin.pg_listen_port, 0);  // off by default
+  EXPECT_EQ(Error("[admin]\npassword = \"pw\"\npg_listen = \"6433\"\n"),
+            "t.toml:3: admin.pg_listen: expected \"host:port\" with port 1..65535, got \"6433\"");
+  EXPECT_EQ(Error("[admin]\nlisten = \"/run/sluice/admin.sock\"\npg_listen = \"127.0.0.1:6433\"\n"),
+            "t.toml:3: admin.pg_listen: the PostgreSQL admin console listens on TCP: "
+            "admin.password is required with it");
+}
+
 TEST(ConfigFileTest, Duplicates) {
   EXPECT_EQ(Error(WithBase(R"([[cluster]]
 name = "c"
