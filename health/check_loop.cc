@@ -20,6 +20,11 @@ namespace {
 
 // How often a server's host name is looked up again.
 constexpr int64_t kResolveEveryMs = 30'000;
+// How often the monitor asks whether a worker saw a connection fail
+// (MonitorHooks::take_check_request), and how soon after a round's start a round it asks
+// for may run.
+constexpr int64_t kSuspectPollMs = 25;
+constexpr int64_t kMinRoundGapMs = 200;
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -130,14 +135,33 @@ void ClusterMonitor::RunRound() {
 
 void ClusterMonitor::Loop() {
   log::SetThreadName("health-" + name_);
+  const auto& requested = owner_->hooks_.take_check_request;
   std::unique_lock<std::mutex> lock(wake_mu_);
   while (!stop_) {
     lock.unlock();
+    int64_t started = MonotonicMs();
     RunRound();
     Cluster c = Composed();
     int interval = c.monitor_interval_ms > 0 ? c.monitor_interval_ms : 1000;
+    int64_t next = started + interval;
     lock.lock();
-    wake_.wait_for(lock, std::chrono::milliseconds(interval), [this] { return stop_; });
+    // Until the interval is over, or earlier when a worker reports a failed connection: the
+    // primary's first failed check (and the write hold it starts) then comes at once, not up
+    // to an interval after the kill.
+    while (!stop_) {
+      int64_t now = MonotonicMs();
+      if (now >= next) break;
+      int64_t wait = requested ? std::min<int64_t>(next - now, kSuspectPollMs) : next - now;
+      wake_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_; });
+      if (stop_ || !requested) continue;
+      lock.unlock();
+      bool asked = MonotonicMs() - started >= kMinRoundGapMs && requested(name_);
+      lock.lock();
+      if (asked) {
+        log::Debug("cluster {}: a worker saw a connection fail; checking now", name_);
+        break;
+      }
+    }
   }
 }
 

@@ -63,6 +63,12 @@ struct MonitorHooks {
   // The target of a promotion an earlier leader intended on CLUSTER and did not finish (""
   // when none): the failover promotes it rather than choosing again. Null: none.
   std::function<std::string(const std::string& cluster)> intended_target;
+  // The data plane's word that a connection to a server of CLUSTER just failed (a refused
+  // connect, a reset before any byte was sent): true once per word, and the monitor runs its
+  // next round now rather than at the end of monitor_interval_ms (at most one early round
+  // per kMinRoundGapMs). Asked every kSuspectPollMs from the monitor's thread; the workers'
+  // side is one relaxed atomic store (proxy/shared.h, ClusterCounters). Null: never.
+  std::function<bool(const std::string& cluster)> take_check_request;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
   // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.

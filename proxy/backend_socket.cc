@@ -97,6 +97,7 @@ void BackendSocket::OnEvent(bufferevent*, short what, void* arg) {
                     : (what & BEV_EVENT_EOF)     ? "connection closed by the server"
                                              : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
   s->Disable();
+  s->failed_ = true;
   s->cb_->OnSocketFailed(why);
 }
 

@@ -24,8 +24,8 @@
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
-#include "proxy/session_admin.h"
 #include "proxy/fleet_wiring.h"
+#include "proxy/session_admin.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -124,6 +124,23 @@ sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control) {
     auto d = control->stats()->SinceReset();
     auto it = d.servers.find(cluster + "/" + server);
     return it == d.servers.end() ? 0 : it->second.conns_used;
+  };
+  return h;
+}
+
+// SHARED's clusters are fixed for the process (indexed like the runtime at START): the
+// monitor of a cluster takes the word its workers left (ClusterCounters::check_requested).
+sluice::health::MonitorHooks WithCheckRequests(sluice::health::MonitorHooks h,
+                                               const sluice::Runtime& start,
+                                               sluice::ProxyShared* shared) {
+  std::vector<std::string> names;
+  for (const sluice::Cluster& c : start.clusters) names.push_back(c.name);
+  h.take_check_request = [shared, names](const std::string& cluster) {
+    for (size_t i = 0; i < names.size() && i < shared->cluster_counters.size(); ++i)
+      if (names[i] == cluster)
+        return shared->cluster_counters[i]->check_requested.exchange(false,
+                                                                     std::memory_order_relaxed);
+    return false;
   };
   return h;
 }
@@ -392,7 +409,9 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   // [coordination]: declared before the monitor, which asks it, so that it outlives it.
   auto fleet = MakeFleet(rt, &topology, control->get());
-  health::HealthMonitor monitor(&topology, LendFleet(fleet.get(), HealthHooks(control->get())));
+  health::HealthMonitor monitor(
+      &topology,
+      LendFleet(fleet.get(), WithCheckRequests(HealthHooks(control->get()), rt, shared.get())));
   AdminService::HealthHooks admin_hooks = AdminHealthHooks(&topology, &monitor);
   admin_hooks.mirror_fork = MirrorForkHook(&topology, &shared->runtime, control->get());
   if (fleet) LendFleet(fleet.get(), &admin_hooks);

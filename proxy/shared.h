@@ -22,6 +22,9 @@ struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
   // The furthest write position acknowledged to any session (consistency = "global").
   routing::CausalBoard acknowledged;
+  // A worker saw a connection to one of the cluster's servers fail: the monitor checks now
+  // (health::MonitorHooks::take_check_request takes it). Workers store, never wait.
+  std::atomic<bool> check_requested{false};
 };
 
 struct ProxyShared {

@@ -505,6 +505,7 @@ void MysqlSession::OnBackendReady(MysqlBackend* b) {
 }
 
 void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
+  lease_.EndHold();
   backend_ = b;
   b->SetOwner(this);
   b->ResumeRead();
@@ -542,6 +543,8 @@ void MysqlSession::ForgetPinnedState() {
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
   StopQueryClock();
+  lease_.EndHold();
+  worker_->Unhold(this);
   if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cmd_.internal_check)
     sh->Cut(mirror::CutReason::kOther,
             "the source's answer to a statement was lost: the shadow cannot know whether it ran");
@@ -591,9 +594,7 @@ void MysqlSession::Abort() {
 void MysqlSession::RetryHeld(bool timed_out) {
   if (phase_ != Phase::kAcquiring) return;
   if (timed_out) {
-    lease_.EndHold();
-    FailCommand(mysql::ER_UNKNOWN_ERROR,
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    FailCommand(mysql::ER_UNKNOWN_ERROR, lease_.HoldTimedOut());
     FlushWrites();
     return;
   }

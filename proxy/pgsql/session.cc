@@ -297,7 +297,9 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
   causal_.Prepare(cluster().consistency, *causal_board(), false, &req);
-  lease_.NewStatement();
+  // A batch routed again after its server failed keeps its retry budget (kMaxBackendAttempts).
+  if (!rerouting_) lease_.NewStatement();
+  rerouting_ = false;
   RouteResult route = lease_.Route(req);
   if (route.hold) {
     phase_ = Phase::kAcquiring;  // RetryHeld routes it again
@@ -357,6 +359,7 @@ void PgSession::OnBackendReady(PgBackend* b) {
 }
 
 void PgSession::OnBackendAcquired(PgBackend* b) {
+  lease_.EndHold();
   backend_ = b;
   if (connecting_ == b) connecting_ = nullptr;
   b->SetOwner(this);
@@ -414,7 +417,16 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
   switch (type) {
     case fe::kQuery: {
       auto q = pgsql::DecodeQuery(p);
-      if (q.ok()) OnStatement(Classify(q->sql), q->sql, nullptr, true);
+      StatementInfo info = q.ok() ? Classify(q->sql) : StatementInfo{};
+      if (q.ok()) OnStatement(info, q->sql, nullptr, true);
+      // A read alone outside a transaction may run again elsewhere if its connection dies
+      // before any byte of its answer (session_forward.cc, OnBackendError): keep its bytes.
+      retry_query_.clear();
+      if (q.ok() && info.is_read && !info.multi_statement && outstanding_ == 0 && !mid_segment_ &&
+          transaction_mode_ && txn_status_ == pgsql::kTxIdle && !pinned_) {
+        retry_query_.resize(total);
+        evbuffer_copyout(in, retry_query_.data(), total);
+      }
       ++outstanding_;
       StartQueryClock();  // until its ReadyForQuery (query_timeout_ms)
       break;
@@ -505,9 +517,7 @@ void PgSession::RetryHeld(bool timed_out) {
   if ((phase_ != Phase::kAcquiring && phase_ != Phase::kLoginBackend) || backend_) return;
   if (phase_ == Phase::kLoginBackend) {
     if (timed_out) {
-      lease_.EndHold();
-      FailLogin("57P03",
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+      FailLogin("57P03", lease_.HoldTimedOut());
     } else {
       BeginLoginBackend();
     }
@@ -516,16 +526,16 @@ void PgSession::RetryHeld(bool timed_out) {
   }
   phase_ = Phase::kReady;
   if (timed_out) {
-    lease_.EndHold();
     // 57P03 cannot_connect_now: what PostgreSQL says while it cannot take the work yet.
-    FailBatch("57P03",
-              "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    FailBatch("57P03", lease_.HoldTimedOut());
   }
   ProcessClientInput();
   FlushWrites();
 }
 
 void PgSession::FailBatch(std::string_view sqlstate, std::string_view message) {
+  lease_.EndHold();
+  worker_->Unhold(this);
   SendError("ERROR", sqlstate, message);
   phase_ = Phase::kSkipping;
 }
