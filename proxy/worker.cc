@@ -16,6 +16,7 @@
 #include "proxy/client_session.h"
 #include "proxy/lingering_close.h"
 #include "proxy/mysql/worker_state.h"
+#include "proxy/pgsql/cancel.h"
 #include "proxy/shared.h"
 
 namespace sluice {
@@ -40,6 +41,7 @@ Worker::Worker(int index, ProxyShared* shared)
   wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &Worker::OnWake, this);
   event_add(wake_ev_, nullptr);
   mysql_state_ = std::make_unique<mysqlproxy::MysqlWorkerState>();
+  pg_cancel_keys_ = std::make_unique<pgproxy::CancelKeys>();
   pools_ = std::make_unique<BackendPools>(this);
   housekeeping_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnHousekeeping, this);
   timeval tv{0, kHousekeepingMs * 1000};

@@ -35,6 +35,9 @@ struct ProxyShared;
 namespace mysqlproxy {
 class MysqlWorkerState;
 }
+namespace pgproxy {
+class CancelKeys;
+}
 
 class Worker {
  public:
@@ -81,6 +84,8 @@ class Worker {
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
   // What this worker's MySQL sessions share (proxy/mysql/worker_state.h).
   mysqlproxy::MysqlWorkerState& mysql_state() { return *mysql_state_; }
+  // The cancel keys of this worker's PostgreSQL clients (proxy/pgsql/cancel.h).
+  pgproxy::CancelKeys& pg_cancel_keys() { return *pg_cancel_keys_; }
 
   // This worker's sessions that have not logged in yet (proxy/janitor.h).
   PreAuthQueue& preauth() { return preauth_; }
@@ -159,6 +164,7 @@ class Worker {
   std::unordered_map<ClientSession*, HeldUntil> held_;
   // Before pools_: the pooled MySQL connections unregister from it when the pools close.
   std::unique_ptr<mysqlproxy::MysqlWorkerState> mysql_state_;
+  std::unique_ptr<pgproxy::CancelKeys> pg_cancel_keys_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

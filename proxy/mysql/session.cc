@@ -306,12 +306,13 @@ void MysqlSession::Dispatch(std::string payload) {
       // A prepare changes no data: it does not move the read-your-writes position.
       cmd_.info = StatementInfo{};
       cmd_.info.writes = false;
+      last_prepared_id_ = 0;  // until its PrepareOk
       break;
     case mysql::COM_STMT_EXECUTE:
     case mysql::COM_STMT_SEND_LONG_DATA:
     case mysql::COM_STMT_FETCH:
     case mysql::COM_STMT_RESET: {
-      auto id = mysql::StatementIdOf(mysql::AsBytes(payload));
+      auto id = CommandStatementId(&payload);
       auto it = id ? stmts_.find(*id) : stmts_.end();
       if (it == stmts_.end()) {
         if (code == mysql::COM_STMT_SEND_LONG_DATA) return;  // no response is ever sent
@@ -357,8 +358,9 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
     case mysql::COM_STMT_CLOSE: {
       // No response. The backend copies are closed once no client of this worker uses the
       // text (session_stmts.cc).
-      if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
-        if (stmts_.count(*id)) MirrorLocal(payload, *id, false);
+      std::string close = payload;
+      if (auto id = CommandStatementId(&close)) {
+        if (stmts_.count(*id)) MirrorLocal(close, *id, false);
         DropStatement(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }

@@ -1,21 +1,21 @@
-// Cancel keys: every PostgreSQL client gets a sluice-made (pid, secret); a CancelRequest
-// carrying one is sent on to the server that runs that client's query right now, with that
-// backend connection's own key. The registry is process-wide: the kernel may hand the
-// cancel connection to any worker.
+// Cancel keys: every PostgreSQL client gets a (pid, secret) from the worker that owns it; a
+// CancelRequest carrying one is posted to every worker (the kernel may hand the cancel
+// connection to any of them), and the owner sends it on to the server that runs that
+// client's statement, with that backend connection's own key. No lock anywhere: each
+// worker's table is its thread's alone (docs/architecture.md, "Cancel and KILL").
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace sluice {
 class Worker;
 }
 
 namespace sluice::pgproxy {
+
+class PgSession;
 
 struct BackendKey {
   std::string host;  // the numeric IPv4/IPv6 address the backend connection went to
@@ -24,33 +24,32 @@ struct BackendKey {
   uint32_t secret = 0;
 };
 
-// One client's entry. The owning session sets it each time it takes a backend (per
-// transaction in transaction pooling) and a cancel on any worker reads it: a seqlock over
-// relaxed atomics, so the session's side never takes a lock. One writer: its session.
-class CancelSlot {
+// The keys of one worker's clients. Only that worker's thread touches it.
+class CancelKeys {
  public:
-  // key.host is numeric (BackendSocket::ip()); one that is not clears the slot.
-  void Set(const BackendKey& key);
-  void Clear();
-  std::optional<BackendKey> Get() const;
+  // A fresh key for SESSION into *pid, *secret. server_pid > 0: the key's pid is that one
+  // (session mode: the server's own) with a secret no other client of this worker has with
+  // that pid; 0: a random pid no other client of this worker has. Keys of two workers may
+  // share a pid, never (but by a 2^-32 chance) a pid and a secret.
+  void Register(PgSession* session, int32_t server_pid, int32_t* pid, uint32_t* secret);
+  void Unregister(int32_t pid, uint32_t secret);
+  PgSession* Find(int32_t pid, uint32_t secret) const;
+  size_t size() const { return keys_.size(); }
 
  private:
-  void Store(int family, const uint32_t (&addr)[4], uint16_t port, int32_t pid, uint32_t secret);
-  std::atomic<uint32_t> seq_{0};     // odd while a write is under way
-  std::atomic<int> family_{0};       // AF_INET, AF_INET6; 0: no backend
-  std::atomic<uint32_t> addr_[4]{};  // network byte order (IPv4: the first word)
-  std::atomic<uint16_t> port_{0};
-  std::atomic<int32_t> pid_{0};
-  std::atomic<uint32_t> secret_{0};
+  struct Entry {
+    uint32_t secret;
+    PgSession* session;
+  };
+  // By pid; a pid may be there more than once (session mode hands out the servers' own
+  // pids, and two servers may have the same one): the secret tells the entries apart.
+  std::unordered_multimap<int32_t, Entry> keys_;
 };
 
-// Registers a client under a fresh key; returns the key through pid/secret. server_pid > 0:
-// the key's pid is that one (session mode: the server's own), with a secret no other entry
-// of that pid has; 0: a pid sluice picks that no live client has.
-std::shared_ptr<CancelSlot> RegisterClient(int32_t server_pid, int32_t* pid, uint32_t* secret);
-void UnregisterClient(int32_t pid, uint32_t secret);
-// The backend currently serving the client with this key, if the key matches a live one.
-std::optional<BackendKey> FindCancelTarget(int32_t pid, uint32_t secret);
+// On any worker: the client with key (pid, secret), wherever it is, has the statement it
+// runs now cancelled on its server (a CancelRequest with its backend's key). Fire and forget:
+// no answer goes to the requester, as a server gives none.
+void PostCancel(Worker* w, int32_t pid, uint32_t secret);
 // Opens a connection to key's server and sends CancelRequest; fire and forget, bounded.
 void SendCancel(Worker* w, const BackendKey& key, int timeout_ms);
 

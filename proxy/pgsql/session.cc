@@ -36,7 +36,6 @@ constexpr uint32_t kMaxClientMessage = 64u << 20;  // one client message
 constexpr size_t kClientReadHighWater = 1u << 20;  // client input read ahead
 constexpr size_t kBackendOutHighWater = 1u << 20;  // stop reading the client above this
 constexpr size_t kBackendOutLowWater = 256u << 10;
-constexpr int kCancelTimeoutMs = 5000;
 
 // Whether a statement may move a sequence of its connection (a serial default, nextval,
 // setval), after which currval()/lastval() must read that connection.
@@ -129,7 +128,7 @@ void PgSession::OnTlsRequested() {
 
 void PgSession::OnCancelRequest(int32_t pid, uint32_t secret) {
   // No response is ever sent on a cancel connection.
-  if (auto target = FindCancelTarget(pid, secret)) SendCancel(worker_, *target, kCancelTimeoutMs);
+  PostCancel(worker_, pid, secret);
   Close();
 }
 
@@ -365,7 +364,6 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
   b->SetOwner(this);
   b->ResumeRead();
   lease_.Started();
-  if (cancel_slot_) cancel_slot_->Set(BackendKey{b->ip(), b->port(), b->pid(), b->secret()});
   if (phase_ == Phase::kLoginBackend) {
     FinishLogin();
     return;
@@ -485,7 +483,6 @@ void PgSession::ReleaseBackend(bool clean) {
   hold_previous_ = false;
   b->SetOwner(nullptr);
   lease_.Finished();
-  if (cancel_slot_) cancel_slot_->Clear();
   extended_.ClearExpects();
   passthrough_left_ = 0;
   bool reusable = clean && b->ready() && evbuffer_get_length(b->input()) == 0 &&
@@ -588,7 +585,8 @@ void PgSession::Close() {
                  passthrough_left_ == 0;
     ReleaseBackend(clean);
   }
-  if (cancel_slot_) UnregisterClient(pid_, secret_);
+  if (has_cancel_key_) worker_->pg_cancel_keys().Unregister(pid_, secret_);
+  has_cancel_key_ = false;
   phase_ = Phase::kClosed;
   FinishClose();
 }

@@ -49,6 +49,9 @@ class PgSession final : public SessionCore,
   void OnServerGone(const std::string& server) override;
   void RetryHeld(bool timed_out) override;
   void Kill(bool query_only) override;
+  // The statement the backend held now runs is cancelled on its server (its own cancel key);
+  // nothing when no backend is held.
+  void CancelStatement();
 
   void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
@@ -141,7 +144,7 @@ class PgSession final : public SessionCore,
 
   int32_t pid_ = 0;
   uint32_t secret_ = 0;
-  std::shared_ptr<CancelSlot> cancel_slot_;
+  bool has_cancel_key_ = false;  // (pid_, secret_) is in the worker's CancelKeys
 
   PgBackend* backend_ = nullptr;
   PgBackend* connecting_ = nullptr;  // opened for this session, login not done yet

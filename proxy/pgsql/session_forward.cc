@@ -302,7 +302,6 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   if (was_attached) {
     backend_ = nullptr;
     lease_.Finished();
-    if (cancel_slot_) cancel_slot_->Clear();
   }
   b->SetOwner(nullptr);
   b->Destroy();

@@ -7,14 +7,20 @@
 
 namespace sluice::pgproxy {
 namespace {
-constexpr int kKillCancelTimeoutMs = 5000;
+// How long a cancel connection to a server may take before it is given up.
+constexpr int kCancelTimeoutMs = 5000;
 }  // namespace
+
+void PgSession::CancelStatement() {
+  if (!backend_ || phase_ == Phase::kClosed) return;
+  SendCancel(worker_,
+             BackendKey{backend_->ip(), backend_->port(), backend_->pid(), backend_->secret()},
+             kCancelTimeoutMs);
+}
 
 void PgSession::Kill(bool query_only) {
   if (phase_ == Phase::kClosed) return;
-  if (backend_ && outstanding_ > 0 && cancel_slot_) {
-    if (auto key = cancel_slot_->Get()) SendCancel(worker_, *key, kKillCancelTimeoutMs);
-  }
+  if (outstanding_ > 0) CancelStatement();
   if (query_only) return;
   SendError("FATAL", pgsql::sqlstate::kAdminShutdown,
             "terminating connection due to administrator command");

@@ -32,11 +32,11 @@ void PgSession::SendLoginReport() {
   }
   // Session mode: the client keeps this connection, so it is told the server's own pid
   // (pg_backend_pid(), pg_stat_activity and NOTIFY agree); the secret is sluice's, so a
-  // cancel still goes through sluice's registry, where two servers' equal pids differ by it.
+  // cancel still goes through sluice (cancel.h), where two servers' equal pids differ by it.
   // Transaction mode: a pid sluice makes (docs/architecture.md, compatibility).
-  cancel_slot_ = RegisterClient(transaction_mode_ ? 0 : backend_->pid(), &pid_, &secret_);
-  cancel_slot_->Set(
-      BackendKey{backend_->ip(), backend_->port(), backend_->pid(), backend_->secret()});
+  worker_->pg_cancel_keys().Register(this, transaction_mode_ ? 0 : backend_->pid(), &pid_,
+                                     &secret_);
+  has_cancel_key_ = true;
   pgsql::AppendBackendKeyData(&out, pgsql::BackendKeyData{pid_, secret_});
   pgsql::AppendReadyForQuery(&out, pgsql::kTxIdle);
   AppendTo(client_.output(), out);

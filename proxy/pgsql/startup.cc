@@ -14,6 +14,7 @@
 #include "protocol/pgsql/message.h"
 #include "protocol/pgsql/options.h"
 #include "protocol/pgsql/startup.h"
+#include "proxy/janitor.h"
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/wire.h"
 
@@ -22,6 +23,11 @@ namespace {
 
 namespace fe = pgsql::frontend;
 namespace state = pgsql::sqlstate;
+
+// The largest SASL message a client may send. SCRAM's messages are a few hundred bytes; one
+// declared larger than the pre-auth read-ahead (janitor.h) could never arrive whole, so it
+// is refused at once instead of waiting out the login timeout.
+constexpr uint32_t kMaxSaslMessage = static_cast<uint32_t>(kPreAuthReadBytes) - 16;
 
 // Startup parameters that are not settings.
 bool IsSettingParam(std::string_view name) {
@@ -196,7 +202,7 @@ void PgStartup::BeginAuth(evbuffer* in, evbuffer* out) {
 void PgStartup::HandleSasl(evbuffer* in, evbuffer* out) {
   MsgHeader h;
   std::span<const uint8_t> p;
-  PeekResult r = PeekMessage(in, &h, &p, 64 * 1024);
+  PeekResult r = PeekMessage(in, &h, &p, kMaxSaslMessage);
   if (r == PeekResult::kNeedMore) return;
   if (r == PeekResult::kBad || h.type != fe::kSaslResponse) {
     Fail(state::kProtocolViolation, "expected SASL response", out);

@@ -457,6 +457,22 @@ SELECT v FROM psql_t WHERE id = 1;
         self.assertEqual(cur.fetchone()[0], 1)
         c.close()
 
+    def test_cancel_reaches_a_session_on_any_worker(self):
+        # sluice runs 2 workers and the kernel hands each cancel connection to either: the
+        # cancel is posted to every worker and the session's own carries it out. 8 sessions,
+        # each cancelled: all 8 landing on their session's worker is a 1-in-256 chance.
+        for _ in range(8):
+            c = self.connect()
+            cur = c.cursor()
+            timer = threading.Timer(0.3, c.cancel)
+            timer.start()
+            t0 = time.time()
+            with self.assertRaises(psycopg2.errors.QueryCanceled):
+                cur.execute("SELECT pg_sleep(20)")
+            timer.join()
+            self.assertLess(time.time() - t0, 8)
+            c.close()
+
     def test_cancel_with_wrong_key_is_ignored(self):
         c = self.connect()
         c.autocommit = True

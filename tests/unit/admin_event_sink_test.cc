@@ -13,27 +13,14 @@
 
 #include "admin/admin_service.h"
 #include "admin/config_file.h"
+#include "tests/unit/admin_fixture.h"
 
 namespace sluice {
 namespace {
 
-constexpr const char* kBase = R"([admin]
-password = "pw"
-[[cluster]]
-name = "c"
-protocol = "mysql"
-listen = "127.0.0.1:6033"
-monitor_user = "m"
-  [[cluster.server]]
-  host = "127.0.0.1"
-  port = 3306
-  role = "primary"
-)";  // 11 lines: appended text starts on line 12
-
-std::string Error(const std::string& extra) {
-  Result<Runtime> r = ParseConfig(std::string(kBase) + extra, "t.toml");
-  return r.ok() ? "ok" : r.status().message();
-}
+// kBase: 11 lines, appended text starts on line 12.
+constexpr const char* kBase = testfix::kOneClusterConfig;
+constexpr auto Error = &testfix::ConfigErrorWith;
 
 Event Ev(std::string kind, std::string message) {
   return Event{1764589200123, std::move(kind), "app", "127.0.0.1:3306", std::move(message)};

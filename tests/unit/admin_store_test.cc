@@ -11,6 +11,7 @@
 #include "admin/metrics_exporter.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/resultset.h"
+#include "tests/unit/admin_fixture.h"
 
 namespace sluice {
 namespace {
@@ -36,7 +37,7 @@ password = "p"
 cluster = "app"
 )";
 
-class AdminStoreTest : public ::testing::Test {
+class AdminStoreTest : public testfix::AdminServiceTest {
  protected:
   void SetUp() override {
     dir_ =
@@ -45,38 +46,9 @@ class AdminStoreTest : public ::testing::Test {
     Open(dir_.string());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  void Open(const std::string& data_dir) {
-    auto cfg = ParseConfig(kConfig, "t.toml");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().message();
-    cfg->admin.data_dir = data_dir;
-    svc_.reset();
-    auto s = AdminService::Open(*cfg, &events_);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    svc_ = std::move(s).value();
-    auto rt = svc_->StartupRuntime();
-    ASSERT_TRUE(rt.ok()) << rt.status().message();
-    rt->version = 1;
-    holder_.Publish(std::make_shared<const Runtime>(*rt));
-    svc_->Attach(&holder_, &stats_);
-  }
-  AdminResult Ok(const std::string& sql) {
-    auto r = svc_->Execute(sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
-    return r.ok() ? *r : AdminResult{};
-  }
-  std::string Err(const std::string& sql) {
-    auto r = svc_->Execute(sql);
-    EXPECT_FALSE(r.ok()) << sql;
-    return r.ok() ? "" : r.status().message();
-  }
+  void Open(const std::string& data_dir) { OpenAdmin(kConfig, data_dir); }
 
   std::filesystem::path dir_;
-  EventLog events_;
-  RuntimeHolder holder_;
-  StatsMailbox mailbox_;
-  StatsCollector stats_{{&mailbox_}};
-  std::unique_ptr<AdminService> svc_;
 };
 
 TEST(AdminCommandTest, ParsesProxySqlSpellings) {

@@ -6,32 +6,15 @@
 
 #include <string>
 
+#include "tests/unit/admin_fixture.h"
+
 namespace sluice {
 namespace {
 
-// A valid config of 11 lines; tests append to it, so appended text starts on line 12.
-constexpr const char* kBase = R"([admin]
-password = "pw"
-[[cluster]]
-name = "c"
-protocol = "mysql"
-listen = "127.0.0.1:6033"
-monitor_user = "m"
-  [[cluster.server]]
-  host = "127.0.0.1"
-  port = 3306
-  role = "primary"
-)";
-
-// The error message for TEXT, or "ok" when it parses.
-std::string Error(const std::string& text) {
-  Result<Runtime> r = ParseConfig(text, "t.toml");
-  return r.ok() ? "ok" : r.status().message();
-}
-
-std::string WithBase(const std::string& extra) {
-  return std::string(kBase) + extra;
-}
+// kBase: a valid config of 11 lines; tests append to it, so appended text starts on line 12.
+constexpr const char* kBase = testfix::kOneClusterConfig;
+constexpr auto Error = &testfix::ConfigError;
+constexpr auto WithBase = [](const std::string& extra) { return std::string(kBase) + extra; };
 
 std::string RepoRoot() {
   std::string here = __FILE__;  // <root>/tests/unit/config_file_test.cc

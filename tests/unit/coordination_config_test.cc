@@ -5,28 +5,14 @@
 #include <string>
 
 #include "admin/config_file.h"
+#include "tests/unit/admin_fixture.h"
 
 namespace sluice {
 namespace {
 
-// A valid config of 11 lines; appended text starts on line 12.
-constexpr const char* kBase = R"([admin]
-password = "pw"
-[[cluster]]
-name = "c"
-protocol = "mysql"
-listen = "127.0.0.1:6033"
-monitor_user = "m"
-  [[cluster.server]]
-  host = "127.0.0.1"
-  port = 3306
-  role = "primary"
-)";
-
-std::string Error(const std::string& extra) {
-  Result<Runtime> r = ParseConfig(std::string(kBase) + extra, "t.toml");
-  return r.ok() ? "ok" : r.status().message();
-}
+// kBase: a valid config of 11 lines; appended text starts on line 12.
+constexpr const char* kBase = testfix::kOneClusterConfig;
+constexpr auto Error = &testfix::ConfigErrorWith;
 
 TEST(CoordinationConfig, AbsentMeansOneInstance) {
   auto r = ParseConfig(kBase, "t.toml");

@@ -13,6 +13,7 @@
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
 #include "admin/metrics_exporter.h"
+#include "tests/unit/admin_fixture.h"
 
 namespace sluice {
 namespace {
@@ -83,16 +84,8 @@ class MirrorAdminTest : public ::testing::Test {
     }
     ASSERT_TRUE(mailbox_.Offer(p));
   }
-  AdminResult Ok(const std::string& sql) {
-    auto r = cp_->service()->Execute(sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
-    return r.ok() ? *r : AdminResult{};
-  }
-  std::string Err(const std::string& sql) {
-    auto r = cp_->service()->Execute(sql);
-    EXPECT_FALSE(r.ok()) << sql;
-    return r.ok() ? "" : r.status().message();
-  }
+  AdminResult Ok(const std::string& sql) { return testfix::ExpectOk(cp_->service(), sql); }
+  std::string Err(const std::string& sql) { return testfix::ExpectErr(cp_->service(), sql); }
 
   mirror::PartialMailbox mailbox_;
   std::unique_ptr<ControlPlane> cp_;

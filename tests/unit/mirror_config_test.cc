@@ -6,6 +6,7 @@
 #include "admin/admin_service.h"
 #include "admin/config_file.h"
 #include "proxy/shadow_session.h"
+#include "tests/unit/admin_fixture.h"
 
 namespace sluice {
 namespace {
@@ -43,8 +44,7 @@ shadow = "shadow"
 )";
 
 std::string Error(const std::string& extra) {
-  Result<Runtime> r = ParseConfig(std::string(kBase) + extra, "t.toml");
-  return r.ok() ? "ok" : r.status().message();
+  return testfix::ConfigError(std::string(kBase) + extra);
 }
 
 TEST(MirrorConfigTest, ParsesWithDefaultsAndAShadowWithoutListen) {
@@ -106,40 +106,9 @@ TEST(MirrorConfigTest, SamplingFollowsTheSwitchAndTheExposure) {
   EXPECT_EQ(ShadowServer(*r->FindCluster("shadow"), MirrorMode::kAll), 0);
 }
 
-class MirrorAdminSwitchTest : public ::testing::Test {
+class MirrorAdminSwitchTest : public testfix::AdminServiceTest {
  protected:
-  void SetUp() override {
-    auto cfg = ParseConfig(kBase, "t.toml");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().message();
-    auto s = AdminService::Open(*cfg, &events_);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    svc_ = std::move(s).value();
-    auto rt = svc_->StartupRuntime();
-    ASSERT_TRUE(rt.ok()) << rt.status().message();
-    rt->version = 1;
-    holder_.Publish(std::make_shared<const Runtime>(*rt));
-    svc_->Attach(&holder_, &stats_);
-  }
-  AdminResult Ok(const std::string& sql) {
-    auto r = svc_->Execute(sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().message();
-    return r.ok() ? *r : AdminResult{};
-  }
-  std::string Err(const std::string& sql) {
-    auto r = svc_->Execute(sql);
-    EXPECT_FALSE(r.ok()) << sql;
-    return r.ok() ? "" : r.status().message();
-  }
-  bool EventLogged(const std::string& kind) {
-    for (const Event& e : events_.Snapshot())
-      if (e.kind == kind) return true;
-    return false;
-  }
-  EventLog events_;
-  RuntimeHolder holder_;
-  StatsMailbox mailbox_;
-  StatsCollector stats_{{&mailbox_}};
-  std::unique_ptr<AdminService> svc_;
+  void SetUp() override { OpenAdmin(kBase); }
 };
 
 TEST_F(MirrorAdminSwitchTest, TheTableLoadsToRuntimeAndStartStopSwitchTheSnapshot) {

@@ -12,7 +12,6 @@
 #include "common/clock.h"
 #include "proxy/mysql/backend.h"
 #include "proxy/net_address.h"
-#include "proxy/pgsql/cancel.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 #include "routing/runtime.h"
@@ -97,20 +96,6 @@ TEST(PeerAddress, ReportsAnIpv6Client) {
   close(a);
   close(c);
   close(l);
-}
-
-TEST(CancelSlot, KeepsAnIpv6Backend) {
-  pgproxy::CancelSlot slot;
-  slot.Set(pgproxy::BackendKey{"fd00::7", 5432, 42, 99});
-  auto k = slot.Get();
-  ASSERT_TRUE(k.has_value());
-  EXPECT_EQ(k->host, "fd00::7");
-  EXPECT_EQ(k->port, 5432);
-  EXPECT_EQ(k->pid, 42);
-  slot.Set(pgproxy::BackendKey{"10.0.0.1", 5433, 1, 2});
-  EXPECT_EQ(slot.Get()->host, "10.0.0.1");
-  slot.Clear();
-  EXPECT_FALSE(slot.Get().has_value());
 }
 
 class Owner : public mysqlproxy::MysqlBackend::Owner {

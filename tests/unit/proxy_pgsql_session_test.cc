@@ -428,6 +428,23 @@ TEST_F(PgSessionTest, LoginTimeoutClosesAStalledStartup) {
   EXPECT_EQ(h_.dialed(), 0u);
 }
 
+// A SASL message declared larger than the pre-auth read-ahead can never arrive whole: it
+// is refused at once with 08P01 (it used to wait for the login timeout).
+TEST_F(PgSessionTest, OversizedSaslResponseIsRefusedAtOnce) {
+  Connect();
+  auto sasl = ClientUntil('R');
+  ASSERT_EQ(sasl.size(), 1u);
+  std::string out = "p";
+  uint32_t len = 32u << 10;  // above kPreAuthReadBytes, below the old 64 KiB bound
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((len >> shift) & 0xff));
+  out += std::string(1000, 'x');  // only the start of it
+  h_.client().Write(out);
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_EQ(h_.stats().client_login_timeouts, 0u);
+}
+
 // Unauthenticated connections do not count in max_client_connections; logged-in ones do, and
 // the one over the limit gets PostgreSQL's 53300.
 TEST_F(PgSessionTest, UnauthenticatedConnectionsDoNotTakeClientSlots) {

@@ -3,6 +3,8 @@
 // and the cancel registry with equal pids from different servers.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "protocol/pgsql/options.h"
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/settings.h"
@@ -167,26 +169,38 @@ TEST(PgSettings, PipelinedSegmentsAreAnsweredInOrder) {
   ASSERT_NE(s.want().Get("work_mem"), nullptr);
 }
 
-TEST(CancelRegistry, EqualServerPidsAreToldApartBySecret) {
+TEST(CancelKeys, EqualServerPidsAreToldApartBySecret) {
+  CancelKeys keys;
+  auto* a = reinterpret_cast<PgSession*>(0x1000);
+  auto* b = reinterpret_cast<PgSession*>(0x2000);
   int32_t p1 = 0, p2 = 0;
   uint32_t s1 = 0, s2 = 0;
-  auto a = RegisterClient(4242, &p1, &s1);
-  auto b = RegisterClient(4242, &p2, &s2);
+  keys.Register(a, 4242, &p1, &s1);  // session mode: two servers with the same pid
+  keys.Register(b, 4242, &p2, &s2);
   EXPECT_EQ(p1, 4242);
   EXPECT_EQ(p2, 4242);
   EXPECT_NE(s1, s2);
-  a->Set(BackendKey{"127.0.0.1", 5432, 4242, 1});
-  b->Set(BackendKey{"127.0.0.2", 5433, 4242, 2});
-  auto ta = FindCancelTarget(4242, s1);
-  auto tb = FindCancelTarget(4242, s2);
-  ASSERT_TRUE(ta && tb);
-  EXPECT_EQ(ta->port, 5432);
-  EXPECT_EQ(tb->port, 5433);
-  EXPECT_FALSE(FindCancelTarget(4242, s1 ^ s2 ^ 1u));
-  UnregisterClient(p1, s1);
-  EXPECT_FALSE(FindCancelTarget(4242, s1));
-  EXPECT_TRUE(FindCancelTarget(4242, s2));
-  UnregisterClient(p2, s2);
+  EXPECT_EQ(keys.Find(4242, s1), a);
+  EXPECT_EQ(keys.Find(4242, s2), b);
+  EXPECT_EQ(keys.Find(4242, s1 ^ s2 ^ 1u), nullptr);  // a wrong secret finds nobody
+  keys.Unregister(p1, s1);
+  EXPECT_EQ(keys.Find(4242, s1), nullptr);
+  EXPECT_EQ(keys.Find(4242, s2), b);
+  keys.Unregister(p2, s2);
+  EXPECT_EQ(keys.size(), 0u);
+}
+
+TEST(CancelKeys, TransactionModePidsAreDistinct) {
+  CancelKeys keys;
+  std::set<int32_t> pids;
+  for (int i = 0; i < 2000; ++i) {
+    int32_t pid = 0;
+    uint32_t secret = 0;
+    keys.Register(reinterpret_cast<PgSession*>(0x1000 + i), 0, &pid, &secret);
+    EXPECT_GT(pid, 0);
+    pids.insert(pid);
+  }
+  EXPECT_EQ(pids.size(), 2000u);
 }
 
 }  // namespace
