@@ -137,9 +137,11 @@ void ClusterMonitor::Loop() {
   log::SetThreadName("health-" + name_);
   const auto& requested = owner_->hooks_.take_check_request;
   std::unique_lock<std::mutex> lock(wake_mu_);
+  bool early = false;  // this round ran early, on a worker's word
   while (!stop_) {
     lock.unlock();
     int64_t started = MonotonicMs();
+    if (requested) requested(name_);  // this round checks every server anyway
     RunRound();
     Cluster c = Composed();
     int interval = c.monitor_interval_ms > 0 ? c.monitor_interval_ms : 1000;
@@ -147,18 +149,22 @@ void ClusterMonitor::Loop() {
     lock.lock();
     // Until the interval is over, or earlier when a worker reports a failed connection: the
     // primary's first failed check (and the write hold it starts) then comes at once, not up
-    // to an interval after the kill.
+    // to an interval after the kill. One early round per interval: the failover window is
+    // still judged on the monitor's own schedule, not on rounds the workers' failures bring.
+    bool poll = requested && !early;
+    early = false;
     while (!stop_) {
       int64_t now = MonotonicMs();
       if (now >= next) break;
-      int64_t wait = requested ? std::min<int64_t>(next - now, kSuspectPollMs) : next - now;
+      int64_t wait = poll ? std::min<int64_t>(next - now, kSuspectPollMs) : next - now;
       wake_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_; });
-      if (stop_ || !requested) continue;
+      if (stop_ || !poll) continue;
       lock.unlock();
       bool asked = MonotonicMs() - started >= kMinRoundGapMs && requested(name_);
       lock.lock();
       if (asked) {
         log::Debug("cluster {}: a worker saw a connection fail; checking now", name_);
+        early = true;
         break;
       }
     }

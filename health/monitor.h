@@ -65,9 +65,10 @@ struct MonitorHooks {
   std::function<std::string(const std::string& cluster)> intended_target;
   // The data plane's word that a connection to a server of CLUSTER just failed (a refused
   // connect, a reset before any byte was sent): true once per word, and the monitor runs its
-  // next round now rather than at the end of monitor_interval_ms (at most one early round
-  // per kMinRoundGapMs). Asked every kSuspectPollMs from the monitor's thread; the workers'
-  // side is one relaxed atomic store (proxy/shared.h, ClusterCounters). Null: never.
+  // next round now rather than at the end of monitor_interval_ms (one early round per
+  // interval, at least kMinRoundGapMs after the last one's start). Asked every kSuspectPollMs from
+  // the monitor's thread; the workers' side is one relaxed atomic store (proxy/shared.h,
+  // ClusterCounters). Null: never.
   std::function<bool(const std::string& cluster)> take_check_request;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
