@@ -11,15 +11,7 @@ namespace {
 constexpr const char* kPrimary = "10.0.0.1";
 constexpr const char* kReplica = "10.0.0.2";
 
-// The monitor's promotion of the replica, as a snapshot shows it.
-void Promote(Runtime* rt) {
-  auto& s = rt->clusters[0].servers;
-  s[0].role = ServerRole::kReplica;
-  s[0].hostgroup = 1;
-  s[0].state = ServerState::kShunned;
-  s[1].role = ServerRole::kPrimary;
-  s[1].hostgroup = 0;
-}
+using sluice::testing::PromoteReplica;
 
 class ConnectHoldTest : public MysqlSessionTest {
  protected:
@@ -57,7 +49,7 @@ TEST_F(ConnectHoldTest, AWriteThePrimaryRefusesIsHeldAndRunsOnTheNewPrimary) {
   // Held: connects are tried again (a doubling wait), the client hears nothing.
   ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() >= 3; }, 1500));
   EXPECT_EQ(evbuffer_get_length(h_.client().in()), 0u);
-  h_.Publish(Promote);
+  h_.Publish(PromoteReplica);
   ASSERT_TRUE(h_.RunUntil([&] { return h_.LastDialedTo(kReplica) >= 0; }));
   size_t i = static_cast<size_t>(h_.LastDialedTo(kReplica));
   ServerLogin(i);
@@ -94,7 +86,7 @@ TEST_F(ConnectHoldTest, TheMonitorsPauseTakesOverTheHold) {
   h_.RunUntil([&] { return MonotonicMs() > until; }, 2000);
   EXPECT_EQ(evbuffer_get_length(h_.client().in()), 0u);
   h_.Publish([](Runtime* rt) {
-    Promote(rt);
+    PromoteReplica(rt);
     rt->clusters[0].writes_paused = false;
   });
   ASSERT_TRUE(h_.RunUntil([&] { return h_.LastDialedTo(kReplica) >= 0; }));

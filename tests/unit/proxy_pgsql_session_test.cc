@@ -512,14 +512,7 @@ TEST_F(PgSessionTest, IdleInTransactionTimeoutIsFatal25P03) {
 
 // ---- issue #11: the dying primary refuses, a replica refuses ---------------------------
 
-void PromoteReplica(Runtime* rt) {
-  auto& s = rt->clusters[0].servers;
-  s[0].role = ServerRole::kReplica;
-  s[0].hostgroup = 1;
-  s[0].state = ServerState::kShunned;
-  s[1].role = ServerRole::kPrimary;
-  s[1].hostgroup = 0;
-}
+using sluice::testing::PromoteReplica;
 
 // Before: 08006 after three refused connects. Now the batch waits for the new primary and
 // runs there once; the monitor is asked to check at once.

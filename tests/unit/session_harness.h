@@ -60,6 +60,17 @@ class PairDialer final : public Dialer {
   std::set<std::string> refuse_ips;  // these addresses refuse the connect (ECONNREFUSED)
 };
 
+// The monitor's promotion of the harness's replica (server 1) after its primary (server 0)
+// died, as a snapshot shows it.
+inline void PromoteReplica(Runtime* rt) {
+  auto& s = rt->clusters[0].servers;
+  s[0].role = ServerRole::kReplica;
+  s[0].hostgroup = 1;
+  s[0].state = ServerState::kShunned;
+  s[1].role = ServerRole::kPrimary;
+  s[1].hostgroup = 0;
+}
+
 class Harness {
  public:
   explicit Harness(Protocol protocol) {
