@@ -530,6 +530,8 @@ Status AdminService::RefreshStats(const std::string& table) {
         {"pool_waits", static_cast<int64_t>(d.pool_waits)},
         {"pool_wait_timeouts", static_cast<int64_t>(d.pool_wait_timeouts)},
         {"retries", static_cast<int64_t>(d.retries)},
+        {"connect_holds", static_cast<int64_t>(d.connect_holds)},
+        {"connect_hold_timeouts", static_cast<int64_t>(d.connect_hold_timeouts)},
         {"runtime_version", rt ? static_cast<int64_t>(rt->version) : 0},
     };
     for (const auto& [name, v] : rows) SLUICE_RETURN_IF_ERROR(Insert(&db_, table, {name, I(v)}));

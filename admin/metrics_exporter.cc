@@ -199,6 +199,13 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
       Family("sluice_retries_total", "Statements moved to another server before any byte was sent.",
              MetricType::Counter);
   AddValue(&retries, {}, static_cast<double>(d.retries));
+  auto connect_holds = Family("sluice_connect_holds_total",
+                              "Statements bound for the primary held after a connect to it failed, "
+                              "by outcome (held: every hold; timed_out: failed at the bound).",
+                              MetricType::Counter);
+  AddValue(&connect_holds, {{"outcome", "held"}}, static_cast<double>(d.connect_holds));
+  AddValue(&connect_holds, {{"outcome", "timed_out"}},
+           static_cast<double>(d.connect_hold_timeouts));
   auto protocol_errors = Family("sluice_protocol_errors_total",
                                 "Malformed client input, by client protocol.", MetricType::Counter);
   AddValue(&protocol_errors, {{"protocol", "mysql"}}, static_cast<double>(d.protocol_errors_mysql));
@@ -275,13 +282,16 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&by_position, l, static_cast<double>(st.reads_by_position));
   }
 
-  return {clients,         accepted,       refused,      used,        free,          queries,
-          errors,          connect_errors, state,        role,        hostgroup,     lag,
-          hg_latency,      cmd_latency,    failovers,    pool_waits,  pool_timeouts, retries,
-          protocol_errors, version,        switchovers,  adoptions,   split_brain,   fences,
-          fo_refused,      timeouts,       evictions,    pins,        reads_replica, reads_kept,
-          waits,           wait_timeouts,  wait_seconds, by_position, waiting,       max_wait,
-          wait_time,       user_clients,   user_queries, user_errors};
+  std::vector<MetricFamily> out = {
+      clients,         accepted,       refused,      used,        free,          queries,
+      errors,          connect_errors, state,        role,        hostgroup,     lag,
+      hg_latency,      cmd_latency,    failovers,    pool_waits,  pool_timeouts, retries,
+      protocol_errors, version,        switchovers,  adoptions,   split_brain,   fences,
+      fo_refused,      timeouts,       evictions,    pins,        reads_replica, reads_kept,
+      waits,           wait_timeouts,  wait_seconds, by_position, waiting,       max_wait,
+      wait_time,       user_clients,   user_queries, user_errors};
+  out.push_back(std::move(connect_holds));
+  return out;
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

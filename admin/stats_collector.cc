@@ -40,6 +40,8 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
   total->pool_waits += w.pool_waits;
   total->pool_wait_timeouts += w.pool_wait_timeouts;
   total->retries += w.retries;
+  total->connect_holds += w.connect_holds;
+  total->connect_hold_timeouts += w.connect_hold_timeouts;
   for (const auto& [k, v] : w.session_pins) total->session_pins[k] += v;
   total->client_connections += w.client_connections;
 }
@@ -111,6 +113,7 @@ StatsDelta StatsCollector::TakeSinceReset(Section section) {
         int64_t clients = w.client_connections;
         w.client_connections_accepted = w.client_connections_refused = 0;
         w.protocol_errors = w.pool_waits = w.pool_wait_timeouts = w.retries = 0;
+        w.connect_holds = w.connect_hold_timeouts = 0;
         w.protocol_errors_mysql = w.protocol_errors_postgresql = 0;
         w.client_login_timeouts = w.preauth_evictions = 0;
         w.query_timeouts = w.idle_transaction_timeouts = 0;

@@ -81,6 +81,8 @@ void StatsDelta::Merge(StatsDelta&& o) {
   pool_waits += o.pool_waits;
   pool_wait_timeouts += o.pool_wait_timeouts;
   retries += o.retries;
+  connect_holds += o.connect_holds;
+  connect_hold_timeouts += o.connect_hold_timeouts;
   rejected_statements += o.rejected_statements;
   for (auto& [k, v] : o.session_pins) session_pins[k] += v;
   for (auto& r : o.rejected) {
@@ -181,9 +183,10 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
 bool StatsDelta::empty() const {
   return servers.empty() && digests.empty() && commands.empty() && users.empty() &&
          client_connections_accepted == 0 && client_connections_refused == 0 &&
-         protocol_errors == 0 && pool_waits == 0 && retries == 0 && rejected_statements == 0 &&
-         client_login_timeouts == 0 && preauth_evictions == 0 && query_timeouts == 0 &&
-         idle_transaction_timeouts == 0 && session_pins.empty() && consistency.empty();
+         protocol_errors == 0 && pool_waits == 0 && retries == 0 && connect_holds == 0 &&
+         connect_hold_timeouts == 0 && rejected_statements == 0 && client_login_timeouts == 0 &&
+         preauth_evictions == 0 && query_timeouts == 0 && idle_transaction_timeouts == 0 &&
+         session_pins.empty() && consistency.empty();
 }
 
 }  // namespace sluice

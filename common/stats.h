@@ -135,7 +135,12 @@ struct StatsDelta {
   uint64_t idle_transaction_timeouts = 0;   // closed by idle_in_transaction_timeout_ms
   uint64_t pool_waits = 0;                  // statements that waited for a backend slot
   uint64_t pool_wait_timeouts = 0;
-  uint64_t retries = 0;            // statements moved to another server before any byte
+  uint64_t retries = 0;  // statements moved to another server before any byte
+  // Statements bound for the primary held after a connect to it failed (refused, timed out,
+  // reset before any byte of the statement), before the monitor's verdict; and those of
+  // them that failed when the hold's bound passed (proxy/backend_lease.h).
+  uint64_t connect_holds = 0;
+  uint64_t connect_hold_timeouts = 0;
   int64_t client_connections = 0;  // gauge
   uint64_t rejected_statements = 0;
   // Sessions pinned to their backend connection in transaction pooling, by

@@ -20,6 +20,11 @@ namespace {
 
 // How often a server's host name is looked up again.
 constexpr int64_t kResolveEveryMs = 30'000;
+// How often the monitor asks whether a worker saw a connection fail
+// (MonitorHooks::take_check_request), and how soon after a round's start a round it asks
+// for may run.
+constexpr int64_t kSuspectPollMs = 25;
+constexpr int64_t kMinRoundGapMs = 200;
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -132,26 +137,52 @@ void ClusterMonitor::RunRound() {
 
 void ClusterMonitor::Loop() {
   log::SetThreadName("health-" + name_);
+  const auto& requested = owner_->hooks_.take_check_request;
   std::unique_lock<std::mutex> lock(wake_mu_);
+  bool early = false;  // this round ran early, on a worker's word
   while (!stop_) {
     lock.unlock();
+    int64_t started = MonotonicMs();
+    if (requested) requested(name_);  // this round checks every server anyway
     RunRound();
     Cluster c = Composed();
     int interval = c.monitor_interval_ms > 0 ? c.monitor_interval_ms : 1000;
+    int64_t next = started + interval;
     // Between rounds, for causal reads, only the positions (one short query per server).
-    int poll = c.consistency != Consistency::kEventual ? c.monitor_position_interval_ms : 0;
-    auto next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(interval);
+    int positions = c.consistency != Consistency::kEventual ? c.monitor_position_interval_ms : 0;
+    int64_t next_positions = positions > 0 ? MonotonicMs() + positions : next;
     lock.lock();
+    // Until the interval is over, or earlier when a worker reports a failed connection: the
+    // primary's first failed check (and the write hold it starts) then comes at once, not up
+    // to an interval after the kill. One early round per interval: the failover window is
+    // still judged on the monitor's own schedule, not on rounds the workers' failures bring.
+    bool poll = requested && !early;
+    early = false;
     while (!stop_) {
-      auto now = std::chrono::steady_clock::now();
-      if (now >= next_round) break;
-      auto until =
-          poll > 0 ? std::min(next_round, now + std::chrono::milliseconds(poll)) : next_round;
-      if (wake_.wait_until(lock, until, [this] { return stop_; })) break;
-      if (poll <= 0 || std::chrono::steady_clock::now() >= next_round) continue;
+      int64_t now = MonotonicMs();
+      if (now >= next) break;
+      int64_t until = std::min(next, next_positions);
+      if (poll) until = std::min(until, now + kSuspectPollMs);
+      if (wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(until - now, 0)),
+                         [this] { return stop_; }))
+        break;
+      now = MonotonicMs();
+      if (now >= next) break;
+      if (positions > 0 && now >= next_positions) {
+        lock.unlock();
+        PollPositions();
+        lock.lock();
+        next_positions = MonotonicMs() + positions;
+      }
+      if (!poll) continue;
       lock.unlock();
-      PollPositions();
+      bool asked = MonotonicMs() - started >= kMinRoundGapMs && requested(name_);
       lock.lock();
+      if (asked) {
+        log::Debug("cluster {}: a worker saw a connection fail; checking now", name_);
+        early = true;
+        break;
+      }
     }
   }
 }

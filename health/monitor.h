@@ -74,6 +74,13 @@ struct MonitorHooks {
   // promoted) or rolls it back (the old primary unfenced), and releases the writes it held.
   // Null: none.
   std::function<std::optional<OrchestrationStep>(const std::string& cluster)> unfinished_switchover;
+  // The data plane's word that a connection to a server of CLUSTER just failed (a refused
+  // connect, a reset before any byte was sent): true once per word, and the monitor runs its
+  // next round now rather than at the end of monitor_interval_ms (one early round per
+  // interval, at least kMinRoundGapMs after the last one's start). Asked every kSuspectPollMs from
+  // the monitor's thread; the workers' side is one relaxed atomic store (proxy/shared.h,
+  // ClusterCounters). Null: never.
+  std::function<bool(const std::string& cluster)> take_check_request;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
   // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.

@@ -61,6 +61,9 @@ class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
   const std::string& server() const { return key().server; }
   // The numeric address connected to (what a PostgreSQL cancel request goes to).
   const std::string& ip() const { return socket_.ip(); }
+  // The connection failed as a connection (refused, timed out, reset or closed by the
+  // server), not by the server's answer (a refused login): the server may be down.
+  bool transport_failed() const { return socket_.failed(); }
   evbuffer* input() const { return socket_.input(); }
   evbuffer* output() const { return socket_.output(); }
   // Sends the output now (proxy/socket_io.h).

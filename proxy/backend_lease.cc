@@ -17,18 +17,32 @@ std::string RefusalMessage(LeaseRefusal why, const std::string& server) {
              : fmt::format("sluice: too many sessions waiting for a connection to {}", server);
 }
 
+int64_t ConnectHoldMs(const Cluster& c) {
+  if (c.write_hold_timeout_ms <= 0) return 0;
+  return int64_t{c.failover_window_ms} + c.monitor_interval_ms + kConnectHoldMarginMs;
+}
+
 RouteResult BackendLease::Route(const RouteRequest& req) {
   const RuntimePtr& rt = worker_->runtime().Current();
   const Cluster& cluster = rt->clusters[cluster_index_];
   RouteResult route = worker_->router().Route(*rt, cluster_index_, req);
   if (route.hold) {
     // A failover or switchover is moving the primary: wait (bounded) for the snapshot that
-    // ends it; the worker asks the session to RetryHeld().
-    if (hold_deadline_ms_ == 0) hold_deadline_ms_ = MonotonicMs() + cluster.write_hold_timeout_ms;
+    // ends it; the worker asks the session to RetryHeld(). A statement held since a refused
+    // connect keeps its start: its bound becomes write_hold_timeout_ms from then, if longer.
+    int64_t now = MonotonicMs();
+    if (hold_started_ms_ == 0) hold_started_ms_ = now;
+    int64_t bound = hold_started_ms_ + cluster.write_hold_timeout_ms;
+    if (hold_deadline_ms_ == 0 || (connect_hold_ && bound > hold_deadline_ms_))
+      hold_deadline_ms_ = bound;
+    connect_hold_ = false;
+    connect_failure_.clear();
     worker_->Hold(session_, hold_deadline_ms_);
     return route;
   }
-  hold_deadline_ms_ = 0;
+  // A statement held after a refused connect stays held until it gets a connection
+  // (EndHold) or its bound passes; otherwise the hold ends with the pause.
+  if (!connect_hold_) EndHold();
   if (route.kept_for_consistency || (route.read_on_replica && !route.causal_check)) {
     ConsistencyStats& cs = worker_->stats().consistency[cluster.name];
     cs.reads_kept_primary += route.kept_for_consistency;
@@ -118,6 +132,62 @@ void BackendLease::Finished() {
 
 void BackendLease::MarkFailed(const std::string& server) {
   worker_->router().MarkFailed(cluster_index_, server);
+  // The monitor checks now rather than at the end of its interval (health::MonitorHooks::
+  // take_check_request): one relaxed store, nothing waits.
+  worker_->shared()->cluster_counters[cluster_index_]->check_requested.store(
+      true, std::memory_order_relaxed);
+}
+
+void BackendLease::EndHold() {
+  hold_deadline_ms_ = 0;
+  hold_started_ms_ = 0;
+  connect_hold_ = false;
+  connect_retry_ms_ = 0;
+  connect_failure_.clear();
+}
+
+bool BackendLease::HoldAfterConnectFailure(const std::string& server, const std::string& why) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  const Cluster& c = rt->clusters[cluster_index_];
+  const Server* primary = nullptr;
+  for (const Server& s : c.servers)
+    if (s.role == ServerRole::kPrimary && s.hostgroup == c.writer_hostgroup && s.name() == server)
+      primary = &s;
+  int64_t bound = ConnectHoldMs(c);
+  if (!primary || bound <= 0) return false;
+  int64_t now = MonotonicMs();
+  if (!holding()) {
+    hold_started_ms_ = now;
+    hold_deadline_ms_ = now + bound;
+    connect_hold_ = true;
+    connect_retry_ms_ = kConnectRetryFirstMs;
+    worker_->stats().connect_holds++;
+  }
+  connect_failure_ = fmt::format("{}: {}", server, why);
+  if (now >= hold_deadline_ms_) {
+    if (connect_hold_) worker_->stats().connect_hold_timeouts++;
+    EndHold();
+    return false;
+  }
+  if (connect_retry_ms_ == 0) connect_retry_ms_ = kConnectRetryFirstMs;
+  int64_t retry_at = std::min(hold_deadline_ms_, now + connect_retry_ms_);
+  connect_retry_ms_ = std::min(connect_retry_ms_ * 2, kConnectRetryMaxMs);
+  worker_->Hold(session_, hold_deadline_ms_, retry_at);
+  return true;
+}
+
+std::string BackendLease::HoldTimedOut() {
+  std::string msg =
+      connect_failure_.empty()
+          ? std::string(
+                "sluice: timed out waiting for the cluster's new primary (failover or switchover)")
+          : fmt::format(
+                "sluice: timed out waiting for the cluster's new primary: the primary refused "
+                "the connection ({}) and no new primary came within {} ms",
+                connect_failure_, MonotonicMs() - hold_started_ms_);
+  if (connect_hold_) worker_->stats().connect_hold_timeouts++;
+  EndHold();
+  return msg;
 }
 
 void BackendLease::Release(const std::string& server) {

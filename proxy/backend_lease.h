@@ -19,6 +19,21 @@ class Worker;
 // Routes and backend attempts a statement gets before it fails (retries before any byte).
 inline constexpr int kMaxBackendAttempts = 3;
 inline constexpr int kPoolWaitTimeoutMs = 10000;
+// A statement held because the primary refused a connection tries again after this long,
+// doubling up to the max, until its bound (ConnectHoldMs) or a new snapshot.
+inline constexpr int64_t kConnectRetryFirstMs = 100;
+inline constexpr int64_t kConnectRetryMaxMs = 800;
+// The margin above failover_window_ms + monitor_interval_ms in ConnectHoldMs: time for the
+// promotion to be carried out and published.
+inline constexpr int64_t kConnectHoldMarginMs = 1000;
+
+struct Cluster;
+// How long a statement is held after the primary refused a connection, when the monitor
+// has not paused writes yet: the monitor (asked at once) fails its check, judges the
+// primary over failover_window_ms, and promotes; once writes are paused the statement's
+// bound is write_hold_timeout_ms from the first hold, if that is longer. 0: no hold
+// (write_hold_timeout_ms = 0 turns every hold off).
+int64_t ConnectHoldMs(const Cluster& c);
 
 enum class LeaseRefusal {
   kTimedOut,   // waited kPoolWaitTimeoutMs for a connection or a slot
@@ -51,7 +66,19 @@ class BackendLease {
   // statement) and asked to RetryHeld(); a rejection is recorded in the statistics.
   RouteResult Route(const RouteRequest& req);
   bool holding() const { return hold_deadline_ms_ != 0; }
-  void EndHold() { hold_deadline_ms_ = 0; }
+  // The statement got a connection, or failed: its hold (if any) is over.
+  void EndHold();
+
+  // A connection to SERVER failed as a connection (refused, timed out, reset; WHY) before
+  // any byte of the statement was sent, and SERVER is the cluster's primary: the monitor is
+  // asked to check now, and the statement is held as a failover holds it (the worker asks
+  // the session to RetryHeld: on every new snapshot, and after a doubling wait to connect
+  // again), for at most ConnectHoldMs from its first failure. False: SERVER is not the
+  // primary, holds are off, or the bound passed (counted): the session fails the statement.
+  bool HoldAfterConnectFailure(const std::string& server, const std::string& why);
+  // The hold's deadline passed (RetryHeld(true)): the message the client gets, counted
+  // when the hold followed a refused connect. Ends the hold.
+  std::string HoldTimedOut();
 
   // Asks for a connection to the cluster's server_index under key: idle one, new slot, or a
   // bounded wait; the answer comes through the callbacks (at once or later).
@@ -92,6 +119,11 @@ class BackendLease {
   int attempts_ = 0;
   uint64_t wait_ticket_ = 0;
   int64_t hold_deadline_ms_ = 0;
+  int64_t hold_started_ms_ = 0;
+  // The hold began with a refused connect to the primary (not yet the monitor's pause).
+  bool connect_hold_ = false;
+  int64_t connect_retry_ms_ = 0;
+  std::string connect_failure_;  // "server: why", for the error at the bound
 };
 
 }  // namespace sluice

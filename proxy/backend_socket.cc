@@ -145,6 +145,7 @@ void BackendSocket::OnEvent(bufferevent*, short what, void* arg) {
             BackendTlsError(bufferevent_openssl_get_ssl(s->bev_), err, why);
   }
   s->Disable();
+  s->failed_ = true;
   s->cb_->OnSocketFailed(why);
 }
 

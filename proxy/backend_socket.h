@@ -80,6 +80,9 @@ class BackendSocket {
   void ClearTimeouts();
   // The numeric address connected to ("" when the address could not be parsed).
   const std::string& ip() const { return ip_; }
+  // OnSocketFailed was reported: the connection itself failed (refused, timed out, reset,
+  // closed), as opposed to a protocol's refusal over a working connection.
+  bool failed() const { return failed_; }
 
  private:
   static void OnRead(bufferevent*, void* arg);
@@ -94,6 +97,7 @@ class BackendSocket {
   bool handshaking_ = false;  // its handshake has not finished
   std::string ip_;
   std::string pending_failure_;  // why, when the connect could not even start
+  bool failed_ = false;
 };
 
 }  // namespace sluice

@@ -136,6 +136,23 @@ sluice::health::MonitorHooks HealthHooks(sluice::ControlPlane* control) {
   return h;
 }
 
+// SHARED's clusters are fixed for the process (indexed like the runtime at START): the
+// monitor of a cluster takes the word its workers left (ClusterCounters::check_requested).
+sluice::health::MonitorHooks WithCheckRequests(sluice::health::MonitorHooks h,
+                                               const sluice::Runtime& start,
+                                               sluice::ProxyShared* shared) {
+  std::vector<std::string> names;
+  for (const sluice::Cluster& c : start.clusters) names.push_back(c.name);
+  h.take_check_request = [shared, names](const std::string& cluster) {
+    for (size_t i = 0; i < names.size() && i < shared->cluster_counters.size(); ++i)
+      if (names[i] == cluster)
+        return shared->cluster_counters[i]->check_requested.exchange(false,
+                                                                     std::memory_order_relaxed);
+    return false;
+  };
+  return h;
+}
+
 sluice::AdminService::HealthHooks AdminHealthHooks(sluice::health::Topology* topology,
                                                    sluice::health::HealthMonitor* monitor) {
   sluice::AdminService::HealthHooks h;
@@ -412,8 +429,9 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   // [coordination]: declared before the monitor, which asks it, so that it outlives it.
   auto fleet = MakeFleet(rt, &topology, control->get());
-  health::MonitorHooks monitor_hooks = HealthHooks(control->get());
   // The monitor publishes the servers' positions where the workers' causal reads look.
+  health::MonitorHooks monitor_hooks =
+      WithCheckRequests(HealthHooks(control->get()), rt, shared.get());
   monitor_hooks.position_board = [s = shared.get(), names = ClusterNames(rt)](
                                      const std::string& cluster) -> routing::PositionBoard* {
     for (size_t i = 0; i < names.size() && i < s->cluster_counters.size(); ++i)

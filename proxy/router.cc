@@ -91,23 +91,30 @@ RouteResult Router::Route(const Runtime& rt, size_t cluster_index, const RouteRe
   in.now_ms = MonotonicMs();
   in.last_write_ms =
       cluster.read_your_writes_ms > 0 && req.last_write_ms > 0 ? req.last_write_ms : -1;
-  // Servers this worker saw fail a moment ago count as busier than any other.
-  load_.assign(cs.outstanding.begin(), cs.outstanding.end());
-  // Usually there are none: then no server name is built per statement.
+  // Servers this worker saw fail a moment ago take the statement only when no other server
+  // can (routing::RouteInput::avoid). Usually there are none: then no server name is built
+  // per statement.
   for (auto it = cs.failed_until_ms.begin(); it != cs.failed_until_ms.end();) {
     if (it->second <= in.now_ms) {
       it = cs.failed_until_ms.erase(it);
       continue;
     }
-    for (size_t i = 0; i < cluster.servers.size(); ++i)
-      if (cluster.servers[i].name() == it->first) load_[i] = 1 << 24;
+    for (size_t i = 0; i < cluster.servers.size() && i < 64; ++i)
+      if (cluster.servers[i].name() == it->first) in.avoid |= uint64_t{1} << i;
     ++it;
   }
-  in.outstanding = load_;
+  in.outstanding = cs.outstanding;
   in.causal_needed = req.causal_needed;
   in.causal_known = req.causal_known;
   in.causal_failed = req.causal_failed;
   routing::RouteDecision d = routing::Route(cluster, in, &cs.rr_cursor);
+  if (cluster.writes_paused && d.hostgroup == cluster.writer_hostgroup && d.fell_back &&
+      in.avoid != 0) {
+    // The writer is held: a read that fell back to it tries a replica that failed instead.
+    in.avoid = 0;
+    routing::RouteDecision again = routing::Route(cluster, in, &cs.rr_cursor);
+    if (again.server >= 0 && again.hostgroup != cluster.writer_hostgroup) d = again;
+  }
   if (cluster.writes_paused && d.hostgroup == cluster.writer_hostgroup) {
     out.hold = true;
     return out;

@@ -89,8 +89,7 @@ class Router {
   uint64_t rules_version_ = ~uint64_t{0};
   std::shared_ptr<const routing::RuleSet> rules_;  // compiled once per snapshot version
   bool rules_need_digest_ = false;
-  std::string digest_;     // scratch, reused per statement
-  std::vector<int> load_;  // scratch, reused per statement
+  std::string digest_;  // scratch, reused per statement
 };
 
 }  // namespace sluice

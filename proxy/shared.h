@@ -24,6 +24,9 @@ struct ClusterCounters {
   routing::CausalBoard acknowledged;
   // The servers' positions as the cluster's monitor last read them (health/ writes it).
   routing::PositionBoard positions;
+  // A worker saw a connection to one of the cluster's servers fail: the monitor checks now
+  // (health::MonitorHooks::take_check_request takes it). Workers store, never wait.
+  std::atomic<bool> check_requested{false};
 };
 
 struct ProxyShared {

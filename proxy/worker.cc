@@ -265,8 +265,9 @@ double Worker::NextUniform() {
 void Worker::RetryHeld(bool snapshot_changed) {
   int64_t now = MonotonicMs();
   std::vector<std::pair<ClientSession*, bool>> due;
-  for (auto& [s, deadline] : held_)
-    if (snapshot_changed || deadline <= now) due.emplace_back(s, deadline <= now);
+  for (auto& [s, h] : held_)
+    if (snapshot_changed || h.deadline_ms <= now || (h.retry_at_ms && h.retry_at_ms <= now))
+      due.emplace_back(s, h.deadline_ms <= now);
   for (auto& [s, timed_out] : due) {
     held_.erase(s);
     if (sessions_.count(s)) s->RetryHeld(timed_out);

@@ -93,9 +93,12 @@ class Worker {
   // Sessions register themselves so that drain and shutdown can reach them.
   void AddSession(ClientSession* s);
   void RemoveSession(ClientSession* s);
-  // Sessions whose statement waits for the writer (writes paused); each is retried on the
-  // next snapshot and failed at its deadline.
-  void Hold(ClientSession* s, int64_t deadline_ms) { held_[s] = deadline_ms; }
+  // Sessions whose statement waits for the writer (writes paused, or the primary refused a
+  // connection); each is retried on the next snapshot, at retry_at_ms when set (a refused
+  // connect is tried again), and failed at its deadline. Driven by the housekeeping tick.
+  void Hold(ClientSession* s, int64_t deadline_ms, int64_t retry_at_ms = 0) {
+    held_[s] = HeldUntil{deadline_ms, retry_at_ms};
+  }
   void Unhold(ClientSession* s) { held_.erase(s); }
 
   // Thread-safe, lock-free (worker_inbox.h): runs R on this worker's thread soon.
@@ -155,7 +158,11 @@ class Worker {
   // user whose last session closed reports 0. UserSlots point at the values.
   StringMap<int64_t> user_sessions_;
   LogEvery accept_error_log_{10000};
-  std::unordered_map<ClientSession*, int64_t> held_;  // session -> hold deadline (ms)
+  struct HeldUntil {
+    int64_t deadline_ms = 0;
+    int64_t retry_at_ms = 0;  // 0: on a new snapshot only
+  };
+  std::unordered_map<ClientSession*, HeldUntil> held_;
   // Before pools_: the pooled MySQL connections unregister from it when the pools close.
   std::unique_ptr<mysqlproxy::MysqlWorkerState> mysql_state_;
   std::unique_ptr<pgproxy::CancelKeys> pg_cancel_keys_;

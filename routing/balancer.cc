@@ -32,15 +32,16 @@ bool ServerUsable(const Server& s, int hostgroup) {
 }
 
 int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
-               uint64_t* rr_cursor) {
+               uint64_t* rr_cursor, uint64_t avoid) {
   // A ramping server (a joining replica, ramp_permille < 1000) takes part in a pick with
   // probability ramp_permille/1000: least-outstanding alone would hand an idle newcomer
   // every statement whatever its weight. Servers past the 64th are never held back.
   uint64_t held = 0;
   bool others = false;
+  auto avoided = [avoid](size_t i) { return i < 64 && (avoid >> i) & 1; };
   for (size_t i = 0; i < c.servers.size(); ++i) {
     const Server& s = c.servers[i];
-    if (!ServerUsable(s, hostgroup)) continue;
+    if (!ServerUsable(s, hostgroup) || avoided(i)) continue;
     if (s.ramp_permille >= 1000 || i >= 64 ||
         static_cast<int>(NextRandom(rr_cursor) % 1000) < s.ramp_permille) {
       others = true;
@@ -50,7 +51,7 @@ int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding
   }
   if (!others) held = 0;  // only ramping servers left: they take it
   auto usable = [&](size_t i) {
-    return ServerUsable(c.servers[i], hostgroup) && !(i < 64 && (held >> i) & 1);
+    return ServerUsable(c.servers[i], hostgroup) && !avoided(i) && !(i < 64 && (held >> i) & 1);
   };
   // Pass 1: the least load and the total weight of the servers that share it.
   int best = -1;
@@ -88,7 +89,24 @@ int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding
   return best;  // unreachable: the tied weights add up to tied_weight
 }
 
+namespace {
+RouteDecision RouteAvoiding(const Cluster& c, const RouteInput& in, uint64_t avoid,
+                            uint64_t* rr_cursor);
+}  // namespace
+
 RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor) {
+  if (in.avoid != 0) {
+    // First without the servers that just failed (another replica, or the writer for a read
+    // when reader_fallback_to_writer); them only when nothing else can take it.
+    RouteDecision d = RouteAvoiding(c, in, in.avoid, rr_cursor);
+    if (d.server >= 0) return d;
+  }
+  return RouteAvoiding(c, in, 0, rr_cursor);
+}
+
+namespace {
+RouteDecision RouteAvoiding(const Cluster& c, const RouteInput& in, uint64_t avoid,
+                            uint64_t* rr_cursor) {
   RouteDecision d;
   if (in.in_transaction && in.transaction_server >= 0 &&
       static_cast<size_t>(in.transaction_server) < c.servers.size()) {
@@ -110,14 +128,14 @@ RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor)
     d.hostgroup = c.writer_hostgroup;
     d.kept_for_consistency = read && !recent_write;
   }
-  d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+  d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor, avoid);
   // A query rule may send a causal read to replicas too: it is checked there, or (position
   // unknown, check failed) it takes the writer after all.
   if (causal && d.server >= 0 && c.servers[d.server].role == ServerRole::kReplica) {
     if (causal_to_writer) {
       d.hostgroup = c.writer_hostgroup;
       d.kept_for_consistency = true;
-      d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+      d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor, avoid);
     } else {
       d.causal_check = true;
     }
@@ -126,10 +144,11 @@ RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor)
       c.reader_hostgroup != c.writer_hostgroup && c.reader_fallback_to_writer) {
     d.hostgroup = c.writer_hostgroup;
     d.fell_back = true;
-    d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor);
+    d.server = PickServer(c, d.hostgroup, in.outstanding, rr_cursor, avoid);
   }
   if (d.server < 0) d.error = "no usable server in the destination hostgroup";
   return d;
 }
+}  // namespace
 
 }  // namespace sluice::routing

@@ -19,8 +19,9 @@ bool ServerUsable(const Server& s, int hostgroup);
 // caller's generator state), so idle nodes of weights 3 and 1 take 3 of 4 picks and 1 of 4
 // on average, and no rotation can fall into step with a client's pattern. `outstanding` is
 // indexed like c.servers (a missing entry counts 0). Returns a server index or -1.
+// Servers whose bit is set in `avoid` (index < 64) are left out of the pick.
 int PickServer(const Cluster& c, int hostgroup, std::span<const int> outstanding,
-               uint64_t* rr_cursor);
+               uint64_t* rr_cursor, uint64_t avoid = 0);
 
 struct RouteInput {
   StatementKind kind = StatementKind::kWrite;
@@ -31,6 +32,10 @@ struct RouteInput {
   int64_t now_ms = 0;                  // any monotonic clock, same as last_write_ms
   int64_t last_write_ms = -1;          // when this session last wrote; -1: never
   std::span<const int> outstanding;    // per server index, from the worker
+  // Servers (bit i: servers[i], i < 64) the caller just saw fail a connection: a statement
+  // goes to any other server that can take it first (another replica, the writer through
+  // reader_fallback_to_writer), and to one of these only when nothing else can.
+  uint64_t avoid = 0;
   // Causal reads (Cluster::consistency): this read must see writes a replica may lack
   // (causal_needed); their position is known, so a replica can check it before the read
   // (causal_known); a replica's check for this statement failed already (causal_failed).
@@ -55,7 +60,7 @@ struct RouteDecision {
 // goes to the reader hostgroup unless the session wrote within read_your_writes_ms, or a
 // causal read's position is unknown or was not found on a replica (then the writer, kept
 // for consistency); everything else goes to the writer hostgroup. A causal read that lands
-// on a replica carries causal_check.
+// on a replica carries causal_check. Servers in `avoid` are the last resort.
 RouteDecision Route(const Cluster& c, const RouteInput& in, uint64_t* rr_cursor);
 
 }  // namespace sluice::routing

@@ -504,6 +504,7 @@ void MysqlSession::OnBackendReady(MysqlBackend* b) {
 }
 
 void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
+  lease_.EndHold();
   backend_ = b;
   b->SetOwner(this);
   b->ResumeRead();
@@ -541,6 +542,8 @@ void MysqlSession::ForgetPinnedState() {
 
 void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& message) {
   StopQueryClock();
+  lease_.EndHold();
+  worker_->Unhold(this);
   if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cmd_.internal_check)
     sh->Cut(mirror::CutReason::kOther,
             "the source's answer to a statement was lost: the shadow cannot know whether it ran");
@@ -590,12 +593,9 @@ void MysqlSession::Abort() {
 void MysqlSession::RetryHeld(bool timed_out) {
   if (phase_ != Phase::kAcquiring) return;
   if (timed_out) {
-    lease_.EndHold();
     // 1290, as a read-only server refuses a write (MaxScale's error_on_write too): what
     // failover-aware clients retry on (docs/operations.md, "Write holds").
-    FailCommand(mysql::ER_OPTION_PREVENTS_STATEMENT,
-                "sluice: timed out waiting for the cluster's new primary (failover or "
-                "switchover): writes held longer than write_hold_timeout_ms; not executed");
+    FailCommand(mysql::ER_OPTION_PREVENTS_STATEMENT, lease_.HoldTimedOut() + "; not executed");
     FlushWrites();
     return;
   }

@@ -161,6 +161,7 @@ class MysqlSession final : public SessionCore,
   void ForgetPinnedState();
   void FailCommand(const mysql::ErrorInfo& e, const std::string& message);
   void RetryOrFail(const Status& st);
+  bool HoldForPrimary(const std::string& server, const Status& st);
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
   void Close() override;

@@ -258,6 +258,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
     lease_.Finished();
     backend_ = nullptr;
   }
+  bool transport = b->transport_failed();
   b->SetOwner(nullptr);
   b->Destroy();
   lease_.Release(server);
@@ -269,7 +270,23 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
     return;
   }
   log::Warn("session of {}: {}", user_, st.message());
+  if (transport && HoldForPrimary(server, st)) return;
   RetryOrFail(st);
+}
+
+// The primary refused the connection (or reset it) before any byte of the command was sent,
+// and the monitor has not said so yet: the command waits for the new primary as in a
+// failover hold (BackendLease::HoldAfterConnectFailure) rather than failing at once. A
+// command that may have reached the server (sent), or whose session state lived on the
+// lost connection, is not held: RetryOrFail's rules apply to it.
+bool MysqlSession::HoldForPrimary(const std::string& server, const Status& st) {
+  bool sent = phase_ == Phase::kForwarding;
+  if (sent || cmd_.response_started || cmd_.internal_check || pins_.in_txn || pins_.pinned() ||
+      session_mode_)
+    return false;
+  if (!lease_.HoldAfterConnectFailure(server, st.message())) return false;
+  phase_ = Phase::kAcquiring;  // RetryHeld() routes it again
+  return true;
 }
 
 // Before any response byte reached the client, a statement that is not in a transaction

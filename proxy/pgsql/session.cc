@@ -298,7 +298,9 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   PrepareCausal(causal_failed_, &req);
   causal_failed_ = false;
   causal_check_ = false;
-  lease_.NewStatement();
+  // A batch routed again after its server failed keeps its retry budget (kMaxBackendAttempts).
+  if (!rerouting_) lease_.NewStatement();
+  rerouting_ = false;
   RouteResult route = lease_.Route(req);
   if (route.hold) {
     phase_ = Phase::kAcquiring;  // RetryHeld routes it again
@@ -360,6 +362,7 @@ void PgSession::OnBackendReady(PgBackend* b) {
 }
 
 void PgSession::OnBackendAcquired(PgBackend* b) {
+  lease_.EndHold();
   backend_ = b;
   if (connecting_ == b) connecting_ = nullptr;
   b->SetOwner(this);
@@ -417,7 +420,16 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
   switch (type) {
     case fe::kQuery: {
       auto q = pgsql::DecodeQuery(p);
-      if (q.ok()) OnStatement(Classify(q->sql), q->sql, nullptr, true);
+      StatementInfo info = q.ok() ? Classify(q->sql) : StatementInfo{};
+      if (q.ok()) OnStatement(info, q->sql, nullptr, true);
+      // A read alone outside a transaction may run again elsewhere if its connection dies
+      // before any byte of its answer (session_forward.cc, OnBackendError): keep its bytes.
+      retry_query_.clear();
+      if (q.ok() && info.is_read && !info.multi_statement && outstanding_ == 0 && !mid_segment_ &&
+          transaction_mode_ && txn_status_ == pgsql::kTxIdle && !pinned_) {
+        retry_query_.resize(total);
+        evbuffer_copyout(in, retry_query_.data(), total);
+      }
       ++outstanding_;
       StartQueryClock();  // until its ReadyForQuery (query_timeout_ms)
       break;
@@ -508,9 +520,7 @@ void PgSession::RetryHeld(bool timed_out) {
   if ((phase_ != Phase::kAcquiring && phase_ != Phase::kLoginBackend) || backend_) return;
   if (phase_ == Phase::kLoginBackend) {
     if (timed_out) {
-      lease_.EndHold();
-      FailLogin("57P03",
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+      FailLogin("57P03", lease_.HoldTimedOut());
     } else {
       BeginLoginBackend();
     }
@@ -519,18 +529,17 @@ void PgSession::RetryHeld(bool timed_out) {
   }
   phase_ = Phase::kReady;
   if (timed_out) {
-    lease_.EndHold();
     // 25006 read_only_sql_transaction: as a standby refuses a write (docs/operations.md,
     // "Write holds"); a login that waited gets 57P03 above.
-    FailBatch("25006",
-              "sluice: timed out waiting for the cluster's new primary (failover or "
-              "switchover): writes held longer than write_hold_timeout_ms; not executed");
+    FailBatch("25006", lease_.HoldTimedOut() + "; not executed");
   }
   ProcessClientInput();
   FlushWrites();
 }
 
 void PgSession::FailBatch(std::string_view sqlstate, std::string_view message) {
+  lease_.EndHold();
+  worker_->Unhold(this);
   SendError("ERROR", sqlstate, message);
   phase_ = Phase::kSkipping;
 }

@@ -196,9 +196,13 @@ class PgSession final : public SessionCore,
   std::string routed_text_;
   StatementInfo routed_info_;
   bool pending_write_ = false;
-  bool pending_sequence_ = false;    // the segment may have moved a sequence (see hold_previous_)
-  size_t passthrough_left_ = 0;      // bytes of a streamed message still to move
-  bool response_started_ = false;    // bytes of the current response reached the client
+  bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
+  size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
+  bool response_started_ = false;  // bytes of the current response reached the client
+  // The Query message of a lone read outside a transaction, while it is outstanding: sent
+  // again elsewhere when its connection dies before any byte of its answer.
+  std::string retry_query_;
+  bool rerouting_ = false;           // the next StartBatch routes a batch again after a failure
   std::string backend_fatal_;        // the server's FATAL (ErrorResponse payload)
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent

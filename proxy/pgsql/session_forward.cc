@@ -266,6 +266,7 @@ void PgSession::OnReadyForQuery(char status) {
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
   response_started_ = false;
+  retry_query_.clear();
   if (outstanding_ > 0) return;
   StopQueryClock();
   if (status != pgsql::kTxIdle) StartIdleInTransactionClock();
@@ -315,6 +316,8 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   std::string server_error = b->server_error();
   bool was_attached = b == backend_;
   if (was_attached) MirrorLost();
+  // The connection itself failed (refused, timed out, reset) and the server said nothing.
+  bool transport = b->transport_failed() && server_error.empty();
   if (connecting_ == b) connecting_ = nullptr;
   if (was_attached) {
     backend_ = nullptr;
@@ -335,6 +338,13 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     if (e.ok()) why = fmt::format("{} ({})", e->message(), e->sqlstate());
   }
   log::Warn("pgsql session {}: {}", pid_, why);
+  // The primary refused a new connection before any byte of the batch (or of the login) was
+  // sent, and the monitor has not said so yet: held as in a failover (RetryHeld routes it
+  // again) rather than failed; see BackendLease::HoldAfterConnectFailure.
+  if (!was_attached && transport && !login_sync_ &&
+      (phase_ == Phase::kAcquiring || phase_ == Phase::kLoginBackend) &&
+      lease_.HoldAfterConnectFailure(server, st.message()))
+    return;
   if (phase_ == Phase::kLoginBackend || login_sync_) {
     login_sync_ = false;
     if (!server_error.empty()) {
@@ -353,6 +363,26 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     // Nothing of the batch went anywhere yet: route it again; the router now avoids the
     // server that failed.
     phase_ = Phase::kReady;
+    rerouting_ = true;
+    ProcessClientInput();
+    return;
+  }
+  if (was_attached && transport && fatal.empty() && !retry_query_.empty() && outstanding_ == 1 &&
+      !response_started_ && passthrough_left_ == 0 && !timed_out_ && lease_.Retry()) {
+    // A lone read outside a transaction whose connection died (a pooled connection to a
+    // replica killed a moment ago) before any byte of its answer: it changes nothing, so
+    // it runs again on another server, as the MySQL session does.
+    evbuffer_prepend(client_.input(), retry_query_.data(), retry_query_.size());
+    retry_query_.clear();
+    outstanding_ = 0;
+    sent_segments_.clear();
+    resp_segment_ = send_segment_;
+    segment_error_ = false;
+    pending_write_ = pending_sequence_ = false;
+    pending_pg_pins_ = 0;
+    StopQueryClock();
+    phase_ = Phase::kReady;
+    rerouting_ = true;
     ProcessClientInput();
     return;
   }

@@ -112,11 +112,13 @@ TEST_F(PgSessionTest, BackendLostBeforeTheBatchIsRetriedAndCounted) {
   h_.client().Write(Query("SELECT 1"));  // a read: a new connection to the replica
   ASSERT_TRUE(h_.RunUntil([&] { return h_.dialed() >= 2; }));
   h_.server(1).Close();  // dies during its login
-  ServerLogin(2);
-  ServerUntil(2, 'Q');
-  h_.server(2).Write(Complete("SELECT 1") + Ready());
+  // Routed again, away from the replica that failed: the writer's pooled connection
+  // (reader_fallback_to_writer).
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("SELECT 1") + Ready());
   EXPECT_EQ(ClientUntil('Z').front().type, 'C');
   EXPECT_EQ(h_.stats().retries, 1u);
+  EXPECT_EQ(h_.dialed(), 2u);
 }
 
 TEST_F(PgSessionTest, ALostTransactionEndsTheSessionWithoutARetry) {
@@ -464,6 +466,130 @@ TEST_F(PgBackendTlsTest, DisableSendsTheStartupMessageFirst) {
   ASSERT_GE(first.size(), 8u);
   EXPECT_NE(first.substr(0, 8), kSslRequest);
   EXPECT_EQ(first.substr(4, 4), std::string("\x00\x03\x00\x00", 4));  // protocol 3.0
+}
+
+// ---- issue #11: the dying primary refuses, a replica refuses ---------------------------
+
+using sluice::testing::PromoteReplica;
+
+// Before: 08006 after three refused connects. Now the batch waits for the new primary and
+// runs there once; the monitor is asked to check at once.
+TEST_F(PgSessionTest, ABatchThePrimaryRefusesIsHeldAndRunsOnTheNewPrimary) {
+  LoggedIn();
+  h_.dialer().refuse_ips = {"10.0.0.1"};
+  h_.server(0).Close();  // kill -9: the pooled login connection goes too
+  h_.Settle();
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.Counted(&StatsDelta::connect_holds) == 1; }));
+  EXPECT_TRUE(h_.shared().cluster_counters[0]->check_requested.load());
+  h_.Settle();
+  EXPECT_EQ(evbuffer_get_length(h_.client().in()), 0u);
+  h_.Publish(PromoteReplica);
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.LastDialedTo("10.0.0.2") >= 0; }));
+  size_t i = static_cast<size_t>(h_.LastDialedTo("10.0.0.2"));
+  ServerLogin(i);
+  auto q = ServerUntil(i, 'Q');
+  ASSERT_FALSE(q.empty());
+  EXPECT_NE(q.back().body.find("INSERT INTO t VALUES (1)"), std::string::npos);
+  h_.server(i).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  EXPECT_EQ(h_.Counted(&StatsDelta::connect_hold_timeouts), 0u);
+}
+
+// Before: FATAL "could not connect to the server" for a client that logs in while the
+// primary is dead. Now its login waits for the new primary too.
+TEST_F(PgSessionTest, ALoginThePrimaryRefusesIsHeld) {
+  h_.dialer().refuse_ips = {"10.0.0.1"};
+  Connect();
+  ASSERT_FALSE(ScramLogin("app_pw").empty());
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.Counted(&StatsDelta::connect_holds) == 1; }));
+  h_.Settle();
+  buf_ += h_.client().TakeAll();
+  EXPECT_EQ(TakeMessages(&buf_).size(), 0u);  // no FATAL
+  h_.Publish(PromoteReplica);
+  ASSERT_TRUE(h_.RunUntil([&] { return h_.LastDialedTo("10.0.0.2") >= 0; }));
+  ServerLogin(static_cast<size_t>(h_.LastDialedTo("10.0.0.2")));
+  auto rest = ClientUntil('Z');
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back().type, 'Z');
+}
+
+// No new primary within the bound: 25006 (as a standby refuses a write) with the reason,
+// and the session goes on.
+TEST_F(PgSessionTest, AHeldBatchFailsAsReadOnlyAtTheBound) {
+  h_.Publish([](Runtime* rt) {
+    rt->clusters[0].failover_window_ms = 100;
+    rt->clusters[0].monitor_interval_ms = 100;
+  });
+  LoggedIn();
+  h_.dialer().refuse_ips = {"10.0.0.1"};
+  h_.server(0).Close();
+  h_.Settle();
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  std::vector<Msg> got;
+  ASSERT_TRUE(h_.RunUntil(
+      [&] {
+        buf_ += h_.client().TakeAll();
+        for (Msg& m : TakeMessages(&buf_)) got.push_back(std::move(m));
+        return !got.empty() && got.back().type == 'Z';
+      },
+      4000));
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'E');
+  EXPECT_NE(got[0].body.find("25006"), std::string::npos);
+  EXPECT_NE(got[0].body.find("refused the connection"), std::string::npos);
+  EXPECT_EQ(h_.Counted(&StatsDelta::connect_hold_timeouts), 1u);
+}
+
+// Before: the retry went back to the refusing replica and the client got 08006. Now the
+// read takes the writer (reader_fallback_to_writer), counted as a retry.
+TEST_F(PgSessionTest, AReadTheReplicaRefusesMovesToTheWriter) {
+  LoggedIn();
+  h_.dialer().refuse_ips = {"10.0.0.2"};
+  h_.client().Write(Query("SELECT a FROM t"));
+  auto q = ServerUntil(0, 'Q');  // the primary's pooled connection
+  ASSERT_FALSE(q.empty());
+  EXPECT_NE(q.back().body.find("SELECT a FROM t"), std::string::npos);
+  h_.server(0).Write(Complete("SELECT 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+}
+
+// Before: 08006 for a read whose pooled replica connection died with the read on it. A lone
+// read outside a transaction changes nothing: it runs again on another server.
+TEST_F(PgSessionTest, AReadWhoseReplicaConnectionDiesRunsElsewhere) {
+  LoggedIn();
+  h_.client().Write(Query("SELECT a FROM t"));
+  ServerLogin(1);  // the replica
+  ServerUntil(1, 'Q');
+  h_.server(1).Write(Complete("SELECT 1") + Ready());
+  EXPECT_EQ(ClientUntil('Z').front().type, 'C');
+  h_.client().Write(Query("SELECT b FROM t"));  // on the pooled replica connection
+  ServerUntil(1, 'Q');
+  h_.server(1).Close();          // kill -9 before any byte of the answer
+  auto q = ServerUntil(0, 'Q');  // the writer (reader_fallback_to_writer)
+  ASSERT_FALSE(q.empty());
+  EXPECT_NE(q.back().body.find("SELECT b FROM t"), std::string::npos);
+  h_.server(0).Write(Complete("SELECT 1") + Ready());
+  auto got = ClientUntil('Z');
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'C');
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+}
+
+// Before: a batch whose every server refused was routed again without end (the budget was
+// reset on each route). Now kMaxBackendAttempts, then 08006.
+TEST_F(PgSessionTest, RetriesOfARefusedReadAreBounded) {
+  h_.Publish([](Runtime* rt) { rt->clusters[0].reader_fallback_to_writer = false; });
+  LoggedIn();
+  h_.dialer().refuse_ips = {"10.0.0.2"};
+  h_.client().Write(Query("SELECT a FROM t"));
+  auto got = ClientUntil('Z');
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'E');
+  EXPECT_NE(got[0].body.find("08006"), std::string::npos);
+  EXPECT_EQ(h_.dialed(), 1u + kMaxBackendAttempts);  // the login's, then three refused
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), static_cast<uint64_t>(kMaxBackendAttempts - 1));
 }
 
 }  // namespace

@@ -256,5 +256,32 @@ TEST(PickServer, RampingServerTakesItsShareEvenWhenIdle) {
   EXPECT_EQ(Counts(c, 1, 100)[3], 100);
 }
 
+// Issue #11: servers a worker just saw fail a connection are the last resort.
+TEST(RoutingBalancer, AvoidedServersAreTheLastResort) {
+  Cluster c = ThreeNodes();
+  uint64_t cursor = 0;
+  RouteInput read;
+  read.kind = StatementKind::kRead;
+  read.avoid = uint64_t{1} << 1;  // replica 1 failed
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(Route(c, read, &cursor).server, 2);
+  // Both replicas failed: the writer takes the read (reader_fallback_to_writer)...
+  read.avoid = (uint64_t{1} << 1) | (uint64_t{1} << 2);
+  RouteDecision d = Route(c, read, &cursor);
+  EXPECT_EQ(d.server, 0);
+  EXPECT_TRUE(d.fell_back);
+  // ...and without the fallback, an avoided replica rather than no server at all.
+  c.reader_fallback_to_writer = false;
+  d = Route(c, read, &cursor);
+  EXPECT_TRUE(d.server == 1 || d.server == 2) << d.server;
+  // The only writer failed: writes still go to it (the session holds them on a refusal).
+  RouteInput write;
+  write.avoid = 1;
+  EXPECT_EQ(Route(c, write, &cursor).server, 0);
+  // A transaction stays on its server.
+  read.in_transaction = true;
+  read.transaction_server = 1;
+  EXPECT_EQ(Route(c, read, &cursor).server, 1);
+}
+
 }  // namespace
 }  // namespace sluice::routing

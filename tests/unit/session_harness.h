@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/clock.h"
@@ -50,14 +51,26 @@ class PairDialer final : public Dialer {
     servers.push_back(Peer{pair[1], addr.ip});
     return pair[0];
   }
-  bool Start(bufferevent* bev, const SocketAddress&) override {
-    if (refuse) return false;
+  bool Start(bufferevent* bev, const SocketAddress& addr) override {
+    if (refuse || refuse_ips.count(addr.ip)) return false;
     bufferevent_trigger_event(bev, BEV_EVENT_CONNECTED, BEV_TRIG_DEFER_CALLBACKS);
     return true;
   }
   std::deque<Peer> servers;  // every connection dialed, oldest first
   bool refuse = false;
+  std::set<std::string> refuse_ips;  // these addresses refuse the connect (ECONNREFUSED)
 };
+
+// The monitor's promotion of the harness's replica (server 1) after its primary (server 0)
+// died, as a snapshot shows it.
+inline void PromoteReplica(Runtime* rt) {
+  auto& s = rt->clusters[0].servers;
+  s[0].role = ServerRole::kReplica;
+  s[0].hostgroup = 1;
+  s[0].state = ServerState::kShunned;
+  s[1].role = ServerRole::kPrimary;
+  s[1].hostgroup = 0;
+}
 
 class Harness {
  public:
@@ -150,6 +163,18 @@ class Harness {
 
   Worker& worker() { return *worker_; }
   ProxyShared& shared() { return shared_; }
+  // A counter over the whole test: what the worker handed over (once a second, through its
+  // mailbox) plus what it counts now.
+  uint64_t Counted(uint64_t StatsDelta::*field) {
+    if (auto d = worker_->stats_mailbox().Take()) handed_over_.Merge(std::move(*d));
+    return handed_over_.*field + worker_->stats().*field;
+  }
+  // The index of the newest connection dialed to ip, or -1.
+  int LastDialedTo(const std::string& ip) const {
+    for (size_t i = dialer_.servers.size(); i-- > 0;)
+      if (dialer_.servers[i].address == ip) return static_cast<int>(i);
+    return -1;
+  }
   StatsDelta& stats() { return worker_->stats(); }
   PairDialer& dialer() { return dialer_; }
   Peer& client() { return clients_.back(); }  // the newest
@@ -163,6 +188,7 @@ class Harness {
   PairDialer dialer_;
   std::unique_ptr<Worker> worker_;
   std::deque<Peer> clients_;
+  StatsDelta handed_over_;
 };
 
 }  // namespace sluice::testing
