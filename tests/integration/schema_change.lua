@@ -8,7 +8,8 @@
 
 sysbench.cmdline.options = {
   table_size = {"Rows in each sbtest table (as prepared)", 10000},
-  tables = {"sbtest tables prepared (this script uses sbtest1..3)", 3},
+  small_size = {"Rows in sbtest2 and sbtest3", 10000},
+  tables = {"sbtest tables (this script uses sbtest1..3)", 3},
 }
 
 function thread_init()
@@ -20,13 +21,15 @@ function thread_done()
   con:disconnect()
 end
 
-local function rand_id(span)
-  return sysbench.rand.uniform(1, sysbench.opt.table_size - (span or 0))
+local function rand_id(size, span)
+  return sysbench.rand.uniform(1, size - (span or 0))
 end
 
 function event()
-  local id = rand_id()
-  local lo = rand_id(100)
+  local id = rand_id(sysbench.opt.table_size)
+  local lo = rand_id(sysbench.opt.table_size, 100)
+  local small = rand_id(sysbench.opt.small_size)
+  local small_lo = rand_id(sysbench.opt.small_size, 20)
   -- 1. point read: ok
   con:query(string.format("SELECT c FROM sbtest1 WHERE id = %d", id))
   -- 2. a frequent read by the secondary index k_1: `slower` once k_1 is dropped
@@ -34,7 +37,8 @@ function event()
   -- 3. the one statement that reads `pad`: `new errors` once pad is renamed
   con:query(string.format("SELECT pad FROM sbtest1 WHERE id = %d", id))
   -- 4. a range of sbtest2: `different results` once some rows' c change on the shadow
-  con:query(string.format("SELECT id, c FROM sbtest2 WHERE id BETWEEN %d AND %d", lo, lo + 19))
+  con:query(string.format("SELECT id, c FROM sbtest2 WHERE id BETWEEN %d AND %d", small_lo,
+                          small_lo + 19))
   -- 5. an aggregate over a range: ok
   con:query(string.format("SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN %d AND %d", lo, lo + 99))
   -- 6. an ordered range: ok
@@ -42,8 +46,8 @@ function event()
                           lo, lo + 9))
   -- 7..10. a transaction that writes sbtest3: BEGIN, UPDATE, INSERT, COMMIT: ok
   con:query("BEGIN")
-  con:query(string.format("UPDATE sbtest3 SET k = k + 1 WHERE id = %d", id))
-  con:query(string.format("INSERT INTO sbtest3 (k, c, pad) VALUES (%d, '%s', '%s')", id,
+  con:query(string.format("UPDATE sbtest3 SET k = k + 1 WHERE id = %d", small))
+  con:query(string.format("INSERT INTO sbtest3 (k, c, pad) VALUES (%d, '%s', '%s')", small,
                           sysbench.rand.string("###########-###########"),
                           sysbench.rand.string("###########")))
   con:query("COMMIT")
