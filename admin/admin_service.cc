@@ -37,7 +37,7 @@ constexpr const char* kUsersStats =
 constexpr const char* kGlobalStats = "name TEXT, value INT";
 constexpr const char* kConsistencyStats =
     "cluster TEXT, reads_replica INT, reads_kept_primary INT, waits INT, wait_timeouts INT, "
-    "wait_time_us INT";
+    "wait_time_us INT, reads_by_position INT";
 constexpr const char* kPinStats = "cluster TEXT, reason TEXT, sessions_pinned INT";
 
 std::string StatsSchemaSql() {
@@ -485,9 +485,10 @@ Status AdminService::RefreshStats(const std::string& table) {
     for (const Cluster& c : rt->clusters) {
       auto it = d.consistency.find(c.name);
       ConsistencyStats st = it == d.consistency.end() ? ConsistencyStats{} : it->second;
-      SLUICE_RETURN_IF_ERROR(Insert(&db_, table,
-                                    {c.name, U(st.reads_replica), U(st.reads_kept_primary),
-                                     U(st.waits), U(st.wait_timeouts), U(st.wait_us)}));
+      SLUICE_RETURN_IF_ERROR(
+          Insert(&db_, table,
+                 {c.name, U(st.reads_replica), U(st.reads_kept_primary), U(st.waits),
+                  U(st.wait_timeouts), U(st.wait_us), U(st.reads_by_position)}));
     }
   } else if (base == "stats_global") {
     const std::pair<const char*, int64_t> rows[] = {

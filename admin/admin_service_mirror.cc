@@ -46,6 +46,20 @@ Result<AdminResult> AdminService::MirrorSwitch(const std::string& name, bool on)
     SLUICE_RETURN_IF_ERROR(publish());
     if (on) how = "the shadow is independent: mirroring is on";
   }
+  // A fleet ([coordination]): every instance mirrors its own sessions, so the switch goes to
+  // all of them as a config revision (MIRROR START itself runs on the leader only).
+  if (health_.fleet_publish) {
+    auto tables = ExportTablesLocked(kGroupMirror);
+    Status st = tables.ok() ? health_.fleet_publish(*tables) : tables.status();
+    if (!st.ok()) {
+      events_->Append("FLEET_CONFIG_REJECTED", "", "",
+                      fmt::format("{} {}: switched here but not published to the fleet: {}", verb,
+                                  name, st.message()));
+      how += "; not published to the fleet: " + st.message();
+    } else {
+      how += "; published to the fleet";
+    }
+  }
   std::string message = fmt::format("mirror {} ({} -> {}): {}", name, source, m->shadow, how);
   events_->Append(on ? "MIRROR_START" : "MIRROR_STOP", source, "", message);
   log::Info("{}", message);

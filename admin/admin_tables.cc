@@ -195,6 +195,7 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("read_your_writes_ms", Int(c.read_your_writes_ms), false);
     add("consistency", ConsistencyName(c.consistency), false);
     add("consistency_wait_ms", Int(c.consistency_wait_ms), false);
+    add("monitor_position_interval_ms", Int(c.monitor_position_interval_ms), false);
     add("monitor_user", c.monitor_user, false);
     add("monitor_password", c.monitor_password, false);
     add("write_hold_timeout_ms", Int(c.write_hold_timeout_ms), false);
@@ -395,6 +396,8 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
     return ParseIntSetting(row, v, &c->idle_in_transaction_timeout_ms);
   if (key == "read_your_writes_ms") return ParseIntSetting(row, v, &c->read_your_writes_ms);
   if (key == "consistency_wait_ms") return ParseIntSetting(row, v, &c->consistency_wait_ms);
+  if (key == "monitor_position_interval_ms")
+    return ParseIntSetting(row, v, &c->monitor_position_interval_ms);
   if (key == "consistency") {
     if (!ParseConsistency(v, &c->consistency))
       return row.Error("value", BadChoice("eventual|session|global", v));

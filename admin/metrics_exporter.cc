@@ -227,6 +227,10 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
              MetricType::Counter);
   auto wait_seconds = Family("sluice_consistency_wait_seconds_total",
                              "Time spent in position checks.", MetricType::Counter);
+  auto by_position =
+      Family("sluice_consistency_reads_by_position_total",
+             "Reads on a replica without a check: the monitor's position covered them.",
+             MetricType::Counter);
   for (const Cluster& c : rt.clusters) {
     auto it = d.consistency.find(c.name);
     ConsistencyStats st = it == d.consistency.end() ? ConsistencyStats{} : it->second;
@@ -236,14 +240,15 @@ std::vector<MetricFamily> BuildMetricFamilies(const StatsDelta& d, const Runtime
     AddValue(&waits, l, static_cast<double>(st.waits));
     AddValue(&wait_timeouts, l, static_cast<double>(st.wait_timeouts));
     AddValue(&wait_seconds, l, static_cast<double>(st.wait_us) / 1e6);
+    AddValue(&by_position, l, static_cast<double>(st.reads_by_position));
   }
 
-  return {clients,         accepted,       refused,     used,       free,          queries,
-          errors,          connect_errors, state,       role,       hostgroup,     lag,
-          hg_latency,      cmd_latency,    failovers,   pool_waits, pool_timeouts, retries,
-          protocol_errors, version,        switchovers, adoptions,  split_brain,   fences,
-          fo_refused,      timeouts,       evictions,   pins,       reads_replica, reads_kept,
-          waits,           wait_timeouts,  wait_seconds};
+  return {clients,         accepted,       refused,      used,       free,          queries,
+          errors,          connect_errors, state,        role,       hostgroup,     lag,
+          hg_latency,      cmd_latency,    failovers,    pool_waits, pool_timeouts, retries,
+          protocol_errors, version,        switchovers,  adoptions,  split_brain,   fences,
+          fo_refused,      timeouts,       evictions,    pins,       reads_replica, reads_kept,
+          waits,           wait_timeouts,  wait_seconds, by_position};
 }
 
 std::vector<MetricFamily> ReadinessFamilies(const Readiness& r) {

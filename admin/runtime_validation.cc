@@ -150,6 +150,8 @@ Status CheckCluster(const Cluster& c, size_t ci, const FieldNamer& n) {
       CheckInt(n, f("read_your_writes_ms"), limits::kReadYourWritesMs, c.read_your_writes_ms));
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("consistency_wait_ms"), limits::kConsistencyWaitMs, c.consistency_wait_ms));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("monitor_position_interval_ms"), limits::kPositionIntervalMs,
+                                  c.monitor_position_interval_ms));
   if (c.monitor_user.empty()) return n.Error(f("monitor_user"), "expected a non-empty string");
   SLUICE_RETURN_IF_ERROR(CheckInt(n, f("schema_watch_interval_ms"), limits::kSchemaWatchIntervalMs,
                                   c.schema_watch_interval_ms));

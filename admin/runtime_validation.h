@@ -35,6 +35,7 @@ inline constexpr Limit kClientLoginTimeoutMs{1, kMaxMs};
 inline constexpr Limit kSessionTimeoutMs{0, kMaxMs};  // 0: off
 inline constexpr Limit kReadYourWritesMs{0, kMaxMs};
 inline constexpr Limit kConsistencyWaitMs{0, 60'000};
+inline constexpr Limit kPositionIntervalMs{0, 60'000};  // 0: positions with the checks only
 inline constexpr Limit kUserMaxConnections{1, 1'000'000};
 inline constexpr Limit kRuleId{1, kMaxInt};
 inline constexpr Limit kDestinationHostgroup{-1, kMaxInt};

@@ -77,7 +77,11 @@ struct ConsistencyStats {
   uint64_t waits = 0;               // position checks (waits) on a replica before a read
   uint64_t wait_timeouts = 0;       // ... that found the position missing: read on the primary
   uint64_t wait_us = 0;             // their total time
+  // Reads on a replica with no check at all: the monitor's last read of its position
+  // already covered what the read needs (counted in reads_replica too).
+  uint64_t reads_by_position = 0;
   void Add(const ConsistencyStats& o) {
+    reads_by_position += o.reads_by_position;
     reads_replica += o.reads_replica;
     reads_kept_primary += o.reads_kept_primary;
     waits += o.waits;

@@ -40,9 +40,9 @@ Fleet::Fleet(const CoordinationSettings& settings, std::string instance, FleetHo
   etcd_ = dynamic_cast<EtcdClient*>(store_.get());
 }
 
-void Fleet::AbandonSwitchovers() {
+void Fleet::AbandonHolds() {
   if (!hooks_.clusters) return;
-  for (const std::string& cluster : steps_.AbandonSwitchovers(hooks_.clusters()))
+  for (const std::string& cluster : steps_.AbandonHolds(hooks_.clusters()))
     if (hooks_.unpause) hooks_.unpause(cluster);
 }
 
@@ -102,7 +102,7 @@ void Fleet::TickLoop() {
     bool leader = election_.leader();
     if (leader != was_leader) {
       was_leader = leader;
-      if (leader) AbandonSwitchovers();
+      if (leader) AbandonHolds();
       if (hooks_.event)
         hooks_.event(leader ? "FLEET_LEADER" : "FLEET_FOLLOWER", "", "",
                      leader ? instance_ + " leads the fleet"

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -41,7 +43,8 @@ struct FleetHooks {
       event;
   // The configured clusters' names (a new leader looks at their unfinished steps).
   std::function<std::vector<std::string>()> clusters;
-  // Writes of CLUSTER flow again (a new leader abandoned a switchover it cannot finish).
+  // Writes of CLUSTER flow again (a new leader abandoned the MIRROR START fork an earlier
+  // leader left holding them).
   std::function<void(const std::string& cluster)> unpause;
 };
 
@@ -95,14 +98,25 @@ class Fleet : public Leadership {
     return steps_.Record(cluster, step);
   }
   std::string IntendedTarget(const std::string& cluster) { return steps_.IntendedTarget(cluster); }
+  // MonitorHooks::unfinished_switchover: an earlier leader's switchover health finishes or
+  // rolls back.
+  std::optional<health::OrchestrationStep> EarlierSwitchover(const std::string& cluster) {
+    return steps_.EarlierSwitchover(cluster);
+  }
+  // SWITCHOVER, MIRROR START and the scaler's commands ask here (StepRecorder::Gate).
+  Status Gate(std::string_view step, const std::string& cluster, bool count = true) {
+    return steps_.Gate(step, cluster, count);
+  }
+  std::map<std::string, uint64_t> StepsRefused() { return steps_.Refused(); }
+  std::map<std::string, uint64_t> StepsTaken() { return steps_.Taken(); }
 
  private:
   void TickLoop();
   void WatchLoop();
   void Apply(const KeyValue& kv);
-  // A new leader: switchovers an earlier leader left unfinished are abandoned, their writes
-  // released.
-  void AbandonSwitchovers();
+  // A new leader: forks and scale commands an earlier leader left unfinished are abandoned,
+  // the writes a fork held released (its switchovers are health's: EarlierSwitchover).
+  void AbandonHolds();
   bool Sleep(int ms);  // false once stopping
   std::string Heartbeat() const;
 

@@ -14,6 +14,10 @@ bool IsOutcome(const std::string& phase) {
 
 }  // namespace
 
+std::string StepScope(const std::string& cluster, std::string_view kind) {
+  return cluster + "/" + std::string(kind);
+}
+
 StepRecorder::StepRecorder(Leadership* leadership, std::string self, EventFn event,
                            std::function<int64_t()> now_ms)
     : leadership_(leadership),
@@ -46,6 +50,10 @@ bool StepRecorder::Record(const std::string& cluster, const health::Orchestratio
                          prev->target.empty() ? "" : ", target ", prev->target, s.phase));
   }
   if (IsOutcome(s.phase)) {
+    if (continues && prev->leader != self_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++taken_[s.action + "/" + s.phase];
+    }
     leadership_->RecordOutcome(cluster, s);
     return true;
   }
@@ -57,28 +65,66 @@ std::string StepRecorder::IntendedTarget(const std::string& cluster) {
   return u && u->action == "failover" && u->phase == "promote" ? u->target : "";
 }
 
-std::vector<std::string> StepRecorder::AbandonSwitchovers(
-    const std::vector<std::string>& clusters) {
+std::optional<health::OrchestrationStep> StepRecorder::EarlierSwitchover(
+    const std::string& cluster) {
+  std::optional<Step> u = leadership_->Unfinished(cluster);
+  if (!u || u->action != "switchover" || u->leader == self_) return std::nullopt;
+  return health::OrchestrationStep{u->action, u->phase, u->old_primary, u->target, u->leader};
+}
+
+std::vector<std::string> StepRecorder::AbandonHolds(const std::vector<std::string>& clusters) {
   std::vector<std::string> released;
   for (const std::string& cluster : clusters) {
-    std::optional<Step> u = leadership_->Unfinished(cluster);
-    if (!u || u->action != "switchover" || u->leader == self_) continue;
-    // Its writes were held fleet-wide and nobody would release them. Whatever became
-    // writable, the monitor's next rounds judge (a promoted target is adopted).
-    Step s = *u;
-    s.phase = "abandoned";
-    s.detail = "the instance that ran it is gone";
-    leadership_->RecordOutcome(cluster, s);
-    released.push_back(cluster);
-    log::Warn("fleet: switchover of {} by {} abandoned (phase {})", cluster, u->leader, u->phase);
-    if (event_)
-      event_("SWITCHOVER_ABORTED", cluster, u->old_primary,
-             fmt::format("the switchover {} began ({} -> {}, phase {}) was abandoned by the new "
-                         "leader {}: writes flow again; if {} was fenced (read-only), make it "
-                         "writable or run SWITCHOVER again",
-                         u->leader, u->old_primary, u->target, u->phase, self_, u->old_primary));
+    for (const char* kind : {"mirror", "scale"}) {
+      const std::string scope = StepScope(cluster, kind);
+      std::optional<Step> u = leadership_->Unfinished(scope);
+      if (!u || u->leader == self_) continue;
+      // Nobody finishes it: the instance that ran the fork or the command is gone. A fork
+      // held the source's writes fleet-wide; a scale command may or may not have run.
+      Step s = *u;
+      s.phase = "abandoned";
+      s.detail = "the instance that ran it is gone";
+      leadership_->RecordOutcome(scope, s);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++taken_[u->action + "/abandoned"];
+      }
+      bool fork = std::string_view(kind) == "mirror";
+      if (fork) released.push_back(cluster);
+      log::Warn("fleet: {} of {} by {} abandoned (phase {})", u->action, cluster, u->leader,
+                u->phase);
+      if (event_)
+        event_(fork ? "MIRROR_FORK" : "SCALE_ABANDONED", cluster, u->target,
+               fork ? fmt::format("mirror {}: the fork {} began was abandoned by the new leader "
+                                  "{}: writes of {} flow again; run MIRROR START again",
+                                  u->detail, u->leader, self_, cluster)
+                    : fmt::format("the {} {} began ({}) was abandoned by the new leader {}: its "
+                                  "command may or may not have run",
+                                  u->action, u->leader, u->detail, self_));
+    }
   }
   return released;
+}
+
+Status StepRecorder::Gate(std::string_view step, const std::string& cluster, bool count) {
+  if (leadership_->MayOrchestrate(cluster)) return Status::Ok();
+  if (count) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++refused_[std::string(step)];
+  }
+  std::string leader = leadership_->Leader();
+  if (leader.empty() || leader == self_) leader = "unknown (etcd unreachable?)";
+  return Unavailable("not the fleet leader; leader is " + leader);
+}
+
+std::map<std::string, uint64_t> StepRecorder::Refused() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refused_;
+}
+
+std::map<std::string, uint64_t> StepRecorder::Taken() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return taken_;
 }
 
 }  // namespace sluice::coordination

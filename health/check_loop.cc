@@ -136,8 +136,21 @@ void ClusterMonitor::Loop() {
     RunRound();
     Cluster c = Composed();
     int interval = c.monitor_interval_ms > 0 ? c.monitor_interval_ms : 1000;
+    // Between rounds, for causal reads, only the positions (one short query per server).
+    int poll = c.consistency != Consistency::kEventual ? c.monitor_position_interval_ms : 0;
+    auto next_round = std::chrono::steady_clock::now() + std::chrono::milliseconds(interval);
     lock.lock();
-    wake_.wait_for(lock, std::chrono::milliseconds(interval), [this] { return stop_; });
+    while (!stop_) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_round) break;
+      auto until =
+          poll > 0 ? std::min(next_round, now + std::chrono::milliseconds(poll)) : next_round;
+      if (wake_.wait_until(lock, until, [this] { return stop_; })) break;
+      if (poll <= 0 || std::chrono::steady_clock::now() >= next_round) continue;
+      lock.unlock();
+      PollPositions();
+      lock.lock();
+    }
   }
 }
 
@@ -318,6 +331,7 @@ void ClusterMonitor::Round() {
     return changed;
   });
 
+  PublishPositions(c);
   RoundFacts facts = Facts(c, now);
   Verdict v = Decide(facts);
   Act(c, v, facts);

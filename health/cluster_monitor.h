@@ -87,6 +87,14 @@ class ClusterMonitor {
   void PublishPrimary(const Cluster& c, const std::string& new_primary,
                       const std::string& old_primary, bool fence_old);
   void UnfenceRejoined(const Cluster& c);
+  // position_poll.cc: the servers' positions for the workers' causal reads, from the
+  // round's checks and between rounds (monitor_position_interval_ms).
+  void PublishPositions(const Cluster& c);
+  void PollPositions();
+  // switchover.cc: an earlier leader's unfinished switchover finished or rolled back; true
+  // when one was (the round's verdict is stale then).
+  bool ResumeSwitchover(const Cluster& c, const RoundFacts& facts);
+  void ReleaseHold(const std::string& why);
   // discovery.cc
   void Discover(const Cluster& c, const NodeCheck* primary_check);
   void Event(std::string_view kind, std::string_view server, const std::string& msg) {

@@ -87,6 +87,7 @@ void ClusterMonitor::Act(const Cluster& c, const Verdict& v, const RoundFacts& f
   bool entering = v.kind != last_kind_ || v.why != last_said_;
   last_kind_ = v.kind;
   last_said_ = v.why;
+  if (ResumeSwitchover(c, facts)) return;  // the next round judges the cluster anew
   for (const std::string& r : v.refence)
     if (MayOrchestrate("fencing"))
       FenceNode(c, r, "a node sluice fenced reports itself writable again");

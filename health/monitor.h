@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "common/status.h"
 #include "health/node.h"
 #include "health/topology.h"
+#include "routing/causal.h"
 
 namespace sluice::health {
 
@@ -63,6 +65,15 @@ struct MonitorHooks {
   // The target of a promotion an earlier leader intended on CLUSTER and did not finish (""
   // when none): the failover promotes it rather than choosing again. Null: none.
   std::function<std::string(const std::string& cluster)> intended_target;
+  // Where the monitor publishes the positions it reads of CLUSTER's servers (a primary's
+  // written, a replica's applied): workers skip a causal read's check on a replica whose
+  // position covers the read's target. Null: nowhere.
+  std::function<routing::PositionBoard*(const std::string& cluster)> position_board;
+  // A switchover an earlier leader of the fleet left unfinished on CLUSTER (that leader in
+  // detail; nullopt: none, or not the leader): the monitor finishes it (its target was
+  // promoted) or rolls it back (the old primary unfenced), and releases the writes it held.
+  // Null: none.
+  std::function<std::optional<OrchestrationStep>(const std::string& cluster)> unfinished_switchover;
   // Null: the real engines (MakeNode). Unit tests script fakes.
   NodeFactory node_factory;
   // Runs ARGV bounded by TIMEOUT_MS; the exit status (-1: did not finish). Null: fork/exec.

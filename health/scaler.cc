@@ -217,7 +217,22 @@ void Scaler::Sample(const Cluster& c, int64_t now) {
   std::string victim = Victim(c);
   std::string why;
   ScalePolicy::Action a = policy_.Observe(c, s, victim.empty() ? 0 : 1, &why);
-  if (a == ScalePolicy::Action::kNone) return;
+  if (a == ScalePolicy::Action::kNone) {
+    left_to_leader_ = false;
+    return;
+  }
+  const char* step = a == ScalePolicy::Action::kScaleOut ? "scale_out" : "scale_in";
+  if (hooks_.gate) {
+    // A follower observes: the leader of the fleet runs the commands (once per episode said).
+    if (Status g = hooks_.gate(cluster_, step, !left_to_leader_); !g.ok()) {
+      if (!left_to_leader_)
+        log::Info("cluster {}: {} due ({}) left to the fleet's leader: {}", cluster_, step, why,
+                  g.message());
+      left_to_leader_ = true;
+      return;
+    }
+  }
+  left_to_leader_ = false;
   if (action_.joinable()) action_.join();
   action_running_ = true;
   if (a == ScalePolicy::Action::kScaleOut)
@@ -244,7 +259,25 @@ std::string Scaler::Victim(const Cluster& c) const {
   return best;
 }
 
+bool Scaler::Record(const char* action, const char* phase, const std::string& server,
+                    const std::string& detail) {
+  if (!hooks_.record_step) return true;
+  return hooks_.record_step(cluster_, OrchestrationStep{action, phase, "", server, detail});
+}
+
+void Scaler::TickForTest(int64_t now) {
+  Tick(now);
+  if (action_.joinable()) action_.join();
+  if (int64_t done = action_done_ms_.exchange(-1); done >= 0) policy_.ActionDone(done);
+}
+
 void Scaler::ScaleOut(Cluster c, std::string why) {
+  if (!Record("scale_out", "command", "", why)) {
+    Event("SCALE_OUT_FAILED", "", "the fleet did not record the intent: scale_out_command not run");
+    action_done_ms_ = MonotonicMs();
+    action_running_ = false;
+    return;
+  }
   Event("SCALE_OUT", "", fmt::format("{}: running scale_out_command", why));
   auto r = RunCommand(c.scale_out_command, {c.name, "replica", why}, c.scale_command_timeout_ms,
                       &stopping_);
@@ -259,11 +292,18 @@ void Scaler::ScaleOut(Cluster c, std::string why) {
     Event("SCALE_OUT_DONE", "",
           fmt::format("scale_out_command done in {} ms: {}", r->took_ms, Bounded(r->output)));
   }
+  Record("scale_out", r.ok() && r->exit_code == 0 ? "done" : "abandoned", "", why);
   action_done_ms_ = MonotonicMs();
   action_running_ = false;
 }
 
 void Scaler::ScaleIn(Cluster c, std::string victim, std::string why) {
+  if (!Record("scale_in", "command", victim, why)) {
+    Event("SCALE_IN_FAILED", victim, "the fleet did not record the intent: nothing drained");
+    action_done_ms_ = MonotonicMs();
+    action_running_ = false;
+    return;
+  }
   Event("SCALE_IN", victim, fmt::format("{}: draining it (OFFLINE_SOFT)", why));
   topology_->Update([&](Overlay* o) {
     o->clusters[cluster_].servers[victim].state = ServerState::kOfflineSoft;
@@ -294,6 +334,7 @@ void Scaler::ScaleIn(Cluster c, std::string victim, std::string why) {
       return true;
     });
   }
+  Record("scale_in", r.ok() && r->exit_code == 0 ? "done" : "abandoned", victim, why);
   action_done_ms_ = MonotonicMs();
   action_running_ = false;
 }

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "common/status.h"
+#include "health/monitor.h"
 #include "health/topology.h"
 
 namespace sluice::health {
@@ -58,6 +60,15 @@ struct ScalerHooks {
       event;
   // The statistics since start (counters only grow); gauges as of the last hand-over.
   std::function<StatsDelta()> stats;
+  // A fleet ([coordination]): whether this instance may run CLUSTER's STEP ("scale_out",
+  // "scale_in"): the leader runs the commands, the others only observe (the error names the
+  // leader). COUNT: a refusal is counted (once per stretch of time the step is due). Null:
+  // always.
+  std::function<Status(const std::string& cluster, std::string_view step, bool count)> gate;
+  // Records a command as an intent before it runs (false: not recorded, not run) and its
+  // outcome after (monitor.h's OrchestrationStep: action "scale_out"/"scale_in", phase
+  // "command", then "done"/"abandoned"). Null: nothing recorded.
+  std::function<bool(const std::string& cluster, const OrchestrationStep& step)> record_step;
 };
 
 class Scaler {
@@ -66,10 +77,16 @@ class Scaler {
   ~Scaler() { Stop(); }
   void Start();
   void Stop();
+  // Tests: one tick at NOW (monotonic ms) on the caller's thread, then the action it started
+  // (if any) waited for.
+  void TickForTest(int64_t now);
 
  private:
   void Loop();
   void Tick(int64_t now);
+  // The action's outcome recorded in the fleet (record_step); true without a fleet.
+  bool Record(const char* action, const char* phase, const std::string& server,
+              const std::string& detail);
   void Sample(const Cluster& c, int64_t now);
   void Ramp(const Cluster& c, int64_t now);
   // Run on action_ (one at a time) so that the ramp keeps moving meanwhile.
@@ -95,6 +112,7 @@ class Scaler {
   std::map<std::string, uint64_t> recent_queries_;  // per replica, the last sample's
   std::set<std::string> online_;                    // reader servers ONLINE last tick
   std::map<std::string, int64_t> ramping_;          // server -> when it joined
+  bool left_to_leader_ = false;  // an action due while following: said once until it passes
   std::thread action_;
   std::atomic<bool> action_running_{false};
   std::atomic<bool> stopping_{false};        // ends a running command and the drain wait

@@ -125,3 +125,82 @@ Result<std::string> ClusterMonitor::Switchover(const std::string& target_name) {
 }
 
 }  // namespace sluice::health
+
+namespace sluice::health {
+
+void ClusterMonitor::ReleaseHold(const std::string& why) {
+  // The hold may be this instance's own (paused_) or one it applied from the fleet's topology
+  // while it followed: the overlay is what the data plane reads.
+  bool held = paused_;
+  owner_->topology_->Update([&](Overlay* o) {
+    bool& p = o->clusters[name_].writes_paused;
+    held = held || p;
+    if (!p) return false;
+    p = false;
+    return true;
+  });
+  paused_ = false;
+  if (held) Event("WRITES_RESUMED", "", why);
+}
+
+bool ClusterMonitor::ResumeSwitchover(const Cluster& c, const RoundFacts& facts) {
+  const auto& hook = owner_->hooks_.unfinished_switchover;
+  if (!hook || !Leads()) return false;
+  std::optional<OrchestrationStep> u = hook(name_);
+  if (!u) return false;
+  const std::string& old = u->old_primary;
+  const std::string& target = u->target;
+  const std::string& began = u->detail;  // the earlier leader
+  const NodeView* t = nullptr;
+  for (const NodeView& n : facts.nodes)
+    if (n.name == target) t = &n;
+  if (u->phase == "promote" && t && t->reachable && t->check.writable) {
+    // Its target was promoted: finish the switchover as switchover.cc would have.
+    for (const Server& s : c.servers)
+      if (s.name() != target && s.name() != old && s.role == ServerRole::kReplica)
+        Repoint(c, s.name(), target, false);
+    bool fence_old = true;
+    Node* onode = Action(c, old);
+    const Server* ts = nullptr;
+    for (const Server& s : c.servers)
+      if (s.name() == target) ts = &s;
+    if (onode && ts && onode->CanRejoinLive()) {
+      ReplicationSource src{ts->host, ts->port, c.replication_user, c.replication_password};
+      fence_old = !onode->Repoint(src, true).ok();
+    }
+    PublishPrimary(c, target, old, fence_old);
+    owner_->Count(name_, &HealthCounters::switchovers);
+    std::string msg = fmt::format("finished the switchover {} began: {} -> {} ({} promoted it)",
+                                  began, old, target, began);
+    Event("SWITCHOVER_DONE", target, msg);
+    Record("switchover", "done", old, target, msg);
+    return true;
+  }
+  if (u->phase == "promote" && (!t || !t->reachable)) {
+    // Whether the target was promoted cannot be told: the old primary stays fenced (never two
+    // writable nodes); writes are released and fail with the server's read-only error.
+    std::string msg = fmt::format(
+        "the switchover {} began ({} -> {}) was abandoned: the target does not answer, so {} "
+        "stays fenced (read-only) until an operator decides; a write waits at most "
+        "write_hold_timeout_ms, then fails",
+        began, old, target, old);
+    ReleaseHold("released: " + msg);
+    Event("SWITCHOVER_ABORTED", old, msg);
+    Record("switchover", "abandoned", old, target, msg);
+    return true;
+  }
+  // Nothing was promoted: roll back, the old primary writable again.
+  Node* a = Action(c, old);
+  Status st = a ? a->Unfence() : Unavailable("no such server");
+  if (!st.ok() && a) a->Close();
+  std::string msg = fmt::format("the switchover {} began ({} -> {}, phase {}) was rolled back: {}",
+                                began, old, target, u->phase,
+                                st.ok() ? old + " is writable again"
+                                        : "could not unfence " + old + " (" + st.message() + ")");
+  ReleaseHold("released: " + msg);
+  Event("SWITCHOVER_ABORTED", old, msg);
+  Record("switchover", "abandoned", old, target, msg);
+  return true;
+}
+
+}  // namespace sluice::health

@@ -50,6 +50,13 @@ void BackendLease::CountCausalCheck(bool checked, bool found, uint64_t us) {
     cs.wait_timeouts++;
 }
 
+void BackendLease::CountReadByPosition() {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  ConsistencyStats& cs = worker_->stats().consistency[rt->clusters[cluster_index_].name];
+  cs.reads_replica++;
+  cs.reads_by_position++;
+}
+
 void BackendLease::Acquire(int server_index, const PoolKey& key) {
   const RuntimePtr& rt = worker_->runtime().Current();
   const Server& srv = rt->clusters[cluster_index_].servers[server_index];

@@ -77,6 +77,8 @@ class BackendLease {
   // read runs there) or not (it routes again, to the primary); checked false: the replica
   // had shown the position before, the read runs there without a check.
   void CountCausalCheck(bool checked, bool found, uint64_t us);
+  // A causal read runs on a replica without a check: the monitor's position covered it.
+  void CountReadByPosition();
 
  private:
   Worker* worker_;

@@ -1,21 +1,7 @@
 #include "proxy/causal_reads.h"
 
 namespace sluice {
-namespace {
-
-// Whether HAVE holds every write of WANT (per GTID domain, and the LSN).
-bool Covers(const routing::CausalPosition& have, const routing::CausalPosition& want) {
-  if (have.lsn() < want.lsn()) return false;
-  for (const routing::CausalGtid& w : want.gtids()) {
-    bool found = false;
-    for (const routing::CausalGtid& h : have.gtids())
-      if (h.domain == w.domain) found = h.seq >= w.seq;
-    if (!found) return false;
-  }
-  return true;
-}
-
-}  // namespace
+using routing::Covers;
 
 void CausalReads::NoteWrite(const routing::CausalPosition& pos, routing::CausalBoard* board) {
   if (pos.empty()) return;
@@ -30,7 +16,7 @@ void CausalReads::NoteUnknownWrite(routing::CausalBoard* board) {
 }
 
 void CausalReads::Prepare(Consistency mode, const routing::CausalBoard& board, bool failed,
-                          RouteRequest* req) {
+                          RouteRequest* req, const routing::CausalPosition& primary_seen) {
   req->causal_failed = failed;
   switch (mode) {
     case Consistency::kEventual:
@@ -44,6 +30,7 @@ void CausalReads::Prepare(Consistency mode, const routing::CausalBoard& board, b
     case Consistency::kGlobal: {
       bool complete = board.Snapshot(&target_);
       target_.Merge(written_);
+      target_.Merge(primary_seen);
       req->causal_needed = !complete || !target_.empty();
       req->causal_known = complete && !unknown_;
       return;

@@ -22,8 +22,15 @@ class CausalReads {
 
   // Fills req's causal fields for the next statement under mode (failed: a replica's
   // check failed for this statement already) and keeps the target a replica must reach.
-  void Prepare(Consistency mode, const routing::CausalBoard& board, bool failed, RouteRequest* req);
+  // "global" also takes the primary's position as the monitor last read it (primary_seen:
+  // writes other clients made on the primary directly, up to that read).
+  void Prepare(Consistency mode, const routing::CausalBoard& board, bool failed, RouteRequest* req,
+               const routing::CausalPosition& primary_seen = {});
   const routing::CausalPosition& target() const { return target_; }
+  // Whether a replica at position HAVE (the monitor's last read) has the target already.
+  bool CoveredBy(const routing::CausalPosition& have) const {
+    return routing::Covers(have, target_);
+  }
 
   // Whether server (an index of snapshot `version`) showed the current target already;
   // Confirm records that it did.

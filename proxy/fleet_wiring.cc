@@ -67,6 +67,20 @@ health::MonitorHooks LendFleet(coordination::Fleet* fleet, health::MonitorHooks 
   hooks.intended_target = [fleet](const std::string& cluster) {
     return fleet->IntendedTarget(cluster);
   };
+  hooks.unfinished_switchover = [fleet](const std::string& cluster) {
+    return fleet->EarlierSwitchover(cluster);
+  };
+  return hooks;
+}
+
+health::ScalerHooks LendFleet(coordination::Fleet* fleet, health::ScalerHooks hooks) {
+  if (!fleet) return hooks;
+  hooks.gate = [fleet](const std::string& cluster, std::string_view step, bool count) {
+    return fleet->Gate(step, cluster, count);
+  };
+  hooks.record_step = [fleet](const std::string& cluster, const health::OrchestrationStep& step) {
+    return fleet->RecordStep(coordination::StepScope(cluster, "scale"), step);
+  };
   return hooks;
 }
 
@@ -77,11 +91,26 @@ void LendFleet(coordination::Fleet* fleet, AdminService::HealthHooks* hooks) {
   auto switchover = std::move(hooks->switchover);
   hooks->switchover = [fleet, switchover](const std::string& cluster,
                                           const std::string& target) -> Result<std::string> {
-    if (!fleet->MayOrchestrate(cluster))
-      return Unavailable(
-          "this instance does not lead the fleet: run SWITCHOVER on " +
-          (fleet->Leader().empty() ? std::string("the leader (unknown: etcd?)") : fleet->Leader()));
+    if (Status g = fleet->Gate("switchover", cluster); !g.ok())
+      return Status(g.code(), g.message() + ": run SWITCHOVER there");
     return switchover(cluster, target);
+  };
+  // MIRROR START's fork holds the source's writes fleet-wide and detaches the shadow: the
+  // leader's alone, recorded as intent then outcome under intent/SOURCE/mirror.
+  auto fork = std::move(hooks->mirror_fork);
+  if (!fork) return;
+  hooks->mirror_fork = [fleet, fork](const MirrorConfig& m,
+                                     const std::function<Status()>& on) -> Result<std::string> {
+    if (Status g = fleet->Gate("mirror_start", m.source); !g.ok())
+      return Status(g.code(), g.message() + ": run MIRROR START there");
+    const std::string scope = coordination::StepScope(m.source, "mirror");
+    health::OrchestrationStep step{"mirror", "fork", "", m.shadow, m.name};
+    if (!fleet->RecordStep(scope, step))
+      return Unavailable("the fleet did not record MIRROR START's intent: nothing done");
+    auto r = fork(m, on);
+    step.phase = r.ok() ? "done" : "abandoned";
+    fleet->RecordStep(scope, step);
+    return r;
   };
 }
 

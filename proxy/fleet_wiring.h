@@ -8,6 +8,7 @@
 #include "admin/control_plane.h"
 #include "coordination/fleet.h"
 #include "health/monitor.h"
+#include "health/scaler.h"
 #include "health/topology.h"
 
 namespace sluice {
@@ -17,8 +18,10 @@ std::unique_ptr<coordination::Fleet> MakeFleet(const Runtime& rt, health::Topolo
                                                ControlPlane* control);
 // HOOKS with FLEET's leadership and step records (unchanged when FLEET is null).
 health::MonitorHooks LendFleet(coordination::Fleet* fleet, health::MonitorHooks hooks);
-// The admin port's part: LOAD ... TO RUNTIME goes to the whole fleet; SWITCHOVER on a
-// follower names the leader.
+// The scaler's: the leader runs scale_out/scale_in commands (recorded), the others observe.
+health::ScalerHooks LendFleet(coordination::Fleet* fleet, health::ScalerHooks hooks);
+// The admin port's part: LOAD ... TO RUNTIME goes to the whole fleet; SWITCHOVER and
+// MIRROR START on a follower are refused naming the leader.
 void LendFleet(coordination::Fleet* fleet, AdminService::HealthHooks* hooks);
 // stats_fleet and the sluice_fleet_* families; before the control plane starts.
 Status FleetTables(coordination::Fleet* fleet, ControlPlane* control);

@@ -24,8 +24,8 @@
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
-#include "proxy/session_admin.h"
 #include "proxy/fleet_wiring.h"
+#include "proxy/session_admin.h"
 #include "proxy/shared.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -109,6 +109,13 @@ void DrainWorkers(std::vector<std::unique_ptr<sluice::Worker>>& workers, int tim
   }
   for (auto& w : workers) w->RequestStop();
   for (auto& w : workers) w->Join();
+}
+
+// The clusters' names, indexed like ProxyShared::cluster_counters (fixed from the start).
+std::vector<std::string> ClusterNames(const sluice::Runtime& rt) {
+  std::vector<std::string> names;
+  for (const sluice::Cluster& c : rt.clusters) names.push_back(c.name);
+  return names;
 }
 
 // The admin port's events and the stats collector's gauge, for health/.
@@ -392,7 +399,15 @@ int main(int argc, char** argv) {
   topology.SetConfig(rt);
   // [coordination]: declared before the monitor, which asks it, so that it outlives it.
   auto fleet = MakeFleet(rt, &topology, control->get());
-  health::HealthMonitor monitor(&topology, LendFleet(fleet.get(), HealthHooks(control->get())));
+  health::MonitorHooks monitor_hooks = HealthHooks(control->get());
+  // The monitor publishes the servers' positions where the workers' causal reads look.
+  monitor_hooks.position_board = [s = shared.get(), names = ClusterNames(rt)](
+                                     const std::string& cluster) -> routing::PositionBoard* {
+    for (size_t i = 0; i < names.size() && i < s->cluster_counters.size(); ++i)
+      if (names[i] == cluster) return &s->cluster_counters[i]->positions;
+    return nullptr;
+  };
+  health::HealthMonitor monitor(&topology, LendFleet(fleet.get(), std::move(monitor_hooks)));
   AdminService::HealthHooks admin_hooks = AdminHealthHooks(&topology, &monitor);
   admin_hooks.mirror_fork = MirrorForkHook(&topology, &shared->runtime, control->get());
   if (fleet) LendFleet(fleet.get(), &admin_hooks);
@@ -416,11 +431,15 @@ int main(int argc, char** argv) {
   (*control)->service()->SetProcessHooks(std::move(process));
   health::SchemaWatchSet schemas(&topology, HealthHooks(control->get()).event);
   // Scale-out/in reads the statistics the control plane collects (never a worker's).
-  health::ScalerSet scalers(&topology, {HealthHooks(control->get()).event, [c = control->get()] {
-                                          if (!c->stats()) return StatsDelta{};
-                                          c->stats()->Poll();
-                                          return c->stats()->Lifetime();
-                                        }});
+  // The fleet's leader alone runs the commands (proxy/fleet_wiring.h).
+  health::ScalerHooks scaler_hooks;
+  scaler_hooks.event = HealthHooks(control->get()).event;
+  scaler_hooks.stats = [c = control->get()] {
+    if (!c->stats()) return StatsDelta{};
+    c->stats()->Poll();
+    return c->stats()->Lifetime();
+  };
+  health::ScalerSet scalers(&topology, LendFleet(fleet.get(), std::move(scaler_hooks)));
   if (Status st = AttachSessionAdmin(control->get(), shared.get()); !st.ok()) {
     log::Error("{}", st.message());
     return 1;

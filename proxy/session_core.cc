@@ -122,6 +122,34 @@ routing::CausalBoard* SessionCore::causal_board() const {
   return &worker_->shared()->cluster_counters[cluster_index_]->acknowledged;
 }
 
+void SessionCore::PrepareCausal(bool failed, RouteRequest* req) {
+  const Cluster& c = cluster();
+  routing::CausalPosition primary_seen;
+  if (c.consistency == Consistency::kGlobal) {
+    const routing::PositionBoard& board =
+        worker_->shared()->cluster_counters[cluster_index_]->positions;
+    for (const Server& s : c.servers)
+      if (s.role == ServerRole::kPrimary) board.Read(s.host, s.port, &primary_seen);
+  }
+  causal_.Prepare(c.consistency, *causal_board(), failed, req, primary_seen);
+}
+
+bool SessionCore::NeedsCausalCheck(int server) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  if (causal_.Confirmed(server, rt->version)) {
+    lease_.CountCausalCheck(false, true, 0);
+    return false;
+  }
+  const Server& s = rt->clusters[cluster_index_].servers[server];
+  routing::CausalPosition seen;
+  if (worker_->shared()->cluster_counters[cluster_index_]->positions.Read(s.host, s.port, &seen) &&
+      causal_.CoveredBy(seen)) {
+    lease_.CountReadByPosition();
+    return false;
+  }
+  return true;
+}
+
 const User* SessionCore::ClusterUser(const std::string& name) const {
   const RuntimePtr& rt = worker_->runtime().Current();
   const std::string& cluster = rt->clusters[cluster_index_].name;

@@ -115,6 +115,13 @@ class SessionCore : public ClientSession,
   CausalReads causal_;         // causal reads by position (Cluster::consistency)
   // The cluster's board of acknowledged write positions, shared by all workers.
   routing::CausalBoard* causal_board() const;
+  // Causal reads, both protocols: fills req's causal fields for the next statement (failed:
+  // a replica lacked the target for this statement already).
+  void PrepareCausal(bool failed, RouteRequest* req);
+  // A causal read routed to replica `server` (RouteResult::causal_check): whether it still
+  // needs its check there. Not when that replica showed the target before, nor when the
+  // monitor's last read of its position covers it; both counted.
+  bool NeedsCausalCheck(int server);
 
  private:
   void OnSessionTimeout(TimeoutReason why) override;

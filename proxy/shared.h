@@ -22,6 +22,8 @@ struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
   // The furthest write position acknowledged to any session (consistency = "global").
   routing::CausalBoard acknowledged;
+  // The servers' positions as the cluster's monitor last read them (health/ writes it).
+  routing::PositionBoard positions;
 };
 
 struct ProxyShared {

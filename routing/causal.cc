@@ -94,8 +94,105 @@ std::string MariadbCausalCheck(const CausalPosition& p, int wait_ms) {
                      wait_ms % 1000);
 }
 
-std::string PostgresCausalCheck(const CausalPosition& p) {
-  return fmt::format("SELECT pg_last_wal_replay_lsn() >= '{}'::pg_lsn", p.LsnText());
+std::string PostgresCausalCheck(const CausalPosition& p, int wait_ms) {
+  const std::string lsn = p.LsnText();
+  if (wait_ms <= 0) return fmt::format("SELECT pg_last_wal_replay_lsn() >= '{}'::pg_lsn", lsn);
+  // Row i is kept when it is the last, or the standby has the position (or is no standby:
+  // NULL), and otherwise sleeps a step and is dropped; the first row kept answers.
+  const int steps = (wait_ms + kPostgresWaitStepMs - 1) / kPostgresWaitStepMs;
+  return fmt::format(
+      "SELECT pg_last_wal_replay_lsn() >= '{0}'::pg_lsn FROM generate_series(0, {1}) AS i "
+      "WHERE i = {1} OR (pg_last_wal_replay_lsn() >= '{0}'::pg_lsn) IS NOT FALSE OR "
+      "pg_sleep({2}) IS NULL LIMIT 1",
+      lsn, steps, kPostgresWaitStepMs / 1000.0);
+}
+
+bool Covers(const CausalPosition& have, const CausalPosition& want) {
+  if (have.lsn() < want.lsn()) return false;
+  for (const CausalGtid& w : want.gtids()) {
+    bool found = false;
+    for (const CausalGtid& h : have.gtids())
+      if (h.domain == w.domain) found = h.seq >= w.seq;
+    if (!found) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// FNV-1a of "host:port", without building the string (workers look up per causal read).
+uint64_t ServerKey(std::string_view host, uint16_t port) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto add = [&h](char c) { h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull; };
+  for (char c : host) add(c);
+  add(':');
+  char digits[5];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + port % 10);
+    port /= 10;
+  } while (port);
+  while (n) add(digits[--n]);
+  return h ? h : 1;
+}
+
+}  // namespace
+
+const PositionBoard::Slot* PositionBoard::Find(uint64_t key) const {
+  for (const Slot& s : slots_) {
+    uint64_t k = s.key.load(std::memory_order_acquire);
+    if (k == key) return &s;
+    if (k == 0) return nullptr;  // slots are claimed in order and never freed
+  }
+  return nullptr;
+}
+
+void PositionBoard::Publish(std::string_view host, uint16_t port, const CausalPosition& pos) {
+  const uint64_t key = ServerKey(host, port);
+  Slot* slot = const_cast<Slot*>(Find(key));
+  if (!slot) {
+    for (Slot& s : slots_) {
+      if (s.key.load(std::memory_order_relaxed) != 0) continue;
+      slot = &s;
+      break;
+    }
+    if (!slot) return;  // more servers than slots
+  }
+  // One writer: the version goes odd, the fields change, the version goes even.
+  uint64_t v = slot->version.load(std::memory_order_relaxed);
+  slot->version.store(v + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  slot->lsn.store(pos.lsn(), std::memory_order_relaxed);
+  auto gtids = pos.gtids();
+  for (size_t i = 0; i < gtids.size(); ++i) {
+    slot->domain_server[i].store((uint64_t{gtids[i].domain} << 32) | gtids[i].server,
+                                 std::memory_order_relaxed);
+    slot->seq[i].store(gtids[i].seq, std::memory_order_relaxed);
+  }
+  slot->count.store(static_cast<uint32_t>(gtids.size()), std::memory_order_relaxed);
+  slot->version.store(v + 2, std::memory_order_release);
+  slot->key.store(key, std::memory_order_release);  // a new slot is found once it is whole
+}
+
+bool PositionBoard::Read(std::string_view host, uint16_t port, CausalPosition* out) const {
+  out->Clear();
+  const Slot* slot = Find(ServerKey(host, port));
+  if (!slot) return false;
+  uint64_t before = slot->version.load(std::memory_order_acquire);
+  if (before & 1) return false;
+  CausalPosition p;
+  p.MergeLsn(slot->lsn.load(std::memory_order_relaxed));
+  uint32_t n =
+      std::min<uint32_t>(slot->count.load(std::memory_order_relaxed), CausalPosition::kMaxDomains);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t ds = slot->domain_server[i].load(std::memory_order_relaxed);
+    p.MergeGtid(CausalGtid{static_cast<uint32_t>(ds >> 32), static_cast<uint32_t>(ds),
+                           slot->seq[i].load(std::memory_order_relaxed)});
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (slot->version.load(std::memory_order_relaxed) != before || p.empty()) return false;
+  *out = p;
+  return true;
 }
 
 void CausalBoard::Note(const CausalPosition& p) {

@@ -59,8 +59,46 @@ std::optional<std::string_view> TrackedSystemVariable(std::string_view state,
 // The check a replica answers with one row, one column: "0" when it has applied P (MariaDB
 // waits up to wait_ms for it: MASTER_GTID_WAIT), anything else when not.
 std::string MariadbCausalCheck(const CausalPosition& p, int wait_ms);
-// PostgreSQL: "t" when the standby replayed P (pg_last_wal_replay_lsn()), "f" otherwise.
-std::string PostgresCausalCheck(const CausalPosition& p);
+// PostgreSQL: "t" when the standby replayed P (pg_last_wal_replay_lsn()), "f" (or NULL, not
+// a standby) otherwise. PostgreSQL has no MASTER_GTID_WAIT: the statement polls on the
+// server, every kPostgresWaitStepMs up to wait_ms, in one round trip (generate_series rows
+// filtered by a pg_sleep until the position is there; LIMIT 1 ends it at the first).
+inline constexpr int kPostgresWaitStepMs = 5;
+std::string PostgresCausalCheck(const CausalPosition& p, int wait_ms);
+// What a PostgreSQL write's position is read with, on the connection that committed it,
+// once its transaction ended: the primary's WAL write position, at or past the commit
+// record once the commit returned (synchronous_commit flushes it; docs/architecture.md).
+inline constexpr std::string_view kPostgresWritePositionQuery = "SELECT pg_current_wal_lsn()";
+
+// Whether HAVE holds every write of WANT (per GTID domain, and the LSN).
+bool Covers(const CausalPosition& have, const CausalPosition& want);
+
+// The replication positions the monitor last read on a cluster's servers, for the workers:
+// a causal read on a replica whose applied position already covers the session's target
+// needs no check there. One writer (the cluster's monitor thread), any number of readers;
+// per server a seqlock over relaxed atomics (no lock, no allocation). Servers are keyed by
+// "host:port"; more than kMaxServers are not kept (their reads are checked on the replica).
+class PositionBoard {
+ public:
+  static constexpr size_t kMaxServers = 32;
+  // The monitor read POS on HOST:PORT (a replica's applied position, the primary's written
+  // one). An empty POS forgets the server (its check failed: the old position says nothing).
+  void Publish(std::string_view host, uint16_t port, const CausalPosition& pos);
+  // The last position published for HOST:PORT; false when none is (or a write raced the read).
+  bool Read(std::string_view host, uint16_t port, CausalPosition* out) const;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> key{0};      // FNV-1a of "host:port"; 0: free
+    std::atomic<uint64_t> version{0};  // odd while written
+    std::atomic<uint64_t> lsn{0};
+    std::atomic<uint32_t> count{0};  // GTID domains below; 0 with lsn 0: unknown
+    std::array<std::atomic<uint64_t>, CausalPosition::kMaxDomains> domain_server{};
+    std::array<std::atomic<uint64_t>, CausalPosition::kMaxDomains> seq{};
+  };
+  const Slot* Find(uint64_t key) const;
+  std::array<Slot, kMaxServers> slots_;
+};
 
 // The furthest position every session of a cluster saw acknowledged (consistency =
 // "global"), shared by all workers: relaxed atomics, one compare-exchange loop per

@@ -82,6 +82,10 @@ struct Cluster {
   // long the replica may wait for the position before the read moves to the primary.
   Consistency consistency = Consistency::kEventual;
   int consistency_wait_ms = 0;
+  // How often the monitor reads the servers' positions between its checks while
+  // consistency is not "eventual" (a read whose target the replica's last read position
+  // covers needs no check there); 0: only with each check (monitor_interval_ms).
+  int monitor_position_interval_ms = 100;
   // Set by the control plane while a failover or switchover moves the primary: statements
   // bound for the writer wait (bounded by write_hold_timeout_ms) instead of failing, and run
   // on the new primary once a snapshot clears the flag.

@@ -11,10 +11,12 @@ BUILD_PKGS=(build-essential cmake pkg-config clang-format
 TEST_PKGS=(mariadb-server mariadb-client postgresql postgresql-client
   clang libclang-rt-14-dev sysbench python3 python3-pymysql python3-psycopg2 procps iproute2 openssl
   dpkg-dev systemd
-  prometheus chromium etcd-server etcd-client curl)
+  prometheus chromium etcd-server etcd-client curl nodejs)
 BENCH_PKGS=(haproxy pgbouncer linux-perf)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+# The Node.js driver tests run `npm ci`: a nodejs package without npm (Debian's) needs npm's.
+if ! command -v npm >/dev/null 2>&1; then want+=(npm); fi
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PKGS[@]}"); fi
 
 missing=()

@@ -37,6 +37,12 @@ struct StmtExecute {
 // `num_params` comes from the statement's PrepareOk; the layout depends on it.
 Result<StmtExecute> ParseStmtExecute(std::span<const uint8_t> payload, uint16_t num_params);
 
+// MariaDB (10.2+): this statement id in COM_STMT_EXECUTE/SEND_LONG_DATA/RESET/CLOSE/FETCH
+// means "the statement prepared last on this connection", so a driver can pipeline
+// COM_STMT_PREPARE and its COM_STMT_EXECUTE without waiting for the id (the mariadb Node.js
+// and Java connectors do). After a failed prepare it names no statement.
+inline constexpr uint32_t kLastPreparedStatement = 0xFFFFFFFF;
+
 // Statement id of COM_STMT_EXECUTE/CLOSE/RESET/SEND_LONG_DATA/FETCH (bytes 1..4).
 std::optional<uint32_t> StatementIdOf(std::span<const uint8_t> payload);
 // Overwrites that id in place; false when the payload is too short.

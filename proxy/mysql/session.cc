@@ -306,12 +306,13 @@ void MysqlSession::Dispatch(std::string payload) {
       // A prepare changes no data: it does not move the read-your-writes position.
       cmd_.info = StatementInfo{};
       cmd_.info.writes = false;
+      last_prepared_id_ = 0;  // until its PrepareOk
       break;
     case mysql::COM_STMT_EXECUTE:
     case mysql::COM_STMT_SEND_LONG_DATA:
     case mysql::COM_STMT_FETCH:
     case mysql::COM_STMT_RESET: {
-      auto id = mysql::StatementIdOf(mysql::AsBytes(payload));
+      auto id = CommandStatementId(&payload);
       auto it = id ? stmts_.find(*id) : stmts_.end();
       if (it == stmts_.end()) {
         if (code == mysql::COM_STMT_SEND_LONG_DATA) return;  // no response is ever sent
@@ -357,8 +358,9 @@ bool MysqlSession::HandleLocally(uint8_t code, const std::string& payload) {
     case mysql::COM_STMT_CLOSE: {
       // No response. The backend copies are closed once no client of this worker uses the
       // text (session_stmts.cc).
-      if (auto id = mysql::StatementIdOf(mysql::AsBytes(payload))) {
-        if (stmts_.count(*id)) MirrorLocal(payload, *id, false);
+      std::string close = payload;
+      if (auto id = CommandStatementId(&close)) {
+        if (stmts_.count(*id)) MirrorLocal(close, *id, false);
         DropStatement(*id);
         if (*id == pins_.cursor_stmt) pins_.cursor_stmt = 0;
       }
@@ -437,14 +439,10 @@ void MysqlSession::RouteAndAcquire() {
   req.schema = want_.schema;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
-  causal_.Prepare(cluster().consistency, *causal_board(), cmd_.causal_failed, &req);
+  PrepareCausal(cmd_.causal_failed, &req);
   RouteResult route = lease_.Route(req);
   if (route.hold) return;  // RetryHeld() routes it again
-  causal_check_ = route.causal_check;
-  if (causal_check_ && causal_.Confirmed(route.server, worker_->runtime().Current()->version)) {
-    causal_check_ = false;  // this replica showed the position already
-    lease_.CountCausalCheck(false, true, 0);
-  }
+  causal_check_ = route.causal_check && NeedsCausalCheck(route.server);
   if (route.reject) {
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
@@ -592,8 +590,11 @@ void MysqlSession::RetryHeld(bool timed_out) {
   if (phase_ != Phase::kAcquiring) return;
   if (timed_out) {
     lease_.EndHold();
-    FailCommand(mysql::ER_UNKNOWN_ERROR,
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    // 1290, as a read-only server refuses a write (MaxScale's error_on_write too): what
+    // failover-aware clients retry on (docs/operations.md, "Write holds").
+    FailCommand(mysql::ER_OPTION_PREVENTS_STATEMENT,
+                "sluice: timed out waiting for the cluster's new primary (failover or "
+                "switchover): writes held longer than write_hold_timeout_ms; not executed");
     FlushWrites();
     return;
   }

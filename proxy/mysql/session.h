@@ -150,6 +150,9 @@ class MysqlSession final : public SessionCore,
   // session_stmts.cc: the client's statements, counted per text on the worker.
   void AddStatement(uint32_t client_id, ClientStmt cs);
   void DropStatement(uint32_t client_id);
+  // The client's statement id of a COM_STMT_* command; MariaDB's kLastPreparedStatement is
+  // resolved to the statement prepared last, and rewritten so in PAYLOAD.
+  std::optional<uint32_t> CommandStatementId(std::string* payload) const;
   void DropAllStatements();
   MysqlBackend* WritableBackend() const;
 
@@ -207,6 +210,7 @@ class MysqlSession final : public SessionCore,
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;
+  uint32_t last_prepared_id_ = 0;  // the client's id of the last prepare (0: it failed)
   // What the registry slot shows (PublishState).
   SessionPhase shown_phase_ = SessionPhase::kLogin;
   const MysqlBackend* shown_backend_ = nullptr;

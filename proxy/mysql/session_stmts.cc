@@ -2,6 +2,8 @@
 // behind when it resets, changes user or goes) is closed on the backend connections that
 // hold it once no client of this worker uses its text any more, so that the server's
 // max_prepared_stmt_count is spent on statements in use only.
+#include "protocol/mysql/statement.h"
+#include "protocol/mysql/wire.h"
 #include "proxy/mysql/session.h"
 #include "proxy/mysql/worker_state.h"
 #include "proxy/worker.h"
@@ -16,6 +18,15 @@ MysqlBackend* MysqlSession::WritableBackend() const {
 void MysqlSession::AddStatement(uint32_t client_id, ClientStmt cs) {
   worker_->mysql_state().HoldStatement(cs.text);
   stmts_[client_id] = std::move(cs);
+}
+
+std::optional<uint32_t> MysqlSession::CommandStatementId(std::string* payload) const {
+  auto id = mysql::StatementIdOf(mysql::AsBytes(*payload));
+  if (id && *id == mysql::kLastPreparedStatement && last_prepared_id_ != 0) {
+    mysql::RewriteStatementId(payload, last_prepared_id_);
+    return last_prepared_id_;
+  }
+  return id;
 }
 
 void MysqlSession::DropStatement(uint32_t client_id) {

@@ -228,6 +228,7 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
   CloseBackendStmt(replaced);
   CloseBackendStmt(evicted);
   AddStatement(client_id, std::move(cs));
+  last_prepared_id_ = client_id;
   mysql::RewriteStatementId(payload, client_id);
 }
 

@@ -295,7 +295,9 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
   req.schema = database_;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
-  causal_.Prepare(cluster().consistency, *causal_board(), false, &req);
+  PrepareCausal(causal_failed_, &req);
+  causal_failed_ = false;
+  causal_check_ = false;
   lease_.NewStatement();
   RouteResult route = lease_.Route(req);
   if (route.hold) {
@@ -306,6 +308,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
     FailBatch(route.reject ? std::string_view("42501") : state::kConnectionFailure, route.message);
     return true;  // the loop goes on skipping the batch
   }
+  causal_check_ = route.causal_check && NeedsCausalCheck(route.server);
   phase_ = Phase::kAcquiring;
   StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   Acquire(route.server);
@@ -366,7 +369,7 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
     return;
   }
   phase_ = Phase::kReady;
-  if (!StartParamSync()) ProcessClientInput();
+  if (!StartParamSync() && !StartCausalCheck()) ProcessClientInput();
   FlushWrites();
 }
 
@@ -514,9 +517,11 @@ void PgSession::RetryHeld(bool timed_out) {
   phase_ = Phase::kReady;
   if (timed_out) {
     lease_.EndHold();
-    // 57P03 cannot_connect_now: what PostgreSQL says while it cannot take the work yet.
-    FailBatch("57P03",
-              "sluice: timed out waiting for the cluster's new primary (failover or switchover)");
+    // 25006 read_only_sql_transaction: as a standby refuses a write (docs/operations.md,
+    // "Write holds"); a login that waited gets 57P03 above.
+    FailBatch("25006",
+              "sluice: timed out waiting for the cluster's new primary (failover or "
+              "switchover): writes held longer than write_hold_timeout_ms; not executed");
   }
   ProcessClientInput();
   FlushWrites();

@@ -109,7 +109,16 @@ class PgSession final : public SessionCore,
   bool ForwardMessages();
   bool HandleInspected(char type, std::span<const uint8_t> payload, size_t total);
   void OnReadyForQuery(char status);
+  // The end of OnReadyForQuery once nothing is outstanding: release or keep the backend.
+  void AfterLastResponse(char status);
   void RecordSegment();
+  // session_causal.cc: causal reads (Cluster::consistency). A causal read's position check
+  // on the replica before the batch; the position of a write transaction that just ended,
+  // read on its connection; the answer of either; either's connection lost.
+  bool StartCausalCheck();
+  bool StartWritePosition(char status);
+  void EndCausalStep();
+  bool CausalStepLost();
 
   // session_pins.cc
   void PinFor(uint32_t reasons);
@@ -149,6 +158,15 @@ class PgSession final : public SessionCore,
   PgBackend* backend_ = nullptr;
   PgBackend* connecting_ = nullptr;  // opened for this session, login not done yet
   PgBackendLogin pending_login_;     // what connecting_ (or the next slot) logs in with
+  // What the kSyncing phase waits for: the settings' SETs, or a causal step (its one
+  // value in sync_value_).
+  enum class SyncKind { kSettings, kCausalCheck, kWritePosition };
+  SyncKind sync_kind_ = SyncKind::kSettings;
+  std::string sync_value_;
+  bool causal_check_ = false;   // the batch's replica must show the causal target first
+  bool causal_failed_ = false;  // it did not: the batch routes again, to the primary
+  bool causal_wrote_ = false;   // a write whose position is not read yet (session/global)
+  int64_t causal_start_us_ = 0;
   bool sync_failed_ = false;
   std::string sync_error_;    // the server's ErrorResponse payload
   bool login_sync_ = false;   // the startup settings are applied before the login ends

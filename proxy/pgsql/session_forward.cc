@@ -45,6 +45,7 @@ bool PgSession::StartParamSync() {
   pgsql::AppendQuery(&out, sql);
   AppendTo(backend_->output(), out);
   phase_ = Phase::kSyncing;
+  sync_kind_ = SyncKind::kSettings;
   sync_failed_ = false;
   sync_error_.clear();
   return true;
@@ -69,10 +70,19 @@ void PgSession::HandleSyncResponse() {
       if (ps.ok()) backend_->params()[Lower(ps->name)] = std::string(ps->value);
     } else if (h.type == be::kReadyForQuery && !p.empty()) {
       status = static_cast<char>(p[0]);
+    } else if (h.type == be::kDataRow && sync_kind_ != SyncKind::kSettings) {
+      auto row = pgsql::DecodeDataRow(p);
+      if (row.ok() && !row->values.empty() && row->values[0])
+        sync_value_.assign(reinterpret_cast<const char*>(row->values[0]->data()),
+                           row->values[0]->size());
     }
     evbuffer_drain(backend_->input(), h.total());
     if (!status) continue;
     phase_ = Phase::kReady;
+    if (sync_kind_ != SyncKind::kSettings) {
+      EndCausalStep();
+      return;
+    }
     if (sync_failed_) {
       ReleaseBackend(false);
       auto e = pgsql::DecodeErrorFields(
@@ -93,6 +103,7 @@ void PgSession::HandleSyncResponse() {
         SendLoginReport();
         return;
       }
+      if (StartCausalCheck()) return;
     }
     ProcessClientInput();
     return;
@@ -245,8 +256,8 @@ void PgSession::OnReadyForQuery(char status) {
   if (pins) PinFor(pins);
   if (!segment_error_ && pending_write_) {
     last_write_ms_ = MonotonicMs();
-    // The commit's LSN is not asked for yet: the session's reads stay on the primary.
-    if (cluster().consistency != Consistency::kEventual) causal_.NoteUnknownWrite(causal_board());
+    // Its position is read once its transaction ended (StartWritePosition).
+    if (cluster().consistency != Consistency::kEventual) causal_wrote_ = true;
   }
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
@@ -258,6 +269,11 @@ void PgSession::OnReadyForQuery(char status) {
   pending_pg_pins_ = 0;
   pending_write_ = false;
   pending_sequence_ = false;
+  if (StartWritePosition(status)) return;  // AfterLastResponse once it is read
+  AfterLastResponse(status);
+}
+
+void PgSession::AfterLastResponse(char status) {
   if (status == pgsql::kTxIdle && !pinned_) {
     if (!hold_previous_) ReleaseBackend(true);
   } else {
@@ -307,6 +323,7 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   std::string fatal = std::move(backend_fatal_);
   backend_fatal_.clear();
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kSyncing && sync_kind_ != SyncKind::kSettings && CausalStepLost()) return;
   std::string why = st.message();
   if (!fatal.empty()) {
     auto e =
@@ -397,7 +414,11 @@ void PgSession::OnStatementTimeout(TimeoutReason why) {
     FlushWrites();
     return;
   }
-  if (!backend_ || outstanding_ == 0) return;
+  // Nothing outstanding and no causal step running (a hung replica's wait, or the write's
+  // position on a hung primary): nothing to time out.
+  if (!backend_ ||
+      (outstanding_ == 0 && (phase_ != Phase::kSyncing || sync_kind_ == SyncKind::kSettings)))
+    return;
   timed_out_ = true;
   OnBackendError(backend_, Unavailable(text));
   FlushWrites();

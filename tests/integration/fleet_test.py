@@ -103,7 +103,7 @@ class FleetCase(unittest.TestCase):
         etcd_sh("stop", self.etcd_dir)
 
     # ---- the fleet
-    def start_sluice(self, name, endpoints=None):
+    def start_sluice(self, name, endpoints=None, extra_toml=""):
         e = self.env
         opts = {"monitor_interval_ms": 500, "failover_window_ms": 2000,
                 "admin_user": e["ADMIN_USER"], "admin_password": e["ADMIN_PASSWORD"],
@@ -114,7 +114,7 @@ class FleetCase(unittest.TestCase):
             coordination = ('[coordination]\netcd = "%s"\nprefix = "%s"\ninstance = "%s"\n'
                             'lease_ttl_s = %d\n\n[metrics]\nlisten = "127.0.0.1:%d"\n' %
                             (",".join(endpoints or self.endpoints), PREFIX, name, TTL_S,
-                             metrics_port))
+                             metrics_port)) + extra_toml
             s = Sluice(SLUICE, e, cluster_options=opts, log_level="info",
                        extra_toml=coordination)
             if metrics_port not in (s.port, s.admin_port):
@@ -140,10 +140,12 @@ class FleetCase(unittest.TestCase):
                         "config_revision": int(r[4])}
         raise AssertionError("%s: no self row in stats_fleet" % s.name)
 
-    def metric(self, s, name):
+    def metric(self, s, name, label=""):
+        """NAME's value on S; LABEL: a 'key="value"' its labels must include."""
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.metrics_port, timeout=5) as r:
             text = r.read().decode()
-        m = re.search(r'^%s\{[^}]*\} (\S+)$' % re.escape(name), text, re.M)
+        m = re.search(r'^%s\{[^}]*%s[^}]*\} (\S+)$' % (re.escape(name), re.escape(label)), text,
+                      re.M)
         if not m:
             raise AssertionError("%s: no metric %s" % (s.name, name))
         return float(m.group(1))
@@ -209,6 +211,17 @@ class FleetCase(unittest.TestCase):
             env = dict(os.environ, PGPASSWORD=e["APP_PASSWORD"], PGCONNECT_TIMEOUT="5")
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
         self.assertEqual(r.returncode, 0, "%s through %s: %s" % (argv[0], s.name, r.stderr))
+
+    def stall_replicas(self):
+        """MariaDB: the replicas' SQL threads stopped and a row written on the primary: they
+        receive it but do not apply it (what a promotion or a switchover waits for)."""
+        for p in self.env["REPLICA_PORTS_LIST"]:
+            c = self.db.direct(p)
+            self.db.run(c, "STOP SLAVE SQL_THREAD")
+            c.close()
+        c = self.db.direct(int(self.env["PRIMARY_PORT"]))
+        self.db.run(c, "INSERT INTO t_fleet (id, via) VALUES (1, 'direct')")
+        c.close()
 
     def new_primary(self, old):
         ports = [p for p in self.env["REPLICA_PORTS_LIST"] if p != old and self.db.is_primary(p)]
@@ -329,13 +342,7 @@ class MariadbFleetLeaderKillTest(FleetCase):
         replicas = self.env["REPLICA_PORTS_LIST"]
         # Received but not applied: the promotion waits for the relay log (MASTER_GTID_WAIT),
         # which holds the leader mid-promotion until the SQL threads run again.
-        for p in replicas:
-            c = self.db.direct(p)
-            self.db.run(c, "STOP SLAVE SQL_THREAD")
-            c.close()
-        c = self.db.direct(old)
-        self.db.run(c, "INSERT INTO t_fleet (id, via) VALUES (1, 'direct')")
-        c.close()
+        self.stall_replicas()
         time.sleep(0.5)  # the IO threads fetch it (the relay log holds it)
         cluster_sh("kill-node", self.dir, "primary")
 
@@ -427,9 +434,11 @@ class PartitionMixin:
         self.assertGreater(self.metric(b, "sluice_fleet_etcd_errors_total"), errors_before)
 
         # Only the leader switches over.
-        with self.assertRaisesRegex(Exception, "does not lead the fleet: run SWITCHOVER on b"):
+        with self.assertRaisesRegex(Exception,
+                                    "not the fleet leader; leader is b: run SWITCHOVER there"):
             self.admin(a, "SWITCHOVER test")
         self.assertTrue(self.db.is_primary(old))
+        self.assertEqual(self.metric(a, "sluice_fleet_steps_refused_total", 'step="switchover"'), 1)
 
         # Cut a off.
         etcd_sh("stop-member", self.etcd_dir, 1)

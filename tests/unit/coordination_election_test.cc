@@ -302,19 +302,73 @@ TEST_F(ElectionTest, AdoptingThePromotedTargetFinishesTheFailover) {
   EXPECT_EQ(said.kinds, std::vector<std::string>{"FAILOVER_RESUMED"});
 }
 
-TEST_F(ElectionTest, NewLeaderAbandonsAnUnfinishedSwitchoverAndReleasesItsWrites) {
+TEST_F(ElectionTest, NewLeaderHandsAnUnfinishedSwitchoverToHealth) {
   Said said;
   StepRecorder ra(&a.election, "a", nullptr, [] { return 111; });
   StepRecorder rb(&b.election, "b", said.Fn(), [] { return 222; });
   a.election.Tick("{}");
   b.election.Tick("{}");
   ASSERT_TRUE(ra.Record("app", {"switchover", "drain", "p:1", "r:2", ""}));
-  EXPECT_TRUE(ra.AbandonSwitchovers({"app"}).empty()) << "its own switchover runs on";
+  EXPECT_FALSE(ra.EarlierSwitchover("app").has_value()) << "its own switchover runs on";
+  EXPECT_FALSE(rb.EarlierSwitchover("app").has_value()) << "a follower is not asked";
+  Advance(7000, {&b});  // a is killed -9 right after fencing
+  auto u = rb.EarlierSwitchover("app");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->phase, "drain");
+  EXPECT_EQ(u->old_primary, "p:1");
+  EXPECT_EQ(u->target, "r:2");
+  EXPECT_EQ(u->detail, "a");
+  // Health rolls it back and records the outcome: the same switchover, closed.
+  ASSERT_TRUE(rb.Record("app", {"switchover", "abandoned", "p:1", "r:2", "rolled back"}));
+  auto s = DecodeStep(world.keys.at("/sluice/intent/app").value);
+  EXPECT_EQ(s->phase, "abandoned");
+  EXPECT_EQ(s->id, 111);
+  EXPECT_FALSE(rb.EarlierSwitchover("app").has_value());
+  EXPECT_EQ(rb.Taken(), (std::map<std::string, uint64_t>{{"switchover/abandoned", 1}}));
+}
+
+TEST_F(ElectionTest, NewLeaderAbandonsAnUnfinishedForkAndReleasesItsWrites) {
+  Said said;
+  StepRecorder ra(&a.election, "a", nullptr, [] { return 111; });
+  StepRecorder rb(&b.election, "b", said.Fn(), [] { return 222; });
+  a.election.Tick("{}");
+  b.election.Tick("{}");
+  ASSERT_TRUE(ra.Record(StepScope("app", "mirror"), {"mirror", "fork", "", "shadow", "m1"}));
+  ASSERT_TRUE(ra.Record(StepScope("app", "scale"), {"scale_out", "command", "", "", "busy"}));
+  ASSERT_TRUE(ra.Record("app", {"failover", "promote", "p:1", "r:2", ""}));
+  EXPECT_TRUE(ra.AbandonHolds({"app"}).empty()) << "its own fork runs on";
+  EXPECT_EQ(DecodeStep(world.keys.at("/sluice/intent/app").value)->action, "failover")
+      << "a fork's intent has its own key";
   Advance(7000, {&b});
-  EXPECT_EQ(rb.AbandonSwitchovers({"app", "other"}), std::vector<std::string>{"app"});
-  EXPECT_EQ(DecodeStep(world.keys.at("/sluice/intent/app").value)->phase, "abandoned");
-  EXPECT_EQ(said.kinds, std::vector<std::string>{"SWITCHOVER_ABORTED"});
-  EXPECT_TRUE(rb.AbandonSwitchovers({"app"}).empty()) << "once";
+  EXPECT_EQ(rb.AbandonHolds({"app", "other"}), std::vector<std::string>{"app"});
+  EXPECT_EQ(DecodeStep(world.keys.at("/sluice/intent/app/mirror").value)->phase, "abandoned");
+  EXPECT_EQ(DecodeStep(world.keys.at("/sluice/intent/app/scale").value)->phase, "abandoned");
+  EXPECT_EQ(DecodeStep(world.keys.at("/sluice/intent/app").value)->phase, "promote")
+      << "the failover is the monitor's to continue";
+  EXPECT_EQ(said.kinds, (std::vector<std::string>{"MIRROR_FORK", "SCALE_ABANDONED"}));
+  EXPECT_TRUE(rb.AbandonHolds({"app"}).empty()) << "once";
+  EXPECT_EQ(rb.Taken(),
+            (std::map<std::string, uint64_t>{{"mirror/abandoned", 1}, {"scale_out/abandoned", 1}}));
+}
+
+TEST_F(ElectionTest, GateRefusesAFollowerNamingTheLeaderAndCounts) {
+  StepRecorder ra(&a.election, "a", nullptr, [] { return 111; });
+  StepRecorder rb(&b.election, "b", nullptr, [] { return 222; });
+  a.election.Tick("{}");
+  b.election.Tick("{}");
+  EXPECT_TRUE(ra.Gate("mirror_start", "app").ok());
+  Status st = rb.Gate("mirror_start", "app");
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(st.message(), "not the fleet leader; leader is a");
+  EXPECT_FALSE(rb.Gate("scale_out", "app").ok());
+  EXPECT_FALSE(rb.Gate("mirror_start", "app").ok());
+  EXPECT_EQ(rb.Refused(), (std::map<std::string, uint64_t>{{"mirror_start", 2}, {"scale_out", 1}}));
+  EXPECT_TRUE(ra.Refused().empty());
+  // Cut off from etcd, the leader stops acting (ttl/2) and says it does not know the leader.
+  a.store.down = true;
+  Advance(4000, {&a});
+  EXPECT_EQ(ra.Gate("switchover", "app").message(),
+            "not the fleet leader; leader is unknown (etcd unreachable?)");
 }
 
 TEST_F(ElectionTest, IntentIsNotWrittenOnceTheLeaderKeyIsNoLongerOurs) {

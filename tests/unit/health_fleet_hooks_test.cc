@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct Script {
   bool primary = false;
   uint64_t seq = 100;
   int promotes = 0;
+  int unfences = 0;
   std::vector<std::string> sees;  // replicas it reports (discovery)
 };
 
@@ -46,7 +48,12 @@ class ScriptedNode : public Node {
     s_->primary = false;
     return std::string("read-only");
   }
-  Status Unfence() override { return Status::Ok(); }
+  Status Unfence() override {
+    if (!s_->up) return Unavailable("scripted: down");
+    ++s_->unfences;
+    s_->primary = true;  // read_only=OFF: the fenced primary writes again
+    return Status::Ok();
+  }
   Status Repoint(const ReplicationSource&, bool) override { return Status::Ok(); }
   Status WaitApplied(const Position&, int) override { return Status::Ok(); }
   bool CanRejoinLive() const override { return true; }
@@ -87,9 +94,15 @@ class FleetHooksTest : public ::testing::Test {
     h.record_step = [this](const std::string& cluster, const OrchestrationStep& s) {
       EXPECT_EQ(cluster, "app");
       steps_.push_back(s.action + "/" + s.phase + "/" + s.target);
+      closed_ = closed_ || (s.action == "switchover" && earlier_ &&
+                            (s.phase == "done" || s.phase == "abandoned"));
       return s.phase != refuse_phase_;
     };
     h.intended_target = [this](const std::string&) { return intended_; };
+    h.unfinished_switchover = [this](const std::string&) -> std::optional<OrchestrationStep> {
+      if (!leads_ || !earlier_ || closed_) return std::nullopt;
+      return earlier_;
+    };
     monitor_ = std::make_unique<HealthMonitor>(&topology_, h);
   }
   void Rounds(int n) {
@@ -115,6 +128,15 @@ class FleetHooksTest : public ::testing::Test {
   bool leads_ = true;
   std::string refuse_phase_;
   std::string intended_;
+  std::optional<OrchestrationStep> earlier_;  // a switchover an earlier leader left
+  bool closed_ = false;                       // its outcome was recorded
+  // The fleet's published hold, as a follower applied it before it became the leader.
+  void HeldByTheFleet() {
+    topology_.Update([](Overlay* o) {
+      o->clusters["app"].writes_paused = true;
+      return true;
+    });
+  }
 };
 
 TEST_F(FleetHooksTest, FollowerHoldsWritesButNeverPromotesOrDiscovers) {
@@ -182,6 +204,71 @@ TEST_F(FleetHooksTest, AdoptionIsRecordedToo) {
   ASSERT_GE(steps_.size(), 2u);
   EXPECT_EQ(steps_[0], "adopt/adopt/127.0.0.1:2");
   EXPECT_EQ(steps_[1], "adopt/done/127.0.0.1:2");
+}
+
+// The leader was killed right after fencing the old primary (switchover phase "drain"): the
+// new leader rolls it back: the old primary writable again, the fleet's hold released.
+TEST_F(FleetHooksTest, NewLeaderRollsBackASwitchoverLeftAfterTheFence) {
+  Start();
+  Rounds(1);
+  HeldByTheFleet();
+  scripts_[1].primary = false;  // fenced: read_only=ON
+  earlier_ = OrchestrationStep{"switchover", "drain", "127.0.0.1:1", "127.0.0.1:2", "a"};
+  Rounds(1);
+  EXPECT_EQ(scripts_[1].unfences, 1);
+  EXPECT_TRUE(scripts_[1].primary);
+  EXPECT_EQ(Promotes(), 0);
+  EXPECT_FALSE(topology_.Current()->clusters[0].writes_paused) << "the hold is released";
+  ASSERT_FALSE(steps_.empty());
+  EXPECT_EQ(steps_.back(), "switchover/abandoned/127.0.0.1:2");
+  EXPECT_EQ(Said("SWITCHOVER_ABORTED"), 1);
+  EXPECT_EQ(Said("WRITES_RESUMED"), 1);
+  Rounds(2);
+  EXPECT_EQ(scripts_[1].unfences, 1) << "once";
+  EXPECT_EQ(PublishedPrimary(), "127.0.0.1:1");
+  EXPECT_FALSE(topology_.Current()->clusters[0].writes_paused);
+}
+
+// Killed after promoting the target: the new leader finishes the switchover on it.
+TEST_F(FleetHooksTest, NewLeaderFinishesASwitchoverWhoseTargetWasPromoted) {
+  Start();
+  Rounds(1);
+  HeldByTheFleet();
+  scripts_[1].primary = false;
+  scripts_[2].primary = true;
+  scripts_[2].promotes = 1;  // by the earlier leader
+  earlier_ = OrchestrationStep{"switchover", "promote", "127.0.0.1:1", "127.0.0.1:2", "a"};
+  Rounds(1);
+  EXPECT_EQ(PublishedPrimary(), "127.0.0.1:2");
+  EXPECT_EQ(Promotes(), 1) << "never a second promotion";
+  EXPECT_EQ(scripts_[1].unfences, 0) << "the old primary stays read-only";
+  EXPECT_FALSE(topology_.Current()->clusters[0].writes_paused);
+  ASSERT_FALSE(steps_.empty());
+  EXPECT_EQ(steps_.back(), "switchover/done/127.0.0.1:2");
+  EXPECT_EQ(Said("SWITCHOVER_DONE"), 1);
+  EXPECT_EQ(Said("TOPOLOGY_ADOPTED"), 0) << "finished as the switchover, not adopted";
+  EXPECT_EQ(monitor_->Counters("app").switchovers, 1);
+}
+
+// A follower leaves it to the leader, and a promote phase whose target does not answer
+// leaves the old primary fenced (never two writable) but releases the hold.
+TEST_F(FleetHooksTest, FollowerLeavesItAndAnUnansweringTargetKeepsTheOldPrimaryFenced) {
+  leads_ = false;
+  Start();
+  Rounds(1);
+  HeldByTheFleet();
+  scripts_[1].primary = false;
+  earlier_ = OrchestrationStep{"switchover", "promote", "127.0.0.1:1", "127.0.0.1:2", "a"};
+  Rounds(1);
+  EXPECT_EQ(scripts_[1].unfences, 0);
+  EXPECT_TRUE(topology_.Current()->clusters[0].writes_paused) << "the leader's to release";
+  leads_ = true;
+  scripts_[2].up = false;
+  Rounds(1);
+  EXPECT_EQ(scripts_[1].unfences, 0);
+  EXPECT_EQ(Promotes(), 0);
+  EXPECT_FALSE(topology_.Current()->clusters[0].writes_paused);
+  EXPECT_EQ(steps_.back(), "switchover/abandoned/127.0.0.1:2");
 }
 
 }  // namespace

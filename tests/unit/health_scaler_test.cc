@@ -7,6 +7,9 @@
 #include "health/command_runner.h"
 #include "health/scaler.h"
 
+#include <string>
+#include <vector>
+
 namespace sluice::health {
 namespace {
 
@@ -100,6 +103,78 @@ TEST(ScalePolicyTest, P95OfAHistogram) {
   EXPECT_EQ(P95Ms(h), 5.0);  // the 95th of 100 falls in the 5 ms bucket
   h.Add(5'000'000);
   EXPECT_EQ(P95Ms(h), 5.0);
+}
+
+// A fleet ([coordination]): a follower's scaler observes the same load and runs nothing; the
+// leader's records the command as an intent, then its outcome.
+class ScalerFleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Runtime rt;
+    Cluster c = Policy();
+    c.protocol = Protocol::kMysql;
+    c.max_replicas = 5;
+    for (uint16_t p : {1, 2, 3}) {
+      Server s;
+      s.host = "127.0.0.1";
+      s.port = p;
+      s.role = p == 1 ? ServerRole::kPrimary : ServerRole::kReplica;
+      s.hostgroup = p == 1 ? c.writer_hostgroup : c.reader_hostgroup;
+      c.servers.push_back(s);
+    }
+    rt.clusters.push_back(c);
+    topology_.SetConfig(rt);
+    hooks_.event = [this](std::string_view kind, std::string_view, std::string_view,
+                          const std::string&) { kinds_.emplace_back(kind); };
+    hooks_.stats = [this] {
+      queries_ += 1000;  // 500 reads per replica per second: above scale_out_reads_per_replica
+      StatsDelta d;
+      d.servers["app/127.0.0.1:2"].queries = queries_ / 2;
+      d.servers["app/127.0.0.1:3"].queries = queries_ / 2;
+      return d;
+    };
+    hooks_.gate = [this](const std::string& cluster, std::string_view step, bool count) {
+      EXPECT_EQ(cluster, "app");
+      if (count) gated_.emplace_back(step);
+      return leads_ ? Status::Ok() : Unavailable("not the fleet leader; leader is b");
+    };
+    hooks_.record_step = [this](const std::string& cluster, const OrchestrationStep& s) {
+      EXPECT_EQ(cluster, "app");
+      steps_.push_back(s.action + "/" + s.phase);
+      return true;
+    };
+  }
+  void Seconds(Scaler* s, int n) {
+    for (int i = 0; i < n; ++i) s->TickForTest(now_ += 1000);
+  }
+  int Said(const std::string& kind) {
+    int n = 0;
+    for (const auto& k : kinds_) n += k == kind;
+    return n;
+  }
+
+  RuntimeHolder holder_;
+  Topology topology_{&holder_};
+  ScalerHooks hooks_;
+  uint64_t queries_ = 0;
+  int64_t now_ = 100'000;
+  bool leads_ = false;
+  std::vector<std::string> kinds_, gated_, steps_;
+};
+
+TEST_F(ScalerFleetTest, FollowerObservesAndTheLeaderRunsTheCommandRecorded) {
+  Scaler scaler(&topology_, "app", hooks_);
+  Seconds(&scaler, 8);
+  EXPECT_EQ(Said("SCALE_OUT"), 0) << "a follower runs no command";
+  EXPECT_TRUE(steps_.empty());
+  ASSERT_FALSE(gated_.empty());
+  EXPECT_EQ(gated_[0], "scale_out");
+  EXPECT_EQ(gated_.size(), 1u) << "counted once while it stays due";
+  leads_ = true;  // the leader died; this instance leads now
+  Seconds(&scaler, 1);
+  EXPECT_EQ(Said("SCALE_OUT"), 1);
+  EXPECT_EQ(Said("SCALE_OUT_DONE"), 1);
+  EXPECT_EQ(steps_, (std::vector<std::string>{"scale_out/command", "scale_out/done"}));
 }
 
 TEST(CommandRunnerTest, ArgumentsExitAndOutput) {

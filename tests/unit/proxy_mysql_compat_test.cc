@@ -88,6 +88,43 @@ TEST_F(MysqlCompatTest, AStatementAnotherClientUsesStaysOpen) {
   EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_CLOSE, 78));
 }
 
+// MariaDB connectors pipeline COM_STMT_PREPARE and a COM_STMT_EXECUTE of statement id
+// 0xFFFFFFFF ("the statement prepared last"): the execute goes to the server with the id
+// the server gave the prepare (it got 1243 "Unknown prepared statement handler" before).
+TEST_F(MysqlCompatTest, PipelinedExecuteOfTheLastPreparedStatement) {
+  LoggedIn();
+  std::string exec_tail("\x00\x01\x00\x00\x00", 5);  // flags, iteration count 1
+  h_.client().Write(
+      Packet(0, Command(mysql::COM_STMT_PREPARE, "DO 1")) +
+      Packet(0, StmtCommand(mysql::COM_STMT_EXECUTE, mysql::kLastPreparedStatement) + exec_tail));
+  ServerLogin(0);
+  ASSERT_EQ(ServerGets(0, 1).size(), 1u);
+  h_.server(0).Write(Packet(1, mysql::EncodePrepareOk(mysql::PrepareOk{77, 0, 0, 0})));
+  auto got = ServerGets(0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], StmtCommand(mysql::COM_STMT_EXECUTE, 77) + exec_tail);
+}
+
+// After a failed prepare, 0xFFFFFFFF names no statement (as on the server), not the one
+// prepared before it.
+TEST_F(MysqlCompatTest, AfterAFailedPrepareTheLastStatementIsUnknown) {
+  LoggedIn();
+  Prepare("DO 1", 77, true);
+  h_.client().Write(Packet(0, Command(mysql::COM_STMT_PREPARE, "DO nonsense(")));
+  ASSERT_EQ(ServerGets(0, 1).size(), 1u);
+  h_.server(0).Write(Packet(1, mysql::EncodeErr(mysql::ErrPacket{1064, "42000", "syntax"})));
+  ASSERT_EQ(ClientGets(1).size(), 1u);
+  h_.client().Write(Packet(0, StmtCommand(mysql::COM_STMT_EXECUTE, mysql::kLastPreparedStatement) +
+                                  std::string("\x00\x01\x00\x00\x00", 5)));
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, 1243);
+  h_.Settle();
+  EXPECT_EQ(h_.server(0).TakeAll(), "");
+}
+
 TEST_F(MysqlCompatTest, ADisconnectedClientsStatementsAreClosed) {
   LoggedIn();
   Prepare("DO 1", 77, true);

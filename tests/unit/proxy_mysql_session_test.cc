@@ -176,6 +176,27 @@ TEST_F(MysqlSessionTest, WritesHeldWhilePausedRunWhenResumed) {
   EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk.at(0).second)));
 }
 
+// A hold that outlives write_hold_timeout_ms (an abandoned switchover nobody released) ends
+// with the read-only refusal a MariaDB replica gives a write (1290, as MaxScale's
+// error_on_write), which failover-aware clients and ORMs know, not a generic 1105.
+TEST_F(MysqlSessionTest, HeldWriteFailsAsReadOnlyAfterTheHoldTimeout) {
+  LoggedIn();
+  h_.Publish([](Runtime* rt) {
+    rt->clusters[0].writes_paused = true;
+    rt->clusters[0].write_hold_timeout_ms = 150;
+  });
+  h_.Settle();
+  Query("INSERT INTO t VALUES (1)");
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  ASSERT_TRUE(mysql::IsErr(mysql::AsBytes(pk[0].second)));
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  EXPECT_EQ(err->code, mysql::ER_OPTION_PREVENTS_STATEMENT.code);
+  EXPECT_EQ(err->sql_state, "HY000");
+  EXPECT_NE(err->message.find("write_hold_timeout_ms"), std::string::npos) << err->message;
+  EXPECT_EQ(h_.dialed(), 0u);
+}
+
 TEST_F(MysqlSessionTest, SlowClientStopsTheBackendRead) {
   LoggedIn();
   Query("SELECT big FROM t");

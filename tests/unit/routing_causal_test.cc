@@ -42,7 +42,47 @@ TEST(CausalPosition, LsnTextRoundTrips) {
   p.MergeLsn(5);
   EXPECT_EQ(p.LsnText(), "16/B374D848");
   EXPECT_FALSE(ParseLsnText("16B374D848").has_value());
-  EXPECT_EQ(PostgresCausalCheck(p), "SELECT pg_last_wal_replay_lsn() >= '16/B374D848'::pg_lsn");
+  EXPECT_EQ(PostgresCausalCheck(p, 0), "SELECT pg_last_wal_replay_lsn() >= '16/B374D848'::pg_lsn");
+}
+
+TEST(CausalPosition, PostgresCheckPollsOnTheServerUpToTheBound) {
+  CausalPosition p;
+  p.MergeLsn(*ParseLsnText("0/3000060"));
+  std::string sql = PostgresCausalCheck(p, 12);  // 12 ms: 3 steps of 5 ms
+  EXPECT_NE(sql.find("generate_series(0, 3)"), std::string::npos);
+  EXPECT_NE(sql.find("WHERE i = 3 OR"), std::string::npos);
+  EXPECT_NE(sql.find("pg_sleep(0.005)"), std::string::npos);
+  EXPECT_NE(sql.find("LIMIT 1"), std::string::npos);
+}
+
+TEST(PositionBoard, PublishesAndCoversPerServer) {
+  PositionBoard b;
+  CausalPosition out;
+  EXPECT_FALSE(b.Read("127.0.0.1", 5432, &out));
+  CausalPosition seen;
+  seen.MergeLsn(100);
+  b.Publish("127.0.0.1", 5432, seen);
+  ASSERT_TRUE(b.Read("127.0.0.1", 5432, &out));
+  EXPECT_EQ(out.lsn(), 100u);
+  CausalPosition other;
+  EXPECT_FALSE(b.Read("127.0.0.1", 5433, &other));  // another server
+  CausalPosition want;
+  want.MergeLsn(101);
+  EXPECT_FALSE(Covers(out, want));
+  want.Clear();
+  want.MergeLsn(100);
+  EXPECT_TRUE(Covers(out, want));
+  // GTIDs per domain; an empty position forgets the server.
+  CausalPosition g;
+  ASSERT_TRUE(g.MergeGtids("0-1-10,1-2-5"));
+  b.Publish("10.0.0.2", 3306, g);
+  ASSERT_TRUE(b.Read("10.0.0.2", 3306, &out));
+  EXPECT_EQ(out.GtidText(), "0-1-10,1-2-5");
+  CausalPosition w;
+  ASSERT_TRUE(w.MergeGtids("1-2-6"));
+  EXPECT_FALSE(Covers(out, w));
+  b.Publish("10.0.0.2", 3306, CausalPosition{});
+  EXPECT_FALSE(b.Read("10.0.0.2", 3306, &out));
 }
 
 std::string TrackEntry(std::string_view name, std::string_view value) {

@@ -136,6 +136,7 @@ class Harness {
   }
 
   Worker& worker() { return *worker_; }
+  ProxyShared& shared() { return shared_; }
   StatsDelta& stats() { return worker_->stats(); }
   PairDialer& dialer() { return dialer_; }
   Peer& client() { return clients_.back(); }  // the newest
