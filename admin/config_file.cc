@@ -418,9 +418,9 @@ Status ReadEventSink(const TableReader& t, EventSinkConfig* e) {
 
 // [[mirror]] (ranges and references are ValidateRuntime's).
 Status ReadMirror(const TableReader& t, MirrorConfig* m) {
-  SLUICE_RETURN_IF_ERROR(
-      t.CheckKeys({"name", "source", "shadow", "exposure", "mode", "queue_bytes",
-                   "queue_statements", "enabled", "slower_ratio", "min_samples", "max_digests"}));
+  SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name", "source", "shadow", "exposure", "mode", "queue_bytes",
+                                      "queue_statements", "enabled", "slower_ratio",
+                                      "slower_min_ms", "min_samples", "max_digests"}));
   return FirstError({
       t.NonEmptyString("name", Need::kRequired, &m->name),
       t.NonEmptyString("source", Need::kRequired, &m->source),
@@ -432,6 +432,7 @@ Status ReadMirror(const TableReader& t, MirrorConfig* m) {
             &m->queue_statements),
       t.Bool("enabled", &m->enabled),
       t.Float("slower_ratio", &m->slower_ratio),
+      t.Int("slower_min_ms", Need::kOptional, limits::kMirrorSlowerMinMs, &m->slower_min_ms),
       t.Int("min_samples", Need::kOptional, limits::kMirrorMinSamples, &m->min_samples),
       t.Int("max_digests", Need::kOptional, limits::kMirrorMaxDigests, &m->max_digests),
   });

@@ -93,6 +93,7 @@ void ControlPlane::ConfigureMirrors() {
   for (const MirrorConfig& m : rt->mirrors) {
     mirror::ReportSettings s;
     s.slower_ratio = m.slower_ratio;
+    s.slower_min_us = static_cast<uint64_t>(m.slower_min_ms) * 1000;
     s.min_samples = static_cast<uint64_t>(m.min_samples);
     s.max_digests = static_cast<size_t>(m.max_digests);
     mirror_report_.SetSettings(m.name, s);

@@ -9,9 +9,10 @@
 namespace sluice {
 namespace {
 
-constexpr const char* kColumns[] = {"name",         "source",      "shadow",           "exposure",
-                                    "mode",         "queue_bytes", "queue_statements", "enabled",
-                                    "slower_ratio", "min_samples", "max_digests"};
+constexpr const char* kColumns[] = {
+    "name",         "source",      "shadow",           "exposure",
+    "mode",         "queue_bytes", "queue_statements", "enabled",
+    "slower_ratio", "min_samples", "max_digests",      "slower_min_ms"};
 
 std::string Num(double v) {
   return fmt::format("{}", v);
@@ -24,9 +25,10 @@ Status WriteMirrorRows(SqliteDb* sql, const std::string& table, const Runtime& r
   for (const MirrorConfig& m : rt.mirrors) {
     // Numbers go in as SQL literals so that SQLite stores them as numbers, not text.
     SLUICE_RETURN_IF_ERROR(
-        sql->Run(fmt::format("INSERT INTO {} VALUES (?1, ?2, ?3, {}, ?4, {}, {}, {}, {}, {}, {})",
-                             table, Num(m.exposure), m.queue_bytes, m.queue_statements,
-                             m.enabled ? 1 : 0, Num(m.slower_ratio), m.min_samples, m.max_digests),
+        sql->Run(fmt::format(
+                     "INSERT INTO {} VALUES (?1, ?2, ?3, {}, ?4, {}, {}, {}, {}, {}, {}, {})",
+                     table, Num(m.exposure), m.queue_bytes, m.queue_statements, m.enabled ? 1 : 0,
+                     Num(m.slower_ratio), m.min_samples, m.max_digests, m.slower_min_ms),
                  {m.name, m.source, m.shadow, MirrorModeName(m.mode)})
             .status());
   }
@@ -92,6 +94,7 @@ Status ReadMirrorRows(SqliteDb* sql, std::string_view db, Runtime* rt) {
     SLUICE_RETURN_IF_ERROR(number(8, &m.slower_ratio));
     SLUICE_RETURN_IF_ERROR(small(9, &m.min_samples));
     SLUICE_RETURN_IF_ERROR(small(10, &m.max_digests));
+    SLUICE_RETURN_IF_ERROR(small(11, &m.slower_min_ms));
     rt->mirrors.push_back(std::move(m));
   }
   return Status::Ok();

@@ -16,7 +16,8 @@ inline constexpr const char* kMirrorsColumns =
     "exposure REAL NOT NULL DEFAULT 1.0, mode TEXT NOT NULL DEFAULT 'all', "
     "queue_bytes INT NOT NULL DEFAULT 4194304, queue_statements INT NOT NULL DEFAULT 1000, "
     "enabled INT NOT NULL DEFAULT 0, slower_ratio REAL NOT NULL DEFAULT 2.0, "
-    "min_samples INT NOT NULL DEFAULT 100, max_digests INT NOT NULL DEFAULT 1000";
+    "min_samples INT NOT NULL DEFAULT 100, max_digests INT NOT NULL DEFAULT 1000, "
+    "slower_min_ms INT NOT NULL DEFAULT 0";
 
 // Replaces the rows of TABLE ("main.mirrors", "disk.mirrors", ...) with RT's mirrors.
 Status WriteMirrorRows(SqliteDb* sql, const std::string& table, const Runtime& rt);

@@ -451,6 +451,8 @@ Status CheckMirror(const Runtime& rt, size_t i, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckInt(n, f("queue_bytes"), limits::kMirrorQueueBytes, m.queue_bytes));
   SLUICE_RETURN_IF_ERROR(
       CheckInt(n, f("queue_statements"), limits::kMirrorQueueStatements, m.queue_statements));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("slower_min_ms"), limits::kMirrorSlowerMinMs, m.slower_min_ms));
   SLUICE_RETURN_IF_ERROR(CheckInt(n, f("min_samples"), limits::kMirrorMinSamples, m.min_samples));
   return CheckInt(n, f("max_digests"), limits::kMirrorMaxDigests, m.max_digests);
 }

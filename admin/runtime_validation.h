@@ -51,6 +51,7 @@ inline constexpr Limit kSinkBackoffMs{10, 600'000};
 inline constexpr Limit kMirrorQueueBytes{4096, int64_t{1} << 30};
 inline constexpr Limit kMirrorQueueStatements{1, 1'000'000};
 inline constexpr Limit kMirrorMinSamples{1, 1'000'000'000};
+inline constexpr Limit kMirrorSlowerMinMs{0, 3'600'000};
 inline constexpr Limit kMirrorMaxDigests{1, 1'000'000};
 }  // namespace limits
 

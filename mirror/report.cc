@@ -30,7 +30,9 @@ unsigned DecideVerdict(const DigestAgg& d, const ReportSettings& s) {
     uint64_t src = d.source.latency.Percentile(0.95);
     uint64_t sh = d.shadow.latency.Percentile(0.95);
     // A source p95 of 0 µs (too fast to measure) counts as 1 µs.
-    if (static_cast<double>(sh) >= s.slower_ratio * static_cast<double>(std::max<uint64_t>(src, 1)))
+    if (static_cast<double>(sh) >=
+            s.slower_ratio * static_cast<double>(std::max<uint64_t>(src, 1)) &&
+        sh >= src + s.slower_min_us)
       v |= kSlower;
   }
   if (d.new_errors) v |= kNewErrors;

@@ -18,6 +18,7 @@ namespace sluice::mirror {
 // A mirror's report settings (the first keys of its [[mirror]] table, docs/configuration.md).
 struct ReportSettings {
   double slower_ratio = 2.0;   // `slower`: shadow p95 >= slower_ratio x source p95 ...
+  uint64_t slower_min_us = 0;  // ... and >= source p95 + slower_min_us (jitter is not slower)
   uint64_t min_samples = 100;  // ... with at least this many executions on both sides
   size_t max_digests = 1000;   // digests kept per mirror; the rest are summed in "other"
 };

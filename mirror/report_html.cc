@@ -193,10 +193,12 @@ std::string RenderReportHtml(const MirrorSummary& m, int64_t generated_unix) {
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>sluice mirror report: {0}</title><style>{1}</style></head><body>\n"
       "<h1>Mirror report: {0}</h1><p>Generated {2}. Verdicts: <b>slower</b> when the shadow's "
-      "p95 is at least {3}× the source's (with at least {4} executions on both sides), "
+      "p95 is at least {3}× the source's{5} (with at least {4} executions on both sides), "
       "<b>new errors</b> when the shadow fails where the source did not, <b>different "
       "results</b> when a read returns other rows.</p>\n",
-      name, kStyle, when, m.settings.slower_ratio, m.settings.min_samples);
+      name, kStyle, when, m.settings.slower_ratio, m.settings.min_samples,
+      m.settings.slower_min_us ? fmt::format(" and {} above it", Us(m.settings.slower_min_us))
+                               : std::string());
   out += fmt::format(
       "<h2>Summary</h2><table><tr><th>sessions</th><th>statements</th><th>cuts: queue "
       "full</th><th>cuts: shadow down</th><th>cuts: other</th><th>digests</th><th>ok</th>"

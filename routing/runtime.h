@@ -246,6 +246,7 @@ struct MirrorConfig {
   bool enabled = false;
   // The report's settings (mirror/report.h ReportSettings).
   double slower_ratio = 2.0;
+  int slower_min_ms = 0;  // ... and the shadow's p95 at least this much above the source's
   int min_samples = 100;
   int max_digests = 1000;
   bool operator==(const MirrorConfig&) const = default;

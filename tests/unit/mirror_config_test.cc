@@ -50,7 +50,7 @@ std::string Error(const std::string& extra) {
 TEST(MirrorConfigTest, ParsesWithDefaultsAndAShadowWithoutListen) {
   auto r = ParseConfig(std::string(kBase) +
                            "exposure = 0.5\nmode = \"reads\"\nenabled = true\n"
-                           "queue_bytes = 65536\nqueue_statements = 10\n",
+                           "queue_bytes = 65536\nqueue_statements = 10\nslower_min_ms = 10\n",
                        "t.toml");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->mirrors.size(), 1u);
@@ -64,6 +64,7 @@ TEST(MirrorConfigTest, ParsesWithDefaultsAndAShadowWithoutListen) {
   EXPECT_EQ(m.queue_bytes, 65536);
   EXPECT_EQ(m.queue_statements, 10);
   EXPECT_DOUBLE_EQ(m.slower_ratio, 2.0);
+  EXPECT_EQ(m.slower_min_ms, 10);
   EXPECT_EQ(r->FindCluster("shadow")->listen_port, 0);
   EXPECT_EQ(r->MirrorOfSource("app"), &r->mirrors[0]);
 }
@@ -86,6 +87,8 @@ TEST(MirrorConfigTest, MistakesNameFileLineAndKey) {
             "t.toml:30: mirror[0].mode: expected one of all|reads, got \"writes\"");
   EXPECT_EQ(Error("queue_statements = 0\n"),
             "t.toml:30: mirror[0].queue_statements: expected 1..1000000, got 0");
+  EXPECT_EQ(Error("slower_min_ms = -1\n"),
+            "t.toml:30: mirror[0].slower_min_ms: expected 0..3600000, got -1");
   EXPECT_EQ(Error("exposure = \"all\"\n"),
             "t.toml:30: mirror[0].exposure: expected float, got string");
   EXPECT_EQ(Error("shadw = \"x\"\n"), "t.toml:30: mirror[0].shadw: unknown key");
