@@ -180,7 +180,8 @@ std::string BackendLease::HoldTimedOut() {
   std::string msg =
       connect_failure_.empty()
           ? std::string(
-                "sluice: timed out waiting for the cluster's new primary (failover or switchover)")
+                "sluice: timed out waiting for the cluster's new primary (failover or "
+                "switchover): writes held longer than write_hold_timeout_ms")
           : fmt::format(
                 "sluice: timed out waiting for the cluster's new primary: the primary refused "
                 "the connection ({}) and no new primary came within {} ms",
