@@ -62,6 +62,19 @@ function(sluice_private_cluster_test name)
     ENVIRONMENT "SLUICE_MARIADB_CLUSTER_DIR=${SLUICE_MARIADB_CLUSTER_DIR};SLUICE_PG_CLUSTER_DIR=${SLUICE_PG_CLUSTER_DIR};SLUICE_CLUSTER_SCRIPT=${SLUICE_CLUSTER_SCRIPT};SLUICE_SCRATCH_DIR=${SLUICE_CLUSTER_SCRATCH_DIR}/${name}")
 endfunction()
 
+# sluice_private_cluster_python_tests(<script.py> TIMEOUT <s> TESTS <name:Class>...)
+# One sluice_private_cluster_test per pair: `python3 <script.py> <sluice> <Class>`.
+function(sluice_private_cluster_python_tests script)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "TESTS" ${ARGN})
+  foreach(_pair ${ARG_TESTS})
+    string(REPLACE ":" ";" _pair "${_pair}")
+    list(GET _pair 0 _name)
+    list(GET _pair 1 _class)
+    sluice_private_cluster_test(${_name} TIMEOUT ${ARG_TIMEOUT}
+      COMMAND /usr/bin/python3 ${script} $<TARGET_FILE:sluice> ${_class})
+  endforeach()
+endfunction()
+
 add_library(sluice_test_cluster STATIC ${CMAKE_CURRENT_LIST_DIR}/cluster_env.cc)
 target_link_libraries(sluice_test_cluster PUBLIC sluice_common PkgConfig::MARIADB
   PostgreSQL::PostgreSQL)

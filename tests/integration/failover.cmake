@@ -1,7 +1,7 @@
 # Health monitor, failover, switchover, lag-aware routing and discovery (failover_test.py).
 # Each test starts its own cluster (it destroys the topology) under the scratch dir and its
 # own sluice; both stopped by PID. Clusters are heavy on 2 cores: the tests run serially.
-foreach(_pair
+sluice_private_cluster_python_tests(${CMAKE_CURRENT_LIST_DIR}/failover_test.py TIMEOUT 420 TESTS
     "failover_mariadb:MariadbFailoverTest"
     "failover_pg:PgFailoverTest"
     "health_lag_mariadb:MariadbLagTest"
@@ -11,17 +11,11 @@ foreach(_pair
     "failover_switchover_pg:PgSwitchoverTest"
     "health_discovery_mariadb:MariadbDiscoveryTest"
     "health_discovery_pg:PgDiscoveryTest")
-  string(REPLACE ":" ";" _pair "${_pair}")
-  list(GET _pair 0 _name)
-  list(GET _pair 1 _class)
-  sluice_private_cluster_test(${_name} TIMEOUT 420
-    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/failover_test.py $<TARGET_FILE:sluice> ${_class})
-endforeach()
 
 # Issue #11 against real clusters (failover_trust_test.py): a quiet cluster fails over and
 # its returning old primary refuses direct writes; split brain held, outside switchover
 # adopted.
-foreach(_pair
+sluice_private_cluster_python_tests(${CMAKE_CURRENT_LIST_DIR}/failover_trust_test.py TIMEOUT 300 TESTS
     "failover_quiet_pg:PgQuietTest"
     "failover_quiet_mariadb:MariadbQuietTest"
     "failover_outside_mariadb:MariadbOutsideTest"
@@ -29,9 +23,3 @@ foreach(_pair
     "failover_inflight_mariadb:MariadbInflightTest"
     "health_host_names_mariadb:MariadbHostNameTest"
     "failover_admin_repair_pg:PgAdminRepairTest")
-  string(REPLACE ":" ";" _pair "${_pair}")
-  list(GET _pair 0 _name)
-  list(GET _pair 1 _class)
-  sluice_private_cluster_test(${_name} TIMEOUT 300
-    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/failover_trust_test.py $<TARGET_FILE:sluice> ${_class})
-endforeach()
