@@ -73,6 +73,32 @@ class PgRetryTest : public PgSessionTest {
     h_.server(1).Write(Complete("SELECT 1") + Ready());
     ASSERT_EQ(ClientUntil('Z').front().type, 'C');
   }
+  // The client sends a read; the pooled replica connection answers `last` (a FATAL, part of
+  // an answer, nothing) and closes (after a loop turn when `apart`).
+  void ReplicaReadLost(const std::string& last, bool apart = false) {
+    h_.client().Write(Query("SELECT b FROM t"));
+    ServerUntil(1, 'Q');
+    if (!last.empty()) h_.server(1).Write(last);
+    if (apart) h_.Settle();
+    h_.server(1).Close();
+  }
+  // The read arrives on the writer (reader_fallback_to_writer), is answered there, and the
+  // client gets that answer alone: one retry.
+  void ExpectRunOnTheWriter() {
+    auto q = ServerUntil(0, 'Q');
+    ASSERT_FALSE(q.empty());
+    EXPECT_NE(q.back().body.find("SELECT b FROM t"), std::string::npos);
+    h_.server(0).Write(Complete("SELECT 1") + Ready());
+    EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
+    EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+  }
+  // The client got `types` ending in an error that names `code`, with no retry.
+  void ExpectFailedOnce(std::string_view types, std::string_view code) {
+    auto got = ClientUntil('Z');
+    EXPECT_EQ(Types(got), types);
+    EXPECT_TRUE(Contains(got, code));
+    EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  }
 };
 
 // Before: the server's FATAL was forwarded (as ERROR 57P01) to a read that had received
@@ -84,19 +110,8 @@ class PgShutdownFatalTest : public PgRetryTest,
 
 TEST_P(PgShutdownFatalTest, AReadWhoseReplicaSendsAShutdownFatalRunsElsewhere) {
   ReplicaPooled();
-  h_.client().Write(Query("SELECT b FROM t"));
-  ServerUntil(1, 'Q');
-  h_.server(1).Write(Fatal(GetParam(), kPostmasterExit));
-  h_.Settle();  // the FATAL is read before the close arrives
-  h_.server(1).Close();
-  auto q = ServerUntil(0, 'Q');  // the writer (reader_fallback_to_writer)
-  ASSERT_FALSE(q.empty());
-  EXPECT_NE(q.back().body.find("SELECT b FROM t"), std::string::npos);
-  h_.server(0).Write(Complete("SELECT 1") + Ready());
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "CZ");
-  EXPECT_FALSE(Contains(got, std::string(GetParam())));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+  ReplicaReadLost(Fatal(GetParam(), kPostmasterExit), true);  // the FATAL read first
+  ExpectRunOnTheWriter();
 }
 
 INSTANTIATE_TEST_SUITE_P(AdminCrashAndCannotConnect, PgShutdownFatalTest,
@@ -105,44 +120,26 @@ INSTANTIATE_TEST_SUITE_P(AdminCrashAndCannotConnect, PgShutdownFatalTest,
 // The FATAL and the close in one read, as a killed replica's backend usually sends them.
 TEST_F(PgRetryTest, AShutdownFatalAndTheCloseTogetherAreRetriedToo) {
   ReplicaPooled();
-  h_.client().Write(Query("SELECT b FROM t"));
-  ServerUntil(1, 'Q');
-  h_.server(1).Write(Fatal("57P01", kPostmasterExit));
-  h_.server(1).Close();
-  ServerUntil(0, 'Q');
-  h_.server(0).Write(Complete("SELECT 1") + Ready());
-  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+  ReplicaReadLost(Fatal("57P01", kPostmasterExit));
+  ExpectRunOnTheWriter();
 }
 
 // Any other FATAL is the server's verdict on the statement or the session: the client gets it.
 TEST_F(PgRetryTest, AnotherFatalReachesTheClient) {
   ReplicaPooled();
-  h_.client().Write(Query("SELECT b FROM t"));
-  ServerUntil(1, 'Q');
-  h_.server(1).Write(Fatal("08P01", "invalid frontend message"));
-  h_.server(1).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_TRUE(Contains(got, "08P01"));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ReplicaReadLost(Fatal("08P01", "invalid frontend message"));
+  ExpectFailedOnce("EZ", "08P01");
 }
 
 // Part of the answer reached the client: the read is not run again; the client gets the FATAL.
 TEST_F(PgRetryTest, AShutdownFatalAfterPartOfTheAnswerReachesTheClient) {
   ReplicaPooled();
-  h_.client().Write(Query("SELECT b FROM t"));
-  ServerUntil(1, 'Q');
   std::string part;
   pgsql::FieldDescription f;
   f.name = "b";
   pgsql::AppendRowDescription(&part, std::span<const pgsql::FieldDescription>(&f, 1));
-  h_.server(1).Write(part + Fatal("57P01", kPostmasterExit));
-  h_.server(1).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "TEZ");
-  EXPECT_TRUE(Contains(got, "57P01"));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ReplicaReadLost(part + Fatal("57P01", kPostmasterExit));
+  ExpectFailedOnce("TEZ", "57P01");
 }
 
 // A write that may have run is never sent again, FATAL or not.
@@ -152,10 +149,7 @@ TEST_F(PgRetryTest, AWriteThatGetsAShutdownFatalIsNotSentAgain) {
   ServerUntil(0, 'Q');
   h_.server(0).Write(Fatal("57P01", kPostmasterExit));
   h_.server(0).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_TRUE(Contains(got, "57P01"));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ExpectFailedOnce("EZ", "57P01");
   EXPECT_EQ(h_.dialed(), 1u);  // nothing dialed to send it again
 }
 
@@ -203,10 +197,7 @@ TEST_F(PgRetryTest, AnExtendedWriteIsNotSentAgain) {
   h_.client().Write(Extended("", "INSERT INTO t VALUES (1)"));
   ServerUntil(0, 'S');
   h_.server(0).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_TRUE(Contains(got, "08006"));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ExpectFailedOnce("EZ", "08006");
   EXPECT_EQ(h_.dialed(), 1u);
 }
 
@@ -223,9 +214,7 @@ TEST_F(PgRetryTest, ABindOfANamedWriteIsNotSentAgain) {
   h_.client().Write(Extended("w1", ""));
   ServerUntil(0, 'S');
   h_.server(0).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ExpectFailedOnce("EZ", "08006");
   EXPECT_EQ(h_.dialed(), 1u);
 }
 
@@ -240,10 +229,7 @@ TEST_F(PgRetryTest, ABindOfAnEarlierUnnamedStatementIsNotRetried) {
   h_.client().Write(Extended("", ""));  // Bind "" without its Parse: routed to the writer
   ServerUntil(0, 'S');
   h_.server(0).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_TRUE(Contains(got, "08006"));
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ExpectFailedOnce("EZ", "08006");
 }
 
 // A batch that closes a statement changes the client's names: not retried.
@@ -258,9 +244,7 @@ TEST_F(PgRetryTest, ABatchWithACloseIsNotRetried) {
   h_.client().Write(b);
   ServerUntil(1, 'S');
   h_.server(1).Close();
-  auto got = ClientUntil('Z');
-  EXPECT_EQ(Types(got), "EZ");
-  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  ExpectFailedOnce("EZ", "08006");
 }
 
 // Inside a transaction nothing is retried: the transaction died with the server.
@@ -297,12 +281,8 @@ TEST_F(PgRetryTest, APipelinedSecondBatchStopsTheRetry) {
 // after it was matched to the wrong answer: a new connection did not get it.
 TEST_F(PgRetryTest, ASetAfterARetriedReadReachesTheNextConnection) {
   ReplicaPooled();
-  h_.client().Write(Query("SELECT b FROM t"));
-  ServerUntil(1, 'Q');
-  h_.server(1).Close();
-  ServerUntil(0, 'Q');
-  h_.server(0).Write(Complete("SELECT 1") + Ready());
-  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
+  ReplicaReadLost("");
+  ExpectRunOnTheWriter();
   h_.client().Write(Query("SET work_mem = '64MB'"));
   ServerUntil(0, 'Q');
   h_.server(0).Write(Complete("SET") + Ready());
