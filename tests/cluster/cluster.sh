@@ -1178,8 +1178,13 @@ cmd_fence() {
   else
     sed -i 's/^read_only=.*/read_only=ON/' "$DIR/nodes/$node/my.cnf"
   fi
-  # Then the power: a running (or hung) server is killed, stopped processes included.
+  # Then the power: a running (or hung) server is killed, stopped processes included. A
+  # PostgreSQL node that is booting has no pids/NODE.pid yet (pg_launch writes it once
+  # pg_ctl is done) but its postmaster.pid: it may have read its signal files already.
   pid=$(node_pid "$node")
+  if ! owned_pid "$pid" && [[ $KIND == postgres ]]; then
+    pid=$(head -1 "$DIR/nodes/$node/data/postmaster.pid" 2>/dev/null || true)
+  fi
   if owned_pid "$pid"; then
     procs=$(process_tree "$pid")
     # shellcheck disable=SC2086
