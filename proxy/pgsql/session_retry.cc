@@ -3,7 +3,7 @@
 // all reads sluice can prepare again) is kept while it is outstanding, and runs again on
 // another server when its connection dies, or ends with a shutdown FATAL, before any byte
 // of its answer reached the client. A write that may have reached a server is never sent
-// again. See docs/reliability.md ("Reads when a server dies").
+// again. See docs/operations.md ("Held writes", the reads that run elsewhere).
 #include <cstring>
 #include <optional>
 
