@@ -27,6 +27,7 @@ bool ReadAlone(const StatementInfo& info) {
 // The C string a message's payload starts with (a Parse's or Describe's name), without a
 // full decode; nullopt when it does not end.
 std::optional<std::string_view> LeadingName(std::span<const uint8_t> p) {
+  if (p.empty()) return std::nullopt;
   const auto* s = reinterpret_cast<const char*>(p.data());
   const void* nul = memchr(s, 0, p.size());
   if (!nul) return std::nullopt;
