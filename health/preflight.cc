@@ -1,4 +1,4 @@
-#include "admin/preflight.h"
+#include "health/preflight.h"
 
 #include <libpq-fe.h>
 #include <mysql.h>
@@ -7,7 +7,9 @@
 
 #include <memory>
 
-namespace sluice {
+#include "health/node_tls.h"
+
+namespace sluice::health {
 namespace {
 
 constexpr unsigned kTimeoutS = 5;
@@ -30,6 +32,7 @@ void CheckMysql(const Cluster& c, const Server& s, const std::string& who, const
   unsigned t = kTimeoutS;
   mysql_optionsv(conn.get(), MYSQL_OPT_CONNECT_TIMEOUT, &t);
   mysql_optionsv(conn.get(), MYSQL_OPT_READ_TIMEOUT, &t);
+  ApplyMysqlTls(conn.get(), c.backend_tls);  // as the monitor connects
   const std::string& host = s.address.empty() ? s.host : s.address;
   if (!mysql_real_connect(conn.get(), host.c_str(), user.c_str(), password.c_str(), nullptr, s.port,
                           nullptr, 0)) {
@@ -78,6 +81,7 @@ void CheckPg(const Cluster& c, const Server& s, const std::string& who, const st
       "host={} port={} user={} password={} dbname=postgres connect_timeout={} "
       "application_name=sluice_check",
       PgQuote(host), s.port, PgQuote(user), PgQuote(password), kTimeoutS);
+  info += PgTlsConninfo(c.backend_tls, host);  // as the monitor connects
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(info.c_str()), PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string why = PQerrorMessage(conn.get());
@@ -123,4 +127,4 @@ std::vector<std::string> PreflightConnect(const Runtime& rt) {
   return out;
 }
 
-}  // namespace sluice
+}  // namespace sluice::health
