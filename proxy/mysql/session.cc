@@ -172,6 +172,7 @@ void MysqlSession::OnLoginAccepted() {
   // The schema must exist (ER_BAD_DB_ERROR at connect, as MySQL does): check it on a
   // backend connection, which the schema sync step does anyway.
   cmd_ = Command{};
+  forwarder_.Begin();
   lease_.NewStatement();
   cmd_.internal_check = true;
   cmd_.info.is_read = true;
@@ -284,6 +285,7 @@ void MysqlSession::Dispatch(std::string payload) {
       return;
   }
   cmd_ = Command{};
+  forwarder_.Begin();
   lease_.NewStatement();
   cmd_.code = code;
   cmd_.start_us = MonotonicUs();

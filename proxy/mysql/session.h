@@ -17,8 +17,10 @@
 #include "proxy/mysql/backend.h"
 #include "proxy/mysql/client_login.h"
 #include "proxy/mysql/greeting_probe.h"
+#include "proxy/mysql/result_framing.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/shadow.h"
+#include "proxy/result_forwarder.h"
 #include "proxy/router.h"
 #include "proxy/session_core.h"
 
@@ -47,7 +49,8 @@ struct MysqlPins {
 
 class MysqlSession final : public SessionCore,
                            public MysqlBackend::Owner,
-                           private MysqlClientLogin::Callbacks {
+                           private MysqlClientLogin::Callbacks,
+                           private ResultForwarder::Callbacks {
  public:
   // Takes client; its peer is client_addr.
   MysqlSession(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr);
@@ -82,8 +85,6 @@ class MysqlSession final : public SessionCore,
     StatementInfo info;   // routing facts (read/write/txn/pins)
     uint32_t client_stmt_id = 0;
     bool internal_check = false;  // the post-login schema check, no client command
-    bool response_started = false;
-    uint8_t last_seq = 0;  // of the last response packet forwarded to the client
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
@@ -137,6 +138,18 @@ class MysqlSession final : public SessionCore,
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
   // session_forward.cc
   void ForwardResponse();
+  // ResultForwarder::Callbacks: each packet, and the few sluice takes (PREPARE_OK's
+  // statement id, a malformed packet).
+  ResultForwarder::Verdict OnFrame(const Frame& f, ResultFraming::Step step,
+                                   std::span<const uint8_t> bytes) override;
+  ResultForwarder::Next TakeFrame(const Frame& f, ResultFraming::Step step,
+                                  std::span<const uint8_t> bytes) override;
+  void AllowFrame(size_t total) override { backend_->AllowPacket(total); }
+  void PauseBackendRead() override { backend_->PauseRead(); }
+  // Bytes of the response went to the client: too late to run the command elsewhere.
+  bool ResponseStarted() const { return forwarder_.started(); }
+  // The sequence id after the last response packet the client got.
+  uint8_t NextSeqAfterResponse() const { return static_cast<uint8_t>(framing_.last_seq() + 1); }
   void FinishCommand();
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   void RecordStats(bool error);
@@ -206,6 +219,8 @@ class MysqlSession final : public SessionCore,
   int64_t causal_check_start_us_ = 0;
   size_t sync_packets_ = 0;  // packets of the current internal step's response
   mysql::ResponseTracker tracker_;
+  MysqlFraming framing_{&tracker_};
+  ResultForwarder forwarder_{&framing_, this, &client_};
   uint8_t seq_ = 0;      // next sequence id towards the client
   RowChecksum src_sum_;  // the source's rows of the command in flight, when mirrored
 

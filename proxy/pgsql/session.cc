@@ -490,7 +490,7 @@ void PgSession::ReleaseBackend(bool clean) {
   b->SetOwner(nullptr);
   lease_.Finished();
   extended_.ClearExpects();
-  passthrough_left_ = 0;
+  forwarder_.Abandon();
   bool reusable = clean && b->ready() && evbuffer_get_length(b->input()) == 0 &&
                   evbuffer_get_length(b->output()) == 0;
   if (!reusable) {
@@ -590,7 +590,7 @@ void PgSession::Close() {
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && phase_ != Phase::kSyncing &&
-                 passthrough_left_ == 0;
+                 !forwarder_.mid_frame();
     ReleaseBackend(clean);
   }
   if (has_cancel_key_) worker_->pg_cancel_keys().Unregister(pid_, secret_);
