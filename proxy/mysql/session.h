@@ -100,7 +100,7 @@ class MysqlSession final : public SessionCore,
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseRefused(LeaseRefusal why, const std::string& server) override;
-  // MysqlClientLogin::Callbacks
+  // MysqlClientLogin::Callbacks (session_login.cc, with OfferedCaps and HandleChangeUser)
   const User* FindLoginUser(const std::string& name) override;
   bool Sha2Cached(const std::string& user) override;
   void NoteSha2(const std::string& user) override;

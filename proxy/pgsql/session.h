@@ -86,7 +86,7 @@ class PgSession final : public SessionCore,
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseRefused(LeaseRefusal why, const std::string& server) override;
-  // PgStartup::Callbacks
+  // PgStartup::Callbacks (session_login.cc, with BeginLoginBackend and FinishLogin)
   const User* FindLoginUser(const std::string& name) override;
   bool OverClientLimit() override;
   bool TlsAvailable() override;
