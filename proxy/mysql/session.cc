@@ -458,14 +458,6 @@ void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& mes
 
 // ---- output helpers --------------------------------------------------------------------
 
-// Called once at the end of every callback: each connection gets one write per loop turn.
-void MysqlSession::FlushWrites() {
-  if (closed()) return;
-  PublishState();
-  client_.Flush();
-  if (backend_) backend_->WriteNow();
-}
-
 void MysqlSession::SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq) {
   WritePacket(client_.output(), &seq, mysql::MakeErr(e.code, e.sql_state, message));
 }

@@ -178,7 +178,9 @@ class MysqlSession final : public SessionCore,
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
   void Close() override;
-  void FlushWrites();
+  void FlushBackend() override {
+    if (backend_) backend_->WriteNow();
+  }
   bool AutocommitOff() const;
   bool HandleLocally(uint8_t code, const std::string& payload);
   // session_kill.cc
@@ -187,7 +189,7 @@ class MysqlSession final : public SessionCore,
   void KillCommand(const std::string& payload);
   void KillId(uint32_t id, bool query_only);
   void KillBackendWork(const char* what);
-  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
+  void PublishState() override;  // to the registry's slot, when it changed (FlushWrites)
   void ResetSessionState();
 
   Phase phase_ = Phase::kLogin;
@@ -227,10 +229,6 @@ class MysqlSession final : public SessionCore,
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;
   uint32_t last_prepared_id_ = 0;  // the client's id of the last prepare (0: it failed)
-  // What the registry slot shows (PublishState).
-  SessionPhase shown_phase_ = SessionPhase::kLogin;
-  const MysqlBackend* shown_backend_ = nullptr;
-  int64_t shown_start_us_ = 0;
 };
 
 }  // namespace sluice::mysqlproxy

@@ -1,6 +1,9 @@
 // PgFraming: message headers and the end of a segment (see result_framing.h).
 #include "proxy/pgsql/result_framing.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/message.h"
 
@@ -19,16 +22,10 @@ bool PgFraming::ReadHeader(const uint8_t* h, Frame* f) {
 }
 
 bool PgFraming::Reads(const Frame& f) const {
-  switch (static_cast<char>(f.kind)) {
-    case be::kReadyForQuery:
-    case be::kParseComplete:
-    case be::kCloseComplete:
-    case be::kErrorResponse:
-    case be::kParameterStatus:
-      return true;
-    default:
-      return false;
-  }
+  static constexpr char kRead[] = {be::kReadyForQuery, be::kParseComplete, be::kCloseComplete,
+                                   be::kErrorResponse, be::kParameterStatus};
+  return std::find(std::begin(kRead), std::end(kRead), static_cast<char>(f.kind)) !=
+         std::end(kRead);
 }
 
 ResultFraming::Step PgFraming::Follow(Frame* f, std::span<const uint8_t>) {

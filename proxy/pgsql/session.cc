@@ -507,14 +507,6 @@ void PgSession::Abort() {
   Close();
 }
 
-// Called once at the end of every callback: each connection gets one write per loop turn.
-void PgSession::FlushWrites() {
-  if (closed()) return;
-  PublishState();
-  client_.Flush();
-  if (backend_) backend_->WriteNow();
-}
-
 void PgSession::Close() {
   if (phase_ == Phase::kClosed) return;
   CancelLeaseWait();

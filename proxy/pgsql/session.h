@@ -155,9 +155,11 @@ class PgSession final : public SessionCore,
   bool NoteSourceMessage(const Frame& f, size_t offset);
   void MirrorSegment(char status);  // at the oldest sent segment's ReadyForQuery
   void MirrorLost();                // the source's answers to sent segments are lost
-  void FlushWrites();
+  void FlushBackend() override {
+    if (backend_) backend_->WriteNow();
+  }
   // session_kill.cc
-  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
+  void PublishState() override;  // to the registry's slot, when it changed (FlushWrites)
 
   Phase phase_ = Phase::kStartup;
   PgStartup startup_{this};
@@ -218,10 +220,6 @@ class PgSession final : public SessionCore,
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
-  // What the registry slot shows (PublishState).
-  SessionPhase shown_phase_ = SessionPhase::kLogin;
-  const PgBackend* shown_backend_ = nullptr;
-  int64_t shown_start_us_ = 0;
 
   // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
   // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.

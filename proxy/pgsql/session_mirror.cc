@@ -26,10 +26,8 @@ constexpr std::string_view kAbortShadowTxn =
 }  // namespace
 
 ShadowSession* PgSession::NewShadow(ShadowSession::Params p) {
-  const User* u = ClusterUser(user_);
-  if (!u) return nullptr;
   PgBackendLogin login;
-  SetCredentials(&login, *u);
+  if (!ShadowCredentials(user_, &login)) return nullptr;
   login.database = database_;
   if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
     login.application_name = it->second;
@@ -94,11 +92,8 @@ void PgSession::MirrorSegment(char status) {
   s.record = seg.named;
   bool error = segment_error_ || src_outcome_.failed();
   if (s.record) {
+    s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;
-    o.mirror = sh->mirror();
-    o.side = mirror::Side::kSource;
-    o.session_id = sh->session_id();
-    o.seq = sh->NextSeq();
     o.digest_hash = seg.digest_hash;
     o.digest_text = seg.digest;
     o.start_us = seg.start_us;

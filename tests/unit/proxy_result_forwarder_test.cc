@@ -120,9 +120,18 @@ class ForwarderTest : public ::testing::Test, public ClientConn::Callbacks {
   std::unique_ptr<ClientConn> client_;
 };
 
+// What both scripted sessions record of the forwarder's requests.
+class Script : public ResultForwarder::Callbacks {
+ public:
+  void AllowFrame(size_t total) override { allowed.push_back(total); }
+  void PauseBackendRead() override { ++paused; }
+  std::vector<size_t> allowed;
+  int paused = 0;
+};
+
 // A MySQL session as the forwarder sees it: every packet passes; a malformed one is taken
 // (the session fails the backend); PREPARE_OK-style rewriting is the session's own test.
-class MysqlScript final : public ResultForwarder::Callbacks {
+class MysqlScript final : public Script {
  public:
   ResultForwarder::Verdict OnFrame(const Frame& f, Step step, std::span<const uint8_t>) override {
     seqs.push_back(f.seq);
@@ -132,13 +141,8 @@ class MysqlScript final : public ResultForwarder::Callbacks {
     ++failed;
     return ResultForwarder::Next::kGone;
   }
-  void AllowFrame(size_t total) override { allowed.push_back(total); }
-  void PauseBackendRead() override { ++paused; }
-
   std::vector<uint8_t> seqs;
-  std::vector<size_t> allowed;
   int failed = 0;
-  int paused = 0;
 };
 
 class MysqlForwarderTest : public ForwarderTest {
@@ -248,7 +252,7 @@ TEST_F(MysqlForwarderTest, APacketNotAllHereIsWaitedForWhole) {
 
 // A PostgreSQL session as the forwarder sees it: ReadyForQuery is taken (the segment's end,
 // its rows counted), ErrorResponse passes and marks the segment failed.
-class PgScript final : public ResultForwarder::Callbacks {
+class PgScript final : public Script {
  public:
   ResultForwarder::Verdict OnFrame(const Frame& f, Step step, std::span<const uint8_t>) override {
     if (f.kind == 'E') ++errors;
@@ -261,8 +265,6 @@ class PgScript final : public ResultForwarder::Callbacks {
     fwd->Begin();
     return --outstanding > 0 ? ResultForwarder::Next::kGoOn : ResultForwarder::Next::kPause;
   }
-  void PauseBackendRead() override { ++paused; }
-
   ResultForwarder* fwd = nullptr;
   evbuffer* in = nullptr;
   ClientConn* client = nullptr;
@@ -270,7 +272,6 @@ class PgScript final : public ResultForwarder::Callbacks {
   std::vector<char> statuses;
   std::vector<uint64_t> segment_rows;
   int errors = 0;
-  int paused = 0;
 };
 
 class PgForwarderTest : public ForwarderTest {
