@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "proxy/backend_conn.h"
 #include "proxy/net_address.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
@@ -200,6 +201,13 @@ void SessionCore::MaybeMirror() {
   shadow_ = NewShadow(std::move(p));
 }
 
+bool SessionCore::ShadowCredentials(const std::string& user, BackendTarget* login) const {
+  const User* u = ClusterUser(user);
+  if (!u) return false;
+  SetCredentials(login, *u);
+  return true;
+}
+
 void SessionCore::FinishClose() {
   if (closed_) return;
   closed_ = true;
@@ -233,6 +241,27 @@ void SessionCore::NotePhase(SessionPhase p, const std::string* digest, const std
 
 void SessionCore::NoteBackend(std::string_view server, uint32_t thread) {
   if (slot_) slot_->SetBackend(server, thread);
+}
+
+void SessionCore::FlushWrites() {
+  if (closed()) return;
+  PublishState();
+  client_.Flush();
+  FlushBackend();
+}
+
+bool SessionCore::BackendChanged(const void* b) {
+  if (b == shown_backend_) return false;
+  shown_backend_ = b;
+  return true;
+}
+
+bool SessionCore::PhaseChanged(SessionPhase p, const int64_t* start_us, bool* new_statement) {
+  *new_statement = start_us && *start_us != shown_start_us_;
+  if (p == shown_phase_ && !*new_statement) return false;
+  shown_phase_ = p;
+  if (start_us) shown_start_us_ = *start_us;
+  return true;
 }
 
 std::string PeerHostPort(evutil_socket_t fd, const std::string& host) {

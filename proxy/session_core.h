@@ -25,6 +25,8 @@
 
 namespace sluice {
 
+struct BackendTarget;
+
 class SessionCore : public ClientSession,
                     protected ClientConn::Callbacks,
                     protected BackendLease::Callbacks,
@@ -90,10 +92,23 @@ class SessionCore : public ClientSession,
   void CancelLeaseWait() { lease_.CancelWait(); }
   // The connection id sluice gave this client (proxy/session_registry.h; 0: none, refused).
   uint32_t conn_id() const { return conn_id_; }
+  // Called once at the end of every callback: the process list (PublishState), then each
+  // connection gets one write per loop turn (proxy/socket_io.h).
+  void FlushWrites();
+  // The protocol's parts of it: what the process list shows, and the backend's write.
+  virtual void PublishState() = 0;
+  virtual void FlushBackend() = 0;
   // What the process list shows (session_registry.h); no lock, a few relaxed stores.
   void NotePhase(SessionPhase p, const std::string* digest = nullptr,
                  const std::string* schema = nullptr);
   void NoteBackend(std::string_view server, uint32_t thread);
+  // From PublishState, what changed since it last ran. BackendChanged: the connection b
+  // (nullptr: none) is not the one shown (the protocol then calls NoteBackend).
+  // PhaseChanged: phase p, or the statement running since *start_us (nullptr: none
+  // running), is not the one shown; *new_statement says which (the protocol then calls
+  // NotePhase, with the statement's digest when it is new).
+  bool BackendChanged(const void* b);
+  bool PhaseChanged(SessionPhase p, const int64_t* start_us, bool* new_statement);
 
   // The mirror. At login the protocol calls MaybeMirror(): when the cluster is a mirror's
   // source, the mirror is on and this session's sample falls under its exposure, the
@@ -102,6 +117,9 @@ class SessionCore : public ClientSession,
   // outlives the client to replay what is still queued (FinishClose hands it over).
   void MaybeMirror();
   virtual ShadowSession* NewShadow(ShadowSession::Params p) = 0;
+  // The shadow's login: the backend credentials of the session's user, false when the
+  // user left the snapshot (then no shadow starts).
+  bool ShadowCredentials(const std::string& user, BackendTarget* login) const;
   ShadowSession* shadow() const { return shadow_ && !shadow_->cut() ? shadow_ : nullptr; }
 
   Worker* worker_;
@@ -137,6 +155,10 @@ class SessionCore : public ClientSession,
   SessionSlot* slot_ = nullptr;  // this session's entry in the process-wide registry
   uint32_t conn_id_ = 0;
   ShadowSession* shadow_ = nullptr;  // owns itself; see MaybeMirror()
+  // What the registry slot shows (BackendChanged, PhaseChanged).
+  SessionPhase shown_phase_ = SessionPhase::kLogin;
+  const void* shown_backend_ = nullptr;
+  int64_t shown_start_us_ = 0;
 };
 
 // "host:port" of the client on fd (port 0 when the kernel cannot say: in-memory pairs).

@@ -68,6 +68,16 @@ class ShadowSession {
   MirrorMode mode() const { return p_.mode; }
   // The next statement's number in this session (from 1): the source outcome's seq.
   uint64_t NextSeq() { return ++seq_; }
+  // A source outcome of the next statement, as far as this session knows it: its mirror,
+  // side, session and seq (NextSeq); the protocol adds digest, times and result.
+  mirror::Outcome NextSourceOutcome() {
+    mirror::Outcome o;
+    o.mirror = p_.mirror;
+    o.side = mirror::Side::kSource;
+    o.session_id = p_.session_id;
+    o.seq = NextSeq();
+    return o;
+  }
   size_t queued_bytes() const { return queue_.bytes(); }
   size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }

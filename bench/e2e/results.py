@@ -19,12 +19,13 @@ import sys
 
 RUN_COLUMNS = ["suite", "workload", "clients", "path", "round", "status", "qps", "p50_us",
                "p95_us", "p99_us", "queries", "cpu_us", "note"]
-PATH_ORDER = ["direct", "haproxy", "pgbouncer", "sluice-1node", "sluice"]
+PATH_ORDER = ["direct", "haproxy", "pgbouncer", "sluice-1node", "before-1node", "sluice"]
 PATH_LABEL = {
     "direct": "direct (primary)",
     "haproxy": "HAProxy TCP → primary",
     "pgbouncer": "PgBouncer tx → primary",
     "sluice-1node": "sluice → primary only",
+    "before-1node": "sluice before (SLUICE_BENCH_BEFORE) → primary only",
     "sluice": "sluice r/w split (reads → 2 replicas)",
 }
 

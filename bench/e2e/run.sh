@@ -9,7 +9,10 @@
 #
 # Environment: SLUICE_BENCH_DIR (run directory, default /tmp/sluice-bench-<date>),
 # SLUICE_BENCH_BUILD (Release build directory, default /tmp/build-bench), BENCH_ROUNDS,
-# BENCH_DURATION (seconds per run) override the mode's values.
+# BENCH_DURATION (seconds per run) override the mode's values. SLUICE_BENCH_BEFORE (a sluice
+# binary, e.g. main's): a second sluice runs it beside this tree's, path "before-1node"
+# (primary only, as sluice-1node), interleaved in the same cells: before/after in one run.
+# BENCH_PATHS: only these paths (e.g. "sluice-1node before-1node").
 #
 # Everything it starts (two clusters of primary + 2 replicas, sluice, HAProxy, PgBouncer,
 # idle-client scripts, perf) is stopped by PID on exit, INT or TERM; the clusters also get a
@@ -63,6 +66,11 @@ TABLES=4 TABLE_SIZE=10000 PGBENCH_SCALE=1
 POOL=40
 RUN_TIMEOUT=$((DURATION + 40)) # a stalled run is killed and counted FAILED
 
+BEFORE=${SLUICE_BENCH_BEFORE:-}
+[[ -z $BEFORE || -x $BEFORE ]] || {
+  echo "run.sh: SLUICE_BENCH_BEFORE=$BEFORE is not an executable" >&2
+  exit 2
+}
 RUN=${SLUICE_BENCH_DIR:-/tmp/sluice-bench-$(date +%Y%m%d-%H%M%S)}
 BUILD=${SLUICE_BENCH_BUILD:-/tmp/build-bench}
 APP_PASSWORD=app_pw DB=sluice
@@ -217,9 +225,11 @@ declare -A PORT LOGIN PROXY
 PORT[mysql:direct]=$MY_PRIMARY PORT[pgsql:direct]=$PG_PRIMARY
 for k in mysql:haproxy pgsql:haproxy pgsql:pgbouncer mysql:sluice mysql:sluice-1node \
   pgsql:sluice pgsql:sluice-1node; do PORT[$k]=$(free_port); done
+[[ -n $BEFORE ]] && for k in mysql:before-1node pgsql:before-1node; do PORT[$k]=$(free_port); done
 for k in "${!PORT[@]}"; do LOGIN[$k]=$APP_USER; done
 LOGIN[mysql:sluice-1node]=bench_my_1node LOGIN[pgsql:sluice]=bench_pg LOGIN[pgsql:sluice-1node]=bench_pg_1node
-ADMIN_PORT=$(free_port)
+LOGIN[mysql:before-1node]=bench_my_1node LOGIN[pgsql:before-1node]=bench_pg_1node
+ADMIN_PORT=$(free_port) BEFORE_ADMIN_PORT=$(free_port)
 
 server_block() { # server_block PRIMARY_PORT "REPLICA_PORTS"
   printf '  [[cluster.server]]\n  host = "127.0.0.1"\n  port = %s\n  role = "primary"\n  max_connections = %s\n\n' "$1" "$POOL"
@@ -259,6 +269,17 @@ user_block() { # user_block NAME CLUSTER
   user_block bench_pg pg_split
   user_block bench_pg_1node pg_1node
 } >"$RUN/sluice.toml"
+if [[ -n $BEFORE ]]; then
+  {
+    echo "# Written by bench/e2e/run.sh: the SLUICE_BENCH_BEFORE binary's primary-only paths."
+    printf '[sluice]\nworkers = %s\nlog_level = "warn"\n\n' "$(nproc)"
+    printf '[admin]\nlisten = "127.0.0.1:%s"\nuser = "admin"\npassword = "admin_pw"\n\n' "$BEFORE_ADMIN_PORT"
+    cluster_block my_1node mysql "${PORT[mysql:before-1node]}" 2 "$MY_PRIMARY" ""
+    cluster_block pg_1node postgresql "${PORT[pgsql:before-1node]}" 12 "$PG_PRIMARY" ""
+    user_block bench_my_1node my_1node
+    user_block bench_pg_1node pg_1node
+  } >"$RUN/sluice-before.toml"
+fi
 
 cat >"$RUN/haproxy.cfg" <<EOF
 # Written by bench/e2e/run.sh: plain TCP forwarding to each primary. maxconn x 2 descriptors
@@ -317,6 +338,15 @@ start_sluice() {
     wait_port "${PORT[$k]}" "${PID_OF[sluice]}" || die "sluice did not listen on ${PORT[$k]}: $RUN/logs/sluice.log"
   done
 }
+start_sluice_before() {
+  "$BEFORE" --config "$RUN/sluice-before.toml" >>"$RUN/logs/sluice-before.log" 2>&1 &
+  PID_OF[sluice-before]=$!
+  local k
+  for k in mysql:before-1node pgsql:before-1node; do
+    wait_port "${PORT[$k]}" "${PID_OF[sluice-before]}" ||
+      die "sluice (before) did not listen on ${PORT[$k]}: $RUN/logs/sluice-before.log"
+  done
+}
 start_haproxy() {
   haproxy -c -f "$RUN/haproxy.cfg" >"$RUN/logs/haproxy-check.log" 2>&1 || die "bad haproxy.cfg: $RUN/logs/haproxy-check.log"
   haproxy -db -f "$RUN/haproxy.cfg" >>"$RUN/logs/haproxy.log" 2>&1 &
@@ -334,11 +364,13 @@ start_pgbouncer() {
 
 log "starting sluice, HAProxy and PgBouncer"
 start_sluice
+[[ -n $BEFORE ]] && start_sluice_before
 start_haproxy
 start_pgbouncer
 PROXY[mysql:haproxy]=haproxy PROXY[pgsql:haproxy]=haproxy PROXY[pgsql:pgbouncer]=pgbouncer
 PROXY[mysql:sluice]=sluice PROXY[mysql:sluice-1node]=sluice PROXY[pgsql:sluice]=sluice
 PROXY[pgsql:sluice-1node]=sluice
+PROXY[mysql:before-1node]=sluice-before PROXY[pgsql:before-1node]=sluice-before
 
 # A path that cannot run one query is not benchmarked: its cells read FAILED with the reason.
 declare -A BROKEN=()
@@ -468,15 +500,19 @@ fi
 
 # ---------------------------------------------------------------- the benchmark
 
-MY_PATHS="direct haproxy sluice-1node sluice"
-PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
+MY_PATHS="direct haproxy sluice-1node sluice" PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
+[[ -n $BEFORE ]] && MY_PATHS+=" before-1node" PG_PATHS+=" before-1node"
+if [[ -n ${BENCH_PATHS:-} ]]; then
+  only() { local p out=""; for p in $1; do [[ " $BENCH_PATHS " == *" $p "* ]] && out+="$p "; done; echo "$out"; }
+  MY_PATHS=$(only "$MY_PATHS") PG_PATHS=$(only "$PG_PATHS")
+fi
 CELLS=()
 for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("mysql $wl $c"); done; done
 for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("pgsql $wl $c"); done; done
 for m in $PGB_MODES; do for c in $PGB_CLIENTS; do CELLS+=("pgsql pgbench-$m $c"); done; done
 N_TOTAL=0
 for cell in "${CELLS[@]}"; do
-  [[ $cell == mysql* ]] && n=4 || n=5
+  [[ $cell == mysql* ]] && n=$(wc -w <<<"$MY_PATHS") || n=$(wc -w <<<"$PG_PATHS")
   N_TOTAL=$((N_TOTAL + n * ROUNDS))
 done
 log "benchmark: $N_TOTAL runs of ${DURATION}s, paths interleaved per cell (A B C A B C ...)"

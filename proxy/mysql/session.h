@@ -17,8 +17,10 @@
 #include "proxy/mysql/backend.h"
 #include "proxy/mysql/client_login.h"
 #include "proxy/mysql/greeting_probe.h"
+#include "proxy/mysql/result_framing.h"
 #include "proxy/mysql/session_state.h"
 #include "proxy/mysql/shadow.h"
+#include "proxy/result_forwarder.h"
 #include "proxy/router.h"
 #include "proxy/session_core.h"
 
@@ -47,7 +49,8 @@ struct MysqlPins {
 
 class MysqlSession final : public SessionCore,
                            public MysqlBackend::Owner,
-                           private MysqlClientLogin::Callbacks {
+                           private MysqlClientLogin::Callbacks,
+                           private ResultForwarder::Callbacks {
  public:
   // Takes client; its peer is client_addr.
   MysqlSession(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr);
@@ -82,8 +85,6 @@ class MysqlSession final : public SessionCore,
     StatementInfo info;   // routing facts (read/write/txn/pins)
     uint32_t client_stmt_id = 0;
     bool internal_check = false;  // the post-login schema check, no client command
-    bool response_started = false;
-    uint8_t last_seq = 0;  // of the last response packet forwarded to the client
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
@@ -99,7 +100,7 @@ class MysqlSession final : public SessionCore,
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseRefused(LeaseRefusal why, const std::string& server) override;
-  // MysqlClientLogin::Callbacks
+  // MysqlClientLogin::Callbacks (session_login.cc, with OfferedCaps and HandleChangeUser)
   const User* FindLoginUser(const std::string& name) override;
   bool Sha2Cached(const std::string& user) override;
   void NoteSha2(const std::string& user) override;
@@ -137,6 +138,18 @@ class MysqlSession final : public SessionCore,
   std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
   // session_forward.cc
   void ForwardResponse();
+  // ResultForwarder::Callbacks: each packet, and the few sluice takes (PREPARE_OK's
+  // statement id, a malformed packet).
+  ResultForwarder::Verdict OnFrame(const Frame& f, ResultFraming::Step step,
+                                   std::span<const uint8_t> bytes) override;
+  ResultForwarder::Next TakeFrame(const Frame& f, ResultFraming::Step step,
+                                  std::span<const uint8_t> bytes) override;
+  void AllowFrame(size_t total) override { backend_->AllowPacket(total); }
+  void PauseBackendRead() override { backend_->PauseRead(); }
+  // Bytes of the response went to the client: too late to run the command elsewhere.
+  bool ResponseStarted() const { return forwarder_.started(); }
+  // The sequence id after the last response packet the client got.
+  uint8_t NextSeqAfterResponse() const { return static_cast<uint8_t>(framing_.last_seq() + 1); }
   void FinishCommand();
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   void RecordStats(bool error);
@@ -165,7 +178,9 @@ class MysqlSession final : public SessionCore,
   void SendErr(const mysql::ErrorInfo& e, std::string_view message, uint8_t seq);
   void SendOk(uint8_t seq, uint64_t affected = 0);
   void Close() override;
-  void FlushWrites();
+  void FlushBackend() override {
+    if (backend_) backend_->WriteNow();
+  }
   bool AutocommitOff() const;
   bool HandleLocally(uint8_t code, const std::string& payload);
   // session_kill.cc
@@ -174,7 +189,7 @@ class MysqlSession final : public SessionCore,
   void KillCommand(const std::string& payload);
   void KillId(uint32_t id, bool query_only);
   void KillBackendWork(const char* what);
-  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
+  void PublishState() override;  // to the registry's slot, when it changed (FlushWrites)
   void ResetSessionState();
 
   Phase phase_ = Phase::kLogin;
@@ -206,16 +221,14 @@ class MysqlSession final : public SessionCore,
   int64_t causal_check_start_us_ = 0;
   size_t sync_packets_ = 0;  // packets of the current internal step's response
   mysql::ResponseTracker tracker_;
+  MysqlFraming framing_{&tracker_};
+  ResultForwarder forwarder_{&framing_, this, &client_};
   uint8_t seq_ = 0;      // next sequence id towards the client
   RowChecksum src_sum_;  // the source's rows of the command in flight, when mirrored
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;
   uint32_t last_prepared_id_ = 0;  // the client's id of the last prepare (0: it failed)
-  // What the registry slot shows (PublishState).
-  SessionPhase shown_phase_ = SessionPhase::kLogin;
-  const MysqlBackend* shown_backend_ = nullptr;
-  int64_t shown_start_us_ = 0;
 };
 
 }  // namespace sluice::mysqlproxy

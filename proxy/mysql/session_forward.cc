@@ -62,81 +62,49 @@ void MysqlSession::OnBackendReadable(MysqlBackend* b) {
 }
 
 void MysqlSession::ForwardResponse() {
-  evbuffer* in = backend_->input();
-  evbuffer* out = client_.output();
-  mysql::PacketView pkt;
-  size_t wire = 0;
-  size_t batch = 0;  // bytes of whole packets that go to the client unchanged
-  bool done = false;
-  while (!done && evbuffer_get_length(out) < kClientOutHighWater) {
-    // Peek the packet after the ones already accepted into this batch.
-    size_t avail = evbuffer_get_length(in);
-    if (avail < batch + 4) break;
-    uint8_t hdr[4];
-    evbuffer_ptr pos;
-    evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);
-    evbuffer_copyout_from(in, &pos, hdr, 4);
-    size_t len = hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16);
-    if (avail < batch + 4 + len) {
-      // Make room for the whole packet: a row over the read-ahead bound would never
-      // complete otherwise. The client-side bound still limits what sluice holds.
-      backend_->AllowPacket(4 + len);
-      break;
-    }
-    backend_->AllowPacket(0);
-    const uint8_t* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(batch + 4 + len));
-    pkt.seq = hdr[3];
-    cmd_.last_seq = hdr[3];
-    pkt.payload = {p + batch + 4, len};
-    wire = 4 + len;
-    bool first = !cmd_.response_started;
-    cmd_.response_started = true;
-    auto r = tracker_.Feed(pkt);
-    if (shadow()) src_sum_.Note(tracker_, pkt.payload);
-    if (r == mysql::TrackStatus::kError) {
-      // The packets before this one are whole and valid: the client gets them, then an ERR.
-      evbuffer_remove_buffer(in, out, batch);
-      cmd_.last_seq = static_cast<uint8_t>(hdr[3] - 1);
-      OnBackendError(backend_, ProtocolError("malformed response from the backend"));
+  switch (forwarder_.Forward(backend_->input())) {
+    case ResultForwarder::Outcome::kEnded:
+      FinishCommand();
       return;
-    }
-    if (cmd_.code == mysql::COM_STMT_PREPARE && first && len > 0 &&
-        p[batch + 4] == mysql::kOkHeader) {
-      // PREPARE_OK carries the backend's statement id: the client gets sluice's own.
-      evbuffer_remove_buffer(in, out, batch);
-      std::string first(reinterpret_cast<const char*>(p + batch), wire);
-      // (p is stale after the remove; `first` holds a copy of the packet.)
-      evbuffer_drain(in, wire);
-      std::string payload = first.substr(4);
-      ApplyPrepareOk(&payload);
-      uint8_t s = static_cast<uint8_t>(first[3]);
-      WritePacket(out, &s, payload);
-      batch = 0;
-      if (r == mysql::TrackStatus::kDone) done = true;
-      continue;
-    }
-    batch += wire;
-    if (r == mysql::TrackStatus::kDone) done = true;
-    if (r == mysql::TrackStatus::kLocalInfileRequest) {
-      // The client streams the file next; its packets go straight to the backend.
-      evbuffer_remove_buffer(in, out, batch);
-      batch = 0;
-      phase_ = Phase::kForwarding;
-      infile_ = true;
-      evbuffer_add_buffer(backend_->output(), client_.input());
-      break;
-    }
+    case ResultForwarder::Outcome::kMalformed:  // MysqlFraming reads every length
+    case ResultForwarder::Outcome::kWaiting:
+    case ResultForwarder::Outcome::kBackpressure:
+    case ResultForwarder::Outcome::kStopped:
+      return;
   }
-  if (batch) evbuffer_remove_buffer(in, out, batch);
-  if (done) {
-    FinishCommand();
-    return;
+}
+
+ResultForwarder::Verdict MysqlSession::OnFrame(const Frame& f, ResultFraming::Step step,
+                                               std::span<const uint8_t> bytes) {
+  std::span<const uint8_t> payload = bytes.subspan(f.header);
+  if (step != ResultFraming::Step::kBad && shadow()) src_sum_.Note(tracker_, payload);
+  if (step == ResultFraming::Step::kBad) return ResultForwarder::Verdict::kTake;
+  // PREPARE_OK carries the backend's statement id: the client gets sluice's own.
+  if (cmd_.code == mysql::COM_STMT_PREPARE && forwarder_.frames() == 0 && !payload.empty() &&
+      payload[0] == mysql::kOkHeader)
+    return ResultForwarder::Verdict::kTake;
+  if (step == ResultFraming::Step::kHandOver) {
+    // The client streams the file next; its packets go straight to the backend.
+    infile_ = true;
+    evbuffer_add_buffer(backend_->output(), client_.input());
   }
-  if (client_.Backlogged()) {
-    // Backpressure: the client reads slowly; stop reading its backend until it catches up.
-    backend_->PauseRead();
-    client_.WaitForDrain();
+  return ResultForwarder::Verdict::kPass;
+}
+
+ResultForwarder::Next MysqlSession::TakeFrame(const Frame& f, ResultFraming::Step step,
+                                              std::span<const uint8_t> bytes) {
+  if (step == ResultFraming::Step::kBad) {
+    OnBackendError(backend_, ProtocolError("malformed response from the backend"));
+    return ResultForwarder::Next::kGone;
   }
+  std::string payload(reinterpret_cast<const char*>(bytes.data() + f.header),
+                      bytes.size() - f.header);
+  evbuffer_drain(backend_->input(), bytes.size());
+  ApplyPrepareOk(&payload);
+  uint8_t s = f.seq;
+  WritePacket(client_.output(), &s, payload);
+  return step == ResultFraming::Step::kEnd ? ResultForwarder::Next::kEnd
+                                           : ResultForwarder::Next::kGoOn;
 }
 
 void MysqlSession::FinishCommand() {
@@ -281,7 +249,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
 // lost connection, is not held: RetryOrFail's rules apply to it.
 bool MysqlSession::HoldForPrimary(const std::string& server, const Status& st) {
   bool sent = phase_ == Phase::kForwarding;
-  if (sent || cmd_.response_started || cmd_.internal_check || pins_.in_txn || pins_.pinned() ||
+  if (sent || ResponseStarted() || cmd_.internal_check || pins_.in_txn || pins_.pinned() ||
       session_mode_)
     return false;
   if (!lease_.HoldAfterConnectFailure(server, st.message())) return false;
@@ -301,23 +269,22 @@ void MysqlSession::RetryOrFail(const Status& st) {
   bool had_state = pins_.in_txn || pins_.pinned();
   bool sent = phase_ == Phase::kForwarding;
   bool may_retry = !sent || cmd_.info.is_read;  // had_state covers a transaction
-  if (!cmd_.response_started && !had_state && phase_ != Phase::kIdle && may_retry &&
-      lease_.Retry()) {
+  if (!ResponseStarted() && !had_state && phase_ != Phase::kIdle && may_retry && lease_.Retry()) {
     RouteAndAcquire();
     return;
   }
   ForgetPinnedState();
-  if (sent && !cmd_.response_started && !may_retry && !had_state) {
+  if (sent && !ResponseStarted() && !may_retry && !had_state) {
     FailCommand(mysql::ER_QUERY_INTERRUPTED,
                 fmt::format("sluice: the server connection was lost while the statement ran "
                             "({}); it may have been applied and is not run again",
                             st.message()));
     return;
   }
-  if (cmd_.response_started) {
+  if (ResponseStarted()) {
     // Whole packets of the result went out: an ERR in place of the next one is what a
     // server sends when a statement dies mid-stream; the session stays usable.
-    seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+    seq_ = NextSeqAfterResponse();
   }
   FailCommand(mysql::ER_NET_READ_ERROR,
               fmt::format("{} ({})", mysql::CR_SERVER_LOST.message, st.message()));
@@ -351,7 +318,7 @@ void MysqlSession::OnStatementTimeout(TimeoutReason why) {
   // As after a deadlock: the error says the transaction is gone, the next statement runs
   // outside of it.
   ForgetPinnedState();
-  if (cmd_.response_started) seq_ = static_cast<uint8_t>(cmd_.last_seq + 1);
+  if (ResponseStarted()) seq_ = NextSeqAfterResponse();
   FailCommand(mysql::ER_STATEMENT_TIMEOUT,
               fmt::format("{}: sluice query_timeout_ms ({} ms); the server connection was closed{}",
                           mysql::ER_STATEMENT_TIMEOUT.message, cluster().query_timeout_ms,

@@ -119,33 +119,19 @@ void MysqlSession::Kill(bool query_only) {
 }
 
 void MysqlSession::PublishState() {
+  if (phase_ == Phase::kClosed) return;
   SessionPhase p = SessionPhase::kLogin;
-  switch (phase_) {
-    case Phase::kLogin:
-      p = SessionPhase::kLogin;
-      break;
-    case Phase::kIdle:
-      p = pins_.in_txn ? SessionPhase::kIdleInTxn : SessionPhase::kIdle;
-      break;
-    case Phase::kAcquiring:
-      p = SessionPhase::kWaiting;
-      break;
-    case Phase::kSyncing:
-    case Phase::kForwarding:
-      p = SessionPhase::kActive;
-      break;
-    case Phase::kClosed:
-      return;
-  }
-  if (backend_ != shown_backend_) {
-    shown_backend_ = backend_;
+  if (phase_ == Phase::kIdle)
+    p = pins_.in_txn ? SessionPhase::kIdleInTxn : SessionPhase::kIdle;
+  else if (phase_ == Phase::kAcquiring)
+    p = SessionPhase::kWaiting;
+  else if (phase_ == Phase::kSyncing || phase_ == Phase::kForwarding)
+    p = SessionPhase::kActive;
+  if (BackendChanged(backend_))
     NoteBackend(backend_ ? backend_->server() : std::string_view(),
                 backend_ ? backend_->thread_id() : 0);
-  }
-  bool new_command = cmd_.start_us != shown_start_us_;
-  if (p == shown_phase_ && !new_command) return;
-  shown_phase_ = p;
-  shown_start_us_ = cmd_.start_us;
+  bool new_command = false;
+  if (!PhaseChanged(p, &cmd_.start_us, &new_command)) return;
   const std::string* digest = nullptr;
   if (new_command) {
     auto it = cmd_.client_stmt_id ? stmts_.find(cmd_.client_stmt_id) : stmts_.end();

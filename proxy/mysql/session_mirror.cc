@@ -16,10 +16,8 @@ constexpr uint16_t kErLockDeadlock = 1213;
 }  // namespace
 
 ShadowSession* MysqlSession::NewShadow(ShadowSession::Params p) {
-  const User* u = ClusterUser(user_);
-  if (!u) return nullptr;
   BackendLogin login;
-  SetCredentials(&login, *u);
+  if (!ShadowCredentials(user_, &login)) return nullptr;
   login.schema = want_.schema;
   login.caps = caps_ | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION |
                mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_CONNECT_WITH_DB;
@@ -48,11 +46,8 @@ void MysqlSession::MirrorCommand(bool was_infile) {
   s.expects_response = mysql::CommandExpectsResponse(cmd_.code);
   s.record = cmd_.code == mysql::COM_QUERY || cmd_.code == mysql::COM_STMT_EXECUTE;
   if (s.record) {
+    s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;
-    o.mirror = sh->mirror();
-    o.side = mirror::Side::kSource;
-    o.session_id = sh->session_id();
-    o.seq = sh->NextSeq();
     if (cmd_.code == mysql::COM_QUERY) {
       o.digest_hash = cmd_.digest_hash;
       o.digest_text = cmd_.digest;

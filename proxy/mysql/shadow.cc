@@ -26,31 +26,6 @@ MysqlShadow* MysqlShadow::Start(Worker* w, Params p, BackendLogin login) {
   return s;
 }
 
-void MysqlShadow::Connect() {
-  const Server* srv = PickServer(&login_);
-  if (!srv) return;
-  // A connection of its own, never pooled: the session's state (transactions, temporary
-  // tables, variables) lives on it from login to the end, as on the client's side.
-  backend_ = MysqlBackend::Connect(worker_, PoolKey{srv->name(), login_.user, 0}, login_, this);
-}
-
-void MysqlShadow::Disconnect() {
-  DropBackend(&backend_);
-}
-
-void MysqlShadow::OnBackendReady(MysqlBackend* b) {
-  if (b != backend_) return;
-  logged_in_ = true;
-  b->ResumeRead();
-  Ready();
-  if (backend_) backend_->WriteNow();
-}
-
-void MysqlShadow::OnBackendError(MysqlBackend* b, const Status& st) {
-  if (b != backend_) return;
-  Failed(fmt::format("shadow server {}: {}", b->server(), st.message()));
-}
-
 void MysqlShadow::Send(mirror::ShadowStatement& s) {
   code_ = static_cast<uint8_t>(s.bytes[0]);
   stmt_id_ = s.stmt_id;

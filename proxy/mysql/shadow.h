@@ -12,7 +12,7 @@
 #include "mirror/outcome.h"
 #include "protocol/mysql/response.h"
 #include "proxy/mysql/backend.h"
-#include "proxy/shadow_session.h"
+#include "proxy/shadow_conn.h"
 
 namespace sluice::mysqlproxy {
 
@@ -42,27 +42,20 @@ class RowChecksum {
 // The outcome fields a tracker knows at the end of a response (ok/error, rows, checksum).
 void FillOutcome(const mysql::ResponseTracker& t, const RowChecksum& sum, mirror::Outcome* o);
 
-class MysqlShadow final : public ShadowSession, public MysqlBackend::Owner {
+class MysqlShadow final : public ShadowConn<MysqlBackend, BackendLogin> {
  public:
   // LOGIN has the client's user, password, schema, caps and charset; the shadow server's
   // address is filled in here. Connects at once; returns nullptr when the shadow cluster has
   // no ONLINE server (the session is then counted as cut, shadow_down).
   static MysqlShadow* Start(Worker* w, Params p, BackendLogin login);
 
-  void OnBackendReady(MysqlBackend* b) override;
   void OnBackendReadable(MysqlBackend* b) override;
-  void OnBackendError(MysqlBackend* b, const Status& st) override;
 
  private:
   MysqlShadow(Worker* w, Params p, BackendLogin login)
-      : ShadowSession(w, std::move(p)), login_(std::move(login)) {}
-  void Connect() override;
+      : ShadowConn(w, std::move(p), std::move(login)) {}
   void Send(mirror::ShadowStatement& s) override;
-  void Disconnect() override;
 
-  BackendLogin login_;
-  MysqlBackend* backend_ = nullptr;
-  bool logged_in_ = false;
   uint8_t code_ = 0;
   uint32_t stmt_id_ = 0;  // sluice's id of the statement in flight (prepare: the new one)
   mysql::ResponseTracker tracker_;

@@ -4,9 +4,9 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <string>
-#include <unordered_map>
+
+#include "common/lru_map.h"
 
 namespace sluice::mysqlproxy {
 
@@ -17,28 +17,25 @@ struct BackendStmt {
 
 class StmtCache {
  public:
-  explicit StmtCache(size_t capacity = 256) : capacity_(capacity) {}
-  void set_capacity(size_t c) { capacity_ = c; }
+  explicit StmtCache(size_t capacity = 256) : lru_(capacity) {}
+  void set_capacity(size_t c) { lru_.set_capacity(c); }
   // The statement for text, marked most recently used, or nullptr.
-  BackendStmt* Find(const std::string& text);
+  BackendStmt* Find(const std::string& text) { return lru_.Find(text); }
   // Adds text -> stmt. Returns the backend id of an evicted statement (to close), or 0.
-  uint32_t Insert(const std::string& text, BackendStmt stmt);
-  // Drops text; returns its backend id (to close), or 0 when it was not here.
-  uint32_t Remove(const std::string& text);
-  void Clear() {
-    map_.clear();
-    lru_.clear();
+  uint32_t Insert(const std::string& text, BackendStmt stmt) {
+    auto evicted = lru_.Insert(text, stmt);
+    return evicted ? evicted->second.id : 0;
   }
-  size_t size() const { return map_.size(); }
+  // Drops text; returns its backend id (to close), or 0 when it was not here.
+  uint32_t Remove(const std::string& text) {
+    auto stmt = lru_.Remove(text);
+    return stmt ? stmt->id : 0;
+  }
+  void Clear() { lru_.Clear(); }
+  size_t size() const { return lru_.size(); }
 
  private:
-  struct Entry {
-    BackendStmt stmt;
-    std::list<std::string>::iterator pos;
-  };
-  size_t capacity_;
-  std::list<std::string> lru_;  // front = most recently used
-  std::unordered_map<std::string, Entry> map_;
+  LruMap<BackendStmt> lru_;
 };
 
 }  // namespace sluice::mysqlproxy

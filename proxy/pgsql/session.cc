@@ -91,7 +91,7 @@ void PgSession::Start() {
                      // PostgreSQL does (OverClientLimit), or once authenticated
 }
 
-// ---- client events and startup -------------------------------------------------------
+// ---- client events ----------------------------------------------------------------
 
 void PgSession::OnClientReadable() {
   if (phase_ == Phase::kStartup)
@@ -108,71 +108,6 @@ void PgSession::OnClientDrained() {
     ForwardResponse();
   }
   FlushWrites();
-}
-
-const User* PgSession::FindLoginUser(const std::string& name) {
-  return ClusterUser(name);
-}
-
-bool PgSession::OverClientLimit() {
-  return ClientsAtLimit();
-}
-
-bool PgSession::TlsAvailable() {
-  return tls_context() != nullptr;
-}
-
-void PgSession::OnTlsRequested() {
-  if (!client_.UpgradeTls(tls_context())) Close();
-}
-
-void PgSession::OnCancelRequest(int32_t pid, uint32_t secret) {
-  // No response is ever sent on a cancel connection.
-  PostCancel(worker_, pid, secret);
-  Close();
-}
-
-void PgSession::OnStartupFailed(bool refused) {
-  if (refused) worker_->stats().client_connections_refused++;
-  Close();
-}
-
-void PgSession::OnAuthenticated() {
-  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
-    FailLogin(state::kTooManyConnections, "sorry, too many clients already");
-    return;
-  }
-  user_ = startup_.user();
-  database_ = startup_.database();
-  settings_.Start(startup_.settings());
-  const User* u = FindLoginUser(user_);
-  transaction_mode_ =
-      (u && u->pool_mode ? *u->pool_mode : cluster().pool_mode) == PoolMode::kTransaction;
-  BeginLoginBackend();
-}
-
-void PgSession::BeginLoginBackend() {
-  phase_ = Phase::kLoginBackend;
-  const User* u = ClusterUser(user_);  // one of its max_connections, from here to the close
-  if (int64_t held = 0; u && !user_admitted() && !AdmitUser(*u, &held)) {
-    FailLogin(state::kTooManyConnections,
-              fmt::format("too many connections for role \"{}\"", user_));
-    return;
-  }
-  // The writer checks the database (3D000 comes from the server) and gives the settings.
-  StatementInfo info;
-  RouteRequest req;
-  req.info = &info;
-  req.user = user_;
-  req.schema = database_;
-  req.client_addr = client_addr_;
-  RouteResult route = lease_.Route(req);
-  if (route.hold) return;  // the login waits for the new primary too (RetryHeld)
-  if (route.server < 0) {
-    FailLogin(state::kConnectionFailure, route.message);
-    return;
-  }
-  Acquire(route.server);
 }
 
 // ---- batches -------------------------------------------------------------------------
@@ -487,7 +422,7 @@ void PgSession::ReleaseBackend(bool clean) {
   b->SetOwner(nullptr);
   lease_.Finished();
   extended_.ClearExpects();
-  passthrough_left_ = 0;
+  forwarder_.Abandon();
   bool reusable = clean && b->ready() && evbuffer_get_length(b->input()) == 0 &&
                   evbuffer_get_length(b->output()) == 0;
   if (!reusable) {
@@ -569,14 +504,6 @@ void PgSession::Abort() {
   Close();
 }
 
-// Called once at the end of every callback: each connection gets one write per loop turn.
-void PgSession::FlushWrites() {
-  if (closed()) return;
-  PublishState();
-  client_.Flush();
-  if (backend_) backend_->WriteNow();
-}
-
 void PgSession::Close() {
   if (phase_ == Phase::kClosed) return;
   CancelLeaseWait();
@@ -587,7 +514,7 @@ void PgSession::Close() {
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && phase_ != Phase::kSyncing &&
-                 passthrough_left_ == 0;
+                 !forwarder_.mid_frame();
     ReleaseBackend(clean);
   }
   if (has_cancel_key_) worker_->pg_cancel_keys().Unregister(pid_, secret_);

@@ -18,9 +18,11 @@
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/extended.h"
 #include "proxy/pgsql/mirror_wire.h"
+#include "proxy/pgsql/result_framing.h"
 #include "proxy/pgsql/settings.h"
 #include "proxy/pgsql/startup.h"
 #include "proxy/pgsql/wire.h"
+#include "proxy/result_forwarder.h"
 #include "proxy/router.h"
 #include "proxy/session_core.h"
 
@@ -41,7 +43,8 @@ struct SegmentStat {
 class PgSession final : public SessionCore,
                         public PgBackend::Owner,
                         private PgStartup::Callbacks,
-                        private ExtendedRewriter::Callbacks {
+                        private ExtendedRewriter::Callbacks,
+                        private ResultForwarder::Callbacks {
  public:
   PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr);
   ~PgSession() override;
@@ -83,7 +86,7 @@ class PgSession final : public SessionCore,
   void OnLeaseConnection(PooledConn* c) override;
   void OnLeaseSlot(const PoolKey& key) override;
   void OnLeaseRefused(LeaseRefusal why, const std::string& server) override;
-  // PgStartup::Callbacks
+  // PgStartup::Callbacks (session_login.cc, with BeginLoginBackend and FinishLogin)
   const User* FindLoginUser(const std::string& name) override;
   bool OverClientLimit() override;
   bool TlsAvailable() override;
@@ -109,8 +112,14 @@ class PgSession final : public SessionCore,
   bool StartParamSync();
   void HandleSyncResponse();
   void ForwardResponse();
-  bool ForwardMessages();
-  bool HandleInspected(char type, std::span<const uint8_t> payload, size_t total);
+  // ResultForwarder::Callbacks: the messages sluice reads on the way (PgFraming::Reads),
+  // the ones it drops, and ReadyForQuery, which ends a segment.
+  bool OnPassing(const Frame& f, size_t offset) override;
+  ResultForwarder::Verdict OnFrame(const Frame& f, ResultFraming::Step step,
+                                   std::span<const uint8_t> bytes) override;
+  ResultForwarder::Next TakeFrame(const Frame& f, ResultFraming::Step step,
+                                  std::span<const uint8_t> bytes) override;
+  void PauseBackendRead() override { backend_->PauseRead(); }
   void OnReadyForQuery(char status);
   // The end of OnReadyForQuery once nothing is outstanding: release or keep the backend.
   void AfterLastResponse(char status);
@@ -153,12 +162,14 @@ class PgSession final : public SessionCore,
   void MirrorClientMessage(char type, size_t total);  // before it leaves the client's input
   // A message of the source's answer at OFFSET in the backend's input: DataRow and
   // CommandComplete feed src_outcome_. False: a DataRow not all here yet (at most 64 KiB).
-  bool NoteSourceMessage(const MsgHeader& h, size_t offset);
+  bool NoteSourceMessage(const Frame& f, size_t offset);
   void MirrorSegment(char status);  // at the oldest sent segment's ReadyForQuery
   void MirrorLost();                // the source's answers to sent segments are lost
-  void FlushWrites();
+  void FlushBackend() override {
+    if (backend_) backend_->WriteNow();
+  }
   // session_kill.cc
-  void PublishState();  // to the registry's slot, when it changed (from FlushWrites)
+  void PublishState() override;  // to the registry's slot, when it changed (FlushWrites)
 
   Phase phase_ = Phase::kStartup;
   PgStartup startup_{this};
@@ -207,8 +218,10 @@ class PgSession final : public SessionCore,
   StatementInfo routed_info_;
   bool pending_write_ = false;
   bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
-  size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
-  bool response_started_ = false;  // bytes of the current response reached the client
+  // The answers' way back (proxy/result_forwarder.h); started(): bytes of the current
+  // segment's answer reached the client.
+  PgFraming framing_;
+  ResultForwarder forwarder_{&framing_, this, &client_};
   // The client messages of a lone read batch outside a transaction (a Query, or extended
   // messages up to Sync), while it is outstanding: sent again elsewhere when its connection
   // dies before any byte of its answer (session_retry.cc).
@@ -222,10 +235,6 @@ class PgSession final : public SessionCore,
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
-  // What the registry slot shows (PublishState).
-  SessionPhase shown_phase_ = SessionPhase::kLogin;
-  const PgBackend* shown_backend_ = nullptr;
-  int64_t shown_start_us_ = 0;
 
   // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
   // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.

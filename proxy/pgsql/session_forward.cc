@@ -19,18 +19,6 @@ namespace {
 namespace be = pgsql::backend;
 namespace state = pgsql::sqlstate;
 constexpr uint32_t kMaxBackendMessage = pgsql::kMaxMessageLength;
-bool IsInspected(char type) {
-  switch (type) {
-    case be::kReadyForQuery:
-    case be::kParseComplete:
-    case be::kCloseComplete:
-    case be::kErrorResponse:
-    case be::kParameterStatus:
-      return true;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -125,80 +113,21 @@ void PgSession::OnBackendReadable(PgBackend* b) {
 }
 
 void PgSession::ForwardResponse() {
-  if (ForwardMessages() && backend_ && client_.Backlogged()) {
-    // Backpressure: the client reads slowly; stop reading its backend until it catches up.
-    backend_->PauseRead();
-    client_.WaitForDrain();
-  }
+  if (forwarder_.Forward(backend_->input()) == ResultForwarder::Outcome::kMalformed)
+    OnBackendError(backend_, ProtocolError("malformed message from the server"));
 }
 
-// Moves the backend's messages to the client; false when the session stopped forwarding.
-// Whole messages that pass unread (descriptions, rows, CommandComplete) go over in one
-// evbuffer_remove_buffer per run rather than one each: a point select's T, D and C are one
-// move, its Z another. Bounded by the bytes in the backend's input and the client's bound.
-
-// Moves the backend's messages to the client; false when the session stopped forwarding.
-// Whole messages that pass unread (descriptions, rows, CommandComplete) go over in one
-// evbuffer_remove_buffer per run rather than one each: a point select's T, D and C are one
-// move, its Z another. Bounded by the bytes in the backend's input and the client's bound.
-bool PgSession::ForwardMessages() {
-  evbuffer* out = client_.output();
-  size_t batch = 0;  // whole unread messages at the front of the backend's input
-  auto flush = [&] {
-    if (batch) evbuffer_remove_buffer(backend_->input(), out, batch);
-    batch = 0;
-  };
-  while (backend_ && phase_ != Phase::kSyncing &&
-         evbuffer_get_length(out) + batch < kClientOutHighWater) {
-    evbuffer* in = backend_->input();
-    if (passthrough_left_) {
-      size_t n = std::min(passthrough_left_, evbuffer_get_length(in));
-      if (n == 0) return true;
-      evbuffer_remove_buffer(in, out, n);
-      passthrough_left_ -= n;
-      continue;
-    }
-    MsgHeader h;
-    PeekResult r = PeekHeaderAt(in, batch, &h, kMaxBackendMessage);
-    if (r == PeekResult::kNeedMore) break;
-    if (r == PeekResult::kBad) {
-      flush();
-      OnBackendError(backend_, ProtocolError("malformed message from the server"));
-      return false;
-    }
-    if (!IsInspected(h.type)) {
-      if (shadow() && !NoteSourceMessage(h, batch)) break;
-      response_started_ = true;
-      size_t avail = evbuffer_get_length(in) - batch;
-      if (avail >= h.total()) {
-        batch += h.total();
-        continue;
-      }
-      // A message not all here yet (a large row, COPY data): streamed as it comes, never
-      // held whole.
-      flush();
-      evbuffer_remove_buffer(in, out, avail);
-      passthrough_left_ = h.total() - avail;
-      continue;
-    }
-    flush();
-    std::span<const uint8_t> p;
-    r = PeekMessage(in, &h, &p, kMaxBackendMessage);
-    if (r == PeekResult::kNeedMore) return true;
-    if (!HandleInspected(h.type, p, h.total())) return false;
-  }
-  if (backend_) flush();
-  return true;
+// Rows and CommandComplete pass unread; a mirrored session's source answer is noted first.
+bool PgSession::OnPassing(const Frame& f, size_t offset) {
+  return !shadow() || NoteSourceMessage(f, offset);
 }
 
-// One whole message sluice reads. False when the session stopped forwarding.
-
-// One whole message sluice reads. False when the session stopped forwarding.
-bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t total) {
-  evbuffer* in = backend_->input();
-  evbuffer* out = client_.output();
+// The few messages sluice reads: ParseComplete/CloseComplete of its own, errors, settings.
+ResultForwarder::Verdict PgSession::OnFrame(const Frame& f, ResultFraming::Step,
+                                            std::span<const uint8_t> bytes) {
+  std::span<const uint8_t> p = bytes.subspan(f.header);
   bool swallow = false;
-  switch (type) {
+  switch (static_cast<char>(f.kind)) {
     case be::kParseComplete:
       swallow = extended_.SwallowParseComplete();
       break;
@@ -228,22 +157,27 @@ bool PgSession::HandleInspected(char type, std::span<const uint8_t> p, size_t to
       }
       break;
     }
-    case be::kReadyForQuery: {
-      char status = p.empty() ? 'I' : static_cast<char>(p[0]);
-      evbuffer_remove_buffer(in, out, total);
-      OnReadyForQuery(status);
-      return backend_ != nullptr;
-    }
+    case be::kReadyForQuery:
+      return ResultForwarder::Verdict::kTake;
     default:
       break;
   }
-  if (swallow) {
-    evbuffer_drain(in, total);
-  } else {
-    evbuffer_remove_buffer(in, out, total);
-    response_started_ = true;
+  return swallow ? ResultForwarder::Verdict::kTake : ResultForwarder::Verdict::kPass;
+}
+
+// ReadyForQuery ends a segment; anything else taken is one of sluice's own, dropped.
+ResultForwarder::Next PgSession::TakeFrame(const Frame& f, ResultFraming::Step step,
+                                           std::span<const uint8_t> bytes) {
+  if (step != ResultFraming::Step::kEnd) {
+    evbuffer_drain(backend_->input(), bytes.size());
+    return ResultForwarder::Next::kGoOn;
   }
-  return true;
+  char status = bytes.size() > f.header ? static_cast<char>(bytes[f.header]) : 'I';
+  evbuffer_remove_buffer(backend_->input(), client_.output(), bytes.size());
+  OnReadyForQuery(status);
+  if (!backend_) return ResultForwarder::Next::kGone;
+  // Settings brought in line after a RESET: the next bytes are the SET's answer.
+  return phase_ == Phase::kSyncing ? ResultForwarder::Next::kPause : ResultForwarder::Next::kGoOn;
 }
 
 void PgSession::OnReadyForQuery(char status) {
@@ -265,7 +199,7 @@ void PgSession::OnReadyForQuery(char status) {
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
-  response_started_ = false;
+  forwarder_.Begin();  // the next segment's answer
   ForgetRetry();
   if (outstanding_ > 0) return;
   StopQueryClock();
@@ -371,9 +305,9 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   // shutdown FATAL, before any byte of its answer: it runs again on another server.
   if (was_attached && transport && RetryLostBatch(fatal)) return;
   bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
-  bool mid_message = passthrough_left_ > 0;
+  bool mid_message = forwarder_.mid_frame();
   extended_.ClearExpects();
-  passthrough_left_ = 0;
+  forwarder_.Abandon();
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
   std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
   std::string text = timed_out_ ? why : fmt::format("sluice: server connection lost: {}", why);

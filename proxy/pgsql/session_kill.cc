@@ -48,17 +48,13 @@ void PgSession::PublishState() {
       p = SessionPhase::kLogin;
       break;
   }
-  if (backend_ != shown_backend_) {
-    shown_backend_ = backend_;
+  if (BackendChanged(backend_))
     NoteBackend(backend_ ? backend_->server() : std::string_view(),
                 backend_ ? static_cast<uint32_t>(backend_->pid()) : 0);
-  }
   // The oldest segment awaiting its ReadyForQuery is the one the server runs now.
   const SegmentStat* running = sent_segments_.empty() ? nullptr : &sent_segments_.front();
-  bool new_segment = running && running->start_us != shown_start_us_;
-  if (p == shown_phase_ && !new_segment) return;
-  shown_phase_ = p;
-  if (running) shown_start_us_ = running->start_us;
+  bool new_segment = false;
+  if (!PhaseChanged(p, running ? &running->start_us : nullptr, &new_segment)) return;
   NotePhase(p, new_segment ? &running->digest : nullptr, &database_);
 }
 

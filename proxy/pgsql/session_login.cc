@@ -1,5 +1,7 @@
-// PgSession, part three: the end of the login (the startup settings applied on the login's
-// connection, then what the client learns: ParameterStatus, BackendKeyData, ReadyForQuery),
+// PgSession, the login: PgStartup's callbacks (users, TLS, cancel requests, the client
+// count), the backend login that checks the database, the end of the login (the startup
+// settings applied on the login's connection, then what the client learns: ParameterStatus,
+// BackendKeyData, ReadyForQuery),
 // the pins that keep a connection for the session and their statistics, and the server's
 // own FATAL passed on to the client.
 #include <fmt/format.h>
@@ -8,10 +10,78 @@
 #include "protocol/pgsql/backend.h"
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/message.h"
+#include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/session.h"
 #include "proxy/worker.h"
 
 namespace sluice::pgproxy {
+
+namespace state = pgsql::sqlstate;
+
+const User* PgSession::FindLoginUser(const std::string& name) {
+  return ClusterUser(name);
+}
+
+bool PgSession::OverClientLimit() {
+  return ClientsAtLimit();
+}
+
+bool PgSession::TlsAvailable() {
+  return tls_context() != nullptr;
+}
+
+void PgSession::OnTlsRequested() {
+  if (!client_.UpgradeTls(tls_context())) Close();
+}
+
+void PgSession::OnCancelRequest(int32_t pid, uint32_t secret) {
+  // No response is ever sent on a cancel connection.
+  PostCancel(worker_, pid, secret);
+  Close();
+}
+
+void PgSession::OnStartupFailed(bool refused) {
+  if (refused) worker_->stats().client_connections_refused++;
+  Close();
+}
+
+void PgSession::OnAuthenticated() {
+  if (!Authenticated()) {  // one over max_client_connections (counted as refused)
+    FailLogin(state::kTooManyConnections, "sorry, too many clients already");
+    return;
+  }
+  user_ = startup_.user();
+  database_ = startup_.database();
+  settings_.Start(startup_.settings());
+  const User* u = FindLoginUser(user_);
+  transaction_mode_ =
+      (u && u->pool_mode ? *u->pool_mode : cluster().pool_mode) == PoolMode::kTransaction;
+  BeginLoginBackend();
+}
+
+void PgSession::BeginLoginBackend() {
+  phase_ = Phase::kLoginBackend;
+  const User* u = ClusterUser(user_);  // one of its max_connections, from here to the close
+  if (int64_t held = 0; u && !user_admitted() && !AdmitUser(*u, &held)) {
+    FailLogin(state::kTooManyConnections,
+              fmt::format("too many connections for role \"{}\"", user_));
+    return;
+  }
+  // The writer checks the database (3D000 comes from the server) and gives the settings.
+  StatementInfo info;
+  RouteRequest req;
+  req.info = &info;
+  req.user = user_;
+  req.schema = database_;
+  req.client_addr = client_addr_;
+  RouteResult route = lease_.Route(req);
+  if (route.hold) return;  // the login waits for the new primary too (RetryHeld)
+  if (route.server < 0) {
+    FailLogin(state::kConnectionFailure, route.message);
+    return;
+  }
+  Acquire(route.server);
+}
 
 void PgSession::FinishLogin() {
   // The startup settings and `options` first: one the server refuses ends the login, as it

@@ -26,10 +26,8 @@ constexpr std::string_view kAbortShadowTxn =
 }  // namespace
 
 ShadowSession* PgSession::NewShadow(ShadowSession::Params p) {
-  const User* u = ClusterUser(user_);
-  if (!u) return nullptr;
   PgBackendLogin login;
-  SetCredentials(&login, *u);
+  if (!ShadowCredentials(user_, &login)) return nullptr;
   login.database = database_;
   if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
     login.application_name = it->second;
@@ -62,21 +60,22 @@ void PgSession::MirrorClientMessage(char type, size_t total) {
   evbuffer_copyout(client_.input(), to->data() + at, total);
 }
 
-bool PgSession::NoteSourceMessage(const MsgHeader& h, size_t offset) {
-  if (h.type != be::kDataRow && h.type != be::kCommandComplete) return true;
+bool PgSession::NoteSourceMessage(const Frame& f, size_t offset) {
+  char type = static_cast<char>(f.kind);
+  if (type != be::kDataRow && type != be::kCommandComplete) return true;
   evbuffer* in = backend_->input();
-  size_t payload = h.length - 4;
-  if (h.type == be::kDataRow && payload > kMaxHashedRow) {
+  size_t payload = f.total - f.header;
+  if (type == be::kDataRow && payload > kMaxHashedRow) {
     src_outcome_.Row({}, payload);  // streamed, never held whole: its length only
     return true;
   }
-  if (evbuffer_get_length(in) < offset + h.total()) return false;  // at most 64 KiB more
+  if (evbuffer_get_length(in) < offset + f.total) return false;  // at most 64 KiB more
   std::string& buf = mirror_scratch_;
   buf.resize(payload);
   evbuffer_ptr pos;
   evbuffer_ptr_set(in, &pos, offset + 5, EVBUFFER_PTR_SET);
   evbuffer_copyout_from(in, &pos, buf.data(), payload);
-  src_outcome_.Note(h.type, {reinterpret_cast<const uint8_t*>(buf.data()), payload});
+  src_outcome_.Note(type, {reinterpret_cast<const uint8_t*>(buf.data()), payload});
   return true;
 }
 
@@ -93,11 +92,8 @@ void PgSession::MirrorSegment(char status) {
   s.record = seg.named;
   bool error = segment_error_ || src_outcome_.failed();
   if (s.record) {
+    s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;
-    o.mirror = sh->mirror();
-    o.side = mirror::Side::kSource;
-    o.session_id = sh->session_id();
-    o.seq = sh->NextSeq();
     o.digest_hash = seg.digest_hash;
     o.digest_text = seg.digest;
     o.start_us = seg.start_us;

@@ -123,7 +123,7 @@ void PgSession::ForgetRetry() {
 
 bool PgSession::RetryLostBatch(std::string_view fatal) {
   if (!retry_complete_ || retry_batch_.empty() || outstanding_ != 1 || mid_segment_ ||
-      response_started_ || passthrough_left_ != 0 || timed_out_ ||
+      forwarder_.started() || forwarder_.mid_frame() || timed_out_ ||
       (!fatal.empty() && !IsShutdownFatal(fatal)) || !lease_.Retry())
     return false;
   // It runs again from its first message, as if it had just come: routed (away from the

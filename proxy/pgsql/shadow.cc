@@ -32,30 +32,6 @@ PgShadow* PgShadow::Start(Worker* w, Params p, PgBackendLogin login, bool map_na
   return s;
 }
 
-void PgShadow::Connect() {
-  const Server* srv = PickServer(&login_);
-  if (!srv) return;
-  // A connection of its own, never pooled: the session's state (transactions, prepared
-  // statements, settings, temporary tables) lives on it from login to the end.
-  backend_ = PgBackend::Connect(worker_, PoolKey{srv->name(), login_.user, 0}, login_, this);
-}
-
-void PgShadow::Disconnect() {
-  DropBackend(&backend_);
-}
-
-void PgShadow::OnBackendReady(PgBackend* b) {
-  if (b != backend_) return;
-  b->ResumeRead();
-  Ready();
-  if (backend_) backend_->WriteNow();
-}
-
-void PgShadow::OnBackendError(PgBackend* b, const Status& st) {
-  if (b != backend_) return;
-  Failed(fmt::format("shadow server {}: {}", b->server(), st.message()));
-}
-
 void PgShadow::Send(mirror::ShadowStatement& s) {
   out_.clear();
   copy_data_ = false;

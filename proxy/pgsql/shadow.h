@@ -10,11 +10,11 @@
 
 #include "proxy/pgsql/backend.h"
 #include "proxy/pgsql/mirror_wire.h"
-#include "proxy/shadow_session.h"
+#include "proxy/shadow_conn.h"
 
 namespace sluice::pgproxy {
 
-class PgShadow final : public ShadowSession, public PgBackend::Owner {
+class PgShadow final : public ShadowConn<PgBackend, PgBackendLogin> {
  public:
   // LOGIN has the client's user, password, database and application_name; the shadow
   // server's address is filled in here. MAP_NAMES: transaction pooling (the client's
@@ -23,20 +23,14 @@ class PgShadow final : public ShadowSession, public PgBackend::Owner {
   static PgShadow* Start(Worker* w, Params p, PgBackendLogin login, bool map_names,
                          std::string setup_sql);
 
-  void OnBackendReady(PgBackend* b) override;
   void OnBackendReadable(PgBackend* b) override;
-  void OnBackendError(PgBackend* b, const Status& st) override;
 
  private:
   PgShadow(Worker* w, Params p, PgBackendLogin login, bool map_names)
-      : ShadowSession(w, std::move(p)), login_(std::move(login)), map_names_(map_names) {}
-  void Connect() override;
+      : ShadowConn(w, std::move(p), std::move(login)), map_names_(map_names) {}
   void Send(mirror::ShadowStatement& s) override;
-  void Disconnect() override;
 
-  PgBackendLogin login_;
   bool map_names_;
-  PgBackend* backend_ = nullptr;
   bool waiting_ = false;    // a segment is out, its ReadyForQuery not yet in
   bool ordered_ = false;    // the segment's statement has ORDER BY
   bool copy_data_ = false;  // the segment carries COPY data (it ends in CopyDone/CopyFail)

@@ -18,29 +18,4 @@ std::string SluiceStatementName(std::string_view query, std::span<const uint32_t
   return fmt::format("sluice_{:016x}", h);
 }
 
-bool PreparedLru::Touch(const std::string& name) {
-  auto it = map_.find(name);
-  if (it == map_.end()) return false;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return true;
-}
-
-std::string PreparedLru::Insert(const std::string& name) {
-  if (Touch(name)) return "";
-  lru_.push_front(name);
-  map_[name] = lru_.begin();
-  if (map_.size() <= capacity_ || capacity_ == 0) return "";
-  std::string victim = lru_.back();
-  lru_.pop_back();
-  map_.erase(victim);
-  return victim;
-}
-
-void PreparedLru::Erase(const std::string& name) {
-  auto it = map_.find(name);
-  if (it == map_.end()) return;
-  lru_.erase(it->second);
-  map_.erase(it);
-}
-
 }  // namespace sluice::pgproxy

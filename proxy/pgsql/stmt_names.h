@@ -3,12 +3,12 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "common/lru_map.h"
 
 namespace sluice::pgproxy {
 
@@ -20,23 +20,21 @@ std::string SluiceStatementName(std::string_view query, std::span<const uint32_t
 // used is evicted (and must be closed on the backend by the caller).
 class PreparedLru {
  public:
-  explicit PreparedLru(size_t capacity = 256) : capacity_(capacity) {}
-  bool Contains(const std::string& name) const { return map_.count(name) != 0; }
+  explicit PreparedLru(size_t capacity = 256) : lru_(capacity) {}
+  bool Contains(const std::string& name) const { return lru_.Contains(name); }
   // Marks name most recently used; false when absent.
-  bool Touch(const std::string& name);
+  bool Touch(const std::string& name) { return lru_.Find(name) != nullptr; }
   // Adds name (most recently used). Returns the evicted name, or "".
-  std::string Insert(const std::string& name);
-  void Erase(const std::string& name);
-  void Clear() {
-    map_.clear();
-    lru_.clear();
+  std::string Insert(const std::string& name) {
+    auto evicted = lru_.Insert(name, true);
+    return evicted ? std::move(evicted->first) : std::string();
   }
-  size_t size() const { return map_.size(); }
+  void Erase(const std::string& name) { lru_.Remove(name); }
+  void Clear() { lru_.Clear(); }
+  size_t size() const { return lru_.size(); }
 
  private:
-  size_t capacity_;
-  std::list<std::string> lru_;  // front = most recently used
-  std::unordered_map<std::string, std::list<std::string>::iterator> map_;
+  LruMap<bool> lru_;
 };
 
 }  // namespace sluice::pgproxy

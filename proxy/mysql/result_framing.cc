@@ -1,0 +1,39 @@
+// MysqlFraming: packet headers and the tracker's verdict (see result_framing.h).
+#include "proxy/mysql/result_framing.h"
+
+namespace sluice::mysqlproxy {
+
+bool MysqlFraming::ReadHeader(const uint8_t* h, Frame* f) {
+  f->header = mysql::kPacketHeaderSize;
+  f->total = f->header + (h[0] | (h[1] << 8) | (size_t{h[2]} << 16));
+  f->seq = h[3];
+  return true;  // every 3-byte length is one the protocol allows
+}
+
+ResultFraming::Step MysqlFraming::Follow(Frame* f, std::span<const uint8_t> bytes) {
+  mysql::PacketView pkt;
+  pkt.seq = f->seq;
+  pkt.payload = bytes.subspan(f->header);
+  uint64_t rows = tracker_->rows();
+  mysql::TrackStatus r = tracker_->Feed(pkt);
+  f->row = tracker_->rows() > rows;
+  f->kind = pkt.payload.empty() ? 0 : pkt.payload[0];
+  switch (r) {
+    case mysql::TrackStatus::kMore:
+      last_seq_ = f->seq;
+      return Step::kMore;
+    case mysql::TrackStatus::kDone:
+      last_seq_ = f->seq;
+      return Step::kEnd;
+    case mysql::TrackStatus::kLocalInfileRequest:
+      last_seq_ = f->seq;
+      return Step::kHandOver;
+    case mysql::TrackStatus::kError:
+      break;
+  }
+  // The packets before this one are whole and valid: the client has them.
+  last_seq_ = static_cast<uint8_t>(f->seq - 1);
+  return Step::kBad;
+}
+
+}  // namespace sluice::mysqlproxy
