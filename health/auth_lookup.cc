@@ -124,13 +124,7 @@ AuthLookup::AuthLookup(const RuntimeHolder* runtime, std::string cluster, AuthFe
 }
 
 AuthLookup::~AuthLookup() {
-  Stop();
-  // Requests nobody served: their callbacks are dropped unanswered (the process ends).
-  for (Request* r = head_.exchange(nullptr); r;) {
-    Request* next = r->next;
-    delete r;
-    r = next;
-  }
+  Stop();  // requests nobody served go with queue_, unanswered (the process ends)
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -154,11 +148,7 @@ bool AuthLookup::Submit(std::string user, int64_t deadline_ms, int max_pending, 
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  auto* r = new Request{std::move(user), deadline_ms, std::move(cb),
-                        head_.load(std::memory_order_relaxed)};
-  while (!head_.compare_exchange_weak(r->next, r, std::memory_order_release,
-                                      std::memory_order_relaxed)) {
-  }
+  queue_.Push(Request{std::move(user), deadline_ms, std::move(cb)});
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);  // nonblocking: a full counter is awake already
   return true;
@@ -170,26 +160,19 @@ void AuthLookup::Run() {
     poll(&p, 1, 1000);
     uint64_t n;
     (void)!read(wake_fd_, &n, sizeof n);
-    Request* lifo = head_.exchange(nullptr, std::memory_order_acquire);
-    Request* fifo = nullptr;
-    while (lifo) {
-      Request* next = lifo->next;
-      lifo->next = fifo;
-      fifo = lifo;
-      lifo = next;
-    }
-    if (fifo) Serve(fifo);
+    if (Queue::Node* fifo = queue_.TakeAll()) Serve(fifo);
   }
 }
 
 // One batch, oldest first; the requests for one user share one lookup.
-void AuthLookup::Serve(Request* fifo) {
+void AuthLookup::Serve(Queue::Node* fifo) {
   RuntimePtr rt = runtime_->Load();
   const Cluster* c = rt ? rt->FindCluster(cluster_) : nullptr;
   std::map<std::string, AuthAnswer> answered;
   while (fifo) {
-    std::unique_ptr<Request> r(fifo);
+    std::unique_ptr<Queue::Node> node(fifo);
     fifo = fifo->next;
+    Request* r = &node->value;
     int64_t now = MonotonicMs();
     AuthAnswer a;
     bool cached = false;

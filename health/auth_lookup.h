@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/atomic_stack.h"
 #include "common/status.h"
 #include "health/auth_cache.h"
 #include "health/node.h"
@@ -81,17 +82,17 @@ class AuthLookup {
     std::string user;
     int64_t deadline_ms;
     Callback cb;
-    Request* next;
   };
+  using Queue = AtomicStack<Request>;
   void Run();
-  void Serve(Request* fifo);
+  void Serve(Queue::Node* fifo);
   AuthAnswer Lookup(const Cluster& c, const std::string& user, int64_t now_ms, bool* cached);
 
   const RuntimeHolder* runtime_;
   std::string cluster_;
   AuthFetch fetch_;
   int wake_fd_ = -1;
-  std::atomic<Request*> head_{nullptr};
+  Queue queue_;
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -129,8 +129,9 @@ class AuthLookupTest : public ::testing::Test {
     if (sql.find("X'676f6e65'") != std::string::npos) return Rows{};  // "gone"
     return Rows{{std::string("mysql_native_password"), verifier_}};
   }
-  bool Submit(const std::string& user, int max_pending = 100) {
-    return lookup_->Submit(user, MonotonicMs() + 10'000, max_pending, [this](AuthAnswer a) {
+  bool Submit(const std::string& user, int max_pending = 100, int64_t deadline_ms = 0) {
+    if (!deadline_ms) deadline_ms = MonotonicMs() + 10'000;
+    return lookup_->Submit(user, deadline_ms, max_pending, [this](AuthAnswer a) {
       std::lock_guard<std::mutex> l(mu_);
       answers_.push_back(std::move(a));
       cv_.notify_all();
@@ -277,11 +278,7 @@ TEST_F(AuthLookupTest, OffOrLateRequestsAreAnsweredWithoutAQuery) {
   EXPECT_EQ(Await(1)[0].kind, AuthAnswer::Kind::kFailed);  // off
   Publish(PassthroughCluster(Protocol::kMysql));
   // A login that timed out before its turn is not looked up for nobody.
-  ASSERT_TRUE(lookup_->Submit("late", MonotonicMs() - 1, 10, [this](AuthAnswer x) {
-    std::lock_guard<std::mutex> l(mu_);
-    answers_.push_back(std::move(x));
-    cv_.notify_all();
-  }));
+  ASSERT_TRUE(Submit("late", 10, MonotonicMs() - 1));
   auto a = Await(2);
   EXPECT_EQ(a[1].kind, AuthAnswer::Kind::kFailed);
   EXPECT_NE(a[1].error.find("timed out"), std::string::npos);
