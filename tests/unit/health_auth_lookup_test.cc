@@ -117,6 +117,12 @@ class AuthLookupTest : public ::testing::Test {
     rt.clusters.push_back(std::move(c));
     runtime_.Publish(std::make_shared<const Runtime>(std::move(rt)));
   }
+  // A lookup of cluster C, running.
+  void StartWith(const Cluster& c) {
+    Publish(c);
+    Make();
+    lookup_->Start();
+  }
   void Make() {
     lookup_ = std::make_unique<AuthLookup>(
         &runtime_, "c", [this](const Cluster&, const std::string& sql) { return Fetch(sql); });
@@ -193,9 +199,7 @@ TEST_F(AuthLookupTest, AMissQueriesAHitDoesNotAndBothAreCounted) {
 TEST_F(AuthLookupTest, TheTtlExpiryAsksAgainAndSeesTheNewVerifier) {
   Cluster c = PassthroughCluster(Protocol::kMysql);
   c.auth_cache_ttl_ms = 50;
-  Publish(c);
-  Make();
-  lookup_->Start();
+  StartWith(c);
   ASSERT_TRUE(Submit("app"));
   Await(1);
   {
@@ -254,9 +258,7 @@ TEST_F(AuthLookupTest, PendingLookupsAreBoundedAndOneUserIsAskedOncePerBatch) {
 TEST_F(AuthLookupTest, DistinctPassthroughUsersAreBounded) {
   Cluster c = PassthroughCluster(Protocol::kMysql);
   c.auth_max_users = 1;
-  Publish(c);
-  Make();
-  lookup_->Start();
+  StartWith(c);
   ASSERT_TRUE(Submit("one"));
   ASSERT_TRUE(Submit("two"));
   auto a = Await(2);
@@ -271,9 +273,7 @@ TEST_F(AuthLookupTest, DistinctPassthroughUsersAreBounded) {
 TEST_F(AuthLookupTest, OffOrLateRequestsAreAnsweredWithoutAQuery) {
   Cluster c = PassthroughCluster(Protocol::kMysql);
   c.auth_user = "";
-  Publish(c);
-  Make();
-  lookup_->Start();
+  StartWith(c);
   ASSERT_TRUE(Submit("app"));
   EXPECT_EQ(Await(1)[0].kind, AuthAnswer::Kind::kFailed);  // off
   Publish(PassthroughCluster(Protocol::kMysql));
