@@ -15,6 +15,7 @@ Usage: passthrough_auth_test.py SLUICE_BINARY [unittest args]. Needs both harnes
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -166,6 +167,7 @@ backend_password = "%(my_app_pw)s"
         cls.proc.terminate()
         cls.proc.wait(20)
         cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)  # the config and the log: ours to remove
         c = my_admin(cls.my)
         run(c, "DROP USER IF EXISTS '%s'@'%%'" % MY_USER)
         c.close()
