@@ -159,6 +159,13 @@ constexpr std::pair<const char*, int Cluster::*> kScaleInts[] = {
     {"max_replicas", &Cluster::max_replicas},
     {"replica_ramp_ms", &Cluster::replica_ramp_ms}};
 
+// Passthrough authentication's integer keys (the string ones are spelled out below).
+constexpr std::pair<const char*, int Cluster::*> kAuthInts[] = {
+    {"auth_cache_ttl_ms", &Cluster::auth_cache_ttl_ms},
+    {"auth_cache_size", &Cluster::auth_cache_size},
+    {"auth_max_pending", &Cluster::auth_max_pending},
+    {"auth_max_users", &Cluster::auth_max_users}};
+
 // global_settings as name -> value; read-only ones are marked.
 struct Setting {
   std::string name;
@@ -212,6 +219,11 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
     add("scale_out_command", c.scale_out_command, false);
     add("scale_in_command", c.scale_in_command, false);
     for (const auto& [key, member] : kScaleInts) add(key, Int(c.*member), false);
+    add("auth_user", c.auth_user, false);
+    add("auth_password", c.auth_password, false);
+    add("auth_query", c.auth_query, false);
+    add("auth_dbname", c.auth_dbname, false);
+    for (const auto& [key, member] : kAuthInts) add(key, Int(c.*member), false);
   }
   return out;
 }
@@ -426,6 +438,12 @@ Status ApplyClusterSetting(const RowReader& row, const std::string& key, const s
   if (key == "scale_out_command") return c->scale_out_command = v, Status::Ok();
   if (key == "scale_in_command") return c->scale_in_command = v, Status::Ok();
   for (const auto& [name, member] : kScaleInts)
+    if (key == name) return ParseIntSetting(row, v, &(c->*member));
+  if (key == "auth_user") return c->auth_user = v, Status::Ok();
+  if (key == "auth_password") return c->auth_password = v, Status::Ok();
+  if (key == "auth_query") return c->auth_query = v, Status::Ok();
+  if (key == "auth_dbname") return c->auth_dbname = v, Status::Ok();
+  for (const auto& [name, member] : kAuthInts)
     if (key == name) return ParseIntSetting(row, v, &(c->*member));
   if (key == "reader_fallback_to_writer") {
     if (v != "true" && v != "false") return row.Error("value", BadChoice("true|false", v));

@@ -201,6 +201,20 @@ Status CheckBackendTls(const TableReader& t, const BackendTls& tls) {
   });
 }
 
+// Passthrough authentication (auth_*; the cross-key checks are ValidateRuntime's).
+Status ReadPassthroughKeys(const TableReader& t, Cluster* c) {
+  return FirstError({
+      t.String("auth_user", Need::kOptional, &c->auth_user),
+      t.String("auth_password", Need::kOptional, &c->auth_password),
+      t.String("auth_query", Need::kOptional, &c->auth_query),
+      t.NonEmptyString("auth_dbname", Need::kOptional, &c->auth_dbname),
+      t.Int("auth_cache_ttl_ms", Need::kOptional, limits::kAuthCacheTtlMs, &c->auth_cache_ttl_ms),
+      t.Int("auth_cache_size", Need::kOptional, limits::kAuthCount, &c->auth_cache_size),
+      t.Int("auth_max_pending", Need::kOptional, limits::kAuthCount, &c->auth_max_pending),
+      t.Int("auth_max_users", Need::kOptional, limits::kAuthCount, &c->auth_max_users),
+  });
+}
+
 Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& servers) {
   SLUICE_RETURN_IF_ERROR(t.CheckKeys({"name",
                                       "protocol",
@@ -256,6 +270,14 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
                                       "min_replicas",
                                       "max_replicas",
                                       "replica_ramp_ms",
+                                      "auth_user",
+                                      "auth_password",
+                                      "auth_query",
+                                      "auth_dbname",
+                                      "auth_cache_ttl_ms",
+                                      "auth_cache_size",
+                                      "auth_max_pending",
+                                      "auth_max_users",
                                       "server"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.NonEmptyString("name", Need::kRequired, &c->name),
@@ -330,6 +352,7 @@ Status ReadCluster(const TableReader& t, Cluster* c, std::vector<TableReader>& s
       t.Int("max_replicas", Need::kOptional, limits::kReplicaCount, &c->max_replicas),
       t.Int("replica_ramp_ms", Need::kOptional, limits::kScaleWindowMs, &c->replica_ramp_ms),
       t.Tables("server", &servers),
+      ReadPassthroughKeys(t, c),
   }));
   // A certificate without its key (or the reverse) cannot serve TLS.
   if (c->tls_cert.empty() != c->tls_key.empty())

@@ -311,6 +311,34 @@ Status CheckUserSecrets(const Runtime& rt, const FieldNamer& n) {
   return Status::Ok();
 }
 
+// Passthrough authentication (auth_user): the lookup needs a password to log in with and a
+// query that takes the user name; the counts are bounded.
+Status CheckPassthrough(const Runtime& rt, size_t ci, const FieldNamer& n) {
+  const Cluster& c = rt.clusters[ci];
+  auto f = [&](const char* name) { return At(Entity::kCluster, name, ci); };
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("auth_cache_ttl_ms"), limits::kAuthCacheTtlMs, c.auth_cache_ttl_ms));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("auth_cache_size"), limits::kAuthCount, c.auth_cache_size));
+  SLUICE_RETURN_IF_ERROR(
+      CheckInt(n, f("auth_max_pending"), limits::kAuthCount, c.auth_max_pending));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, f("auth_max_users"), limits::kAuthCount, c.auth_max_users));
+  if (!c.passthrough()) return Status::Ok();  // off: the other auth_* keys wait unused
+  if (c.auth_dbname.empty()) return n.Error(f("auth_dbname"), "expected a non-empty string");
+  const char* placeholder = c.protocol == Protocol::kPostgres ? "$1" : "?";
+  if (!c.auth_query.empty() && c.auth_query.find(placeholder) == std::string::npos)
+    return n.Error(f("auth_query"),
+                   fmt::format("expected a query that takes the user name as {} (such as \"{}\")",
+                               placeholder, DefaultAuthQuery(c.protocol)));
+  if (!c.auth_password.empty()) return Status::Ok();
+  const User* u = rt.FindUser(c.name, c.auth_user);
+  if (!u)
+    return n.Error(f("auth_user"),
+                   fmt::format("the lookup user \"{}\" needs a password: set auth_password or "
+                               "configure the user for cluster \"{}\"",
+                               c.auth_user, c.name));
+  return Status::Ok();
+}
+
 bool HasHostgroup(const Cluster& c, int hg) {
   return c.writer_hostgroup == hg || c.reader_hostgroup == hg;
 }
@@ -467,6 +495,8 @@ Status ValidateRuntime(const Runtime& rt, const FieldNamer& n) {
   SLUICE_RETURN_IF_ERROR(CheckListenPorts(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserReferences(rt, n));
   SLUICE_RETURN_IF_ERROR(CheckUserSecrets(rt, n));
+  for (size_t i = 0; i < rt.clusters.size(); ++i)
+    SLUICE_RETURN_IF_ERROR(CheckPassthrough(rt, i, n));
   for (size_t i = 0; i < rt.event_sinks.size(); ++i)
     SLUICE_RETURN_IF_ERROR(CheckEventSink(rt, i, n));
   for (size_t i = 0; i < rt.mirrors.size(); ++i) SLUICE_RETURN_IF_ERROR(CheckMirror(rt, i, n));

@@ -53,6 +53,10 @@ inline constexpr Limit kMirrorQueueStatements{1, 1'000'000};
 inline constexpr Limit kMirrorMinSamples{1, 1'000'000'000};
 inline constexpr Limit kMirrorSlowerMinMs{0, 3'600'000};
 inline constexpr Limit kMirrorMaxDigests{1, 1'000'000};
+// Passthrough authentication: a cache entry lives 1 ms..1 h; counts (cache entries, waiting
+// logins, distinct users) are bounded, never unlimited.
+inline constexpr Limit kAuthCacheTtlMs{1, kMaxMs};
+inline constexpr Limit kAuthCount{1, 1'000'000};
 }  // namespace limits
 
 // "expected MIN..MAX, got V" when V is outside LIMIT, else empty.

@@ -15,6 +15,9 @@ void SetTarget(BackendTarget* t, const Server& server, const User& u, int connec
 void SetCredentials(BackendTarget* t, const User& u) {
   t->user = u.backend_user.empty() ? u.name : u.backend_user;
   t->password = u.backend_password.empty() ? u.password : u.backend_password;
+  // A passthrough user's password is the server's verifier, which logs in to nothing.
+  t->proven_secret = u.passthrough ? u.proven_secret : "";
+  if (u.passthrough) t->password.clear();
 }
 
 void SetServer(BackendTarget* t, const Server& server, int connect_timeout_ms) {

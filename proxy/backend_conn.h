@@ -26,6 +26,9 @@ struct BackendTarget {
   uint16_t port = 0;
   std::string user;
   std::string password;
+  // A passthrough user's login (User::proven_secret) in place of a password: MySQL SHA1(pw),
+  // PostgreSQL the SCRAM ClientKey and ServerKey or the stored "md5…" hash. "": none.
+  std::string proven_secret;
   int connect_timeout_ms = 3000;
   BackendTlsTarget tls;  // the cluster's backend_tls (disable unless SetTargetTls)
 };

@@ -18,6 +18,7 @@
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
 #include "common/log.h"
+#include "health/auth_lookup.h"
 #include "health/mirror_fork.h"
 #include "health/monitor.h"
 #include "health/preflight.h"
@@ -325,6 +326,53 @@ sluice::Status SchemaHooks(sluice::ControlPlane* control, sluice::health::Schema
       });
 }
 
+// stats_auth_lookups and the sluice_auth_lookups_* metrics from the passthrough lookups.
+sluice::Status AuthLookupHooks(sluice::ControlPlane* control,
+                               const std::vector<std::unique_ptr<sluice::health::AuthLookup>>* ls) {
+  using sluice::PlainMetric;
+  auto counters = [ls] {
+    std::vector<sluice::health::AuthLookupCounters> out;
+    for (const auto& l : *ls) out.push_back(l->Counters());
+    return out;
+  };
+  control->AddMetricsSource([counters] {
+    std::vector<PlainMetric> lookups, failures, entries;
+    for (const auto& k : counters()) {
+      auto by = [&](const char* result, int64_t v) {
+        lookups.push_back({{{"cluster", k.cluster}, {"result", result}}, static_cast<double>(v)});
+      };
+      by("hit", k.hits);
+      by("miss", k.misses);
+      by("rejected", k.rejected);
+      failures.push_back({{{"cluster", k.cluster}}, static_cast<double>(k.failures)});
+      entries.push_back({{{"cluster", k.cluster}}, static_cast<double>(k.cache_entries)});
+    }
+    return std::vector<prometheus::MetricFamily>{
+        sluice::PlainFamily("sluice_auth_lookups_total",
+                            "Passthrough logins by how their user was found: the cache (hit), a "
+                            "query on the primary (miss), or refused at once (rejected).",
+                            true, lookups),
+        sluice::PlainFamily("sluice_auth_lookup_failures_total",
+                            "Passthrough lookups that failed (server down, lookup user refused).",
+                            true, failures),
+        sluice::PlainFamily("sluice_auth_cache_entries",
+                            "Users in the passthrough cache (found or not found).", false,
+                            entries)};
+  });
+  return control->service()->AddStatsTable(
+      "stats_auth_lookups",
+      "cluster TEXT, hits INT, misses INT, failures INT, not_found INT, rejected INT, "
+      "cache_entries INT, users INT",
+      [counters] {
+        std::vector<sluice::SqlRow> rows;
+        auto n = [](int64_t v) { return std::to_string(v); };
+        for (const auto& k : counters())
+          rows.push_back({k.cluster, n(k.hits), n(k.misses), n(k.failures), n(k.not_found),
+                          n(k.rejected), n(k.cache_entries), n(k.users)});
+        return rows;
+      });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -479,6 +527,20 @@ int main(int argc, char** argv) {
     log::Error("{}", st.message());
     return 1;
   }
+  // Passthrough authentication: one lookup thread per cluster with a listener, idle until a
+  // worker posts a user it does not know and the cluster has auth_user (it may be set later).
+  std::vector<std::unique_ptr<health::AuthLookup>> lookups;
+  for (const Cluster& c : rt.clusters) {
+    shared->auth_lookups.push_back(nullptr);
+    if (c.listen_port == 0) continue;
+    lookups.push_back(std::make_unique<health::AuthLookup>(&shared->runtime, c.name));
+    shared->auth_lookups.back() = lookups.back().get();
+    lookups.back()->Start();
+  }
+  if (Status st = AuthLookupHooks(control->get(), &lookups); !st.ok()) {
+    log::Error("{}", st.message());
+    return 1;
+  }
   if (fleet) {
     if (Status st = FleetTables(fleet.get(), control->get()); !st.ok()) {
       log::Error("{}", st.message());
@@ -541,6 +603,7 @@ int main(int argc, char** argv) {
   monitor.Stop();
   if (fleet) fleet->Stop();  // resigns: another instance leads at once
   DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
+  for (auto& l : lookups) l->Stop();  // no answer may reach a worker after this
   (*control)->Stop();
   log::Info("sluice stopped");
   return 0;

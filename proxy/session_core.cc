@@ -155,7 +155,22 @@ const User* SessionCore::ClusterUser(const std::string& name) const {
   const RuntimePtr& rt = worker_->runtime().Current();
   const std::string& cluster = rt->clusters[cluster_index_].name;
   const User* u = rt->FindUser(cluster, name);
-  return u && u->cluster == cluster ? u : nullptr;
+  if (u && u->cluster == cluster) return u;
+  // Configured users win over the lookup: a passthrough user only stands in for a name the
+  // snapshot does not have.
+  return passthrough_user_ && passthrough_user_->name == name ? &*passthrough_user_ : nullptr;
+}
+
+bool SessionCore::PassthroughOn() const {
+  return PassthroughWait::On(*worker_, cluster_index_, cluster());
+}
+
+bool SessionCore::StartLookup(const std::string& user) {
+  return lookup_.Start(worker_, cluster_index_, cluster(), user,
+                       [this](const health::AuthAnswer& a) {
+                         lookup_.Cancel();
+                         if (!closed_) OnPassthroughAnswer(a);
+                       });
 }
 
 bool SessionCore::AdmitUser(const User& u, int64_t* held) {
@@ -218,6 +233,7 @@ void SessionCore::FinishClose() {
   timer_.Arm(TimeoutReason::kNone, 0);
   LeavePreAuth();
   lease_.CancelWait();
+  lookup_.Cancel();
   user_slot_.Reset();
   if (counted_) {
     worker_->shared()->cluster_counters[cluster_index_]->client_connections.fetch_sub(

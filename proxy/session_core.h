@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/stats.h"
@@ -19,6 +20,7 @@
 #include "proxy/client_session.h"
 #include "proxy/janitor.h"
 #include "proxy/limits.h"
+#include "proxy/passthrough_wait.h"
 #include "proxy/session_registry.h"
 #include "proxy/shadow_session.h"
 #include "routing/runtime.h"
@@ -75,8 +77,17 @@ class SessionCore : public ClientSession,
   void FinishClose();
 
   const Cluster& cluster() const;
-  // The user of this cluster called name, or nullptr.
+  // The user of this cluster called name, or nullptr: a configured one, else the passthrough
+  // user this session's login proved.
   const User* ClusterUser(const std::string& name) const;
+  // Passthrough authentication (PassthroughWait): whether this cluster looks unknown users
+  // up; StartLookup posts the lookup of USER, whose answer comes to OnPassthroughAnswer on
+  // this thread (false: too many lookups wait; the login refuses as too busy); the proven
+  // user, once the login checked the client's proof, is kept for ClusterUser.
+  bool PassthroughOn() const;
+  bool StartLookup(const std::string& user);
+  virtual void OnPassthroughAnswer(const health::AuthAnswer& a) = 0;
+  void SetPassthroughUser(User u) { passthrough_user_ = std::move(u); }
   // Takes one of u's max_connections for this session, from login to close (a second call,
   // after COM_CHANGE_USER, gives the first back); false when the user has them all (*held:
   // the count it holds), counted as a refused connection.
@@ -159,6 +170,8 @@ class SessionCore : public ClientSession,
   SessionPhase shown_phase_ = SessionPhase::kLogin;
   const void* shown_backend_ = nullptr;
   int64_t shown_start_us_ = 0;
+  PassthroughWait lookup_;
+  std::optional<User> passthrough_user_;
 };
 
 // "host:port" of the client on fd (port 0 when the kernel cannot say: in-memory pairs).

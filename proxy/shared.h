@@ -18,6 +18,9 @@
 namespace sluice {
 
 class Worker;
+namespace health {
+class AuthLookup;  // health/auth_lookup.h
+}
 
 struct ClusterCounters {
   std::atomic<int64_t> client_connections{0};
@@ -54,6 +57,9 @@ struct ProxyShared {
   BackendRegistry backends;
   // The workers, by index (main sets them before any starts): where a KILL is posted.
   std::vector<Worker*> workers;
+  // Per cluster, likewise: the passthrough lookup (Cluster::auth_user), or nullptr (main
+  // owns them). Workers only Submit to it.
+  std::vector<health::AuthLookup*> auth_lookups;
   // Each worker's stats mailbox, for the control plane to take deltas from.
   std::vector<StatsMailbox*> stats_mailboxes;
 };

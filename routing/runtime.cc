@@ -59,6 +59,11 @@ const char* StateName(ServerState s) {
   return "?";
 }
 
+std::string DefaultAuthQuery(Protocol p) {
+  if (p == Protocol::kPostgres) return "SELECT usename, passwd FROM pg_shadow WHERE usename = $1";
+  return "SELECT plugin, authentication_string FROM mysql.user WHERE user = ?";
+}
+
 const Cluster* Runtime::FindCluster(const std::string& name) const {
   for (const auto& c : clusters)
     if (c.name == name) return &c;

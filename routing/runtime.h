@@ -157,6 +157,18 @@ struct Cluster {
   int min_replicas = 1;
   int max_replicas = 10;
   int replica_ramp_ms = 0;  // 0: a joining replica takes its full share at once
+  // Passthrough authentication (PgBouncer's auth_user/auth_query; health/auth_lookup.h): a
+  // client whose user sluice does not have is verified against the verifier the primary
+  // stores for it, read by the lookup user auth_user. Empty auth_user: off.
+  std::string auth_user;
+  std::string auth_password;  // "": the users table's entry for auth_user on this cluster
+  std::string auth_query;     // "": the protocol's default (DefaultAuthQuery)
+  std::string auth_dbname = "postgres";  // PostgreSQL: the database auth_query runs in
+  int auth_cache_ttl_ms = 30000;         // found and not-found answers are kept this long
+  int auth_cache_size = 10000;           // entries in the cache
+  int auth_max_pending = 1000;           // logins waiting for a lookup
+  int auth_max_users = 1000;             // distinct passthrough users that get pools
+  bool passthrough() const { return !auth_user.empty(); }
   std::vector<Server> servers;
 
   // The hostgroup of the server at host:port; -1 when the cluster has none there.
@@ -178,7 +190,17 @@ struct User {
   // Credentials sluice uses towards the backend; default: the same as the client's.
   std::string backend_user;
   std::string backend_password;
+  // A passthrough user (Cluster::auth_user; not configured, looked up): what the client's
+  // login proved, which logs in to the backend in place of a password: MySQL SHA1(pw) (20
+  // bytes), PostgreSQL the SCRAM ClientKey and ServerKey (64 bytes) or the md5 verifier.
+  std::string proven_secret;
+  bool passthrough = false;
 };
+
+// The lookup a cluster's auth_query runs when none is configured: PgBouncer's for
+// PostgreSQL ($1: the user name), mysql.user's plugin and authentication_string for MariaDB
+// (?: the user name; every host entry is read, health/auth_lookup.h picks).
+std::string DefaultAuthQuery(Protocol p);
 
 enum class RuleAction { kRoute, kReject };
 

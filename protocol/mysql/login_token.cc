@@ -1,6 +1,7 @@
 #include "protocol/mysql/login_token.h"
 
 #include <openssl/crypto.h>
+#include <algorithm>
 
 #include "protocol/mysql/auth.h"
 #include "protocol/mysql/ed25519.h"
@@ -23,6 +24,15 @@ std::string TokenFor(std::string_view plugin, std::string_view password,
   if (plugin == kCachingSha2Plugin) return CachingSha2Token(password, AsBytes(scramble));
   if (plugin == kClearPasswordPlugin) return std::string(password) + '\0';
   return "";
+}
+
+std::string TokenFromProvenSha1(std::string_view plugin, std::string_view sha1_password,
+                                std::string_view scramble) {
+  if (plugin != kNativePasswordPlugin || sha1_password.size() != 20) return "";
+  if (scramble.size() > kScrambleSize) scramble = scramble.substr(0, kScrambleSize);
+  Sha1Digest sha1{};
+  std::copy(sha1_password.begin(), sha1_password.end(), sha1.begin());
+  return NativeTokenFromSha1(sha1, AsBytes(scramble));
 }
 
 bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,

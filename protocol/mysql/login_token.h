@@ -14,6 +14,12 @@ std::string TokenFor(std::string_view plugin, std::string_view password, std::st
 // True when token proves password for plugin and scramble. An empty password accepts only
 // an empty token, as MySQL does. PASSWORD may be a stored verifier "*<hex SHA1(SHA1(pw))>",
 // which proves mysql_native_password tokens only.
+// A passthrough user's answer (no password: the SHA1(pw) its client's native-password token
+// proved, health/auth_lookup.h): the mysql_native_password token for scramble, "" for any
+// other plugin, which SHA1(pw) cannot answer.
+std::string TokenFromProvenSha1(std::string_view plugin, std::string_view sha1_password,
+                                std::string_view scramble);
+
 bool VerifyClientToken(std::string_view plugin, std::string_view token, std::string_view scramble,
                        std::string_view password);
 

@@ -176,6 +176,13 @@ void MysqlBackend::OnSocketTlsReady() {
   phase_ = Phase::kAuth;
 }
 
+std::string MysqlBackend::Token() const {
+  // A passthrough user has no password, only the SHA1(pw) its client proved.
+  if (!login_.proven_secret.empty())
+    return mysql::TokenFromProvenSha1(auth_plugin_, login_.proven_secret, scramble_);
+  return mysql::TokenFor(auth_plugin_, login_.password, scramble_);
+}
+
 void MysqlBackend::SendHandshakeResponse(uint8_t seq) {
   mysql::HandshakeResponse r;
   r.capabilities = caps_;
@@ -184,7 +191,7 @@ void MysqlBackend::SendHandshakeResponse(uint8_t seq) {
   r.user = login_.user;
   r.database = login_.schema;
   r.auth_plugin_name = auth_plugin_;
-  r.auth_response = mysql::TokenFor(auth_plugin_, login_.password, scramble_);
+  r.auth_response = Token();
   WritePacket(output(), &seq, mysql::EncodeHandshakeResponse(r));
 }
 
@@ -205,8 +212,9 @@ Status MysqlBackend::HandleAuthPacket(std::span<const uint8_t> p, uint8_t seq) {
         return ProtocolError(fmt::format("backend {}: {}", server(), sw.status().message()));
       auth_plugin_ = sw->plugin_name;
       scramble_ = sw->plugin_data;
-      std::string token = mysql::TokenFor(auth_plugin_, login_.password, scramble_);
-      if (token.empty() && !login_.password.empty() && auth_plugin_ != "mysql_clear_password")
+      std::string token = Token();
+      if (token.empty() && (!login_.password.empty() || !login_.proven_secret.empty()) &&
+          auth_plugin_ != "mysql_clear_password")
         return Unavailable(
             fmt::format("backend {} asks for auth plugin '{}', which sluice does not speak",
                         server(), auth_plugin_));

@@ -77,6 +77,8 @@ class MysqlBackend final : public BackendConn<MysqlBackend> {
   // The greeting read: TLS first (an SSL request, then the handshake), or the response.
   Status OnGreeting(const mysql::InitialHandshake& hs);
   void SendHandshakeResponse(uint8_t seq);
+  // The auth response for auth_plugin_ and scramble_: from the password or the proven secret.
+  std::string Token() const;
   Status HandleAuthPacket(std::span<const uint8_t> payload, uint8_t seq);
   void Fail(Status st);
 

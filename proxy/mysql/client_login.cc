@@ -51,6 +51,7 @@ void MysqlClientLogin::OnClientData(evbuffer* in, evbuffer* out, bool tls, bool 
     }
     return;
   }
+  if (step_ == Step::kLookup) return;  // what the client sends next waits for the answer
   seq_ = pkt.seq;
   if (step_ == Step::kHandshake) {
     if (mysql::IsSslRequest(pkt.payload) && !tls && tls_available) {
@@ -114,7 +115,13 @@ void MysqlClientLogin::Begin(const mysql::HandshakeResponse& resp, evbuffer* out
     Switch(mysql::kNativePasswordPlugin, out);
     return;
   }
-  if (const User* u = cb_->FindLoginUser(user_);
+  const User* known = cb_->FindLoginUser(user_);
+  if (!known && plugin != mysql::kNativePasswordPlugin && cb_->LookupEnabled()) {
+    // A passthrough user: mysql.user holds SHA1(SHA1(pw)), which proves native tokens only.
+    Switch(mysql::kNativePasswordPlugin, out);
+    return;
+  }
+  if (const User* u = known;
       u && plugin == mysql::kCachingSha2Plugin && mysql::ParseNativeVerifier(u->password)) {
     // Only SHA1(SHA1(pw)) is stored for this user: caching_sha2 cannot be checked against it.
     Switch(mysql::kNativePasswordPlugin, out);
@@ -149,6 +156,23 @@ void MysqlClientLogin::Authenticate(const std::string& plugin, std::string_view 
   log::Debug("session {}: auth user={} plugin={} token={} bytes tls={}", conn_id_, user_, plugin,
              token.size(), tls);
   const User* u = cb_->FindLoginUser(user_);
+  if (!u && plugin == mysql::kNativePasswordPlugin && cb_->LookupEnabled()) {
+    if (!cb_->LookupUser(user_)) {
+      log::Warn("session {}: passthrough login of '{}' refused: auth_max_pending lookups wait",
+                conn_id_, user_);
+      step_ = Step::kDone;
+      uint8_t seq = seq_ + 1;
+      WritePacket(
+          out, &seq,
+          mysql::MakeErr(mysql::ER_CON_COUNT_ERROR.code, mysql::ER_CON_COUNT_ERROR.sql_state,
+                         mysql::ER_CON_COUNT_ERROR.message));
+      cb_->OnLoginFailed(true);
+      return;
+    }
+    lookup_token_.assign(token);
+    step_ = Step::kLookup;
+    return;
+  }
   bool ok = u && mysql::VerifyClientToken(plugin, token, scramble_, u->password);
   if (u && (!ok || !cb_->Sha2Cached(user_)) && plugin == mysql::kCachingSha2Plugin && tls) {
     // caching_sha2_password full authentication, as MySQL does on a cache miss: over TLS the
@@ -165,6 +189,36 @@ void MysqlClientLogin::Authenticate(const std::string& plugin, std::string_view 
   }
   // caching_sha2 fast path: sluice knows the password, so the scramble alone proves it.
   if (plugin == mysql::kCachingSha2Plugin) SendAuthMoreData(mysql::kCachingSha2FastAuthOk, out);
+  Accept();
+}
+
+void MysqlClientLogin::OnLookupAnswer(const health::AuthAnswer& a, evbuffer* out) {
+  if (step_ != Step::kLookup) return;
+  const bool used_password = !lookup_token_.empty();
+  std::string why;
+  std::optional<mysql::Sha1Digest> sha1;
+  if (a.kind == health::AuthAnswer::Kind::kFailed) {
+    why = a.error;
+  } else if (a.kind == health::AuthAnswer::Kind::kFound) {
+    auto stored = mysql::ParseNativeVerifier(a.stored.verifier);
+    if (!a.stored.plugin.empty() && a.stored.plugin != mysql::kNativePasswordPlugin)
+      why = fmt::format("its plugin is {}; passthrough speaks mysql_native_password only",
+                        a.stored.plugin);
+    else if (!stored)
+      why = "its authentication_string is not a mysql_native_password verifier";
+    else
+      sha1 = mysql::VerifyNativeToken(mysql::AsBytes(lookup_token_), mysql::AsBytes(scramble_),
+                                      *stored);
+  }
+  if (!why.empty())
+    log::Warn("session {}: passthrough login of '{}' refused: {}", conn_id_, user_, why);
+  if (!sha1) {
+    Deny(used_password, out);
+    return;
+  }
+  // SHA1(pw) is what the backend's native-password challenge needs (User::proven_secret).
+  cb_->OnPassthroughLogin(a.stored.verifier,
+                          std::string(reinterpret_cast<const char*>(sha1->data()), sha1->size()));
   Accept();
 }
 

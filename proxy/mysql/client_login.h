@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "health/auth_lookup.h"
 #include "protocol/mysql/handshake.h"
 #include "routing/runtime.h"
 
@@ -26,6 +27,13 @@ class MysqlClientLogin {
     // Whether this worker has seen the user through caching_sha2 full authentication.
     virtual bool Sha2Cached(const std::string& user) = 0;
     virtual void NoteSha2(const std::string& user) = 0;
+    // Passthrough authentication (Cluster::auth_user): whether a user the cluster does not
+    // have is looked up; LookupUser starts that (the session hands the answer to
+    // OnLookupAnswer later; false: too many lookups wait); OnPassthroughLogin: the client
+    // proved the looked-up user, whom the session keeps (before OnLoginAccepted).
+    virtual bool LookupEnabled() = 0;
+    virtual bool LookupUser(const std::string& name) = 0;
+    virtual void OnPassthroughLogin(std::string verifier, std::string proven_secret) = 0;
     // SSLRequest: upgrade the client connection to TLS now.
     virtual void OnTlsRequested() = 0;
     // The client proved its password; the session answers (OK, or its schema check).
@@ -47,6 +55,10 @@ class MysqlClientLogin {
   // COM_CHANGE_USER (its whole payload; caps as negotiated): a new login on the connection.
   void ChangeUser(const std::string& payload, evbuffer* out, bool tls);
   bool active() const { return step_ != Step::kDone; }
+  // The passthrough lookup's answer (after LookupUser): the client's token is checked
+  // against the stored verifier now, and the answer (OK via OnLoginAccepted, or ERR) goes
+  // to out.
+  void OnLookupAnswer(const health::AuthAnswer& a, evbuffer* out);
 
   // Known once the HandshakeResponse (or COM_CHANGE_USER) is read.
   const std::string& user() const { return user_; }
@@ -57,7 +69,7 @@ class MysqlClientLogin {
   uint8_t seq() const { return seq_; }
 
  private:
-  enum class Step { kHandshake, kAuthSwitch, kFullAuth, kDone };
+  enum class Step { kHandshake, kAuthSwitch, kFullAuth, kLookup, kDone };
   void Begin(const mysql::HandshakeResponse& resp, evbuffer* out, bool tls);
   void Switch(const std::string& plugin, evbuffer* out);
   void Authenticate(const std::string& plugin, std::string_view token, evbuffer* out, bool tls);
@@ -78,6 +90,7 @@ class MysqlClientLogin {
   uint64_t caps_ = 0;
   uint8_t charset_ = 45;
   uint8_t seq_ = 0;
+  std::string lookup_token_;  // the native-password token that waits for the lookup
 };
 
 }  // namespace sluice::mysqlproxy

@@ -104,6 +104,10 @@ class MysqlSession final : public SessionCore,
   const User* FindLoginUser(const std::string& name) override;
   bool Sha2Cached(const std::string& user) override;
   void NoteSha2(const std::string& user) override;
+  bool LookupEnabled() override { return PassthroughOn(); }
+  bool LookupUser(const std::string& name) override { return StartLookup(name); }
+  void OnPassthroughLogin(std::string verifier, std::string proven_secret) override;
+  void OnPassthroughAnswer(const health::AuthAnswer& a) override;
   void OnTlsRequested() override;
   void OnLoginAccepted() override;
   void OnLoginFailed(bool refused) override;

@@ -88,8 +88,7 @@ void MysqlSession::KillBackendWork(const char* what) {
   t.host = backend_->host();
   t.address = backend_->ip();
   t.port = backend_->port();
-  t.user = u->backend_user.empty() ? u->name : u->backend_user;
-  t.password = u->backend_password.empty() ? u->password : u->backend_password;
+  SetCredentials(&t, *u);  // a passthrough user's too (its proven secret)
   t.connect_timeout_ms = kKillTimeoutMs;
   t.tls = backend_->tls_target();
   SendKill(worker_, t, backend_->server(), fmt::format("{} {}", what, backend_->thread_id()),

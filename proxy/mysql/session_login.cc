@@ -45,6 +45,16 @@ void MysqlSession::NoteSha2(const std::string& user) {
   worker_->sha2_cache().insert(user);
 }
 
+void MysqlSession::OnPassthroughLogin(std::string verifier, std::string proven_secret) {
+  SetPassthroughUser(
+      PassthroughUser(cluster(), login_.user(), std::move(verifier), std::move(proven_secret)));
+}
+
+void MysqlSession::OnPassthroughAnswer(const health::AuthAnswer& a) {
+  login_.OnLookupAnswer(a, client_.output());
+  if (!closed()) FlushWrites();
+}
+
 void MysqlSession::OnTlsRequested() {
   if (!client_.UpgradeTls(tls_context())) Close();
 }

@@ -1,5 +1,6 @@
 #include "proxy/pgsql/backend.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "common/log.h"
@@ -209,11 +210,26 @@ Status PgBackend::HandleAuth(std::span<const uint8_t> payload) {
     case pgsql::kAuthOk:
       return Status::Ok();
     case pgsql::kAuthCleartextPassword:
+      if (!login_.proven_secret.empty())
+        return Unavailable(fmt::format(
+            "server {} asks a passthrough user for the cleartext password, which sluice does "
+            "not have (pg_hba.conf: use scram-sha-256 or md5)",
+            server()));
       pgsql::AppendPasswordMessage(&out, login_.password);
       break;
     case pgsql::kAuthMd5Password: {
       auto salt = pgsql::DecodeMd5Salt(auth->data);
       if (!salt.ok()) return salt.status();
+      if (login_.proven_secret.starts_with("md5")) {
+        // A passthrough md5 user: the stored hash answers the challenge itself.
+        auto answer = pgsql::Md5PasswordFromHash(login_.proven_secret, *salt);
+        if (!answer.ok()) return answer.status();
+        pgsql::AppendPasswordMessage(&out, *answer);
+        break;
+      }
+      if (!login_.proven_secret.empty())
+        return Unavailable(fmt::format(
+            "server {} asks for md5, but the passthrough user's verifier is SCRAM", server()));
       pgsql::AppendPasswordMessage(&out, pgsql::Md5Password(login_.user, login_.password, *salt));
       break;
     }
@@ -225,7 +241,20 @@ Status PgBackend::HandleAuth(std::span<const uint8_t> payload) {
       if (!has)
         return Unavailable(
             fmt::format("server {} offers no SASL mechanism sluice speaks", server()));
-      scram_ = pgsql::ScramClientSession::FromPassword(login_.password);
+      if (login_.proven_secret.size() == 2 * sizeof(pgsql::ScramKey)) {
+        // A passthrough user: the ClientKey its client's proof gave away and the verifier's
+        // ServerKey (the server stores the same verifier, so the same salt and iterations).
+        pgsql::ScramKey client_key{}, server_key{};
+        std::copy_n(login_.proven_secret.begin(), client_key.size(), client_key.begin());
+        std::copy_n(login_.proven_secret.begin() + client_key.size(), server_key.size(),
+                    server_key.begin());
+        scram_ = pgsql::ScramClientSession::FromKeys(client_key, server_key);
+      } else if (!login_.proven_secret.empty()) {
+        return Unavailable(fmt::format(
+            "server {} asks for SCRAM, but the passthrough user's verifier is md5", server()));
+      } else {
+        scram_ = pgsql::ScramClientSession::FromPassword(login_.password);
+      }
       auto first = scram_->ClientFirst();
       if (!first.ok()) return first.status();
       pgsql::AppendSaslInitialResponse(&out, pgsql::kScramSha256, *first);

@@ -90,6 +90,10 @@ class PgSession final : public SessionCore,
   const User* FindLoginUser(const std::string& name) override;
   bool OverClientLimit() override;
   bool TlsAvailable() override;
+  bool LookupEnabled() override { return PassthroughOn(); }
+  bool LookupUser(const std::string& name) override { return StartLookup(name); }
+  void OnPassthroughLogin(std::string verifier, std::string proven_secret) override;
+  void OnPassthroughAnswer(const health::AuthAnswer& a) override;
   void OnTlsRequested() override;
   void OnCancelRequest(int32_t pid, uint32_t secret) override;
   void OnAuthenticated() override;

@@ -22,6 +22,16 @@ const User* PgSession::FindLoginUser(const std::string& name) {
   return ClusterUser(name);
 }
 
+void PgSession::OnPassthroughLogin(std::string verifier, std::string proven_secret) {
+  SetPassthroughUser(
+      PassthroughUser(cluster(), startup_.user(), std::move(verifier), std::move(proven_secret)));
+}
+
+void PgSession::OnPassthroughAnswer(const health::AuthAnswer& a) {
+  startup_.OnLookupAnswer(a, client_.input(), client_.output());
+  FlushWrites();
+}
+
 bool PgSession::OverClientLimit() {
   return ClientsAtLimit();
 }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
 #include "protocol/pgsql/backend.h"
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/frontend.h"
@@ -70,6 +71,7 @@ void PgStartup::OnClientData(evbuffer* in, evbuffer* out, bool tls) {
     case Step::kMd5:
       HandleMd5(in, out);
       break;
+    case Step::kLookup:  // what the client sends waits for the lookup's answer
     case Step::kDone:
       break;
   }
@@ -171,21 +173,73 @@ void PgStartup::HandleStartup(evbuffer* in, evbuffer* out, bool tls) {
 void PgStartup::BeginAuth(evbuffer* in, evbuffer* out) {
   const User* u = cb_->FindLoginUser(user_);
   user_known_ = u != nullptr;
+  if (!u && cb_->LookupEnabled()) {
+    // Passthrough: the primary's verifier for the user comes back in OnLookupAnswer.
+    if (!cb_->LookupUser(user_)) {
+      Fail(state::kTooManyConnections, "sorry, too many clients already (user lookups)", out, true);
+      return;
+    }
+    step_ = Step::kLookup;
+    return;
+  }
   // An unknown user goes through SCRAM against a throw-away verifier, as the server
   // does, so that the answer does not tell which users exist.
   if (user_known_ && u->pg_auth == "md5") {
     // The user is configured for md5 (PostgreSQL's "md5" pg_hba method): a salted
     // challenge instead of SCRAM.
-    RAND_bytes(md5_salt_.data(), static_cast<int>(md5_salt_.size()));
-    std::string msg;
-    pgsql::AppendAuthenticationMd5Password(&msg, md5_salt_);
-    AppendTo(out, msg);
-    step_ = Step::kMd5;
-    if (evbuffer_get_length(in)) HandleMd5(in, out);
+    OfferMd5(in, out);
     return;
   }
-  const pgsql::ScramVerifier* v =
-      user_known_ ? VerifierFor(user_, u->password) : VerifierFor("", "sluice-no-such-user");
+  OfferScram(user_known_ ? VerifierFor(user_, u->password) : VerifierFor("", "sluice-no-such-user"),
+             in, out);
+}
+
+void PgStartup::OnLookupAnswer(const health::AuthAnswer& a, evbuffer* in, evbuffer* out) {
+  if (step_ != Step::kLookup) return;
+  using Kind = health::AuthAnswer::Kind;
+  if (a.kind == Kind::kFailed) {
+    log::Warn("passthrough login of '{}' refused: {}", user_, a.error);
+    Fail(state::kConnectionFailure,
+         fmt::format("sluice could not look up user \"{}\" (see the sluice log)", user_), out,
+         true);
+    return;
+  }
+  if (a.kind == Kind::kNotFound) {
+    user_known_ = false;
+    OfferScram(VerifierFor("", "sluice-no-such-user"), in, out);
+    return;
+  }
+  const std::string& stored = a.stored.verifier;
+  user_known_ = true;
+  passthrough_verifier_ = stored;
+  if (stored.starts_with("md5") && stored.size() == 35) {
+    OfferMd5(in, out);
+    return;
+  }
+  auto v = pgsql::ParseVerifier(stored);
+  if (!v.ok()) {
+    log::Warn(
+        "passthrough login of '{}' refused: its stored password is neither a SCRAM-SHA-256 "
+        "verifier nor an md5 hash",
+        user_);
+    Fail(state::kInvalidPassword,
+         fmt::format("password authentication failed for user \"{}\"", user_), out, true);
+    return;
+  }
+  passthrough_scram_ = std::move(v).value();
+  OfferScram(&*passthrough_scram_, in, out);
+}
+
+void PgStartup::OfferMd5(evbuffer* in, evbuffer* out) {
+  RAND_bytes(md5_salt_.data(), static_cast<int>(md5_salt_.size()));
+  std::string msg;
+  pgsql::AppendAuthenticationMd5Password(&msg, md5_salt_);
+  AppendTo(out, msg);
+  step_ = Step::kMd5;
+  if (evbuffer_get_length(in)) HandleMd5(in, out);
+}
+
+void PgStartup::OfferScram(const pgsql::ScramVerifier* v, evbuffer* in, evbuffer* out) {
   if (!v) {
     Fail(state::kInvalidPassword, "could not derive the SCRAM verifier", out);
     return;
@@ -236,6 +290,15 @@ void PgStartup::HandleSasl(evbuffer* in, evbuffer* out) {
     Fail(state::kInvalidPassword, failure, out, true);
     return;
   }
+  if (!passthrough_verifier_.empty() && scram_->client_key()) {
+    // The proof gave the ClientKey away: with the verifier's ServerKey it logs in to the
+    // backend, which stores the same verifier (User::proven_secret).
+    const pgsql::ScramKey& ck = *scram_->client_key();
+    const pgsql::ScramKey& sk = scram_->verifier().server_key;
+    std::string secret(reinterpret_cast<const char*>(ck.data()), ck.size());
+    secret.append(reinterpret_cast<const char*>(sk.data()), sk.size());
+    cb_->OnPassthroughLogin(passthrough_verifier_, std::move(secret));
+  }
   pgsql::AppendAuthenticationSaslFinal(&msg, *fin);
   AppendTo(out, msg);
   Authenticated(out);
@@ -253,8 +316,16 @@ void PgStartup::HandleMd5(evbuffer* in, evbuffer* out) {
   auto msg = pgsql::DecodePasswordMessage(p);
   const User* u = cb_->FindLoginUser(user_);
   bool ok = false;
-  if (msg.ok() && u) {
-    std::string want = pgsql::Md5Password(user_, u->password, md5_salt_);
+  std::string want;
+  if (!passthrough_verifier_.empty()) {
+    // A passthrough md5 user: the stored hash is all the check needs (and all the backend's
+    // md5 challenge needs later).
+    auto w = pgsql::Md5PasswordFromHash(passthrough_verifier_, md5_salt_);
+    if (w.ok()) want = std::move(w).value();
+  } else if (u) {
+    want = pgsql::Md5Password(user_, u->password, md5_salt_);
+  }
+  if (msg.ok() && !want.empty()) {
     ok = want.size() == msg->password.size() &&
          CRYPTO_memcmp(want.data(), msg->password.data(), want.size()) == 0;
   }
@@ -264,6 +335,8 @@ void PgStartup::HandleMd5(evbuffer* in, evbuffer* out) {
          fmt::format("password authentication failed for user \"{}\"", user_), out, true);
     return;
   }
+  if (!passthrough_verifier_.empty())
+    cb_->OnPassthroughLogin(passthrough_verifier_, passthrough_verifier_);
   Authenticated(out);
 }
 

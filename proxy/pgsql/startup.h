@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "health/auth_lookup.h"
 #include "protocol/pgsql/scram.h"
 #include "routing/runtime.h"
 
@@ -27,6 +28,13 @@ class PgStartup {
     virtual bool OverClientLimit() = 0;
     // The user of this cluster called name, or nullptr.
     virtual const User* FindLoginUser(const std::string& name) = 0;
+    // Passthrough authentication (Cluster::auth_user): whether a user the cluster does not
+    // have is looked up; LookupUser starts that (the session hands the answer to
+    // OnLookupAnswer later; false: too many lookups wait); OnPassthroughLogin: the client
+    // proved the looked-up user, whom the session keeps (before OnAuthenticated).
+    virtual bool LookupEnabled() = 0;
+    virtual bool LookupUser(const std::string& name) = 0;
+    virtual void OnPassthroughLogin(std::string verifier, std::string proven_secret) = 0;
     // True when this cluster has a certificate: an SSLRequest is answered 'S'.
     virtual bool TlsAvailable() = 0;
     // 'S' is written: upgrade the connection to TLS now (the StartupMessage comes over it).
@@ -46,6 +54,10 @@ class PgStartup {
   // Reads what the client sent so far from in; answers go to out.
   void OnClientData(evbuffer* in, evbuffer* out, bool tls);
   bool active() const { return step_ != Step::kDone; }
+  // The passthrough lookup's answer (after LookupUser): the authentication exchange starts
+  // against the stored verifier (SCRAM or md5); an unknown user goes through SCRAM against a
+  // throw-away verifier and is refused at its end, as a configured miss is.
+  void OnLookupAnswer(const health::AuthAnswer& a, evbuffer* in, evbuffer* out);
 
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
@@ -53,9 +65,11 @@ class PgStartup {
   std::map<std::string, std::string>& settings() { return settings_; }
 
  private:
-  enum class Step { kStartup, kSaslInitial, kSaslResponse, kMd5, kDone };
+  enum class Step { kStartup, kLookup, kSaslInitial, kSaslResponse, kMd5, kDone };
   void HandleStartup(evbuffer* in, evbuffer* out, bool tls);
   void BeginAuth(evbuffer* in, evbuffer* out);
+  void OfferMd5(evbuffer* in, evbuffer* out);
+  void OfferScram(const pgsql::ScramVerifier* v, evbuffer* in, evbuffer* out);
   void HandleSasl(evbuffer* in, evbuffer* out);
   void HandleMd5(evbuffer* in, evbuffer* out);
   void Fail(std::string_view sqlstate, std::string_view message, evbuffer* out,
@@ -69,6 +83,9 @@ class PgStartup {
   std::map<std::string, std::string> settings_;
   std::optional<pgsql::ScramServerSession> scram_;
   bool user_known_ = false;
+  // A passthrough user: the verifier the lookup found (SCRAM-SHA-256$… or md5…); "": none.
+  std::string passthrough_verifier_;
+  std::optional<pgsql::ScramVerifier> passthrough_scram_;
   std::array<uint8_t, 4> md5_salt_{};
 };
 

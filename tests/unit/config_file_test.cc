@@ -509,5 +509,60 @@ TEST(ConfigFileTest, BackendTlsErrorsNameFileLineAndKey) {
             "such file or directory");
 }
 
+// Passthrough authentication's keys: each bad value names the file, line and key; the
+// lookup user needs a password; auth_query must take the user name.
+TEST(ConfigFileTest, PassthroughKeys) {
+  // Cluster keys on line 8, before the server.
+  auto cluster = [](const std::string& protocol, const std::string& keys,
+                    const std::string& extra = "") {
+    return "[admin]\npassword = \"pw\"\n[[cluster]]\nname = \"c\"\nprotocol = \"" + protocol +
+           "\"\nlisten = \"127.0.0.1:6033\"\nmonitor_user = \"m\"\n" + keys +
+           "\n  [[cluster.server]]\n  host = \"127.0.0.1\"\n  port = 3306\n  role = "
+           "\"primary\"\n" +
+           extra;
+  };
+  Result<Runtime> rt = ParseConfig(cluster("mysql",
+                                           "auth_user = \"lookup\"\nauth_password = "
+                                           "\"pw\"\nauth_cache_ttl_ms = 5000"),
+                                   "t.toml");
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  const Cluster& c = rt->clusters[0];
+  EXPECT_TRUE(c.passthrough());
+  EXPECT_EQ(c.auth_user, "lookup");
+  EXPECT_EQ(c.auth_cache_ttl_ms, 5000);
+  EXPECT_EQ(c.auth_cache_size, 10000);
+  EXPECT_EQ(c.auth_query, "");  // the default: DefaultAuthQuery
+  // Off unless auth_user is set.
+  rt = ParseConfig(testfix::kOneClusterConfig, "t.toml");
+  ASSERT_TRUE(rt.ok());
+  EXPECT_FALSE(rt->clusters[0].passthrough());
+
+  EXPECT_EQ(Error(cluster("mysql",
+                          "auth_user = \"l\"\nauth_password = \"p\"\n"
+                          "auth_cache_ttl_ms = 0")),
+            "t.toml:10: cluster[0].auth_cache_ttl_ms: expected 1..3600000, got 0");
+  EXPECT_EQ(Error(cluster("mysql", "auth_max_pending = -5")),
+            "t.toml:8: cluster[0].auth_max_pending: expected 1..1000000, got -5");
+  EXPECT_EQ(Error(cluster("mysql", "auth_cache_size = \"many\"")),
+            "t.toml:8: cluster[0].auth_cache_size: expected integer, got string");
+  EXPECT_EQ(Error(cluster("mysql", "auth_user = \"lookup\"")),
+            "t.toml:8: cluster[0].auth_user: the lookup user \"lookup\" needs a password: set "
+            "auth_password or configure the user for cluster \"c\"");
+  // The users table's entry for the lookup user is its password.
+  EXPECT_EQ(Error(cluster("mysql", "auth_user = \"lookup\"",
+                          "[[user]]\nname = \"lookup\"\npassword = \"pw\"\ncluster = \"c\"\n")),
+            "ok");
+  EXPECT_EQ(
+      Error(cluster("postgresql",
+                    "auth_user = \"l\"\nauth_password = \"p\"\n"
+                    "auth_query = \"SELECT usename, passwd FROM pg_shadow WHERE usename = ?\"")),
+      "t.toml:10: cluster[0].auth_query: expected a query that takes the user name as $1 "
+      "(such as \"SELECT usename, passwd FROM pg_shadow WHERE usename = $1\")");
+  EXPECT_EQ(Error(cluster("mysql",
+                          "auth_user = \"l\"\nauth_password = \"p\"\n"
+                          "auth_dbname = \"\"")),
+            "t.toml:10: cluster[0].auth_dbname: expected a non-empty string");
+}
+
 }  // namespace
 }  // namespace sluice

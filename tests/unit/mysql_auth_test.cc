@@ -163,5 +163,28 @@ TEST(LoginToken, VerifiesEachPluginsTokenAndRefusesAWrongOne) {
   EXPECT_EQ(TokenFor("dialog", "s3cret", scramble), "");
 }
 
+// Passthrough: from what mysql.user stores and the client's token alone, sluice answers
+// another server's scramble as the password would; a wrong password proves nothing.
+TEST(LoginToken, PassthroughAnswersTheBackendFromTheProvenSha1) {
+  std::string stored = FormatNativeVerifier(DoubleSha1("s3cret"));  // mysql.user's text
+  Scramble client_sc = GenerateScramble(), backend_sc = GenerateScramble();
+  std::string backend(backend_sc.begin(), backend_sc.end());
+  auto verifier = ParseNativeVerifier(stored);
+  ASSERT_TRUE(verifier.has_value());
+  std::string token = NativeToken("s3cret", client_sc);
+  auto sha1 = VerifyNativeToken(AsBytes(token), client_sc, *verifier);
+  ASSERT_TRUE(sha1.has_value());
+  std::string proven(sha1->begin(), sha1->end());
+  EXPECT_EQ(TokenFromProvenSha1(kNativePasswordPlugin, proven, backend),
+            TokenFor(kNativePasswordPlugin, "s3cret", backend));
+  // The auth switch's scramble with its NUL: the same 20 bytes count.
+  EXPECT_EQ(TokenFromProvenSha1(kNativePasswordPlugin, proven, backend + '\0'),
+            TokenFor(kNativePasswordPlugin, "s3cret", backend));
+  // SHA1(pw) answers no other plugin, and only a 20-byte secret is one.
+  EXPECT_EQ(TokenFromProvenSha1(kCachingSha2Plugin, proven, backend), "");
+  EXPECT_EQ(TokenFromProvenSha1(kNativePasswordPlugin, proven.substr(1), backend), "");
+  EXPECT_FALSE(VerifyNativeToken(AsBytes(NativeToken("wrong", client_sc)), client_sc, *verifier));
+}
+
 }  // namespace
 }  // namespace sluice::mysql

@@ -160,6 +160,33 @@ TEST(PgsqlScramTest, PassthroughLogsInWithRecoveredClientKey) {
   EXPECT_TRUE(backend.authenticated());
 }
 
+// Passthrough from pg_authid's text (what auth_query returns), and md5's pass-the-hash: the
+// stored hash alone checks a client's answer and answers a server's challenge.
+TEST(PgsqlScramTest, PassthroughFromTheStoredTexts) {
+  auto made = MakeVerifierWithRandomSalt("s3cret");
+  ASSERT_TRUE(made.ok());
+  auto parsed = ParseVerifier(FormatVerifier(*made));
+  ASSERT_TRUE(parsed.ok());
+  ScramServerSession proxy_side(*parsed);
+  ScramClientSession app = ScramClientSession::FromPassword("s3cret");
+  ASSERT_TRUE(Exchange(&app, &proxy_side).ok());
+  ScramServerSession backend(*made);
+  ScramClientSession proxy =
+      ScramClientSession::FromKeys(*proxy_side.client_key(), proxy_side.verifier().server_key);
+  EXPECT_TRUE(Exchange(&proxy, &backend).ok());
+  ScramServerSession wrong_side(*parsed);
+  ScramClientSession wrong = ScramClientSession::FromPassword("wrong");
+  EXPECT_FALSE(Exchange(&wrong, &wrong_side).ok());
+  EXPECT_FALSE(wrong_side.client_key().has_value());
+
+  std::string hash = Md5PasswordHash("app", "s3cret");
+  std::array<uint8_t, 4> salt{1, 2, 3, 4};
+  auto answer = Md5PasswordFromHash(hash, salt);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(*answer, Md5Password("app", "s3cret", salt));
+  EXPECT_NE(*answer, Md5Password("app", "wrong", salt));
+}
+
 TEST(PgsqlScramTest, RandomNoncesDiffer) {
   ScramClientSession a = ScramClientSession::FromPassword("x");
   ScramClientSession b = ScramClientSession::FromPassword("x");
