@@ -59,7 +59,9 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
                            std::string client_addr)
     : SessionCore(w, cluster_index, client, client_addr, 0),
-      login_(this, conn_id(), OfferedCaps(), client_addr) {}
+      login_(this, conn_id(), OfferedCaps(), client_addr) {
+  login_.set_preauth_bytes(preauth_bytes());
+}
 
 MysqlSession::~MysqlSession() = default;
 

@@ -34,7 +34,7 @@ from hardening_test import cluster_env, cpu_seconds, global_stats, metrics, wait
 from sluice_proc import Sluice, free_port, read_cluster_env  # noqa: E402
 
 SLUICE = None
-FLOOD = 300  # idle sockets (CI-sized; bench/e2e/hostile.py runs 5,000)
+FLOOD = 300  # idle sockets (CI-sized; bench/hostile/run.sh runs 5,000)
 BIG = 30     # sockets that each announce a 16 MiB - 1 login packet
 
 

@@ -311,21 +311,35 @@ TEST_F(MysqlSessionTest, UnauthenticatedSocketsDoNotTakeClientSlots) {
   EXPECT_EQ(err->code, mysql::ER_CON_COUNT_ERROR.code);
 }
 
-// Past the worker's unauthenticated bound the oldest socket that never logged in goes.
+// Past the worker's unauthenticated bound (max_unauthenticated_connections: the harness has
+// one worker, so all of it) the oldest socket that never logged in goes.
 TEST_F(MysqlSessionTest, TheOldestUnauthenticatedSocketMakesRoom) {
-  for (size_t i = 0; i < kMaxUnauthenticatedPerWorker; ++i) {
+  h_.Publish([](Runtime* rt) { rt->max_unauthenticated_connections = 8; });
+  h_.Settle();
+  for (size_t i = 0; i < 8; ++i) {
     auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
     s->Start();
   }
-  EXPECT_EQ(h_.worker().preauth().size(), kMaxUnauthenticatedPerWorker);
+  EXPECT_EQ(h_.worker().preauth().size(), 8u);
   EXPECT_EQ(h_.stats().preauth_evictions, 0u);
   LoggedIn();  // one more: the oldest is closed and this one logs in
   EXPECT_EQ(h_.stats().preauth_evictions, 1u);
-  EXPECT_EQ(h_.worker().preauth().size(), kMaxUnauthenticatedPerWorker - 1);
+  EXPECT_EQ(h_.worker().preauth().size(), 7u);
 }
 
-// Before its login a client may not make sluice buffer more than kPreAuthReadBytes: a
-// HandshakeResponse claiming 16 MiB is refused at once (it was buffered whole before).
+// The default bound is 4096 for the process: one worker keeps all of it.
+TEST_F(MysqlSessionTest, TheDefaultUnauthenticatedBoundHoldsAThousandSockets) {
+  for (size_t i = 0; i < 1500; ++i) {
+    auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+  }
+  EXPECT_EQ(h_.worker().preauth().size(), 1500u);
+  EXPECT_EQ(h_.stats().preauth_evictions, 0u);
+}
+
+// Before its login a client may not make sluice buffer more than client_preauth_bytes (16 KiB
+// by default): a HandshakeResponse claiming 16 MiB is refused at once (it was buffered whole
+// before).
 TEST_F(MysqlSessionTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
   Connect();
   std::string big(4 + 64 * 1024, 'x');
@@ -338,6 +352,26 @@ TEST_F(MysqlSessionTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
   ASSERT_TRUE(err.ok());
   EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
   EXPECT_EQ(h_.stats().protocol_errors_mysql, 1u);
+  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+}
+
+// client_preauth_bytes lowered to 2 KiB: a 4 KiB login packet (fine under the default) is
+// refused as soon as 2 KiB of it are in, not waited for.
+TEST_F(MysqlSessionTest, ClientPreauthBytesBoundsTheLoginPacket) {
+  h_.Publish([](Runtime* rt) { rt->client_preauth_bytes = 2048; });
+  h_.Settle();
+  Connect();
+  std::string big(4 + 3000, 'x');  // 3,000 of the 4,000 bytes announced
+  big[0] = static_cast<char>(4000 & 0xff);
+  big[1] = static_cast<char>(4000 >> 8);
+  big[2] = 0;
+  big[3] = 1;
+  h_.client().Write(big);
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
   EXPECT_EQ(h_.worker().preauth().size(), 0u);
 }
 
