@@ -199,7 +199,8 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
 
 // ---- commands ------------------------------------------------------------------------
 
-bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big) {
+bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big,
+                                     uint8_t* next_seq) {
   evbuffer* in = client_.input();
   size_t avail = evbuffer_get_length(in);
   *too_big = false;
@@ -207,8 +208,8 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
   // command of 16 MiB or more is split in packets of 0xFFFFFF bytes and a shorter last one).
   // The command's end is found from the packet headers alone and the payload copied once
   // it is all here: a command arriving over many reads costs one copy, not one per read.
-  auto length_at = [in](size_t offset) {
-    uint8_t hdr[4];
+  uint8_t hdr[4];
+  auto length_at = [in, &hdr](size_t offset) {
     evbuffer_ptr pos;
     evbuffer_ptr_set(in, &pos, offset, EVBUFFER_PTR_SET);
     evbuffer_copyout_from(in, &pos, hdr, 4);
@@ -220,7 +221,10 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
     if (avail < offset + 4) return false;
     size_t len = length_at(offset);
     if (total + len > kMaxCommandBytes) {
+      // The client sent this packet (hdr[3]) and waits for the answer after it, as after
+      // a whole command: an ERR with sequence id 1 is "Packet sequence number wrong".
       *too_big = true;
+      *next_seq = static_cast<uint8_t>(hdr[3] + 1);
       return false;
     }
     if (avail < offset + 4 + len) return false;  // wait for the rest (bounded above)
@@ -246,9 +250,10 @@ void MysqlSession::ProcessClientInput() {
     std::string payload;
     size_t consumed = 0;
     bool too_big = false;
-    if (!TakeClientCommand(&payload, &consumed, &too_big)) {
+    uint8_t next_seq = 1;
+    if (!TakeClientCommand(&payload, &consumed, &too_big, &next_seq)) {
       if (too_big) {
-        SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, 1);
+        SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, next_seq);
         Close();
       }
       return;

@@ -375,6 +375,25 @@ TEST_F(MysqlSessionTest, ClientPreauthBytesBoundsTheLoginPacket) {
   EXPECT_EQ(h_.worker().preauth().size(), 0u);
 }
 
+// A command over sluice's 64 MiB bound is refused with 1153, and the ERR carries the
+// sequence id after the client's last packet (it had 1: drivers reject that, PyMySQL with
+// "Packet sequence number wrong - got 1 expected 5"; found by bench/hostile).
+TEST_F(MysqlSessionTest, ACommandOverTheBoundIsRefusedInSequence) {
+  LoggedIn();
+  std::string cmd(4 * 0xFFFFFFu + 100, 'a');
+  cmd[0] = static_cast<char>(mysql::COM_QUERY);
+  std::string wire;
+  uint8_t seq = 0;
+  mysql::AppendPacket(&wire, &seq, mysql::AsBytes(cmd));  // 5 packets, ids 0..4
+  h_.client().Write(wire);
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_EQ(pk[0].first, 5);
+  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->code, mysql::ER_NET_PACKET_TOO_LARGE.code);
+}
+
 // A malformed command (an empty packet) closes the client with an error, counted per protocol.
 TEST_F(MysqlSessionTest, AnEmptyCommandIsAProtocolError) {
   LoggedIn();
