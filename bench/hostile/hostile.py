@@ -54,22 +54,9 @@ def log(msg):
 
 # ---------------------------------------------------------------- /proc of sluice
 
-def proc_stat(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for %d" % pid)
-
-
-def open_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+from hardening_test import cpu_seconds as proc_stat  # noqa: E402
+from hardening_test import open_fds  # noqa: E402  (tests/integration)
+from janitor_test import rss_kib  # noqa: E402
 
 
 # ---------------------------------------------------------------- attackers (child processes)
@@ -84,17 +71,23 @@ def pg_big_startup_header():
     return struct.pack("!II", PREAUTH_BYTES, 196608)
 
 
-def attack_idle(port, seconds, count):
-    """Opens COUNT sockets, holds them for SECONDS, prints how many sluice closed and when."""
+def open_sockets(port, count, deadline, timeout):
+    """Up to COUNT connections to PORT opened before DEADLINE (the ones that fail skipped)."""
     socks = []
-    deadline = time.monotonic() + seconds
     for _ in range(count):
         if time.monotonic() > deadline:
             break
         try:
-            socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=timeout))
         except OSError:
             pass
+    return socks
+
+
+def attack_idle(port, seconds, count):
+    """Opens COUNT sockets, holds them for SECONDS, prints how many sluice closed and when."""
+    deadline = time.monotonic() + seconds
+    socks = open_sockets(port, count, deadline, 5)
     opened = time.monotonic()
     print(json.dumps({"opened": len(socks)}), flush=True)
     while time.monotonic() < deadline:
@@ -164,15 +157,8 @@ def attack_preauth(port, seconds, engine):
 
 def attack_fill(port, seconds, count):
     """Opens up to COUNT sockets (as many as connect within 1 s each) and holds them."""
-    socks = []
     deadline = time.monotonic() + seconds
-    for _ in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            socks.append(socket.create_connection(("127.0.0.1", port), timeout=1))
-        except OSError:
-            pass
+    socks = open_sockets(port, count, deadline, 1)
     print(json.dumps({"opened": len(socks)}), flush=True)
     while time.monotonic() < deadline:
         time.sleep(0.2)
