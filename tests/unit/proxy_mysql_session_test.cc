@@ -337,42 +337,41 @@ TEST_F(MysqlSessionTest, TheDefaultUnauthenticatedBoundHoldsAThousandSockets) {
   EXPECT_EQ(h_.stats().preauth_evictions, 0u);
 }
 
+class MysqlPreAuthTest : public MysqlSessionTest {
+ protected:
+  // Sends the first SENT bytes of a HandshakeResponse that announces ANNOUNCED bytes and
+  // expects 1043 at once, with nothing left waiting to log in.
+  void ExpectOversizedLoginRefused(size_t announced, size_t sent) {
+    Connect();
+    std::string big(4 + sent, 'x');
+    big[0] = static_cast<char>(announced & 0xff);
+    big[1] = static_cast<char>((announced >> 8) & 0xff);
+    big[2] = static_cast<char>((announced >> 16) & 0xff);
+    big[3] = 1;
+    h_.client().Write(big);
+    auto pk = ClientGets(1);
+    ASSERT_EQ(pk.size(), 1u);
+    auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+    ASSERT_TRUE(err.ok());
+    EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
+    EXPECT_EQ(h_.stats().protocol_errors_mysql, 1u);
+    EXPECT_EQ(h_.worker().preauth().size(), 0u);
+  }
+};
+
 // Before its login a client may not make sluice buffer more than client_preauth_bytes (16 KiB
 // by default): a HandshakeResponse claiming 16 MiB is refused at once (it was buffered whole
 // before).
-TEST_F(MysqlSessionTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
-  Connect();
-  std::string big(4 + 64 * 1024, 'x');
-  big[0] = big[1] = big[2] = '\xff';  // a 16 MiB - 1 payload announced
-  big[3] = 1;
-  h_.client().Write(big);
-  auto pk = ClientGets(1);
-  ASSERT_EQ(pk.size(), 1u);
-  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
-  ASSERT_TRUE(err.ok());
-  EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
-  EXPECT_EQ(h_.stats().protocol_errors_mysql, 1u);
-  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+TEST_F(MysqlPreAuthTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
+  ExpectOversizedLoginRefused(0xFFFFFF, 64 * 1024);
 }
 
 // client_preauth_bytes lowered to 2 KiB: a 4 KiB login packet (fine under the default) is
 // refused as soon as 2 KiB of it are in, not waited for.
-TEST_F(MysqlSessionTest, ClientPreauthBytesBoundsTheLoginPacket) {
+TEST_F(MysqlPreAuthTest, ClientPreauthBytesBoundsTheLoginPacket) {
   h_.Publish([](Runtime* rt) { rt->client_preauth_bytes = 2048; });
   h_.Settle();
-  Connect();
-  std::string big(4 + 3000, 'x');  // 3,000 of the 4,000 bytes announced
-  big[0] = static_cast<char>(4000 & 0xff);
-  big[1] = static_cast<char>(4000 >> 8);
-  big[2] = 0;
-  big[3] = 1;
-  h_.client().Write(big);
-  auto pk = ClientGets(1);
-  ASSERT_EQ(pk.size(), 1u);
-  auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
-  ASSERT_TRUE(err.ok());
-  EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
-  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+  ExpectOversizedLoginRefused(4000, 3000);
 }
 
 // A command over sluice's 64 MiB bound is refused with 1153, and the ERR carries the
