@@ -177,6 +177,8 @@ std::vector<Setting> SettingsOf(const Runtime& rt) {
   std::vector<Setting> out = {
       {"workers", Int(rt.workers), true},
       {"drain_timeout_ms", Int(rt.drain_timeout_ms), false},
+      {"max_unauthenticated_connections", Int(rt.max_unauthenticated_connections), false},
+      {"client_preauth_bytes", Int(rt.client_preauth_bytes), false},
       {"log_level", rt.log_level, false},
       {"admin.listen",
        rt.admin.listen_path.empty() ? Listen(rt.admin.listen_host, rt.admin.listen_port)
@@ -478,6 +480,10 @@ Status ReadSettings(SqliteDb* sql, std::string_view db, Runtime* rt) {
     }
     if (name == "drain_timeout_ms") {
       SLUICE_RETURN_IF_ERROR(ParseIntSetting(row, v, &rt->drain_timeout_ms));
+    } else if (name == "max_unauthenticated_connections") {
+      SLUICE_RETURN_IF_ERROR(ParseIntSetting(row, v, &rt->max_unauthenticated_connections));
+    } else if (name == "client_preauth_bytes") {
+      SLUICE_RETURN_IF_ERROR(ParseIntSetting(row, v, &rt->client_preauth_bytes));
     } else if (name == "log_level") {
       rt->log_level = v;
     } else if (name.rfind("cluster.", 0) == 0) {

@@ -62,13 +62,18 @@ Status ReadSluice(const TableReader& t, Runtime* rt) {
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kText;
   SLUICE_RETURN_IF_ERROR(
-      t.CheckKeys({"workers", "log_level", "log_format", "log_file", "drain_timeout_ms"}));
+      t.CheckKeys({"workers", "log_level", "log_format", "log_file", "drain_timeout_ms",
+                   "max_unauthenticated_connections", "client_preauth_bytes"}));
   SLUICE_RETURN_IF_ERROR(FirstError({
       t.Int("workers", Need::kOptional, limits::kWorkers, &rt->workers),
       t.Enum("log_level", Need::kOptional, kLogLevels, &level),
       t.Enum("log_format", Need::kOptional, kLogFormats, &format),
       t.String("log_file", Need::kOptional, &rt->log_file),
       t.Int("drain_timeout_ms", Need::kOptional, limits::kDrainTimeoutMs, &rt->drain_timeout_ms),
+      t.Int("max_unauthenticated_connections", Need::kOptional, limits::kMaxUnauthenticated,
+            &rt->max_unauthenticated_connections),
+      t.Int("client_preauth_bytes", Need::kOptional, limits::kClientPreAuthBytes,
+            &rt->client_preauth_bytes),
   }));
   for (const auto& e : kLogLevels)
     if (e.value == level) rt->log_level = std::string(e.name);

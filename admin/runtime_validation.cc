@@ -31,6 +31,10 @@ Status CheckSettings(const Runtime& rt, const FieldNamer& n) {
       CheckInt(n, At(Entity::kSettings, "workers"), limits::kWorkers, rt.workers));
   SLUICE_RETURN_IF_ERROR(CheckInt(n, At(Entity::kSettings, "drain_timeout_ms"),
                                   limits::kDrainTimeoutMs, rt.drain_timeout_ms));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, At(Entity::kSettings, "max_unauthenticated_connections"),
+                                  limits::kMaxUnauthenticated, rt.max_unauthenticated_connections));
+  SLUICE_RETURN_IF_ERROR(CheckInt(n, At(Entity::kSettings, "client_preauth_bytes"),
+                                  limits::kClientPreAuthBytes, rt.client_preauth_bytes));
   // admin.password may be the stored verifier "*<hex SHA1(SHA1(pw))>" (the admin port speaks
   // mysql_native_password only).
   if (mysql::LooksLikeNativeVerifier(rt.admin.password) &&

@@ -24,6 +24,10 @@ inline constexpr int64_t kMaxMs = 3'600'000;
 inline constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
 inline constexpr Limit kWorkers{0, 256};
 inline constexpr Limit kDrainTimeoutMs{0, kMaxMs};
+inline constexpr Limit kMaxUnauthenticated{1, 1'000'000};
+// A HandshakeResponse or a SCRAM message fits in 1 KiB; PostgreSQL's own bound for a
+// StartupMessage is 10,000 bytes. More than 1 MiB is no longer "a few KiB" per socket.
+inline constexpr Limit kClientPreAuthBytes{1024, 1 << 20};
 inline constexpr Limit kPort{1, 65535};
 inline constexpr Limit kWeight{1, 1'000'000};
 inline constexpr Limit kServerMaxConnections{1, 100'000};

@@ -47,10 +47,10 @@ void SessionTimer::OnFire(evutil_socket_t, short, void* arg) {
   if (why != TimeoutReason::kNone) t->cb_->OnSessionTimeout(why);
 }
 
-SessionCore* PreAuthQueue::Add(SessionCore* s, Handle* h) {
+SessionCore* PreAuthQueue::Add(SessionCore* s, Handle* h, size_t bound) {
   list_.push_back(s);
   *h = std::prev(list_.end());
-  if (list_.size() <= bound_) return nullptr;
+  if (list_.size() <= bound) return nullptr;
   return list_.front();
 }
 

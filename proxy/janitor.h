@@ -24,14 +24,19 @@ enum class TimeoutReason : uint8_t {
 };
 std::string_view TimeoutReasonName(TimeoutReason r);
 
-// The bytes a client may send before it has logged in (the read-ahead bound of its
-// connection until then): a HandshakeResponse or a StartupMessage with its options is well
-// below it; PostgreSQL's own limit for a StartupMessage is 10,000 bytes.
-inline constexpr size_t kPreAuthReadBytes = 16u << 10;
-// The unauthenticated client connections one worker keeps, all clusters together. A new one
-// beyond it closes the oldest (an idle socket that never logged in), so a flood of sockets
-// costs at most this much memory per worker and never keeps a real client out.
-inline constexpr size_t kMaxUnauthenticatedPerWorker = 1024;
+// The pre-auth bounds are settings ([sluice] client_preauth_bytes and
+// max_unauthenticated_connections, routing/runtime.h): the bytes a client may send before it
+// has logged in (the read-ahead bound of its connection until then), and the unauthenticated
+// connections each worker keeps, all clusters together. A new one beyond that closes the
+// oldest (an idle socket that never logged in), so a flood of sockets costs at most that
+// much memory and never keeps a real client out.
+//
+// One worker's share of max_unauthenticated_connections (TOTAL over WORKERS), at least 1.
+inline size_t UnauthenticatedPerWorker(int64_t total, int workers) {
+  if (workers < 1) workers = 1;
+  int64_t share = (total + workers - 1) / workers;
+  return share < 1 ? 1 : static_cast<size_t>(share);
+}
 
 class SessionTimer {
  public:
@@ -65,16 +70,14 @@ class PreAuthQueue {
  public:
   using Handle = std::list<SessionCore*>::iterator;
 
-  explicit PreAuthQueue(size_t bound = kMaxUnauthenticatedPerWorker) : bound_(bound) {}
-  // Adds S as the newest (*h: its place). Returns the oldest session when the queue is over
-  // its bound with S: the caller closes that one, which removes it.
-  SessionCore* Add(SessionCore* s, Handle* h);
+  // Adds S as the newest (*h: its place). Returns the oldest session when the queue holds
+  // more than BOUND with S: the caller closes that one, which removes it.
+  SessionCore* Add(SessionCore* s, Handle* h, size_t bound);
   void Remove(Handle h) { list_.erase(h); }
   Handle end() { return list_.end(); }
   size_t size() const { return list_.size(); }
 
  private:
-  size_t bound_;
   std::list<SessionCore*> list_;
 };
 

@@ -19,7 +19,7 @@ SessionCore::SessionCore(Worker* w, size_t cluster_index, bufferevent* client,
       cluster_index_(cluster_index),
       timer_(w->base(), this),
       client_addr_(std::move(client_addr)),
-      client_(client, this, kPreAuthReadBytes),
+      client_(client, this, static_cast<size_t>(w->runtime().Current()->client_preauth_bytes)),
       lease_(w, cluster_index, this, this),
       read_high_water_(client_read_high_water) {
   worker_->AddSession(this);
@@ -30,11 +30,15 @@ SessionCore::SessionCore(Worker* w, size_t cluster_index, bufferevent* client,
   if (slot_) conn_id_ = slot_->id_unsafe();
   timer_.Arm(TimeoutReason::kClientLogin, cluster().client_login_timeout_ms);
   in_preauth_ = true;
-  if (SessionCore* oldest = worker_->preauth().Add(this, &preauth_)) {
+  const RuntimePtr& rt = worker_->runtime().Current();
+  preauth_bytes_ = static_cast<size_t>(rt->client_preauth_bytes);
+  size_t bound = UnauthenticatedPerWorker(rt->max_unauthenticated_connections,
+                                          worker_->shared()->worker_count);
+  if (SessionCore* oldest = worker_->preauth().Add(this, &preauth_, bound)) {
     // Over the worker's unauthenticated bound: the oldest socket that never logged in goes.
     worker_->stats().preauth_evictions++;
     log::Debug("session of {}: closed unauthenticated (more than {} waiting to log in)",
-               oldest->client_addr_, kMaxUnauthenticatedPerWorker);
+               oldest->client_addr_, bound);
     oldest->Close();
   }
 }

@@ -46,15 +46,17 @@ class SessionCore : public ClientSession,
   void OnClientGone() override { Close(); }
 
   // Until Authenticated(), the connection is under the login bounds: client_login_timeout_ms
-  // from accept, kPreAuthReadBytes of read-ahead, and the worker's PreAuthQueue (a flood of
-  // sockets that never log in closes its oldest); none of it counts in
-  // max_client_connections.
+  // from accept, client_preauth_bytes of read-ahead (preauth_bytes()), and the worker's
+  // PreAuthQueue under max_unauthenticated_connections (a flood of sockets that never log in
+  // closes its oldest); none of it counts in max_client_connections.
   //
   // The client proved its password: the login bounds end, the protocol's read-ahead applies
   // and the client counts in its cluster. False when that makes it one over the cluster's
   // max_client_connections (counted as refused; the protocol answers and closes). Again
   // after COM_CHANGE_USER: true, nothing changes.
   bool Authenticated();
+  // The bytes this client may send before it has logged in (client_preauth_bytes).
+  size_t preauth_bytes() const { return preauth_bytes_; }
   bool authenticated() const { return authenticated_; }
   // The cluster's logged-in clients are at max_client_connections already: a new connection
   // may be refused before its login.
@@ -159,6 +161,7 @@ class SessionCore : public ClientSession,
   size_t read_high_water_;  // the protocol's read-ahead once logged in
   PreAuthQueue::Handle preauth_;
   bool in_preauth_ = false;
+  size_t preauth_bytes_ = 16384;  // client_preauth_bytes when the connection was accepted
   bool authenticated_ = false;
   bool counted_ = false;
   bool closed_ = false;

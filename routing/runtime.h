@@ -293,6 +293,12 @@ struct Runtime {
   uint64_t version = 0;  // bumped on every publish
   int workers = 0;       // 0: number of cores
   int drain_timeout_ms = 10000;
+  // Client connections that have not logged in yet, all listeners together; each worker
+  // keeps its share (rounded up), and a newer connection beyond it closes the oldest.
+  int max_unauthenticated_connections = 4096;
+  // The bytes one client connection may send before it has logged in (its read-ahead bound
+  // until then): a login message that does not fit is refused at once.
+  int client_preauth_bytes = 16384;
   std::string log_level = "info";   // debug | info | warn | error
   std::string log_format = "text";  // text | json (set at start)
   std::string log_file;             // "" = stderr; SIGHUP reopens it

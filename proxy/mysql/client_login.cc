@@ -42,9 +42,9 @@ void MysqlClientLogin::OnClientData(evbuffer* in, evbuffer* out, bool tls, bool 
   mysql::PacketView pkt;
   size_t wire = 0;
   if (!PeekPacket(in, &pkt, &wire)) {
-    // Before a proven password the connection reads at most kPreAuthReadBytes ahead: a
+    // Before a proven password the connection reads at most client_preauth_bytes ahead: a
     // login packet that does not fit is refused now, not waited for (issue #13).
-    if (evbuffer_get_length(in) >= kPreAuthReadBytes) {
+    if (evbuffer_get_length(in) >= preauth_bytes_) {
       uint8_t hdr[4];
       evbuffer_copyout(in, hdr, 4);
       Fail(mysql::ER_HANDSHAKE_ERROR.message, static_cast<uint8_t>(hdr[3] + 1), out);

@@ -44,6 +44,9 @@ class MysqlClientLogin {
   };
 
   MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t offered_caps, std::string client_addr);
+  // The connection's pre-auth read bound (client_preauth_bytes): a login packet that does
+  // not fit in it is refused at once.
+  void set_preauth_bytes(size_t bytes) { preauth_bytes_ = bytes; }
 
   // The initial handshake packet (a fresh scramble) with the backend's version string,
   // the capabilities sluice offers (they replace the constructor's) and status flags.
@@ -70,6 +73,7 @@ class MysqlClientLogin {
 
  private:
   enum class Step { kHandshake, kAuthSwitch, kFullAuth, kLookup, kDone };
+  size_t preauth_bytes_ = 16384;
   void Begin(const mysql::HandshakeResponse& resp, evbuffer* out, bool tls);
   void Switch(const std::string& plugin, evbuffer* out);
   void Authenticate(const std::string& plugin, std::string_view token, evbuffer* out, bool tls);

@@ -45,7 +45,9 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
                            std::string client_addr)
     : SessionCore(w, cluster_index, client, client_addr, 0),
-      login_(this, conn_id(), OfferedCaps(), client_addr) {}
+      login_(this, conn_id(), OfferedCaps(), client_addr) {
+  login_.set_preauth_bytes(preauth_bytes());
+}
 
 MysqlSession::~MysqlSession() = default;
 
@@ -95,7 +97,8 @@ void MysqlSession::OnClientDrained() {
 
 // ---- commands ------------------------------------------------------------------------
 
-bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big) {
+bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big,
+                                     uint8_t* next_seq) {
   evbuffer* in = client_.input();
   size_t avail = evbuffer_get_length(in);
   *too_big = false;
@@ -103,8 +106,8 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
   // command of 16 MiB or more is split in packets of 0xFFFFFF bytes and a shorter last one).
   // The command's end is found from the packet headers alone and the payload copied once
   // it is all here: a command arriving over many reads costs one copy, not one per read.
-  auto length_at = [in](size_t offset) {
-    uint8_t hdr[4];
+  uint8_t hdr[4];
+  auto length_at = [in, &hdr](size_t offset) {
     evbuffer_ptr pos;
     evbuffer_ptr_set(in, &pos, offset, EVBUFFER_PTR_SET);
     evbuffer_copyout_from(in, &pos, hdr, 4);
@@ -116,7 +119,10 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
     if (avail < offset + 4) return false;
     size_t len = length_at(offset);
     if (total + len > kMaxCommandBytes) {
+      // The client sent this packet (hdr[3]) and waits for the answer after it, as after
+      // a whole command: an ERR with sequence id 1 is "Packet sequence number wrong".
       *too_big = true;
+      *next_seq = static_cast<uint8_t>(hdr[3] + 1);
       return false;
     }
     if (avail < offset + 4 + len) return false;  // wait for the rest (bounded above)
@@ -142,9 +148,10 @@ void MysqlSession::ProcessClientInput() {
     std::string payload;
     size_t consumed = 0;
     bool too_big = false;
-    if (!TakeClientCommand(&payload, &consumed, &too_big)) {
+    uint8_t next_seq = 1;
+    if (!TakeClientCommand(&payload, &consumed, &too_big, &next_seq)) {
       if (too_big) {
-        SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, 1);
+        SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, next_seq);
         Close();
       }
       return;

@@ -124,7 +124,9 @@ class MysqlSession final : public SessionCore,
   bool LoginDone();
   void HandleChangeUser(const std::string& payload);
   void ProcessClientInput();
-  bool TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big);
+  // *too_big: the command is over kMaxCommandBytes; *next_seq is then the sequence id the
+  // refusal goes with (after the packet that crossed the bound).
+  bool TakeClientCommand(std::string* payload, size_t* consumed, bool* too_big, uint8_t* next_seq);
   void Dispatch(std::string payload);
   void StartCommand();
   void RouteAndAcquire();

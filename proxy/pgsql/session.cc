@@ -82,7 +82,9 @@ uint64_t DatabaseVariant(std::string_view db) {
 }  // namespace
 
 PgSession::PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr)
-    : SessionCore(w, cluster_index, client, std::move(client_addr), kClientReadHighWater) {}
+    : SessionCore(w, cluster_index, client, std::move(client_addr), kClientReadHighWater) {
+  startup_.set_preauth_bytes(preauth_bytes());
+}
 
 PgSession::~PgSession() = default;
 

@@ -25,10 +25,11 @@ namespace {
 namespace fe = pgsql::frontend;
 namespace state = pgsql::sqlstate;
 
-// The largest SASL message a client may send. SCRAM's messages are a few hundred bytes; one
-// declared larger than the pre-auth read-ahead (janitor.h) could never arrive whole, so it
-// is refused at once instead of waiting out the login timeout.
-constexpr uint32_t kMaxSaslMessage = static_cast<uint32_t>(kPreAuthReadBytes) - 16;
+// The largest SASL message a client may send is the pre-auth read-ahead
+// (client_preauth_bytes) less a margin: SCRAM's messages are a few hundred bytes; one
+// declared larger could never arrive whole, so it is refused at once instead of waiting out
+// the login timeout.
+constexpr uint32_t kSaslMargin = 16;
 
 // Startup parameters that are not settings.
 bool IsSettingParam(std::string_view name) {
@@ -96,6 +97,13 @@ void PgStartup::HandleStartup(evbuffer* in, evbuffer* out, bool tls) {
     pgsql::StartupResult r = pgsql::DecodeStartup({p, take}, &consumed);
     switch (r.kind) {
       case pgsql::StartupKind::kNeedMoreData:
+        // A packet longer than the pre-auth read-ahead (client_preauth_bytes) could never
+        // arrive whole: refused now, as PostgreSQL refuses one over its own bound.
+        if (take >= 4 && ((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) |
+                          p[3]) > preauth_bytes_) {
+          Fail(state::kProtocolViolation, "invalid length of startup packet", out);
+          return;
+        }
         return;
       case pgsql::StartupKind::kError:
         Fail(state::kProtocolViolation, r.error, out);
@@ -256,7 +264,7 @@ void PgStartup::OfferScram(const pgsql::ScramVerifier* v, evbuffer* in, evbuffer
 void PgStartup::HandleSasl(evbuffer* in, evbuffer* out) {
   MsgHeader h;
   std::span<const uint8_t> p;
-  PeekResult r = PeekMessage(in, &h, &p, kMaxSaslMessage);
+  PeekResult r = PeekMessage(in, &h, &p, static_cast<uint32_t>(preauth_bytes_) - kSaslMargin);
   if (r == PeekResult::kNeedMore) return;
   if (r == PeekResult::kBad || h.type != fe::kSaslResponse) {
     Fail(state::kProtocolViolation, "expected SASL response", out);

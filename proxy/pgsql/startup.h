@@ -50,6 +50,9 @@ class PgStartup {
   };
 
   explicit PgStartup(Callbacks* cb) : cb_(cb) {}
+  // The connection's pre-auth read bound (client_preauth_bytes): a SASL message declared
+  // larger than it could never arrive whole, so it is refused at once.
+  void set_preauth_bytes(size_t bytes) { preauth_bytes_ = bytes; }
 
   // Reads what the client sent so far from in; answers go to out.
   void OnClientData(evbuffer* in, evbuffer* out, bool tls);
@@ -66,6 +69,7 @@ class PgStartup {
 
  private:
   enum class Step { kStartup, kLookup, kSaslInitial, kSaslResponse, kMd5, kDone };
+  size_t preauth_bytes_ = 16384;
   void HandleStartup(evbuffer* in, evbuffer* out, bool tls);
   void BeginAuth(evbuffer* in, evbuffer* out);
   void OfferMd5(evbuffer* in, evbuffer* out);

@@ -15,6 +15,8 @@ set(_sluice_hardening_tests
   "hardening_verifier_pgsql:hardening:PgsqlVerifierTest:pg_cluster"
   "janitor_flood_mysql:janitor:MysqlLoginFloodTest:mariadb_cluster"
   "janitor_flood_pgsql:janitor:PgsqlLoginFloodTest:pg_cluster"
+  "janitor_preauth_mysql:janitor:MysqlPreAuthBoundsTest:mariadb_cluster"
+  "janitor_preauth_pgsql:janitor:PgsqlPreAuthBoundsTest:pg_cluster"
   "janitor_large_command_mysql:janitor:MysqlLargeCommandTest:mariadb_cluster"
   "janitor_drain_mysql:janitor:MysqlDrainTest:mariadb_cluster"
   "janitor_drain_pgsql:janitor:PgsqlDrainTest:pg_cluster"

@@ -6,6 +6,10 @@ Each class starts its own sluice (tests/integration/sluice_proc.py) and stops it
                         cost no memory, and are closed at client_login_timeout_ms (counted);
                         a full cluster still answers 1040 (PyMySQL, the mariadb CLI)
   PgsqlLoginFloodTest   the same for PostgreSQL (psycopg2, psql; 53300)
+  MysqlPreAuthBoundsTest max_unauthenticated_connections / client_preauth_bytes lowered:
+                        the oldest sockets closed and counted, a real client logs in, an
+                        oversized HandshakeResponse refused at once (1043)
+  PgsqlPreAuthBoundsTest the same for PostgreSQL (psql's oversized StartupMessage: 08P01)
   MysqlLargeCommandTest a 60 MiB statement costs linear CPU in sluice (it was quadratic)
   MysqlHungServerTest   SIGSTOP on the server: query_timeout_ms fails the statement with
                         1969, other clients are served; own one-node cluster
@@ -34,7 +38,7 @@ from hardening_test import cluster_env, cpu_seconds, global_stats, metrics, wait
 from sluice_proc import Sluice, free_port, read_cluster_env  # noqa: E402
 
 SLUICE = None
-FLOOD = 300  # idle sockets (CI-sized; bench/e2e/hostile.py runs 5,000)
+FLOOD = 300  # idle sockets (CI-sized; bench/hostile/run.sh runs 5,000)
 BIG = 30     # sockets that each announce a 16 MiB - 1 login packet
 
 
@@ -219,6 +223,85 @@ class PgsqlLoginFloodTest(_FloodBase, unittest.TestCase):
 
     def refused_text(self):
         return "sorry, too many clients already"
+
+
+class _PreAuthBoundsBase:
+    """[sluice] max_unauthenticated_connections and client_preauth_bytes lowered: past the
+    first the oldest sockets go (counted), a real client still logs in; a login message over
+    the second is refused at once."""
+    kind = env_var = None
+
+    def test_bounds(self):
+        env = cluster_env(self.env_var)
+        with Sluice(SLUICE, env, kind=self.kind, workers=1, replicas=False,
+                    sluice_options={"max_unauthenticated_connections": 20,
+                                    "client_preauth_bytes": 2048}) as s:
+            socks = open_idle(s.port, 40)
+            wait_until("20 evictions", lambda: global_stats(s)["preauth_evictions"] >= 20)
+            # The 20 oldest were closed, the 20 newest are still held.
+            closed = []
+            for i, k in enumerate(socks):
+                k.settimeout(0.2 if i >= 20 else 5)
+                try:
+                    while k.recv(4096):
+                        pass
+                    closed.append(i)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed.append(i)
+            self.assertEqual(closed, list(range(20)))
+            r = self.cli(s, env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.oversized(s, env)
+            for k in socks:
+                k.close()
+
+
+class MysqlPreAuthBoundsTest(_PreAuthBoundsBase, unittest.TestCase):
+    kind = "mysql"
+    env_var = "SLUICE_MARIADB_CLUSTER_DIR"
+
+    def cli(self, s, env):
+        return subprocess.run(["mariadb", "-h127.0.0.1", "-P%d" % s.port, "-u" + env["APP_USER"],
+                               "-p" + env["APP_PASSWORD"], env["DATABASE"], "-e", "SELECT 1"],
+                              capture_output=True, text=True, timeout=30)
+
+    def oversized(self, s, env):
+        # A HandshakeResponse announcing 4,000 bytes (fine under the 16 KiB default), 3,000 sent.
+        k = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        k.recv(4096)  # the greeting
+        k.sendall(struct.pack("<I", 4000)[:3] + b"\x01" + b"x" * 3000)
+        buf = b""
+        while len(buf) < 7:
+            chunk = k.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        k.close()
+        body = buf[4:]
+        self.assertEqual(body[0], 0xFF, body)
+        self.assertEqual(struct.unpack("<H", body[1:3])[0], 1043, body)
+
+
+class PgsqlPreAuthBoundsTest(_PreAuthBoundsBase, unittest.TestCase):
+    kind = "postgres"
+    env_var = "SLUICE_PG_CLUSTER_DIR"
+
+    def cli(self, s, env, appname=""):
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(s.port), "-U", env["APP_USER"],
+                               "-d", env["DATABASE"], "-c", "SELECT 1"],
+                              capture_output=True, text=True, timeout=30,
+                              env=dict(os.environ, PGPASSWORD=env["APP_PASSWORD"],
+                                       PGSSLMODE="disable", PGAPPNAME=appname))
+
+    def oversized(self, s, env):
+        # psql (libpq) with a 4,000-byte application_name: its StartupMessage is over 2 KiB.
+        t0 = time.monotonic()
+        r = self.cli(s, env, appname="a" * 4000)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("invalid length of startup packet", r.stderr)
+        self.assertLess(time.monotonic() - t0, 10)  # refused at once, not at the login timeout
 
 
 class MysqlLargeCommandTest(unittest.TestCase):

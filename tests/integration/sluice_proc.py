@@ -104,12 +104,13 @@ class Sluice:
                  max_client_connections=None, server_max_connections=None, workers=2,
                  log_level="info", replicas=True, replica_max_lag_ms=None, users=None,
                  cluster_options=None, extra_cluster_toml="", extra_toml="", workdir=None,
-                 start_timeout=30.0, admin_options=None):
+                 start_timeout=30.0, admin_options=None, sluice_options=None):
         """env: read_cluster_env(); kind: "mysql" or "postgres" (default: from env["KIND"]).
 
         replicas=False lists only the primary; a sluice with replica discovery may still
         find the replicas through the primary. users: list of dicts with [[user]] keys; default: the cluster's app user with its
-        database as default_schema. cluster_options: more [[cluster]] keys as a dict.
+        database as default_schema. cluster_options: more [[cluster]] keys as a dict;
+        sluice_options: more [sluice] keys as a dict.
         """
         self.binary = binary
         self.env = env
@@ -141,6 +142,7 @@ class Sluice:
         if max_client_connections is not None:
             opts["max_client_connections"] = max_client_connections
         self.admin_options = dict(admin_options or {})
+        self.sluice_options = dict(sluice_options or {})
         self.config = self._render(opts, users, workers, log_level, replicas,
                                    server_max_connections, replica_max_lag_ms,
                                    extra_cluster_toml, extra_toml)
@@ -149,7 +151,9 @@ class Sluice:
                 replica_max_lag_ms, extra_cluster_toml, extra_toml):
         env = self.env
         out = ["[sluice]", "workers = %d" % workers, "log_level = %s" % _q(log_level),
-               "drain_timeout_ms = 1000", "",
+               "drain_timeout_ms = 1000"]
+        out += ["%s = %s" % (k, _toml_value(v)) for k, v in self.sluice_options.items()]
+        out += ["",
                "[admin]", "listen = %s" % _q("127.0.0.1:%d" % self.admin_port),
                "user = \"admin\"", "password = %s" % _q(self.admin_password)]
         out += ["%s = %s" % (k, _toml_value(v)) for k, v in self.admin_options.items()]

@@ -127,6 +127,18 @@ TEST_F(AdminStoreTest, BadRowsAreRefusedWithRowAndColumn) {
   EXPECT_EQ(holder_.Load()->version, 1u);
 }
 
+// The pre-auth bounds change at runtime through global_settings, under the same limits as
+// the config file (admin/runtime_validation.h).
+TEST_F(AdminStoreTest, PreAuthBoundsChangeAtRuntime) {
+  Ok("UPDATE global_settings SET value='100' WHERE name='client_preauth_bytes'");
+  EXPECT_NE(Err("LOAD SETTINGS TO RUNTIME").find("client_preauth_bytes"), std::string::npos);
+  Ok("UPDATE global_settings SET value='4096' WHERE name='client_preauth_bytes'");
+  Ok("UPDATE global_settings SET value='64' WHERE name='max_unauthenticated_connections'");
+  Ok("LOAD SETTINGS TO RUNTIME");
+  EXPECT_EQ(holder_.Load()->client_preauth_bytes, 4096);
+  EXPECT_EQ(holder_.Load()->max_unauthenticated_connections, 64);
+}
+
 TEST_F(AdminStoreTest, SaveToDiskSurvivesReopen) {
   Ok("UPDATE servers SET weight=9 WHERE port=3307");
   Ok("SAVE SERVERS TO DISK");

@@ -121,6 +121,33 @@ TEST(ConfigFileTest, SluiceSectionIsRead) {
   EXPECT_EQ(r->drain_timeout_ms, 0);
 }
 
+TEST(ConfigFileTest, PreAuthBoundsAreRead) {
+  Result<Runtime> d = ParseConfig(kBase, "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->max_unauthenticated_connections, 4096);
+  EXPECT_EQ(d->client_preauth_bytes, 16384);
+  Result<Runtime> r = ParseConfig(WithBase("[sluice]\nmax_unauthenticated_connections = 20000\n"
+                                           "client_preauth_bytes = 4096\n"),
+                                  "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->max_unauthenticated_connections, 20000);
+  EXPECT_EQ(r->client_preauth_bytes, 4096);
+}
+
+// A bad pre-auth bound names the file, the line and the key, and the allowed range.
+TEST(ConfigFileTest, BadPreAuthBoundNamesFileLineAndKey) {
+  std::string e1 = Error(WithBase("[sluice]\nworkers = 2\nclient_preauth_bytes = 100\n"));
+  EXPECT_NE(e1.find("t.toml:"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("client_preauth_bytes"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("1024"), std::string::npos) << e1;
+  std::string e2 = Error(WithBase("[sluice]\nmax_unauthenticated_connections = 0\n"));
+  EXPECT_NE(e2.find("t.toml:"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("max_unauthenticated_connections"), std::string::npos) << e2;
+  std::string e3 = Error(WithBase("[sluice]\nclient_preauth_bytes = \"16k\"\n"));
+  EXPECT_NE(e3.find("client_preauth_bytes"), std::string::npos) << e3;
+  EXPECT_NE(e3.find("integer"), std::string::npos) << e3;
+}
+
 TEST(ConfigFileTest, MissingKeyNamesTheTableLine) {
   EXPECT_EQ(Error(R"([admin]
 password = "pw"

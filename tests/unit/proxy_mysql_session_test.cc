@@ -311,34 +311,86 @@ TEST_F(MysqlSessionTest, UnauthenticatedSocketsDoNotTakeClientSlots) {
   EXPECT_EQ(err->code, mysql::ER_CON_COUNT_ERROR.code);
 }
 
-// Past the worker's unauthenticated bound the oldest socket that never logged in goes.
+// Past the worker's unauthenticated bound (max_unauthenticated_connections: the harness has
+// one worker, so all of it) the oldest socket that never logged in goes.
 TEST_F(MysqlSessionTest, TheOldestUnauthenticatedSocketMakesRoom) {
-  for (size_t i = 0; i < kMaxUnauthenticatedPerWorker; ++i) {
+  h_.Publish([](Runtime* rt) { rt->max_unauthenticated_connections = 8; });
+  h_.Settle();
+  for (size_t i = 0; i < 8; ++i) {
     auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
     s->Start();
   }
-  EXPECT_EQ(h_.worker().preauth().size(), kMaxUnauthenticatedPerWorker);
+  EXPECT_EQ(h_.worker().preauth().size(), 8u);
   EXPECT_EQ(h_.stats().preauth_evictions, 0u);
   LoggedIn();  // one more: the oldest is closed and this one logs in
   EXPECT_EQ(h_.stats().preauth_evictions, 1u);
-  EXPECT_EQ(h_.worker().preauth().size(), kMaxUnauthenticatedPerWorker - 1);
+  EXPECT_EQ(h_.worker().preauth().size(), 7u);
 }
 
-// Before its login a client may not make sluice buffer more than kPreAuthReadBytes: a
-// HandshakeResponse claiming 16 MiB is refused at once (it was buffered whole before).
-TEST_F(MysqlSessionTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
-  Connect();
-  std::string big(4 + 64 * 1024, 'x');
-  big[0] = big[1] = big[2] = '\xff';  // a 16 MiB - 1 payload announced
-  big[3] = 1;
-  h_.client().Write(big);
+// The default bound is 4096 for the process: one worker keeps all of it.
+TEST_F(MysqlSessionTest, TheDefaultUnauthenticatedBoundHoldsAThousandSockets) {
+  for (size_t i = 0; i < 1500; ++i) {
+    auto* s = new MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+  }
+  EXPECT_EQ(h_.worker().preauth().size(), 1500u);
+  EXPECT_EQ(h_.stats().preauth_evictions, 0u);
+}
+
+class MysqlPreAuthTest : public MysqlSessionTest {
+ protected:
+  // Sends the first SENT bytes of a HandshakeResponse that announces ANNOUNCED bytes and
+  // expects 1043 at once, with nothing left waiting to log in.
+  void ExpectOversizedLoginRefused(size_t announced, size_t sent) {
+    Connect();
+    std::string big(4 + sent, 'x');
+    big[0] = static_cast<char>(announced & 0xff);
+    big[1] = static_cast<char>((announced >> 8) & 0xff);
+    big[2] = static_cast<char>((announced >> 16) & 0xff);
+    big[3] = 1;
+    h_.client().Write(big);
+    auto pk = ClientGets(1);
+    ASSERT_EQ(pk.size(), 1u);
+    auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
+    ASSERT_TRUE(err.ok());
+    EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
+    EXPECT_EQ(h_.stats().protocol_errors_mysql, 1u);
+    EXPECT_EQ(h_.worker().preauth().size(), 0u);
+  }
+};
+
+// Before its login a client may not make sluice buffer more than client_preauth_bytes (16 KiB
+// by default): a HandshakeResponse claiming 16 MiB is refused at once (it was buffered whole
+// before).
+TEST_F(MysqlPreAuthTest, AnOversizedLoginPacketIsRefusedUnbuffered) {
+  ExpectOversizedLoginRefused(0xFFFFFF, 64 * 1024);
+}
+
+// client_preauth_bytes lowered to 2 KiB: a 4 KiB login packet (fine under the default) is
+// refused as soon as 2 KiB of it are in, not waited for.
+TEST_F(MysqlPreAuthTest, ClientPreauthBytesBoundsTheLoginPacket) {
+  h_.Publish([](Runtime* rt) { rt->client_preauth_bytes = 2048; });
+  h_.Settle();
+  ExpectOversizedLoginRefused(4000, 3000);
+}
+
+// A command over sluice's 64 MiB bound is refused with 1153, and the ERR carries the
+// sequence id after the client's last packet (it had 1: drivers reject that, PyMySQL with
+// "Packet sequence number wrong - got 1 expected 5"; found by bench/hostile).
+TEST_F(MysqlSessionTest, ACommandOverTheBoundIsRefusedInSequence) {
+  LoggedIn();
+  std::string cmd(4 * 0xFFFFFFu + 100, 'a');
+  cmd[0] = static_cast<char>(mysql::COM_QUERY);
+  std::string wire;
+  uint8_t seq = 0;
+  mysql::AppendPacket(&wire, &seq, mysql::AsBytes(cmd));  // 5 packets, ids 0..4
+  h_.client().Write(wire);
   auto pk = ClientGets(1);
   ASSERT_EQ(pk.size(), 1u);
+  EXPECT_EQ(pk[0].first, 5);
   auto err = mysql::DecodeErr(mysql::AsBytes(pk[0].second), kClientCaps);
   ASSERT_TRUE(err.ok());
-  EXPECT_EQ(err->code, mysql::ER_HANDSHAKE_ERROR.code);
-  EXPECT_EQ(h_.stats().protocol_errors_mysql, 1u);
-  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+  EXPECT_EQ(err->code, mysql::ER_NET_PACKET_TOO_LARGE.code);
 }
 
 // A malformed command (an empty packet) closes the client with an error, counted per protocol.

@@ -321,7 +321,7 @@ TEST_F(PgSessionTest, OversizedSaslResponseIsRefusedAtOnce) {
   auto sasl = ClientUntil('R');
   ASSERT_EQ(sasl.size(), 1u);
   std::string out = "p";
-  uint32_t len = 32u << 10;  // above kPreAuthReadBytes, below the old 64 KiB bound
+  uint32_t len = 32u << 10;  // above client_preauth_bytes, below the old 64 KiB bound
   for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((len >> shift) & 0xff));
   out += std::string(1000, 'x');  // only the start of it
   h_.client().Write(out);
@@ -329,6 +329,60 @@ TEST_F(PgSessionTest, OversizedSaslResponseIsRefusedAtOnce) {
   ASSERT_FALSE(got.empty());
   EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
   EXPECT_EQ(h_.stats().client_login_timeouts, 0u);
+}
+
+// client_preauth_bytes lowered to 2 KiB: a 4 KiB SASL message (fine under the default) is
+// refused at once with 08P01.
+TEST_F(PgSessionTest, ClientPreauthBytesBoundsTheSaslMessage) {
+  h_.Publish([](Runtime* rt) { rt->client_preauth_bytes = 2048; });
+  h_.Settle();
+  Connect();
+  auto sasl = ClientUntil('R');
+  ASSERT_EQ(sasl.size(), 1u);
+  std::string out = "p";
+  uint32_t len = 4096;
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((len >> shift) & 0xff));
+  out += std::string(1500, 'x');
+  h_.client().Write(out);
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+}
+
+// The same bound for the StartupMessage: one announced longer than client_preauth_bytes could
+// never arrive whole through the read-ahead; it is refused at once, not left to time out.
+TEST_F(PgSessionTest, ClientPreauthBytesBoundsTheStartupMessage) {
+  h_.Publish([](Runtime* rt) { rt->client_preauth_bytes = 2048; });
+  h_.Settle();
+  auto* s = new PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+  s->Start();
+  pgsql::StartupMessage m;
+  m.params = {{"user", "app"}, {"database", "db"}, {"application_name", std::string(4000, 'a')}};
+  std::string startup;
+  pgsql::AppendStartupMessage(&startup, m);
+  h_.client().Write(startup);
+  auto got = ClientUntil('E');
+  ASSERT_FALSE(got.empty());
+  EXPECT_NE(got.back().body.find("08P01"), std::string::npos);
+  EXPECT_NE(got.back().body.find("invalid length of startup packet"), std::string::npos);
+  EXPECT_EQ(h_.worker().preauth().size(), 0u);
+}
+
+// max_unauthenticated_connections: past it the oldest connection that never logged in goes,
+// counted in preauth_evictions, and a real client still logs in.
+TEST_F(PgSessionTest, MaxUnauthenticatedConnectionsClosesTheOldest) {
+  h_.Publish([](Runtime* rt) { rt->max_unauthenticated_connections = 3; });
+  h_.Settle();
+  for (int i = 0; i < 3; ++i) {
+    auto* s = new PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+  }
+  EXPECT_EQ(h_.worker().preauth().size(), 3u);
+  EXPECT_EQ(h_.stats().preauth_evictions, 0u);
+  LoggedIn();
+  EXPECT_EQ(h_.stats().preauth_evictions, 1u);
+  EXPECT_EQ(h_.worker().preauth().size(), 2u);
 }
 
 // Unauthenticated connections do not count in max_client_connections; logged-in ones do, and
