@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The schema-change report end to end (issue #16), MariaDB.
+"""The schema-change report end to end (issue #16), MariaDB (MariadbSchemaChangeTest) and
+PostgreSQL (PgSchemaChangeTest, the same steps 1-3 with pgbench: see its docstring).
 
 A private cluster (a primary; sbtest1..3 prepared by sysbench), a shadow made with
 `cluster.sh add-replica`, sluice with a [[mirror]] to it, MIRROR START (the shadow is forked
@@ -14,7 +15,7 @@ from the primary). Then, in one cluster's life:
    of sbtest2 (the range read of sbtest2 returns other rows). The same workload: MIRROR
    REPORT flags exactly those three digests (`slower` >= 3x, `new errors` with the shadow's
    text, `different results`), every other digest is `ok`, and MIRROR_REGRESSION is raised
-   once per bad digest.
+   once per bad digest and for no other.
 3. MIRROR REPORT m1 TO '<file>.html' opens in headless Chromium, which shows the three
    flagged digests (with SCHEMA_CHANGE_SCREENSHOT=<file>.png it also takes a screenshot,
    which is how docs/schema-change-report.png was made).
@@ -22,7 +23,7 @@ from the primary). Then, in one cluster's life:
    max_digests of them and sums the rest in "other"; sluice's RSS grows by less than
    RSS_BOUND_MIB.
 
-Usage: schema_change_test.py SLUICE_BINARY
+Usage: schema_change_test.py SLUICE_BINARY [Class]
 Environment: SLUICE_CLUSTER_SCRIPT, SLUICE_SCRATCH_DIR.
 """
 import html
@@ -356,15 +357,21 @@ PG_BY_K = "SELECT COUNT(*) FROM sc1 WHERE k = ?;"  # pgbench sends the semicolon
 PG_PAD = "SELECT pad FROM sc1 WHERE id = ?;"
 PG_RANGE2 = "SELECT id,c FROM sc2 WHERE id BETWEEN ? AND ?;"
 PG_EXPECTED = {PG_BY_K: "slower", PG_PAD: "new errors", PG_RANGE2: "different results"}
-PG_ERROR = 'column "pad" does not exist'
+PG_ERROR = 'column "pad" does not exist (at its Parse on the shadow'
 
 
 class PgSchemaChangeTest(SchemaChangeMixin, ft.HealthCase):
     """The same scenario on PostgreSQL: the shadow a streaming standby (add-replica) that
-    MIRROR START promotes; the workload schema_change.pgbench (ten shapes, -M extended: each
-    statement parsed, bound and executed through sluice) at exposure 1.0, first with the
+    MIRROR START promotes; the workload schema_change.pgbench (ten shapes, -M prepared) at
+    exposure 1.0, first with the
     shadow untouched (every digest ok), then after DROP INDEX, RENAME COLUMN and an UPDATE of
-    every tenth row of sc2 on the shadow (exactly those three digests flagged)."""
+    every tenth row of sc2 on the shadow (exactly those three digests flagged).
+
+    -M prepared: each connection prepares each statement once (a Parse of its own, which in
+    transaction pooling runs nothing and is not in the report) and then binds and executes
+    it. On the shadow the Parse of the statement on the renamed column fails, and each of its
+    executions with 26000 "prepared statement ... does not exist": the report gives the
+    Parse's error, the cause (proxy/pgsql/mirror_wire.h, ShadowParseErrors)."""
     KIND = "postgres"
     REPLICAS = 0
 
@@ -374,7 +381,7 @@ class PgSchemaChangeTest(SchemaChangeMixin, ft.HealthCase):
         run = subprocess.run([
             "pgbench", "-h", "127.0.0.1", "-p", str(self.sluice.port), "-U", e["APP_USER"], "-n",
             "-f", PGBENCH_SCRIPT, "-D", "rows=%d" % PG_ROWS, "-D", "small_rows=%d" % PG_SMALL,
-            "-M", "extended", "-c", str(PG_CLIENTS), "-j", str(PG_CLIENTS),
+            "-M", "prepared", "-c", str(PG_CLIENTS), "-j", str(PG_CLIENTS),
             "-t", str(PG_TRANSACTIONS), e["DATABASE"]], env=env, capture_output=True, text=True,
             timeout=180)
         out = run.stdout + run.stderr
