@@ -36,6 +36,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import failover_test as ft  # noqa: E402
+from mirror_test import shadow_cluster_toml  # noqa: E402
 from ops_common import wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -90,13 +91,7 @@ def shadow_toml(e, protocol, shadow_port, shadow_keys=()):
     """The shadow cluster (the add-replica node as its primary) and mirror m1 to it with the
     verdict settings above; queues with room for a whole run (after the changes the shadow
     replays far behind the source), so that no session is cut."""
-    return "\n".join([
-        "[[cluster]]", 'name = "shadow"', 'protocol = "%s"' % protocol, "writer_hostgroup = 10",
-        "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
-        'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false"] +
-        list(shadow_keys) + [
-        "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
-        '  role = "primary"', "",
+    return "\n".join(shadow_cluster_toml(e, protocol, shadow_port, shadow_keys) + [
         "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
         "exposure = 1.0", "slower_ratio = %g" % SLOWER_RATIO,
         "slower_min_ms = %d" % SLOWER_MIN_MS, "min_samples = %d" % MIN_SAMPLES,

@@ -1,5 +1,6 @@
 // MirrorReport: the verdicts, the MIRROR_REGRESSION event raised once, the digest cap with
 // 100,000 digests, Reset, and per-worker partials handed over through mailboxes and merged.
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -225,70 +226,66 @@ TEST(MirrorReportTest, MinSamplesCountsSuccessfulExecutions) {
   EXPECT_EQ(r->shadow_p50, 9000u);
 }
 
+// A report of min_samples 100 fed by one worker's seconds: digest 1, 1 ms on the source.
+struct Seconds {
+  MirrorReport report;
+  Events ev;
+  Feeder f;
+  int n = 0;  // executions so far
+  Seconds() {
+    report.SetSettings("m1", Settings(100));
+    report.SetEventSink(ev.Sink());
+  }
+  // One second of COUNT executions, the shadow's latency of the n-th SH_US(n); the verdict.
+  unsigned Second(int count, const std::function<uint64_t(int)>& sh_us) {
+    MirrorPartial p;
+    for (int i = 0; i < count; ++i, ++n) p.Add(f.Pair(1, 1000, sh_us(n)));
+    report.Merge(p);
+    return RowOf(*report.Find("m1"), 1)->verdict;
+  }
+  unsigned Second(int count, uint64_t sh_us) {
+    return Second(count, [sh_us](int) { return sh_us; });
+  }
+};
+
 // The shadow busy for a moment right when a digest reaches min_samples: 8 of its first 100
 // executions take 20 ms (p95: 20 ms, 20x the source's), every later one is as fast as the
 // source's. The digest is never `slower` and raises no event (it used to be `slower` at 100,
 // raise MIRROR_REGRESSION, and turn `ok` at 200).
 TEST(MirrorReportTest, ABusyMomentAtMinSamplesIsNotSlower) {
-  MirrorReport report;
-  report.SetSettings("m1", Settings(100));
-  Events ev;
-  report.SetEventSink(ev.Sink());
-  Feeder f;
-  for (int part = 0; part < 6; ++part) {
-    MirrorPartial p;  // one worker's second
-    for (int i = 0; i < 50; ++i) {
-      int n = part * 50 + i;
-      p.Add(f.Pair(1, 1000, n >= 90 && n < 98 ? 20000 : 1000));
-    }
-    report.Merge(p);
-    EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kOk) << "after " << (part + 1) * 50;
-  }
-  EXPECT_TRUE(ev.got.empty()) << ev.got[0].second;
-  EXPECT_EQ(report.Find("m1")->events_raised, 0u);
+  Seconds s;
+  for (int part = 0; part < 6; ++part)
+    EXPECT_EQ(s.Second(50, [](int n) -> uint64_t { return n >= 90 && n < 98 ? 20000 : 1000; }), kOk)
+        << "after " << s.n;
+  EXPECT_TRUE(s.ev.got.empty()) << s.ev.got[0].second;
+  EXPECT_EQ(s.report.Find("m1")->events_raised, 0u);
 }
 
 // A digest that really got slower: judged at min_samples, confirmed by the next
 // min_samples alone, raised once, and it stays `slower`.
 TEST(MirrorReportTest, SlowerIsConfirmedByTheExecutionsAfter) {
-  MirrorReport report;
-  report.SetSettings("m1", Settings(100));
-  Events ev;
-  report.SetEventSink(ev.Sink());
-  Feeder f;
+  Seconds s;
   std::vector<unsigned> verdicts;
-  for (int part = 0; part < 8; ++part) {
-    MirrorPartial p;
-    for (int i = 0; i < 50; ++i) p.Add(f.Pair(1, 1000, 20000));
-    report.Merge(p);
-    verdicts.push_back(RowOf(*report.Find("m1"), 1)->verdict);
-  }
+  for (int part = 0; part < 8; ++part) verdicts.push_back(s.Second(50, 20000));
   // 50: too few; 100: judging; 150: 50 since; 200: 100 since, slower.
   EXPECT_EQ(verdicts,
             (std::vector<unsigned>{kOk, kOk, kOk, kSlower, kSlower, kSlower, kSlower, kSlower}));
-  ASSERT_EQ(ev.got.size(), 1u);
-  EXPECT_NE(ev.got[0].second.find("slower; p95 source 1000 us, shadow 20000 us"), std::string::npos)
-      << ev.got[0].second;
+  ASSERT_EQ(s.ev.got.size(), 1u);
+  EXPECT_NE(s.ev.got[0].second.find("slower; p95 source 1000 us, shadow 20000 us"),
+            std::string::npos)
+      << s.ev.got[0].second;
 }
 
 // While judging, a window that is not slower by itself starts again: a regression that
 // starts later is still found.
 TEST(MirrorReportTest, AWindowThatIsNotSlowerStartsAgain) {
-  MirrorReport report;
-  report.SetSettings("m1", Settings(100));
-  Feeder f;
-  auto merge = [&](int n, uint64_t sh_us) {
-    MirrorPartial p;
-    for (int i = 0; i < n; ++i) p.Add(f.Pair(1, 1000, sh_us));
-    report.Merge(p);
-    return RowOf(*report.Find("m1"), 1)->verdict;
-  };
-  EXPECT_EQ(merge(100, 20000), kOk);  // judging
-  EXPECT_EQ(merge(20, 1000), kOk);    // still slower over all 120: window of 20
-  EXPECT_EQ(merge(90, 1000), kOk);    // 110 fast since: not slower; over all 210: p95 20 ms
-  EXPECT_EQ(merge(1800, 1000), kOk);  // 100 slow of 2010 (< 5 %): no longer judging
-  EXPECT_EQ(merge(900, 20000), kOk);  // slower over all 2910 again: judging
-  EXPECT_EQ(merge(100, 20000), kSlower);
+  Seconds s;
+  EXPECT_EQ(s.Second(100, 20000), kOk);  // judging
+  EXPECT_EQ(s.Second(20, 1000), kOk);    // still slower over all 120: window of 20
+  EXPECT_EQ(s.Second(90, 1000), kOk);    // 110 fast since: not slower; over all 210: p95 20 ms
+  EXPECT_EQ(s.Second(1800, 1000), kOk);  // 100 slow of 2010 (< 5 %): no longer judging
+  EXPECT_EQ(s.Second(900, 20000), kOk);  // slower over all 2910 again: judging
+  EXPECT_EQ(s.Second(100, 20000), kSlower);
 }
 
 TEST(MirrorReportTest, SlowerRatioIsConfigurable) {
