@@ -344,8 +344,12 @@ PGBENCH_SCRIPT = os.path.join(HERE, "schema_change.pgbench")
 # tens of milliseconds where the index finds its row in tens of microseconds.
 PG_ROWS = int(os.environ.get("SC_PG_ROWS", "600000"))
 PG_SMALL = 10000  # rows of sc2 and sc3
-PG_CLIENTS = 2
-PG_TRANSACTIONS = 150  # per client: every shape runs PG_CLIENTS x PG_TRANSACTIONS times
+# One client: the shadow then runs one scan at a time, each before its session's next
+# statement. With two, on a loaded 2-core machine, one session's scan kept the others'
+# statements waiting for a CPU on the shadow (p95 ~24 ms against 2-4 ms: `slower` by ratio
+# and margin for a digest nothing changed, measured).
+PG_CLIENTS = 1
+PG_TRANSACTIONS = 300  # per client: every shape runs PG_CLIENTS x PG_TRANSACTIONS times
 PG_EXECUTIONS = PG_CLIENTS * PG_TRANSACTIONS
 PG_SHAPES = 10  # schema_change.pgbench
 PG_BY_K = "SELECT COUNT(*) FROM sc1 WHERE k = ?;"  # pgbench sends the semicolon
