@@ -352,8 +352,12 @@ class Reader(threading.Thread):
 
 class Prober(threading.Thread):
     """Asks one node directly, every interval, whether it accepts writes. last: (when, True /
-    False), None while it has not answered; an unreachable node keeps its last answer, which
-    count_writable() ignores once it is older than `fresh_s`."""
+    False), None while it has no answer on a working connection: a hung node keeps its last
+    answer until the watchdog gives up on it (count_writable() ignores one older than
+    `fresh_s`); a failed probe (the node killed, or its fencing terminated our session) drops
+    it at once. A writable answer is evidence while its connection lives, no longer: kept
+    after a kill or a fence, it would count the old primary writable beside a replica
+    promoted a moment later."""
 
     def __init__(self, engine, name, port, deadline, interval_s=0.2):
         super().__init__(daemon=True)
@@ -378,6 +382,7 @@ class Prober(threading.Thread):
             except ClientError:
                 if self.watchdog:
                     self.watchdog.disarm()
+                self.last = None
                 if conn is not None:
                     conn.close()
                 conn = None

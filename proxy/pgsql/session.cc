@@ -394,6 +394,7 @@ StatementInfo PgSession::Classify(std::string_view text) {
 // digest is already known).
 void PgSession::OnStatement(const StatementInfo& info, std::string_view text, const ClientStmt* cs,
                             bool names_segment) {
+  stmt_read_alone_ = info.is_read && !info.multi_statement;
   pending_pg_pins_ |= settings_.OnStatement(info);
   pending_write_ |= info.writes && !info.is_read;
   open_segment_.writes |= info.writes && !info.is_read;
@@ -417,19 +418,13 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
   std::string out;
   bool rewritten = false;
   Status bad;
+  bool idle_before = outstanding_ == 0;
+  stmt_read_alone_ = false;  // OnStatement says, for the statement of this message
   switch (type) {
     case fe::kQuery: {
       auto q = pgsql::DecodeQuery(p);
       StatementInfo info = q.ok() ? Classify(q->sql) : StatementInfo{};
       if (q.ok()) OnStatement(info, q->sql, nullptr, true);
-      // A read alone outside a transaction may run again elsewhere if its connection dies
-      // before any byte of its answer (session_forward.cc, OnBackendError): keep its bytes.
-      retry_query_.clear();
-      if (q.ok() && info.is_read && !info.multi_statement && outstanding_ == 0 && !mid_segment_ &&
-          transaction_mode_ && txn_status_ == pgsql::kTxIdle && !pinned_) {
-        retry_query_.resize(total);
-        evbuffer_copyout(in, retry_query_.data(), total);
-      }
       ++outstanding_;
       StartQueryClock();  // until its ReadyForQuery (query_timeout_ms)
       break;
@@ -451,6 +446,8 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     FailLogin(state::kProtocolViolation, fmt::format("invalid message: {}", bad.message()));
     return;
   }
+  // A lone read may run again elsewhere if its connection dies (session_retry.cc).
+  NoteRetry(type, p, total, idle_before, stmt_read_alone_);
   if (shadow()) MirrorClientMessage(type, total);
   if (rewritten) {
     evbuffer_drain(in, total);

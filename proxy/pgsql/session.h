@@ -123,6 +123,16 @@ class PgSession final : public SessionCore,
   void EndCausalStep();
   bool CausalStepLost();
 
+  // session_retry.cc: the batch kept for a retry. NoteRetry sees each client message before
+  // it is forwarded (idle_before: nothing was outstanding; read_alone: its statement is a
+  // lone read); RetryLostBatch runs it again after its connection died (fatal: the server's
+  // FATAL before the close, if any), true when it did.
+  void NoteRetry(char type, std::span<const uint8_t> payload, size_t total, bool idle_before,
+                 bool read_alone);
+  bool RetryAllows(char type, std::span<const uint8_t> payload, bool read_alone);
+  bool RetryLostBatch(std::string_view fatal);
+  void ForgetRetry();
+
   // session_pins.cc
   void PinFor(uint32_t reasons);
   void SendLoginReport();
@@ -199,9 +209,14 @@ class PgSession final : public SessionCore,
   bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
   size_t passthrough_left_ = 0;    // bytes of a streamed message still to move
   bool response_started_ = false;  // bytes of the current response reached the client
-  // The Query message of a lone read outside a transaction, while it is outstanding: sent
-  // again elsewhere when its connection dies before any byte of its answer.
-  std::string retry_query_;
+  // The client messages of a lone read batch outside a transaction (a Query, or extended
+  // messages up to Sync), while it is outstanding: sent again elsewhere when its connection
+  // dies before any byte of its answer (session_retry.cc).
+  std::string retry_batch_;
+  bool retry_open_ = false;          // the batch being sent qualifies so far
+  bool retry_complete_ = false;      // its Query or Sync is in retry_batch_
+  bool retry_unnamed_read_ = false;  // it parsed the unnamed statement, a read
+  bool stmt_read_alone_ = false;     // the message being forwarded carries a lone read
   bool rerouting_ = false;           // the next StartBatch routes a batch again after a failure
   std::string backend_fatal_;        // the server's FATAL (ErrorResponse payload)
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014

@@ -266,7 +266,7 @@ void PgSession::OnReadyForQuery(char status) {
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
   response_started_ = false;
-  retry_query_.clear();
+  ForgetRetry();
   if (outstanding_ > 0) return;
   StopQueryClock();
   if (status != pgsql::kTxIdle) StartIdleInTransactionClock();
@@ -367,25 +367,9 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     ProcessClientInput();
     return;
   }
-  if (was_attached && transport && fatal.empty() && !retry_query_.empty() && outstanding_ == 1 &&
-      !response_started_ && passthrough_left_ == 0 && !timed_out_ && lease_.Retry()) {
-    // A lone read outside a transaction whose connection died (a pooled connection to a
-    // replica killed a moment ago) before any byte of its answer: it changes nothing, so
-    // it runs again on another server, as the MySQL session does.
-    evbuffer_prepend(client_.input(), retry_query_.data(), retry_query_.size());
-    retry_query_.clear();
-    outstanding_ = 0;
-    sent_segments_.clear();
-    resp_segment_ = send_segment_;
-    segment_error_ = false;
-    pending_write_ = pending_sequence_ = false;
-    pending_pg_pins_ = 0;
-    StopQueryClock();
-    phase_ = Phase::kReady;
-    rerouting_ = true;
-    ProcessClientInput();
-    return;
-  }
+  // A lone read whose connection died (a replica killed a moment ago), or ended with a
+  // shutdown FATAL, before any byte of its answer: it runs again on another server.
+  if (was_attached && transport && RetryLostBatch(fatal)) return;
   bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
   bool mid_message = passthrough_left_ > 0;
   extended_.ClearExpects();

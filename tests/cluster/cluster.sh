@@ -1142,10 +1142,20 @@ cmd_rejoin() {
 }
 
 # PID and every process below it (a PostgreSQL postmaster's backends), deepest last.
+# PID and every process below it, from one `ps` snapshot: a fence runs while the machine may
+# be loaded, and one `ps` per process of a PostgreSQL server took seconds there.
 process_tree() {
-  local p
-  echo "$1"
-  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do process_tree "$p"; done
+  ps -eo pid=,ppid= 2>/dev/null | awk -v root="$1" '
+    { kids[$2] = kids[$2] " " $1 }
+    END {
+      n = 1; todo[1] = root
+      while (n > 0) {
+        p = todo[n--]; printf "%s ", p
+        m = split(kids[p], k, " ")
+        for (i = 1; i <= m; i++) todo[++n] = k[i]
+      }
+      print ""
+    }'
 }
 
 # Waits up to LIMIT seconds until every PID is gone or a zombie (dead, its parent has not
@@ -1156,7 +1166,11 @@ procs_dead() {
   for ((i = 0; i < limit * 50; i++)); do
     alive=0
     for p in "$@"; do
-      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+      # read is a builtin: no process per PID per poll. The state follows "(comm) ".
+      st=""
+      read -r st 2>/dev/null </proc/"$p"/stat || continue
+      st=${st##*) }
+      st=${st%% *}
       [[ -z $st || $st == Z || $st == X ]] || alive=1
     done
     ((alive)) || return 0
@@ -1178,8 +1192,13 @@ cmd_fence() {
   else
     sed -i 's/^read_only=.*/read_only=ON/' "$DIR/nodes/$node/my.cnf"
   fi
-  # Then the power: a running (or hung) server is killed, stopped processes included.
+  # Then the power: a running (or hung) server is killed, stopped processes included. A
+  # PostgreSQL node that is booting has no pids/NODE.pid yet (pg_launch writes it once
+  # pg_ctl is done) but its postmaster.pid: it may have read its signal files already.
   pid=$(node_pid "$node")
+  if ! owned_pid "$pid" && [[ $KIND == postgres ]]; then
+    pid=$(head -1 "$DIR/nodes/$node/data/postmaster.pid" 2>/dev/null || true)
+  fi
   if owned_pid "$pid"; then
     procs=$(process_tree "$pid")
     # shellcheck disable=SC2086

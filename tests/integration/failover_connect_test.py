@@ -7,6 +7,7 @@ in flight, every row written exactly once. Kill -9 a replica under a read loop: 
 error. Helpers and the per-test cluster come from failover_test.py. Usage:
     failover_connect_test.py SLUICE_BINARY [TestClass[.test_method] ...]
 """
+import ctypes
 import os
 import subprocess
 import sys
@@ -55,6 +56,62 @@ class Loop:
 
     def acked(self):
         return [r[2] for r in self.results if r[3] is None]
+
+
+class LibpqExtended:
+    """One libpq connection (ctypes on libpq.so.5) whose reads go through PQexecParams: Parse,
+    Bind, Describe, Execute, Sync of the unnamed statement, the extended protocol that
+    psycopg2's simple Query does not use."""
+
+    _lib = None
+
+    @classmethod
+    def lib(cls):
+        if cls._lib is None:
+            lib = ctypes.CDLL("libpq.so.5")
+            lib.PQconnectdb.restype = ctypes.c_void_p
+            lib.PQconnectdb.argtypes = [ctypes.c_char_p]
+            lib.PQstatus.argtypes = [ctypes.c_void_p]
+            lib.PQerrorMessage.restype = ctypes.c_char_p
+            lib.PQerrorMessage.argtypes = [ctypes.c_void_p]
+            lib.PQexecParams.restype = ctypes.c_void_p
+            lib.PQexecParams.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
+                                         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.c_int]
+            lib.PQresultStatus.argtypes = [ctypes.c_void_p]
+            lib.PQresultErrorMessage.restype = ctypes.c_char_p
+            lib.PQresultErrorMessage.argtypes = [ctypes.c_void_p]
+            lib.PQgetvalue.restype = ctypes.c_char_p
+            lib.PQgetvalue.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+            lib.PQclear.argtypes = [ctypes.c_void_p]
+            lib.PQfinish.argtypes = [ctypes.c_void_p]
+            cls._lib = lib
+        return cls._lib
+
+    def __init__(self, env, port):
+        dsn = ("host=127.0.0.1 port=%d user=%s password=%s dbname=%s connect_timeout=10" %
+               (port, env["APP_USER"], env["APP_PASSWORD"], env["DATABASE"]))
+        lib = self.lib()
+        self.conn = lib.PQconnectdb(dsn.encode())
+        if lib.PQstatus(self.conn) != 0:  # CONNECTION_OK
+            why = lib.PQerrorMessage(self.conn).decode(errors="replace").strip()
+            lib.PQfinish(self.conn)
+            raise RuntimeError("libpq connect: " + why)
+
+    def one(self, sql):
+        lib = self.lib()
+        res = lib.PQexecParams(self.conn, sql.encode(), 0, None, None, None, None, 0)
+        try:
+            if not res or lib.PQresultStatus(res) != 2:  # PGRES_TUPLES_OK
+                why = (lib.PQresultErrorMessage(res) if res else lib.PQerrorMessage(self.conn))
+                raise RuntimeError("libpq: " + why.decode(errors="replace").strip())
+            return lib.PQgetvalue(res, 0, 0).decode()
+        finally:
+            if res:
+                lib.PQclear(res)
+
+    def close(self):
+        self.lib().PQfinish(self.conn)
 
 
 class ConnectHoldMixin:
@@ -138,7 +195,8 @@ class ConnectHoldMixin:
 
 
 class ReplicaReadMixin:
-    """Kill -9 a replica under read loops (persistent connections): every read answered."""
+    """Kill -9 a replica under read loops (persistent connections): every read answered.
+    PostgreSQL: two of the loops read through libpq's extended protocol (PQexecParams)."""
 
     def test_kill_replica_under_reads(self):
         self.start_sluice(cluster_options=dict(SLOW_MONITOR))
@@ -147,10 +205,15 @@ class ReplicaReadMixin:
         conns = {}
 
         def reader(k):
+            extended = self.KIND == "postgres" and k >= 2
+
             def read(i):
                 if k not in conns:
-                    conns[k] = self.db.app(self.sluice.port, timeout=10)
+                    conns[k] = (LibpqExtended(self.env, self.sluice.port) if extended
+                                else self.db.app(self.sluice.port, timeout=10))
                 try:
+                    if extended:
+                        return conns[k].one(self.db.port_sql())
                     return self.db.one(conns[k], self.db.port_sql())
                 except Exception:
                     conns.pop(k).close()
@@ -176,6 +239,9 @@ class ReplicaReadMixin:
         after = sum(1 for lp in loops for r in lp.results if r[0] > killed and r[3] is None)
         print("%s replica kill: %d reads after it, %d errors %s, %d retries" %
               (self.KIND, after, len(errors), [r[3] for r in errors[:3]], retries))
+        for k, lp in enumerate(loops):
+            print("  loop %d: %d reads after the kill" %
+                  (k, sum(1 for r in lp.results if r[0] > killed and r[3] is None)))
         self.assertGreater(after, 50)
         self.assertEqual(errors, [])
         # Bounded: a read moves at most twice, and the worker avoids the dead replica after

@@ -13,3 +13,10 @@ foreach(_engine mariadb postgres)
             --resume-timeout 8 --cluster-script ${SLUICE_CLUSTER_SCRIPT}
             --dir ${SLUICE_CLUSTER_SCRATCH_DIR}/faults_${_engine})
 endforeach()
+# The campaign's own instruments (faults_harness_test.py): a prober's writable answer counts
+# only while its connection lives (no servers); cluster.sh fence kills a PostgreSQL node
+# that is still booting (a private one-replica cluster).
+sluice_private_cluster_python_tests(${CMAKE_CURRENT_LIST_DIR}/faults_harness_test.py
+  TIMEOUT 180 TESTS
+    "faults_harness_prober:ProberTest"
+    "faults_harness_fence_boot_pg:PgFenceBootTest")
