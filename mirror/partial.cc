@@ -22,7 +22,9 @@ void SideAgg::Add(const Outcome& o) {
   }
   rows_returned += o.rows_returned;
   rows_affected += o.rows_affected;
-  latency.Add(o.latency_us());
+  // An error answers fast or slowly for reasons of its own (a parse error at once, a lock
+  // wait at its timeout): only successful executions say how fast the statement runs.
+  if (o.ok) latency.Add(o.latency_us());
 }
 
 void SideAgg::Merge(const SideAgg& o) {

@@ -31,7 +31,7 @@ struct SideAgg {
   uint64_t rows_returned = 0;
   uint64_t rows_affected = 0;
   StatementError last_error;  // the latest error on this side
-  LogHistogram latency;
+  LogHistogram latency;       // of the successful executions only (errors: `errors`)
 
   void Add(const Outcome& o);
   void Merge(const SideAgg& o);  // O is the newer: its last error wins when it has one

@@ -23,18 +23,21 @@ std::string VerdictName(unsigned v) {
   return out;
 }
 
+bool SlowerSample(const LogHistogram& source, const LogHistogram& shadow, const ReportSettings& s) {
+  uint64_t min = std::max<uint64_t>(s.min_samples, 1);
+  // Successful executions on both sides: the histograms hold only those.
+  if (source.count() < min || shadow.count() < min) return false;
+  uint64_t src = source.Percentile(0.95);
+  uint64_t sh = shadow.Percentile(0.95);
+  // A source p95 of 0 µs (too fast to measure) counts as 1 µs.
+  return static_cast<double>(sh) >=
+             s.slower_ratio * static_cast<double>(std::max<uint64_t>(src, 1)) &&
+         sh >= src + s.slower_min_us;
+}
+
 unsigned DecideVerdict(const DigestAgg& d, const ReportSettings& s) {
   unsigned v = kOk;
-  uint64_t min = std::max<uint64_t>(s.min_samples, 1);
-  if (d.source.executions >= min && d.shadow.executions >= min) {
-    uint64_t src = d.source.latency.Percentile(0.95);
-    uint64_t sh = d.shadow.latency.Percentile(0.95);
-    // A source p95 of 0 µs (too fast to measure) counts as 1 µs.
-    if (static_cast<double>(sh) >=
-            s.slower_ratio * static_cast<double>(std::max<uint64_t>(src, 1)) &&
-        sh >= src + s.slower_min_us)
-      v |= kSlower;
-  }
+  if (SlowerSample(d.source.latency, d.shadow.latency, s)) v |= kSlower;
   if (d.new_errors) v |= kNewErrors;
   if (d.read && d.result_mismatches) v |= kDifferentResults;
   return v;
@@ -80,9 +83,34 @@ void MirrorReport::Poll() {
   for (const auto& p : taken) Merge(*p);
 }
 
+void MirrorReport::Entry::Add(const DigestAgg& d) {
+  agg.Merge(d);
+  if (!judging) return;
+  window_source.Merge(d.source.latency);
+  window_shadow.Merge(d.shadow.latency);
+}
+
 void MirrorReport::Decide(const std::string& mirror, const ReportSettings& s, State* st,
                           uint64_t hash, bool other, Entry* e) {
-  e->verdict = DecideVerdict(e->agg, s);
+  unsigned v = DecideVerdict(e->agg, s);
+  uint64_t min = std::max<uint64_t>(s.min_samples, 1);
+  auto restart = [e](bool judging) {
+    e->judging = judging;
+    e->window_source.Clear();
+    e->window_shadow.Clear();
+  };
+  if (!(v & kSlower)) {
+    e->slower = false;  // not (or no longer) slower over all its executions
+    restart(false);
+  } else if (!e->slower) {
+    if (!e->judging) {
+      restart(true);  // the executions from the next partial on judge it
+    } else if (e->window_source.count() >= min && e->window_shadow.count() >= min) {
+      e->slower = SlowerSample(e->window_source, e->window_shadow, s);
+      restart(!e->slower);
+    }
+  }
+  e->verdict = (v & ~unsigned{kSlower}) | (e->slower ? unsigned{kSlower} : 0u);
   if (e->verdict == kOk || e->raised) return;
   e->raised = true;
   ++st->events_raised;
@@ -120,21 +148,21 @@ void MirrorReport::Merge(const MirrorPartial& p) {
     st.shadow_totals.Merge(m.shadow_totals);
     bool other_touched = m.other_statements > 0;
     if (other_touched) {
-      st.other.agg.Merge(m.other);
+      st.other.Add(m.other);
       st.other_statements += m.other_statements;
     }
     for (const auto& [hash, d] : m.digests) {
       auto it = st.digests.find(hash);
       if (it == st.digests.end()) {
         if (st.digests.size() >= s.max_digests) {
-          st.other.agg.Merge(d);
+          st.other.Add(d);
           st.other_statements += d.source.executions;
           other_touched = true;
           continue;
         }
         it = st.digests.emplace(hash, Entry{}).first;
       }
-      it->second.agg.Merge(d);
+      it->second.Add(d);
       Decide(name, s, &st, hash, false, &it->second);
     }
     if (other_touched) Decide(name, s, &st, 0, true, &st.other);
@@ -166,7 +194,7 @@ MirrorSummary MirrorReport::Summarise(const std::string& name, const State& st) 
     r.shadow_p50 = e.agg.shadow.latency.Percentile(0.50);
     r.shadow_p95 = e.agg.shadow.latency.Percentile(0.95);
     r.shadow_p99 = e.agg.shadow.latency.Percentile(0.99);
-    if (e.agg.shadow.executions) {
+    if (e.agg.shadow.latency.count() && e.agg.source.latency.count()) {
       r.ratio_p50 = Ratio(r.shadow_p50, r.source_p50);
       r.ratio_p95 = Ratio(r.shadow_p95, r.source_p95);
       r.ratio_p99 = Ratio(r.shadow_p99, r.source_p99);

@@ -19,13 +19,18 @@ namespace sluice::mirror {
 struct ReportSettings {
   double slower_ratio = 2.0;   // `slower`: shadow p95 >= slower_ratio x source p95 ...
   uint64_t slower_min_us = 0;  // ... and >= source p95 + slower_min_us (jitter is not slower)
-  uint64_t min_samples = 100;  // ... with at least this many executions on both sides
+  uint64_t min_samples = 100;  // ... with this many successful executions on both sides
   size_t max_digests = 1000;   // digests kept per mirror; the rest are summed in "other"
 };
 
 // A verdict is a set of findings; none is `ok`.
 enum Verdict : unsigned { kOk = 0, kSlower = 1, kNewErrors = 2, kDifferentResults = 4 };
 std::string VerdictName(unsigned v);  // "ok", "slower", "new errors, different results", ...
+// Whether the shadow's successful executions (SHADOW) are slower than the source's (SOURCE)
+// by S: at least min_samples of each, p95 ratio and margin.
+bool SlowerSample(const LogHistogram& source, const LogHistogram& shadow, const ReportSettings& s);
+// D's findings from D alone (SlowerSample on the whole of D for `slower`). MirrorReport
+// confirms `slower` on fresh executions before it reports it (MirrorReport::Decide).
 unsigned DecideVerdict(const DigestAgg& d, const ReportSettings& s);
 
 // One mirror x digest row, as the admin tables, the HTML page and MIRROR REPORT show it.
@@ -93,10 +98,19 @@ class MirrorReport {
   void Reset(std::string_view mirror = {});
 
  private:
+  // `slower` is a statistic, and the first min_samples executions may all fall in a moment
+  // when the shadow was busy: a digest found slower on its executions so far is only
+  // judging; it is `slower` once the executions that come after (at least min_samples on
+  // each side, in `window_*`) are slower by themselves too. A window that is not restarts.
+  // (`new errors` and `different results` are facts of single statements: reported at once.)
   struct Entry {
     DigestAgg agg;
     unsigned verdict = kOk;
     bool raised = false;
+    bool slower = false;   // confirmed
+    bool judging = false;  // slower so far; window_* collect the executions since
+    LogHistogram window_source, window_shadow;
+    void Add(const DigestAgg& d);  // into agg, and into the window while judging
   };
   struct State {
     uint64_t sessions = 0, statements = 0;

@@ -86,7 +86,7 @@ void Panel(std::string* out, int x0, const char* title, const char* colour,
 std::string Distributions(const DigestRow& r) {
   const LogHistogram& a = r.agg.source.latency;
   const LogHistogram& b = r.agg.shadow.latency;
-  if (a.count() + b.count() == 0) return "<p>No executions.</p>";
+  if (a.count() + b.count() == 0) return "<p>No successful execution on either side.</p>";
   uint64_t lo_us = UINT64_MAX, hi_us = 0;
   for (const LogHistogram* h : {&a, &b}) {
     if (!h->count()) continue;
@@ -193,7 +193,8 @@ std::string RenderReportHtml(const MirrorSummary& m, int64_t generated_unix) {
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>sluice mirror report: {0}</title><style>{1}</style></head><body>\n"
       "<h1>Mirror report: {0}</h1><p>Generated {2}. Verdicts: <b>slower</b> when the shadow's "
-      "p95 is at least {3}× the source's{5} (with at least {4} executions on both sides), "
+      "p95 is at least {3}× the source's{5} (with at least {4} successful executions on both "
+      "sides; latencies are of successful executions), "
       "<b>new errors</b> when the shadow fails where the source did not, <b>different "
       "results</b> when a read returns other rows.</p>\n",
       name, kStyle, when, m.settings.slower_ratio, m.settings.min_samples,

@@ -1,5 +1,10 @@
 #include "proxy/pgsql/mirror_wire.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "protocol/pgsql/backend.h"
@@ -143,6 +148,76 @@ Status ShadowStatementNames::Map(char type, std::span<const uint8_t> p, std::str
   }
   out->append(whole);
   return Status::Ok();
+}
+
+Status ShadowParseErrors::Begin(std::string_view in) {
+  parses_.clear();
+  closed_.clear();
+  bound_.clear();
+  parse_completes_ = 0;
+  bool leading = true;
+  for (size_t i = 0; i + 5 <= in.size();) {
+    uint32_t len;
+    memcpy(&len, in.data() + i + 1, 4);
+    len = ntohl(len);
+    if (len < 4 || i + 1 + len > in.size()) return ProtocolError("a truncated message");
+    char type = in[i];
+    std::span<const uint8_t> p(reinterpret_cast<const uint8_t*>(in.data()) + i + 5, len - 4);
+    i += 1 + size_t{len};
+    if (type == fe::kParse) {
+      auto parse = pgsql::DecodeParse(p);
+      if (!parse.ok()) return parse.status();
+      // Only a Parse before any other message is told apart by the ParseCompletes before
+      // the error (a Close ahead of it is answered by a CloseComplete).
+      if (leading) parses_.emplace_back(parse->statement);
+      continue;
+    }
+    if (type == fe::kClose) {
+      auto c = pgsql::DecodeClose(p);
+      if (!c.ok()) return c.status();
+      if (c->kind == pgsql::kTargetStatement) closed_.emplace_back(c->name);
+      continue;
+    }
+    leading = false;
+    if (type == fe::kBind && bound_.empty()) {
+      auto b = pgsql::DecodeBind(p);
+      if (!b.ok()) return b.status();
+      bound_ = std::string(b->statement);
+    }
+  }
+  return Status::Ok();
+}
+
+void ShadowParseErrors::Note(char type) {
+  if (type == be::kParseComplete) ++parse_completes_;
+}
+
+void ShadowParseErrors::Forget(const std::string& name) {
+  if (failed_.erase(name)) order_.erase(std::find(order_.begin(), order_.end(), name));
+}
+
+void ShadowParseErrors::End(mirror::Outcome* o) {
+  for (const std::string& n : closed_) Forget(n);
+  // The Parses answered with ParseComplete succeeded: a name parsed again is good again.
+  for (size_t i = 0; i < std::min(parse_completes_, parses_.size()); ++i) Forget(parses_[i]);
+  if (o->ok) return;
+  if (parse_completes_ < parses_.size()) {
+    const std::string& name = parses_[parse_completes_];  // the Parse the error answered
+    if (name.empty()) return;                             // the unnamed one: its own segment
+    Forget(name);
+    if (failed_.size() >= kMaxRemembered) {
+      failed_.erase(order_.front());
+      order_.pop_front();
+    }
+    failed_[name] = o->error;
+    order_.push_back(name);
+    return;
+  }
+  if (o->error.sqlstate != "26000" || bound_.empty()) return;
+  auto it = failed_.find(bound_);
+  if (it == failed_.end()) return;
+  o->error.sqlstate = it->second.sqlstate;
+  o->error.text = it->second.text + " (at its Parse on the shadow; its executions fail with 26000)";
 }
 
 }  // namespace sluice::pgproxy

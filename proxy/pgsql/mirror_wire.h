@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 #include "mirror/outcome.h"
@@ -68,6 +70,34 @@ class ShadowStatementNames {
   const std::string* Find(std::string_view client) const;
   std::unordered_map<std::string, std::string> names_;  // the client's -> the shadow's
   uint64_t next_ = 0;
+};
+
+// Why a prepared statement fails on the shadow. A Parse the shadow refuses (a renamed
+// column) is answered once, in a segment of its own that may not be in the report (a named
+// Parse in transaction pooling runs nothing); every later execution of the statement then
+// fails with 26000 "prepared statement ... does not exist", which hides the cause. This
+// remembers the shadow's Parse errors by the shadow's statement name and puts the Parse's
+// error in the place of such a 26000 (marked as such). Fed with the bytes of each segment
+// as the shadow got them and the messages of its answer; no I/O.
+class ShadowParseErrors {
+ public:
+  // The segment as sent to the shadow (whole messages, the shadow's statement names).
+  Status Begin(std::string_view sent);
+  // A message of the answer (ReadyForQuery excluded).
+  void Note(char type);
+  // The segment's answer is complete: O is its outcome (ok or its first error).
+  void End(mirror::Outcome* o);
+  size_t size() const { return failed_.size(); }
+  static constexpr size_t kMaxRemembered = 256;  // names; the oldest is forgotten first
+
+ private:
+  void Forget(const std::string& name);
+  std::vector<std::string> parses_;  // the named Parses before the segment's first other message
+  std::vector<std::string> closed_;  // statements the segment closes
+  std::string bound_;                // the statement of the segment's first Bind
+  size_t parse_completes_ = 0;
+  std::unordered_map<std::string, mirror::StatementError> failed_;
+  std::deque<std::string> order_;  // failed_'s names, oldest first
 };
 
 }  // namespace sluice::pgproxy

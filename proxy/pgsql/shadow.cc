@@ -55,6 +55,7 @@ void PgShadow::Send(mirror::ShadowStatement& s) {
     i += total;
   }
   tracker_.Begin();
+  (void)parse_errors_.Begin(out_);  // whole messages: checked above
   ordered_ = s.record && mirror::HasOrderBy(s.source.digest_text);
   waiting_ = true;
   AppendTo(backend_->output(), out_);
@@ -100,6 +101,7 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
       waiting_ = false;
       mirror::Outcome o;
       tracker_.Fill(ordered_, &o);
+      parse_errors_.End(&o);
       Answered(std::move(o));  // may send the next segment, or cut, or delete later
       if (!backend_) return;
       backend_->WriteNow();
@@ -115,6 +117,7 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
       b->WriteNow();
     }
     tracker_.Note(h.type, p);
+    parse_errors_.Note(h.type);
     evbuffer_drain(in, h.total());
   }
 }

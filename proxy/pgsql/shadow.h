@@ -37,7 +37,8 @@ class PgShadow final : public ShadowConn<PgBackend, PgBackendLogin> {
   size_t skip_left_ = 0;    // bytes of a long message still to drop
   PgOutcomeTracker tracker_;
   ShadowStatementNames names_;
-  std::string out_;  // the segment as the shadow gets it (names mapped)
+  ShadowParseErrors parse_errors_;  // why a prepared statement fails on the shadow
+  std::string out_;                 // the segment as the shadow gets it (names mapped)
 };
 
 }  // namespace sluice::pgproxy

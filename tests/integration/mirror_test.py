@@ -48,16 +48,21 @@ TABLE_SIZE = 50000
 DB_ERRORS = "1213,1205"
 
 
-def mirror_toml(e, protocol, shadow_port, metrics_port, shadow_keys=()):
-    """The shadow cluster (its one server, the add-replica node, as its primary), mirror m1
-    from "test" to it at exposure 1.0, and the metrics listener."""
-    return "\n".join([
+def shadow_cluster_toml(e, protocol, shadow_port, shadow_keys=()):
+    """The shadow cluster "shadow": its one server, the add-replica node, as its primary."""
+    return [
         "[[cluster]]", 'name = "shadow"', 'protocol = "%s"' % protocol, "writer_hostgroup = 10",
         "reader_hostgroup = 11", 'monitor_user = "%s"' % e["MONITOR_USER"],
-        'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false"] +
-        list(shadow_keys) + [
+        'monitor_password = "%s"' % e["MONITOR_PASSWORD"], "auto_failover = false"] + list(
+        shadow_keys) + [
         "  [[cluster.server]]", '  host = "127.0.0.1"', "  port = %d" % shadow_port,
-        '  role = "primary"', "",
+        '  role = "primary"', ""]
+
+
+def mirror_toml(e, protocol, shadow_port, metrics_port, shadow_keys=()):
+    """The shadow cluster, mirror m1 from "test" to it at exposure 1.0, and the metrics
+    listener."""
+    return "\n".join(shadow_cluster_toml(e, protocol, shadow_port, shadow_keys) + [
         "[[mirror]]", 'name = "m1"', 'source = "test"', 'shadow = "shadow"',
         # Bounds for a shadow on the same loaded machine: phase 1 must not cut a session.
         "exposure = 1.0", "min_samples = 20", "queue_statements = 200000",

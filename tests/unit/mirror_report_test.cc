@@ -1,5 +1,6 @@
 // MirrorReport: the verdicts, the MIRROR_REGRESSION event raised once, the digest cap with
 // 100,000 digests, Reset, and per-worker partials handed over through mailboxes and merged.
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -102,6 +103,11 @@ TEST(MirrorReportTest, VerdictsPerDigest) {
     p.Add(f.Pair(5, base, base, false, true, 43));  // a write: checksums are not compared
   }
   report.Merge(p);
+  // The facts of single statements at once; `slower` judging: the next executions decide.
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kOk);
+  EXPECT_EQ(RowOf(*report.Find("m1"), 3)->verdict, kNewErrors);
+  EXPECT_EQ(ev.got.size(), 2u);
+  report.Merge(p);
   auto m = report.Find("m1");
   ASSERT_TRUE(m);
   EXPECT_EQ(RowOf(*m, 1)->verdict, kSlower);
@@ -110,22 +116,23 @@ TEST(MirrorReportTest, VerdictsPerDigest) {
   EXPECT_EQ(RowOf(*m, 2)->verdict, kOk);
   EXPECT_EQ(RowOf(*m, 3)->verdict, kNewErrors);
   EXPECT_EQ(RowOf(*m, 3)->agg.shadow.last_error.text, "Unknown column 'k' in 'field list'");
-  EXPECT_EQ(RowOf(*m, 3)->agg.shadow.errors, 1u);
+  EXPECT_EQ(RowOf(*m, 3)->agg.shadow.errors, 2u);  // one per merge of P
   EXPECT_EQ(RowOf(*m, 3)->agg.source.errors, 0u);
   EXPECT_EQ(RowOf(*m, 4)->verdict, kDifferentResults);
-  EXPECT_EQ(RowOf(*m, 4)->agg.result_mismatches, 4u);
+  EXPECT_EQ(RowOf(*m, 4)->agg.result_mismatches, 8u);
   EXPECT_EQ(RowOf(*m, 5)->verdict, kOk);
   EXPECT_EQ(m->verdict_ok, 2u);
   EXPECT_EQ(m->verdict_slower, 1u);
   EXPECT_EQ(m->verdict_new_errors, 1u);
   EXPECT_EQ(m->verdict_different_results, 1u);
-  EXPECT_EQ(m->statements, 1000u);
+  EXPECT_EQ(m->statements, 2000u);
   // Regressions first.
   for (size_t i = 0; i < 3; ++i) EXPECT_NE(m->rows[i].verdict, kOk);
   for (size_t i = 3; i < m->rows.size(); ++i) EXPECT_EQ(m->rows[i].verdict, kOk);
   // One event per digest that turned bad, and not again on more bad outcomes.
   ASSERT_EQ(ev.got.size(), 3u);
   for (const auto& [mirror, msg] : ev.got) EXPECT_EQ(mirror, "m1");
+  report.Merge(p);
   report.Merge(p);
   EXPECT_EQ(ev.got.size(), 3u);
   EXPECT_EQ(report.Find("m1")->events_raised, 3u);
@@ -142,7 +149,13 @@ TEST(MirrorReportTest, SlowerNeedsMinSamplesOnBothSides) {
   MirrorPartial q;
   q.Add(f.Pair(1, 1000, 5000));
   report.Merge(q);
-  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kSlower);  // 100
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kOk);  // 100: judging
+  MirrorPartial q99;
+  for (int i = 0; i < 99; ++i) q99.Add(f.Pair(1, 1000, 5000));
+  report.Merge(q99);
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kOk);  // 99 since: not yet
+  report.Merge(q);
+  EXPECT_EQ(RowOf(*report.Find("m1"), 1)->verdict, kSlower);  // 100 since, slower too
   // Source executions that the shadow never answered do not count for the shadow.
   MirrorReport r2;
   r2.SetSettings("m1", Settings(100));
@@ -160,6 +173,121 @@ TEST(MirrorReportTest, SlowerNeedsMinSamplesOnBothSides) {
   EXPECT_EQ(row->verdict, kOk);
 }
 
+// An error's latency says nothing about the statement's plan: a lock wait fails at its
+// timeout, a missing column at once. Slow errors alone do not make a digest `slower` ...
+TEST(MirrorReportTest, SlowErrorsAreNotSlower) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(50));
+  Feeder f;
+  MirrorPartial p;
+  // 1000 executions: every tenth fails on the shadow after 50 ms, the rest are as fast as
+  // on the source.
+  for (int i = 0; i < 1000; ++i) p.Add(f.Pair(1, 1000, i % 10 ? 1000 : 50000, true, i % 10 != 0));
+  report.Merge(p);
+  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  EXPECT_EQ(r->verdict, kNewErrors);
+  EXPECT_EQ(r->agg.shadow.executions, 1000u);
+  EXPECT_EQ(r->agg.shadow.errors, 100u);
+  EXPECT_EQ(r->agg.shadow.latency.count(), 900u);  // the successful ones
+  EXPECT_EQ(r->shadow_p99, 1000u);
+}
+
+// ... and fast errors do not hide that the successful executions got slower.
+TEST(MirrorReportTest, FastErrorsDoNotHideSlower) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(50));
+  Feeder f;
+  MirrorPartial p;
+  // 2000 executions: 96 % fail on the shadow in 100 us; the 80 that succeed take 5 ms
+  // where the source takes 1 ms.
+  for (int i = 0; i < 2000; ++i) {
+    bool ok = i % 25 == 0;
+    p.Add(f.Pair(1, 1000, ok ? 5000 : 100, true, ok));
+  }
+  report.Merge(p);
+  report.Merge(p);  // the second 80 confirm it
+  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  EXPECT_EQ(r->verdict, kSlower | kNewErrors);
+  EXPECT_EQ(r->shadow_p95, 5000u);
+  EXPECT_GE(r->ratio_p95, 4.9);
+}
+
+// min_samples counts successful executions: 60 executions of which 20 succeeded on the
+// shadow are not yet enough for min_samples 50.
+TEST(MirrorReportTest, MinSamplesCountsSuccessfulExecutions) {
+  MirrorReport report;
+  report.SetSettings("m1", Settings(50));
+  Feeder f;
+  MirrorPartial p;
+  for (int i = 0; i < 60; ++i) p.Add(f.Pair(1, 1000, i % 3 ? 100 : 9000, true, i % 3 == 0));
+  report.Merge(p);
+  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  EXPECT_EQ(r->verdict, kNewErrors);  // 20 successful shadow executions < 50
+  EXPECT_EQ(r->shadow_p50, 9000u);
+}
+
+// A report of min_samples 100 fed by one worker's seconds: digest 1, 1 ms on the source.
+struct Seconds {
+  MirrorReport report;
+  Events ev;
+  Feeder f;
+  int n = 0;  // executions so far
+  Seconds() {
+    report.SetSettings("m1", Settings(100));
+    report.SetEventSink(ev.Sink());
+  }
+  // One second of COUNT executions, the shadow's latency of the n-th SH_US(n); the verdict.
+  unsigned Second(int count, const std::function<uint64_t(int)>& sh_us) {
+    MirrorPartial p;
+    for (int i = 0; i < count; ++i, ++n) p.Add(f.Pair(1, 1000, sh_us(n)));
+    report.Merge(p);
+    return RowOf(*report.Find("m1"), 1)->verdict;
+  }
+  unsigned Second(int count, uint64_t sh_us) {
+    return Second(count, [sh_us](int) { return sh_us; });
+  }
+};
+
+// The shadow busy for a moment right when a digest reaches min_samples: 8 of its first 100
+// executions take 20 ms (p95: 20 ms, 20x the source's), every later one is as fast as the
+// source's. The digest is never `slower` and raises no event (it used to be `slower` at 100,
+// raise MIRROR_REGRESSION, and turn `ok` at 200).
+TEST(MirrorReportTest, ABusyMomentAtMinSamplesIsNotSlower) {
+  Seconds s;
+  for (int part = 0; part < 6; ++part)
+    EXPECT_EQ(s.Second(50, [](int n) -> uint64_t { return n >= 90 && n < 98 ? 20000 : 1000; }), kOk)
+        << "after " << s.n;
+  EXPECT_TRUE(s.ev.got.empty()) << s.ev.got[0].second;
+  EXPECT_EQ(s.report.Find("m1")->events_raised, 0u);
+}
+
+// A digest that really got slower: judged at min_samples, confirmed by the next
+// min_samples alone, raised once, and it stays `slower`.
+TEST(MirrorReportTest, SlowerIsConfirmedByTheExecutionsAfter) {
+  Seconds s;
+  std::vector<unsigned> verdicts;
+  for (int part = 0; part < 8; ++part) verdicts.push_back(s.Second(50, 20000));
+  // 50: too few; 100: judging; 150: 50 since; 200: 100 since, slower.
+  EXPECT_EQ(verdicts,
+            (std::vector<unsigned>{kOk, kOk, kOk, kSlower, kSlower, kSlower, kSlower, kSlower}));
+  ASSERT_EQ(s.ev.got.size(), 1u);
+  EXPECT_NE(s.ev.got[0].second.find("slower; p95 source 1000 us, shadow 20000 us"),
+            std::string::npos)
+      << s.ev.got[0].second;
+}
+
+// While judging, a window that is not slower by itself starts again: a regression that
+// starts later is still found.
+TEST(MirrorReportTest, AWindowThatIsNotSlowerStartsAgain) {
+  Seconds s;
+  EXPECT_EQ(s.Second(100, 20000), kOk);  // judging
+  EXPECT_EQ(s.Second(20, 1000), kOk);    // still slower over all 120: window of 20
+  EXPECT_EQ(s.Second(90, 1000), kOk);    // 110 fast since: not slower; over all 210: p95 20 ms
+  EXPECT_EQ(s.Second(1800, 1000), kOk);  // 100 slow of 2010 (< 5 %): no longer judging
+  EXPECT_EQ(s.Second(900, 20000), kOk);  // slower over all 2910 again: judging
+  EXPECT_EQ(s.Second(100, 20000), kSlower);
+}
+
 TEST(MirrorReportTest, SlowerRatioIsConfigurable) {
   Feeder f;
   MirrorPartial p;
@@ -167,8 +295,7 @@ TEST(MirrorReportTest, SlowerRatioIsConfigurable) {
   MirrorReport strict, loose;
   strict.SetSettings("m1", Settings(10, 1.4));
   loose.SetSettings("m1", Settings(10, 2.0));
-  strict.Merge(p);
-  loose.Merge(p);
+  for (int i = 0; i < 2; ++i) strict.Merge(p), loose.Merge(p);
   EXPECT_EQ(RowOf(*strict.Find("m1"), 1)->verdict, kSlower);
   EXPECT_EQ(RowOf(*loose.Find("m1"), 1)->verdict, kOk);
 }
@@ -182,10 +309,12 @@ TEST(MirrorReportTest, SeveralFindingsAtOnce) {
   MirrorPartial p;
   for (int i = 0; i < 20; ++i) p.Add(f.Pair(9, 100, 1000, true, i % 2, 7));
   report.Merge(p);
+  report.Merge(p);  // `slower` is confirmed by the second ten successful executions
   auto m9 = report.Find("m1");
   const DigestRow* r = RowOf(*m9, 9);
   EXPECT_EQ(r->verdict, kSlower | kNewErrors | kDifferentResults);
   EXPECT_EQ(VerdictName(r->verdict), "slower, new errors, different results");
+  // Raised once, when it turned bad (new errors), not again when it also turned slower.
   ASSERT_EQ(ev.got.size(), 1u);
   EXPECT_NE(ev.got[0].second.find("Unknown column 'k'"), std::string::npos);
   EXPECT_NE(ev.got[0].second.find(DigestHex(9)), std::string::npos);

@@ -124,6 +124,87 @@ TEST(PgMirrorWireTest, ARowOverTheBoundCountsByItsLengthOnBothSides) {
   EXPECT_EQ(a.checksum, b.checksum);
 }
 
+// pgbench -M prepared against a shadow whose column was renamed: the Parse fails once (in a
+// segment of its own), every execution after fails with 26000. The executions report the
+// Parse's error, the cause; a Parse of the name that succeeds, or a Close, forgets it.
+TEST(PgMirrorWireTest, AnExecutionOfAStatementWhoseParseFailedReportsTheParsesError) {
+  auto parse = [](std::string_view name, bool sync = true) {
+    std::string out;
+    pgsql::Parse p;
+    p.statement = name;
+    p.query = "SELECT pad FROM sc1 WHERE id = $1";
+    pgsql::AppendParse(&out, p);
+    if (sync) pgsql::AppendSync(&out);
+    return out;
+  };
+  auto execute = [](std::string_view name) {
+    std::string out;
+    pgsql::Bind b;
+    b.statement = name;
+    pgsql::AppendBind(&out, b);
+    pgsql::AppendExecute(&out, "", 0);
+    pgsql::AppendSync(&out);
+    return out;
+  };
+  auto failed = [](std::string_view sqlstate, std::string_view text) {
+    mirror::Outcome o;
+    o.ok = false;
+    o.error = {0, std::string(sqlstate), std::string(text)};
+    return o;
+  };
+  const std::string missing = "prepared statement \"sluice_m1\" does not exist";
+  ShadowParseErrors pe;
+  ASSERT_TRUE(pe.Begin(parse("sluice_m1")).ok());
+  mirror::Outcome o = failed("42703", "column \"pad\" does not exist");
+  pe.End(&o);
+  EXPECT_EQ(pe.size(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pe.Begin(execute("sluice_m1")).ok());
+    o = failed("26000", missing);
+    pe.End(&o);
+    EXPECT_EQ(o.error.sqlstate, "42703");
+    EXPECT_EQ(o.error.text,
+              "column \"pad\" does not exist (at its Parse on the shadow; its "
+              "executions fail with 26000)");
+  }
+  // Another statement's 26000 is its own.
+  ASSERT_TRUE(pe.Begin(execute("sluice_m9")).ok());
+  o = failed("26000", "prepared statement \"sluice_m9\" does not exist");
+  pe.End(&o);
+  EXPECT_EQ(o.error.sqlstate, "26000");
+  // Parse, Bind, Execute, Sync in one segment (JDBC): no ParseComplete before the error: the
+  // Parse failed.
+  ASSERT_TRUE(pe.Begin(parse("sluice_m2", false) + execute("sluice_m2")).ok());
+  o = failed("42703", "column \"pad\" does not exist");
+  pe.End(&o);
+  EXPECT_EQ(pe.size(), 2u);
+  // sluice_m1 parsed again, successfully (session mode reuses the client's names).
+  ASSERT_TRUE(pe.Begin(parse("sluice_m1")).ok());
+  pe.Note(pgsql::backend::kParseComplete);
+  o = mirror::Outcome{};
+  pe.End(&o);
+  EXPECT_EQ(pe.size(), 1u);
+  ASSERT_TRUE(pe.Begin(execute("sluice_m1")).ok());
+  o = failed("26000", missing);  // whatever the reason now, not the old Parse's
+  pe.End(&o);
+  EXPECT_EQ(o.error.sqlstate, "26000");
+  // A Close forgets the name; the memory is bounded.
+  std::string close;
+  pgsql::AppendClose(&close, pgsql::kTargetStatement, "sluice_m2");
+  pgsql::AppendSync(&close);
+  ASSERT_TRUE(pe.Begin(close).ok());
+  o = mirror::Outcome{};
+  pe.End(&o);
+  EXPECT_EQ(pe.size(), 0u);
+  for (size_t i = 0; i < ShadowParseErrors::kMaxRemembered + 10; ++i) {
+    ASSERT_TRUE(pe.Begin(parse("sluice_x" + std::to_string(i))).ok());
+    o = failed("42703", "column \"pad\" does not exist");
+    pe.End(&o);
+  }
+  EXPECT_EQ(pe.size(), ShadowParseErrors::kMaxRemembered);
+  EXPECT_FALSE(pe.Begin(std::string("P\0\0\0\x09", 5) + "ab").ok());  // a truncated message
+}
+
 TEST_F(PgShadowTest, TheShadowReplaysTheQueryOnceTheSourceAnsweredAndNothingOfItIsForwarded) {
   MirroredLogin();
   h_.client().Write(Query("SELECT v FROM t"));
