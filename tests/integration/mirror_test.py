@@ -109,6 +109,9 @@ class MariadbMirrorTest(ft.HealthCase):
                           "cuts_other FROM stats_mirror WHERE mirror = 'm1'")
         return tuple(int(v) for v in rows[0]) if rows else (0, 0, 0, 0, 0)
 
+    def fork_position(self):
+        return self.admin("SELECT fork_position FROM stats_mirror WHERE mirror = 'm1'")[0][0]
+
     def settled_stats(self):
         """stats_mirror once two readings 1.2 s apart agree (workers hand over each second)."""
         last = [None]
@@ -142,6 +145,9 @@ class MariadbMirrorTest(ft.HealthCase):
         started = self.admin("MIRROR START m1")[0][0]
         print("MIRROR START:", started)
         self.assertRegex(started, r"forked at \S+ .*mirroring is on")
+        at = re.search(r"forked at (\S+) ", started).group(1)
+        self.assertRegex(at, r"^\d+:\d+$")  # domain:sequence
+        self.assertEqual(self.fork_position(), at)
         self.assertTrue(self.db.is_primary(shadow_port))  # detached: writable, not replicating
         fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
         self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
@@ -260,6 +266,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.admin("MIRROR STOP m1")
         # Not a replica any more: START only switches mirroring on.
         self.assertIn("independent: mirroring is on", self.admin("MIRROR START m1")[0][0])
+        self.assertEqual(self.fork_position(), "")  # nothing forked by this START
 
         def mirrored_uncut():
             # Until the monitor sees the restarted shadow ONLINE a new session is cut at once.
@@ -307,7 +314,8 @@ class PgMirrorTest(ft.HealthCase):
     """The same for PostgreSQL: the shadow a streaming standby (add-replica) promoted by
     MIRROR START; pgbench TPC-B -M prepared (named statements) and a psycopg2 client with SQL
     PREPARE/EXECUTE and COPY FROM STDIN mirrored; every table's digest equal; a shadow held by
-    its own table lock fills the queue (the queue-bytes gauge, then queue_full); a killed shadow
+    its own table lock fills the queue (the queue-bytes gauge, then queue_full); exposure 0.5
+    mirrors about half the sessions, whole; mode reads replays the reads only; a killed shadow
     cuts the sessions (shadow_down), production has 0 errors."""
     KIND = "postgres"
     REPLICAS = 0
@@ -340,6 +348,7 @@ class PgMirrorTest(ft.HealthCase):
             c.close()
 
     mirror_stats = MariadbMirrorTest.mirror_stats
+    fork_position = MariadbMirrorTest.fork_position
     settled_stats = MariadbMirrorTest.settled_stats
 
     def metric(self, name, reason=None):
@@ -381,6 +390,8 @@ class PgMirrorTest(ft.HealthCase):
         print("MIRROR START:", started)
         self.assertRegex(started, r"forked at [0-9A-F]+/[0-9A-F]+ \(writes held meanwhile\): mirroring is on")
         self.assertTrue(self.db.is_primary(shadow_port))  # promoted: writable
+        self.assertEqual(self.fork_position(),
+                         re.search(r"forked at (\S+) ", started).group(1))  # the LSN
         fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
         self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
         self.assertEqual(self.digests(shadow_port), self.digests(primary))  # the fork point
@@ -460,8 +471,50 @@ class PgMirrorTest(ft.HealthCase):
         lock.rollback()
         lock.close()
 
-        # 3. The shadow killed mid-run: production has no errors, the sessions are cut.
-        self.admin("UPDATE mirrors SET queue_statements = 200000")
+        # 3. exposure 0.5: about half of 60 sessions mirrored, each whole (every mirrored
+        # session's one count ran on both sides), none cut.
+        self.admin("UPDATE mirrors SET exposure = 0.5, queue_statements = 200000")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        for _ in range(60):
+            c = self.db.app(self.sluice.port)
+            self.db.one(c, "SELECT 1")
+            self.db.one(c, "SELECT count(*) FROM mtest WHERE id > 0")
+            c.close()
+        half, statements, qfull, down, other = self.settled_stats()
+        print("exposure 0.5: %d of 60 sessions mirrored, %d statements" % (half, statements))
+        self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
+        self.assertEqual((qfull, down, other), (0, 0, 0))
+        counts = [r for r in self.admin("MIRROR REPORT m1") if "FROM mtest WHERE id >" in r[2]]
+        self.assertEqual(len(counts), 1, counts)
+        self.assertEqual((int(counts[0][3]), int(counts[0][4])), (half, half), counts)
+
+        # 4. mode = 'reads': the shadow gets the reads only. A row written through sluice is
+        # not on the (promoted, no longer replicating) shadow; the read of it ran on both
+        # sides, one row on the source, none on the shadow; the writes are not in the report.
+        self.admin("UPDATE mirrors SET exposure = 1.0, mode = 'reads'")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        c = self.db.app(self.sluice.port)
+        self.db.run(c, "INSERT INTO mtest VALUES (300, 'r')")
+        self.db.run(c, "UPDATE mtest SET v = 'rr' WHERE id = 300")
+        self.assertEqual(self.db.one(c, "SELECT v FROM mtest WHERE id = 300"), "rr")
+        c.close()
+        stats = self.settled_stats()
+        print("mode reads: sessions %d, statements %d, cuts %r" % (stats[0], stats[1], stats[2:]))
+        self.assertEqual((stats[0], stats[1], stats[2:]), (1, 1, (0, 0, 0)))
+        digests = self.admin("SELECT digest_text, source_executions, shadow_executions, "
+                             "source_rows_returned, shadow_rows_returned FROM "
+                             "stats_mirror_digest WHERE mirror = 'm1'")
+        self.assertEqual(len(digests), 1, digests)
+        self.assertIn("SELECT v FROM mtest", digests[0][0])
+        self.assertEqual(tuple(int(v) for v in digests[0][1:]), (1, 1, 1, 0), digests)
+        c = self.db.direct(shadow_port)
+        self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE id = 300"), 0)
+        c.close()
+
+        # 5. The shadow killed mid-run: production has no errors, the sessions are cut.
+        self.admin("UPDATE mirrors SET mode = 'all'")
         self.admin("LOAD MIRROR TO RUNTIME")
         self.admin("SELECT * FROM stats_mirror_reset")
         result = {}
@@ -478,9 +531,9 @@ class PgMirrorTest(ft.HealthCase):
         self.assertGreaterEqual(stats[3], 1)
         self.assertTrue(self.sluice.alive())
 
-        # 4. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
+        # 6. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
         self.assertGreater(self.metric("sluice_mirror_statements_total"), 4 * 150 * 7)
-        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 4)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 15 + 1 + 4)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
         events = [r[0] for r in self.events()]
