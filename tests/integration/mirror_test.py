@@ -315,7 +315,8 @@ class PgMirrorTest(ft.HealthCase):
     MIRROR START; pgbench TPC-B -M prepared (named statements) and a psycopg2 client with SQL
     PREPARE/EXECUTE and COPY FROM STDIN mirrored; every table's digest equal; a shadow held by
     its own table lock fills the queue (the queue-bytes gauge, then queue_full); exposure 0.5
-    mirrors about half the sessions, whole; mode reads replays the reads only; a killed shadow
+    mirrors about half the sessions, whole; mode reads replays the reads only; psql \\copy of a
+    file over queue_bytes cuts the session (queue_full), the COPY whole; a killed shadow
     cuts the sessions (shadow_down), production has 0 errors."""
     KIND = "postgres"
     REPLICAS = 0
@@ -513,8 +514,34 @@ class PgMirrorTest(ft.HealthCase):
         self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE id = 300"), 0)
         c.close()
 
-        # 5. The shadow killed mid-run: production has no errors, the sessions are cut.
-        self.admin("UPDATE mirrors SET mode = 'all'")
+        # 5. psql \copy of a file larger than queue_bytes: the session's mirroring is cut
+        # (queue_full) while the COPY lands on the source whole and the session goes on.
+        self.admin("UPDATE mirrors SET mode = 'all', queue_bytes = 65536")
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+        big = os.path.join(self.dir, "big_copy.tsv")
+        with open(big, "w") as f:
+            f.write("".join("%d\tbig-%s\n" % (i, "x" * 60) for i in range(10000, 15000)))
+        self.assertGreater(os.path.getsize(big), 4 * 65536)
+        run = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+             str(self.sluice.port), "-U", e["APP_USER"], "-d", e["DATABASE"],
+             "-c", "\\copy mtest FROM '%s'" % big,
+             "-c", "SELECT count(*) FROM mtest WHERE v LIKE 'big-%'"],
+            env=dict(os.environ, PGPASSWORD=e["APP_PASSWORD"]), capture_output=True, text=True,
+            timeout=60)
+        os.unlink(big)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertEqual(run.stdout.split(), ["5000"], run.stdout + run.stderr)
+        stats = self.settled_stats()
+        print("\\copy over queue_bytes: sessions %d, cuts %r" % (stats[0], stats[2:]))
+        self.assertEqual((stats[0], stats[2:]), (1, (1, 0, 0)))
+        c = self.db.direct(shadow_port)
+        self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE v LIKE 'big-%'"), 0)
+        c.close()
+
+        # 6. The shadow killed mid-run: production has no errors, the sessions are cut.
+        self.admin("UPDATE mirrors SET queue_bytes = 134217728")
         self.admin("LOAD MIRROR TO RUNTIME")
         self.admin("SELECT * FROM stats_mirror_reset")
         result = {}
@@ -531,9 +558,9 @@ class PgMirrorTest(ft.HealthCase):
         self.assertGreaterEqual(stats[3], 1)
         self.assertTrue(self.sluice.alive())
 
-        # 6. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
+        # 7. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
         self.assertGreater(self.metric("sluice_mirror_statements_total"), 4 * 150 * 7)
-        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 15 + 1 + 4)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 15 + 1 + 1 + 4)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
         events = [r[0] for r in self.events()]
