@@ -28,7 +28,8 @@
 # ~ 2 min: under 10 minutes. Quick: 16 runs x ~6 s ~ 1.6 min + ~2 min.
 #
 # Everything it starts (two clusters of a primary and a shadow each, sluice) is stopped by PID
-# on exit, INT or TERM; the clusters also watch this shell's PID (cluster.sh --watch-pid).
+# on exit, INT or TERM; the clusters also watch this shell's PID (cluster.sh --watch-pid),
+# but with --keep.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -109,8 +110,10 @@ fi
 [[ -x $SLUICE ]] || die "no sluice binary at $SLUICE"
 
 log "starting a MariaDB and a PostgreSQL primary"
+WATCH=(--watch-pid $$)
+((KEEP)) && WATCH=() # the clusters outlive this shell
 for kind in mariadb postgres; do
-  bash "$CLUSTER" start $kind "$RUN/$kind" --replicas 0 --watch-pid $$ >"$RUN/logs/$kind-cluster.log" 2>&1 ||
+  bash "$CLUSTER" start $kind "$RUN/$kind" --replicas 0 "${WATCH[@]}" >"$RUN/logs/$kind-cluster.log" 2>&1 ||
     die "$kind cluster did not start: $RUN/logs/$kind-cluster.log"
 done
 env_of() { (source "$RUN/$1/cluster.env" && eval echo "\$$2"); }

@@ -79,7 +79,7 @@ void PgShadow::Send(mirror::ShadowStatement& s) {
     i += total;
   }
   tracker_.Begin();
-  ordered_ = s.record && mirror::HasOrderBy(s.source.digest_text);
+  ordered_ = s.ordered;
   waiting_ = true;
   AppendTo(backend_->output(), out_);
   backend_->WriteNow();

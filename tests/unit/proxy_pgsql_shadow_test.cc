@@ -171,6 +171,16 @@ TEST_F(PgShadowTest, SameRowsInAnotherOrderMatch) {
   EXPECT_EQ(Agg()->digests.begin()->second.result_mismatches, 0u);
 }
 
+// With a top-level ORDER BY the order is the result: both sides chain their checksums.
+TEST_F(PgShadowTest, RowsInAnotherOrderDifferWhenTheStatementIsOrdered) {
+  MirroredLogin();
+  SourceAnswers("SELECT v FROM t ORDER BY v",
+                Row({"a"}) + Row({"b"}) + Complete("SELECT 2") + Ready());
+  h_.server(1).Write(Row({"b"}) + Row({"a"}) + Complete("SELECT 2") + Ready());
+  ASSERT_TRUE(h_.RunUntil([&] { return Paired(1); }));
+  EXPECT_EQ(Agg()->digests.begin()->second.result_mismatches, 1u);
+}
+
 TEST_F(PgShadowTest, NamedStatementsRunOnTheShadowUnderItsOwnNames) {
   MirroredLogin();
   auto segment = [](std::string_view parse_as) {
