@@ -28,25 +28,10 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/e2e
-CLUSTER=$ROOT/tests/cluster/cluster.sh
-PY=/usr/bin/python3
+# shellcheck source=bench/lib/procs.sh
+source "$ROOT/bench/lib/procs.sh" # PY, CLUSTER, log, die, stop_pid, free_port, cpu_ticks, ...
+bench_args 4 12 "$@"
 RESULTS="$PY $HERE/results.py"
-
-QUICK=0 KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) QUICK=1 ;;
-    --keep) KEEP=1 ;;
-    -h | --help)
-      sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "run.sh: unknown argument $a" >&2
-      exit 2
-      ;;
-  esac
-done
 
 if ((QUICK)); then
   ROUNDS=${BENCH_ROUNDS:-1} DURATION=${BENCH_DURATION:-1}
@@ -68,30 +53,11 @@ BUILD=${SLUICE_BENCH_BUILD:-/tmp/build-bench}
 APP_PASSWORD=app_pw DB=sluice
 export PGSSLMODE=disable # the same for every path; no TLS anywhere in this benchmark
 
-# log, die, stop_pid, wait_port, free_port, cpu_ticks, CLK_TCK, rss_kib
-# shellcheck source=bench/lib/procs.sh
-source "$ROOT/bench/lib/procs.sh"
-
 # ---------------------------------------------------------------- processes we own
 
 declare -A PID_OF=() # name -> pid of each process this script started
-cleanup() {
-  local rc=$? name pid i
-  trap - EXIT INT TERM
-  if ((KEEP)); then
-    log "--keep: left running: ${!PID_OF[*]} (PIDs ${PID_OF[*]}) and the clusters in $RUN"
-    log "stop with: kill ${PID_OF[*]}; $CLUSTER stop $RUN/mariadb; $CLUSTER stop $RUN/postgres"
-    exit "$rc"
-  fi
-  for name in "${!PID_OF[@]}"; do stop_pid "$name"; done
-  [[ -f $RUN/mariadb/cluster.env ]] && bash "$CLUSTER" stop "$RUN/mariadb" >/dev/null 2>&1
-  [[ -f $RUN/postgres/cluster.env ]] && bash "$CLUSTER" stop "$RUN/postgres" >/dev/null 2>&1
-  log "stopped everything this run started (exit $rc)"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_CLUSTERS="mariadb postgres"
+bench_traps
 
 # ---------------------------------------------------------------- setup
 

@@ -25,7 +25,8 @@
 # prepared statements) and oltp_point_select; PostgreSQL pgbench TPC-B and -S, -M prepared.
 # Time budget of the full mode (3 rounds, 5 s): 4 workloads x 2 setups x 2 states x 3 rounds
 # = 48 runs x (5 s + ~3 s of start, drain and stats) ~ 6.5 min, + clusters, data, shadows
-# ~ 2 min: under 10 minutes. Quick: 16 runs x ~6 s ~ 1.6 min + ~2 min.
+# ~ 2 min: under 10 minutes (measured: 410 s on 2 cores at load 26-36). Quick: 16 runs x
+# ~6 s ~ 1.6 min + ~2 min.
 #
 # Everything it starts (two clusters of a primary and a shadow each, sluice) is stopped by PID
 # on exit, INT or TERM; the clusters also watch this shell's PID (cluster.sh --watch-pid),
@@ -34,25 +35,10 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/mirror
-CLUSTER=$ROOT/tests/cluster/cluster.sh
-PY=/usr/bin/python3
+# shellcheck source=bench/lib/procs.sh
+source "$ROOT/bench/lib/procs.sh" # PY, CLUSTER, log, die, stop_pid, free_port, cpu_ticks, ...
+bench_args 5 13 "$@"
 RESULTS="$PY $ROOT/bench/e2e/results.py"
-
-QUICK=0 KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) QUICK=1 ;;
-    --keep) KEEP=1 ;;
-    -h | --help)
-      sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "run.sh: unknown argument $a" >&2
-      exit 2
-      ;;
-  esac
-done
 if ((QUICK)); then
   ROUNDS=${BENCH_ROUNDS:-1} DURATION=${BENCH_DURATION:-3}
 else
@@ -68,27 +54,9 @@ BUILD=${SLUICE_BENCH_BUILD:-/tmp/build-bench}
 APP_PASSWORD=app_pw DB=sluice
 export PGSSLMODE=disable
 
-# shellcheck source=bench/lib/procs.sh
-source "$ROOT/bench/lib/procs.sh"
-
 declare -A PID_OF=() # name -> pid of each process this script started
-cleanup() {
-  local rc=$? name
-  trap - EXIT INT TERM
-  if ((KEEP)); then
-    log "--keep: left running: sluice (PID ${PID_OF[sluice]:-}) and the clusters in $RUN"
-    log "stop with: kill ${PID_OF[*]}; $CLUSTER stop $RUN/mariadb; $CLUSTER stop $RUN/postgres"
-    exit "$rc"
-  fi
-  for name in "${!PID_OF[@]}"; do stop_pid "$name"; done
-  [[ -f $RUN/mariadb/cluster.env ]] && bash "$CLUSTER" stop "$RUN/mariadb" >/dev/null 2>&1
-  [[ -f $RUN/postgres/cluster.env ]] && bash "$CLUSTER" stop "$RUN/postgres" >/dev/null 2>&1
-  log "stopped everything this run started (exit $rc)"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_CLUSTERS="mariadb postgres"
+bench_traps
 
 # ---------------------------------------------------------------- setup
 

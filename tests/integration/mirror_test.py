@@ -109,6 +109,14 @@ class MariadbMirrorTest(ft.HealthCase):
                           "cuts_other FROM stats_mirror WHERE mirror = 'm1'")
         return tuple(int(v) for v in rows[0]) if rows else (0, 0, 0, 0, 0)
 
+    def short_sessions(self, n, sql):
+        """N client sessions through sluice, each SELECT 1 and SQL."""
+        for _ in range(n):
+            c = self.db.app(self.sluice.port)
+            self.db.one(c, "SELECT 1")
+            self.db.one(c, sql)
+            c.close()
+
     def fork_position(self):
         return self.admin("SELECT fork_position FROM stats_mirror WHERE mirror = 'm1'")[0][0]
 
@@ -210,11 +218,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.admin("UPDATE mirrors SET exposure = 0.5, enabled = 1")
         self.admin("LOAD MIRROR TO RUNTIME")
         self.admin("SELECT * FROM stats_mirror_reset")
-        for _ in range(60):
-            c = self.db.app(self.sluice.port)
-            self.db.one(c, "SELECT 1")
-            self.db.one(c, "SELECT COUNT(*) FROM sbtest1")
-            c.close()
+        self.short_sessions(60, "SELECT COUNT(*) FROM sbtest1")
         half = self.settled_stats()[0]
         print("exposure 0.5: %d of 60 sessions mirrored" % half)
         self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
@@ -350,7 +354,21 @@ class PgMirrorTest(ft.HealthCase):
 
     mirror_stats = MariadbMirrorTest.mirror_stats
     fork_position = MariadbMirrorTest.fork_position
+    short_sessions = MariadbMirrorTest.short_sessions
     settled_stats = MariadbMirrorTest.settled_stats
+
+    def remirror(self, assignments):
+        """UPDATE mirrors SET ASSIGNMENTS, to runtime, the report zeroed."""
+        self.admin("UPDATE mirrors SET " + assignments)
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+
+    def count_on(self, port, where):
+        c = self.db.direct(port)
+        try:
+            return self.db.one(c, "SELECT count(*) FROM mtest WHERE " + where)
+        finally:
+            c.close()
 
     def metric(self, name, reason=None):
         metrics = ops_common.http_get(self.metrics_port, "/metrics")[1]
@@ -474,14 +492,8 @@ class PgMirrorTest(ft.HealthCase):
 
         # 3. exposure 0.5: about half of 60 sessions mirrored, each whole (every mirrored
         # session's one count ran on both sides), none cut.
-        self.admin("UPDATE mirrors SET exposure = 0.5, queue_statements = 200000")
-        self.admin("LOAD MIRROR TO RUNTIME")
-        self.admin("SELECT * FROM stats_mirror_reset")
-        for _ in range(60):
-            c = self.db.app(self.sluice.port)
-            self.db.one(c, "SELECT 1")
-            self.db.one(c, "SELECT count(*) FROM mtest WHERE id > 0")
-            c.close()
+        self.remirror("exposure = 0.5, queue_statements = 200000")
+        self.short_sessions(60, "SELECT count(*) FROM mtest WHERE id > 0")
         half, statements, qfull, down, other = self.settled_stats()
         print("exposure 0.5: %d of 60 sessions mirrored, %d statements" % (half, statements))
         self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
@@ -493,9 +505,7 @@ class PgMirrorTest(ft.HealthCase):
         # 4. mode = 'reads': the shadow gets the reads only. A row written through sluice is
         # not on the (promoted, no longer replicating) shadow; the read of it ran on both
         # sides, one row on the source, none on the shadow; the writes are not in the report.
-        self.admin("UPDATE mirrors SET exposure = 1.0, mode = 'reads'")
-        self.admin("LOAD MIRROR TO RUNTIME")
-        self.admin("SELECT * FROM stats_mirror_reset")
+        self.remirror("exposure = 1.0, mode = 'reads'")
         c = self.db.app(self.sluice.port)
         self.db.run(c, "INSERT INTO mtest VALUES (300, 'r')")
         self.db.run(c, "UPDATE mtest SET v = 'rr' WHERE id = 300")
@@ -510,15 +520,11 @@ class PgMirrorTest(ft.HealthCase):
         self.assertEqual(len(digests), 1, digests)
         self.assertIn("SELECT v FROM mtest", digests[0][0])
         self.assertEqual(tuple(int(v) for v in digests[0][1:]), (1, 1, 1, 0), digests)
-        c = self.db.direct(shadow_port)
-        self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE id = 300"), 0)
-        c.close()
+        self.assertEqual(self.count_on(shadow_port, "id = 300"), 0)
 
         # 5. psql \copy of a file larger than queue_bytes: the session's mirroring is cut
         # (queue_full) while the COPY lands on the source whole and the session goes on.
-        self.admin("UPDATE mirrors SET mode = 'all', queue_bytes = 65536")
-        self.admin("LOAD MIRROR TO RUNTIME")
-        self.admin("SELECT * FROM stats_mirror_reset")
+        self.remirror("mode = 'all', queue_bytes = 65536")
         big = os.path.join(self.dir, "big_copy.tsv")
         with open(big, "w") as f:
             f.write("".join("%d\tbig-%s\n" % (i, "x" * 60) for i in range(10000, 15000)))
@@ -536,14 +542,10 @@ class PgMirrorTest(ft.HealthCase):
         stats = self.settled_stats()
         print("\\copy over queue_bytes: sessions %d, cuts %r" % (stats[0], stats[2:]))
         self.assertEqual((stats[0], stats[2:]), (1, (1, 0, 0)))
-        c = self.db.direct(shadow_port)
-        self.assertEqual(self.db.one(c, "SELECT count(*) FROM mtest WHERE v LIKE 'big-%'"), 0)
-        c.close()
+        self.assertEqual(self.count_on(shadow_port, "v LIKE 'big-%'"), 0)
 
         # 6. The shadow killed mid-run: production has no errors, the sessions are cut.
-        self.admin("UPDATE mirrors SET queue_bytes = 134217728")
-        self.admin("LOAD MIRROR TO RUNTIME")
-        self.admin("SELECT * FROM stats_mirror_reset")
+        self.remirror("queue_bytes = 134217728")
         result = {}
         t = threading.Thread(target=lambda: result.update(run=self.app_pgbench(400)))
         t.start()

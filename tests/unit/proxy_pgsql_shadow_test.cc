@@ -80,6 +80,13 @@ class PgShadowTest : public PgSessionTest {
     auto* a = Agg();
     return a ? a->cuts[static_cast<size_t>(why)] : 0;
   }
+  // COPY t FROM STDIN through the source, which asks for the data (CopyInResponse).
+  void StartCopy() {
+    h_.client().Write(Query("COPY t FROM STDIN"));
+    ServerUntil(0, 'Q');
+    h_.server(0).Write(Typed('G', std::string("\0\0\1\0\0", 5)));
+    ClientUntil('G');
+  }
   // SELECT 1 through the source, answered as usual: the session still works.
   void StillServes() {
     h_.client().Write(Query("SELECT 1"));
@@ -88,6 +95,18 @@ class PgShadowTest : public PgSessionTest {
     auto got = ClientUntil('Z');
     ASSERT_EQ(got.size(), 3u);
     EXPECT_EQ(got[0].type, 'D');
+  }
+  // The source ends the COPY with TAG: the client gets it, the session's mirroring was cut
+  // (queue_full), the session goes on and nothing of the COPY reached the shadow.
+  void EndCopyCut(const std::string& tag) {
+    EXPECT_EQ(Cuts(mirror::CutReason::kQueueFull), 1u);
+    h_.server(0).Write(Complete(tag) + Ready());
+    auto got = ClientUntil('Z');
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].type, 'C');
+    StillServes();
+    h_.Settle();
+    EXPECT_EQ(h_.server(1).TakeAll(), "");
   }
   bool Paired(uint64_t n) {
     auto* a = Agg();
@@ -362,10 +381,7 @@ TEST_F(PgShadowTest, AFunctionCallCutsTheMirroringAndIsAnsweredAsUsual) {
 // (queue_full) while the data still goes to the source whole, and the session goes on.
 TEST_F(PgShadowTest, CopyDataOverTheQueueBoundCutsTheMirroringAndReachesTheSource) {
   MirroredLogin(/*queue_statements=*/1000, /*queue_bytes=*/4096);
-  h_.client().Write(Query("COPY t FROM STDIN"));
-  ServerUntil(0, 'Q');
-  h_.server(0).Write(Typed('G', std::string("\0\0\1\0\0", 5)));
-  ClientUntil('G');
+  StartCopy();
   std::string line = std::string(99, 'x') + "\n";
   std::string data;
   for (int i = 0; i < 100; ++i)  // 100 CopyData messages, 10,000 bytes
@@ -377,23 +393,13 @@ TEST_F(PgShadowTest, CopyDataOverTheQueueBoundCutsTheMirroringAndReachesTheSourc
   size_t bytes = 0;
   for (const Msg& m : src) bytes += m.body.size();
   EXPECT_EQ(bytes, 100 * line.size());
-  EXPECT_EQ(Cuts(mirror::CutReason::kQueueFull), 1u);
-  h_.server(0).Write(Complete("COPY 100") + Ready());
-  auto got = ClientUntil('Z');
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0].type, 'C');
-  StillServes();
-  h_.Settle();
-  EXPECT_EQ(h_.server(1).TakeAll(), "");  // nothing of the COPY reached the shadow
+  EndCopyCut("COPY 100");
 }
 
 // One CopyData message alone larger than queue_bytes: the same.
 TEST_F(PgShadowTest, ACopyDataMessageOverTheQueueBoundCutsTheMirroring) {
   MirroredLogin(/*queue_statements=*/1000, /*queue_bytes=*/4096);
-  h_.client().Write(Query("COPY t FROM STDIN"));
-  ServerUntil(0, 'Q');
-  h_.server(0).Write(Typed('G', std::string("\0\0\1\0\0", 5)));
-  ClientUntil('G');
+  StartCopy();
   std::string big(64 << 10, 'y');
   std::string data;
   pgsql::AppendCopyData(&data, {reinterpret_cast<const uint8_t*>(big.data()), big.size()});
@@ -402,10 +408,7 @@ TEST_F(PgShadowTest, ACopyDataMessageOverTheQueueBoundCutsTheMirroring) {
   auto src = ServerUntil(0, 'c');
   ASSERT_EQ(src.size(), 2u);
   EXPECT_EQ(src[0].body, big);
-  EXPECT_EQ(Cuts(mirror::CutReason::kQueueFull), 1u);
-  h_.server(0).Write(Complete("COPY 1") + Ready());
-  ASSERT_EQ(ClientUntil('Z').size(), 2u);
-  StillServes();
+  EndCopyCut("COPY 1");
 }
 
 }  // namespace
