@@ -126,10 +126,14 @@ constexpr const char* kShowPools =
 // host:port -> host and port; the port is the digits after the last colon (IPv6 hosts).
 #define SLUICE_HOST(col) "substr(" col ", 1, length(rtrim(" col ", '0123456789')) - 1)"
 #define SLUICE_PORT(col) "CAST(substr(" col ", length(rtrim(" col ", '0123456789')) + 1) AS INT)"
+// PgBouncer's server connections: one row per backend connection, 'active' while a client
+// holds it (link = that client's id, as SHOW CLIENTS' ptr), 'idle' in the pool, 'new' while
+// it logs in.
 constexpr const char* kShowServers =
-    "SELECT 'S' AS type, cluster AS database, " SLUICE_HOST("server") " AS addr, " SLUICE_PORT(
-        "server") " AS port, role, state, hostgroup, conns_used, conns_free, connect_errors "
-                  "FROM stats_servers ORDER BY cluster, server";
+    "SELECT 'S' AS type, user, cluster AS database, state, " SLUICE_HOST("server") " AS addr, "
+    SLUICE_PORT("server") " AS port, age_ms AS connect_ms, time_in_state_ms AS request_ms, "
+    "id AS ptr, client_id AS link, remote_id AS remote_pid, tls, hostgroup, database AS "
+    "server_database, protocol FROM stats_backends ORDER BY cluster, server, id";
 // PgBouncer's client states: 'waiting' for a server connection, else 'active' (its idle
 // clients are active too); sluice's own state is kept in `sluice_state`.
 constexpr const char* kShowClients =

@@ -16,7 +16,7 @@ void AddWorkerStats(StatsDelta* total, const StatsDelta& w) {
     t.clients_waiting = waiting + v.clients_waiting;
     t.oldest_wait_us = std::max(oldest, v.oldest_wait_us);  // the longest wait of any worker
   }
-  for (const auto& [k, v] : w.digests) total->digests[k].Merge(v);
+  for (const auto& [k, v] : w.digests) MergeDigest(&total->digests, k, v);
   for (const auto& [k, v] : w.commands) {
     total->commands[k].count += v.count;
     total->commands[k].latency.Merge(v.latency);

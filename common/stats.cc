@@ -56,9 +56,47 @@ void DigestStats::Merge(const DigestStats& o) {
   if (o.hostgroup >= 0) hostgroup = o.hostgroup;
 }
 
+uint64_t OtherDigestKey(std::string_view cluster) {
+  return std::hash<std::string_view>()(cluster) ^ 0x6F746865725F5F5Full;  // "other___"
+}
+
+namespace {
+// Where a statement of KEY is counted: its own row, or its cluster's "other" row once the
+// map is full.
+// FOLDED tells which.
+DigestStats& DigestRow(std::unordered_map<uint64_t, DigestStats>* digests, uint64_t key,
+                       std::string_view cluster, bool* folded) {
+  *folded = digests->size() >= kQueryDigestsMax && !digests->contains(key);
+  if (!*folded) return (*digests)[key];
+  DigestStats& other = (*digests)[OtherDigestKey(cluster)];
+  if (other.count == 0) {
+    other.cluster = cluster;
+    other.digest_text = kOtherDigestText;
+  }
+  return other;
+}
+}  // namespace
+
+void MergeDigest(std::unordered_map<uint64_t, DigestStats>* digests, uint64_t key,
+                 const DigestStats& v) {
+  bool folded = false;
+  DigestStats& row = DigestRow(digests, key, v.cluster, &folded);
+  if (!folded && (row.count == 0 || row.digest_text != kOtherDigestText)) {
+    row.Merge(v);
+    return;
+  }
+  // Folded into "other": its text and identity stay the row's own.
+  DigestStats anon = v;
+  anon.digest_text = row.digest_text;
+  anon.schema.clear();
+  anon.user.clear();
+  anon.hostgroup = -1;
+  row.Merge(anon);
+}
+
 void StatsDelta::Merge(StatsDelta&& o) {
   for (auto& [k, v] : o.servers) servers[k].Merge(v);
-  for (auto& [k, v] : o.digests) digests[k].Merge(v);
+  for (auto& [k, v] : o.digests) MergeDigest(&digests, k, v);
   for (auto& [k, v] : o.commands) {
     commands[k].count += v.count;
     commands[k].latency.Merge(v.latency);
@@ -160,16 +198,19 @@ void RecordStatement(StatsDelta* d, const StatementRecord& r) {
   uint64_t key = r.digest_hash ^ (std::hash<std::string_view>()(r.user) * 0x9E3779B97F4A7C15ull) ^
                  (std::hash<std::string_view>()(r.schema) * 0xC2B2AE3D27D4EB4Full) ^
                  std::hash<std::string_view>()(r.cluster);
-  DigestStats& g = d->digests[key];
+  bool folded = false;
+  DigestStats& g = DigestRow(&d->digests, key, r.cluster, &folded);
   int64_t now = static_cast<int64_t>(time(nullptr));
   if (g.count == 0) {
-    g.cluster = r.cluster;
-    g.digest_text = r.digest_text;
-    g.schema = r.schema;
-    g.user = r.user;
+    if (!folded) {  // "other" has its text already, and no user, schema or hostgroup
+      g.cluster = r.cluster;
+      g.digest_text = r.digest_text;
+      g.schema = r.schema;
+      g.user = r.user;
+    }
     g.first_seen_unix = now;
   }
-  g.hostgroup = r.hostgroup;
+  if (!folded) g.hostgroup = r.hostgroup;
   ++g.count;
   g.sum_us += r.latency_us;
   g.min_us = std::min(g.min_us, r.latency_us);

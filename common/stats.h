@@ -116,6 +116,19 @@ struct StringHash {
 template <class V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+// stats_query_digest keeps at most this many rows (digest x user x schema x cluster), as
+// pg_stat_statements.max bounds pg_stat_statements: a statement of a shape beyond them is
+// counted in its cluster's "other" row (kOtherDigestText). A worker's delta between two
+// hand-overs is bounded the same way, so a flood of distinct statements costs fixed memory.
+constexpr size_t kQueryDigestsMax = 10000;
+constexpr std::string_view kOtherDigestText = "(other: statement shapes beyond the digest cap)";
+// The key of CLUSTER's "other" row.
+uint64_t OtherDigestKey(std::string_view cluster);
+// Adds V (counted under KEY) to DIGESTS, or to its cluster's "other" row when KEY is new and
+// DIGESTS holds kQueryDigestsMax rows.
+void MergeDigest(std::unordered_map<uint64_t, DigestStats>* digests, uint64_t key,
+                 const DigestStats& v);
+
 // Everything one worker counted since its last hand-over. Keys: cluster name + "/" + server
 // name for servers; digest hash (with user/schema folded in) for digests.
 struct StatsDelta {

@@ -1,5 +1,6 @@
 #include "proxy/backend_conn.h"
 
+#include "common/clock.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 #include "routing/runtime.h"
@@ -34,6 +35,23 @@ void ForgetPooled(Worker* w, PooledConn* conn) {
   // Idle in the pool, resetting for it, or a login whose session went away.
   w->pools().Forget(conn);
   conn->Destroy();
+}
+
+void PoolAfterLogin(Worker* w, PooledConn* conn) {
+  w->pools().PutIdle(conn);
+}
+
+BackendSlot* TrackBackend(Worker* w, bool pgsql, const PoolKey& key, std::string_view database) {
+  return w->shared()->backends.Register(w->index(), pgsql, key.server, key.user, database,
+                                        MonotonicMs());
+}
+
+void UntrackBackend(Worker* w, BackendSlot* slot) {
+  if (slot) w->shared()->backends.Unregister(w->index(), slot);
+}
+
+void MarkBackend(BackendSlot* slot, BackendPhase p) {
+  slot->SetPhase(p, MonotonicMs());
 }
 
 }  // namespace sluice

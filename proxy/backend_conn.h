@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "proxy/backend_pool.h"
+#include "proxy/backend_registry.h"
 #include "proxy/backend_socket.h"
 #include "proxy/backend_tls.h"
 
@@ -40,6 +41,14 @@ void SetTargetTls(BackendTarget* t, const Worker& w, const Cluster& c, size_t cl
 
 // An unowned connection failed: it leaves the pool (and its slot) and is destroyed.
 void ForgetPooled(Worker* w, PooledConn* conn);
+// A logged-in connection whose session left during the login goes to the pool.
+void PoolAfterLogin(Worker* w, PooledConn* conn);
+
+// The connection's entry in ProxyShared::backends (SHOW SERVERS), or nullptr when the
+// registry is full; and its changes, stamped with the monotonic clock.
+BackendSlot* TrackBackend(Worker* w, bool pgsql, const PoolKey& key, std::string_view database);
+void UntrackBackend(Worker* w, BackendSlot* slot);
+void MarkBackend(BackendSlot* slot, BackendPhase p);
 
 template <class Self>
 class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
@@ -55,9 +64,14 @@ class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
     virtual void OnBackendError(Self* b, const Status& st) = 0;
   };
 
+  ~BackendConn() override { UntrackBackend(worker_, slot_); }
   void Destroy() override { delete this; }
   // nullptr while idle in the pool: then any byte or EOF from the server closes it.
-  void SetOwner(Owner* owner) { owner_ = owner; }
+  void SetOwner(Owner* owner) {
+    owner_ = owner;
+    if (slot_ && slot_->phase() != BackendPhase::kNew)
+      MarkBackend(slot_, owner ? BackendPhase::kActive : BackendPhase::kIdle);
+  }
   const std::string& server() const { return key().server; }
   // The numeric address connected to (what a PostgreSQL cancel request goes to).
   const std::string& ip() const { return socket_.ip(); }
@@ -74,8 +88,24 @@ class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
   void WatchWrites(size_t low_water) { socket_.WatchWrites(low_water); }
 
  protected:
-  BackendConn(Worker* w, PoolKey key, Owner* owner)
-      : PooledConn(std::move(key)), worker_(w), owner_(owner) {}
+  BackendConn(Worker* w, PoolKey key, Owner* owner, bool pgsql, std::string_view database)
+      : PooledConn(std::move(key)),
+        worker_(w),
+        owner_(owner),
+        slot_(TrackBackend(w, pgsql, this->key(), database)) {}
+  // The login is done (REMOTE_ID: the server's thread id or pid): no more timeouts, the
+  // session bounds its own waits; to the owner, or to the pool if its session left.
+  void LoginDone(uint32_t remote_id) {
+    socket_.ClearTimeouts();
+    if (slot_) {
+      slot_->SetReady(remote_id, socket_.tls());
+      MarkBackend(slot_, owner_ ? BackendPhase::kActive : BackendPhase::kIdle);
+    }
+    if (owner_)
+      owner_->OnBackendReady(static_cast<Self*>(this));
+    else
+      PoolAfterLogin(worker_, this);
+  }
   void OnSocketWritable() override {
     if (owner_) owner_->OnBackendWritable(static_cast<Self*>(this));
   }
@@ -91,6 +121,7 @@ class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
 
   Worker* worker_;
   Owner* owner_;
+  BackendSlot* slot_;
   BackendSocket socket_{this};
 };
 

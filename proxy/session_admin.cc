@@ -42,6 +42,49 @@ std::vector<SqlRow> SessionRows(const ProxyShared& shared, int64_t now_ms) {
   return rows;
 }
 
+const char* const kBackendColumns =
+    "id INT, protocol TEXT, cluster TEXT, server TEXT, hostgroup INT, user TEXT, database TEXT, "
+    "state TEXT, time_in_state_ms INT, age_ms INT, remote_id INT, tls INT, client_id INT, "
+    "worker INT";
+
+std::vector<SqlRow> BackendRows(const ProxyShared& shared, int64_t now_ms) {
+  RuntimePtr rt = shared.runtime.Load();
+  // Which session holds which connection: (server, thread id or pid) -> session.
+  std::map<std::pair<std::string, uint32_t>, const SessionInfo*> holders;
+  std::vector<SessionInfo> sessions = shared.sessions.Snapshot();
+  for (const SessionInfo& s : sessions)
+    if (!s.backend.empty()) holders[{s.backend, s.backend_thread}] = &s;
+  auto n = [](int64_t v) { return SqlValue(std::to_string(v)); };
+  std::vector<SqlRow> rows;
+  for (const BackendInfo& b : shared.backends.Snapshot()) {
+    size_t colon = b.server.rfind(':');
+    std::string_view host = std::string_view(b.server).substr(0, colon);
+    auto port = static_cast<uint16_t>(
+        colon == std::string::npos ? 0 : std::atoi(b.server.c_str() + colon + 1));
+    SqlValue cluster, hostgroup;
+    if (rt) {
+      for (const Cluster& c : rt->clusters) {
+        int hg = c.HostgroupOf(host, port);
+        if (hg < 0 || (c.protocol == Protocol::kPostgres) != b.pgsql) continue;
+        cluster = c.name;
+        hostgroup = std::to_string(hg);
+        break;
+      }
+    }
+    auto holder = holders.find({b.server, b.remote_id});
+    SqlValue client = b.phase == BackendPhase::kActive && holder != holders.end()
+                          ? n(holder->second->id)
+                          : SqlValue();
+    rows.push_back({n(static_cast<int64_t>(b.id)), SqlValue(b.pgsql ? "pgsql" : "mysql"), cluster,
+                    b.server, hostgroup, b.user, b.database, SqlValue(BackendPhaseName(b.phase)),
+                    n(now_ms > b.phase_since_ms ? now_ms - b.phase_since_ms : 0),
+                    n(now_ms > b.opened_ms ? now_ms - b.opened_ms : 0),
+                    b.phase == BackendPhase::kNew ? SqlValue() : n(b.remote_id), n(b.tls ? 1 : 0),
+                    client, n(b.worker)});
+  }
+  return rows;
+}
+
 Status KillSession(ProxyShared* shared, uint32_t id, bool query_only) {
   SessionRegistry& reg = shared->sessions;
   int w = reg.WorkerOf(id);
@@ -86,8 +129,11 @@ Status AttachSessionAdmin(ControlPlane* control, ProxyShared* shared) {
                     "caller's), from clients and the admin port.",
                     true, kills)};
   });
-  return control->service()->AddStatsTable(
+  Status st = control->service()->AddStatsTable(
       "stats_sessions", kSessionColumns, [shared] { return SessionRows(*shared, MonotonicMs()); });
+  if (!st.ok()) return st;
+  return control->service()->AddStatsTable(
+      "stats_backends", kBackendColumns, [shared] { return BackendRows(*shared, MonotonicMs()); });
 }
 
 }  // namespace sluice

@@ -18,19 +18,9 @@ const char* SessionPhaseName(SessionPhase p) {
   return "?";
 }
 
-// One writer: the stores need no read-modify-write.
-void SessionSlot::Begin() {
-  seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-}
-
-void SessionSlot::End() {
-  seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-}
-
 void SessionSlot::Open(uint32_t id, int worker, bool pgsql, uint32_t cluster,
                        std::string_view client_addr, int64_t now_ms) {
-  Begin();
+  seq_.Begin();
   id_.store(id, std::memory_order_relaxed);
   worker_.store(worker, std::memory_order_relaxed);
   pgsql_.store(pgsql ? 1 : 0, std::memory_order_relaxed);
@@ -43,43 +33,42 @@ void SessionSlot::Open(uint32_t id, int worker, bool pgsql, uint32_t cluster,
   backend_.Store("");
   digest_.Store("");
   schema_.Store("");
-  End();
+  seq_.End();
 }
 
 void SessionSlot::SetUser(std::string_view user) {
-  Begin();
+  seq_.Begin();
   user_.Store(user);
-  End();
+  seq_.End();
 }
 
 void SessionSlot::SetPhase(SessionPhase p, int64_t now_ms, const std::string* digest,
                            const std::string* schema) {
-  Begin();
+  seq_.Begin();
   phase_.store(static_cast<uint8_t>(p), std::memory_order_relaxed);
   since_ms_.store(now_ms, std::memory_order_relaxed);
   if (digest) digest_.Store(*digest);
   if (schema) schema_.Store(*schema);
-  End();
+  seq_.End();
 }
 
 void SessionSlot::SetBackend(std::string_view server, uint32_t thread) {
-  Begin();
+  seq_.Begin();
   backend_.Store(server);
   backend_thread_.store(thread, std::memory_order_relaxed);
-  End();
+  seq_.End();
 }
 
 void SessionSlot::Free() {
-  Begin();
+  seq_.Begin();
   id_.store(0, std::memory_order_relaxed);
-  End();
+  seq_.End();
   owner = nullptr;
 }
 
 std::optional<SessionInfo> SessionSlot::Read() const {
-  for (;;) {
-    uint32_t before = seq_.load(std::memory_order_acquire);
-    SessionInfo s;
+  SessionInfo s;
+  seq_.Read([&] {
     s.id = id_.load(std::memory_order_relaxed);
     s.worker = worker_.load(std::memory_order_relaxed);
     s.pgsql = pgsql_.load(std::memory_order_relaxed) != 0;
@@ -92,27 +81,13 @@ std::optional<SessionInfo> SessionSlot::Read() const {
     s.backend = backend_.Load();
     s.digest = digest_.Load();
     s.schema = schema_.Load();
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1) || seq_.load(std::memory_order_relaxed) != before) continue;
-    if (s.id == 0) return std::nullopt;
-    return s;
-  }
+  });
+  if (s.id == 0) return std::nullopt;
+  return s;
 }
 
-// A worker's part: chunks of slots made on demand by that worker and kept until the
-// process ends (readers may hold a pointer into one), and its free list.
-struct SessionRegistry::Part {
-  std::atomic<SessionSlot*> chunks[kMaxChunks]{};
-  std::atomic<uint32_t> used{0};  // slots ever handed out: readers scan [0, used)
-  std::deque<uint32_t> free;      // FIFO: an id comes back as late as possible
-  ~Part() {
-    for (auto& c : chunks) delete[] c.load();
-  }
-  SessionSlot* At(uint32_t local) const {
-    SessionSlot* c = chunks[local / kChunk].load(std::memory_order_acquire);
-    return c ? &c[local % kChunk] : nullptr;
-  }
-};
+// A worker's part of the table and its free list (proxy/slot_table.h).
+struct SessionRegistry::Part : SlotPart<SessionSlot, kChunk, kMaxChunks> {};
 
 SessionRegistry::SessionRegistry() = default;
 
@@ -131,16 +106,7 @@ SessionSlot* SessionRegistry::Register(int worker, int workers, ClientSession* o
     parts_[worker].store(part, std::memory_order_release);
   }
   uint32_t local;
-  if (!part->free.empty()) {
-    local = part->free.front();
-    part->free.pop_front();
-  } else {
-    local = part->used.load(std::memory_order_relaxed);
-    if (local >= kPerWorker) return nullptr;
-    if (local % kChunk == 0 && !part->chunks[local / kChunk].load(std::memory_order_relaxed))
-      part->chunks[local / kChunk].store(new SessionSlot[kChunk], std::memory_order_release);
-    part->used.store(local + 1, std::memory_order_release);
-  }
+  if (!part->Take(&local)) return nullptr;
   SessionSlot* slot = part->At(local);
   // id = 1 + worker + workers * (local + kPerWorker * generation), within 32 bits.
   uint64_t span = uint64_t{kPerWorker} * static_cast<uint64_t>(workers);
@@ -163,7 +129,7 @@ void SessionRegistry::Unregister(int worker, SessionSlot* slot) {
   int w = 0;
   if (part && SlotOf(id, &w) == slot) {
     int workers = workers_.load(std::memory_order_relaxed);
-    part->free.push_back(static_cast<uint32_t>(((id - 1) / workers) % kPerWorker));
+    part->Give(static_cast<uint32_t>(((id - 1) / workers) % kPerWorker));
   }
 }
 
@@ -175,7 +141,7 @@ SessionSlot* SessionRegistry::SlotOf(uint32_t id, int* worker) const {
   Part* part = parts_[*worker].load(std::memory_order_acquire);
   if (!part) return nullptr;
   uint32_t local = ((id - 1) / static_cast<uint32_t>(workers)) % kPerWorker;
-  if (local >= part->used.load(std::memory_order_acquire)) return nullptr;
+  if (local >= part->used()) return nullptr;
   return part->At(local);
 }
 
@@ -205,7 +171,7 @@ std::vector<SessionInfo> SessionRegistry::Snapshot() const {
   for (const auto& p : parts_) {
     Part* part = p.load(std::memory_order_acquire);
     if (!part) continue;
-    uint32_t used = part->used.load(std::memory_order_acquire);
+    uint32_t used = part->used();
     for (uint32_t i = 0; i < used; ++i) {
       if (SessionSlot* slot = part->At(i))
         if (auto s = slot->Read()) out.push_back(std::move(*s));

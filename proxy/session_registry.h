@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/slot_table.h"
+
 namespace sluice {
 
 class ClientSession;
@@ -43,37 +45,6 @@ struct SessionInfo {
   std::string schema;           // the client's schema / database at that statement
 };
 
-// A string of at most N bytes in relaxed atomic words (a seqlock guards the whole slot).
-template <size_t N>
-class AtomicText {
- public:
-  void Store(std::string_view s) {
-    size_t n = s.size() < N ? s.size() : N;
-    for (size_t w = 0; w < (n + 7) / 8; ++w) {
-      uint64_t v = 0;
-      for (size_t b = 0; b < 8 && w * 8 + b < n; ++b)
-        v |= uint64_t{static_cast<uint8_t>(s[w * 8 + b])} << (8 * b);
-      words_[w].store(v, std::memory_order_relaxed);
-    }
-    len_.store(static_cast<uint16_t>(n), std::memory_order_relaxed);
-  }
-  std::string Load() const {
-    size_t n = len_.load(std::memory_order_relaxed);
-    if (n > N) n = N;
-    std::string s(n, '\0');
-    for (size_t w = 0; w < (n + 7) / 8; ++w) {
-      uint64_t v = words_[w].load(std::memory_order_relaxed);
-      for (size_t b = 0; b < 8 && w * 8 + b < n; ++b)
-        s[w * 8 + b] = static_cast<char>(v >> (8 * b));
-    }
-    return s;
-  }
-
- private:
-  std::atomic<uint64_t> words_[(N + 7) / 8]{};
-  std::atomic<uint16_t> len_{0};
-};
-
 // One session's entry. Written only by the worker that owns the session, read anywhere.
 class SessionSlot {
  public:
@@ -97,10 +68,8 @@ class SessionSlot {
   uint32_t generation = 0;         // the owner thread's only
 
  private:
-  void Begin();
-  void End();
-  std::atomic<uint32_t> seq_{0};  // odd while a write is under way
-  std::atomic<uint32_t> id_{0};   // 0: free
+  SeqCount seq_;
+  std::atomic<uint32_t> id_{0};  // 0: free
   std::atomic<int32_t> worker_{0};
   std::atomic<uint8_t> pgsql_{0};
   std::atomic<uint32_t> cluster_{0};

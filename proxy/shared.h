@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "proxy/backend_registry.h"
 #include "proxy/limits.h"
 #include "proxy/session_registry.h"
 #include "routing/causal.h"
@@ -49,6 +50,8 @@ struct ProxyShared {
   UserConnections user_connections;
   // Every client session by its connection id (KILL, the admin process list).
   SessionRegistry sessions;
+  // Every backend connection (SHOW SERVERS, stats_backends).
+  BackendRegistry backends;
   // The workers, by index (main sets them before any starts): where a KILL is posted.
   std::vector<Worker*> workers;
   // Each worker's stats mailbox, for the control plane to take deltas from.

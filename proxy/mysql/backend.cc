@@ -23,7 +23,7 @@ constexpr size_t kBackendReadHighWater = 256 * 1024;
 }  // namespace
 
 MysqlBackend::MysqlBackend(Worker* w, PoolKey key, BackendLogin login, Owner* owner)
-    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {
+    : BackendConn(w, std::move(key), owner, false, login.schema), login_(std::move(login)) {
   stmts_.set_capacity(login_.max_prepared);
   worker_->mysql_state().AddBackend(this);
 }
@@ -117,13 +117,8 @@ void MysqlBackend::HandleLoginPacket() {
     }
   }
   if (phase_ == Phase::kReady) {
-    // Login done: no more timeouts; the session bounds its own waits.
-    socket_.ClearTimeouts();
     state_.schema = login_.schema;
-    if (owner_)
-      owner_->OnBackendReady(this);
-    else
-      worker_->pools().PutIdle(this);  // its session left while it logged in
+    LoginDone(thread_id_);
   }
 }
 

@@ -29,7 +29,7 @@ std::string Lower(std::string_view s) {
 }
 
 PgBackend::PgBackend(Worker* w, PoolKey key, PgBackendLogin login, Owner* owner)
-    : BackendConn(w, std::move(key), owner), login_(std::move(login)) {}
+    : BackendConn(w, std::move(key), owner, true, login.database), login_(std::move(login)) {}
 
 PgBackend::~PgBackend() = default;
 
@@ -197,12 +197,7 @@ void PgBackend::HandleLogin() {
     }
   }
   if (phase_ == Phase::kReady) {
-    // Logged in: no more timeouts; the session bounds its own waits.
-    socket_.ClearTimeouts();
-    if (owner_)
-      owner_->OnBackendReady(this);
-    else
-      worker_->pools().PutIdle(this);  // its session closed during the login
+    LoginDone(static_cast<uint32_t>(pid_));
   }
 }
 

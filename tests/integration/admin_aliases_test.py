@@ -140,10 +140,17 @@ class AdminAliasesTest(unittest.TestCase):
         self.assertTrue(all(r["database"] == "test" for r in pools))
         # Backend connections used so far are back in the pools as idle ones.
         self.assertGreaterEqual(sum(int(r["sv_idle"]) for r in pools), 1)
+        # SHOW SERVERS: one row per backend connection, as PgBouncer's. The ones used so far
+        # are idle in the pools, on the cluster's servers, with the servers' thread ids.
         servers = self.dict_rows("SHOW SERVERS")
-        self.assertEqual(sorted(int(r["port"]) for r in servers),
-                         sorted([self.primary] + self.replicas))
+        self.assertGreaterEqual(len(servers), 1)
+        self.assertLessEqual({int(r["port"]) for r in servers},
+                             set([self.primary] + self.replicas))
         self.assertEqual({r["addr"] for r in servers}, {"127.0.0.1"})
+        self.assertEqual({r["state"] for r in servers}, {"idle"})
+        self.assertTrue(all(r["type"] == "S" and r["database"] == "test" and r["link"] is None
+                            and r["user"] == self.env["APP_USER"] and int(r["remote_pid"]) > 0
+                            for r in servers), servers)
         stats = self.dict_rows("SHOW STATS")
         self.assertEqual([r["database"] for r in stats], ["test"])
         self.assertGreaterEqual(int(stats[0]["total_query_count"]), 6)
@@ -154,6 +161,38 @@ class AdminAliasesTest(unittest.TestCase):
         self.assertEqual(clusters, [{"name": "test", "listen": "127.0.0.1:%d" % self.s.port,
                                      "protocol": "mysql", "pool_mode": "transaction",
                                      "max_client_connections": "10000"}])
+
+    def test_show_servers_links_a_held_connection_to_its_client(self):
+        c = self.app()
+        try:
+            with c.cursor() as cur:
+                cur.execute("BEGIN")
+                cur.execute("SELECT @@pseudo_thread_id, CONNECTION_ID()")
+                thread, client_id = cur.fetchone()
+                held = [r for r in self.dict_rows("SHOW SERVERS")
+                        if int(r["remote_pid"] or 0) == int(thread)]
+                self.assertEqual(len(held), 1, self.dict_rows("SHOW SERVERS"))
+                self.assertEqual((held[0]["state"], int(held[0]["port"]), held[0]["link"]),
+                                 ("active", self.primary, str(client_id)))
+                # link is SHOW CLIENTS' ptr; remote_pid is the server's own thread id.
+                self.assertIn(str(client_id), {r["ptr"] for r in self.dict_rows("SHOW CLIENTS")})
+                direct = pymysql.connect(host="127.0.0.1", port=self.primary,
+                                         user=self.env["ADMIN_USER"],
+                                         password=self.env["ADMIN_PASSWORD"], connect_timeout=5)
+                with direct.cursor() as d:
+                    d.execute("SELECT USER FROM information_schema.PROCESSLIST WHERE ID = %s",
+                              (thread,))
+                    self.assertEqual(d.fetchall(), ((self.env["APP_USER"],),))
+                direct.close()
+                cur.execute("COMMIT")
+            back = [r for r in self.dict_rows("SHOW SERVERS") if r["ptr"] == held[0]["ptr"]]
+            self.assertEqual([(r["state"], r["link"]) for r in back], [("idle", None)])
+            # The same rows under sluice's own name, with the server's hostgroup.
+            rows = self.dict_rows("SELECT state, hostgroup, protocol FROM stats_backends "
+                                  "WHERE id = %s" % held[0]["ptr"])
+            self.assertEqual(rows, [{"state": "idle", "hostgroup": "0", "protocol": "mysql"}])
+        finally:
+            c.close()
 
     def test_reload_reads_the_config_file(self):
         with open(self.s.config_path, "a") as f:

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "admin/stats_collector.h"
 #include "common/stats.h"
 
 namespace sluice {
@@ -73,6 +74,61 @@ TEST(RecordStatement, ServerKeyLongerThanTheStackBufferIsKeptWhole) {
   ASSERT_EQ(d.servers.size(), 1u);
   EXPECT_EQ(d.servers.begin()->first, cluster + "/127.0.0.1:3306");
   EXPECT_EQ(d.servers.begin()->second.queries, 2u);
+}
+
+// A flood of distinct statement shapes costs fixed memory: beyond kQueryDigestsMax rows the
+// rest are counted, not lost, in their cluster's "other" row, in a worker's delta, when a
+// worker merges two of its deltas, and in the control plane's totals.
+TEST(RecordStatement, DistinctShapesBeyondTheCapAreCountedInOther) {
+  StatsDelta d;
+  const size_t n = kQueryDigestsMax + 500;
+  for (size_t i = 0; i < n; ++i) {
+    StatementRecord r = Select("main");
+    std::string text = "SELECT " + std::to_string(i);
+    r.digest_text = text;
+    r.digest_hash = 1000 + i;
+    RecordStatement(&d, r);
+  }
+  EXPECT_EQ(d.digests.size(), kQueryDigestsMax + 1);
+  const DigestStats& other = d.digests.at(OtherDigestKey("main"));
+  EXPECT_EQ(other.digest_text, kOtherDigestText);
+  EXPECT_EQ(other.count, n - kQueryDigestsMax);
+  EXPECT_EQ(other.user, "");
+  EXPECT_EQ(other.cluster, "main");
+  // A shape already kept is still counted in its own row.
+  StatementRecord again = Select("main");
+  again.digest_text = "SELECT 3";
+  again.digest_hash = 1003;
+  RecordStatement(&d, again);
+  EXPECT_EQ(d.digests.size(), kQueryDigestsMax + 1);
+  uint64_t total = 0;
+  for (const auto& [k, v] : d.digests) total += v.count;
+  EXPECT_EQ(total, n + 1);
+
+  // Another worker's delta with other new shapes: the totals stay bounded, nothing is lost.
+  StatsDelta w2;
+  for (size_t i = 0; i < 200; ++i) {
+    StatementRecord r = Select("main");
+    std::string text = "UPDATE t SET a = " + std::to_string(i);
+    r.digest_text = text;
+    r.digest_hash = 900000 + i;
+    RecordStatement(&w2, r);
+  }
+  auto sum = [](const StatsDelta& x) {
+    uint64_t t = 0;
+    for (const auto& [k, v] : x.digests) t += v.count;
+    return t;
+  };
+  StatsDelta totals;
+  AddWorkerStats(&totals, d);
+  AddWorkerStats(&totals, w2);
+  EXPECT_LE(totals.digests.size(), kQueryDigestsMax + 1);
+  EXPECT_GE(totals.digests.at(OtherDigestKey("main")).count, n - kQueryDigestsMax + 200);
+  EXPECT_EQ(sum(totals), n + 1 + 200);
+  d.Merge(std::move(w2));  // a worker merging its own deltas
+  EXPECT_EQ(d.digests.size(), kQueryDigestsMax + 1);
+  EXPECT_EQ(d.digests.at(OtherDigestKey("main")).count, n - kQueryDigestsMax + 200);
+  EXPECT_EQ(sum(d), n + 1 + 200);
 }
 
 }  // namespace
