@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "health/node.h"
+#include "health/node_tls.h"
 #include "health/positions.h"
 
 namespace sluice::health {
@@ -28,22 +29,6 @@ std::string SqlString(const std::string& v) {
 bool PrivilegeErrno(unsigned err) {
   return err == 1227 /* ER_SPECIFIC_ACCESS_DENIED_ERROR */ ||
          err == 1142 /* ER_TABLEACCESS_DENIED_ERROR */ || err == 1044 /* ER_DBACCESS_DENIED */;
-}
-
-// backend_tls as libmariadb's options. libmariadb checks the chain when it has a CA and the
-// host name only with MYSQL_OPT_SSL_VERIFY_SERVER_CERT, against the host it connects to (it
-// has no option for another name): with backend_tls_server_name set, verify-full checks the
-// chain here, and the data plane checks the name.
-void ApplyTls(MYSQL* conn, const BackendTls& tls) {
-  if (!tls.on()) return;
-  auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
-  const char* capath = tls.verify() && tls.ca_file.empty() ? "/etc/ssl/certs" : nullptr;
-  mysql_ssl_set(conn, opt(tls.key_file), opt(tls.cert_file),
-                tls.verify() ? opt(tls.ca_file) : nullptr, capath, nullptr);
-  my_bool enforce = tls.required();
-  mysql_optionsv(conn, MYSQL_OPT_SSL_ENFORCE, &enforce);
-  my_bool verify_name = tls.mode == BackendTlsMode::kVerifyFull && tls.server_name.empty();
-  mysql_optionsv(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify_name);
 }
 
 class MysqlNode : public Node {
@@ -208,7 +193,7 @@ class MysqlNode : public Node {
     mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
     mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &rt);
     mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &rt);
-    ApplyTls(conn_, o_.tls);
+    ApplyMysqlTls(conn_, o_.tls);
     if (!mysql_real_connect(conn_, o_.host.c_str(), o_.user.c_str(), o_.password.c_str(), nullptr,
                             o_.port, nullptr, 0)) {
       Status s = Unavailable(fmt::format("connect: {}", mysql_error(conn_)));

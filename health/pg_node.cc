@@ -12,35 +12,12 @@
 
 #include "common/log.h"
 #include "health/node.h"
+#include "health/node_tls.h"
 #include "health/pg_standby.h"
 #include "health/positions.h"
 
 namespace sluice::health {
 namespace {
-
-bool IsNumericHost(const std::string& h) {
-  in6_addr a6;
-  in_addr a4;
-  return inet_pton(AF_INET, h.c_str(), &a4) == 1 || inet_pton(AF_INET6, h.c_str(), &a6) == 1;
-}
-
-// backend_tls as libpq's conninfo: sslmode is spelled as libpq spells it. verify-full with
-// backend_tls_server_name: libpq checks the certificate against host, connects to hostaddr.
-std::string PgTlsConninfo(const BackendTls& tls, const std::string& host) {
-  std::string out = fmt::format(" sslmode={}", BackendTlsModeName(tls.mode));
-  if (!tls.on()) return out;
-  // Without a file libpq 15 would read ~/.postgresql/root.crt: the system's roots instead.
-  if (tls.verify())
-    out +=
-        " sslrootcert=" +
-        PgConninfoValue(tls.ca_file.empty() ? "/etc/ssl/certs/ca-certificates.crt" : tls.ca_file);
-  if (!tls.cert_file.empty())
-    out += fmt::format(" sslcert={} sslkey={}", PgConninfoValue(tls.cert_file),
-                       PgConninfoValue(tls.key_file));
-  if (!tls.server_name.empty() && IsNumericHost(host))
-    out += fmt::format(" host={} hostaddr={}", PgConninfoValue(tls.server_name), host);
-  return out;
-}
 
 std::string SqlString(const std::string& v) {
   std::string out = "'";

@@ -113,15 +113,7 @@ void BackendRegistry::Unregister(int worker, BackendSlot* slot) {
 
 std::vector<BackendInfo> BackendRegistry::Snapshot() const {
   std::vector<BackendInfo> out;
-  for (const auto& p : parts_) {
-    Part* part = p.load(std::memory_order_acquire);
-    if (!part) continue;
-    uint32_t used = part->used();
-    for (uint32_t i = 0; i < used; ++i) {
-      if (BackendSlot* slot = part->At(i))
-        if (auto b = slot->Read()) out.push_back(std::move(*b));
-    }
-  }
+  Part::Snapshot(parts_, &out);
   return out;
 }
 

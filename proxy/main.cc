@@ -17,10 +17,10 @@
 
 #include "admin/config_file.h"
 #include "admin/control_plane.h"
-#include "admin/preflight.h"
 #include "common/log.h"
 #include "health/mirror_fork.h"
 #include "health/monitor.h"
+#include "health/preflight.h"
 #include "health/scaler.h"
 #include "health/schema_watch.h"
 #include "health/topology.h"
@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
   if (flags.check) {
     int problems = CheckFiles(*loaded, flags.config);
     if (flags.connect) {
-      for (const std::string& line : PreflightConnect(*loaded)) {
+      for (const std::string& line : health::PreflightConnect(*loaded)) {
         fprintf(stderr, "%s: %s\n", flags.config.c_str(), line.c_str());
         ++problems;
       }

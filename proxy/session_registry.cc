@@ -168,15 +168,7 @@ std::optional<SessionInfo> SessionRegistry::Find(uint32_t id) const {
 
 std::vector<SessionInfo> SessionRegistry::Snapshot() const {
   std::vector<SessionInfo> out;
-  for (const auto& p : parts_) {
-    Part* part = p.load(std::memory_order_acquire);
-    if (!part) continue;
-    uint32_t used = part->used();
-    for (uint32_t i = 0; i < used; ++i) {
-      if (SessionSlot* slot = part->At(i))
-        if (auto s = slot->Read()) out.push_back(std::move(*s));
-    }
-  }
+  Part::Snapshot(parts_, &out);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -95,6 +96,21 @@ class SlotPart {
   }
   // Owner thread: LOCAL may be handed out again.
   void Give(uint32_t local) { free_.push_back(local); }
+
+  // Any thread: what every handed-out slot of every part reads as (Slot::Read(), skipping
+  // free slots), appended to OUT.
+  template <class Info, size_t N, class PartT>
+  static void Snapshot(const std::atomic<PartT*> (&parts)[N], std::vector<Info>* out) {
+    for (const auto& p : parts) {
+      const PartT* part = p.load(std::memory_order_acquire);
+      if (!part) continue;
+      uint32_t used = part->used();
+      for (uint32_t i = 0; i < used; ++i) {
+        if (const Slot* slot = part->At(i))
+          if (auto v = slot->Read()) out->push_back(std::move(*v));
+      }
+    }
+  }
 
   // Any thread. Slots ever handed out: readers scan [0, used()).
   uint32_t used() const { return used_.load(std::memory_order_acquire); }

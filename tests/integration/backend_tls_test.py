@@ -74,6 +74,26 @@ class TlsCase(unittest.TestCase):
             time.sleep(0.2)
         self.fail("stats_monitor after 10 s (want ok=%s): %r\n%s" % (want_ok, rows, s.log_tail()))
 
+    def check_connect(self, **tls):
+        """`sluice --check --connect` with these backend_tls settings: (rc, stderr lines)."""
+        s = self.sluice(**tls)
+        with open(s.config_path, "w") as f:
+            f.write(s.config)
+        p = subprocess.run([SLUICE, "--config", s.config_path, "--check", "--connect"],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stderr.splitlines()
+
+    def test_check_connect_logs_in_with_backend_tls(self):
+        # The preflight logs in as the monitor does: over TLS to TLS-only servers. Privilege
+        # findings may remain (the harness's monitor user is not an admin); no login fails.
+        rc, err = self.check_connect(backend_tls="verify-full", backend_tls_ca_file=self.ca)
+        self.assertEqual([l for l in err if "cannot log in" in l], [], err)
+        # Without TLS the same servers refuse every login, and --check --connect says so.
+        rc, err = self.check_connect(backend_tls="disable")
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(len([l for l in err if "monitor_user" in l and "cannot log in" in l]),
+                         2, err)
+
     def assert_servers_online(self, s):
         rows = admin_query(s.admin_port, s.admin_password, "SELECT port, status FROM runtime_servers")
         self.assertEqual(len(rows), 2, rows)

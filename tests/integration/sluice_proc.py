@@ -17,6 +17,7 @@ through `extra_cluster_toml` (keys inside this [[cluster]], before its servers) 
 import atexit
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -93,6 +94,9 @@ def _toml_value(v):
     return _q(v)
 
 
+_MADE_DIRS = []
+
+
 class Sluice:
     """One sluice process with one [[cluster]] (the harness cluster) and its app user."""
 
@@ -121,7 +125,10 @@ class Sluice:
         self.proc = None
         self.pid = None
         self.start_timeout = start_timeout
-        self.workdir = workdir or tempfile.mkdtemp(prefix="sluice-test-")
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="sluice-test-")
+            _MADE_DIRS.append(workdir)  # removed at exit (SLUICE_KEEP_TEST_DIRS=1 keeps them)
+        self.workdir = workdir
         self.config_path = os.path.join(self.workdir, "sluice.toml")
         self.log_path = os.path.join(self.workdir, "sluice.log")
         self.admin_password = "admin_pw"
@@ -237,3 +244,8 @@ class Sluice:
 def _stop_all():
     for s in list(_RUNNING):
         s.stop(timeout=5)
+    # The work dirs this process made (config, log): a failing test has already printed its
+    # log's tail; set SLUICE_KEEP_TEST_DIRS=1 to keep them whole.
+    if os.environ.get("SLUICE_KEEP_TEST_DIRS") != "1":
+        for d in _MADE_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
