@@ -18,7 +18,8 @@ using mirror::MirrorSummary;
 constexpr const char* kMirrorStats =
     "mirror TEXT, sessions INT, statements INT, cuts_queue_full INT, cuts_shadow_down INT, "
     "cuts_other INT, digests INT, other_statements INT, verdict_ok INT, verdict_slower INT, "
-    "verdict_new_errors INT, verdict_different_results INT, regressions_raised INT";
+    "verdict_new_errors INT, verdict_different_results INT, regressions_raised INT, fork_position "
+    "TEXT";
 constexpr const char* kMirrorDigestStats =
     "mirror TEXT, digest TEXT, digest_text TEXT, verdict TEXT, is_read INT, "
     "source_executions INT, shadow_executions INT, unpaired INT, source_errors INT, "
@@ -82,7 +83,7 @@ std::vector<SqlValue> DigestValues(const std::string& name, const DigestRow& r) 
           Err(d.shadow, d.shadow.last_error.text)};
 }
 
-std::vector<SqlValue> MirrorValues(const MirrorSummary& m) {
+std::vector<SqlValue> MirrorValues(const MirrorSummary& m, const std::string& fork_position) {
   return {m.name,
           U(m.sessions),
           U(m.statements),
@@ -95,7 +96,8 @@ std::vector<SqlValue> MirrorValues(const MirrorSummary& m) {
           U(m.verdict_slower),
           U(m.verdict_new_errors),
           U(m.verdict_different_results),
-          U(m.events_raised)};
+          U(m.events_raised),
+          fork_position};
 }
 
 Status Insert(SqliteDb* db, const std::string& table, const std::vector<SqlValue>& values) {
@@ -222,6 +224,7 @@ Result<AdminResult> RunMirrorStatement(mirror::MirrorReport* report, std::string
 }
 
 Status RefreshMirrorTables(SqliteDb* db, mirror::MirrorReport* report,
+                           const std::map<std::string, std::string, std::less<>>& fork_positions,
                            const std::function<bool(std::string_view)>& mentions) {
   bool any = false;
   for (const char* t :
@@ -240,7 +243,9 @@ Status RefreshMirrorTables(SqliteDb* db, mirror::MirrorReport* report,
       SLUICE_RETURN_IF_ERROR(db->Run(fmt::format("DELETE FROM main.{}", table)).status());
       for (const MirrorSummary& m : all) {
         if (base == "stats_mirror") {
-          SLUICE_RETURN_IF_ERROR(Insert(db, table, MirrorValues(m)));
+          auto at = fork_positions.find(m.name);
+          SLUICE_RETURN_IF_ERROR(
+              Insert(db, table, MirrorValues(m, at == fork_positions.end() ? "" : at->second)));
         } else {
           for (const DigestRow& r : m.rows)
             SLUICE_RETURN_IF_ERROR(Insert(db, table, DigestValues(m.name, r)));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -35,8 +36,10 @@ std::optional<MirrorSwitchCommand> ParseMirrorSwitch(std::string_view statement)
 Result<AdminResult> RunMirrorStatement(mirror::MirrorReport* report, std::string_view statement);
 
 // Refills the mirror tables that MENTIONS says the statement reads (a _reset table resets
-// the report after reading it).
+// the report after reading it). FORK_POSITIONS: per mirror, where MIRROR START detached its
+// shadow (stats_mirror.fork_position; "" when independent or never started).
 Status RefreshMirrorTables(SqliteDb* db, mirror::MirrorReport* report,
+                           const std::map<std::string, std::string, std::less<>>& fork_positions,
                            const std::function<bool(std::string_view)>& mentions);
 
 }  // namespace sluice

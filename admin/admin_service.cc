@@ -562,8 +562,9 @@ Status AdminService::RefreshVirtualTables(std::string_view statement) {
       if (MentionsTable(text, name)) SLUICE_RETURN_IF_ERROR(RefreshStats(name));
     }
   }
-  SLUICE_RETURN_IF_ERROR(RefreshMirrorTables(
-      &db_, mirror_report_, [&](std::string_view t) { return MentionsTable(text, t); }));
+  SLUICE_RETURN_IF_ERROR(
+      RefreshMirrorTables(&db_, mirror_report_, fork_positions_,
+                          [&](std::string_view t) { return MentionsTable(text, t); }));
   if (MentionsTable(text, "stats_monitor") && health_.monitor_rows) {
     SLUICE_RETURN_IF_ERROR(db_.Run("DELETE FROM main.stats_monitor").status());
     for (const SqlRow& r : health_.monitor_rows())

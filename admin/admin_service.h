@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,9 +62,11 @@ class AdminService {
     std::function<std::vector<SqlRow>()> monitor_rows;
     // MIRROR START's consistent start: when the shadow replicates from the source's primary,
     // hold the source's writes, wait until the shadow applied the primary's position, detach
-    // it, release the writes (the switch goes on in between). The message says what was done;
-    // null: every shadow is taken as independent.
-    std::function<Result<std::string>(const MirrorConfig& m, const std::function<Status()>& on)>
+    // it, release the writes (the switch goes on in between, given the fork position: empty
+    // for an independent shadow). The message says what was done; null: every shadow is
+    // taken as independent.
+    std::function<Result<std::string>(const MirrorConfig& m,
+                                      const std::function<Status(const std::string&)>& on)>
         mirror_fork;
     // A fleet ([coordination]): a LOAD ... TO RUNTIME that succeeded here is published to
     // the fleet through `fleet_publish` (ExportTables' JSON).
@@ -126,6 +129,9 @@ class AdminService {
   ProcessHooks process_;
   std::vector<std::pair<std::string, std::function<std::vector<SqlRow>()>>> stats_tables_;
   mirror::MirrorReport* mirror_report_ = nullptr;
+  // stats_mirror.fork_position: where the last MIRROR START of each mirror detached its
+  // shadow ("" when it found the shadow independent).
+  std::map<std::string, std::string, std::less<>> fork_positions_;
 };
 
 // "LOAD MYSQL QUERY RULES TO RUNTIME" -> the groups and the direction; nullopt if STATEMENT

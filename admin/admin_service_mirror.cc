@@ -21,7 +21,9 @@ Result<AdminResult> AdminService::MirrorSwitch(const std::string& name, bool on)
   if (!m)
     return NotFound(fmt::format("{}: no mirror named '{}' (see runtime_mirrors)", verb, name));
   std::string source = m->source;
-  auto publish = [&]() -> Status {
+  std::string fork_position;
+  auto publish = [&](const std::string& at) -> Status {
+    fork_position = at;
     m->enabled = on;
     next.version = cur->version + 1;
     SLUICE_RETURN_IF_ERROR(ValidateAdminRuntime(next));
@@ -43,9 +45,12 @@ Result<AdminResult> AdminService::MirrorSwitch(const std::string& name, bool on)
     }
     how = *r;
   } else {
-    SLUICE_RETURN_IF_ERROR(publish());
+    SLUICE_RETURN_IF_ERROR(publish(""));
     if (on) how = "the shadow is independent: mirroring is on";
   }
+  // The shadow's copy starts there (stats_mirror.fork_position); STOP leaves the shadow as it
+  // is, and so the position of its copy.
+  if (on) fork_positions_[name] = fork_position;
   // A fleet ([coordination]): every instance mirrors its own sessions, so the switch goes to
   // all of them as a config revision (MIRROR START itself runs on the leader only).
   if (health_.fleet_publish) {

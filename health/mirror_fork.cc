@@ -45,7 +45,7 @@ std::string ForkPositionText(Protocol protocol, const Position& pos) {
 }  // namespace
 
 Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
-                               const std::function<Status()>& switch_on, const ForkHooks& hooks) {
+                               const MirrorSwitchOn& switch_on, const ForkHooks& hooks) {
   const Cluster* src = rt.FindCluster(m.source);
   const Cluster* sh = rt.FindCluster(m.shadow);
   if (!src || !sh) return NotFound("the mirror's clusters are not in the snapshot");
@@ -57,7 +57,7 @@ Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
   if (!check.ok())
     return Unavailable(fmt::format("shadow {}: {}", hp->name(), check.status().message()));
   if (!check->replicating) {
-    SLUICE_RETURN_IF_ERROR(switch_on());
+    SLUICE_RETURN_IF_ERROR(switch_on(""));
     return std::string("the shadow is independent: mirroring is on");
   }
   // The shadow is a replica: fork it at a position no write of the source passes.
@@ -97,7 +97,7 @@ Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
   if (Status st = shadow->Promote(*applied); !st.ok())
     return fail(Unavailable(fmt::format("detaching shadow {}: {}", hp->name(), st.message())));
   hooks.event(fmt::format("mirror {}: shadow {} detached", m.name, hp->name()));
-  if (Status st = switch_on(); !st.ok()) return fail(st);
+  if (Status st = switch_on(at); !st.ok()) return fail(st);
   SLUICE_RETURN_IF_ERROR(hooks.pause_writes(m.source, false));
   return fmt::format("shadow {} forked at {} (writes held meanwhile): mirroring is on", hp->name(),
                      at);

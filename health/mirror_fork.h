@@ -24,9 +24,14 @@ struct ForkHooks {
   int timeout_ms = 30000;                               // the whole fork: quiet position + applied
 };
 
+// SWITCH_ON's argument: the position where the shadow's copy of the source starts, as the
+// events write it (MariaDB: domain:sequence per GTID domain, "0:42"; PostgreSQL: the LSN,
+// "16/B374D848"); empty when the shadow is independent (nothing was forked).
+using MirrorSwitchOn = std::function<Status(const std::string& fork_position)>;
+
 // M's source and shadow in RT; SWITCH_ON publishes the mirror as enabled. Returns what was
 // done (for MIRROR START's answer); on an error the writes are released and nothing is on.
 Result<std::string> ForkShadow(const Runtime& rt, const MirrorConfig& m,
-                               const std::function<Status()>& switch_on, const ForkHooks& hooks);
+                               const MirrorSwitchOn& switch_on, const ForkHooks& hooks);
 
 }  // namespace sluice::health

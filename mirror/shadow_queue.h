@@ -5,8 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mirror/outcome.h"
 
@@ -16,8 +17,10 @@ struct ShadowStatement {
   std::string bytes;     // MySQL: the command's payload; PostgreSQL: the batch's messages
   uint32_t stmt_id = 0;  // MySQL: sluice's statement id (COM_STMT_PREPARE: the new one)
   bool expects_response = true;
-  bool record = false;  // its outcome goes to the report (paired with the source's)
-  Outcome source;       // the source's outcome when `record`
+  bool record = false;   // its outcome goes to the report (paired with the source's)
+  Outcome source;        // the source's outcome when `record` (the shadow session keeps its
+                         // strings in its pairer: queued, only its numbers are left)
+  bool ordered = false;  // `record` and the statement has a top-level ORDER BY (HasOrderBy)
 };
 
 class ShadowQueue {
@@ -27,29 +30,49 @@ class ShadowQueue {
   // False (and nothing queued) when S would take the queue over either bound.
   bool Push(ShadowStatement s) {
     size_t n = s.bytes.size();
-    if (items_.size() + 1 > max_statements_ || bytes_ + n > max_bytes_) return false;
+    if (count_ + 1 > max_statements_ || bytes_ + n > max_bytes_) return false;
+    if (count_ == ring_.size()) Grow();
     bytes_ += n;
-    items_.push_back(std::move(s));
+    ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(s);
+    ++count_;
     return true;
   }
-  bool empty() const { return items_.empty(); }
-  ShadowStatement& front() { return items_.front(); }
+  bool empty() const { return count_ == 0; }
+  ShadowStatement& front() { return ring_[head_]; }
+  ShadowStatement& back() { return ring_[(head_ + count_ - 1) & (ring_.size() - 1)]; }
   void pop() {
-    bytes_ -= items_.front().bytes.size();
-    items_.pop_front();
+    bytes_ -= ring_[head_].bytes.size();
+    ring_[head_] = ShadowStatement{};  // an idle session keeps no statement's bytes
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    if (--count_ == 0 && ring_.size() > kKeptSlots) clear();
   }
   void clear() {
-    items_.clear();
-    bytes_ = 0;
+    ring_.clear();
+    ring_.shrink_to_fit();
+    head_ = count_ = bytes_ = 0;
   }
   size_t bytes() const { return bytes_; }
-  size_t size() const { return items_.size(); }
+  size_t size() const { return count_; }
 
  private:
+  // A ring of slots that grows by doubling (never past the statement bound's power of two)
+  // and is given back when a burst has drained beyond kKeptSlots: a push in the steady state
+  // allocates nothing (a deque of statements this size allocates a node per push).
+  static constexpr size_t kKeptSlots = 64;
+  void Grow() {
+    std::vector<ShadowStatement> bigger(ring_.empty() ? 8 : ring_.size() * 2);
+    for (size_t i = 0; i < count_; ++i)
+      bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+    ring_.swap(bigger);
+    head_ = 0;
+  }
+
   size_t max_bytes_;
   size_t max_statements_;
   size_t bytes_ = 0;
-  std::deque<ShadowStatement> items_;
+  std::vector<ShadowStatement> ring_;  // size 0 or a power of two
+  size_t head_ = 0;
+  size_t count_ = 0;
 };
 
 }  // namespace sluice::mirror

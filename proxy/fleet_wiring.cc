@@ -99,8 +99,9 @@ void LendFleet(coordination::Fleet* fleet, AdminService::HealthHooks* hooks) {
   // leader's alone, recorded as intent then outcome under intent/SOURCE/mirror.
   auto fork = std::move(hooks->mirror_fork);
   if (!fork) return;
-  hooks->mirror_fork = [fleet, fork](const MirrorConfig& m,
-                                     const std::function<Status()>& on) -> Result<std::string> {
+  hooks->mirror_fork =
+      [fleet, fork](const MirrorConfig& m,
+                    const std::function<Status(const std::string&)>& on) -> Result<std::string> {
     if (Status g = fleet->Gate("mirror_start", m.source); !g.ok())
       return Status(g.code(), g.message() + ": run MIRROR START there");
     const std::string scope = coordination::StepScope(m.source, "mirror");

@@ -187,10 +187,10 @@ sluice::Status PauseWrites(sluice::health::Topology* topology, const std::string
 
 // MIRROR START's consistent start (health/mirror_fork.h), on the admin thread.
 std::function<sluice::Result<std::string>(const sluice::MirrorConfig&,
-                                          const std::function<sluice::Status()>&)>
+                                          const sluice::health::MirrorSwitchOn&)>
 MirrorForkHook(sluice::health::Topology* topology, const sluice::RuntimeHolder* runtime,
                sluice::ControlPlane* control) {
-  return [=](const sluice::MirrorConfig& m, const std::function<sluice::Status()>& on) {
+  return [=](const sluice::MirrorConfig& m, const sluice::health::MirrorSwitchOn& on) {
     sluice::health::ForkHooks hooks;
     hooks.make_node = [](const sluice::health::NodeOptions& o) {
       return sluice::health::MakeNode(o);

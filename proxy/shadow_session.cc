@@ -74,7 +74,10 @@ void ShadowSession::Start() {
 void ShadowSession::Push(mirror::ShadowStatement s) {
   if (cut_) return;
   bool record = s.record;
-  mirror::Outcome source = record ? s.source : mirror::Outcome{};
+  // The source's outcome waits in the pairer; the queued statement keeps its numbers (seq,
+  // digest hash, read), whether it is ordered, and no second copy of its strings.
+  if (record) s.ordered = mirror::HasOrderBy(s.source.digest_text);
+  mirror::Outcome source = record ? std::move(s.source) : mirror::Outcome{};
   const size_t n = s.bytes.size();
   if (!queue_.Push(std::move(s))) {
     if (record) {
@@ -122,14 +125,15 @@ void ShadowSession::Answered(mirror::Outcome shadow) {
     shadow.side = mirror::Side::kShadow;
     shadow.session_id = p_.session_id;
     shadow.seq = s.source.seq;
-    shadow.digest_hash = s.source.digest_hash;
-    shadow.digest_text = s.source.digest_text;
+    shadow.digest_hash = s.source.digest_hash;  // the pair's source carries the digest text
     shadow.read = s.source.read;
     shadow.start_us = sent_us_;
     shadow.end_us = MonotonicUs();
-    std::deque<mirror::OutcomePair> unpaired;
-    auto pair = pairer_.AddShadow(std::move(shadow), &unpaired);
-    for (const auto& u : unpaired) Record(u);
+    // unpaired_ is a member: a deque allocates its map and a node when constructed, and this
+    // runs once per statement.
+    auto pair = pairer_.AddShadow(std::move(shadow), &unpaired_);
+    for (const auto& u : unpaired_) Record(u);
+    unpaired_.clear();
     if (pair) Record(*pair);
   }
   QueueBytes(-static_cast<int64_t>(queue_.front().bytes.size()));

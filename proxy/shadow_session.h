@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -127,6 +128,7 @@ class ShadowSession {
 
   mirror::ShadowQueue queue_;
   mirror::OutcomePairer pairer_;
+  std::deque<mirror::OutcomePair> unpaired_;  // Answered()'s scratch, empty between calls
   event* timer_ = nullptr;
   uint64_t seq_ = 0;
   bool ready_ = false;

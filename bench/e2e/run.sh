@@ -31,25 +31,10 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/e2e
-CLUSTER=$ROOT/tests/cluster/cluster.sh
-PY=/usr/bin/python3
+# shellcheck source=bench/lib/procs.sh
+source "$ROOT/bench/lib/procs.sh" # PY, CLUSTER, log, die, stop_pid, free_port, cpu_ticks, ...
+bench_args 4 12 "$@"
 RESULTS="$PY $HERE/results.py"
-
-QUICK=0 KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) QUICK=1 ;;
-    --keep) KEEP=1 ;;
-    -h | --help)
-      sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "run.sh: unknown argument $a" >&2
-      exit 2
-      ;;
-  esac
-done
 
 if ((QUICK)); then
   ROUNDS=${BENCH_ROUNDS:-1} DURATION=${BENCH_DURATION:-1}
@@ -76,83 +61,11 @@ BUILD=${SLUICE_BENCH_BUILD:-/tmp/build-bench}
 APP_PASSWORD=app_pw DB=sluice
 export PGSSLMODE=disable # the same for every path; no TLS anywhere in this benchmark
 
-log() { echo "[bench $(date +%T)] $*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
 # ---------------------------------------------------------------- processes we own
 
 declare -A PID_OF=() # name -> pid of each process this script started
-cleanup() {
-  local rc=$? name pid i
-  trap - EXIT INT TERM
-  if ((KEEP)); then
-    log "--keep: left running: ${!PID_OF[*]} (PIDs ${PID_OF[*]}) and the clusters in $RUN"
-    log "stop with: kill ${PID_OF[*]}; $CLUSTER stop $RUN/mariadb; $CLUSTER stop $RUN/postgres"
-    exit "$rc"
-  fi
-  for name in "${!PID_OF[@]}"; do stop_pid "$name"; done
-  [[ -f $RUN/mariadb/cluster.env ]] && bash "$CLUSTER" stop "$RUN/mariadb" >/dev/null 2>&1
-  [[ -f $RUN/postgres/cluster.env ]] && bash "$CLUSTER" stop "$RUN/postgres" >/dev/null 2>&1
-  log "stopped everything this run started (exit $rc)"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# stop_pid NAME: SIGTERM, up to 15 s, then SIGKILL; only the PID recorded under NAME.
-stop_pid() {
-  local name=$1 pid=${PID_OF[$1]:-} i
-  [[ -n $pid ]] || return 0
-  unset "PID_OF[$name]"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
-
-wait_port() { # wait_port PORT PID: bounded wait until something accepts on PORT
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# Free loopback ports below the ephemeral range, so outgoing connections never take them.
-USED_PORTS=""
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((15000 + RANDOM % 17000))
-    [[ " $USED_PORTS " == *" $p "* ]] && continue
-    if $PY -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
-      USED_PORTS+=" $p"
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port"
-}
-
-cpu_ticks() { # utime+stime of PID in clock ticks ("-" when PID is empty)
-  [[ -n ${1:-} ]] || {
-    echo -
-    return
-  }
-  sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'
-}
-CLK_TCK=$(getconf CLK_TCK)
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+BENCH_CLUSTERS="mariadb postgres"
+bench_traps
 
 # ---------------------------------------------------------------- setup
 

@@ -62,7 +62,7 @@ void MysqlShadow::Send(mirror::ShadowStatement& s) {
     return;
   }
   tracker_.Begin(code_, backend_->caps());
-  sum_.Begin(s.record && mirror::HasOrderBy(s.source.digest_text));
+  sum_.Begin(s.ordered);
   backend_->WriteNow();
 }
 

@@ -56,7 +56,7 @@ void PgShadow::Send(mirror::ShadowStatement& s) {
   }
   tracker_.Begin();
   (void)parse_errors_.Begin(out_);  // whole messages: checked above
-  ordered_ = s.record && mirror::HasOrderBy(s.source.digest_text);
+  ordered_ = s.ordered;
   waiting_ = true;
   AppendTo(backend_->output(), out_);
   backend_->WriteNow();

@@ -114,6 +114,17 @@ class MariadbMirrorTest(ft.HealthCase):
                           "cuts_other FROM stats_mirror WHERE mirror = 'm1'")
         return tuple(int(v) for v in rows[0]) if rows else (0, 0, 0, 0, 0)
 
+    def short_sessions(self, n, sql):
+        """N client sessions through sluice, each SELECT 1 and SQL."""
+        for _ in range(n):
+            c = self.db.app(self.sluice.port)
+            self.db.one(c, "SELECT 1")
+            self.db.one(c, sql)
+            c.close()
+
+    def fork_position(self):
+        return self.admin("SELECT fork_position FROM stats_mirror WHERE mirror = 'm1'")[0][0]
+
     def settled_stats(self):
         """stats_mirror once two readings 1.2 s apart agree (workers hand over each second)."""
         last = [None]
@@ -147,6 +158,9 @@ class MariadbMirrorTest(ft.HealthCase):
         started = self.admin("MIRROR START m1")[0][0]
         print("MIRROR START:", started)
         self.assertRegex(started, r"forked at \S+ .*mirroring is on")
+        at = re.search(r"forked at (\S+) ", started).group(1)
+        self.assertRegex(at, r"^\d+:\d+$")  # domain:sequence
+        self.assertEqual(self.fork_position(), at)
         self.assertTrue(self.db.is_primary(shadow_port))  # detached: writable, not replicating
         fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
         self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
@@ -209,11 +223,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.admin("UPDATE mirrors SET exposure = 0.5, enabled = 1")
         self.admin("LOAD MIRROR TO RUNTIME")
         self.admin("SELECT * FROM stats_mirror_reset")
-        for _ in range(60):
-            c = self.db.app(self.sluice.port)
-            self.db.one(c, "SELECT 1")
-            self.db.one(c, "SELECT COUNT(*) FROM sbtest1")
-            c.close()
+        self.short_sessions(60, "SELECT COUNT(*) FROM sbtest1")
         half = self.settled_stats()[0]
         print("exposure 0.5: %d of 60 sessions mirrored" % half)
         self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
@@ -265,6 +275,7 @@ class MariadbMirrorTest(ft.HealthCase):
         self.admin("MIRROR STOP m1")
         # Not a replica any more: START only switches mirroring on.
         self.assertIn("independent: mirroring is on", self.admin("MIRROR START m1")[0][0])
+        self.assertEqual(self.fork_position(), "")  # nothing forked by this START
 
         def mirrored_uncut():
             # Until the monitor sees the restarted shadow ONLINE a new session is cut at once.
@@ -312,7 +323,9 @@ class PgMirrorTest(ft.HealthCase):
     """The same for PostgreSQL: the shadow a streaming standby (add-replica) promoted by
     MIRROR START; pgbench TPC-B -M prepared (named statements) and a psycopg2 client with SQL
     PREPARE/EXECUTE and COPY FROM STDIN mirrored; every table's digest equal; a shadow held by
-    its own table lock fills the queue (the queue-bytes gauge, then queue_full); a killed shadow
+    its own table lock fills the queue (the queue-bytes gauge, then queue_full); exposure 0.5
+    mirrors about half the sessions, whole; mode reads replays the reads only; psql \\copy of a
+    file over queue_bytes cuts the session (queue_full), the COPY whole; a killed shadow
     cuts the sessions (shadow_down), production has 0 errors."""
     KIND = "postgres"
     REPLICAS = 0
@@ -345,7 +358,22 @@ class PgMirrorTest(ft.HealthCase):
             c.close()
 
     mirror_stats = MariadbMirrorTest.mirror_stats
+    fork_position = MariadbMirrorTest.fork_position
+    short_sessions = MariadbMirrorTest.short_sessions
     settled_stats = MariadbMirrorTest.settled_stats
+
+    def remirror(self, assignments):
+        """UPDATE mirrors SET ASSIGNMENTS, to runtime, the report zeroed."""
+        self.admin("UPDATE mirrors SET " + assignments)
+        self.admin("LOAD MIRROR TO RUNTIME")
+        self.admin("SELECT * FROM stats_mirror_reset")
+
+    def count_on(self, port, where):
+        c = self.db.direct(port)
+        try:
+            return self.db.one(c, "SELECT count(*) FROM mtest WHERE " + where)
+        finally:
+            c.close()
 
     def metric(self, name, reason=None):
         metrics = ops_common.http_get(self.metrics_port, "/metrics")[1]
@@ -386,6 +414,8 @@ class PgMirrorTest(ft.HealthCase):
         print("MIRROR START:", started)
         self.assertRegex(started, r"forked at [0-9A-F]+/[0-9A-F]+ \(writes held meanwhile\): mirroring is on")
         self.assertTrue(self.db.is_primary(shadow_port))  # promoted: writable
+        self.assertEqual(self.fork_position(),
+                         re.search(r"forked at (\S+) ", started).group(1))  # the LSN
         fork_steps = [r[2] for r in self.events() if r[0] == "MIRROR_FORK"]
         self.assertEqual(len(fork_steps), 4, fork_steps)  # held, position, applied, detached
         self.assertEqual(self.digests(shadow_port), self.digests(primary))  # the fork point
@@ -465,10 +495,62 @@ class PgMirrorTest(ft.HealthCase):
         lock.rollback()
         lock.close()
 
-        # 3. The shadow killed mid-run: production has no errors, the sessions are cut.
-        self.admin("UPDATE mirrors SET queue_statements = 200000")
-        self.admin("LOAD MIRROR TO RUNTIME")
-        self.admin("SELECT * FROM stats_mirror_reset")
+        # 3. exposure 0.5: about half of 60 sessions mirrored, each whole (every mirrored
+        # session's one count ran on both sides), none cut.
+        self.remirror("exposure = 0.5, queue_statements = 200000")
+        self.short_sessions(60, "SELECT count(*) FROM mtest WHERE id > 0")
+        half, statements, qfull, down, other = self.settled_stats()
+        print("exposure 0.5: %d of 60 sessions mirrored, %d statements" % (half, statements))
+        self.assertTrue(15 <= half <= 45, half)  # binomial(60, 0.5): outside is < 1e-4
+        self.assertEqual((qfull, down, other), (0, 0, 0))
+        counts = [r for r in self.admin("MIRROR REPORT m1") if "FROM mtest WHERE id >" in r[2]]
+        self.assertEqual(len(counts), 1, counts)
+        self.assertEqual((int(counts[0][3]), int(counts[0][4])), (half, half), counts)
+
+        # 4. mode = 'reads': the shadow gets the reads only. A row written through sluice is
+        # not on the (promoted, no longer replicating) shadow; the read of it ran on both
+        # sides, one row on the source, none on the shadow; the writes are not in the report.
+        self.remirror("exposure = 1.0, mode = 'reads'")
+        c = self.db.app(self.sluice.port)
+        self.db.run(c, "INSERT INTO mtest VALUES (300, 'r')")
+        self.db.run(c, "UPDATE mtest SET v = 'rr' WHERE id = 300")
+        self.assertEqual(self.db.one(c, "SELECT v FROM mtest WHERE id = 300"), "rr")
+        c.close()
+        stats = self.settled_stats()
+        print("mode reads: sessions %d, statements %d, cuts %r" % (stats[0], stats[1], stats[2:]))
+        self.assertEqual((stats[0], stats[1], stats[2:]), (1, 1, (0, 0, 0)))
+        digests = self.admin("SELECT digest_text, source_executions, shadow_executions, "
+                             "source_rows_returned, shadow_rows_returned FROM "
+                             "stats_mirror_digest WHERE mirror = 'm1'")
+        self.assertEqual(len(digests), 1, digests)
+        self.assertIn("SELECT v FROM mtest", digests[0][0])
+        self.assertEqual(tuple(int(v) for v in digests[0][1:]), (1, 1, 1, 0), digests)
+        self.assertEqual(self.count_on(shadow_port, "id = 300"), 0)
+
+        # 5. psql \copy of a file larger than queue_bytes: the session's mirroring is cut
+        # (queue_full) while the COPY lands on the source whole and the session goes on.
+        self.remirror("mode = 'all', queue_bytes = 65536")
+        big = os.path.join(self.dir, "big_copy.tsv")
+        with open(big, "w") as f:
+            f.write("".join("%d\tbig-%s\n" % (i, "x" * 60) for i in range(10000, 15000)))
+        self.assertGreater(os.path.getsize(big), 4 * 65536)
+        run = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+             str(self.sluice.port), "-U", e["APP_USER"], "-d", e["DATABASE"],
+             "-c", "\\copy mtest FROM '%s'" % big,
+             "-c", "SELECT count(*) FROM mtest WHERE v LIKE 'big-%'"],
+            env=dict(os.environ, PGPASSWORD=e["APP_PASSWORD"]), capture_output=True, text=True,
+            timeout=60)
+        os.unlink(big)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertEqual(run.stdout.split(), ["5000"], run.stdout + run.stderr)
+        stats = self.settled_stats()
+        print("\\copy over queue_bytes: sessions %d, cuts %r" % (stats[0], stats[2:]))
+        self.assertEqual((stats[0], stats[2:]), (1, (1, 0, 0)))
+        self.assertEqual(self.count_on(shadow_port, "v LIKE 'big-%'"), 0)
+
+        # 6. The shadow killed mid-run: production has no errors, the sessions are cut.
+        self.remirror("queue_bytes = 134217728")
         result = {}
         t = threading.Thread(target=lambda: result.update(run=self.app_pgbench(400)))
         t.start()
@@ -483,9 +565,9 @@ class PgMirrorTest(ft.HealthCase):
         self.assertGreaterEqual(stats[3], 1)
         self.assertTrue(self.sluice.alive())
 
-        # 4. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
+        # 7. The per-cluster metrics counted PostgreSQL's mirror (lifetime counters).
         self.assertGreater(self.metric("sluice_mirror_statements_total"), 4 * 150 * 7)
-        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 4)
+        self.assertGreaterEqual(self.metric("sluice_mirror_sessions_total"), 5 + 1 + 15 + 1 + 1 + 4)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "queue_full"), 1)
         self.assertGreaterEqual(self.metric("sluice_mirror_sessions_cut_total", "shadow_down"), 1)
         events = [r[0] for r in self.events()]

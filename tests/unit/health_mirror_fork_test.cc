@@ -92,14 +92,14 @@ TEST(MirrorForkTest, AnIndependentShadowIsOnlySwitchedOn) {
   Runtime rt = TwoClusters();
   auto r = ForkShadow(
       rt, rt.mirrors[0],
-      [&] {
-        s.log.push_back("on");
+      [&](const std::string& at) {
+        s.log.push_back("on " + at);
         return Status::Ok();
       },
       Hooks(&s));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, "the shadow is independent: mirroring is on");
-  EXPECT_EQ(s.log, (std::vector<std::string>{"on"}));
+  EXPECT_EQ(s.log, (std::vector<std::string>{"on "}));  // no fork position
 }
 
 TEST(MirrorForkTest, AReplicaIsForkedAtAQuietPositionWithWritesHeld) {
@@ -107,18 +107,19 @@ TEST(MirrorForkTest, AReplicaIsForkedAtAQuietPositionWithWritesHeld) {
   Runtime rt = TwoClusters();
   auto r = ForkShadow(
       rt, rt.mirrors[0],
-      [&] {
-        s.log.push_back("on");
+      [&](const std::string& at) {
+        s.log.push_back("on " + at);
         return Status::Ok();
       },
       Hooks(&s));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, "shadow 127.0.0.1:3406 forked at 0:12 (writes held meanwhile): mirroring is on");
-  EXPECT_EQ(s.log, (std::vector<std::string>{
-                       "hold app", "event: mirror m1: writes of app held",
-                       "event: mirror m1: source position 0:12", "wait 0:12",
-                       "event: mirror m1: shadow 127.0.0.1:3406 applied 0:12", "promote",
-                       "event: mirror m1: shadow 127.0.0.1:3406 detached", "on", "release app"}));
+  EXPECT_EQ(s.log,
+            (std::vector<std::string>{"hold app", "event: mirror m1: writes of app held",
+                                      "event: mirror m1: source position 0:12", "wait 0:12",
+                                      "event: mirror m1: shadow 127.0.0.1:3406 applied 0:12",
+                                      "promote", "event: mirror m1: shadow 127.0.0.1:3406 detached",
+                                      "on 0:12", "release app"}));
 }
 
 // A PostgreSQL fork names the LSN where the copy starts as PostgreSQL writes it (it said
@@ -129,11 +130,17 @@ TEST(MirrorForkTest, APostgresqlForkNamesItsLsn) {
   Runtime rt = TwoClusters();
   for (Cluster& c : rt.clusters) c.protocol = Protocol::kPostgres;
   auto r = ForkShadow(
-      rt, rt.mirrors[0], [] { return Status::Ok(); }, Hooks(&s));
+      rt, rt.mirrors[0],
+      [&](const std::string& at) {
+        s.log.push_back("on " + at);
+        return Status::Ok();
+      },
+      Hooks(&s));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, "shadow 127.0.0.1:3406 forked at 1/C (writes held meanwhile): mirroring is on");
   EXPECT_NE(std::find(s.log.begin(), s.log.end(), "event: mirror m1: source position 1/C"),
             s.log.end());
+  EXPECT_NE(std::find(s.log.begin(), s.log.end(), "on 1/C"), s.log.end());  // the switch's
 }
 
 TEST(MirrorForkTest, AShadowThatCannotCatchUpReleasesTheWritesAndStaysOff) {
@@ -143,7 +150,7 @@ TEST(MirrorForkTest, AShadowThatCannotCatchUpReleasesTheWritesAndStaysOff) {
   bool on = false;
   auto r = ForkShadow(
       rt, rt.mirrors[0],
-      [&] {
+      [&](const std::string&) {
         on = true;
         return Status::Ok();
       },

@@ -154,5 +154,36 @@ TEST_F(MirrorAdminSwitchTest, TheTableLoadsToRuntimeAndStartStopSwitchTheSnapsho
   EXPECT_EQ(Err("MIRROR START nope"), "MIRROR START: no mirror named 'nope' (see runtime_mirrors)");
 }
 
+// stats_mirror.fork_position: where MIRROR START's fork detached the shadow, given to the
+// switch as it goes on; empty when START found the shadow independent; kept by MIRROR STOP
+// (the shadow's copy still starts there).
+TEST_F(MirrorAdminSwitchTest, StatsMirrorShowsTheForkPositionOfTheLastStart) {
+  mirror::MirrorReport report;
+  report.SetSettings("m1", {});
+  svc_->SetMirrorReport(&report);
+  std::string next_fork = "0:42";
+  AdminService::HealthHooks hooks;
+  hooks.mirror_fork =
+      [&](const MirrorConfig&,
+          const std::function<Status(const std::string&)>& on) -> Result<std::string> {
+    SLUICE_RETURN_IF_ERROR(on(next_fork));
+    return std::string(next_fork.empty() ? "independent" : "forked at " + next_fork);
+  };
+  svc_->SetHealthHooks(hooks);
+  auto position = [&] { return Ok("SELECT fork_position FROM stats_mirror").rows; };
+  EXPECT_EQ(position(), (std::vector<SqlRow>{{""}}));  // never started
+  Ok("MIRROR START m1");
+  EXPECT_TRUE(holder_.Load()->mirrors[0].enabled);
+  EXPECT_EQ(position(), (std::vector<SqlRow>{{"0:42"}}));
+  Ok("MIRROR STOP m1");
+  EXPECT_EQ(position(), (std::vector<SqlRow>{{"0:42"}}));
+  EXPECT_EQ(Ok("SELECT fork_position FROM stats_mirror_reset").rows,
+            (std::vector<SqlRow>{{"0:42"}}));  // a reset keeps it: it is no counter
+  next_fork = "";  // detached already: the next START finds it independent
+  Ok("MIRROR START m1");
+  EXPECT_EQ(position(), (std::vector<SqlRow>{{""}}));
+  svc_->SetMirrorReport(nullptr);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -44,10 +44,11 @@ std::string NameIn(const Msg& m) {
 class PgShadowTest : public PgSessionTest {
  protected:
   // Adds cluster "shadow" (one primary, no listen) and mirror m1 from app to it, on.
-  void Mirror(int queue_statements = 1000) {
+  void Mirror(int queue_statements = 1000, int64_t queue_bytes = 4 << 20) {
     h_.Publish([&](Runtime* rt) {
       rt->clusters[0].servers.resize(1);  // reads too go to the source's primary (server 0)
       testing::AddShadowMirror(rt, Protocol::kPostgres, 5432, queue_statements);
+      rt->mirrors.back().queue_bytes = queue_bytes;
     });
     h_.Settle();
   }
@@ -58,8 +59,8 @@ class PgShadowTest : public PgSessionTest {
   }
   // Logs in a mirrored client: server 0 is the source (the login's own backend, pooled),
   // server 1 the shadow, dialed when the login ends.
-  void MirroredLogin(int queue_statements = 1000) {
-    Mirror(queue_statements);
+  void MirroredLogin(int queue_statements = 1000, int64_t queue_bytes = 4 << 20) {
+    Mirror(queue_statements, queue_bytes);
     LoggedIn();
     ServerLogin(1);
     ASSERT_EQ(h_.server(1).address, "10.0.1.1");
@@ -74,6 +75,38 @@ class PgShadowTest : public PgSessionTest {
     auto client = ClientUntil('Z');
     EXPECT_FALSE(client.empty());
     return ServerUntil(1, until_on_shadow);
+  }
+  uint64_t Cuts(mirror::CutReason why) {
+    auto* a = Agg();
+    return a ? a->cuts[static_cast<size_t>(why)] : 0;
+  }
+  // COPY t FROM STDIN through the source, which asks for the data (CopyInResponse).
+  void StartCopy() {
+    h_.client().Write(Query("COPY t FROM STDIN"));
+    ServerUntil(0, 'Q');
+    h_.server(0).Write(Typed('G', std::string("\0\0\1\0\0", 5)));
+    ClientUntil('G');
+  }
+  // SELECT 1 through the source, answered as usual: the session still works.
+  void StillServes() {
+    h_.client().Write(Query("SELECT 1"));
+    ASSERT_EQ(ServerUntil(0, 'Q').size(), 1u);
+    h_.server(0).Write(Row({"1"}) + Complete("SELECT 1") + Ready());
+    auto got = ClientUntil('Z');
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].type, 'D');
+  }
+  // The source ends the COPY with TAG: the client gets it, the session's mirroring was cut
+  // (queue_full), the session goes on and nothing of the COPY reached the shadow.
+  void EndCopyCut(const std::string& tag) {
+    EXPECT_EQ(Cuts(mirror::CutReason::kQueueFull), 1u);
+    h_.server(0).Write(Complete(tag) + Ready());
+    auto got = ClientUntil('Z');
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].type, 'C');
+    StillServes();
+    h_.Settle();
+    EXPECT_EQ(h_.server(1).TakeAll(), "");
   }
   bool Paired(uint64_t n) {
     auto* a = Agg();
@@ -238,6 +271,16 @@ TEST_F(PgShadowTest, SameRowsInAnotherOrderMatch) {
   EXPECT_EQ(Agg()->digests.begin()->second.result_mismatches, 0u);
 }
 
+// With a top-level ORDER BY the order is the result: both sides chain their checksums.
+TEST_F(PgShadowTest, RowsInAnotherOrderDifferWhenTheStatementIsOrdered) {
+  MirroredLogin();
+  SourceAnswers("SELECT v FROM t ORDER BY v",
+                Row({"a"}) + Row({"b"}) + Complete("SELECT 2") + Ready());
+  h_.server(1).Write(Row({"b"}) + Row({"a"}) + Complete("SELECT 2") + Ready());
+  ASSERT_TRUE(h_.RunUntil([&] { return Paired(1); }));
+  EXPECT_EQ(Agg()->digests.begin()->second.result_mismatches, 1u);
+}
+
 TEST_F(PgShadowTest, NamedStatementsRunOnTheShadowUnderItsOwnNames) {
   MirroredLogin();
   auto segment = [](std::string_view parse_as) {
@@ -386,6 +429,67 @@ TEST_F(PgShadowTest, AShadowThatGoesAwayCutsTheSessionAndTheClientGoesOn) {
   auto got = ClientUntil('Z');
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].type, 'C');
+}
+
+// A FunctionCall (libpq's PQfn, the large-object calls) cannot be replayed: the session's
+// mirroring is cut (other), and the call goes to the source and its answer to the client as
+// in any session.
+TEST_F(PgShadowTest, AFunctionCallCutsTheMirroringAndIsAnsweredAsUsual) {
+  MirroredLogin();
+  SourceAnswers("SELECT 1", Row({"1"}) + Complete("SELECT 1") + Ready());  // mirrored so far
+  h_.server(1).Write(Row({"1"}) + Complete("SELECT 1") + Ready());
+  ASSERT_TRUE(h_.RunUntil([&] { return Paired(1); }));
+  std::string call("\0\0\x06\x3e\0\0\0\0\0\0", 10);  // oid 1598 (random()), no arguments
+  h_.client().Write(Typed('F', call));
+  auto src = ServerUntil(0, 'F');
+  ASSERT_EQ(src.size(), 1u);
+  EXPECT_EQ(src[0].body, call);
+  h_.server(0).Write(Typed('V', std::string("\0\0\0\x03"
+                                            "0.5",
+                                            7)) +
+                     Ready());
+  auto got = ClientUntil('Z');
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].type, 'V');
+  EXPECT_EQ(Cuts(mirror::CutReason::kOther), 1u);
+  StillServes();
+  h_.Settle();
+  EXPECT_EQ(h_.server(1).TakeAll(), "");  // the shadow got neither the call nor what followed
+  EXPECT_EQ(Agg()->sessions, 1u);
+}
+
+// COPY data over queue_bytes is never held for the shadow: the session's mirroring is cut
+// (queue_full) while the data still goes to the source whole, and the session goes on.
+TEST_F(PgShadowTest, CopyDataOverTheQueueBoundCutsTheMirroringAndReachesTheSource) {
+  MirroredLogin(/*queue_statements=*/1000, /*queue_bytes=*/4096);
+  StartCopy();
+  std::string line = std::string(99, 'x') + "\n";
+  std::string data;
+  for (int i = 0; i < 100; ++i)  // 100 CopyData messages, 10,000 bytes
+    pgsql::AppendCopyData(&data, {reinterpret_cast<const uint8_t*>(line.data()), line.size()});
+  pgsql::AppendCopyDone(&data);
+  h_.client().Write(data);
+  auto src = ServerUntil(0, 'c');
+  ASSERT_EQ(src.size(), 101u);  // every CopyData, then CopyDone
+  size_t bytes = 0;
+  for (const Msg& m : src) bytes += m.body.size();
+  EXPECT_EQ(bytes, 100 * line.size());
+  EndCopyCut("COPY 100");
+}
+
+// One CopyData message alone larger than queue_bytes: the same.
+TEST_F(PgShadowTest, ACopyDataMessageOverTheQueueBoundCutsTheMirroring) {
+  MirroredLogin(/*queue_statements=*/1000, /*queue_bytes=*/4096);
+  StartCopy();
+  std::string big(64 << 10, 'y');
+  std::string data;
+  pgsql::AppendCopyData(&data, {reinterpret_cast<const uint8_t*>(big.data()), big.size()});
+  pgsql::AppendCopyDone(&data);
+  h_.client().Write(data);
+  auto src = ServerUntil(0, 'c');
+  ASSERT_EQ(src.size(), 2u);
+  EXPECT_EQ(src[0].body, big);
+  EndCopyCut("COPY 1");
 }
 
 }  // namespace
