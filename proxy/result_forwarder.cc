@@ -102,10 +102,17 @@ ResultForwarder::Outcome ResultForwarder::Forward(evbuffer* in) {
       widened_ = false;
     }
     std::span<const uint8_t> bytes = Contiguous(in, &batch, f.total);
-    started_ = true;
     ResultFraming::Step step = framing_->Follow(&f, bytes);
     rows_ += f.row;
-    if (cb_->OnFrame(f, step, bytes) == Verdict::kPass) {
+    Verdict verdict = cb_->OnFrame(f, step, bytes);
+    if (verdict == Verdict::kDrop) {
+      flush();
+      evbuffer_drain(in, f.total);
+      ++frames_;
+      continue;
+    }
+    started_ = true;
+    if (verdict == Verdict::kPass) {
       ++frames_;
       batch += f.total;
       if (step == ResultFraming::Step::kEnd) {

@@ -50,6 +50,8 @@ class ResultForwarder {
   enum class Verdict {
     kPass,  // the frame goes to the client unchanged, with the run it is part of
     kTake,  // the session takes it (TakeFrame) once the frames before it went out
+    kDrop,  // dropped once the frames before it went out: nothing of it reaches the client,
+            // so it does not start the result (a FATAL before a close, a swallowed reply)
   };
   enum class Next {
     kGoOn,   // forwarding goes on

@@ -162,7 +162,7 @@ ResultForwarder::Verdict PgSession::OnFrame(const Frame& f, ResultFraming::Step,
     default:
       break;
   }
-  return swallow ? ResultForwarder::Verdict::kTake : ResultForwarder::Verdict::kPass;
+  return swallow ? ResultForwarder::Verdict::kDrop : ResultForwarder::Verdict::kPass;
 }
 
 // ReadyForQuery ends a segment; anything else taken is one of sluice's own, dropped.
