@@ -55,7 +55,14 @@ ResultForwarder::Outcome ResultForwarder::Forward(evbuffer* in) {
     if (batch) Move(in, batch);
     batch = 0;
   };
-  while (evbuffer_get_length(out) + batch < kClientOutHighWater) {
+  for (;;) {
+    if (evbuffer_get_length(out) + batch >= kClientOutHighWater) {
+      // The run reached the client-side bound: out it goes. Behind a filter that takes
+      // bytes as they come (the MySQL compressed protocol) the output may be empty again,
+      // and frames already read from the backend would wait for bytes that never come.
+      flush();
+      if (evbuffer_get_length(out) >= kClientOutHighWater) break;
+    }
     size_t avail = evbuffer_get_length(in);
     if (streaming_left_) {
       size_t n = std::min(streaming_left_, avail);
