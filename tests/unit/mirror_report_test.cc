@@ -184,7 +184,8 @@ TEST(MirrorReportTest, SlowErrorsAreNotSlower) {
   // on the source.
   for (int i = 0; i < 1000; ++i) p.Add(f.Pair(1, 1000, i % 10 ? 1000 : 50000, true, i % 10 != 0));
   report.Merge(p);
-  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  auto summary_r = report.Find("m1");  // kept: the row points into it
+  const DigestRow* r = RowOf(*summary_r, 1);
   EXPECT_EQ(r->verdict, kNewErrors);
   EXPECT_EQ(r->agg.shadow.executions, 1000u);
   EXPECT_EQ(r->agg.shadow.errors, 100u);
@@ -206,7 +207,8 @@ TEST(MirrorReportTest, FastErrorsDoNotHideSlower) {
   }
   report.Merge(p);
   report.Merge(p);  // the second 80 confirm it
-  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  auto summary_r = report.Find("m1");  // kept: the row points into it
+  const DigestRow* r = RowOf(*summary_r, 1);
   EXPECT_EQ(r->verdict, kSlower | kNewErrors);
   EXPECT_EQ(r->shadow_p95, 5000u);
   EXPECT_GE(r->ratio_p95, 4.9);
@@ -221,7 +223,8 @@ TEST(MirrorReportTest, MinSamplesCountsSuccessfulExecutions) {
   MirrorPartial p;
   for (int i = 0; i < 60; ++i) p.Add(f.Pair(1, 1000, i % 3 ? 100 : 9000, true, i % 3 == 0));
   report.Merge(p);
-  const DigestRow* r = RowOf(*report.Find("m1"), 1);
+  auto summary_r = report.Find("m1");  // kept: the row points into it
+  const DigestRow* r = RowOf(*summary_r, 1);
   EXPECT_EQ(r->verdict, kNewErrors);  // 20 successful shadow executions < 50
   EXPECT_EQ(r->shadow_p50, 9000u);
 }
