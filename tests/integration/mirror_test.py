@@ -552,13 +552,15 @@ class PgMirrorTest(ft.HealthCase):
         # 6. The shadow killed mid-run: production has no errors, the sessions are cut.
         self.remirror("queue_bytes = 134217728")
         result = {}
-        t = threading.Thread(target=lambda: result.update(run=self.app_pgbench(400)))
+        # Long enough that sessions are still running when the kill lands: 400 transactions
+        # ended before it on a quiet machine, and no session was left to cut.
+        t = threading.Thread(target=lambda: result.update(run=self.app_pgbench(3000)))
         t.start()
         wait_until("pgbench mirrored", lambda: self.mirror_stats()[1] > 100, timeout=30,
                    step=0.2)
         ft.cluster_sh("kill-node", self.dir, "replica1")
         t.join(240)
-        self.assert_pgbench_ok(result["run"], 400)
+        self.assert_pgbench_ok(result["run"], 3000)
         stats = self.settled_stats()
         print("killed shadow: sessions %d, cuts shadow_down %d (all: %r)" % (stats[0], stats[3],
                                                                            stats))
