@@ -62,12 +62,13 @@ uint64_t OtherDigestKey(std::string_view cluster) {
 
 namespace {
 // Where a statement of KEY is counted: its own row, or its cluster's "other" row once the
-// map is full.
-// FOLDED tells which.
+// map is full; FOLDED tells which. One lookup for a row that exists (the common case).
 DigestStats& DigestRow(std::unordered_map<uint64_t, DigestStats>* digests, uint64_t key,
                        std::string_view cluster, bool* folded) {
-  *folded = digests->size() >= kQueryDigestsMax && !digests->contains(key);
-  if (!*folded) return (*digests)[key];
+  auto it = digests->find(key);
+  *folded = it == digests->end() && digests->size() >= kQueryDigestsMax;
+  if (it != digests->end()) return it->second;
+  if (!*folded) return digests->try_emplace(key).first->second;
   DigestStats& other = (*digests)[OtherDigestKey(cluster)];
   if (other.count == 0) {
     other.cluster = cluster;
