@@ -89,7 +89,7 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check) 
     if (present) {
       if (w.missing_rounds > 0) {
         w.missing_rounds = 0;
-        owner_->topology_->Update([&](Overlay* o) {
+        owner_->topology_->Update([&, &hp = hp](Overlay* o) {
           o->clusters[name_].servers[hp].state = ServerState::kOnline;
           return true;
         });
@@ -97,13 +97,13 @@ void ClusterMonitor::Discover(const Cluster& c, const NodeCheck* primary_check) 
       continue;
     }
     if (++w.missing_rounds == 1) {
-      owner_->topology_->Update([&](Overlay* o) {
+      owner_->topology_->Update([&, &hp = hp](Overlay* o) {
         o->clusters[name_].servers[hp].state = ServerState::kOfflineSoft;
         return true;
       });
       Event("SERVER_DRAINING", hp, "discovered replica left: OFFLINE_SOFT");
     } else if (w.missing_rounds > kDrainIntervals) {
-      owner_->topology_->Update([&](Overlay* o) {
+      owner_->topology_->Update([&, &hp = hp](Overlay* o) {
         o->clusters[name_].servers.erase(hp);
         return true;
       });

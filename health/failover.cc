@@ -379,7 +379,7 @@ void ClusterMonitor::UnfenceRejoined(const Cluster& c) {
     if (!w.last) continue;
     const NodeCheck& k = *w.last;
     if (k.replicating && k.streaming && k.replication_error.empty() && !k.writable) {
-      owner_->topology_->Update([&](Overlay* o) {
+      owner_->topology_->Update([&, &server = server](Overlay* o) {
         o->clusters[name_].servers[server].fenced = false;
         return true;
       });
