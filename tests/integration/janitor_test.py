@@ -14,9 +14,7 @@ Each class starts its own sluice (tests/integration/sluice_proc.py) and stops it
   MysqlHungServerTest   SIGSTOP on the server: query_timeout_ms fails the statement with
                         1969, other clients are served; own one-node cluster
   PgsqlHungServerTest   the same for PostgreSQL (57014); own one-node cluster
-  MysqlDrainTest        SIGTERM while transactions are open on one worker: each finishes
-                        (COMMIT answered, rows there), new connections refused
-  PgsqlDrainTest        the same for PostgreSQL
+(The drain tests moved to drain_test.py, with TLS and SIGHUP.)
 Usage: janitor_test.py SLUICE_BINARY TestClass [...]
 Environment: SLUICE_MARIADB_CLUSTER_DIR / SLUICE_PG_CLUSTER_DIR, or for the hung-server
 classes SLUICE_CLUSTER_SCRIPT and SLUICE_SCRATCH_DIR.
@@ -459,44 +457,6 @@ class PgsqlHungServerTest(_HungBase, unittest.TestCase):
             self.query(c, "SELECT 2")
         self.assertIn(self.timeout_text(), str(cm.exception))
         self.assertLess(time.monotonic() - t0, 4.0)
-
-
-class _DrainBase:
-    """Item 5: on SIGTERM every open transaction may finish; none is cut while time remains."""
-
-    def test_open_transactions_finish_after_sigterm(self):
-        env = cluster_env(self.env_var)
-        self.env = env
-        direct = app_connect(env, int(env["PRIMARY_PORT"]), self.kind)
-        run_sql(direct, "DROP TABLE IF EXISTS janitor_drain")
-        run_sql(direct, "CREATE TABLE janitor_drain (id INT PRIMARY KEY)")
-        with Sluice(SLUICE, env, workers=1, replicas=False) as s:  # drain_timeout_ms = 1000
-            clients = [app_connect(env, s.port, self.kind) for _ in range(3)]
-            for i, c in enumerate(clients):
-                run_sql(c, "BEGIN")
-                run_sql(c, "INSERT INTO janitor_drain VALUES (%d)" % (10 * i))
-            os.kill(s.pid, signal.SIGTERM)
-            time.sleep(0.3)
-            with self.assertRaises(OSError):  # the listener closed at once
-                socket.create_connection(("127.0.0.1", s.port), timeout=2).recv(1)
-            for i, c in enumerate(clients):
-                run_sql(c, "INSERT INTO janitor_drain VALUES (%d)" % (10 * i + 1))
-                run_sql(c, "COMMIT")  # answered: not cut by the shutdown
-            self.assertEqual(s.proc.wait(timeout=15), 0)
-        rows = run_sql(direct, "SELECT id FROM janitor_drain ORDER BY id")
-        self.assertEqual([r[0] for r in rows], [0, 1, 10, 11, 20, 21])
-        run_sql(direct, "DROP TABLE janitor_drain")
-        direct.close()
-
-
-class MysqlDrainTest(_DrainBase, unittest.TestCase):
-    env_var = "SLUICE_MARIADB_CLUSTER_DIR"
-    kind = "mysql"
-
-
-class PgsqlDrainTest(_DrainBase, unittest.TestCase):
-    env_var = "SLUICE_PG_CLUSTER_DIR"
-    kind = "postgres"
 
 
 if __name__ == "__main__":

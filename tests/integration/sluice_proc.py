@@ -150,9 +150,10 @@ class Sluice:
     def _render(self, opts, users, workers, log_level, replicas, server_max_connections,
                 replica_max_lag_ms, extra_cluster_toml, extra_toml):
         env = self.env
+        sluice_options = dict(self.sluice_options)
         out = ["[sluice]", "workers = %d" % workers, "log_level = %s" % _q(log_level),
-               "drain_timeout_ms = 1000"]
-        out += ["%s = %s" % (k, _toml_value(v)) for k, v in self.sluice_options.items()]
+               "drain_timeout_ms = %d" % sluice_options.pop("drain_timeout_ms", 1000)]
+        out += ["%s = %s" % (k, _toml_value(v)) for k, v in sluice_options.items()]
         out += ["",
                "[admin]", "listen = %s" % _q("127.0.0.1:%d" % self.admin_port),
                "user = \"admin\"", "password = %s" % _q(self.admin_password)]
