@@ -170,7 +170,8 @@ class MysqlSessionDriver {
                         mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_MULTI_STATEMENTS;
       hs.charset = 45;
       hs.auth_plugin_name = mysql::kNativePasswordPlugin;
-      h_.server(i).Write(mysqlproxy::Packet(0, mysql::EncodeInitialHandshake(hs)));
+      if (h_.server(i).bev)  // (a script may have closed it before its greeting)
+        h_.server(i).Write(mysqlproxy::Packet(0, mysql::EncodeInitialHandshake(hs)));
     }
     for (size_t i = 0; i < backends_.size(); ++i) {
       Peer& peer = h_.server(i);
