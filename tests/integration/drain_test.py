@@ -5,11 +5,13 @@ Each class starts its own sluice (one worker, so every session shares one event 
 front of the harness cluster and stops it by PID:
   MysqlDrainTest / PgsqlDrainTest           plain
   MysqlTlsDrainTest / PgsqlTlsDrainTest     the clients ask for TLS (tls_cert / tls_key)
-test_transactions_span_sigterm: three transactions are open (PyMySQL / psycopg2) and a
+test_transactions_span_sigterm: three transactions are open (PyMySQL / psycopg2), one client
+is idle, one has a COMMIT in flight (one multi-statement command) and a
 real CLI (the mariadb CLI on libmariadb / psql on libpq) has a statement of its transaction
-running when SIGTERM comes; the listener closes at once, every transaction goes on and
-commits after the signal, each COMMIT is answered, then the session closes: over TLS with
-close_notify (a client sees a clean end, not "unexpected eof"); sluice exits 0.
+running when SIGTERM comes; the listener closes at once, the idle session closes at once,
+every transaction goes on and commits after the signal, each COMMIT is answered, then the
+session closes: over TLS with close_notify (a client sees a clean end, not "unexpected
+eof"); sluice exits 0.
 test_sighup_reload_during_transactions: the same open transactions across a SIGHUP that
 reloads a changed file: none is cut, sluice keeps serving.
 Usage: drain_test.py SLUICE_BINARY TestClass [...]
@@ -108,7 +110,7 @@ class _DrainBase:
             return isinstance(c._sock, ssl.SSLSocket)
         return c.info.ssl_in_use
 
-    def assert_clean_end(self, c, what):
+    def assert_clean_end(self, c, what, idle=False):
         """After its COMMIT the draining session closes: the client sees the end, over TLS
         the close_notify alert first (no "unexpected eof")."""
         if self.kind == "mysql":
@@ -129,6 +131,9 @@ class _DrainBase:
                 self.assertNotIn("EOF detected", msg, what)
                 if self.tls:  # libpq: SSL_ERROR_ZERO_RETURN, the close_notify
                     self.assertIn("SSL connection has been closed unexpectedly", msg, what)
+                if idle:  # closed at the signal with PostgreSQL's FATAL (libpq: a notice)
+                    self.assertIn("terminating connection due to administrator command",
+                                  msg + "".join(c.notices), what)
                 return
             time.sleep(0.05)
         self.fail("%s: the session did not close after its COMMIT while draining" % what)
@@ -232,11 +237,15 @@ class _DrainBase:
             clients = self.open_transactions(s, 3)
             cli = self.cli_transaction(s.port, 100)
             last = self.connect(s.port)
+            idle = self.connect(s.port)
+            self.assertEqual(self.run_sql(idle, "SELECT 3")[0][0], 3)
             thread, result = self.commit_in_flight(last, 200)
             wait_until("both sleeps running", lambda: self.sleeping(2), timeout=15, step=0.05)
             os.kill(s.pid, signal.SIGTERM)
             # The listener closed at once (the connect is refused, or closed unanswered).
-            wait_until("the listener closed", lambda: self.refused(s.port), timeout=2, step=0.05)
+            wait_until("the listener closed", lambda: self.refused(s.port), timeout=1, step=0.02)
+            # A session idle outside a transaction closes at once, cleanly too.
+            self.assert_clean_end(idle, "the idle client", idle=True)
             for i, c in enumerate(clients):
                 self.run_sql(c, "INSERT INTO drain_t VALUES (%d)" % (10 * i + 1))
                 self.run_sql(c, "COMMIT")  # answered: not cut by the drain
