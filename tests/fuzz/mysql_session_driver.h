@@ -2,17 +2,13 @@
 // (tests/unit/session_harness.h), a scripted backend, and the client's bytes from the input.
 #pragma once
 
-#include <deque>
 #include <string>
 #include <vector>
 
-#include "tests/fuzz/session_fuzz_input.h"
+#include "tests/fuzz/session_driver.h"
 #include "tests/unit/mysql_session_fixture.h"
 
 namespace sluice::fuzz {
-
-using sluice::testing::Harness;
-using sluice::testing::Peer;
 
 // Flags byte: bit 0 the driver logs in (correct token for the random scramble), so the ops
 // start after authentication; otherwise the client's first bytes are its own login (user
@@ -21,9 +17,9 @@ using sluice::testing::Peer;
 inline constexpr uint8_t kDriverLogin = 1;
 inline constexpr uint8_t kProbeGreeting = 2;
 
-class MysqlSessionDriver {
+class MysqlSessionDriver final : public SessionDriver {
  public:
-  explicit MysqlSessionDriver(uint8_t flags) : h_(Protocol::kMysql), flags_(flags) {
+  explicit MysqlSessionDriver(uint8_t flags) : SessionDriver(Protocol::kMysql, flags) {
     h_.Publish([](Runtime* rt) {
       User u = rt->users[0];
       u.name = "fuzz";
@@ -36,51 +32,6 @@ class MysqlSessionDriver {
                                          mysql::SERVER_STATUS_AUTOCOMMIT, 45});
   }
 
-  void Run(FuzzInput* in) {
-    auto* s = new mysqlproxy::MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
-    s->Start();
-    if (flags_ & kDriverLogin) DriverLogin();
-    while (!in->empty() && h_.client().bev) {
-      uint8_t op = in->Byte();
-      switch (static_cast<Op>(op & 7)) {
-        case Op::kClientBytes:
-          h_.client().Write(in->Chunk());
-          break;
-        case Op::kClientCommand:
-          h_.client().Write(mysqlproxy::Packet(op >> 3, in->Chunk()));
-          break;
-        case Op::kAnswer:
-          answers_.push_back(in->Byte());
-          break;
-        case Op::kServerBytes: {
-          uint8_t i = in->Byte();
-          std::string bytes = in->Chunk();
-          if (h_.dialed() && h_.server(i % h_.dialed()).bev)
-            h_.server(i % h_.dialed()).Write(bytes);
-          break;
-        }
-        case Op::kServerClose:
-          if (h_.dialed()) h_.server(in->Byte() % h_.dialed()).Close();
-          break;
-        case Op::kClientClose:
-          h_.client().Close();
-          break;
-        case Op::kRuntime:
-          ChangeRuntime(in->Byte());
-          break;
-        case Op::kClientReading:
-          client_reads_ = !client_reads_;
-          break;
-      }
-      Pump();
-    }
-  }
-
-  // What the backends received after their logins, in order (for the driver's own tests).
-  const std::vector<std::string>& seen() const { return seen_; }
-  // What the client received after the driver's login (the first MiB).
-  const std::string& client_got() const { return client_out_; }
-
  private:
   struct Backend {
     bool logged_in = false;
@@ -91,15 +42,14 @@ class MysqlSessionDriver {
 
   bool DeprecateEof(const Backend& b) const { return b.caps & mysql::CLIENT_DEPRECATE_EOF; }
 
-  void Pump(int turns = 12) {
-    for (int i = 0; i < turns; ++i) {
-      event_base_loop(h_.worker().base(), EVLOOP_NONBLOCK);
-      Serve();
-      if (client_reads_ && h_.client().bev) {
-        std::string got = h_.client().TakeAll();
-        if (client_out_.size() < (1 << 20)) client_out_ += got;
-      }
-    }
+  void StartSession() override {
+    auto* s = new mysqlproxy::MysqlSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+    if (flags_ & kDriverLogin) DriverLogin();
+  }
+
+  std::string Command(uint8_t op, FuzzInput* in) override {
+    return mysqlproxy::Packet(op >> 3, in->Chunk());  // the op's high bits: the sequence id
   }
 
   // The client side of a correct login, with capabilities from the flags.
@@ -129,36 +79,9 @@ class MysqlSessionDriver {
     Pump();
   }
 
-  void ChangeRuntime(uint8_t what) {
-    h_.Publish([what](Runtime* rt) {
-      auto& s = rt->clusters[0].servers;
-      switch (what % 4) {
-        case 0:
-          sluice::testing::PromoteReplica(rt);
-          break;
-        case 1:
-          s[1].state = ServerState::kShunned;
-          break;
-        case 2:
-          s[0].state = ServerState::kOfflineSoft;
-          break;
-        default:
-          s[0].state = s[1].state = ServerState::kOnline;
-          break;
-      }
-    });
-  }
-
-  uint8_t NextAnswer() {
-    if (answers_.empty()) return 0;
-    uint8_t a = answers_.front();
-    answers_.pop_front();
-    return a;
-  }
-
   // Every backend connection: a greeting when dialed, OK to its login, then an answer per
   // command as the script says.
-  void Serve() {
+  void Serve() override {
     while (backends_.size() < h_.dialed()) {
       size_t i = backends_.size();
       backends_.emplace_back();
@@ -307,13 +230,7 @@ class MysqlSessionDriver {
     return out;
   }
 
-  Harness h_;
-  uint8_t flags_;
-  bool client_reads_ = true;
-  std::string client_out_;
-  std::deque<uint8_t> answers_;
   std::vector<Backend> backends_;
-  std::vector<std::string> seen_;
 };
 
 inline void RunMysqlSession(const uint8_t* data, size_t size) {

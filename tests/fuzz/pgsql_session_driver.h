@@ -2,76 +2,22 @@
 // (tests/unit/session_harness.h), a scripted backend, and the client's bytes from the input.
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "tests/fuzz/session_fuzz_input.h"
+#include "tests/fuzz/session_driver.h"
 #include "tests/unit/pgsql_session_fixture.h"
 
 namespace sluice::fuzz {
-
-using sluice::testing::Harness;
-using sluice::testing::Peer;
 
 // Flags byte: bit 0 the driver logs in (SCRAM with the right password), so the ops start
 // after authentication; otherwise the client's first bytes are its own startup (SSLRequest,
 // CancelRequest, StartupMessage, a password: pre-auth states). Bit 1: log in as "md5user"
 // (MD5) instead of SCRAM; bit 2: an application_name in the startup.
-class PgSessionDriver {
+class PgSessionDriver final : public SessionDriver {
  public:
-  explicit PgSessionDriver(uint8_t flags) : h_(Protocol::kPostgres), flags_(flags) {}
-
-  void Run(FuzzInput* in) {
-    auto* s = new pgproxy::PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
-    s->Start();
-    if (flags_ & 1) DriverLogin();
-    while (!in->empty() && h_.client().bev) {
-      uint8_t op = in->Byte();
-      switch (static_cast<Op>(op & 7)) {
-        case Op::kClientBytes:
-          h_.client().Write(in->Chunk());
-          break;
-        case Op::kClientCommand: {
-          // The type: one of the frontend messages by the op's high bits, or any byte.
-          static constexpr char kTypes[] = "QPBDESCHXFdcfp";
-          uint8_t t = op >> 3;
-          char type = t < sizeof kTypes - 1 ? kTypes[t] : static_cast<char>(in->Byte());
-          h_.client().Write(pgproxy::Typed(type, in->Chunk()));
-          break;
-        }
-        case Op::kAnswer:
-          answers_.push_back(in->Byte());
-          break;
-        case Op::kServerBytes: {
-          uint8_t i = in->Byte();
-          std::string bytes = in->Chunk();
-          if (h_.dialed() && h_.server(i % h_.dialed()).bev)
-            h_.server(i % h_.dialed()).Write(bytes);
-          break;
-        }
-        case Op::kServerClose:
-          if (h_.dialed()) h_.server(in->Byte() % h_.dialed()).Close();
-          break;
-        case Op::kClientClose:
-          h_.client().Close();
-          break;
-        case Op::kRuntime:
-          ChangeRuntime(in->Byte());
-          break;
-        case Op::kClientReading:
-          client_reads_ = !client_reads_;
-          break;
-      }
-      Pump();
-    }
-  }
-
-  // What the backends received after their logins, in order (for the driver's own tests).
-  const std::vector<std::string>& seen() const { return seen_; }
-  // What the client received after the driver's login (the first MiB).
-  const std::string& client_got() const { return client_out_; }
+  explicit PgSessionDriver(uint8_t flags) : SessionDriver(Protocol::kPostgres, flags) {}
 
  private:
   struct Backend {
@@ -81,15 +27,18 @@ class PgSessionDriver {
     std::string in;
   };
 
-  void Pump(int turns = 12) {
-    for (int i = 0; i < turns; ++i) {
-      event_base_loop(h_.worker().base(), EVLOOP_NONBLOCK);
-      Serve();
-      if (client_reads_ && h_.client().bev) {
-        std::string got = h_.client().TakeAll();
-        if (client_out_.size() < (1 << 20)) client_out_ += got;
-      }
-    }
+  void StartSession() override {
+    auto* s = new pgproxy::PgSession(&h_.worker(), 0, h_.NewClient(), "10.9.9.9");
+    s->Start();
+    if (flags_ & 1) DriverLogin();
+  }
+
+  std::string Command(uint8_t op, FuzzInput* in) override {
+    // The type: one of the frontend messages by the op's high bits, or any byte.
+    static constexpr char kTypes[] = "QPBDESCHXFdcfp";
+    uint8_t t = op >> 3;
+    char type = t < sizeof kTypes - 1 ? kTypes[t] : static_cast<char>(in->Byte());
+    return pgproxy::Typed(type, in->Chunk());
   }
 
   // The next authentication request the client got, or nothing.
@@ -136,34 +85,7 @@ class PgSessionDriver {
     Pump();
   }
 
-  void ChangeRuntime(uint8_t what) {
-    h_.Publish([what](Runtime* rt) {
-      auto& s = rt->clusters[0].servers;
-      switch (what % 4) {
-        case 0:
-          sluice::testing::PromoteReplica(rt);
-          break;
-        case 1:
-          s[1].state = ServerState::kShunned;
-          break;
-        case 2:
-          s[0].state = ServerState::kOfflineSoft;
-          break;
-        default:
-          s[0].state = s[1].state = ServerState::kOnline;
-          break;
-      }
-    });
-  }
-
-  uint8_t NextAnswer() {
-    if (answers_.empty()) return 0;
-    uint8_t a = answers_.front();
-    answers_.pop_front();
-    return a;
-  }
-
-  void Serve() {
+  void Serve() override {
     while (backends_.size() < h_.dialed()) backends_.emplace_back();
     for (size_t i = 0; i < backends_.size(); ++i) {
       Peer& peer = h_.server(i);
@@ -320,13 +242,7 @@ class PgSessionDriver {
     return true;
   }
 
-  Harness h_;
-  uint8_t flags_;
-  bool client_reads_ = true;
-  std::string client_out_;
-  std::deque<uint8_t> answers_;
   std::vector<Backend> backends_;
-  std::vector<std::string> seen_;
 };
 
 inline void RunPgsqlSession(const uint8_t* data, size_t size) {

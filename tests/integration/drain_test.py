@@ -34,6 +34,7 @@ import pymysql
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hardening_test import cluster_env, wait_until  # noqa: E402
+from janitor_test import run_sql  # noqa: E402
 from pgsql_tls_auth_test import make_cert  # noqa: E402
 from sluice_proc import Sluice  # noqa: E402
 
@@ -99,11 +100,7 @@ class _DrainBase:
         c.autocommit = True
         return c
 
-    @staticmethod
-    def run_sql(c, sql):
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else None
+    run_sql = staticmethod(run_sql)
 
     def encrypted(self, c):
         if self.kind == "mysql":

@@ -3,7 +3,8 @@
 # Together about a minute on an idle machine.
 #
 # The session janitor against real clusters (janitor_test.py, issue #13 items 1, 2, 7, 10,
-# 13): login floods and a 60 MiB statement on the shared clusters (drains: drain.cmake); the
+# 13): login floods and a 60 MiB statement on the shared clusters; drains and reloads with
+# open transactions, plain and TLS (drain_test.py, items 5 and 6); the
 # hung-server tests SIGSTOP a server, so each starts its own one-node cluster and they run
 # serially. Together about two minutes more.
 set(_sluice_hardening_tests
@@ -18,6 +19,10 @@ set(_sluice_hardening_tests
   "janitor_preauth_mysql:janitor:MysqlPreAuthBoundsTest:mariadb_cluster"
   "janitor_preauth_pgsql:janitor:PgsqlPreAuthBoundsTest:pg_cluster"
   "janitor_large_command_mysql:janitor:MysqlLargeCommandTest:mariadb_cluster"
+  "drain_mysql:drain:MysqlDrainTest:mariadb_cluster"
+  "drain_mysql_tls:drain:MysqlTlsDrainTest:mariadb_cluster"
+  "drain_pgsql:drain:PgsqlDrainTest:pg_cluster"
+  "drain_pgsql_tls:drain:PgsqlTlsDrainTest:pg_cluster"
   "janitor_hung_mysql:janitor:MysqlHungServerTest"
   "janitor_hung_pgsql:janitor:PgsqlHungServerTest")
 foreach(_t ${_sluice_hardening_tests})

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <gtest/gtest.h>
 
 #include <deque>
 #include <functional>
