@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -598,11 +599,21 @@ int main(int argc, char** argv) {
   // /health/ready turns 503 at once so load balancers move away while the drain runs; the
   // admin port and /metrics stay up until the workers are done.
   (*control)->SetAccepting(false);
+  // The listeners close now, before the threads below stop: stopping the monitor waits for
+  // its round in progress (a hung server's check takes its timeout, a failover step
+  // longer), and meanwhile new clients were still accepted (issue #13 item 5). The drain
+  // timeout counts from here.
+  auto drain_start = std::chrono::steady_clock::now();
+  for (auto& w : workers) w->RequestDrain();
   scalers.Stop();
   schemas.Stop();
   monitor.Stop();
   if (fleet) fleet->Stop();  // resigns: another instance leads at once
-  DrainWorkers(workers, shared->runtime.Load()->drain_timeout_ms, done);
+  auto stopping_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - drain_start)
+                         .count();
+  int drain_ms = shared->runtime.Load()->drain_timeout_ms;
+  DrainWorkers(workers, static_cast<int>(std::max<int64_t>(0, drain_ms - stopping_ms)), done);
   for (auto& l : lookups) l->Stop();  // no answer may reach a worker after this
   (*control)->Stop();
   log::Info("sluice stopped");

@@ -23,6 +23,7 @@ set(_sluice_hardening_tests
   "drain_mysql_tls:drain:MysqlTlsDrainTest:mariadb_cluster"
   "drain_pgsql:drain:PgsqlDrainTest:pg_cluster"
   "drain_pgsql_tls:drain:PgsqlTlsDrainTest:pg_cluster"
+  "drain_listener:drain:ListenerCloseTest:mariadb_cluster"
   "janitor_hung_mysql:janitor:MysqlHungServerTest"
   "janitor_hung_pgsql:janitor:PgsqlHungServerTest")
 foreach(_t ${_sluice_hardening_tests})
