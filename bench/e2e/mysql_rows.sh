@@ -94,19 +94,7 @@ EOF
   wait_port "${PORT[$l]}" "${PID_OF[$l]}" || die "sluice $l did not listen: $RUN/logs/$l.log"
 done
 PORT[haproxy]=$(free_port)
-cat >"$RUN/haproxy.cfg" <<EOF
-global
-  maxconn 5000
-  nbthread $(nproc)
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-listen mysql
-  bind 127.0.0.1:${PORT[haproxy]}
-  server primary 127.0.0.1:$PRIMARY
-EOF
+haproxy_cfg "mysql:${PORT[haproxy]}:$PRIMARY" >"$RUN/haproxy.cfg"
 haproxy -db -f "$RUN/haproxy.cfg" >>"$RUN/logs/haproxy.log" 2>&1 &
 PID_OF[haproxy]=$!
 wait_port "${PORT[haproxy]}" "${PID_OF[haproxy]}" || die "haproxy did not start: $RUN/logs/haproxy.log"

@@ -28,11 +28,13 @@ namespace sm = sluice::mysql;
 constexpr uint64_t kCaps = sm::CLIENT_PROTOCOL_41 | sm::CLIENT_TRANSACTIONS |
                            sm::CLIENT_MULTI_RESULTS | sm::CLIENT_DEPRECATE_EOF;
 
+// A column definition: catalog "def", schema "sbtest", table "sbtest1", utf8mb4, `type`.
 std::string Def(std::string_view name, uint8_t type) {
   std::string p;
   sm::Writer w(&p);
-  w.LenEncString("def").LenEncString("sbtest").LenEncString("sbtest1").LenEncString("sbtest1");
-  w.LenEncString(name).LenEncString(name).U8(0x0c).U16(45).U32(120).U8(type).U16(0).U8(0).U16(0);
+  for (std::string_view part : {"def", "sbtest", "sbtest1", "sbtest1"}) w.LenEncString(part);
+  w.LenEncString(name).LenEncString(name);
+  w.U8(0x0c).U16(45).U32(120).U8(type).U16(0).U8(0).U16(0);
   return p;
 }
 

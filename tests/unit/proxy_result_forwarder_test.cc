@@ -35,14 +35,20 @@ std::string Packet(uint8_t seq, std::string_view payload) {
   return out;
 }
 
-// A text result of one column and `rows` rows of `row_bytes` each, DEPRECATE_EOF's end.
-std::string MysqlResult(int rows, size_t row_bytes, uint8_t* seq) {
+// The column count and definition of a one-column (BLOB `b`) text result.
+std::string MysqlHead(uint8_t* seq) {
   std::string def = std::string("\x03") + "def" + std::string(4, '\0') + '\x01' + "b" +
                     std::string(1, '\0') + "\x0c" + std::string("\x21\x00", 2) +
                     std::string("\xff\xff\xff\x00", 4) + "\xfc" + std::string(2, '\0') + '\0' +
                     std::string(2, '\0');
   std::string out = Packet((*seq)++, std::string("\x01", 1));
   out += Packet((*seq)++, def);
+  return out;
+}
+
+// A text result of one column and `rows` rows of `row_bytes` each, DEPRECATE_EOF's end.
+std::string MysqlResult(int rows, size_t row_bytes, uint8_t* seq) {
+  std::string out = MysqlHead(seq);
   std::string row = "\xfc" + std::string(1, static_cast<char>(row_bytes & 0xff)) +
                     std::string(1, static_cast<char>(row_bytes >> 8)) + std::string(row_bytes, 'r');
   for (int i = 0; i < rows; ++i) out += Packet((*seq)++, row);
@@ -371,12 +377,7 @@ TEST_F(MysqlForwarderTest, MultipleResultSetsWithClassicEofsPassWhole) {
            static_cast<char>(status >> 8);
   };
   auto set = [&eof](uint8_t* seq, int rows, uint16_t status) {
-    std::string def = std::string("\x03") + "def" + std::string(4, '\0') + '\x01' + "b" +
-                      std::string(1, '\0') + "\x0c" + std::string("\x21\x00", 2) +
-                      std::string("\xff\xff\xff\x00", 4) + "\xfc" + std::string(2, '\0') + '\0' +
-                      std::string(2, '\0');
-    std::string out = Packet((*seq)++, std::string("\x01", 1));
-    out += Packet((*seq)++, def);
+    std::string out = MysqlHead(seq);
     out += Packet((*seq)++, eof(status & ~mysql::SERVER_MORE_RESULTS_EXISTS));
     for (int i = 0; i < rows; ++i)
       out += Packet((*seq)++,
