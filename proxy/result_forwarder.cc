@@ -40,6 +40,28 @@ std::span<const uint8_t> ResultForwarder::Contiguous(evbuffer* in, size_t* batch
   return {evbuffer_pullup(in, static_cast<ev_ssize_t>(total)), total};
 }
 
+// The framing's run of frames in the chain at `batch` bytes into in (none when the next frame
+// is not all in that chain: the usual way makes it contiguous).
+size_t ResultForwarder::PassRun(evbuffer* in, size_t batch, size_t limit) {
+  evbuffer_ptr pos;
+  evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);
+  iovec v{};
+  if (evbuffer_peek(in, -1, &pos, &v, 1) < 1) return 0;
+  uint64_t frames = 0;
+  uint64_t rows = 0;
+  size_t n = framing_->PassRun({static_cast<const uint8_t*>(v.iov_base), v.iov_len}, limit, &frames,
+                               &rows);
+  if (n == 0) return 0;
+  started_ = true;
+  frames_ += frames;
+  rows_ += rows;
+  if (widened_) {
+    cb_->AllowFrame(0);
+    widened_ = false;
+  }
+  return n;
+}
+
 ResultForwarder::Outcome ResultForwarder::Backpressure() {
   if (!client_->Backlogged()) return Outcome::kWaiting;
   cb_->PauseBackendRead();
@@ -50,6 +72,7 @@ ResultForwarder::Outcome ResultForwarder::Backpressure() {
 ResultForwarder::Outcome ResultForwarder::Forward(evbuffer* in) {
   evbuffer* out = client_->output();
   const size_t hb = framing_->header_bytes();
+  const bool runs = framing_->Runs();
   size_t batch = 0;  // whole frames at the front of in that pass unchanged, not moved yet
   auto flush = [&] {
     if (batch) Move(in, batch);
@@ -72,6 +95,14 @@ ResultForwarder::Outcome ResultForwarder::Forward(evbuffer* in) {
       continue;
     }
     if (avail < batch + hb) break;
+    if (runs) {
+      // Below the bound (checked above): the run stops at the packet that reaches it.
+      size_t n = PassRun(in, batch, kClientOutHighWater - evbuffer_get_length(out) - batch);
+      if (n) {
+        batch += n;
+        continue;
+      }
+    }
     uint8_t hdr[ResultFraming::kMaxHeader];
     evbuffer_ptr pos;
     evbuffer_ptr_set(in, &pos, batch, EVBUFFER_PTR_SET);

@@ -43,6 +43,17 @@ class ResultFraming {
   virtual bool Reads(const Frame& f) const = 0;
   // A frame that Reads(), whole at bytes (header included): where the result stands.
   virtual Step Follow(Frame* f, std::span<const uint8_t> bytes) = 0;
+
+  // Whether PassRun may pass frames now (asked once per Forward).
+  virtual bool Runs() const { return false; }
+  // The whole frames at the front of `bytes` (contiguous) that the framing follows itself in
+  // one pass and that go to the client without the session seeing them (MySQL: column
+  // definitions and rows): their bytes, stopping after `limit` bytes or before a frame the
+  // usual way must take; *frames and *rows count them. Also 0 for none.
+  virtual size_t PassRun(std::span<const uint8_t> /*bytes*/, size_t /*limit*/, uint64_t* /*frames*/,
+                         uint64_t* /*rows*/) {
+    return 0;
+  }
 };
 
 class ResultForwarder {
@@ -111,6 +122,7 @@ class ResultForwarder {
 
  private:
   std::span<const uint8_t> Contiguous(evbuffer* in, size_t* batch, size_t total);
+  size_t PassRun(evbuffer* in, size_t batch, size_t limit);
   void Move(evbuffer* in, size_t n);
   Outcome Backpressure();
 

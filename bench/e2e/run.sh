@@ -194,25 +194,11 @@ if [[ -n $BEFORE ]]; then
   } >"$RUN/sluice-before.toml"
 fi
 
-cat >"$RUN/haproxy.cfg" <<EOF
-# Written by bench/e2e/run.sh: plain TCP forwarding to each primary. maxconn x 2 descriptors
-# must fit the open-files limit (20,000 here); the benchmark needs at most 128.
-global
-  maxconn 5000
-  nbthread $(nproc)
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-  maxconn 5000
-listen mysql
-  bind 127.0.0.1:${PORT[mysql:haproxy]}
-  server primary 127.0.0.1:$MY_PRIMARY
-listen pgsql
-  bind 127.0.0.1:${PORT[pgsql:haproxy]}
-  server primary 127.0.0.1:$PG_PRIMARY
-EOF
+{
+  echo "# Written by bench/e2e/run.sh: plain TCP forwarding to each primary (the benchmark"
+  echo "# needs at most 128 connections)."
+  haproxy_cfg "mysql:${PORT[mysql:haproxy]}:$MY_PRIMARY" "pgsql:${PORT[pgsql:haproxy]}:$PG_PRIMARY"
+} >"$RUN/haproxy.cfg"
 
 # PgBouncer refuses to run as root: it drops to the postgres user (-u), which must read and
 # write its directory. Its userlist holds the server's own SCRAM verifier (pg_authid), as in

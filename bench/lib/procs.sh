@@ -52,6 +52,18 @@ free_port() {
   die "no free port"
 }
 
+# haproxy_cfg NAME:LISTEN_PORT:SERVER_PORT ...: HAProxy in TCP mode on 127.0.0.1, one listen
+# section a triple, nbthread = cores. maxconn x 2 descriptors must fit the open-files limit.
+haproxy_cfg() {
+  local t name lp sp
+  printf 'global\n  maxconn 5000\n  nbthread %s\ndefaults\n  mode tcp\n' "$(nproc)"
+  printf '  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n  maxconn 5000\n'
+  for t in "$@"; do
+    IFS=: read -r name lp sp <<<"$t"
+    printf 'listen %s\n  bind 127.0.0.1:%s\n  server primary 127.0.0.1:%s\n' "$name" "$lp" "$sp"
+  done
+}
+
 cpu_ticks() { # utime+stime of PID in clock ticks ("-" when PID is empty)
   [[ -n ${1:-} ]] || {
     echo -

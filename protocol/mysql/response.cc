@@ -60,6 +60,38 @@ TrackStatus ResponseTracker::Feed(const PacketView& packet) {
   return st;
 }
 
+ResponseTracker::Run ResponseTracker::PassRun(std::span<const uint8_t> wire, size_t limit) {
+  Run run;
+  // The first packet of a response, or of the server's after LOCAL INFILE, and the tail of a
+  // split packet go through Feed.
+  if (!have_seq_ || continued_) return run;
+  const uint8_t* at = wire.data();
+  size_t left = wire.size();
+  while (run.bytes < limit && (state_ == State::kRows || state_ == State::kColumnDefs)) {
+    if (left < kPacketHeaderSize) break;
+    size_t len = at[0] | (at[1] << 8) | (size_t{at[2]} << 16);
+    if (len == 0 || len == kMaxPacketPayload || left - kPacketHeaderSize < len) break;
+    uint8_t seq = at[3];
+    uint8_t first = at[kPacketHeaderSize];
+    // ERR (and MariaDB's progress report) starts with 0xFF; a row never does.
+    if (seq != next_seq_ || first == kErrHeader) break;
+    if (state_ == State::kRows) {
+      if (IsResultSetEnd({at + kPacketHeaderSize, len}, caps_)) break;
+      ++rows_;
+      ++run.rows;
+    } else if (--left_ == 0) {
+      AfterColumns();
+    }
+    next_seq_ = static_cast<uint8_t>(seq + 1);
+    run.last_seq = seq;
+    ++run.packets;
+    run.bytes += kPacketHeaderSize + len;
+    at += kPacketHeaderSize + len;
+    left -= kPacketHeaderSize + len;
+  }
+  return run;
+}
+
 TrackStatus ResponseTracker::Dispatch(std::span<const uint8_t> p) {
   if (p.empty()) return Malformed("empty packet");
   switch (state_) {

@@ -34,6 +34,19 @@ class ResponseTracker {
   // One wire packet from the server (parts of a split packet are fed one by one).
   TrackStatus Feed(const PacketView& packet);
 
+  // The packets at the front of a contiguous run of wire bytes (headers included) that the
+  // tracker follows from their first byte alone: column definitions and the rows of a result
+  // set, as Feed would. It stops before a packet that needs Feed (an end of the result set,
+  // an ERR, an empty or split packet, a sequence gap, one not all in `wire`) and after the
+  // packet that reaches `limit` bytes. rows() counts the rows it passed.
+  struct Run {
+    size_t bytes = 0;
+    uint64_t packets = 0;
+    uint64_t rows = 0;
+    uint8_t last_seq = 0;  // of the last packet passed (when packets > 0)
+  };
+  Run PassRun(std::span<const uint8_t> wire, size_t limit);
+
   bool done() const { return state_ == State::kDone; }
   bool ended_in_error() const { return has_error_; }
   const ErrPacket& error() const { return error_; }

@@ -4,6 +4,8 @@
 
 #include <event2/buffer.h>
 
+#include <algorithm>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,12 +26,28 @@ inline bool PeekPacket(evbuffer* buf, mysql::PacketView* pkt, size_t* wire_len) 
   return mysql::DecodePacket(Front(buf, 4 + len), pkt, wire_len) == mysql::DecodeStatus::kPacket;
 }
 
-// Frames payload as packet(s) starting at seq (advanced past them) onto out.
+// Frames payload as packet(s) starting at seq (advanced past them) onto out: each header and
+// its chunk written straight into one reserved extent of out (no framed copy, and one add,
+// so a filter behind out sees whole packets); a chunk per 0xFFFFFF bytes, plus an empty
+// packet when the length is a multiple of it (as mysql::AppendPacket).
 inline void WritePacket(evbuffer* out, uint8_t* seq, std::string_view payload) {
-  std::string framed;
-  mysql::AppendPacket(&framed, seq,
-                      {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()});
-  Append(out, framed);
+  size_t off = 0;
+  for (;;) {
+    size_t n = std::min(payload.size() - off, mysql::kMaxPacketPayload);
+    const size_t wire = mysql::kPacketHeaderSize + n;
+    evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, static_cast<ev_ssize_t>(wire), &v, 1) < 1) return;
+    auto* p = static_cast<uint8_t*>(v.iov_base);
+    p[0] = static_cast<uint8_t>(n & 0xff);
+    p[1] = static_cast<uint8_t>((n >> 8) & 0xff);
+    p[2] = static_cast<uint8_t>((n >> 16) & 0xff);
+    p[3] = (*seq)++;
+    if (n) std::memcpy(p + mysql::kPacketHeaderSize, payload.data() + off, n);
+    v.iov_len = wire;
+    evbuffer_commit_space(out, &v, 1);
+    off += n;
+    if (n < mysql::kMaxPacketPayload) return;
+  }
 }
 
 }  // namespace sluice::mysqlproxy

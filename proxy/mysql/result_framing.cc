@@ -10,6 +10,18 @@ bool MysqlFraming::ReadHeader(const uint8_t* h, Frame* f) {
   return true;  // every 3-byte length is one the protocol allows
 }
 
+size_t MysqlFraming::PassRun(std::span<const uint8_t> bytes, size_t limit, uint64_t* frames,
+                             uint64_t* rows) {
+  mysql::ResponseTracker::Run run = tracker_->PassRun(bytes, limit);
+  if (run.packets) {
+    last_seq_ = run.last_seq;
+    seen_ = true;
+  }
+  *frames = run.packets;
+  *rows = run.rows;
+  return run.bytes;
+}
+
 ResultFraming::Step MysqlFraming::Follow(Frame* f, std::span<const uint8_t> bytes) {
   mysql::PacketView pkt;
   pkt.seq = f->seq;
@@ -18,22 +30,24 @@ ResultFraming::Step MysqlFraming::Follow(Frame* f, std::span<const uint8_t> byte
   mysql::TrackStatus r = tracker_->Feed(pkt);
   f->row = tracker_->rows() > rows;
   f->kind = pkt.payload.empty() ? 0 : pkt.payload[0];
+  if (r == mysql::TrackStatus::kError) {
+    // The packets before this one are whole and valid: the client has them. (Not seq - 1:
+    // a sequence gap is one of the reasons.)
+    if (!seen_) last_seq_ = static_cast<uint8_t>(f->seq - 1);
+    return Step::kBad;
+  }
+  last_seq_ = f->seq;
+  seen_ = true;
   switch (r) {
-    case mysql::TrackStatus::kMore:
-      last_seq_ = f->seq;
-      return Step::kMore;
     case mysql::TrackStatus::kDone:
-      last_seq_ = f->seq;
       return Step::kEnd;
     case mysql::TrackStatus::kLocalInfileRequest:
-      last_seq_ = f->seq;
       return Step::kHandOver;
+    case mysql::TrackStatus::kMore:
     case mysql::TrackStatus::kError:
       break;
   }
-  // The packets before this one are whole and valid: the client has them.
-  last_seq_ = static_cast<uint8_t>(f->seq - 1);
-  return Step::kBad;
+  return Step::kMore;
 }
 
 }  // namespace sluice::mysqlproxy

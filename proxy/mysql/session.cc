@@ -244,6 +244,7 @@ void MysqlSession::Dispatch(std::string payload) {
       break;
   }
   cmd_.payload = std::move(payload);
+  framing_.set_runs(!shadow());  // a mirrored command's rows are checksummed one by one
   if (shadow()) {
     std::string_view text = cmd_.digest;
     if (cmd_.client_stmt_id) text = stmts_[cmd_.client_stmt_id].digest;

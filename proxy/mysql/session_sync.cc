@@ -127,6 +127,7 @@ void MysqlSession::SendClientCommand() {
   uint8_t seq = 0;
   if (mysql::CommandExpectsResponse(cmd_.code)) {
     tracker_.Begin(cmd_.code, backend_->caps());
+    framing_.Begin();
   }
   WritePacket(backend_->output(), &seq, *out);
   if (!mysql::CommandExpectsResponse(cmd_.code)) {

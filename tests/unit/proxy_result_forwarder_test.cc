@@ -35,14 +35,20 @@ std::string Packet(uint8_t seq, std::string_view payload) {
   return out;
 }
 
-// A text result of one column and `rows` rows of `row_bytes` each, DEPRECATE_EOF's end.
-std::string MysqlResult(int rows, size_t row_bytes, uint8_t* seq) {
+// The column count and definition of a one-column (BLOB `b`) text result.
+std::string MysqlHead(uint8_t* seq) {
   std::string def = std::string("\x03") + "def" + std::string(4, '\0') + '\x01' + "b" +
                     std::string(1, '\0') + "\x0c" + std::string("\x21\x00", 2) +
                     std::string("\xff\xff\xff\x00", 4) + "\xfc" + std::string(2, '\0') + '\0' +
                     std::string(2, '\0');
   std::string out = Packet((*seq)++, std::string("\x01", 1));
   out += Packet((*seq)++, def);
+  return out;
+}
+
+// A text result of one column and `rows` rows of `row_bytes` each, DEPRECATE_EOF's end.
+std::string MysqlResult(int rows, size_t row_bytes, uint8_t* seq) {
+  std::string out = MysqlHead(seq);
   std::string row = "\xfc" + std::string(1, static_cast<char>(row_bytes & 0xff)) +
                     std::string(1, static_cast<char>(row_bytes >> 8)) + std::string(row_bytes, 'r');
   for (int i = 0; i < rows; ++i) out += Packet((*seq)++, row);
@@ -147,10 +153,13 @@ class MysqlScript final : public Script {
 
 class MysqlForwarderTest : public ForwarderTest {
  protected:
-  void Command(uint8_t code = mysql::COM_QUERY) {
-    tracker_.Begin(code, kCaps);
+  void Command(uint8_t code = mysql::COM_QUERY, uint64_t caps = kCaps) {
+    tracker_.Begin(code, caps);
+    framing_.Begin();
     fwd_.Begin();
   }
+  // The backend's input emptied (between two deliveries of the same response).
+  void Reset() { evbuffer_drain(in_, Left()); }
   mysql::ResponseTracker tracker_;
   mysqlproxy::MysqlFraming framing_{&tracker_};
   MysqlScript script_;
@@ -276,6 +285,179 @@ TEST_F(MysqlForwarderTest, APacketNotAllHereIsWaitedForWhole) {
   EXPECT_EQ(ClientTakes(), rows.substr(row_at));
   ASSERT_EQ(script_.allowed.size(), 2u);
   EXPECT_EQ(script_.allowed[1], 0u);  // back to the usual read bound
+}
+
+// Row runs (ResponseTracker::PassRun): the rows reach the client in runs and are counted
+// without a callback per packet; only the packets that decide where the result stands (the
+// column count, the end, an ERR) reach the session.
+TEST_F(MysqlForwarderTest, RowsPassInRunsWithoutACallbackEach) {
+  uint8_t seq = 1;
+  std::string result = MysqlResult(100, 20, &seq);
+  ServerSends(result);
+  Command();
+  EXPECT_EQ(fwd_.Forward(in_), Outcome::kEnded);
+  EXPECT_EQ(ClientTakes(), result);
+  EXPECT_EQ(fwd_.rows(), 100u);
+  EXPECT_EQ(tracker_.rows(), 100u);
+  EXPECT_EQ(fwd_.frames(), 103u);
+  EXPECT_EQ(script_.seqs, (std::vector<uint8_t>{1, 103}));
+  EXPECT_EQ(framing_.last_seq(), 103);
+  // A mirrored command's rows are checksummed one by one: the session reads each.
+  seq = 1;
+  ServerSends(result);
+  script_.seqs.clear();
+  framing_.set_runs(false);
+  Command();
+  EXPECT_EQ(fwd_.Forward(in_), Outcome::kEnded);
+  EXPECT_EQ(ClientTakes(), result);
+  EXPECT_EQ(fwd_.rows(), 100u);
+  EXPECT_EQ(script_.seqs.size(), 103u);
+}
+
+// Every split of a response across two reads, and one read per byte, with runs and without:
+// the same bytes reach the client, the same counts, the same end (a result set; one that
+// ends in an ERR after two rows).
+TEST_F(MysqlForwarderTest, AResponseSplitAtEveryByteEndsTheSame) {
+  uint8_t seq = 1;
+  std::string ok_end = MysqlResult(5, 10, &seq);
+  const uint8_t ok_last = static_cast<uint8_t>(seq - 1);
+  seq = 1;
+  std::string err_end = MysqlResult(2, 10, &seq);
+  err_end.resize(err_end.size() - 11);
+  std::string err =
+      Packet(seq - 1, mysql::MakeErr(1317, "70100", "Query execution was interrupted"));
+  err_end += err;
+  struct Case {
+    std::string wire;
+    uint64_t rows;
+    uint64_t frames;
+    uint8_t last_seq;
+    bool error;
+  };
+  for (const Case& c : {Case{ok_end, 5, 8, ok_last, false},
+                        Case{err_end, 2, 5, static_cast<uint8_t>(seq - 1), true}}) {
+    for (bool runs : {true, false}) {
+      framing_.set_runs(runs);
+      for (size_t k = 1; k < c.wire.size(); ++k) {
+        Reset();
+        Command();
+        ServerSends(c.wire.substr(0, k));
+        ASSERT_EQ(fwd_.Forward(in_), Outcome::kWaiting) << k;
+        ServerSends(c.wire.substr(k));
+        ASSERT_EQ(fwd_.Forward(in_), Outcome::kEnded) << k;
+        ASSERT_EQ(ClientTakes(), c.wire) << k;
+        EXPECT_EQ(fwd_.rows(), c.rows) << k;
+        EXPECT_EQ(fwd_.frames(), c.frames) << k;
+        EXPECT_EQ(framing_.last_seq(), c.last_seq) << k;
+        EXPECT_EQ(tracker_.ended_in_error(), c.error) << k;
+      }
+      Reset();
+      Command();
+      std::string got;
+      for (size_t i = 0; i < c.wire.size(); ++i) {
+        ServerSends(c.wire.substr(i, 1));
+        ASSERT_EQ(fwd_.Forward(in_), i + 1 < c.wire.size() ? Outcome::kWaiting : Outcome::kEnded)
+            << i;
+        got += ClientTakes();
+      }
+      EXPECT_EQ(got, c.wire);
+      EXPECT_EQ(fwd_.rows(), c.rows);
+      EXPECT_EQ(framing_.last_seq(), c.last_seq);
+    }
+  }
+}
+
+// CLIENT_DEPRECATE_EOF off: EOFs after the definitions and at each set's end; the first
+// set's end says more results follow.
+TEST_F(MysqlForwarderTest, MultipleResultSetsWithClassicEofsPassWhole) {
+  constexpr uint64_t caps = kCaps & ~uint64_t{mysql::CLIENT_DEPRECATE_EOF};
+  // An EOF packet: 0xFE, warnings, status flags.
+  auto eof = [](uint16_t status) {
+    return std::string("\xfe\x00\x00", 3) + static_cast<char>(status & 0xff) +
+           static_cast<char>(status >> 8);
+  };
+  auto set = [&eof](uint8_t* seq, int rows, uint16_t status) {
+    std::string out = MysqlHead(seq);
+    out += Packet((*seq)++, eof(status & ~mysql::SERVER_MORE_RESULTS_EXISTS));
+    for (int i = 0; i < rows; ++i)
+      out += Packet((*seq)++,
+                    "\x03"
+                    "abc");
+    out += Packet((*seq)++, eof(status));
+    return out;
+  };
+  uint8_t seq = 1;
+  std::string wire =
+      set(&seq, 3, mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_MORE_RESULTS_EXISTS);
+  wire += set(&seq, 2, mysql::SERVER_STATUS_AUTOCOMMIT);
+  std::string next = Packet(1, mysql::MakeOk(0, 0, mysql::SERVER_STATUS_AUTOCOMMIT, 0, caps));
+  ServerSends(wire + next);
+  Command(mysql::COM_QUERY, caps);
+  EXPECT_EQ(fwd_.Forward(in_), Outcome::kEnded);
+  EXPECT_EQ(ClientTakes(), wire);
+  EXPECT_EQ(Left(), next.size());
+  EXPECT_EQ(fwd_.rows(), 5u);
+  EXPECT_EQ(tracker_.result_sets(), 2u);
+  EXPECT_EQ(framing_.last_seq(), seq - 1);
+  EXPECT_FALSE(tracker_.ended_in_error());
+}
+
+// A row of more than 16 MiB comes as a 0xFFFFFF-byte packet and its continuation: both
+// reach the client whole and in order, one row, and the rows after it run again.
+TEST_F(MysqlForwarderTest, ARowContinuedPast16MiBPassesWhole) {
+  std::string big(mysql::kMaxPacketPayload + 1000, 'x');
+  size_t n = big.size() - 4;
+  big[0] = '\xfd';
+  big[1] = static_cast<char>(n & 0xff);
+  big[2] = static_cast<char>((n >> 8) & 0xff);
+  big[3] = static_cast<char>(n >> 16);
+  uint8_t seq = 1;
+  std::string full = MysqlResult(2, 10, &seq);   // count, def, row, row, end: split around
+  size_t first_row = full.size() - 11 - 2 * 17;  // the rows are 4 + 13 bytes, the end 11
+  std::string row = full.substr(first_row, 17);
+  std::string wire = full.substr(0, first_row) + row;
+  seq = 4;
+  mysql::AppendPacket(&wire, &seq, big);  // seq 4 and 5
+  std::string tail = row;
+  tail[3] = static_cast<char>(seq++);
+  wire += tail + Packet(seq, std::string("\xfe\x00\x00\x02\x00\x00\x00", 7));
+  Command();
+  std::string got;
+  Outcome o = Outcome::kWaiting;
+  // 64 KiB reads; the client reads everything after each (it waits past its bound).
+  size_t at = 0;
+  for (int i = 0; i < 1000 && o != Outcome::kEnded; ++i) {
+    if (at < wire.size()) ServerSends(wire.substr(at, 1 << 16));
+    at += 1 << 16;
+    o = fwd_.Forward(in_);
+    got += ClientTakes();
+  }
+  EXPECT_EQ(o, Outcome::kEnded);
+  EXPECT_EQ(got.size(), wire.size());
+  EXPECT_TRUE(got == wire);
+  EXPECT_EQ(fwd_.rows(), 3u);
+  EXPECT_EQ(tracker_.rows(), 3u);
+  EXPECT_EQ(framing_.last_seq(), seq);
+  ASSERT_FALSE(script_.allowed.empty());
+  EXPECT_EQ(script_.allowed.front(), 4 + mysql::kMaxPacketPayload);  // room for the head
+}
+
+TEST_F(MysqlForwarderTest, ASequenceGapInTheRowsStopsAfterTheRowsBeforeIt) {
+  uint8_t seq = 1;
+  std::string wire = MysqlResult(6, 10, &seq);
+  size_t row_bytes = 4 + 13;
+  size_t rows_at = wire.size() - 11 - 6 * row_bytes;
+  std::string before = wire.substr(0, rows_at + 3 * row_bytes);
+  wire[rows_at + 3 * row_bytes + 3] = 42;  // the fourth row's sequence id
+  ServerSends(wire);
+  Command();
+  EXPECT_EQ(fwd_.Forward(in_), Outcome::kStopped);
+  EXPECT_EQ(script_.failed, 1);
+  EXPECT_EQ(ClientTakes(), before);
+  // count 1, def 2, rows 3-5: the ERR in place of the rest gets 6, what the client expects
+  // next (not one below the bad packet's 42).
+  EXPECT_EQ(framing_.last_seq(), 5);
+  EXPECT_EQ(fwd_.rows(), 3u);
 }
 
 // A PostgreSQL session as the forwarder sees it: ReadyForQuery is taken (the segment's end,
