@@ -279,6 +279,15 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
       (phase_ == Phase::kAcquiring || phase_ == Phase::kLoginBackend) &&
       lease_.HoldAfterConnectFailure(server, st.message()))
     return;
+  if (login_unchecked_ && !was_attached && !server_error.empty()) {
+    // The login sluice answered itself: the server's refusal of the database or the user
+    // (3D000, 28P01 …) is the FATAL that login would have ended with.
+    std::string out;
+    pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
+    AppendTo(client_.output(), out);
+    Close();
+    return;
+  }
   if (phase_ == Phase::kLoginBackend || login_sync_) {
     login_sync_ = false;
     if (!server_error.empty()) {
@@ -341,6 +350,10 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
 // transaction or a session-mode connection went with it. idle_in_transaction_timeout_ms:
 // FATAL 25P03 and close, as PostgreSQL's idle_in_transaction_session_timeout.
 void PgSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kLoginAnswer) {
+    OnLoginAnswerTimeout();
+    return;
+  }
   if (why == TimeoutReason::kIdleInTransaction) {
     if (outstanding_ != 0 || txn_status_ == pgsql::kTxIdle) return;
     SendError("FATAL", state::kIdleInTransactionTimeout,
