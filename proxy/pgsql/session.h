@@ -153,6 +153,8 @@ class PgSession final : public SessionCore,
   bool RetryAllows(char type, std::span<const uint8_t> payload, bool read_alone);
   bool RetryLostBatch(std::string_view fatal);
   void ForgetRetry();
+  // Why the lost batch was not run again, for the client's error ("; not run again: …").
+  std::string_view NotRetriedWhy() const;
 
   // session_pins.cc
   void PinFor(uint32_t reasons);
@@ -244,6 +246,8 @@ class PgSession final : public SessionCore,
   bool retry_open_ = false;          // the batch being sent qualifies so far
   bool retry_complete_ = false;      // its Query or Sync is in retry_batch_
   bool retry_unnamed_read_ = false;  // it parsed the unnamed statement, a read
+  // The client's statements its Closes took from the rewriter: given back before a retry.
+  std::vector<std::pair<std::string, ClientStmt>> retry_closed_;
   bool stmt_read_alone_ = false;     // the message being forwarded carries a lone read
   bool rerouting_ = false;           // the next StartBatch routes a batch again after a failure
   std::string backend_fatal_;        // the server's FATAL (ErrorResponse payload)

@@ -319,7 +319,9 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   forwarder_.Abandon();
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
   std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
-  std::string text = timed_out_ ? why : fmt::format("sluice: server connection lost: {}", why);
+  std::string text = timed_out_ ? why
+                                : fmt::format("sluice: server connection lost: {}{}", why,
+                                              was_attached ? NotRetriedWhy() : "");
   bool timed_out = timed_out_;
   timed_out_ = false;
   if (mid_message || in_txn || !transaction_mode_) {
