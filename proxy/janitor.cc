@@ -12,6 +12,8 @@ std::string_view TimeoutReasonName(TimeoutReason r) {
       return "query_timeout";
     case TimeoutReason::kIdleInTransaction:
       return "idle_in_transaction_timeout";
+    case TimeoutReason::kLoginAnswer:
+      return "login_answer";
   }
   return "unknown";
 }

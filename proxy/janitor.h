@@ -21,6 +21,7 @@ enum class TimeoutReason : uint8_t {
   kClientLogin,        // client_login_timeout_ms: from accept to a proven password
   kQuery,              // query_timeout_ms: a statement (with its state sync) on a backend
   kIdleInTransaction,  // idle_in_transaction_timeout_ms: the client holds an open transaction
+  kLoginAnswer,        // a PostgreSQL login's backend did not answer in time (session_login.cc)
 };
 std::string_view TimeoutReasonName(TimeoutReason r);
 

@@ -110,6 +110,9 @@ void SessionCore::OnSessionTimeout(TimeoutReason why) {
     case TimeoutReason::kIdleInTransaction:
       st.idle_transaction_timeouts++;
       break;
+    case TimeoutReason::kLoginAnswer:  // not a failure: the protocol answers the login itself
+      OnStatementTimeout(why);
+      return;
     case TimeoutReason::kNone:
       return;
   }

@@ -69,7 +69,8 @@ class SessionCore : public ClientSession,
   void StopQueryClock() { timer_.Disarm(TimeoutReason::kQuery); }
   void StartIdleInTransactionClock();
   // The protocol's answer to kQuery or kIdleInTransaction: the protocol's own error, the
-  // backend connection discarded; counted by the core before the call.
+  // backend connection discarded; counted by the core before the call. kLoginAnswer
+  // (PostgreSQL's login, not counted): the login goes on without its backend.
   virtual void OnStatementTimeout(TimeoutReason why) = 0;
   // A malformed client message, counted per protocol (stats_global, /metrics).
   void CountProtocolError();

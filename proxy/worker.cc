@@ -18,6 +18,7 @@
 #include "proxy/lingering_close.h"
 #include "proxy/mysql/worker_state.h"
 #include "proxy/pgsql/cancel.h"
+#include "proxy/pgsql/login_params.h"
 #include "proxy/shared.h"
 
 namespace sluice {
@@ -43,6 +44,7 @@ Worker::Worker(int index, ProxyShared* shared)
   event_add(wake_ev_, nullptr);
   mysql_state_ = std::make_unique<mysqlproxy::MysqlWorkerState>();
   pg_cancel_keys_ = std::make_unique<pgproxy::CancelKeys>();
+  pg_login_params_ = std::make_unique<pgproxy::PgLoginParams>();
   pools_ = std::make_unique<BackendPools>(this);
   housekeeping_ev_ = event_new(base_, -1, EV_PERSIST, &Worker::OnHousekeeping, this);
   timeval tv{0, kHousekeepingMs * 1000};

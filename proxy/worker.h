@@ -37,7 +37,8 @@ class MysqlWorkerState;
 }
 namespace pgproxy {
 class CancelKeys;
-}
+class PgLoginParams;
+}  // namespace pgproxy
 
 class Worker {
  public:
@@ -86,6 +87,8 @@ class Worker {
   mysqlproxy::MysqlWorkerState& mysql_state() { return *mysql_state_; }
   // The cancel keys of this worker's PostgreSQL clients (proxy/pgsql/cancel.h).
   pgproxy::CancelKeys& pg_cancel_keys() { return *pg_cancel_keys_; }
+  // What PostgreSQL backend logins reported, per cluster, database and user.
+  pgproxy::PgLoginParams& pg_login_params() { return *pg_login_params_; }
 
   // This worker's sessions that have not logged in yet (proxy/janitor.h).
   PreAuthQueue& preauth() { return preauth_; }
@@ -166,6 +169,7 @@ class Worker {
   // Before pools_: the pooled MySQL connections unregister from it when the pools close.
   std::unique_ptr<mysqlproxy::MysqlWorkerState> mysql_state_;
   std::unique_ptr<pgproxy::CancelKeys> pg_cancel_keys_;
+  std::unique_ptr<pgproxy::PgLoginParams> pg_login_params_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
   Router router_;

@@ -405,12 +405,41 @@ class Campaign:
             "error_samples": sorted({"%s %s" % (e[2], e[3][:90]) for e in errs_w + errs_r})[:6],
             "first_failed_check_s": round(first_check - t_fault, 3),
             "events": ["%s %s" % (e[1], e[2]) for e in events],
+            # Each write error's start and end after the fault, to match sluice's log.
+            "write_error_times": [(e[2], round(e[0] - t_fault, 3), round(e[1] - t_fault, 3))
+                                  for e in errs_w][:10],
+            "fault_utc": datetime.datetime.fromtimestamp(
+                time.time() - (time.monotonic() - t_fault),
+                datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3],
+            "phases": self.phases(events, t_fault) if target == "primary" else {},
         }
         row["ok"] = (row["downtime_s"] is not None and not new_lost and max_w <= 1 and
                      len(writable) == 1)
         row["repairs"] = []
         self._restore_args = (primary, writable)
         return row
+
+    def phases(self, events, t_fault):
+        """Seconds after the fault of each step of a failover, from sluice's stats_events:
+        the first failed check (WRITES_HELD), the verdict over the window (the first
+        FAILOVER), the promotion's start after the candidate check and the fence (the second
+        FAILOVER), the candidate accepting writes (PROMOTE), the hold released
+        (WRITES_RESUMED)."""
+        out = {}
+        names = {"WRITES_HELD": "held", "PROMOTE": "promoted", "WRITES_RESUMED": "resumed",
+                 "FENCE_COMMAND": "fenced"}
+        failovers = 0
+        for t, kind, _, _ in events:
+            m = self.monotonic_of(t)
+            if m is None or m < t_fault:
+                continue
+            key = names.get(kind)
+            if kind == "FAILOVER":
+                failovers += 1
+                key = "verdict" if failovers == 1 else "promoting"
+            if key and key not in out:
+                out[key] = round(m - t_fault, 3)
+        return out
 
     # ------------------------------------------------------------ back to primary + 2 replicas
 

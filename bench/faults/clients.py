@@ -183,7 +183,9 @@ class PgConn:
 
 def _pg_error(e):
     msg = (getattr(e, "pgerror", None) or str(e)).strip().splitlines()
-    return ClientError(getattr(e, "pgcode", None) or "conn", msg[0] if msg else "")
+    # An error without a message still says what raised it (psycopg2's class and args).
+    return ClientError(getattr(e, "pgcode", None) or "conn",
+                       msg[0] if msg else "%s%r" % (type(e).__name__, e.args))
 
 
 class Watchdog:

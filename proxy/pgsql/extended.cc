@@ -101,7 +101,11 @@ Status ExtendedRewriter::Rewrite(char type, std::span<const uint8_t> p, bool tra
       if (c->kind == pgsql::kTargetStatement && !c->name.empty() && transaction_mode) {
         // Only the client's name goes away; the backend copy may serve others. A Close of
         // a name nobody has still gets its CloseComplete in order.
-        stmts_.erase(std::string(c->name));
+        last_closed_.reset();
+        if (auto it = stmts_.find(std::string(c->name)); it != stmts_.end()) {
+          last_closed_.emplace(it->first, std::move(it->second));
+          stmts_.erase(it);
+        }
         st = pgsql::RewriteCloseName(p, kNoopStatement, out);
         *rewritten = true;
       }
@@ -111,6 +115,13 @@ Status ExtendedRewriter::Rewrite(char type, std::span<const uint8_t> p, bool tra
     default:
       return Status::Ok();
   }
+}
+
+std::optional<ClientStmt> ExtendedRewriter::TakeClosed(std::string_view name) {
+  if (!last_closed_ || last_closed_->first != name) return std::nullopt;
+  std::optional<ClientStmt> cs(std::move(last_closed_->second));
+  last_closed_.reset();
+  return cs;
 }
 
 bool ExtendedRewriter::SwallowParseComplete() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,11 @@ class ExtendedRewriter {
   void ClearExpects();
   const ClientStmt* Find(std::string_view name) const;
   void Forget() { stmts_.clear(); }
+  // The client's statement NAME the last Close took away (transaction mode), if it was
+  // that one: a read batch run again elsewhere gives it back first (Restore), so that the
+  // batch's messages before its Close find it as they did (session_retry.cc).
+  std::optional<ClientStmt> TakeClosed(std::string_view name);
+  void Restore(std::string name, ClientStmt cs) { stmts_[std::move(name)] = std::move(cs); }
 
  private:
   struct Expect {
@@ -74,6 +80,7 @@ class ExtendedRewriter {
   Fifo<Expect> parse_expects_;
   Fifo<Expect> close_expects_;
   std::unordered_map<std::string, ClientStmt> stmts_;
+  std::optional<std::pair<std::string, ClientStmt>> last_closed_;
 };
 
 }  // namespace sluice::pgproxy

@@ -11,6 +11,7 @@
 #include "protocol/pgsql/constants.h"
 #include "protocol/pgsql/frontend.h"
 #include "protocol/pgsql/message.h"
+#include "proxy/pgsql/login_params.h"
 #include "proxy/shared.h"
 #include "proxy/worker.h"
 #include "routing/digest.h"
@@ -295,6 +296,8 @@ void PgSession::OnLeaseRefused(LeaseRefusal why, const std::string& server) {
 }
 
 void PgSession::OnBackendReady(PgBackend* b) {
+  // A fresh login: its settings answer later logins while the primary is held.
+  worker_->pg_login_params().Learn(cluster().name, database_, user_, b->params(), b->param_names());
   OnBackendAcquired(b);
 }
 
@@ -305,7 +308,9 @@ void PgSession::OnBackendAcquired(PgBackend* b) {
   b->SetOwner(this);
   b->ResumeRead();
   lease_.Started();
+  login_unchecked_ = false;  // a backend logged in with the client's database and user
   if (phase_ == Phase::kLoginBackend) {
+    timer_.Disarm(TimeoutReason::kLoginAnswer);
     FinishLogin();
     return;
   }

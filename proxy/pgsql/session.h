@@ -106,6 +106,14 @@ class PgSession final : public SessionCore,
 
   void BeginLoginBackend();
   void FinishLogin();
+  // The login ends without a backend, from the settings an earlier backend login of this
+  // cluster, database and user reported (the primary is held, or its login does not answer
+  // within kLoginAnswerMs). False: none did on this worker, the login waits.
+  bool AnswerLoginFromCache();
+  void OnLoginAnswerTimeout();
+  // BackendKeyData and ReadyForQuery after the ParameterStatus in *out, to the client: the
+  // session is logged in (server_pid: cancel.h's Register).
+  void ReportLogin(std::string* out, int32_t server_pid);
   void ProcessClientInput();
   bool StartBatch(char type, std::span<const uint8_t> payload);
   void Acquire(int server_index);
@@ -145,6 +153,8 @@ class PgSession final : public SessionCore,
   bool RetryAllows(char type, std::span<const uint8_t> payload, bool read_alone);
   bool RetryLostBatch(std::string_view fatal);
   void ForgetRetry();
+  // Why the lost batch was not run again, for the client's error ("; not run again: …").
+  std::string_view NotRetriedWhy() const;
 
   // session_pins.cc
   void PinFor(uint32_t reasons);
@@ -201,8 +211,11 @@ class PgSession final : public SessionCore,
   bool causal_wrote_ = false;   // a write whose position is not read yet (session/global)
   int64_t causal_start_us_ = 0;
   bool sync_failed_ = false;
-  std::string sync_error_;    // the server's ErrorResponse payload
-  bool login_sync_ = false;   // the startup settings are applied before the login ends
+  std::string sync_error_;   // the server's ErrorResponse payload
+  bool login_sync_ = false;  // the startup settings are applied before the login ends
+  // The login was answered by sluice (AnswerLoginFromCache): no backend has logged in with
+  // the client's database and user yet, a refusal there ends the session as a login's would.
+  bool login_unchecked_ = false;
   bool mid_segment_ = false;  // messages of a segment went out, its Sync not yet
   bool pinned_ = false;
   uint32_t pin_reasons_ = 0;      // PgPin bits that pinned the session
@@ -233,6 +246,8 @@ class PgSession final : public SessionCore,
   bool retry_open_ = false;          // the batch being sent qualifies so far
   bool retry_complete_ = false;      // its Query or Sync is in retry_batch_
   bool retry_unnamed_read_ = false;  // it parsed the unnamed statement, a read
+  // The client's statements its Closes took from the rewriter: given back before a retry.
+  std::vector<std::pair<std::string, ClientStmt>> retry_closed_;
   bool stmt_read_alone_ = false;     // the message being forwarded carries a lone read
   bool rerouting_ = false;           // the next StartBatch routes a batch again after a failure
   std::string backend_fatal_;        // the server's FATAL (ErrorResponse payload)

@@ -279,6 +279,15 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
       (phase_ == Phase::kAcquiring || phase_ == Phase::kLoginBackend) &&
       lease_.HoldAfterConnectFailure(server, st.message()))
     return;
+  if (login_unchecked_ && !was_attached && !server_error.empty()) {
+    // The login sluice answered itself: the server's refusal of the database or the user
+    // (3D000, 28P01 …) is the FATAL that login would have ended with.
+    std::string out;
+    pgsql::AppendMessage(&out, be::kErrorResponse, std::string_view(server_error));
+    AppendTo(client_.output(), out);
+    Close();
+    return;
+  }
   if (phase_ == Phase::kLoginBackend || login_sync_) {
     login_sync_ = false;
     if (!server_error.empty()) {
@@ -310,7 +319,9 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   forwarder_.Abandon();
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
   std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
-  std::string text = timed_out_ ? why : fmt::format("sluice: server connection lost: {}", why);
+  std::string text = timed_out_ ? why
+                                : fmt::format("sluice: server connection lost: {}{}", why,
+                                              was_attached ? NotRetriedWhy() : "");
   bool timed_out = timed_out_;
   timed_out_ = false;
   if (mid_message || in_txn || !transaction_mode_) {
@@ -341,6 +352,10 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
 // transaction or a session-mode connection went with it. idle_in_transaction_timeout_ms:
 // FATAL 25P03 and close, as PostgreSQL's idle_in_transaction_session_timeout.
 void PgSession::OnStatementTimeout(TimeoutReason why) {
+  if (why == TimeoutReason::kLoginAnswer) {
+    OnLoginAnswerTimeout();
+    return;
+  }
   if (why == TimeoutReason::kIdleInTransaction) {
     if (outstanding_ != 0 || txn_status_ == pgsql::kTxIdle) return;
     SendError("FATAL", state::kIdleInTransactionTimeout,

@@ -1,9 +1,11 @@
 // PgSession, the read retry: a batch that provably changes nothing (a lone read outside a
-// transaction: a simple Query, or extended-protocol messages up to Sync whose statements are
-// all reads sluice can prepare again) is kept while it is outstanding, and runs again on
-// another server when its connection dies, or ends with a shutdown FATAL, before any byte
-// of its answer reached the client. A write that may have reached a server is never sent
-// again. See docs/operations.md ("Held writes", the reads that run elsewhere).
+// transaction: a simple Query, or extended-protocol messages up to Sync, or up to a Flush the
+// client waits on, whose statements are all reads sluice can prepare again, Closes among
+// them) is kept while it is outstanding, and runs again on another server when its
+// connection dies, or ends with a shutdown FATAL, before any byte of its answer reached the
+// client. A write that may have reached a server is never sent again; the client's error
+// says why a batch was not. See docs/operations.md ("Held writes", the reads that run
+// elsewhere).
 #include <cstring>
 #include <optional>
 
@@ -86,7 +88,19 @@ bool PgSession::RetryAllows(char type, std::span<const uint8_t> p, bool read_alo
     case fe::kFlush:
     case fe::kSync:
       return true;
-    default:  // Close (changes the client's names), FunctionCall, COPY
+    case fe::kClose: {
+      // Transaction mode (retry_open_): a portal or the unnamed statement lives and dies
+      // with the connection, and a named statement's Close changes only sluice's map of the
+      // client's names (extended.cc), which the retry puts back first.
+      if (p.empty()) return false;
+      if (p[0] != pgsql::kTargetStatement) return true;
+      auto name = LeadingName(p.subspan(1));
+      if (!name) return false;
+      if (auto cs = extended_.TakeClosed(*name))
+        retry_closed_.emplace_back(std::string(*name), std::move(*cs));
+      return true;
+    }
+    default:  // FunctionCall, COPY
       return false;
   }
 }
@@ -96,15 +110,12 @@ void PgSession::NoteRetry(char type, std::span<const uint8_t> p, size_t total, b
   if (!mid_segment_) {
     // A batch starts: a candidate while nothing else is outstanding, outside a transaction,
     // on a pooled (transaction-mode) connection that holds no state of the session.
-    retry_batch_.clear();
-    retry_complete_ = false;
-    retry_unnamed_read_ = false;
+    ForgetRetry();
     retry_open_ = idle_before && transaction_mode_ && txn_status_ == pgsql::kTxIdle && !pinned_;
   }
   if (!retry_open_) return;
   if (retry_batch_.size() + total > kMaxRetryBatch || !RetryAllows(type, p, read_alone)) {
-    retry_open_ = false;
-    retry_batch_.clear();
+    ForgetRetry();
     return;
   }
   size_t at = retry_batch_.size();
@@ -113,23 +124,39 @@ void PgSession::NoteRetry(char type, std::span<const uint8_t> p, size_t total, b
   if (type == fe::kSync || type == fe::kQuery) {
     retry_open_ = false;
     retry_complete_ = true;
+  } else if (type == fe::kFlush) {
+    retry_complete_ = true;  // the client waits for answers without a Sync: kept as sent
   }
 }
 
 void PgSession::ForgetRetry() {
   retry_batch_.clear();
+  retry_closed_.clear();
   retry_open_ = retry_complete_ = retry_unnamed_read_ = false;
 }
 
+std::string_view PgSession::NotRetriedWhy() const {
+  if (forwarder_.started()) return "; not run again: part of its answer had reached the client";
+  if (retry_complete_ && !retry_batch_.empty()) return "; not run again: its retries are spent";
+  return "; not run again: it may have changed data (not a lone read outside a transaction)";
+}
+
 bool PgSession::RetryLostBatch(std::string_view fatal) {
-  if (!retry_complete_ || retry_batch_.empty() || outstanding_ != 1 || mid_segment_ ||
-      forwarder_.started() || forwarder_.mid_frame() || timed_out_ ||
-      (!fatal.empty() && !IsShutdownFatal(fatal)) || !lease_.Retry())
+  // Its Sync (or Query) the only thing outstanding, or messages up to a Flush and no Sync.
+  bool synced = outstanding_ == 1 && !mid_segment_;
+  bool flushed = outstanding_ == 0 && mid_segment_;
+  if (!retry_complete_ || retry_batch_.empty() || !(synced || flushed) || forwarder_.started() ||
+      forwarder_.mid_frame() || timed_out_ || (!fatal.empty() && !IsShutdownFatal(fatal)) ||
+      !lease_.Retry())
     return false;
   // It runs again from its first message, as if it had just come: routed (away from the
-  // server that failed), prepared again where the new connection lacks its statements.
+  // server that failed), prepared again where the new connection lacks its statements, the
+  // client's names its Closes took given back.
   evbuffer_prepend(client_.input(), retry_batch_.data(), retry_batch_.size());
+  for (auto& [name, cs] : retry_closed_) extended_.Restore(std::move(name), std::move(cs));
   ForgetRetry();
+  mid_segment_ = false;
+  open_segment_ = SegmentStat{};
   extended_.ClearExpects();  // the dead connection's replies will not come
   outstanding_ = 0;
   sent_segments_.clear();

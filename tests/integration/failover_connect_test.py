@@ -253,6 +253,72 @@ class ReplicaReadMixin:
         del victim_port
 
 
+class LoginHoldMixin:
+    """PostgreSQL clients with connect_timeout=2 log in while the primary is dead and the
+    failover window (8 s) holds writes: sluice answers their logins itself (settings from
+    an earlier backend login, proxy/pgsql/login_params.h) and their first write runs on the
+    new primary after the promotion. Before, the login waited for the new primary and libpq
+    gave up after 2 s ("timeout expired")."""
+
+    def test_login_during_failover(self):
+        self.start_sluice(cluster_options={"monitor_interval_ms": 500,
+                                           "failover_window_ms": 8000})
+        old = int(self.env["PRIMARY_PORT"])
+        # Earlier logins on both workers (the kernel spreads 8 connections over them).
+        primed = [self.db.app(self.sluice.port, timeout=10) for _ in range(8)]
+        for k, c in enumerate(primed):
+            self.db.run(c, "INSERT INTO t_health VALUES (%s, 0)", (k,))
+        for c in primed:
+            c.close()
+        cluster_sh("kill-node", self.dir, "primary")
+        killed = time.monotonic()
+        # A login that refuses the connect asks for the check at once; here the first
+        # failed check may also come from the monitor's own round.
+        self.assertTrue(self.wait_event("WRITES_HELD", timeout=3.0), self.events())
+        results = {}
+
+        def client(k):
+            t0 = time.monotonic()
+            try:
+                c = self.db.app(self.sluice.port, timeout=2)
+            except Exception as ex:  # noqa: BLE001 -- the client's view of the outage
+                results[k] = ("connect", time.monotonic() - t0, str(ex).strip())
+                return
+            connected = time.monotonic() - t0
+            try:
+                self.db.run(c, "INSERT INTO t_health VALUES (%s, 1)", (100 + k,))
+                results[k] = (None, connected, time.monotonic() - killed)
+            except Exception as ex:  # noqa: BLE001
+                results[k] = ("write", connected, str(ex).strip())
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join(60)
+        done = self.wait_event("FAILOVER_DONE", timeout=30)
+        for k in sorted(results):
+            print("login %d: %s" % (k, results[k]))
+        print([ev for ev in self.events() if ev[0].startswith(("FAILOVER", "WRITES"))])
+        self.assertTrue(done, self.events())
+        self.assertEqual(sorted(results), list(range(6)))
+        failed = {k: r for k, r in results.items() if r[0] is not None}
+        self.assertEqual(failed, {})
+        for k, r in results.items():
+            self.assertLess(r[1], 2.0, (k, r))  # logged in within the client's timeout
+        new = self.new_primary_port(old)
+        self.assertIsNotNone(new, "no replica was promoted")
+        c = self.db.direct(new)
+        with c.cursor() as cur:
+            cur.execute("SELECT id FROM t_health WHERE id >= 100 ORDER BY id")
+            have = [r[0] for r in cur.fetchall()]
+        c.close()
+        self.assertEqual(have, [100 + k for k in range(6)])
+
+
 class ConnectCase(HealthCase):
     def wait_event(self, kind, timeout=20):
         deadline = time.monotonic() + timeout
@@ -270,6 +336,11 @@ class MariadbConnectHoldTest(ConnectHoldMixin, ConnectCase):
 
 
 class PgConnectHoldTest(ConnectHoldMixin, ConnectCase):
+    KIND = "postgres"
+    SYNC = True
+
+
+class PgLoginHoldTest(LoginHoldMixin, ConnectCase):
     KIND = "postgres"
     SYNC = True
 

@@ -232,19 +232,104 @@ TEST_F(PgRetryTest, ABindOfAnEarlierUnnamedStatementIsNotRetried) {
   ExpectFailedOnce("EZ", "08006");
 }
 
-// A batch that closes a statement changes the client's names: not retried.
-TEST_F(PgRetryTest, ABatchWithACloseIsNotRetried) {
+// Before: a batch with a Close was never retried (08006). In transaction mode a Close
+// changes only sluice's map of the client's names, so the read runs again elsewhere with
+// the statement it closed given back first: its Bind finds s1, its Close closes it again.
+TEST_F(PgRetryTest, ABatchWithACloseRunsElsewhereWithItsNamesGivenBack) {
   ReplicaPooled();
-  std::string b = Extended("", "SELECT a FROM t");
+  std::string prep;
+  pgsql::AppendParse(&prep, pgsql::Parse{"s1", "SELECT a FROM t WHERE id = $1", {23}});
+  pgsql::AppendSync(&prep);
+  h_.client().Write(prep);
+  ServerUntil(1, 'S');
+  h_.server(1).Write(Typed('1', "") + Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "1Z");
+  std::string b = Extended("s1", "");
   b.insert(b.size() - 5, [] {
     std::string c;
-    pgsql::AppendClose(&c, pgsql::kTargetStatement, "s9");
+    pgsql::AppendClose(&c, pgsql::kTargetStatement, "s1");
     return c;
   }());
   h_.client().Write(b);
   ServerUntil(1, 'S');
   h_.server(1).Close();
-  ExpectFailedOnce("EZ", "08006");
+  auto got0 = ServerUntil(0, 'S');
+  EXPECT_EQ(Types(got0), "PBDECS");  // sluice's own Parse of s1 first
+  EXPECT_TRUE(Contains(got0, "SELECT a FROM t WHERE id = $1"));
+  h_.server(0).Write(Typed('1', "") + Typed('2', "") + Complete("SELECT 0") + Typed('3', "") +
+                     Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "2C3Z");  // the injected Parse's reply swallowed
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+  // Closed for good: the client's next Bind of s1 goes to the server as it is.
+  h_.client().Write(Extended("s1", ""));
+  auto next = ServerUntil(0, 'S');
+  EXPECT_EQ(Types(next), "BDES");
+}
+
+// Before: a batch the client ends with Flush (it waits for the answers without a Sync, as
+// pipelining drivers do) was never retried. Now, nothing of its answer having reached the
+// client, it runs again elsewhere, and the client's later Sync follows it there.
+TEST_F(PgRetryTest, AFlushedReadWithoutSyncRunsElsewhere) {
+  ReplicaPooled();
+  std::string b = Extended("", "SELECT a FROM t WHERE id = 2");
+  b.resize(b.size() - 5);  // no Sync
+  pgsql::AppendFlush(&b);
+  h_.client().Write(b);
+  ServerUntil(1, 'H');
+  h_.server(1).Close();
+  auto got0 = ServerUntil(0, 'H');
+  EXPECT_EQ(Types(got0), "PBDEH");
+  EXPECT_TRUE(Contains(got0, "SELECT a FROM t WHERE id = 2"));
+  std::string answer = ExtendedAnswer(true);
+  answer.resize(answer.size() - 6);  // no ReadyForQuery: no Sync yet
+  h_.server(0).Write(answer);
+  EXPECT_EQ(Types(ClientUntil('C')), "12TDC");
+  std::string sync;
+  pgsql::AppendSync(&sync);
+  h_.client().Write(sync);
+  EXPECT_EQ(Types(ServerUntil(0, 'S')), "S");
+  h_.server(0).Write(Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "Z");
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 1u);
+}
+
+// Part of a flushed batch's answer reached the client: not run again, and the error says
+// why; the batch is skipped up to the client's Sync.
+TEST_F(PgRetryTest, AFlushedReadWhoseAnswerBeganIsNotRunAgain) {
+  ReplicaPooled();
+  std::string b = Extended("", "SELECT a FROM t WHERE id = 3");
+  b.resize(b.size() - 5);
+  pgsql::AppendFlush(&b);
+  h_.client().Write(b);
+  ServerUntil(1, 'H');
+  h_.server(1).Write(Typed('1', "") + Typed('2', ""));
+  EXPECT_EQ(Types(ClientUntil('2')), "12");
+  h_.server(1).Close();
+  auto got = ClientUntil('E');
+  EXPECT_EQ(Types(got), "E");
+  EXPECT_TRUE(Contains(got, "08006"));
+  EXPECT_TRUE(Contains(got, "not run again: part of its answer had reached the client"));
+  std::string sync;
+  pgsql::AppendSync(&sync);
+  h_.client().Write(sync);
+  EXPECT_EQ(Types(ClientUntil('Z')), "Z");
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+}
+
+// A flushed batch that writes is never sent again.
+TEST_F(PgRetryTest, AFlushedWriteIsNotSentAgain) {
+  LoggedIn();
+  std::string b = Extended("", "INSERT INTO t VALUES (5)");
+  b.resize(b.size() - 5);
+  pgsql::AppendFlush(&b);
+  h_.client().Write(b);
+  ServerUntil(0, 'H');
+  h_.server(0).Close();
+  auto got = ClientUntil('E');
+  EXPECT_TRUE(Contains(got, "08006"));
+  EXPECT_TRUE(Contains(got, "not run again: it may have changed data"));
+  EXPECT_EQ(h_.Counted(&StatsDelta::retries), 0u);
+  EXPECT_EQ(h_.dialed(), 1u);
 }
 
 // Inside a transaction nothing is retried: the transaction died with the server.
