@@ -394,7 +394,9 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     evbuffer_remove_buffer(in, backend_->output(), total);
   }
   mid_segment_ = type != fe::kSync && type != fe::kQuery && type != fe::kFunctionCall;
-  if (type == fe::kSync || type == fe::kQuery) {
+  // A FunctionCall is answered with a ReadyForQuery of its own, as a Query is: it ends a
+  // segment, or the answers after it would be taken for the previous segment's.
+  if (type == fe::kSync || type == fe::kQuery || type == fe::kFunctionCall) {
     ++send_segment_;
     EndSegment();
   }

@@ -213,7 +213,7 @@ class PgSession final : public SessionCore,
   bool hold_previous_ = false;
   char txn_status_ = 'I';
   int outstanding_ = 0;        // Syncs / Queries / FunctionCalls forwarded, awaiting 'Z'
-  uint64_t send_segment_ = 0;  // counts Syncs and Queries sent
+  uint64_t send_segment_ = 0;  // counts Syncs, Queries and FunctionCalls sent
   uint64_t resp_segment_ = 0;  // counts 'Z's received
   bool segment_error_ = false;
   // The last text Classify() read and its result: a batch's first statement is classified

@@ -240,6 +240,7 @@ void PgSession::RecordSegment() {
   r.digest_text = s.digest;
   r.digest_hash = s.digest_hash;
   r.error = segment_error_;
+  r.rows_sent = forwarder_.TakeRows();  // the DataRows of this segment's answer
   RecordStatement(&worker_->stats(), r);
 }
 
