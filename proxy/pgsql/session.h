@@ -31,13 +31,15 @@ namespace sluice::pgproxy {
 // What the statistics keep of one segment (a Query, or the messages up to a Sync) between
 // sending it and its ReadyForQuery: its first statement names it.
 struct SegmentStat {
-  std::string command;  // first keyword: SELECT, INSERT, …
+  std::string_view command;  // first keyword: SELECT, INSERT, … (static storage)
   std::string digest;
   uint64_t digest_hash = 0;
   int64_t start_us = 0;
   bool named = false;
   bool writes = false;   // a statement of it writes (the mirror: not replayed when refused)
   std::string mirrored;  // a mirrored session: its client messages, as forwarded
+  // Empty again, keeping the strings' buffers (a segment's stat is reused, not allocated).
+  void Reset();
 };
 
 class PgSession final : public SessionCore,
@@ -220,6 +222,12 @@ class PgSession final : public SessionCore,
   // to route the batch and again when it is forwarded; the second time is a string compare.
   std::string routed_text_;
   StatementInfo routed_info_;
+  // The last Parse text digested and its digest: an extended-protocol client repeats its
+  // statement texts (the values travel in Bind), so a text in a row is digested once.
+  bool stmt_parsed_ = false;  // the statement OnStatement sees came in a Parse
+  std::string digested_text_;
+  std::string digested_;
+  uint64_t digested_hash_ = 0;
   bool pending_write_ = false;
   bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
   // The answers' way back (proxy/result_forwarder.h); started(): bytes of the current
@@ -239,6 +247,7 @@ class PgSession final : public SessionCore,
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
+  SegmentStat spare_segment_;        // the last one recorded: the next open_segment_
 
   // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
   // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.
