@@ -349,10 +349,30 @@ void PgSession::OnStatement(const StatementInfo& info, std::string_view text, co
   if (cs) {
     s.digest = cs->digest;
     s.digest_hash = cs->digest_hash;
+  } else if (stmt_parsed_ && !digested_text_.empty() && text == digested_text_) {
+    s.digest = digested_;
+    s.digest_hash = digested_hash_;
   } else {
     routing::Digest(text, routing::Dialect::kPostgres, &s.digest);
     s.digest_hash = routing::DigestHash(s.digest);
+    // A Query's text carries its values and rarely repeats: only a Parse's is remembered.
+    if (stmt_parsed_ && text.size() <= kMaxRememberedText) {
+      digested_text_.assign(text);
+      digested_ = s.digest;
+      digested_hash_ = s.digest_hash;
+    }
   }
+}
+
+void SegmentStat::Reset() {
+  command = {};
+  digest.clear();
+  digest_hash = 0;
+  start_us = 0;
+  named = false;
+  writes = false;
+  mirrored.clear();
+  if (mirrored.capacity() > 4096) std::string().swap(mirrored);  // a large one is let go
 }
 
 void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size_t total) {
@@ -377,8 +397,10 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
       StartQueryClock();
       break;
     default:
+      stmt_parsed_ = type == fe::kParse;
       bad = extended_.Rewrite(type, p, transaction_mode_, send_segment_, &backend_->prepared(),
                               &out, &rewritten);
+      stmt_parsed_ = false;
       break;
   }
   if (!bad.ok()) {
@@ -399,7 +421,9 @@ void PgSession::ForwardClientMessage(char type, std::span<const uint8_t> p, size
     evbuffer_remove_buffer(in, backend_->output(), total);
   }
   mid_segment_ = type != fe::kSync && type != fe::kQuery && type != fe::kFunctionCall;
-  if (type == fe::kSync || type == fe::kQuery) {
+  // A FunctionCall is answered with a ReadyForQuery of its own, as a Query is: it ends a
+  // segment, or the answers after it would be taken for the previous segment's.
+  if (type == fe::kSync || type == fe::kQuery || type == fe::kFunctionCall) {
     ++send_segment_;
     EndSegment();
   }
@@ -409,7 +433,8 @@ void PgSession::EndSegment() {
   settings_.EndSegment();
   if (!open_segment_.named) open_segment_.start_us = MonotonicUs();
   sent_segments_.push_back(std::move(open_segment_));
-  open_segment_ = SegmentStat{};
+  open_segment_ = std::move(spare_segment_);
+  open_segment_.Reset();
 }
 
 void PgSession::OnBackendWritable(PgBackend* b) {

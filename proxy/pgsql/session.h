@@ -31,13 +31,15 @@ namespace sluice::pgproxy {
 // What the statistics keep of one segment (a Query, or the messages up to a Sync) between
 // sending it and its ReadyForQuery: its first statement names it.
 struct SegmentStat {
-  std::string command;  // first keyword: SELECT, INSERT, …
+  std::string_view command;  // first keyword: SELECT, INSERT, … (static storage)
   std::string digest;
   uint64_t digest_hash = 0;
   int64_t start_us = 0;
   bool named = false;
   bool writes = false;   // a statement of it writes (the mirror: not replayed when refused)
   std::string mirrored;  // a mirrored session: its client messages, as forwarded
+  // Empty again, keeping the strings' buffers (a segment's stat is reused, not allocated).
+  void Reset();
 };
 
 class PgSession final : public SessionCore,
@@ -226,13 +228,19 @@ class PgSession final : public SessionCore,
   bool hold_previous_ = false;
   char txn_status_ = 'I';
   int outstanding_ = 0;        // Syncs / Queries / FunctionCalls forwarded, awaiting 'Z'
-  uint64_t send_segment_ = 0;  // counts Syncs and Queries sent
+  uint64_t send_segment_ = 0;  // counts Syncs, Queries and FunctionCalls sent
   uint64_t resp_segment_ = 0;  // counts 'Z's received
   bool segment_error_ = false;
   // The last text Classify() read and its result: a batch's first statement is classified
   // to route the batch and again when it is forwarded; the second time is a string compare.
   std::string routed_text_;
   StatementInfo routed_info_;
+  // The last Parse text digested and its digest: an extended-protocol client repeats its
+  // statement texts (the values travel in Bind), so a text in a row is digested once.
+  bool stmt_parsed_ = false;  // the statement OnStatement sees came in a Parse
+  std::string digested_text_;
+  std::string digested_;
+  uint64_t digested_hash_ = 0;
   bool pending_write_ = false;
   bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
   // The answers' way back (proxy/result_forwarder.h); started(): bytes of the current
@@ -254,6 +262,7 @@ class PgSession final : public SessionCore,
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
+  SegmentStat spare_segment_;        // the last one recorded: the next open_segment_
 
   // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
   // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.

@@ -236,11 +236,13 @@ void PgSession::RecordSegment() {
   sent_segments_.pop_front();
   StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
                                 database_, s.start_us);
-  r.command = s.command.empty() ? std::string_view("OTHER") : std::string_view(s.command);
+  r.command = s.command.empty() ? std::string_view("OTHER") : s.command;
   r.digest_text = s.digest;
   r.digest_hash = s.digest_hash;
   r.error = segment_error_;
+  r.rows_sent = forwarder_.TakeRows();  // the DataRows of this segment's answer
   RecordStatement(&worker_->stats(), r);
+  spare_segment_ = std::move(s);  // its buffers serve the next segment
 }
 
 // ---- backend → client ----------------------------------------------------------------

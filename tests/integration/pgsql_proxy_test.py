@@ -563,8 +563,9 @@ SELECT v FROM psql_t WHERE id = 1;
         return admin_query(self.admin_port, "x", sql)
 
     def digest_rows(self, marker):
-        return self.admin("SELECT username, schemaname, count_star, errors, digest_text "
-                          "FROM stats_query_digest WHERE digest_text LIKE '%%%s%%'" % marker)
+        return self.admin("SELECT username, schemaname, count_star, errors, digest_text, "
+                          "sum_rows_sent FROM stats_query_digest WHERE digest_text LIKE '%%%s%%'"
+                          % marker)
 
     def test_statements_are_counted_by_digest(self):
         """Simple and extended (named prepared) statements land in stats_query_digest with
@@ -575,6 +576,9 @@ SELECT v FROM psql_t WHERE id = 1;
             with c.cursor() as cur:
                 for i in range(5):
                     cur.execute("SELECT %s::int + 1 AS digest_probe_simple", (i,))
+                for n in (3, 4):
+                    cur.execute("SELECT generate_series(1, %s) AS digest_probe_rows", (n,))
+                    self.assertEqual(len(cur.fetchall()), n)
                 with self.assertRaises(psycopg2.Error):
                     cur.execute("SELECT 1 / (0 * %s) AS digest_probe_error", (3,))
         script = os.path.join(self.tmp, "digest_probe.sql")
@@ -583,21 +587,22 @@ SELECT v FROM psql_t WHERE id = 1;
         r = self.pgbench("-n", "-M", "prepared", "-c", "1", "-t", "4", "-f", script)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-        want = {"digest_probe_simple": (5, 0), "digest_probe_error": (1, 1),
-                "digest_probe_prepared": (4, 0)}
+        # (statements, errors, rows sent): a DataRow each, and none for the error.
+        want = {"digest_probe_simple": (5, 0, 5), "digest_probe_error": (1, 1, 0),
+                "digest_probe_prepared": (4, 0, 4), "digest_probe_rows": (2, 0, 7)}
         # Workers hand their counts over once a second.
         deadline = time.time() + 15
         while True:
             got = {}
             for marker in want:
                 rows = self.digest_rows(marker)
-                got[marker] = (sum(int(r[2]) for r in rows), sum(int(r[3]) for r in rows))
+                got[marker] = tuple(sum(int(r[i]) for r in rows) for i in (2, 3, 5))
             if got == want or time.time() > deadline:
                 break
             time.sleep(0.3)
         self.assertEqual(got, want)
         for marker in want:
-            for user, schema, _, _, text in self.digest_rows(marker):
+            for user, schema, _, _, text, _ in self.digest_rows(marker):
                 self.assertEqual((user, schema), (self.user, self.db))
                 self.assertNotIn("100", text)  # literals are normalised away
 
