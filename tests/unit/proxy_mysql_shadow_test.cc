@@ -60,10 +60,13 @@ class MysqlShadowTest : public MysqlSessionTest {
     }));
     return client;
   }
-  const mirror::DigestAgg* Digest(std::string_view text) {
-    for (const auto& [_, d] : Agg()->digests)
-      if (d.digest_text == text) return &d;
-    return nullptr;
+  const mirror::DigestAgg* Digest(std::string_view text) { return testing::DigestOf(*Agg(), text); }
+  // A COM_STMT_PREPARE's OK: statement ID, no columns, no parameters.
+  static std::string PrepareOk(uint32_t id) {
+    std::string p(1, '\0');
+    for (int i = 0; i < 4; ++i) p += static_cast<char>((id >> (8 * i)) & 0xff);
+    p += std::string("\x00\x00\x00\x00\x00\x00\x00", 7);  // 0 columns, 0 params, filler, warnings
+    return p;
   }
   uint64_t Pairs() {
     uint64_t n = 0;
@@ -136,20 +139,14 @@ TEST_F(MysqlShadowTest, PreparedStatementsRunOnTheShadowUnderItsOwnIds) {
                                   "DELETE FROM t WHERE id = 1"));
   ServerLogin(1);
   ServerGets(1, 1);
-  auto prepare_ok = [](uint32_t id) {
-    std::string p(1, '\0');
-    for (int i = 0; i < 4; ++i) p += static_cast<char>((id >> (8 * i)) & 0xff);
-    p += std::string("\x00\x00\x00\x00\x00\x00\x00", 7);  // 0 columns, 0 params, filler, warnings
-    return p;
-  };
-  h_.server(1).Write(Packet(1, prepare_ok(7)));
+  h_.server(1).Write(Packet(1, PrepareOk(7)));
   auto pk = ClientGets(1);
   ASSERT_EQ(pk.size(), 1u);
   uint32_t client_id = mysql::DecodePrepareOk(mysql::AsBytes(pk[0].second))->statement_id;
   auto shadow_prepare = ServerGets(0, 1);
   ASSERT_EQ(shadow_prepare.size(), 1u);
   EXPECT_EQ(shadow_prepare[0].substr(1), "DELETE FROM t WHERE id = 1");
-  h_.server(0).Write(Packet(1, prepare_ok(99)));
+  h_.server(0).Write(Packet(1, PrepareOk(99)));
   h_.Settle();
   // EXECUTE with sluice's id (a write: the writer's pooled connection, which has it as 7);
   // the shadow gets its own id 99.
@@ -327,13 +324,7 @@ TEST_F(MysqlShadowTest, APrepareEndsARun) {
                                   "DELETE FROM t WHERE id = ?"));
   ServerLogin(1);
   ServerGets(1, 1);
-  auto prepare_ok = [](uint32_t id) {
-    std::string p(1, '\0');
-    for (int i = 0; i < 4; ++i) p += static_cast<char>((id >> (8 * i)) & 0xff);
-    p += std::string("\x00\x00\x00\x00\x00\x00\x00", 7);  // no columns, no params
-    return p;
-  };
-  auto pk = Packets(SourceAnswers(Packet(1, prepare_ok(7))));
+  auto pk = Packets(SourceAnswers(Packet(1, PrepareOk(7))));
   ASSERT_EQ(pk.size(), 1u);
   uint32_t client_id = mysql::DecodePrepareOk(mysql::AsBytes(pk[0].second))->statement_id;
   EXPECT_EQ(ServerGets(0, 1).size(), 1u);  // the prepare, unanswered
@@ -348,7 +339,7 @@ TEST_F(MysqlShadowTest, APrepareEndsARun) {
   SourceAnswers(Packet(1, Ok()));
   h_.Settle();
   EXPECT_EQ(h_.server(0).TakeAll(), "");  // neither the EXECUTE nor the query yet
-  h_.server(0).Write(Packet(1, prepare_ok(99)));
+  h_.server(0).Write(Packet(1, PrepareOk(99)));
   auto sh = ServerGets(0, 2);
   ASSERT_EQ(sh.size(), 2u);  // then both, back to back
   EXPECT_EQ(mysql::StatementIdOf(mysql::AsBytes(sh[0])), 99u);

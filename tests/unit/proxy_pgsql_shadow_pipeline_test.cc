@@ -30,11 +30,7 @@ class PgShadowPipelineTest : public PgShadowTest {
     });
     return got;
   }
-  const mirror::DigestAgg* Digest(std::string_view text) {
-    for (const auto& [_, d] : Agg()->digests)
-      if (d.digest_text == text) return &d;
-    return nullptr;
-  }
+  const mirror::DigestAgg* Digest(std::string_view text) { return testing::DigestOf(*Agg(), text); }
 };
 
 TEST_F(PgShadowPipelineTest, SegmentsGoBackToBackAndTheirAnswersAreAttributedInOrder) {
