@@ -70,7 +70,9 @@ void DigestAgg::Merge(const DigestAgg& o) {
 
 void SideTotals::Add(const Outcome& o) {
   ++(o.ok ? ok : error);
-  latency.Add(o.latency_us());
+  // As the report's SideAgg: the histogram is of successful executions only, so that
+  // Prometheus and MIRROR REPORT give the same percentiles; errors count in `error`.
+  if (o.ok) latency.Add(o.latency_us());
 }
 
 void SideTotals::Merge(const SideTotals& o) {

@@ -55,7 +55,8 @@ struct DigestAgg {
 };
 
 // Lifetime counters for Prometheus (never reset): statements by side and outcome, and the
-// latency per side in the buckets every sluice histogram uses.
+// latency per side of the successful ones (as SideAgg) in the buckets every sluice histogram
+// uses.
 struct SideTotals {
   uint64_t ok = 0;
   uint64_t error = 0;

@@ -218,6 +218,19 @@ class MariadbMirrorTest(ft.HealthCase):
             self.assertEqual(r[9], "0", r)  # new_errors: the same workload, no schema change
             if r[0] != "other":
                 self.assertEqual(r[3], r[4], r)  # every statement ran on both sides
+        # The per-side latency histograms count the successful executions only, as the
+        # report does: the shadow's only_source error is under outcome="error", not in them.
+        metrics = ops_common.http_get(self.metrics_port, "/metrics")[1]
+
+        def side(name, side, outcome=None):
+            labels = 'mirror="m1",side="%s"' % side + (',outcome="%s"' % outcome if outcome else "")
+            m = re.search(r'(?m)^%s\{%s\} (\S+)$' % (name, labels), metrics)
+            self.assertIsNotNone(m, "%s{%s} in\n%s" % (name, labels, metrics[-3000:]))
+            return float(m.group(1))
+        self.assertGreaterEqual(side("sluice_mirror_outcomes_total", "shadow", "error"), 1)
+        for s in ("source", "shadow"):
+            self.assertEqual(side("sluice_mirror_latency_seconds_count", s),
+                             side("sluice_mirror_outcomes_total", s, "ok"), s)
 
         # 2. exposure 0.5: about half of 60 sessions, each whole.
         self.admin("UPDATE mirrors SET exposure = 0.5, enabled = 1")

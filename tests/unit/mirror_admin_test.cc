@@ -184,7 +184,7 @@ TEST_F(MirrorAdminTest, PrometheusFamiliesPerMirror) {
   EXPECT_EQ(got["sluice_mirror_outcomes_total,mirror=shadow1,side=source,outcome=ok"], 200);
   EXPECT_EQ(got["sluice_mirror_outcomes_total,mirror=shadow1,side=shadow,outcome=error"], 1);
   EXPECT_EQ(got["sluice_mirror_outcomes_total,mirror=shadow1,side=shadow,outcome=ok"], 199);
-  EXPECT_EQ(shadow_latency, 200u);
+  EXPECT_EQ(shadow_latency, 199u);  // the successful executions only, as the report
   // Lifetime: an admin reset does not move the counters backwards.
   Ok("SELECT * FROM stats_mirror_reset");
   double after = 0;
@@ -196,6 +196,48 @@ TEST_F(MirrorAdminTest, PrometheusFamiliesPerMirror) {
     }
   }
   EXPECT_EQ(after, 200);
+}
+
+// The per-side histograms and the report agree: an error on one side (a shadow lock wait
+// that ends at its 50 s timeout) counts under outcome="error" and in neither latency.
+TEST_F(MirrorAdminTest, PrometheusLatencyHistogramsCountSuccessfulExecutionsOnly) {
+  auto p = std::make_unique<mirror::MirrorPartial>();
+  p->SessionStarted("shadow1");
+  for (int i = 0; i < 20; ++i)
+    p->Add(Pair(0xE5, "UPDATE t SET v = ? WHERE id = ?", 1000, 2000, /*sh_ok=*/i % 4 != 0));
+  mirror::OutcomePair slow_error = Pair(0xE5, "UPDATE t SET v = ? WHERE id = ?", 1000, 50000000);
+  slow_error.shadow->ok = false;
+  slow_error.shadow->error = {1205, "HY000", "Lock wait timeout exceeded"};
+  p->Add(slow_error);
+  ASSERT_TRUE(mailbox_.Offer(p));
+  cp_->mirror_report().Poll();
+  std::map<std::string, double> outcomes;
+  std::map<std::string, const prometheus::ClientMetric::Histogram*> latency;
+  auto fams = BuildMirrorFamilies(cp_->mirror_report().Snapshot());
+  for (const auto& f : fams) {
+    for (const auto& m : f.metric) {
+      if (f.name == "sluice_mirror_outcomes_total")
+        outcomes[m.label[1].value + "," + m.label[2].value] = m.counter.value;
+      if (f.name == "sluice_mirror_latency_seconds") latency[m.label[1].value] = &m.histogram;
+    }
+  }
+  EXPECT_EQ(outcomes["shadow,error"], 6);
+  EXPECT_EQ(outcomes["shadow,ok"], 15);
+  EXPECT_EQ(outcomes["source,ok"], 21);
+  ASSERT_TRUE(latency["shadow"] && latency["source"]);
+  EXPECT_EQ(latency["shadow"]->sample_count, 15u);
+  EXPECT_DOUBLE_EQ(latency["shadow"]->sample_sum, 15 * 0.002);  // not the 50 s error
+  EXPECT_EQ(latency["source"]->sample_count, 21u);
+  // The report's shadow side: the same executions, errors apart, the same latency count.
+  AdminResult d =
+      Ok("SELECT shadow_executions, shadow_errors, shadow_p99_us FROM stats_mirror_digest");
+  ASSERT_EQ(d.rows.size(), 1u);
+  EXPECT_EQ(d.rows[0][0], "21");
+  EXPECT_EQ(d.rows[0][1], "6");
+  EXPECT_LT(std::stoll(*d.rows[0][2]), 3000);  // p99 of the successful ones: 2 ms
+  auto snap = cp_->mirror_report().Snapshot();
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_EQ(snap[0].shadow_totals.latency.count, 15u);
 }
 
 TEST_F(MirrorAdminTest, PrometheusFamiliesPerSourceCluster) {

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
+
+#include "mirror/partial.h"
 
 #include "routing/runtime.h"
 
@@ -30,6 +33,13 @@ inline void AddShadowMirror(Runtime* rt, Protocol protocol, uint16_t port, int q
   m.enabled = true;
   m.queue_statements = queue_statements;
   rt->mirrors.push_back(m);
+}
+
+// The digest of A whose text is TEXT, or nullptr.
+inline const mirror::DigestAgg* DigestOf(const mirror::MirrorAgg& a, std::string_view text) {
+  for (const auto& [_, d] : a.digests)
+    if (d.digest_text == text) return &d;
+  return nullptr;
 }
 
 }  // namespace sluice::testing
