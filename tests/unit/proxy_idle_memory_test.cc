@@ -83,7 +83,7 @@ namespace {
 // object 1,664), MySQL 3,719 (the object 1,584). Before it, each session also held its
 // causal-read state (456 bytes), room for a passthrough user (288), and for PostgreSQL the
 // startup's state after the login (616), a copy of its backend login (288) and an empty
-// std::deque (~500): 8.8 and 4.5 KiB, over these bounds.
+// std::deque (~500): 8,139 and 4,447 bytes, over these bounds (checked).
 constexpr int64_t kPgIdleBytes = 7168;
 constexpr int64_t kMysqlIdleBytes = 4000;
 
