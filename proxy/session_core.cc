@@ -144,6 +144,12 @@ void SessionCore::PrepareCausal(bool failed, RouteRequest* req) {
   causal().Prepare(c.consistency, *causal_board(), failed, req, primary_seen);
 }
 
+const Server* SessionCore::CurrentServer(const std::string& name) const {
+  for (const Server& s : cluster().servers)
+    if (s.name() == name) return &s;
+  return nullptr;
+}
+
 CausalReads& SessionCore::causal() {
   if (!causal_) causal_ = std::make_unique<CausalReads>();
   return *causal_;

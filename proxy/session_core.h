@@ -80,6 +80,9 @@ class SessionCore : public ClientSession,
   void FinishClose();
 
   const Cluster& cluster() const;
+  // The server of the current snapshot's cluster called NAME (a PoolKey's server), or
+  // nullptr when a reload took it out: where a new backend connection logs in.
+  const Server* CurrentServer(const std::string& name) const;
   // The user of this cluster called name, or nullptr: a configured one, else the passthrough
   // user this session's login proved.
   const User* ClusterUser(const std::string& name) const;

@@ -277,11 +277,7 @@ void PgSession::OnLeaseConnection(PooledConn* c) {
 // A new connection's login is put together here, when one is opened, not per batch: the
 // session keeps no copy of it between batches.
 void PgSession::OnLeaseSlot(const PoolKey& key) {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster& cluster = rt->clusters[cluster_index_];
-  const Server* srv = nullptr;
-  for (const Server& s : cluster.servers)
-    if (s.name() == key.server) srv = &s;
+  const Server* srv = CurrentServer(key.server);
   const User* u = ClusterUser(user_);
   if (!srv || !u) {
     lease_.Release(key.server);
@@ -297,8 +293,8 @@ void PgSession::OnLeaseSlot(const PoolKey& key) {
     return;
   }
   PgBackendLogin login;
-  SetTarget(&login, *srv, *u, cluster.connect_timeout_ms);
-  SetTargetTls(&login, *worker_, cluster, cluster_index_);
+  SetTarget(&login, *srv, *u, cluster().connect_timeout_ms);
+  SetTargetTls(&login, *worker_, cluster(), cluster_index_);
   login.database = database_;
   // A connection this client opens starts with its application_name (pg_stat_activity).
   if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
