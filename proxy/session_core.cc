@@ -132,6 +132,11 @@ routing::CausalBoard* SessionCore::causal_board() const {
 
 void SessionCore::PrepareCausal(bool failed, RouteRequest* req) {
   const Cluster& c = cluster();
+  if (c.consistency == Consistency::kEventual && !causal_) {
+    req->causal_failed = failed;  // what CausalReads::Prepare says for kEventual
+    req->causal_needed = false;
+    return;
+  }
   routing::CausalPosition primary_seen;
   if (c.consistency == Consistency::kGlobal) {
     const routing::PositionBoard& board =
@@ -139,19 +144,30 @@ void SessionCore::PrepareCausal(bool failed, RouteRequest* req) {
     for (const Server& s : c.servers)
       if (s.role == ServerRole::kPrimary) board.Read(s.host, s.port, &primary_seen);
   }
-  causal_.Prepare(c.consistency, *causal_board(), failed, req, primary_seen);
+  causal().Prepare(c.consistency, *causal_board(), failed, req, primary_seen);
+}
+
+const Server* SessionCore::CurrentServer(const std::string& name) const {
+  for (const Server& s : cluster().servers)
+    if (s.name() == name) return &s;
+  return nullptr;
+}
+
+CausalReads& SessionCore::causal() {
+  if (!causal_) causal_ = std::make_unique<CausalReads>();
+  return *causal_;
 }
 
 bool SessionCore::NeedsCausalCheck(int server) {
   const RuntimePtr& rt = worker_->runtime().Current();
-  if (causal_.Confirmed(server, rt->version)) {
+  if (causal().Confirmed(server, rt->version)) {
     lease_.CountCausalCheck(false, true, 0);
     return false;
   }
   const Server& s = rt->clusters[cluster_index_].servers[server];
   routing::CausalPosition seen;
   if (worker_->shared()->cluster_counters[cluster_index_]->positions.Read(s.host, s.port, &seen) &&
-      causal_.CoveredBy(seen)) {
+      causal().CoveredBy(seen)) {
     lease_.CountReadByPosition();
     return false;
   }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -80,6 +81,9 @@ class SessionCore : public ClientSession,
   void FinishClose();
 
   const Cluster& cluster() const;
+  // The server of the current snapshot's cluster called NAME (a PoolKey's server), or
+  // nullptr when a reload took it out: where a new backend connection logs in.
+  const Server* CurrentServer(const std::string& name) const;
   // The user of this cluster called name, or nullptr: a configured one, else the passthrough
   // user this session's login proved.
   const User* ClusterUser(const std::string& name) const;
@@ -90,7 +94,7 @@ class SessionCore : public ClientSession,
   bool PassthroughOn() const;
   bool StartLookup(const std::string& user);
   virtual void OnPassthroughAnswer(const health::AuthAnswer& a) = 0;
-  void SetPassthroughUser(User u) { passthrough_user_ = std::move(u); }
+  void SetPassthroughUser(User u) { passthrough_user_ = std::make_unique<User>(std::move(u)); }
   // Takes one of u's max_connections for this session, from login to close (a second call,
   // after COM_CHANGE_USER, gives the first back); false when the user has them all (*held:
   // the count it holds), counted as a refused connection.
@@ -144,7 +148,9 @@ class SessionCore : public ClientSession,
   BackendLease lease_;
   bool draining_ = false;
   int64_t last_write_ms_ = 0;  // for the read-your-writes window
-  CausalReads causal_;         // causal reads by position (Cluster::consistency)
+  // Causal reads by position (Cluster::consistency), made on first use: a session of a
+  // cluster without causal reads never holds one (docs/performance.md, idle clients).
+  CausalReads& causal();
   // The cluster's board of acknowledged write positions, shared by all workers.
   routing::CausalBoard* causal_board() const;
   // Causal reads, both protocols: fills req's causal fields for the next statement (failed:
@@ -175,7 +181,11 @@ class SessionCore : public ClientSession,
   const void* shown_backend_ = nullptr;
   int64_t shown_start_us_ = 0;
   PassthroughWait lookup_;
-  std::optional<User> passthrough_user_;
+  // Held only by a session whose login went through passthrough authentication, and
+  // the causal state only once the cluster's consistency asked for it: both are large and
+  // most idle sessions need neither.
+  std::unique_ptr<User> passthrough_user_;
+  std::unique_ptr<CausalReads> causal_;
 };
 
 // "host:port" of the client on fd (port 0 when the kernel cannot say: in-memory pairs).

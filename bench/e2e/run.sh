@@ -12,7 +12,10 @@
 # BENCH_DURATION (seconds per run) override the mode's values. SLUICE_BENCH_BEFORE (a sluice
 # binary, e.g. main's): a second sluice runs it beside this tree's, path "before-1node"
 # (primary only, as sluice-1node), interleaved in the same cells: before/after in one run.
-# BENCH_PATHS: only these paths (e.g. "sluice-1node before-1node").
+# BENCH_PATHS: only these paths (e.g. "sluice-1node before-1node"). BENCH_PARTS: only these
+# parts, of "profile bench stream memory micro" (the default: all). SLUICE_BENCH_BINARY: run
+# this sluice binary instead of building one. BENCH_IDLE_COUNTS, BENCH_STREAM_ROWS override
+# the idle-client counts and the streamed result's rows (of 1,000 bytes).
 #
 # Everything it starts (two clusters of primary + 2 replicas, sluice, HAProxy, PgBouncer,
 # idle-client scripts, perf) is stopped by PID on exit, INT or TERM; the clusters also get a
@@ -24,7 +27,8 @@
 #   PostgreSQL pgbench   5 paths x 3 modes     x 3 concurrencies = 45 runs
 #   117 runs x 3 rounds x 2.6 s                                  ~ 15.2 min
 #   + clusters ~1 min, data ~0.5 min, profile ~0.3 min, memory ~1.5 min, micro ~0.5 min
-#                                                                 ~ 19 min (build not included)
+#   + streaming: 7 paths x 3 rounds x ~3 s (a 100 MB result)     ~ 1 min
+#                                                                 ~ 20 min (build not included)
 #   Measured on 2 loaded cores: 351 runs in 835 s (2.4 s each), 15.3 min in all + the build.
 # Quick mode: (4+5)x2x2 + 5x3x2 = 66 runs x 1 round x 1.7 s ~ 2 min, ~4 min in all.
 set -uo pipefail
@@ -38,10 +42,10 @@ RESULTS="$PY $HERE/results.py"
 
 if ((QUICK)); then
   ROUNDS=${BENCH_ROUNDS:-1} DURATION=${BENCH_DURATION:-1}
-  SB_CLIENTS="1 32" PGB_CLIENTS="1 8" IDLE_COUNTS="1000" PROFILE_S=3
+  SB_CLIENTS="1 32" PGB_CLIENTS="1 8" IDLE_COUNTS="1000" PROFILE_S=3 STREAM_ROWS=20000
 else
   ROUNDS=${BENCH_ROUNDS:-3} DURATION=${BENCH_DURATION:-2}
-  SB_CLIENTS="1 8 32 128" PGB_CLIENTS="1 8 32" IDLE_COUNTS="1000 10000" PROFILE_S=8
+  SB_CLIENTS="1 8 32 128" PGB_CLIENTS="1 8 32" IDLE_COUNTS="1000 10000" PROFILE_S=8 STREAM_ROWS=100000
 fi
 SB_WORKLOADS="oltp_point_select oltp_read_only"
 PGB_MODES="simple extended prepared"
@@ -49,7 +53,10 @@ TABLES=4 TABLE_SIZE=10000 PGBENCH_SCALE=1
 # Backend connections per server for the pooling proxies (sluice per server, PgBouncer per
 # database/user). PostgreSQL's max_connections is 300: 128 direct + 3 pools of 40 fit.
 POOL=40
+IDLE_COUNTS=${BENCH_IDLE_COUNTS:-$IDLE_COUNTS} STREAM_ROWS=${BENCH_STREAM_ROWS:-$STREAM_ROWS}
 RUN_TIMEOUT=$((DURATION + 40)) # a stalled run is killed and counted FAILED
+PARTS=" ${BENCH_PARTS:-profile bench stream memory micro} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 
 BEFORE=${SLUICE_BENCH_BEFORE:-}
 [[ -z $BEFORE || -x $BEFORE ]] || {
@@ -78,14 +85,20 @@ echo "$(date -u '+%F %T UTC') $(uptime)" >"$RUN/load-start.txt"
 
 bash "$ROOT/scripts/install-deps.sh" --bench || die "scripts/install-deps.sh --bench failed"
 
-log "building sluice (Release: -O2 -g) in $BUILD"
 MICRO=$(for f in "$ROOT"/bench/micro/*_bench.cc; do [[ -e $f ]] && basename "$f" .cc; done)
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$RUN/logs/cmake.log" 2>&1 ||
-  die "cmake configure failed: $RUN/logs/cmake.log"
-# shellcheck disable=SC2086
-cmake --build "$BUILD" -j "$(nproc)" --target sluice $MICRO >"$RUN/logs/build.log" 2>&1 ||
-  die "build failed: $RUN/logs/build.log"
-SLUICE=$BUILD/proxy/sluice
+if [[ -n ${SLUICE_BENCH_BINARY:-} ]]; then
+  [[ -x $SLUICE_BENCH_BINARY ]] || die "SLUICE_BENCH_BINARY=$SLUICE_BENCH_BINARY is not an executable"
+  SLUICE=$SLUICE_BENCH_BINARY MICRO=""
+  log "using sluice $SLUICE (no build; no micro benchmarks)"
+else
+  log "building sluice (Release: -O2 -g) in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$RUN/logs/cmake.log" 2>&1 ||
+    die "cmake configure failed: $RUN/logs/cmake.log"
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD" -j "$(nproc)" --target sluice $MICRO >"$RUN/logs/build.log" 2>&1 ||
+    die "build failed: $RUN/logs/build.log"
+  SLUICE=$BUILD/proxy/sluice
+fi
 
 log "starting MariaDB and PostgreSQL clusters (primary + 2 replicas each)"
 bash "$CLUSTER" start mariadb "$RUN/mariadb" --replicas 2 --watch-pid $$ >"$RUN/logs/mariadb-cluster.log" 2>&1 ||
@@ -364,7 +377,9 @@ perf_top() { # perf_top LIMIT_PERCENT ARGS...: one line per entry, no call chain
   perf report -i "$RUN/perf.data" --stdio -g none --percent-limit "$limit" "$@" 2>/dev/null |
     grep -v '^#' | grep -v '^$' | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-150
 }
-if [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
+if ! part profile; then
+  echo "profile not run (BENCH_PARTS)" >"$PROFILE"
+elif [[ -n ${PID_OF[sluice]:-} && -z ${BROKEN[mysql:sluice-1node]:-} ]]; then
   log "profiling sluice under sysbench oltp_point_select, 8 threads, MariaDB, ${PROFILE_S}s"
   # No hardware counters in many VMs: the cpu-clock software event samples all the same.
   perf record -e cpu-clock -F 999 -g -p "${PID_OF[sluice]}" -o "$RUN/perf.data" -- sleep "$PROFILE_S" \
@@ -401,11 +416,12 @@ fi
 
 MY_PATHS="direct haproxy sluice-1node sluice" PG_PATHS="direct haproxy pgbouncer sluice-1node sluice"
 [[ -n $BEFORE ]] && MY_PATHS+=" before-1node" PG_PATHS+=" before-1node"
+only() { local p out=""; for p in $1; do [[ " $BENCH_PATHS " == *" $p "* ]] && out+="$p "; done; echo "$out"; }
 if [[ -n ${BENCH_PATHS:-} ]]; then
-  only() { local p out=""; for p in $1; do [[ " $BENCH_PATHS " == *" $p "* ]] && out+="$p "; done; echo "$out"; }
   MY_PATHS=$(only "$MY_PATHS") PG_PATHS=$(only "$PG_PATHS")
 fi
 CELLS=()
+part bench || SB_WORKLOADS="" PGB_MODES=""
 for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("mysql $wl $c"); done; done
 for wl in $SB_WORKLOADS; do for c in $SB_CLIENTS; do CELLS+=("pgsql $wl $c"); done; done
 for m in $PGB_MODES; do for c in $PGB_CLIENTS; do CELLS+=("pgsql pgbench-$m $c"); done; done
@@ -432,6 +448,60 @@ for cell in "${CELLS[@]}"; do
   fi
 done
 log "benchmark runs took $(($(date +%s) - BENCH_T0)) s"
+
+# ---------------------------------------------------------------- result streaming
+
+# One large result through each path, read to its end by the protocol's own client: the
+# mariadb CLI with --quick (row by row, nothing buffered) and psql (libpq keeps the whole
+# result), their output counted by wc. STREAM_ROWS rows of 1,000 bytes: 100 MB in the full
+# mode. MB/s = bytes the client got / wall time; proxy CPU per MB from /proc as above. The
+# rounds interleave the paths, like the cells.
+STREAM=$RUN/stream.tsv
+printf 'suite\tpath\tround\tstatus\tbytes\tseconds\tcpu_us\tnote\n' >"$STREAM"
+stream_one() { # stream_one SUITE PATH ROUND
+  local suite=$1 path=$2 round=$3 k=$1:$2 pid="" t0 t1 w0 w1 bytes rc cpu=- status=OK note=-
+  local out=$RUN/out/stream-$suite-$path-r$round
+  [[ -n ${PROXY[$k]:-} ]] && pid=${PID_OF[${PROXY[$k]}]:-}
+  if [[ -n ${BROKEN[$k]:-} ]]; then
+    printf '%s\t%s\t%s\tFAILED\t0\tnan\t-\t%s\n' "$suite" "$path" "$round" "${BROKEN[$k]}" >>"$STREAM"
+    return
+  fi
+  t0=$(cpu_ticks "$pid") w0=$(date +%s%N)
+  if [[ $suite == mysql ]]; then
+    timeout -k 5 120 mariadb --no-defaults --quick -N -B -h127.0.0.1 -P"${PORT[$k]}" -u"${LOGIN[$k]}" \
+      -p"$APP_PASSWORD" "$DB" -e "SELECT REPEAT('x', 1000) FROM seq_1_to_$STREAM_ROWS" 2>"$out.err" |
+      wc -c >"$out.bytes"
+  else
+    PGPASSWORD=$APP_PASSWORD timeout -k 5 120 psql -XAtq -h 127.0.0.1 -p "${PORT[$k]}" -U "${LOGIN[$k]}" \
+      -d "$DB" -c "SELECT repeat('x', 1000) FROM generate_series(1, $STREAM_ROWS)" 2>"$out.err" |
+      wc -c >"$out.bytes"
+  fi
+  rc=${PIPESTATUS[0]}
+  w1=$(date +%s%N) t1=$(cpu_ticks "$pid")
+  bytes=$(cat "$out.bytes")
+  [[ -n $pid && $t0 != - ]] && cpu=$(((t1 - t0) * 1000000 / CLK_TCK))
+  # Every row and its newline, or the run failed.
+  if ((rc != 0 || bytes < STREAM_ROWS * 1001)); then
+    status=FAILED note="exit $rc, $bytes bytes: $(head -c 120 "$out.err" | tr '\n\t' '  ')"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$suite" "$path" "$round" "$status" "$bytes" \
+    "$(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')" "$cpu" "$note" >>"$STREAM"
+  log "stream $suite $path r$round: $status $bytes bytes in $(((w1 - w0) / 1000000)) ms, proxy cpu ${cpu}us"
+}
+if part stream; then
+  ST_MY_PATHS="direct haproxy sluice-1node" ST_PG_PATHS="direct haproxy pgbouncer sluice-1node"
+  [[ -n $BEFORE ]] && ST_MY_PATHS+=" before-1node" ST_PG_PATHS+=" before-1node"
+  if [[ -n ${BENCH_PATHS:-} ]]; then
+    ST_MY_PATHS=$(only "$ST_MY_PATHS") ST_PG_PATHS=$(only "$ST_PG_PATHS")
+  fi
+  log "result streaming: $STREAM_ROWS rows of 1,000 bytes per run, $ROUNDS round(s)"
+  for suite in mysql pgsql; do
+    [[ $suite == mysql ]] && paths=$ST_MY_PATHS || paths=$ST_PG_PATHS
+    for ((r = 1; r <= ROUNDS; r++)); do
+      for path in $paths; do stream_one "$suite" "$path" "$r"; done
+    done
+  done
+fi
 
 # ---------------------------------------------------------------- memory
 
@@ -470,7 +540,9 @@ mem_one() {
   log "memory $proxy $suite n=$n: RSS ${before} -> ${after} KiB, held $opened, failed $failed ${note}"
   stop_pid "$proxy"
 }
-for spec in "sluice mysql" "sluice pgsql" "pgbouncer pgsql"; do
+IDLE_SPECS=("sluice mysql" "sluice pgsql" "pgbouncer pgsql")
+part memory || IDLE_SPECS=()
+for spec in "${IDLE_SPECS[@]}"; do
   read -r proxy suite <<<"$spec"
   mem_one "$proxy" "$suite" 0
   for n in $IDLE_COUNTS; do mem_one "$proxy" "$suite" "$n"; done
@@ -480,6 +552,7 @@ done
 
 MICRO_OUT=$RUN/micro.txt
 : >"$MICRO_OUT"
+part micro || MICRO=""
 for m in $MICRO; do
   log "micro benchmark $m"
   echo "## $m --benchmark_min_time=0.2" >>"$MICRO_OUT"
@@ -495,14 +568,18 @@ REPORT=$RUN/report.md
   echo
   echo "- command: \`bench/e2e/run.sh $*\` ($ROUNDS round(s), ${DURATION} s per run, pool $POOL backend connections per server)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, kernel $(uname -r)"
-  echo "- sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'), g++ $(g++ -dumpfullversion), Release (-O2 -g)"
+  if [[ -n ${SLUICE_BENCH_BINARY:-} ]]; then
+    echo "- sluice: the binary $SLUICE (SLUICE_BENCH_BINARY), tree $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
+  else
+    echo "- sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'), g++ $(g++ -dumpfullversion), Release (-O2 -g)"
+  fi
   echo "- $(mariadbd --version | sed 's/ for .*//'); $(/usr/lib/postgresql/15/bin/postgres --version)"
   echo "- $(haproxy -v | head -1 | cut -d' ' -f1-3); $(pgbouncer --version | head -1); sysbench $(sysbench --version | cut -d' ' -f2); $(pgbench --version)"
   echo "- load at start: $(cut -d' ' -f3- "$RUN/load-start.txt" | sed 's/.*load average/load average/')"
   echo "- load at end:   $(cut -d' ' -f3- "$RUN/load-end.txt" | sed 's/.*load average/load average/')"
   echo "- wall time: $(($(date +%s) - STARTED)) s; run directory: $RUN"
   echo
-  $RESULTS report "$RUNS" "$MEM" "$RUN/tables.md" && cat "$RUN/tables.md"
+  $RESULTS report "$RUNS" "$MEM" "$RUN/tables.md" "$STREAM" && cat "$RUN/tables.md"
   echo "### Prepared statements left open on the MariaDB primary after each cell"
   echo
   echo "(max_prepared_stmt_count = $(mariadb --no-defaults -S "$MY_SOCKET_DIR/primary.sock" -uroot -NBe 'SELECT @@max_prepared_stmt_count' 2>/dev/null || echo '?'); every client is gone when it is read)"

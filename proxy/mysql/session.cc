@@ -383,11 +383,8 @@ void MysqlSession::OnLeaseRefused(LeaseRefusal why, const std::string& server) {
 // Opens a connection for key in the slot reserved for it, with the current snapshot's view
 // of the server and the user (either may have changed while the session waited).
 void MysqlSession::OnLeaseSlot(const PoolKey& key) {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster& cluster = rt->clusters[cluster_index_];
-  const Server* srv = nullptr;
-  for (const Server& s : cluster.servers)
-    if (s.name() == key.server) srv = &s;
+  const Cluster& cluster = this->cluster();
+  const Server* srv = CurrentServer(key.server);
   const User* u = ClusterUser(user_);
   if (!srv || !u) {
     lease_.Release(key.server);

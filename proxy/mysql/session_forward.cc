@@ -181,16 +181,16 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
 void MysqlSession::NoteWritePosition(const mysql::ResponseTracker& t) {
   if (cluster().consistency == Consistency::kEventual) return;
   if (!backend_->tracks_gtid) {
-    causal_.NoteUnknownWrite(causal_board());
+    causal().NoteUnknownWrite(causal_board());
     return;
   }
   auto gtid = routing::TrackedSystemVariable(t.session_state_changes(), "last_gtid");
   if (!gtid || gtid->empty()) return;
   routing::CausalPosition p;
   if (p.MergeGtids(*gtid))
-    causal_.NoteWrite(p, causal_board());
+    causal().NoteWrite(p, causal_board());
   else
-    causal_.NoteUnknownWrite(causal_board());
+    causal().NoteUnknownWrite(causal_board());
 }
 
 void MysqlSession::RecordStats(bool error) {

@@ -27,7 +27,7 @@ void MysqlSession::PlanCausalSteps(MysqlBackend* b) {
   if (causal_check_) {
     sync_steps_.push_back(
         SyncStep{SyncStep::kCausalCheck,
-                 routing::MariadbCausalCheck(causal_.target(), cluster().consistency_wait_ms)});
+                 routing::MariadbCausalCheck(causal().target(), cluster().consistency_wait_ms)});
   }
 }
 
@@ -47,7 +47,7 @@ void MysqlSession::EndCausalCheck() {
                           static_cast<uint64_t>(MonotonicUs() - causal_check_start_us_));
   causal_check_ = false;
   if (causal_found_) {
-    causal_.Confirm(lease_.server_index(), worker_->runtime().Current()->version);
+    causal().Confirm(lease_.server_index(), worker_->runtime().Current()->version);
     ++sync_index_;
     RunNextSyncStep();
     return;

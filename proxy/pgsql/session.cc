@@ -84,7 +84,7 @@ uint64_t DatabaseVariant(std::string_view db) {
 
 PgSession::PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::string client_addr)
     : SessionCore(w, cluster_index, client, std::move(client_addr), kClientReadHighWater) {
-  startup_.set_preauth_bytes(preauth_bytes());
+  startup_->set_preauth_bytes(preauth_bytes());
 }
 
 PgSession::~PgSession() = default;
@@ -97,10 +97,12 @@ void PgSession::Start() {
 // ---- client events ----------------------------------------------------------------
 
 void PgSession::OnClientReadable() {
-  if (phase_ == Phase::kStartup)
-    startup_.OnClientData(client_.input(), client_.output(), client_.tls());
-  else if (logged_in())
+  if (phase_ == Phase::kStartup) {
+    startup_->OnClientData(client_.input(), client_.output(), client_.tls());
+    ReleaseStartup();  // no PgStartup frame is on the stack here
+  } else if (logged_in()) {
     ProcessClientInput();
+  }
   FlushWrites();
 }
 
@@ -266,13 +268,6 @@ void PgSession::Acquire(int server_index) {
   }
   PoolKey key{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
               DatabaseVariant(database_)};
-  pending_login_ = PgBackendLogin{};
-  SetTarget(&pending_login_, srv, *u, cluster.connect_timeout_ms);
-  SetTargetTls(&pending_login_, *worker_, cluster, cluster_index_);
-  pending_login_.database = database_;
-  // A connection this client opens starts with its application_name (pg_stat_activity).
-  if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
-    pending_login_.application_name = it->second;
   lease_.Acquire(server_index, key);
 }
 
@@ -280,8 +275,32 @@ void PgSession::OnLeaseConnection(PooledConn* c) {
   OnBackendAcquired(static_cast<PgBackend*>(c));
 }
 
+// A new connection's login is put together here, when one is opened, not per batch: the
+// session keeps no copy of it between batches.
 void PgSession::OnLeaseSlot(const PoolKey& key) {
-  connecting_ = PgBackend::Connect(worker_, key, pending_login_, this);
+  const Server* srv = CurrentServer(key.server);
+  const User* u = ClusterUser(user_);
+  if (!srv || !u) {
+    lease_.Release(key.server);
+    std::string why = fmt::format("{} left the cluster's configuration", key.server);
+    if (phase_ == Phase::kLoginBackend) {
+      FailLogin(state::kConnectionFailure, why);
+      return;
+    }
+    phase_ = Phase::kReady;
+    FailBatch(state::kConnectionFailure, why);
+    ProcessClientInput();
+    FlushWrites();
+    return;
+  }
+  PgBackendLogin login;
+  SetTarget(&login, *srv, *u, cluster().connect_timeout_ms);
+  SetTargetTls(&login, *worker_, cluster(), cluster_index_);
+  login.database = database_;
+  // A connection this client opens starts with its application_name (pg_stat_activity).
+  if (auto it = settings_.startup().find("application_name"); it != settings_.startup().end())
+    login.application_name = it->second;
+  connecting_ = PgBackend::Connect(worker_, key, login, this);
 }
 
 void PgSession::OnLeaseRefused(LeaseRefusal why, const std::string& server) {

@@ -188,7 +188,12 @@ class PgSession final : public SessionCore,
   void PublishState() override;  // to the registry's slot, when it changed (FlushWrites)
 
   Phase phase_ = Phase::kStartup;
-  PgStartup startup_{this};
+  // The startup's state (SSL, StartupMessage, authentication), freed once it is done
+  // (ReleaseStartup): a logged-in session does not carry it.
+  std::unique_ptr<PgStartup> startup_{new PgStartup(this)};  // this: a private base
+  void ReleaseStartup() {
+    if (phase_ != Phase::kStartup) startup_.reset();
+  }
   ExtendedRewriter extended_{this};
   bool transaction_mode_ = true;
   std::string user_;
@@ -202,7 +207,6 @@ class PgSession final : public SessionCore,
 
   PgBackend* backend_ = nullptr;
   PgBackend* connecting_ = nullptr;  // opened for this session, login not done yet
-  PgBackendLogin pending_login_;     // what connecting_ (or the next slot) logs in with
   // What the kSyncing phase waits for: the settings' SETs, or a causal step (its one
   // value in sync_value_).
   enum class SyncKind { kSettings, kCausalCheck, kWritePosition };

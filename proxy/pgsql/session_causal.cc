@@ -17,8 +17,8 @@ bool PgSession::StartCausalCheck() {
   if (!causal_check_ || !backend_) return false;
   causal_check_ = false;
   std::string out;
-  pgsql::AppendQuery(&out,
-                     routing::PostgresCausalCheck(causal_.target(), cluster().consistency_wait_ms));
+  pgsql::AppendQuery(
+      &out, routing::PostgresCausalCheck(causal().target(), cluster().consistency_wait_ms));
   AppendTo(backend_->output(), out);
   phase_ = Phase::kSyncing;
   sync_kind_ = SyncKind::kCausalCheck;
@@ -38,7 +38,7 @@ bool PgSession::StartWritePosition(char status) {
   if (cluster().consistency == Consistency::kEventual) return false;
   if (!transaction_mode_) {
     // Session pooling: every statement runs on the primary; no read needs the position.
-    causal_.NoteUnknownWrite(causal_board());
+    causal().NoteUnknownWrite(causal_board());
     return false;
   }
   std::string out;
@@ -62,9 +62,9 @@ void PgSession::EndCausalStep() {
     routing::CausalPosition p;
     if (lsn) p.MergeLsn(*lsn);
     if (lsn && *lsn)
-      causal_.NoteWrite(p, causal_board());
+      causal().NoteWrite(p, causal_board());
     else
-      causal_.NoteUnknownWrite(causal_board());
+      causal().NoteUnknownWrite(causal_board());
     sync_kind_ = SyncKind::kSettings;
     AfterLastResponse(pgsql::kTxIdle);
     // The client's next batch may have come meanwhile, also when the connection stays
@@ -78,7 +78,7 @@ void PgSession::EndCausalStep() {
   const bool found = !sync_failed_ && sync_value_ == "t";
   lease_.CountCausalCheck(true, found, static_cast<uint64_t>(MonotonicUs() - causal_start_us_));
   if (found) {
-    causal_.Confirm(lease_.server_index(), worker_->runtime().Current()->version);
+    causal().Confirm(lease_.server_index(), worker_->runtime().Current()->version);
   } else {
     ReleaseBackend(true);
     causal_failed_ = true;
@@ -93,7 +93,7 @@ bool PgSession::CausalStepLost() {
   timed_out_ = false;
   phase_ = Phase::kReady;
   if (sync_kind_ == SyncKind::kWritePosition) {
-    causal_.NoteUnknownWrite(causal_board());
+    causal().NoteUnknownWrite(causal_board());
   } else {
     lease_.CountCausalCheck(true, false, static_cast<uint64_t>(MonotonicUs() - causal_start_us_));
     causal_failed_ = true;

@@ -34,11 +34,13 @@ const User* PgSession::FindLoginUser(const std::string& name) {
 
 void PgSession::OnPassthroughLogin(std::string verifier, std::string proven_secret) {
   SetPassthroughUser(
-      PassthroughUser(cluster(), startup_.user(), std::move(verifier), std::move(proven_secret)));
+      PassthroughUser(cluster(), startup_->user(), std::move(verifier), std::move(proven_secret)));
 }
 
 void PgSession::OnPassthroughAnswer(const health::AuthAnswer& a) {
-  startup_.OnLookupAnswer(a, client_.input(), client_.output());
+  if (!startup_) return;  // the login ended already
+  startup_->OnLookupAnswer(a, client_.input(), client_.output());
+  ReleaseStartup();
   FlushWrites();
 }
 
@@ -70,9 +72,9 @@ void PgSession::OnAuthenticated() {
     FailLogin(state::kTooManyConnections, "sorry, too many clients already");
     return;
   }
-  user_ = startup_.user();
-  database_ = startup_.database();
-  settings_.Start(startup_.settings());
+  user_ = startup_->user();
+  database_ = startup_->database();
+  settings_.Start(startup_->settings());
   const User* u = FindLoginUser(user_);
   transaction_mode_ =
       (u && u->pool_mode ? *u->pool_mode : cluster().pool_mode) == PoolMode::kTransaction;

@@ -7,12 +7,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/fifo.h"
 #include "proxy/router.h"
 #include "proxy/session_vars.h"
 
@@ -92,10 +92,12 @@ class PgSettings {
     bool rollback_to_savepoint = false;  // ROLLBACK TO SAVEPOINT
     uint64_t seq = 0;                    // its number among the segments sent
   };
-  uint64_t sent_count_ = 0;       // segments sent
-  uint64_t answered_count_ = 0;   // ReadyForQuerys seen
-  Segment open_;                  // the segment being sent
-  std::deque<Segment> sent_;      // sent, awaiting ReadyForQuery, oldest first
+  uint64_t sent_count_ = 0;      // segments sent
+  uint64_t answered_count_ = 0;  // ReadyForQuerys seen
+  Segment open_;                 // the segment being sent
+  // Sent, awaiting ReadyForQuery, oldest first. A Fifo: a std::deque allocates ~500 bytes
+  // when constructed, in every session (docs/performance.md, idle clients).
+  Fifo<Segment> sent_;
   std::vector<Change> txn_;       // assignments of the open transaction block
   bool txn_rolled_back_ = false;  // the open block can only end rolled back
   bool untracked_ = false;        // assignments whose fate sluice cannot know
