@@ -388,5 +388,31 @@ TEST_F(PgRetryTest, ASetAfterARetriedReadReachesTheNextConnection) {
   EXPECT_NE(first.front().body.find("work_mem"), std::string::npos) << first.front().body;
 }
 
+// Before: the idle connection kept after an INSERT (for a currval()) got the server's 57P01
+// at a shutdown; the client got it as an unsolicited ERROR and its next statement was
+// skipped (answered by a lone ReadyForQuery): psycopg2 raised an OperationalError without a
+// message, the "unexplained drop" of the fault campaign. Now nothing reaches the client and
+// its next statement runs on a new connection.
+TEST_F(PgRetryTest, AnIdleKeptConnectionThatDiesIsForgottenSilently) {
+  LoggedIn();
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
+  h_.server(0).Write(Fatal("57P01", "terminating connection due to administrator command"));
+  h_.server(0).Close();
+  h_.Settle();
+  h_.RunUntil([&] { return false; }, 100);
+  buf_ += h_.client().TakeAll();
+  EXPECT_EQ(TakeMessages(&buf_).size(), 0u);  // nothing unsolicited
+  h_.client().Write(Query("INSERT INTO t VALUES (2)"));
+  ServerLogin(1);
+  auto q = ServerUntil(1, 'Q');
+  ASSERT_FALSE(q.empty());
+  EXPECT_NE(q.back().body.find("INSERT INTO t VALUES (2)"), std::string::npos);
+  h_.server(1).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
+}
+
 }  // namespace
 }  // namespace sluice::pgproxy
