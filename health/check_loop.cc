@@ -135,6 +135,18 @@ void ClusterMonitor::RunRound() {
   Round();
 }
 
+int64_t ClusterMonitor::PrimaryWindowEndMs() {
+  Cluster c = Composed();
+  std::lock_guard<std::mutex> a(action_mu_);
+  for (const Server& s : c.servers) {
+    if (s.role != ServerRole::kPrimary) continue;
+    auto it = watch_.find(s.name());
+    if (it == watch_.end() || it->second.failures < 1 || it->second.last_ok_ms == 0) return 0;
+    return it->second.last_ok_ms + c.failover_window_ms;
+  }
+  return 0;
+}
+
 void ClusterMonitor::Loop() {
   log::SetThreadName("health-" + name_);
   const auto& requested = owner_->hooks_.take_check_request;
@@ -148,6 +160,10 @@ void ClusterMonitor::Loop() {
     Cluster c = Composed();
     int interval = c.monitor_interval_ms > 0 ? c.monitor_interval_ms : 1000;
     int64_t next = started + interval;
+    // A failing primary's window ends before the next round: the verdict's round runs when
+    // it ends (the window itself is not shortened: failures >= 2 and its whole length).
+    if (int64_t due = PrimaryWindowEndMs(); due > 0 && due < next)
+      next = std::max(due, started + kMinRoundGapMs);
     // Between rounds, for causal reads, only the positions (one short query per server).
     int positions = c.consistency != Consistency::kEventual ? c.monitor_position_interval_ms : 0;
     int64_t next_positions = positions > 0 ? MonotonicMs() + positions : next;

@@ -54,6 +54,10 @@ class ClusterMonitor {
   Result<std::string> Switchover(const std::string& target);
   // One round, on the caller's thread (tests drive rounds one by one).
   void RunRound();
+  // When the primary, failing its checks, has failed them for the whole failover window
+  // (its last success + failover_window_ms, monotonic ms): the loop runs the round that
+  // judges it then, not up to monitor_interval_ms later. 0: the primary passes its checks.
+  int64_t PrimaryWindowEndMs();
 
  private:
   // check_loop.cc

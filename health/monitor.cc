@@ -36,6 +36,11 @@ void HealthMonitor::RunRoundForTest() {
   for (auto& c : clusters_) c->RunRound();
 }
 
+int64_t HealthMonitor::PrimaryWindowEndForTest(size_t i) {
+  MakeClusters();
+  return i < clusters_.size() ? clusters_[i]->PrimaryWindowEndMs() : 0;
+}
+
 void HealthMonitor::Stop() {
   for (auto& c : clusters_) c->Stop();
   clusters_.clear();

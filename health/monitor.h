@@ -119,6 +119,8 @@ class HealthMonitor {
 
   // Tests: one round of every cluster on the caller's thread, instead of Start().
   void RunRoundForTest();
+  // ClusterMonitor::PrimaryWindowEndMs of the i-th cluster (0 when there is none).
+  int64_t PrimaryWindowEndForTest(size_t i);
 
  private:
   friend class ClusterMonitor;

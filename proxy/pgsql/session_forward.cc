@@ -315,6 +315,18 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
   // A lone read whose connection died (a replica killed a moment ago), or ended with a
   // shutdown FATAL, before any byte of its answer: it runs again on another server.
   if (was_attached && transport && RetryLostBatch(fatal)) return;
+  if (was_attached && phase_ == Phase::kReady && outstanding_ == 0 && !mid_segment_ &&
+      txn_status_ == pgsql::kTxIdle && !pinned_) {
+    // An idle connection the session kept after an INSERT (for a currval(), hold_previous_)
+    // died, e.g. with the server's 57P01 at a shutdown or a kill -9: nothing of the client's
+    // was on it. Before, the client got that FATAL as an unsolicited ERROR and its next
+    // statement was skipped (psycopg2: an OperationalError without a message).
+    hold_previous_ = false;
+    extended_.ClearExpects();
+    forwarder_.Abandon();
+    ProcessClientInput();
+    return;
+  }
   bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
   bool mid_message = forwarder_.mid_frame();
   extended_.ClearExpects();

@@ -3,6 +3,7 @@
 // with back-off, writes held from the first failed check.
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "health/monitor.h"
 #include "tests/unit/health_fake_cluster.h"
 
@@ -167,6 +168,24 @@ TEST_F(FaultTest, WritesHeldFromTheFirstFailedCheck) {
   Round();
   EXPECT_FALSE(Published().writes_paused);
   EXPECT_EQ(Count("FAILOVER"), 0);
+}
+
+// Before: the round that judges a dead primary ran on the interval's schedule, up to
+// monitor_interval_ms after its window had ended (0.36 s in a campaign cycle). The loop now
+// runs it when the window ends: last success + failover_window_ms.
+TEST_F(FaultTest, TheVerdictRoundIsDueWhenTheWindowEnds) {
+  SetWindow(2000, 1);
+  Round(2);
+  EXPECT_EQ(monitor_->PrimaryWindowEndForTest(0), 0);  // passing its checks
+  int64_t ok_by = MonotonicMs();
+  servers_[3306].up = false;
+  Round(1);
+  int64_t due = monitor_->PrimaryWindowEndForTest(0);
+  EXPECT_LE(due, ok_by + 2000);
+  EXPECT_GT(due, ok_by + 2000 - 1000);
+  servers_[3306].up = true;
+  Round(1);
+  EXPECT_EQ(monitor_->PrimaryWindowEndForTest(0), 0);
 }
 
 }  // namespace

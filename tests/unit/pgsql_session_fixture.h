@@ -96,8 +96,9 @@ class PgSessionTest : public ::testing::Test {
     });
     return got;
   }
-  // SCRAM from the client's side; returns the messages after the client's final.
-  std::vector<Msg> ScramLogin(const std::string& password) {
+  // SCRAM from the client's side; returns the messages after the client's final, up to
+  // AuthenticationOk (or the error), or up to a message of type until when given.
+  std::vector<Msg> ScramLogin(const std::string& password, char until = 0) {
     auto sasl = ClientUntil('R');
     EXPECT_EQ(sasl.size(), 1u);
     auto scram = pgsql::ScramClientSession::FromPassword(password);
@@ -111,7 +112,7 @@ class PgSessionTest : public ::testing::Test {
     out.clear();
     pgsql::AppendSaslResponse(&out, *fin);
     h_.client().Write(out);
-    return ClientUntil(password == "app_pw" ? 'R' : 'E');
+    return ClientUntil(until ? until : password == "app_pw" ? 'R' : 'E');
   }
   // Plays backend i's login: read the StartupMessage, AuthenticationOk, settings, key, 'Z'.
   void ServerLogin(size_t i) {

@@ -35,6 +35,15 @@ std::string Extended(std::string_view stmt, std::string_view sql) {
   return out;
 }
 
+// Extended() of the unnamed statement ended by Flush instead of Sync: the client waits for
+// the answers without ending the batch.
+std::string Flushed(std::string_view sql) {
+  std::string b = Extended("", sql);
+  b.resize(b.size() - 5);  // the Sync
+  pgsql::AppendFlush(&b);
+  return b;
+}
+
 // The answer to Extended(): ParseComplete (when parsed), BindComplete, a one-column row
 // description, one row, CommandComplete, ReadyForQuery.
 std::string ExtendedAnswer(bool parsed) {
@@ -271,10 +280,7 @@ TEST_F(PgRetryTest, ABatchWithACloseRunsElsewhereWithItsNamesGivenBack) {
 // client, it runs again elsewhere, and the client's later Sync follows it there.
 TEST_F(PgRetryTest, AFlushedReadWithoutSyncRunsElsewhere) {
   ReplicaPooled();
-  std::string b = Extended("", "SELECT a FROM t WHERE id = 2");
-  b.resize(b.size() - 5);  // no Sync
-  pgsql::AppendFlush(&b);
-  h_.client().Write(b);
+  h_.client().Write(Flushed("SELECT a FROM t WHERE id = 2"));
   ServerUntil(1, 'H');
   h_.server(1).Close();
   auto got0 = ServerUntil(0, 'H');
@@ -297,10 +303,7 @@ TEST_F(PgRetryTest, AFlushedReadWithoutSyncRunsElsewhere) {
 // why; the batch is skipped up to the client's Sync.
 TEST_F(PgRetryTest, AFlushedReadWhoseAnswerBeganIsNotRunAgain) {
   ReplicaPooled();
-  std::string b = Extended("", "SELECT a FROM t WHERE id = 3");
-  b.resize(b.size() - 5);
-  pgsql::AppendFlush(&b);
-  h_.client().Write(b);
+  h_.client().Write(Flushed("SELECT a FROM t WHERE id = 3"));
   ServerUntil(1, 'H');
   h_.server(1).Write(Typed('1', "") + Typed('2', ""));
   EXPECT_EQ(Types(ClientUntil('2')), "12");
@@ -319,10 +322,7 @@ TEST_F(PgRetryTest, AFlushedReadWhoseAnswerBeganIsNotRunAgain) {
 // A flushed batch that writes is never sent again.
 TEST_F(PgRetryTest, AFlushedWriteIsNotSentAgain) {
   LoggedIn();
-  std::string b = Extended("", "INSERT INTO t VALUES (5)");
-  b.resize(b.size() - 5);
-  pgsql::AppendFlush(&b);
-  h_.client().Write(b);
+  h_.client().Write(Flushed("INSERT INTO t VALUES (5)"));
   ServerUntil(0, 'H');
   h_.server(0).Close();
   auto got = ClientUntil('E');
@@ -386,6 +386,32 @@ TEST_F(PgRetryTest, ASetAfterARetriedReadReachesTheNextConnection) {
   auto first = ServerUntil(third, 'Q');
   ASSERT_FALSE(first.empty());
   EXPECT_NE(first.front().body.find("work_mem"), std::string::npos) << first.front().body;
+}
+
+// Before: the idle connection kept after an INSERT (for a currval()) got the server's 57P01
+// at a shutdown; the client got it as an unsolicited ERROR and its next statement was
+// skipped (answered by a lone ReadyForQuery): psycopg2 raised an OperationalError without a
+// message, the "unexplained drop" of the fault campaign. Now nothing reaches the client and
+// its next statement runs on a new connection.
+TEST_F(PgRetryTest, AnIdleKeptConnectionThatDiesIsForgottenSilently) {
+  LoggedIn();
+  h_.client().Write(Query("INSERT INTO t VALUES (1)"));
+  ServerUntil(0, 'Q');
+  h_.server(0).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
+  h_.server(0).Write(Fatal("57P01", "terminating connection due to administrator command"));
+  h_.server(0).Close();
+  h_.Settle();
+  h_.RunUntil([&] { return false; }, 100);
+  buf_ += h_.client().TakeAll();
+  EXPECT_EQ(TakeMessages(&buf_).size(), 0u);  // nothing unsolicited
+  h_.client().Write(Query("INSERT INTO t VALUES (2)"));
+  ServerLogin(1);
+  auto q = ServerUntil(1, 'Q');
+  ASSERT_FALSE(q.empty());
+  EXPECT_NE(q.back().body.find("INSERT INTO t VALUES (2)"), std::string::npos);
+  h_.server(1).Write(Complete("INSERT 0 1") + Ready());
+  EXPECT_EQ(Types(ClientUntil('Z')), "CZ");
 }
 
 }  // namespace
