@@ -24,6 +24,7 @@ import unittest
 
 import psycopg2
 import pymysql
+from pymysql import _auth as pymysql_auth
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ops_common import http_get, mariadb_cli, wait_until  # noqa: E402
@@ -33,6 +34,7 @@ SLUICE = None
 TTL_MS = 1500
 SUFFIX = secrets.token_hex(3)
 MY_USER, PG_USER = "pt_my_" + SUFFIX, "pt_pg_" + SUFFIX
+PG_MD5_USER = "pt_md5_" + SUFFIX
 PW1, PW2 = "first-Pw-1", "second-Pw-2"
 
 
@@ -54,6 +56,25 @@ def run(conn, sql):
         cur.execute(sql)
 
 
+def change_user(conn, user, password, database):
+    """COM_CHANGE_USER on an open PyMySQL connection (PyMySQL has no call for it): the
+    mysql_native_password token over the handshake's scramble, then an AuthSwitchRequest
+    answered if one comes. Raises pymysql's OperationalError on an ERR packet."""
+    token = pymysql_auth.scramble_native_password(password.encode(), conn.salt)
+    payload = (user.encode() + b"\0" + bytes([len(token)]) + token + database.encode() + b"\0" +
+               (33).to_bytes(2, "little") + b"mysql_native_password\0")
+    conn._execute_command(0x11, payload)  # COM_CHANGE_USER
+    pkt = conn._read_packet()
+    if pkt.is_auth_switch_request():
+        pkt.read_uint8()
+        plugin = pkt.read_string()
+        salt = pkt.read_all().rstrip(b"\0")
+        assert plugin == b"mysql_native_password", plugin
+        conn.write_packet(pymysql_auth.scramble_native_password(password.encode(), salt))
+        pkt = conn._read_packet()
+    assert pkt.is_ok_packet(), pkt.get_all_data()
+
+
 class PassthroughAuthTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -67,6 +88,18 @@ class PassthroughAuthTest(unittest.TestCase):
         c.close()
         c = pg_admin(pg)
         run(c, "CREATE ROLE %s LOGIN PASSWORD '%s'" % (PG_USER, PW1))
+        # A role whose pg_authid entry is an md5 hash, which the primary's pg_hba.conf asks
+        # md5 for (a line for this role alone, ahead of the harness's scram lines).
+        run(c, "SET password_encryption = 'md5'")
+        run(c, "CREATE ROLE %s LOGIN PASSWORD '%s'" % (PG_MD5_USER, PW1))
+        with c.cursor() as cur:
+            cur.execute("SHOW hba_file")
+            cls.hba_file = cur.fetchone()[0]
+        with open(cls.hba_file) as f:
+            cls.hba_before = f.read()
+        with open(cls.hba_file, "w") as f:  # rewritten in place: owner and mode stay
+            f.write("host all %s 127.0.0.1/32 md5\n%s" % (PG_MD5_USER, cls.hba_before))
+        run(c, "SELECT pg_reload_conf()")
         c.close()
         ports = [free_port() for _ in range(6)]
         cls.my_port, cls.pg_port, cls.bad_my_port, cls.down_pg_port = ports[:4]
@@ -171,8 +204,12 @@ backend_password = "%(my_app_pw)s"
         c = my_admin(cls.my)
         run(c, "DROP USER IF EXISTS '%s'@'%%'" % MY_USER)
         c.close()
+        with open(cls.hba_file, "w") as f:
+            f.write(cls.hba_before)
         c = pg_admin(cls.pg)
+        run(c, "SELECT pg_reload_conf()")
         run(c, "DROP ROLE IF EXISTS %s" % PG_USER)
+        run(c, "DROP ROLE IF EXISTS %s" % PG_MD5_USER)
         c.close()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -335,6 +372,46 @@ backend_password = "%(my_app_pw)s"
         by = {r["cluster"]: r for r in rows}
         self.assertGreaterEqual(int(by["p"]["hits"]), 1)
         self.assertGreaterEqual(int(by["m"]["misses"]), 1)
+
+    def test_7_change_user_to_a_passthrough_user_and_back(self):
+        app = self.my["APP_USER"]
+        pw = self.working_password(self.my_query, pymysql.err.OperationalError)
+        c = pymysql.connect(host="127.0.0.1", port=self.my_port, user=app,
+                            password="configured-in-sluice", database=self.my["DATABASE"],
+                            connect_timeout=5, read_timeout=10)
+        try:
+            change_user(c, MY_USER, pw, self.my["DATABASE"])
+            with c.cursor() as cur:
+                cur.execute("SELECT CURRENT_USER()")
+                self.assertEqual(cur.fetchall(), (("%s@%%" % MY_USER,),))
+            # Back to the configured user (sluice's password, not the server's).
+            change_user(c, app, "configured-in-sluice", self.my["DATABASE"])
+            with c.cursor() as cur:
+                cur.execute("SELECT CURRENT_USER()")
+                self.assertTrue(cur.fetchall()[0][0].startswith(app + "@"))
+            with self.assertRaises(pymysql.err.OperationalError) as e:
+                change_user(c, MY_USER, pw + "-wrong", self.my["DATABASE"])
+            self.assertEqual(e.exception.args[0], 1045)
+        finally:
+            c.close()
+
+    def test_8_postgres_md5_verifier_passes_through(self):
+        c = pg_admin(self.pg)
+        with c.cursor() as cur:
+            cur.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (PG_MD5_USER,))
+            self.assertTrue(cur.fetchone()[0].startswith("md5"))
+        c.close()
+        # Directly, the server asks md5 for this role; through sluice the client proves the
+        # password against the looked-up md5 hash and sluice answers the server's challenge.
+        self.assertEqual(self.pg_query(PW1, "SELECT current_user", user=PG_MD5_USER),
+                         [(PG_MD5_USER,)])
+        p = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", PG_MD5_USER,
+                            "-d", self.pg["DATABASE"], "-tAc", "SELECT 6 * 7"],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PGPASSWORD=PW1, PGCONNECT_TIMEOUT="5"))
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "42"), p.stderr)
+        msg = self.pg_refused("wrong", user=PG_MD5_USER)
+        self.assertIn('password authentication failed for user "%s"' % PG_MD5_USER, msg)
 
     def working_password(self, query, error):
         """PW2 after test_4 ran, PW1 before (the tests may run one by one)."""
