@@ -26,6 +26,12 @@ bool ReadInt16Array(Reader* r, std::vector<int16_t>* out) {
   return true;
 }
 
+bool SkipInt16Array(Reader* r) {
+  int16_t n;
+  std::span<const uint8_t> v;
+  return r->Int16(&n) && n >= 0 && r->Bytes(size_t(n) * 2, &v);
+}
+
 void AppendTarget(std::string* out, char type, char kind, std::string_view name) {
   const size_t start = BeginMessage(out, type);
   out->push_back(kind);
@@ -101,6 +107,24 @@ Result<Bind> DecodeBind(std::span<const uint8_t> payload) {
     p = v;
   }
   if (!ReadInt16Array(&r, &b.result_formats)) return Malformed("Bind");
+  if (!r.done()) return Trailing("Bind");
+  return b;
+}
+
+Result<BindNames> DecodeBindNames(std::span<const uint8_t> payload) {
+  Reader r(payload);
+  BindNames b;
+  if (!r.String(&b.portal) || !r.String(&b.statement) || !SkipInt16Array(&r))
+    return Malformed("Bind");
+  int16_t n;
+  if (!r.Int16(&n) || n < 0 || r.remaining() < size_t(n) * 4) return Malformed("Bind");
+  for (int16_t i = 0; i < n; ++i) {
+    int32_t len;
+    std::span<const uint8_t> v;
+    if (!r.Int32(&len) || len < -1) return Malformed("Bind");
+    if (len > 0 && !r.Bytes(size_t(len), &v)) return Malformed("Bind");
+  }
+  if (!SkipInt16Array(&r)) return Malformed("Bind");
   if (!r.done()) return Trailing("Bind");
   return b;
 }

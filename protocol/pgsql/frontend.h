@@ -66,6 +66,13 @@ struct SaslInitialResponse {
 Result<Query> DecodeQuery(std::span<const uint8_t> payload);
 Result<Parse> DecodeParse(std::span<const uint8_t> payload);
 Result<Bind> DecodeBind(std::span<const uint8_t> payload);
+// A Bind's portal and statement names, the rest checked as DecodeBind checks it but not
+// kept: what a proxy reads of a Bind it passes on (no allocation).
+struct BindNames {
+  std::string_view portal;
+  std::string_view statement;
+};
+Result<BindNames> DecodeBindNames(std::span<const uint8_t> payload);
 Result<Describe> DecodeDescribe(std::span<const uint8_t> payload);
 Result<Close> DecodeClose(std::span<const uint8_t> payload);
 Result<Execute> DecodeExecute(std::span<const uint8_t> payload);

@@ -73,7 +73,7 @@ Status ExtendedRewriter::Rewrite(char type, std::span<const uint8_t> p, bool tra
       return st;
     }
     case fe::kBind: {
-      auto bind = pgsql::DecodeBind(p);
+      auto bind = pgsql::DecodeBindNames(p);  // the values pass unread
       if (!bind.ok()) return bind.status();
       if (bind->statement.empty() || !transaction_mode) return Status::Ok();
       auto it = stmts_.find(std::string(bind->statement));

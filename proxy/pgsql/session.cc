@@ -213,7 +213,7 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
     text = parse->query;
     info = Classify(text);
   } else if (type == fe::kBind) {
-    auto bind = pgsql::DecodeBind(payload);
+    auto bind = pgsql::DecodeBindNames(payload);
     if (bind.ok() && !bind->statement.empty()) {
       if (const ClientStmt* cs = extended_.Find(bind->statement)) {
         info = cs->info;

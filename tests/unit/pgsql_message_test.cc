@@ -192,6 +192,10 @@ TEST(PgsqlFrontendTest, BindRoundTripWithNullAndBinary) {
   EXPECT_FALSE(b->params[1].has_value());
   EXPECT_EQ(AsStringView(*b->params[2]), v3);
   EXPECT_EQ(b->result_formats, (std::vector<int16_t>{1}));
+  auto names = DecodeBindNames(m.payload);
+  ASSERT_TRUE(names.ok()) << names.status().message();
+  EXPECT_EQ(names->portal, "p1");
+  EXPECT_EQ(names->statement, "s1");
 }
 
 TEST(PgsqlFrontendTest, BindRejectsTruncatedValueAndTrailingBytes) {
@@ -202,11 +206,25 @@ TEST(PgsqlFrontendTest, BindRejectsTruncatedValueAndTrailingBytes) {
   payload += "ab";
   AppendInt16(&payload, 0);
   EXPECT_FALSE(DecodeBind(B(payload)).ok());
+  EXPECT_FALSE(DecodeBindNames(B(payload)).ok());
 
   std::string wire;
   AppendBind(&wire, Bind{});
   wire.push_back('x');
   EXPECT_FALSE(DecodeBind(B(wire).subspan(5)).ok());
+  EXPECT_FALSE(DecodeBindNames(B(wire).subspan(5)).ok());
+  // A format-code count beyond the bytes there, and a negative value length.
+  std::string short_formats(2, '\0');
+  AppendInt16(&short_formats, 3);
+  AppendInt16(&short_formats, 0);
+  EXPECT_FALSE(DecodeBindNames(B(short_formats)).ok());
+  std::string negative(2, '\0');
+  AppendInt16(&negative, 0);
+  AppendInt16(&negative, 1);
+  AppendInt32(&negative, -2);
+  AppendInt16(&negative, 0);
+  EXPECT_FALSE(DecodeBind(B(negative)).ok());
+  EXPECT_FALSE(DecodeBindNames(B(negative)).ok());
 }
 
 TEST(PgsqlFrontendTest, RewriteParseKeepsQueryAndTypes) {

@@ -16,22 +16,17 @@ class PgStatsTest : public PgSessionTest {
     if (auto d = h_.worker().stats_mailbox().Take()) handed_.Merge(std::move(*d));
     return f(handed_) + f(h_.stats());
   }
-  uint64_t RowsSent(std::string_view digest_prefix) {
+  // FIELD summed over the digest rows whose text starts with PREFIX.
+  uint64_t DigestSum(uint64_t DigestStats::*field, std::string_view prefix) {
     return Sum([&](const StatsDelta& d) {
       uint64_t n = 0;
       for (const auto& [k, v] : d.digests)
-        if (v.digest_text.starts_with(digest_prefix)) n += v.rows_sent;
+        if (v.digest_text.starts_with(prefix)) n += v.*field;
       return n;
     });
   }
-  uint64_t DigestCount(std::string_view digest_prefix) {
-    return Sum([&](const StatsDelta& d) {
-      uint64_t n = 0;
-      for (const auto& [k, v] : d.digests)
-        if (v.digest_text.starts_with(digest_prefix)) n += v.count;
-      return n;
-    });
-  }
+  uint64_t RowsSent(std::string_view prefix) { return DigestSum(&DigestStats::rows_sent, prefix); }
+  uint64_t DigestCount(std::string_view prefix) { return DigestSum(&DigestStats::count, prefix); }
   uint64_t Commands(std::string_view command) {
     return Sum([&](const StatsDelta& d) {
       auto it = d.commands.find(command);
