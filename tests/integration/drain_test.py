@@ -40,6 +40,9 @@ from janitor_test import run_sql  # noqa: E402
 from pgsql_tls_auth_test import make_cert  # noqa: E402
 from sluice_proc import Sluice  # noqa: E402
 
+# One table per test process: the classes share a cluster and CTest may run them at once.
+TABLE = "drain_t_%d" % os.getpid()
+
 SLUICE = None
 DRAIN_MS = 15000  # the tests' steps after the signal take about 3 s: time remains throughout
 CLI_SLEEP_S = 2   # the CLI's statement in flight across the signal
@@ -73,17 +76,17 @@ class _DrainBase:
         cls.tmp = tempfile.mkdtemp(prefix="sluice-drain-")
         cls.cert, cls.key = make_cert(cls.tmp)
         cls.direct = cls.connect(int(cls.env["PRIMARY_PORT"]), tls=False)
-        cls.run_sql(cls.direct, "DROP TABLE IF EXISTS drain_t")
-        cls.run_sql(cls.direct, "CREATE TABLE drain_t (id INT PRIMARY KEY)")
+        cls.run_sql(cls.direct, "DROP TABLE IF EXISTS " + TABLE)
+        cls.run_sql(cls.direct, "CREATE TABLE " + TABLE + " (id INT PRIMARY KEY)")
 
     @classmethod
     def tearDownClass(cls):
-        cls.run_sql(cls.direct, "DROP TABLE IF EXISTS drain_t")
+        cls.run_sql(cls.direct, "DROP TABLE IF EXISTS " + TABLE)
         cls.direct.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        self.run_sql(self.direct, "DELETE FROM drain_t")
+        self.run_sql(self.direct, "DELETE FROM " + TABLE)
 
     # -- clients ---------------------------------------------------------------------------
     @classmethod
@@ -172,8 +175,9 @@ class _DrainBase:
 
     def cli_transaction(self, port, first_id):
         """BEGIN; INSERT; a sleep (in flight at the signal); INSERT; COMMIT, as one CLI run."""
-        stmts = ["BEGIN", "INSERT INTO drain_t VALUES (%d)" % first_id,
-                 self.sleep_sql(CLI_SLEEP_S), "INSERT INTO drain_t VALUES (%d)" % (first_id + 1),
+        stmts = ["BEGIN", "INSERT INTO " + TABLE + " VALUES (%d)" % first_id,
+                 self.sleep_sql(CLI_SLEEP_S),
+                 "INSERT INTO " + TABLE + " VALUES (%d)" % (first_id + 1),
                  "COMMIT"]
         return self.cli(port, "; ".join(stmts) + ";")
 
@@ -189,11 +193,11 @@ class _DrainBase:
             if self.tls:
                 self.assertTrue(self.encrypted(c), "client %d is not on TLS" % i)
             self.run_sql(c, "BEGIN")
-            self.run_sql(c, "INSERT INTO drain_t VALUES (%d)" % (10 * i))
+            self.run_sql(c, "INSERT INTO " + TABLE + " VALUES (%d)" % (10 * i))
         return clients
 
     def ids(self):
-        return sorted(r[0] for r in self.run_sql(self.direct, "SELECT id FROM drain_t"))
+        return sorted(r[0] for r in self.run_sql(self.direct, "SELECT id FROM " + TABLE))
 
     def sleeping(self, n):
         """True once n sleeps run on the primary (polled there directly)."""
@@ -210,7 +214,7 @@ class _DrainBase:
         simple Query), sent in a thread; the COMMIT is in flight when the signal comes.
         Returns the thread and what it saw ("ok" or the error)."""
         result = {}
-        sql = ("INSERT INTO drain_t VALUES (%d); %s; COMMIT" %
+        sql = ("INSERT INTO " + TABLE + " VALUES (%d); %s; COMMIT" %
                (first_id, self.sleep_sql(CLI_SLEEP_S).replace("SELECT SLEEP", "DO SLEEP")))
 
         def run():
@@ -246,7 +250,7 @@ class _DrainBase:
             # A session idle outside a transaction closes at once, cleanly too.
             self.assert_clean_end(idle, "the idle client", idle=True)
             for i, c in enumerate(clients):
-                self.run_sql(c, "INSERT INTO drain_t VALUES (%d)" % (10 * i + 1))
+                self.run_sql(c, "INSERT INTO " + TABLE + " VALUES (%d)" % (10 * i + 1))
                 self.run_sql(c, "COMMIT")  # answered: not cut by the drain
                 self.assert_clean_end(c, "client %d" % i)
             thread.join(30)
@@ -278,7 +282,7 @@ class _DrainBase:
             wait_until("the reload applied", lambda: "SIGHUP: %s applied" % s.config_path
                        in s.log_tail(400), timeout=10)
             for i, c in enumerate(clients):
-                self.run_sql(c, "INSERT INTO drain_t VALUES (%d)" % (10 * i + 1))
+                self.run_sql(c, "INSERT INTO " + TABLE + " VALUES (%d)" % (10 * i + 1))
                 self.run_sql(c, "COMMIT")
                 self.assertEqual(self.run_sql(c, "SELECT 1")[0][0], 1)  # still served
             out, err = self.cli_output(cli)
