@@ -82,26 +82,8 @@ start_sluice() { # start_sluice NAME BINARY
 }
 start_pgbouncer() { # as bench/e2e/run.sh: the server's SCRAM verifier in the userlist
   PORT[pgbouncer]=$(free_port) LOGIN[pgbouncer]=$APP_USER
-  mkdir -p "$RUN/pgbouncer"
-  local v u=()
-  v=$(psql -XAtq -h "$SOCK" -p "$PG" -U postgres -d postgres -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$APP_USER'")
-  printf '"%s" "%s"\n' "$APP_USER" "$v" >"$RUN/pgbouncer/userlist.txt"
-  cat >"$RUN/pgbouncer/pgbouncer.ini" <<EOF
-[databases]
-$DB = host=127.0.0.1 port=$PG dbname=$DB
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${PORT[pgbouncer]}
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $RUN/pgbouncer/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL
-max_client_conn = 1000
-logfile = $RUN/pgbouncer/pgbouncer.log
-ignore_startup_parameters = extra_float_digits,options
-EOF
-  id postgres >/dev/null 2>&1 && chown -R postgres "$RUN/pgbouncer"
+  local u=()
+  pgbouncer_dir "$RUN/pgbouncer" "$SOCK" "$PG" "$DB" "$APP_USER" "${PORT[pgbouncer]}" "$POOL" 1000
   [[ $(id -u) == 0 ]] && u=(-u postgres)
   pgbouncer "${u[@]}" "$RUN/pgbouncer/pgbouncer.ini" >>"$RUN/logs/pgbouncer.out" 2>&1 &
   PID_OF[pgbouncer]=$!

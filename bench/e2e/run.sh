@@ -213,34 +213,10 @@ fi
   haproxy_cfg "mysql:${PORT[mysql:haproxy]}:$MY_PRIMARY" "pgsql:${PORT[pgsql:haproxy]}:$PG_PRIMARY"
 } >"$RUN/haproxy.cfg"
 
-# PgBouncer refuses to run as root: it drops to the postgres user (-u), which must read and
-# write its directory. Its userlist holds the server's own SCRAM verifier (pg_authid), as in
-# a production setup: with a plaintext password PgBouncer would run a PBKDF2 (4096 rounds)
-# per client login, which makes 10,000 logins take minutes on a loaded 2-core machine.
-mkdir -p "$RUN/pgbouncer"
-verifier=$(psql -XAtq -h "$PG_SOCKET_DIR" -p "$PG_PRIMARY" -U postgres -d postgres \
-  -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$APP_USER'")
-[[ $verifier == SCRAM-SHA-256* ]] || die "no SCRAM verifier for $APP_USER in pg_authid"
-printf '"%s" "%s"\n' "$APP_USER" "$verifier" >"$RUN/pgbouncer/userlist.txt"
-cat >"$RUN/pgbouncer/pgbouncer.ini" <<EOF
-; Written by bench/e2e/run.sh: transaction pooling in front of the PostgreSQL primary.
-[databases]
-$DB = host=127.0.0.1 port=$PG_PRIMARY dbname=$DB
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${PORT[pgsql:pgbouncer]}
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $RUN/pgbouncer/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL
-max_client_conn = 19000
-logfile = $RUN/pgbouncer/pgbouncer.log
-log_connections = 0
-log_disconnections = 0
-ignore_startup_parameters = extra_float_digits,options
-EOF
-id postgres >/dev/null 2>&1 && chown -R postgres "$RUN/pgbouncer"
+# PgBouncer in front of the primary (bench/lib/procs.sh: the server's SCRAM verifier in its
+# userlist, so 10,000 logins do not each run a PBKDF2 on a loaded 2-core machine).
+pgbouncer_dir "$RUN/pgbouncer" "$PG_SOCKET_DIR" "$PG_PRIMARY" "$DB" "$APP_USER" \
+  "${PORT[pgsql:pgbouncer]}" "$POOL" 19000
 
 start_sluice() {
   "$SLUICE" --config "$RUN/sluice.toml" >>"$RUN/logs/sluice.log" 2>&1 &

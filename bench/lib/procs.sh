@@ -64,6 +64,39 @@ haproxy_cfg() {
   done
 }
 
+# pgbouncer_dir DIR SOCKET_DIR PG_PORT DB USER LISTEN_PORT POOL MAX_CLIENTS: PgBouncer in
+# transaction mode in front of 127.0.0.1:PG_PORT, its files in DIR. The userlist holds the
+# server's own SCRAM verifier (pg_authid, read as postgres over SOCKET_DIR), as in production:
+# with a plaintext password PgBouncer runs a PBKDF2 (4096 rounds) per client login. PgBouncer
+# refuses to run as root, so DIR belongs to postgres (start it with -u postgres).
+pgbouncer_dir() {
+  local dir=$1 sock=$2 pg=$3 db=$4 user=$5 lp=$6 pool=$7 maxc=$8 v
+  mkdir -p "$dir"
+  v=$(psql -XAtq -h "$sock" -p "$pg" -U postgres -d postgres \
+    -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$user'")
+  [[ $v == SCRAM-SHA-256* ]] || die "no SCRAM verifier for $user in pg_authid"
+  printf '"%s" "%s"\n' "$user" "$v" >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<EOF2
+; Written by bench/lib/procs.sh: transaction pooling in front of the PostgreSQL primary.
+[databases]
+$db = host=127.0.0.1 port=$pg dbname=$db
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $lp
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool
+max_client_conn = $maxc
+logfile = $dir/pgbouncer.log
+log_connections = 0
+log_disconnections = 0
+ignore_startup_parameters = extra_float_digits,options
+EOF2
+  if id postgres >/dev/null 2>&1; then chown -R postgres "$dir"; fi
+}
+
 cpu_ticks() { # utime+stime of PID in clock ticks ("-" when PID is empty)
   [[ -n ${1:-} ]] || {
     echo -
