@@ -168,10 +168,12 @@ class _DrainBase:
         p.stderr.close()
         return out, err
 
-    def sleep_sql(self, seconds):
+    def sleep_sql(self, seconds, verb="SELECT"):
+        """A sleep that names this process's table, so that sleeping() counts this test's
+        sleeps only (other tests share the server; the mariadb CLI strips comments)."""
         if self.kind == "mysql":
-            return "SELECT SLEEP(%d)" % seconds
-        return "SELECT pg_sleep(%d)" % seconds
+            return "%s SLEEP(%d), '%s'" % (verb, seconds, TABLE)
+        return "SELECT pg_sleep(%d), '%s'" % (seconds, TABLE)
 
     def cli_transaction(self, port, first_id):
         """BEGIN; INSERT; a sleep (in flight at the signal); INSERT; COMMIT, as one CLI run."""
@@ -200,13 +202,15 @@ class _DrainBase:
         return sorted(r[0] for r in self.run_sql(self.direct, "SELECT id FROM " + TABLE))
 
     def sleeping(self, n):
-        """True once n sleeps run on the primary (polled there directly)."""
+        """True once n of this test's sleeps run on the primary (polled there directly)."""
         if self.kind == "mysql":
             sql = ("SELECT COUNT(*) FROM information_schema.processlist "
-                   "WHERE info LIKE '%%SLEEP(%d)%%' AND id <> CONNECTION_ID()" % CLI_SLEEP_S)
+                   "WHERE info LIKE '%%SLEEP(%d), ''%s''%%' AND id <> CONNECTION_ID()" %
+                   (CLI_SLEEP_S, TABLE))
         else:
-            sql = ("SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(%d)%%' "
-                   "AND state = 'active' AND pid <> pg_backend_pid()" % CLI_SLEEP_S)
+            sql = ("SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE "
+                   "'%%pg_sleep(%d), ''%s''%%' AND state = 'active' AND pid <> pg_backend_pid()" %
+                   (CLI_SLEEP_S, TABLE))
         return self.run_sql(self.direct, sql)[0][0] >= n
 
     def commit_in_flight(self, c, first_id):
@@ -215,7 +219,7 @@ class _DrainBase:
         Returns the thread and what it saw ("ok" or the error)."""
         result = {}
         sql = ("INSERT INTO " + TABLE + " VALUES (%d); %s; COMMIT" %
-               (first_id, self.sleep_sql(CLI_SLEEP_S).replace("SELECT SLEEP", "DO SLEEP")))
+               (first_id, self.sleep_sql(CLI_SLEEP_S, verb="DO")))
 
         def run():
             try:
@@ -334,12 +338,12 @@ class ListenerCloseTest(unittest.TestCase):
                    sluice_options={"drain_timeout_ms": DRAIN_MS}).start()
         try:
             time.sleep(1.5)  # the monitor is in its rounds
-            t0 = time.monotonic()
             os.kill(s.pid, signal.SIGTERM)
-            wait_until("the listener closed", lambda: _DrainBase.refused(s.port), timeout=10,
-                       step=0.01)
-            took = time.monotonic() - t0
-            self.assertLess(took, 0.5, "new connections were accepted %.2f s after SIGTERM" % took)
+            # A deadline, not a measurement: with the listener closed only after the monitor's
+            # round, new connections were still served 1.5-1.9 s after the signal; closed
+            # first, it refuses within a few polls (0.01-0.5 s seen on a loaded machine).
+            wait_until("the listener closed within 1 s of SIGTERM",
+                       lambda: _DrainBase.refused(s.port), timeout=1.0, step=0.01)
             self.assertEqual(s.proc.wait(timeout=15), 0)
         finally:
             s.stop()
