@@ -21,11 +21,6 @@ struct ShadowStatement {
   Outcome source;        // the source's outcome when `record` (the shadow session keeps its
                          // strings in its pairer: queued, only its numbers are left)
   bool ordered = false;  // `record` and the statement has a top-level ORDER BY (HasOrderBy)
-  // Set by the queue and the shadow session, not by the caller:
-  size_t counted = 0;   // what it counts for in the queue's bytes (bytes.size() at Push:
-                        // the shadow session may rewrite bytes once it is sent)
-  int64_t sent_us = 0;  // when it was written to the shadow (0: not yet)
-  bool local = false;   // answered by the shadow session itself, not by the server
 };
 
 class ShadowQueue {
@@ -38,18 +33,15 @@ class ShadowQueue {
     if (count_ + 1 > max_statements_ || bytes_ + n > max_bytes_) return false;
     if (count_ == ring_.size()) Grow();
     bytes_ += n;
-    s.counted = n;
     ring_[(head_ + count_) & (ring_.size() - 1)] = std::move(s);
     ++count_;
     return true;
   }
   bool empty() const { return count_ == 0; }
   ShadowStatement& front() { return ring_[head_]; }
-  // The I-th statement from the front (I < size()).
-  ShadowStatement& at(size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
   ShadowStatement& back() { return ring_[(head_ + count_ - 1) & (ring_.size() - 1)]; }
   void pop() {
-    bytes_ -= ring_[head_].counted;
+    bytes_ -= ring_[head_].bytes.size();
     ring_[head_] = ShadowStatement{};  // an idle session keeps no statement's bytes
     head_ = (head_ + 1) & (ring_.size() - 1);
     if (--count_ == 0 && ring_.size() > kKeptSlots) clear();

@@ -85,7 +85,6 @@ class BackendConn : public PooledConn, protected BackendSocket::Callbacks {
   evbuffer* output() const { return socket_.output(); }
   // Sends the output now (proxy/socket_io.h).
   void WriteNow() { socket_.WriteNow(); }
-  void SetMaxSingleRead(size_t bytes) { socket_.SetMaxSingleRead(bytes); }
   void PauseRead() { socket_.PauseRead(); }
   void ResumeRead() { socket_.ResumeRead(); }
   // Asks for Owner::OnBackendWritable once the output drains below low_water.

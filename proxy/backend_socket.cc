@@ -105,12 +105,6 @@ void BackendSocket::SetReadHighWater(size_t bytes) {
   bufferevent_setwatermark(bev_, EV_READ, 0, bytes);
 }
 
-void BackendSocket::SetMaxSingleRead(size_t bytes) {
-  // The socket's own bufferevent reads (under a TLS filter too).
-  for (bufferevent* b = bev_; b; b = bufferevent_get_underlying(b))
-    bufferevent_set_max_single_read(b, bytes);
-}
-
 void BackendSocket::OnRead(bufferevent*, void* arg) {
   static_cast<BackendSocket*>(arg)->cb_->OnSocketReadable();
 }

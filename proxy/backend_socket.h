@@ -76,8 +76,6 @@ class BackendSocket {
   void WatchWrites(size_t low_water);
   // The read-ahead bound (a whole large packet may need more than the default).
   void SetReadHighWater(size_t bytes);
-  // The most one read takes from the socket (libevent's default: 16 KiB).
-  void SetMaxSingleRead(size_t bytes);
   // Logged in: no more timeouts; the session bounds its own waits.
   void ClearTimeouts();
   // The numeric address connected to ("" when the address could not be parsed).

@@ -19,9 +19,8 @@ class ShadowConn : public ShadowSession, public Backend::Owner {
   void OnBackendReady(Backend* b) override {
     if (b != backend_) return;
     b->ResumeRead();
-    // A pipeline's answers arrive together: read them in large chunks.
-    b->SetMaxSingleRead(kShadowReadChunk);
     Ready();
+    if (backend_) backend_->WriteNow();
   }
   void OnBackendError(Backend* b, const Status& st) override {
     if (b != backend_) return;
@@ -40,12 +39,7 @@ class ShadowConn : public ShadowSession, public Backend::Owner {
     // client's side.
     backend_ = Backend::Connect(worker_, PoolKey{srv->name(), login_.user, 0}, login_, this);
   }
-  void Flush() override {
-    if (backend_) backend_->WriteNow();
-  }
   void Disconnect() override { DropBackend(&backend_); }
-
-  static constexpr size_t kShadowReadChunk = 128 << 10;  // under the backends' read bound
 
   Login login_;
   Backend* backend_ = nullptr;

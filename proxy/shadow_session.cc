@@ -1,7 +1,5 @@
 #include "proxy/shadow_session.h"
 
-#include <algorithm>
-
 #include "common/clock.h"
 #include "common/log.h"
 #include "proxy/worker.h"
@@ -94,7 +92,7 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
   if (record) {
     if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
   }
-  Pump();
+  if (ready_ && !busy_) SendNext();
 }
 
 void ShadowSession::RecordUnpaired(mirror::Outcome source) {
@@ -102,65 +100,26 @@ void ShadowSession::RecordUnpaired(mirror::Outcome source) {
   Record(mirror::OutcomePair{std::move(source), std::nullopt});
 }
 
-void ShadowSession::Pump() {
-  if (!ready_ || cut_) return;
-  bool wrote = false;
-  int64_t now = 0;
-  while (!cut_ && !run_ended_ && in_flight_ < queue_.size()) {
-    mirror::ShadowStatement& s = queue_.at(in_flight_);
-    // The bounds hold back a run, never the only statement.
-    if (in_flight_ && (in_flight_ >= p_.max_in_flight ||
-                       in_flight_bytes_ + s.bytes.size() > p_.max_in_flight_bytes))
-      break;
-    if (!now) now = MonotonicUs();
-    s.sent_us = now;
-    if (!in_flight_) last_done_us_ = now;  // nothing ahead of it on the shadow
-    mirror::Outcome local;
-    Sent how = Send(s, &local);
-    if (cut_) break;  // the protocol could not send it
-    ++in_flight_;
-    in_flight_bytes_ += s.bytes.size();
-    if (how == Sent::kLocal) {
-      s.local = true;
-      if (s.record) local_.push_back(std::move(local));
-    } else {
-      wrote = true;
-      if (EndsRun(s)) run_ended_ = true;
-    }
-    CompleteLocal();
+void ShadowSession::SendNext() {
+  while (ready_ && !busy_ && !cut_ && !queue_.empty()) {
+    busy_ = true;
+    sent_us_ = MonotonicUs();
+    timeval tv{p_.answer_timeout_ms / 1000, (p_.answer_timeout_ms % 1000) * 1000};
+    evtimer_add(timer_, &tv);
+    Send(queue_.front());  // may call Answered() at once (no response expected)
   }
-  if (wrote && !cut_) {
-    ArmTimer();
-    Flush();
-  }
-  if (!cut_ && queue_.empty() && client_gone_) DeleteLater();
+  if (!busy_ && queue_.empty() && client_gone_) DeleteLater();
 }
 
 void ShadowSession::Ready() {
   ready_ = true;
-  Pump();
+  SendNext();
 }
 
 void ShadowSession::Answered(mirror::Outcome shadow) {
-  if (cut_ || !in_flight_) return;
-  Complete(std::move(shadow));
-  CompleteLocal();
-}
-
-void ShadowSession::CompleteLocal() {
-  while (in_flight_ && queue_.front().local) {
-    mirror::Outcome o;
-    if (queue_.front().record && !local_.empty()) {
-      o = std::move(local_.front());
-      local_.pop_front();
-    }
-    Complete(std::move(o));
-  }
-}
-
-void ShadowSession::Complete(mirror::Outcome shadow) {
+  if (cut_ || !busy_) return;
+  evtimer_del(timer_);
   mirror::ShadowStatement& s = queue_.front();
-  const int64_t now = MonotonicUs();
   if (s.record) {
     shadow.mirror = p_.mirror;
     shadow.side = mirror::Side::kShadow;
@@ -168,10 +127,8 @@ void ShadowSession::Complete(mirror::Outcome shadow) {
     shadow.seq = s.source.seq;
     shadow.digest_hash = s.source.digest_hash;  // the pair's source carries the digest text
     shadow.read = s.source.read;
-    // The server runs a pipeline's statements one after the other: one starts when it was
-    // written or when the one before it was answered, whichever is later.
-    shadow.start_us = std::max(s.sent_us, last_done_us_);
-    shadow.end_us = now;
+    shadow.start_us = sent_us_;
+    shadow.end_us = MonotonicUs();
     // unpaired_ is a member: a deque allocates its map and a node when constructed, and this
     // runs once per statement.
     auto pair = pairer_.AddShadow(std::move(shadow), &unpaired_);
@@ -179,14 +136,10 @@ void ShadowSession::Complete(mirror::Outcome shadow) {
     unpaired_.clear();
     if (pair) Record(*pair);
   }
-  last_done_us_ = now;
-  in_flight_bytes_ -= std::min(in_flight_bytes_, s.bytes.size());
-  QueueBytes(-static_cast<int64_t>(s.counted));
+  QueueBytes(-static_cast<int64_t>(queue_.front().bytes.size()));
   queue_.pop();
-  if (--in_flight_ == 0) {
-    run_ended_ = false;
-    in_flight_bytes_ = 0;
-  }
+  busy_ = false;
+  SendNext();
 }
 
 void ShadowSession::Failed(const std::string& why) {
@@ -197,7 +150,6 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
   if (cut_) return;
   cut_ = true;
   evtimer_del(timer_);
-  timer_armed_ = false;
   log::Info("mirror {}: session {} no longer mirrored ({}): {}", p_.mirror, p_.session_id,
             mirror::CutReasonName(why), what);
   Disconnect();
@@ -205,40 +157,18 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
   partial()->SessionCut(p_.mirror, why);
   QueueBytes(-static_cast<int64_t>(queue_.bytes()));
   queue_.clear();
-  local_.clear();
-  in_flight_ = in_flight_bytes_ = 0;
-  run_ended_ = false;
+  busy_ = false;
   if (client_gone_) DeleteLater();
 }
 
 void ShadowSession::ClientGone() {
   client_gone_ = true;
-  if (cut_ || queue_.empty()) DeleteLater();
-}
-
-void ShadowSession::ArmTimer() {
-  if (timer_armed_) return;
-  timer_armed_ = true;
-  timeval tv{p_.answer_timeout_ms / 1000, (p_.answer_timeout_ms % 1000) * 1000};
-  evtimer_add(timer_, &tv);
+  if (cut_ || (!busy_ && queue_.empty())) DeleteLater();
 }
 
 void ShadowSession::OnTimeout(evutil_socket_t, short, void* arg) {
-  // Armed once for a whole timeout rather than once per statement: when it fires, the
-  // awaited statement may be a later one, with time left.
   auto* s = static_cast<ShadowSession*>(arg);
-  s->timer_armed_ = false;
-  if (s->cut_ || !s->in_flight_) return;
-  const int64_t bound = int64_t{s->p_.answer_timeout_ms} * 1000;
-  const int64_t waited = MonotonicUs() - std::max(s->queue_.front().sent_us, s->last_done_us_);
-  if (waited >= bound) {
-    s->Failed(fmt::format("no answer from the shadow within {} ms", s->p_.answer_timeout_ms));
-    return;
-  }
-  const int64_t left = bound - waited;
-  timeval tv{static_cast<time_t>(left / 1000000), static_cast<suseconds_t>(left % 1000000)};
-  s->timer_armed_ = true;
-  evtimer_add(s->timer_, &tv);
+  s->Failed(fmt::format("no answer from the shadow within {} ms", s->p_.answer_timeout_ms));
 }
 
 void ShadowSession::DeleteLater() {

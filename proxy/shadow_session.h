@@ -1,12 +1,9 @@
 // ShadowSession: the mirror's half of one mirrored client session, on the client's worker:
 // the client's statements, queued in its order once the source has answered them
-// (mirror/shadow_queue.h, bounded), replayed on a connection of its own to the shadow
-// cluster, pipelined: every statement that may go is written in one run (bounded in
-// statements and bytes), the in-flight ones stay at the queue's front in order, and each
-// answer is the front's. Each statement's shadow outcome is paired with the source's and
-// recorded in the worker's mirror feed (mirror/partial.h). The client's path only ever
-// pushes: it never waits for the shadow and takes no lock. Each protocol adds the wire
-// (mysql/shadow.*, pgsql/shadow.*).
+// (mirror/shadow_queue.h, bounded), replayed one at a time on a connection of its own to the
+// shadow cluster; each statement's shadow outcome is paired with the source's and recorded
+// in the worker's mirror feed (mirror/partial.h). The client's path only ever pushes: it
+// never waits for the shadow and takes no lock. Each protocol adds the wire (mysql/shadow.*).
 #pragma once
 
 #include <event2/event.h>
@@ -47,10 +44,6 @@ class ShadowSession {
     size_t max_bytes = 4 << 20;
     size_t max_statements = 1000;
     int answer_timeout_ms = 30000;  // the shadow's bound on one statement
-    // The pipeline's bounds: statements written and not yet answered, and their bytes (a
-    // statement larger than that still goes, alone).
-    size_t max_in_flight = 64;
-    size_t max_in_flight_bytes = 256 << 10;
   };
 
   virtual ~ShadowSession();
@@ -89,25 +82,14 @@ class ShadowSession {
   size_t queued_bytes() const { return queue_.bytes(); }
   size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }
-  // Statements written to the shadow and not yet answered (the queue's first ones).
-  size_t in_flight() const { return in_flight_; }
 
  protected:
   ShadowSession(Worker* w, Params p);
   // The protocol connects and logs in; Ready() or Failed() follows.
   virtual void Connect() = 0;
-  enum class Sent {
-    kAwaitsAnswer,  // written: its answer comes from the server, in order
-    kLocal,         // answered here (no response, or the protocol's own *LOCAL outcome)
-  };
-  // Appends S to the connection's output (Flush sends a run); S may be rewritten (the
-  // shadow's own statement ids or names: what the shadow got, for the answer's decoding).
-  virtual Sent Send(mirror::ShadowStatement& s, mirror::Outcome* local) = 0;
-  // Nothing after S is written until S is answered: what follows depends on S's answer (a
-  // prepared statement's id), or the server may answer S with a request of its own.
-  virtual bool EndsRun(const mirror::ShadowStatement& s) const = 0;
-  // Sends what Send appended.
-  virtual void Flush() = 0;
+  // Sends the front statement; its response ends in Answered() (or Failed()). A statement
+  // without a response calls Answered() at once.
+  virtual void Send(mirror::ShadowStatement& s) = 0;
   // Closes the connection (no callback follows).
   virtual void Disconnect() = 0;
 
@@ -126,29 +108,19 @@ class ShadowSession {
     conn->Destroy();
   }
   void Ready();
-  // The statement whose answer the server sends next (the in-flight front), or nullptr when
-  // none is in flight (the server's bytes then answer nothing).
-  mirror::ShadowStatement* Awaited() { return in_flight_ ? &queue_.front() : nullptr; }
-  // The awaited statement's answer is complete: SHADOW's ok/error/rows/checksum are the
-  // protocol's, the rest (digest, seq, times) is filled here. Nothing more is sent until
-  // Pump(): the protocol reads every answer its input holds first.
+  // The front statement's response is complete: SHADOW's ok/error/rows/checksum are the
+  // protocol's, the rest (digest, seq, times) is filled here.
   void Answered(mirror::Outcome shadow);
-  // Writes every queued statement the pipeline's bounds let go, in one run, and sends it;
-  // the session deletes itself here once its client is gone and all is answered.
-  void Pump();
   // The shadow connection failed or broke: the session is cut (shadow_down).
   void Failed(const std::string& why);
 
   Worker* worker_;
   Params p_;
+  int64_t sent_us_ = 0;  // when the front statement was sent
 
  private:
-  // The front's answer is O: recorded (when the statement is), popped.
-  void Complete(mirror::Outcome o);
-  // Completes the statements answered here that have reached the front.
-  void CompleteLocal();
+  void SendNext();
   void DeleteLater();
-  void ArmTimer();
   static void OnTimeout(evutil_socket_t, short, void* arg);
   mirror::MirrorPartial* partial();
   void Record(const mirror::OutcomePair& pair);
@@ -157,16 +129,10 @@ class ShadowSession {
   mirror::ShadowQueue queue_;
   mirror::OutcomePairer pairer_;
   std::deque<mirror::OutcomePair> unpaired_;  // Answered()'s scratch, empty between calls
-  std::deque<mirror::Outcome> local_;         // the outcomes of recorded statements answered here,
-                                              // in flight behind others (rare: a refused prepare)
   event* timer_ = nullptr;
-  bool timer_armed_ = false;  // armed at most once per timeout, not once per statement
   uint64_t seq_ = 0;
-  size_t in_flight_ = 0;        // the queue's first statements, written, not yet answered
-  size_t in_flight_bytes_ = 0;  // their bytes
-  bool run_ended_ = false;      // an in-flight statement EndsRun: nothing more until it's answered
-  int64_t last_done_us_ = 0;    // when the previous answer came (a pipelined statement's start)
   bool ready_ = false;
+  bool busy_ = false;  // the front statement is on the shadow
   bool cut_ = false;
   bool client_gone_ = false;
   bool deleting_ = false;

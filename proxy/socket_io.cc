@@ -11,6 +11,9 @@
 namespace sluice {
 namespace {
 
+// The most one read takes, as libevent's own socket bufferevent (MAX_SINGLE_READ_DEFAULT).
+constexpr size_t kMaxSingleRead = 16384;
+
 void Report(bufferevent* bev, short what, int err) {
   bufferevent_disable(bev, EV_READ);
   errno = err;  // callbacks read the cause with EVUTIL_SOCKET_ERROR()
@@ -24,9 +27,7 @@ void DirectRead(evutil_socket_t fd, short what, void* arg) {
     return;
   }
   evbuffer* in = bufferevent_get_input(bev);
-  // The most one read takes: the bufferevent's own setting, as libevent's socket read
-  // (16 KiB unless bufferevent_set_max_single_read changed it).
-  size_t want = static_cast<size_t>(bufferevent_get_max_single_read(bev));
+  size_t want = kMaxSingleRead;
   size_t high = 0;
   bufferevent_getwatermark(bev, EV_READ, nullptr, &high);
   if (high != 0) {

@@ -1,7 +1,5 @@
 #include "proxy/mysql/shadow.h"
 
-#include <strings.h>
-
 #include "common/log.h"
 #include "protocol/mysql/constants.h"
 #include "protocol/mysql/statement.h"
@@ -28,78 +26,44 @@ MysqlShadow* MysqlShadow::Start(Worker* w, Params p, BackendLogin login) {
   return s;
 }
 
-namespace {
-
-// A COM_QUERY that may be LOAD DATA LOCAL INFILE (its first word, after blanks and comments,
-// is LOAD): the server answers it with a request for the file, and would take what follows
-// for the file's contents.
-bool MayLoadLocal(std::string_view q) {
-  q.remove_prefix(1);  // the command byte
-  for (;;) {
-    while (!q.empty() &&
-           (q[0] == ' ' || q[0] == '\t' || q[0] == '\n' || q[0] == '\r' || q[0] == '('))
-      q.remove_prefix(1);
-    if (q.starts_with("/*")) {
-      size_t end = q.find("*/", 2);
-      if (end == std::string_view::npos) return false;
-      q.remove_prefix(end + 2);
-    } else if (q.starts_with("#") || q.starts_with("-- ")) {
-      size_t end = q.find('\n');
-      if (end == std::string_view::npos) return false;
-      q.remove_prefix(end + 1);
-    } else {
-      break;
-    }
-  }
-  return q.size() >= 4 && strncasecmp(q.data(), "load", 4) == 0;
-}
-
-}  // namespace
-
-bool MysqlShadow::EndsRun(const mirror::ShadowStatement& s) const {
-  const uint8_t code = static_cast<uint8_t>(s.bytes[0]);
-  // A prepare's id is what the statements after it map; a change of user or a reset is a
-  // new session's start; a LOAD DATA LOCAL answers with a question.
-  return code == mysql::COM_STMT_PREPARE || code == mysql::COM_CHANGE_USER ||
-         code == mysql::COM_RESET_CONNECTION || (code == mysql::COM_QUERY && MayLoadLocal(s.bytes));
-}
-
-ShadowSession::Sent MysqlShadow::Send(mirror::ShadowStatement& s, mirror::Outcome* local) {
-  const uint8_t code = static_cast<uint8_t>(s.bytes[0]);
-  bool by_id = code == mysql::COM_STMT_EXECUTE || code == mysql::COM_STMT_CLOSE ||
-               code == mysql::COM_STMT_RESET || code == mysql::COM_STMT_SEND_LONG_DATA ||
-               code == mysql::COM_STMT_FETCH;
+void MysqlShadow::Send(mirror::ShadowStatement& s) {
+  code_ = static_cast<uint8_t>(s.bytes[0]);
+  stmt_id_ = s.stmt_id;
+  bool by_id = code_ == mysql::COM_STMT_EXECUTE || code_ == mysql::COM_STMT_CLOSE ||
+               code_ == mysql::COM_STMT_RESET || code_ == mysql::COM_STMT_SEND_LONG_DATA ||
+               code_ == mysql::COM_STMT_FETCH;
   if (by_id) {
-    auto it = stmts_.find(s.stmt_id);
+    auto it = stmts_.find(stmt_id_);
     if (it == stmts_.end()) {
       // The shadow refused the prepare: its error stands for every use of the statement.
-      local->ok = false;
-      auto f = failed_prepares_.find(s.stmt_id);
+      mirror::Outcome o;
+      o.ok = false;
+      auto f = failed_prepares_.find(stmt_id_);
       if (f != failed_prepares_.end()) {
-        local->error = {f->second.code, f->second.sql_state, f->second.message};
+        o.error = {f->second.code, f->second.sql_state, f->second.message};
       } else {
-        local->error = {1243, "HY000", "Unknown prepared statement handler on the shadow"};
+        o.error = {1243, "HY000", "Unknown prepared statement handler on the shadow"};
       }
-      if (code == mysql::COM_STMT_CLOSE) failed_prepares_.erase(s.stmt_id);
-      return Sent::kLocal;
+      if (code_ == mysql::COM_STMT_CLOSE) {
+        failed_prepares_.erase(stmt_id_);
+      }
+      Answered(std::move(o));
+      return;
     }
     // The bytes are the client's; only the 4-byte statement id is the shadow's own.
     mysql::RewriteStatementId(&s.bytes, it->second);
-    if (code == mysql::COM_STMT_CLOSE) stmts_.erase(it);
+    if (code_ == mysql::COM_STMT_CLOSE) stmts_.erase(it);
   }
   uint8_t seq = 0;
   WritePacket(backend_->output(), &seq, s.bytes);
-  return s.expects_response ? Sent::kAwaitsAnswer : Sent::kLocal;
-}
-
-bool MysqlShadow::BeginAnswer() {
-  const mirror::ShadowStatement* s = Awaited();
-  if (!s) return false;
-  code_ = static_cast<uint8_t>(s->bytes[0]);
-  stmt_id_ = s->stmt_id;
+  if (!s.expects_response) {
+    backend_->WriteNow();
+    Answered(mirror::Outcome{});
+    return;
+  }
   tracker_.Begin(code_, backend_->caps());
-  sum_.Begin(s->ordered);
-  return true;
+  sum_.Begin(s.ordered);
+  backend_->WriteNow();
 }
 
 void MysqlShadow::OnBackendReadable(MysqlBackend* b) {
@@ -115,10 +79,10 @@ void MysqlShadow::OnBackendReadable(MysqlBackend* b) {
         evbuffer_copyout(in, hdr, 4);
         b->AllowPacket(4 + (hdr[0] | (hdr[1] << 8) | (size_t{hdr[2]} << 16)));
       }
-      break;
+      return;
     }
     b->AllowPacket(0);
-    if (tracker_.done() && !BeginAnswer()) {
+    if (tracker_.done()) {
       Failed(fmt::format("shadow server {}: data without a command", b->server()));
       return;
     }
@@ -131,11 +95,6 @@ void MysqlShadow::OnBackendReadable(MysqlBackend* b) {
       return;
     }
     if (r == mysql::TrackStatus::kLocalInfileRequest) {
-      if (in_flight() > 1) {
-        // What was written after it would be read as the file.
-        Cut(mirror::CutReason::kOther, "the shadow asked for a LOCAL INFILE file mid-pipeline");
-        return;
-      }
       // The session is cut before a LOAD DATA LOCAL reaches the queue; a server that asks
       // anyway gets an empty file.
       uint8_t seq = static_cast<uint8_t>(pkt.seq + 1);
@@ -152,11 +111,11 @@ void MysqlShadow::OnBackendReadable(MysqlBackend* b) {
       }
       mirror::Outcome o;
       FillOutcome(tracker_, sum_, &o);
-      Answered(std::move(o));  // may cut
+      Answered(std::move(o));  // may send the next statement, or cut, or delete later
       if (!backend_) return;
+      backend_->WriteNow();
     }
   }
-  Pump();  // the next run, once every answer read is recorded
 }
 
 }  // namespace sluice::mysqlproxy

@@ -1,8 +1,7 @@
 // MysqlShadow: the MySQL wire of a shadow session (proxy/shadow_session.h): one connection
 // of its own to the shadow server, logged in as the client's backend user with its schema,
 // capabilities and character set; each command's payload goes out as the client sent it,
-// with the shadow's own statement id in place of sluice's, several back to back (the server
-// reads one command at a time and answers in order); each response is read through a
+// with the shadow's own statement id in place of sluice's; the response is read through a
 // ResponseTracker, its rows checksummed, and nothing of it is forwarded.
 #pragma once
 
@@ -55,13 +54,10 @@ class MysqlShadow final : public ShadowConn<MysqlBackend, BackendLogin> {
  private:
   MysqlShadow(Worker* w, Params p, BackendLogin login)
       : ShadowConn(w, std::move(p), std::move(login)) {}
-  Sent Send(mirror::ShadowStatement& s, mirror::Outcome* local) override;
-  bool EndsRun(const mirror::ShadowStatement& s) const override;
-  // Starts decoding the awaited statement's response; false when none is awaited.
-  bool BeginAnswer();
+  void Send(mirror::ShadowStatement& s) override;
 
   uint8_t code_ = 0;
-  uint32_t stmt_id_ = 0;  // sluice's id of the statement answered (prepare: the new one)
+  uint32_t stmt_id_ = 0;  // sluice's id of the statement in flight (prepare: the new one)
   mysql::ResponseTracker tracker_;
   RowChecksum sum_;
   // sluice's statement ids -> the shadow's; a prepare the shadow refused keeps its error.

@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <strings.h>
-
 #include <cstring>
 
 #include "common/log.h"
@@ -34,79 +32,34 @@ PgShadow* PgShadow::Start(Worker* w, Params p, PgBackendLogin login, bool map_na
   return s;
 }
 
-namespace {
-
-// Calls F(type, payload) for each whole message of SEGMENT (the session queues whole ones).
-template <class F>
-void ForEachMessage(std::string_view segment, F&& f) {
-  for (size_t i = 0; i + 5 <= segment.size();) {
+void PgShadow::Send(mirror::ShadowStatement& s) {
+  out_.clear();
+  copy_data_ = false;
+  const std::string& in = s.bytes;
+  for (size_t i = 0; i + 5 <= in.size();) {
     uint32_t len;
-    memcpy(&len, segment.data() + i + 1, 4);
+    memcpy(&len, in.data() + i + 1, 4);
     len = ntohl(len);
     size_t total = size_t{len} + 1;
-    if (len < 4 || i + total > segment.size()) return;
-    f(segment[i], segment.substr(i, total));
+    if (len < 4 || i + total > in.size()) break;  // the session queued whole messages only
+    char type = in[i];
+    std::string_view whole(in.data() + i, total);
+    std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(in.data()) + i + 5, len - 4);
+    if (type == fe::kCopyDone || type == fe::kCopyFail) copy_data_ = true;
+    Status st = map_names_ ? names_.Map(type, payload, whole, &out_) : Status::Ok();
+    if (!map_names_) out_.append(whole);
+    if (!st.ok()) {
+      Cut(mirror::CutReason::kOther, fmt::format("a '{}' message: {}", type, st.message()));
+      return;
+    }
     i += total;
   }
-}
-
-bool CarriesCopyData(std::string_view segment) {
-  bool copy = false;
-  ForEachMessage(segment, [&](char type, std::string_view) {
-    copy = copy || type == fe::kCopyDone || type == fe::kCopyFail;
-  });
-  return copy;
-}
-
-}  // namespace
-
-PgShadow::Sent PgShadow::Send(mirror::ShadowStatement& s, mirror::Outcome*) {
-  if (!map_names_) {
-    AppendTo(backend_->output(), s.bytes);
-    return Sent::kAwaitsAnswer;
-  }
-  out_.clear();
-  Status st;
-  ForEachMessage(s.bytes, [&](char type, std::string_view whole) {
-    if (!st.ok()) return;
-    std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(whole.data()) + 5,
-                                     whole.size() - 5);
-    st = names_.Map(type, payload, whole, &out_);
-    if (!st.ok()) st = ProtocolError(fmt::format("a '{}' message: {}", type, st.message()));
-  });
-  if (!st.ok()) {
-    Cut(mirror::CutReason::kOther, st.message());
-    return Sent::kAwaitsAnswer;
-  }
-  AppendTo(backend_->output(), out_);
-  // The statement keeps what the shadow got: its answer is read with the shadow's names.
-  s.bytes.swap(out_);
-  return Sent::kAwaitsAnswer;
-}
-
-bool PgShadow::EndsRun(const mirror::ShadowStatement& s) const {
-  // A COPY FROM STDIN whose data the segment does not carry (the source's COPY failed before
-  // it): the shadow asks for data, and would read the segments after it as that data.
-  bool copy_query = false;
-  ForEachMessage(s.bytes, [&](char type, std::string_view whole) {
-    if (type != fe::kQuery) return;
-    std::string_view q = whole.substr(5);
-    while (!q.empty() && (q[0] == ' ' || q[0] == '\t' || q[0] == '\n' || q[0] == '\r'))
-      q.remove_prefix(1);
-    copy_query = copy_query || (q.size() >= 4 && strncasecmp(q.data(), "copy", 4) == 0);
-  });
-  return copy_query && !CarriesCopyData(s.bytes);
-}
-
-bool PgShadow::BeginAnswer() {
-  const mirror::ShadowStatement* s = Awaited();
-  if (!s) return false;
   tracker_.Begin();
-  (void)parse_errors_.Begin(s->bytes);  // whole messages: checked when they were queued
-  ordered_ = s->ordered;
-  copy_data_ = CarriesCopyData(s->bytes);
+  (void)parse_errors_.Begin(out_);  // whole messages: checked above
+  ordered_ = s.ordered;
   waiting_ = true;
-  return true;
+  AppendTo(backend_->output(), out_);
+  backend_->WriteNow();
 }
 
 void PgShadow::OnBackendReadable(PgBackend* b) {
@@ -117,17 +70,16 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
       size_t n = std::min(skip_left_, evbuffer_get_length(in));
       evbuffer_drain(in, n);
       skip_left_ -= n;
-      if (skip_left_) break;
+      if (skip_left_) return;
       continue;
     }
     MsgHeader h;
     PeekResult r = PeekHeader(in, &h, pgsql::kMaxMessageLength);
-    if (r == PeekResult::kNeedMore) break;
+    if (r == PeekResult::kNeedMore) return;
     if (r == PeekResult::kBad) {
       Failed(fmt::format("shadow server {}: malformed message", b->server()));
       return;
     }
-    if (!waiting_) BeginAnswer();  // else a notice or a notification between segments
     if (h.total() > kMaxHashedRow + 5) {
       // Not held whole (the connection's read-ahead is bounded): counted by its length.
       if (waiting_ && h.type == be::kDataRow) tracker_.Row({}, h.length - 4);
@@ -139,8 +91,8 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
     }
     std::span<const uint8_t> p;
     r = PeekMessage(in, &h, &p, pgsql::kMaxMessageLength);
-    if (r == PeekResult::kNeedMore) break;
-    if (!waiting_) {
+    if (r == PeekResult::kNeedMore) return;
+    if (!waiting_) {  // a notice or a notification between segments
       evbuffer_drain(in, h.total());
       continue;
     }
@@ -150,16 +102,12 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
       mirror::Outcome o;
       tracker_.Fill(ordered_, &o);
       parse_errors_.End(&o);
-      Answered(std::move(o));  // may cut
+      Answered(std::move(o));  // may send the next segment, or cut, or delete later
       if (!backend_) return;
+      backend_->WriteNow();
       continue;
     }
     if (h.type == be::kCopyInResponse && !copy_data_) {
-      if (in_flight() > 1) {
-        // The segments written after it would be read as its data.
-        Cut(mirror::CutReason::kOther, "the shadow asked for COPY data mid-pipeline");
-        return;
-      }
       // The source's COPY failed before its data: the client sent none, so the shadow's
       // COPY ends here.
       std::string fail;
@@ -172,7 +120,6 @@ void PgShadow::OnBackendReadable(PgBackend* b) {
     parse_errors_.Note(h.type);
     evbuffer_drain(in, h.total());
   }
-  Pump();  // the next run, once every answer read is recorded
 }
 
 }  // namespace sluice::pgproxy

@@ -2,9 +2,8 @@
 // of its own to the shadow server, logged in as the client's backend user to the client's
 // database, its startup settings applied first; each segment (a Query with its COPY data, or
 // the extended messages up to Sync) goes out as the client sent it, with the shadow's own
-// statement names in transaction pooling (mirror_wire.h), several back to back (each ends
-// in its own ReadyForQuery); each answer up to ReadyForQuery is read into an outcome and
-// nothing of it is forwarded.
+// statement names in transaction pooling (mirror_wire.h); the answer up to ReadyForQuery is
+// read into an outcome and nothing of it is forwarded.
 #pragma once
 
 #include <string>
@@ -29,20 +28,17 @@ class PgShadow final : public ShadowConn<PgBackend, PgBackendLogin> {
  private:
   PgShadow(Worker* w, Params p, PgBackendLogin login, bool map_names)
       : ShadowConn(w, std::move(p), std::move(login)), map_names_(map_names) {}
-  Sent Send(mirror::ShadowStatement& s, mirror::Outcome* local) override;
-  bool EndsRun(const mirror::ShadowStatement& s) const override;
-  // Starts decoding the awaited segment's answer; false when none is awaited.
-  bool BeginAnswer();
+  void Send(mirror::ShadowStatement& s) override;
 
   bool map_names_;
-  bool waiting_ = false;    // the awaited segment's answer has begun, its ReadyForQuery not in
+  bool waiting_ = false;    // a segment is out, its ReadyForQuery not yet in
   bool ordered_ = false;    // the segment's statement has ORDER BY
   bool copy_data_ = false;  // the segment carries COPY data (it ends in CopyDone/CopyFail)
   size_t skip_left_ = 0;    // bytes of a long message still to drop
   PgOutcomeTracker tracker_;
   ShadowStatementNames names_;
   ShadowParseErrors parse_errors_;  // why a prepared statement fails on the shadow
-  std::string out_;                 // scratch: the segment as the shadow gets it (names mapped)
+  std::string out_;                 // the segment as the shadow gets it (names mapped)
 };
 
 }  // namespace sluice::pgproxy
