@@ -21,6 +21,12 @@ struct ShadowStatement {
   Outcome source;        // the source's outcome when `record` (the shadow session keeps its
                          // strings in its pairer: queued, only its numbers are left)
   bool ordered = false;  // `record` and the statement has a top-level ORDER BY (HasOrderBy)
+  // It ends a transaction (COMMIT, ROLLBACK): it only releases locks, so it never waits for
+  // the mirror's write order (the source answers a COMMIT after it released its locks, so
+  // a write that waited for them can be answered first: ordered, each would wait for the
+  // other on the shadow).
+  bool ends_txn = false;
+  uint64_t ticket = 0;  // its place in the mirror's write order (write_order.h), or 0
 };
 
 class ShadowQueue {
@@ -53,6 +59,11 @@ class ShadowQueue {
   }
   size_t bytes() const { return bytes_; }
   size_t size() const { return count_; }
+  // F(statement) for each queued statement, front first.
+  template <class F>
+  void ForEach(F f) {
+    for (size_t i = 0; i < count_; ++i) f(ring_[(head_ + i) & (ring_.size() - 1)]);
+  }
 
  private:
   // A ring of slots that grows by doubling (never past the statement bound's power of two)

@@ -236,6 +236,8 @@ void SessionCore::MaybeMirror() {
   p.session_id = conn_id_;  // the id the client was given (session_registry.h)
   p.max_bytes = static_cast<size_t>(m->queue_bytes);
   p.max_statements = static_cast<size_t>(m->queue_statements);
+  // Mode reads has no writes to order (its shadow replicates them itself).
+  if (m->mode == MirrorMode::kAll) p.order = worker_->shared()->mirror_orders.For(m->name);
   shadow_ = NewShadow(std::move(p));
 }
 

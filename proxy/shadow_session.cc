@@ -1,7 +1,10 @@
 #include "proxy/shadow_session.h"
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/log.h"
+#include "proxy/shared.h"
 #include "proxy/worker.h"
 
 namespace sluice {
@@ -37,6 +40,7 @@ ShadowSession::ShadowSession(Worker* w, Params p)
 }
 
 ShadowSession::~ShadowSession() {
+  if (waiting_) worker_->shadow_waiters().Remove(this);
   if (timer_) event_free(timer_);
 }
 
@@ -74,6 +78,7 @@ void ShadowSession::Start() {
 void ShadowSession::Push(mirror::ShadowStatement s) {
   if (cut_) return;
   bool record = s.record;
+  const bool ordered_write = p_.order && record && !s.source.read && !s.ends_txn;
   // The source's outcome waits in the pairer; the queued statement keeps its numbers (seq,
   // digest hash, read), whether it is ordered, and no second copy of its strings.
   if (record) s.ordered = mirror::HasOrderBy(s.source.digest_text);
@@ -92,6 +97,17 @@ void ShadowSession::Push(mirror::ShadowStatement s) {
   if (record) {
     if (auto old = pairer_.AddSource(std::move(source))) Record(*old);
   }
+  if (ordered_write) {
+    // Its place among the mirror's writes is when the source answered it: now.
+    uint64_t t = p_.order->Take(worker_->index());
+    if (!t) {
+      Cut(mirror::CutReason::kQueueFull,
+          fmt::format("the mirror's shadow has {} writes of its sessions still to run",
+                      p_.order->taken() - p_.order->done_through()));
+      return;
+    }
+    queue_.back().ticket = t;
+  }
   if (ready_ && !busy_) SendNext();
 }
 
@@ -102,6 +118,23 @@ void ShadowSession::RecordUnpaired(mirror::Outcome source) {
 
 void ShadowSession::SendNext() {
   while (ready_ && !busy_ && !cut_ && !queue_.empty()) {
+    if (uint64_t t = queue_.front().ticket; t && !order_waited_ && !p_.order->MayRun(t)) {
+      // A write the source answered before this one has not run on the shadow yet. The wait
+      // is bounded: where the shadow takes locks the source did not (a schema change that
+      // makes an UPDATE scan), a write can wait on the shadow for a transaction whose next
+      // write waits for it here; after kOrderWaitMs it goes out of order instead.
+      if (!waiting_) {
+        waiting_ = true;
+        worker_->shadow_waiters().Add(this);
+      }
+      // Armed once per wait (a wake-up that was not yet its turn keeps the first bound).
+      if (!evtimer_pending(timer_, nullptr)) {
+        timeval tv{kOrderWaitMs / 1000, (kOrderWaitMs % 1000) * 1000};
+        evtimer_add(timer_, &tv);
+      }
+      return;
+    }
+    order_waited_ = false;
     busy_ = true;
     sent_us_ = MonotonicUs();
     timeval tv{p_.answer_timeout_ms / 1000, (p_.answer_timeout_ms % 1000) * 1000};
@@ -109,6 +142,21 @@ void ShadowSession::SendNext() {
     Send(queue_.front());  // may call Answered() at once (no response expected)
   }
   if (!busy_ && queue_.empty() && client_gone_) DeleteLater();
+}
+
+void ShadowSession::Resume() {
+  waiting_ = false;
+  SendNext();
+}
+
+void ShadowSession::FinishTicket(uint64_t t) {
+  int w = p_.order->Done(t);
+  if (w < 0) return;
+  if (w == worker_->index()) {
+    worker_->shadow_waiters().Wake();
+  } else if (static_cast<size_t>(w) < worker_->shared()->workers.size()) {
+    worker_->shared()->workers[w]->Post([](Worker* other) { other->shadow_waiters().Wake(); });
+  }
 }
 
 void ShadowSession::Ready() {
@@ -137,8 +185,10 @@ void ShadowSession::Answered(mirror::Outcome shadow) {
     if (pair) Record(*pair);
   }
   QueueBytes(-static_cast<int64_t>(queue_.front().bytes.size()));
+  const uint64_t ticket = queue_.front().ticket;
   queue_.pop();
   busy_ = false;
+  if (ticket) FinishTicket(ticket);
   SendNext();
 }
 
@@ -156,7 +206,15 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
   for (const auto& u : pairer_.Cut()) Record(u);
   partial()->SessionCut(p_.mirror, why);
   QueueBytes(-static_cast<int64_t>(queue_.bytes()));
+  // Its writes will never run on the shadow: the sessions behind them in the order go on.
+  queue_.ForEach([&](const mirror::ShadowStatement& s) {
+    if (s.ticket) FinishTicket(s.ticket);
+  });
   queue_.clear();
+  if (waiting_) {
+    worker_->shadow_waiters().Remove(this);
+    waiting_ = false;
+  }
   busy_ = false;
   if (client_gone_) DeleteLater();
 }
@@ -168,6 +226,13 @@ void ShadowSession::ClientGone() {
 
 void ShadowSession::OnTimeout(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<ShadowSession*>(arg);
+  if (s->waiting_) {  // the order's bound, not the answer's: the front write goes now
+    s->worker_->shadow_waiters().Remove(s);
+    s->waiting_ = false;
+    s->order_waited_ = true;
+    s->SendNext();
+    return;
+  }
   s->Failed(fmt::format("no answer from the shadow within {} ms", s->p_.answer_timeout_ms));
 }
 
@@ -180,6 +245,28 @@ void ShadowSession::DeleteLater() {
       worker_->base(), -1, EV_TIMEOUT,
       [](evutil_socket_t, short, void* arg) { delete static_cast<ShadowSession*>(arg); }, this,
       nullptr);
+}
+
+ShadowWaiters::ShadowWaiters(event_base* base)
+    : ev_(event_new(base, -1, 0, &ShadowWaiters::OnWake, this)) {}
+
+ShadowWaiters::~ShadowWaiters() {
+  event_free(ev_);
+}
+
+void ShadowWaiters::Remove(ShadowSession* s) {
+  std::erase(waiting_, s);
+  std::replace(scratch_.begin(), scratch_.end(), s, static_cast<ShadowSession*>(nullptr));
+}
+
+void ShadowWaiters::OnWake(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ShadowWaiters*>(arg);
+  // Each waiter looks at its ticket again; one still early adds itself back. A waiter cut
+  // meanwhile (Remove) is nulled out of the list being walked.
+  self->scratch_.swap(self->waiting_);
+  for (size_t i = 0; i < self->scratch_.size(); ++i)
+    if (ShadowSession* s = self->scratch_[i]) s->Resume();
+  self->scratch_.clear();
 }
 
 }  // namespace sluice

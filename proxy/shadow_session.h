@@ -13,10 +13,12 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mirror/outcome.h"
 #include "mirror/partial.h"
 #include "mirror/shadow_queue.h"
+#include "mirror/write_order.h"
 #include "proxy/backend_conn.h"
 #include "routing/runtime.h"
 
@@ -44,6 +46,9 @@ class ShadowSession {
     size_t max_bytes = 4 << 20;
     size_t max_statements = 1000;
     int answer_timeout_ms = 30000;  // the shadow's bound on one statement
+    // Mode all: the mirror's write order (a write waits for every write the source answered
+    // before it to be done on the shadow); nullptr: each session in its own order only.
+    mirror::WriteOrder* order = nullptr;
   };
 
   virtual ~ShadowSession();
@@ -79,6 +84,8 @@ class ShadowSession {
     o.seq = NextSeq();
     return o;
   }
+  // ShadowWaiters: its turn in the write order may have come.
+  void Resume();
   size_t queued_bytes() const { return queue_.bytes(); }
   size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }
@@ -125,6 +132,8 @@ class ShadowSession {
   mirror::MirrorPartial* partial();
   void Record(const mirror::OutcomePair& pair);
   void QueueBytes(int64_t delta);  // the mirror's queue-bytes gauge follows this queue
+  // Ticket T is done on the shadow (or never to be sent); wakes the worker of the next one.
+  void FinishTicket(uint64_t t);
 
   mirror::ShadowQueue queue_;
   mirror::OutcomePairer pairer_;
@@ -132,10 +141,35 @@ class ShadowSession {
   event* timer_ = nullptr;
   uint64_t seq_ = 0;
   bool ready_ = false;
-  bool busy_ = false;  // the front statement is on the shadow
+  bool busy_ = false;          // the front statement is on the shadow
+  bool waiting_ = false;       // the front write waits for its turn (in the worker's ShadowWaiters)
+  bool order_waited_ = false;  // ... and waited kOrderWaitMs: it goes without its turn
+  static constexpr int kOrderWaitMs = 1000;
   bool cut_ = false;
   bool client_gone_ = false;
   bool deleting_ = false;
+};
+
+// The shadow sessions of one worker whose front write waits for its turn in a write order,
+// and the event that gives them the turn: the worker that finished the ticket before (this
+// one, or another through Worker::Post) calls Wake(), which runs from this worker's loop.
+class ShadowWaiters {
+ public:
+  explicit ShadowWaiters(event_base* base);
+  ~ShadowWaiters();
+  ShadowWaiters(const ShadowWaiters&) = delete;
+  ShadowWaiters& operator=(const ShadowWaiters&) = delete;
+  void Add(ShadowSession* s) { waiting_.push_back(s); }
+  void Remove(ShadowSession* s);
+  // Soon, from this worker's loop (never inside the caller's stack): every waiter tries again.
+  void Wake() { event_active(ev_, EV_TIMEOUT, 0); }
+  size_t size() const { return waiting_.size(); }
+
+ private:
+  static void OnWake(evutil_socket_t, short, void* arg);
+  std::vector<ShadowSession*> waiting_;
+  std::vector<ShadowSession*> scratch_;
+  event* ev_;
 };
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/stats.h"
+#include "mirror/write_order.h"
 #include "proxy/backend_registry.h"
 #include "proxy/limits.h"
 #include "proxy/session_registry.h"
@@ -62,6 +63,8 @@ struct ProxyShared {
   std::vector<health::AuthLookup*> auth_lookups;
   // Each worker's stats mailbox, for the control plane to take deltas from.
   std::vector<StatsMailbox*> stats_mailboxes;
+  // Per mirror: the order of its writes across every worker's shadow sessions.
+  mirror::WriteOrders mirror_orders;
 };
 
 }  // namespace sluice

@@ -19,6 +19,7 @@
 #include "proxy/mysql/worker_state.h"
 #include "proxy/pgsql/cancel.h"
 #include "proxy/pgsql/login_params.h"
+#include "proxy/shadow_session.h"
 #include "proxy/shared.h"
 
 namespace sluice {
@@ -57,6 +58,7 @@ Worker::~Worker() {
     if (l->resume) event_free(l->resume);
   }
   pools_.reset();
+  shadow_waiters_.reset();
   event_free(housekeeping_ev_);
   event_free(wake_ev_);
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -253,6 +255,11 @@ void Worker::HandOverStats() {
   if (stats_->empty() && stats_->servers.empty()) return;
   // When the control plane has not taken the last delta yet, keep counting into this one.
   if (mailbox_.Offer(stats_)) stats_ = std::make_unique<StatsDelta>();
+}
+
+ShadowWaiters& Worker::shadow_waiters() {
+  if (!shadow_waiters_) shadow_waiters_ = std::make_unique<ShadowWaiters>(base_);
+  return *shadow_waiters_;
 }
 
 double Worker::NextUniform() {

@@ -32,6 +32,7 @@ class ClientSession;
 class BackendPools;
 class Dialer;
 struct ProxyShared;
+class ShadowWaiters;  // proxy/shadow_session.h
 namespace mysqlproxy {
 class MysqlWorkerState;
 }
@@ -80,6 +81,9 @@ class Worker {
   mirror::PartialMailbox& mirror_mailbox() { return mirror_mailbox_; }
   // A number in [0, 1) from this worker's own generator (the mirror's per-session sample).
   double NextUniform();
+  // This worker's shadow sessions waiting for their turn in a mirror's write order (made on
+  // first use).
+  ShadowWaiters& shadow_waiters();
 
   // Users that completed caching_sha2_password full authentication on this worker.
   std::unordered_set<std::string>& sha2_cache() { return sha2_cache_; }
@@ -178,6 +182,7 @@ class Worker {
   StatsMailbox mailbox_;
   mirror::PartialMailbox mirror_mailbox_;
   mirror::MirrorFeed mirror_feed_{&mirror_mailbox_, 1000};
+  std::unique_ptr<ShadowWaiters> shadow_waiters_;
   uint64_t rng_state_;
   std::thread thread_;
   std::function<void()> on_exit_;

@@ -45,6 +45,8 @@ void MysqlSession::MirrorCommand(bool was_infile) {
   s.stmt_id = cmd_.code == mysql::COM_STMT_PREPARE ? next_stmt_id_ - 1 : cmd_.client_stmt_id;
   s.expects_response = mysql::CommandExpectsResponse(cmd_.code);
   s.record = cmd_.code == mysql::COM_QUERY || cmd_.code == mysql::COM_STMT_EXECUTE;
+  s.ends_txn =
+      cmd_.info.txn == routing::TxnOp::kCommit || cmd_.info.txn == routing::TxnOp::kRollback;
   if (s.record) {
     s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;

@@ -359,6 +359,8 @@ void PgSession::OnStatement(const StatementInfo& info, std::string_view text, co
   pending_pg_pins_ |= settings_.OnStatement(info);
   pending_write_ |= info.writes && !info.is_read;
   open_segment_.writes |= info.writes && !info.is_read;
+  open_segment_.ends_txn |=
+      info.txn == routing::TxnOp::kCommit || info.txn == routing::TxnOp::kRollback;
   pending_sequence_ |= MovesASequence(info, text);
   SegmentStat& s = open_segment_;
   if (!names_segment || s.named) return;
@@ -390,6 +392,7 @@ void SegmentStat::Reset() {
   start_us = 0;
   named = false;
   writes = false;
+  ends_txn = false;
   mirrored.clear();
   if (mirrored.capacity() > 4096) std::string().swap(mirrored);  // a large one is let go
 }

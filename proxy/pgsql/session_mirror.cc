@@ -90,6 +90,7 @@ void PgSession::MirrorSegment(char status) {
   mirror::ShadowStatement s;
   s.bytes = std::move(seg.mirrored);
   s.record = seg.named;
+  s.ends_txn = seg.ends_txn;
   bool error = segment_error_ || src_outcome_.failed();
   if (s.record) {
     s.source = sh->NextSourceOutcome();
