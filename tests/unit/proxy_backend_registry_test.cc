@@ -83,15 +83,20 @@ TEST(BackendRegistry, AReaderNeverSeesAHalfWrittenSlot) {
       }
     }
   });
-  // At least 20,000 rewrites, and on until the reader has read 1,000 times (it may start
-  // late on a loaded machine), within 10 s.
-  int64_t deadline = MonotonicMs() + 10000;
-  for (int i = 0; i < 20000 || (reads.load() < 1000 && MonotonicMs() < deadline); ++i) {
+  // 20,000 rewrites. A seqlock reader retries while the owner writes, so a writer that never
+  // pauses can starve it (under ASan on a loaded machine it finished 567 reads in 10 s):
+  // after every 20 rewrites the writer waits for one more finished read (60 s bound in all).
+  int64_t deadline = MonotonicMs() + 60000;
+  for (int i = 0; i < 20000; ++i) {
     reg.Unregister(0, s);
     bool odd = i % 2;
     s = reg.Register(0, false, odd ? "b:2" : "a:1", odd ? "user-b" : "user-a",
                      odd ? "db-b" : "db-a", i);
     ASSERT_NE(s, nullptr);
+    if (i % 20 == 19) {
+      int seen = reads.load();
+      while (reads.load() == seen && MonotonicMs() < deadline) std::this_thread::yield();
+    }
   }
   stop.store(true);
   reader.join();
