@@ -98,11 +98,11 @@ void MysqlSession::OnLoginAccepted() {
   }
   // The schema must exist (ER_BAD_DB_ERROR at connect, as MySQL does): check it on a
   // backend connection, which the schema sync step does anyway.
-  cmd_ = Command{};
-  forwarder_.Begin();
+  cur().cmd = Command{};
+  cur().forwarder.Begin();
   lease_.NewStatement();
-  cmd_.internal_check = true;
-  cmd_.info.is_read = true;
+  cur().cmd.internal_check = true;
+  cur().cmd.info.is_read = true;
   seq_ = login_.seq() + 1;
   StartCommand();
 }
