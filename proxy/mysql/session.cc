@@ -45,8 +45,9 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
                            std::string client_addr)
     : SessionCore(w, cluster_index, client, client_addr, 0),
-      login_(this, conn_id(), OfferedCaps(), client_addr) {
-  login_.set_preauth_bytes(preauth_bytes());
+      login_(std::make_unique<MysqlClientLogin>(static_cast<MysqlClientLogin::Callbacks*>(this),
+                                                conn_id(), OfferedCaps(), client_addr)) {
+  login_->set_preauth_bytes(preauth_bytes());
 }
 
 MysqlSession::~MysqlSession() {
@@ -83,9 +84,9 @@ void MysqlSession::Start() {
 void MysqlSession::OnClientReadable() {
   switch (phase_) {
     case Phase::kLogin:
-      if (!greeted_) break;  // the greeting waits for the server's (session_greeting.cc)
-      login_.OnClientData(client_.input(), client_.output(), client_.tls(),
-                          tls_context() != nullptr);
+      if (!greeted_ || !login_) break;  // the greeting waits for the server's (session_greeting.cc)
+      login_->OnClientData(client_.input(), client_.output(), client_.tls(),
+                           tls_context() != nullptr);
       break;
     case Phase::kIdle:
       ProcessClientInput();
@@ -97,6 +98,7 @@ void MysqlSession::OnClientReadable() {
     default:
       break;  // a command is in flight; its successor waits in the buffer
   }
+  EndLoginIfDone();
   FlushWrites();
 }
 

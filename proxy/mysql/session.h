@@ -149,6 +149,9 @@ class MysqlSession final : public SessionCore,
   // The login's OK is written: what was negotiated starts (compression). False: closed.
   bool LoginDone();
   void HandleChangeUser(const std::string& payload);
+  // At the end of a callback into the login (none of its frames on the stack): an ended
+  // login is freed, what COM_CHANGE_USER needs kept in resume_.
+  void EndLoginIfDone();
   void ProcessClientInput();
   // *too_big: the command is over kMaxCommandBytes; *next_seq is then the sequence id the
   // refusal goes with (after the packet that crossed the bound).
@@ -234,7 +237,10 @@ class MysqlSession final : public SessionCore,
   bool session_mode_ = false;  // pool_mode = session: one backend connection for life
   bool bound_ = false;         // session mode: the client's connection is established
   bool compressed_ = false;    // CLIENT_COMPRESS: the client connection is filtered
-  MysqlClientLogin login_;
+  // The login while one runs (the first, or COM_CHANGE_USER's), freed once it ended
+  // (EndLoginIfDone); resume_ keeps what a COM_CHANGE_USER needs of it.
+  std::unique_ptr<MysqlClientLogin> login_;
+  MysqlClientLogin::Resume resume_;
   uint64_t caps_ = 0;
   uint8_t charset_ = 45;
   std::string user_;
