@@ -20,6 +20,7 @@
 #include "common/stats.h"
 #include "common/status.h"
 #include "mirror/partial.h"
+#include "proxy/block_pool.h"
 #include "proxy/janitor.h"
 #include "proxy/limits.h"
 #include "proxy/router.h"
@@ -94,6 +95,9 @@ class Worker {
   // What PostgreSQL backend logins reported, per cluster, database and user.
   pgproxy::PgLoginParams& pg_login_params() { return *pg_login_params_; }
 
+  // The blocks this worker's sessions borrow for a statement in flight (proxy/block_pool.h).
+  BlockPool& blocks() { return blocks_; }
+
   // This worker's sessions that have not logged in yet (proxy/janitor.h).
   PreAuthQueue& preauth() { return preauth_; }
 
@@ -147,6 +151,8 @@ class Worker {
 
   int index_;
   ProxyShared* shared_;
+  // First, so that it goes last: sessions and connections give their blocks back to it.
+  BlockPool blocks_;
   event_base* base_ = nullptr;
   // Requests from other threads: kDrain/kStop in request_, then a write to wake_fd_.
   enum Request { kNone = 0, kDrain = 1, kStop = 2 };

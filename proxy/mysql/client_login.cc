@@ -1,5 +1,7 @@
 #include "proxy/mysql/client_login.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
 #include "common/log.h"
@@ -19,6 +21,26 @@ MysqlClientLogin::MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t off
       conn_id_(conn_id),
       offered_caps_(offered_caps),
       client_addr_(std::move(client_addr)) {}
+
+MysqlClientLogin::MysqlClientLogin(Callbacks* cb, uint32_t conn_id, std::string client_addr,
+                                   const Resume& r)
+    : cb_(cb),
+      conn_id_(conn_id),
+      offered_caps_(r.offered_caps),
+      client_addr_(std::move(client_addr)),
+      step_(Step::kDone),
+      scramble_(r.scramble.begin(), r.scramble.end()),
+      caps_(r.caps),
+      charset_(r.charset) {}
+
+MysqlClientLogin::Resume MysqlClientLogin::resume() const {
+  Resume r;
+  std::copy_n(scramble_.begin(), std::min(scramble_.size(), r.scramble.size()), r.scramble.begin());
+  r.offered_caps = offered_caps_;
+  r.caps = caps_;
+  r.charset = charset_;
+  return r;
+}
 
 void MysqlClientLogin::SendGreeting(evbuffer* out, const std::string& version,
                                     uint64_t offered_caps, uint16_t status_flags) {

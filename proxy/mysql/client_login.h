@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "health/auth_lookup.h"
+#include "protocol/mysql/auth.h"
 #include "protocol/mysql/handshake.h"
 #include "routing/runtime.h"
 
@@ -44,6 +45,17 @@ class MysqlClientLogin {
   };
 
   MysqlClientLogin(Callbacks* cb, uint32_t conn_id, uint64_t offered_caps, std::string client_addr);
+  // What COM_CHANGE_USER needs of a login that ended (the greeting's scramble, what was
+  // negotiated): the session keeps this and frees the login in between.
+  struct Resume {
+    mysql::Scramble scramble{};
+    uint64_t offered_caps = 0;
+    uint64_t caps = 0;
+    uint8_t charset = 45;
+  };
+  Resume resume() const;
+  // A login for COM_CHANGE_USER, on the connection whose ended login gave R.
+  MysqlClientLogin(Callbacks* cb, uint32_t conn_id, std::string client_addr, const Resume& r);
   // The connection's pre-auth read bound (client_preauth_bytes): a login packet that does
   // not fit in it is refused at once.
   void set_preauth_bytes(size_t bytes) { preauth_bytes_ = bytes; }

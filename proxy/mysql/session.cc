@@ -45,11 +45,26 @@ constexpr mysql::ErrorInfo ER_NOT_ALLOWED_COMMAND{
 MysqlSession::MysqlSession(Worker* w, size_t cluster_index, bufferevent* client,
                            std::string client_addr)
     : SessionCore(w, cluster_index, client, client_addr, 0),
-      login_(this, conn_id(), OfferedCaps(), client_addr) {
-  login_.set_preauth_bytes(preauth_bytes());
+      login_(std::make_unique<MysqlClientLogin>(static_cast<MysqlClientLogin::Callbacks*>(this),
+                                                conn_id(), OfferedCaps(), client_addr)) {
+  login_->set_preauth_bytes(preauth_bytes());
 }
 
-MysqlSession::~MysqlSession() = default;
+MysqlSession::~MysqlSession() {
+  ReleaseInFlight();
+}
+
+MysqlSession::InFlight& MysqlSession::cur() {
+  if (!cur_)
+    cur_ =
+        worker_->blocks().New<InFlight>(static_cast<ResultForwarder::Callbacks*>(this), &client_);
+  return *cur_;
+}
+
+void MysqlSession::ReleaseInFlight() {
+  worker_->blocks().Delete(cur_);
+  cur_ = nullptr;
+}
 
 void MysqlSession::Start() {
   client_.Enable();
@@ -69,9 +84,9 @@ void MysqlSession::Start() {
 void MysqlSession::OnClientReadable() {
   switch (phase_) {
     case Phase::kLogin:
-      if (!greeted_) break;  // the greeting waits for the server's (session_greeting.cc)
-      login_.OnClientData(client_.input(), client_.output(), client_.tls(),
-                          tls_context() != nullptr);
+      if (!greeted_ || !login_) break;  // the greeting waits for the server's (session_greeting.cc)
+      login_->OnClientData(client_.input(), client_.output(), client_.tls(),
+                           tls_context() != nullptr);
       break;
     case Phase::kIdle:
       ProcessClientInput();
@@ -83,6 +98,7 @@ void MysqlSession::OnClientReadable() {
     default:
       break;  // a command is in flight; its successor waits in the buffer
   }
+  EndLoginIfDone();
   FlushWrites();
 }
 
@@ -188,30 +204,30 @@ void MysqlSession::Dispatch(std::string payload) {
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, mysql::ER_UNKNOWN_COM_ERROR.message, 1);
       return;
   }
-  cmd_ = Command{};
-  forwarder_.Begin();
+  cur().cmd = Command{};
+  cur().forwarder.Begin();
   lease_.NewStatement();
-  cmd_.code = code;
-  cmd_.start_us = MonotonicUs();
+  cur().cmd.code = code;
+  cur().cmd.start_us = MonotonicUs();
   std::string_view body(payload.data() + 1, payload.size() - 1);
   switch (code) {
     case mysql::COM_QUERY:
-      cmd_.info = ClassifyStatement(body, routing::Dialect::kMysql);
-      if (cmd_.info.command == "KILL") {
+      cur().cmd.info = ClassifyStatement(body, routing::Dialect::kMysql);
+      if (cur().cmd.info.command == "KILL") {
         KillStatement(body);
         return;
       }
-      routing::Digest(body, routing::Dialect::kMysql, &cmd_.digest);
-      cmd_.digest_hash = routing::DigestHash(cmd_.digest);
+      routing::Digest(body, routing::Dialect::kMysql, &cur().cmd.digest);
+      cur().cmd.digest_hash = routing::DigestHash(cur().cmd.digest);
       break;
     case mysql::COM_INIT_DB:
-      cmd_.info.is_read = true;
+      cur().cmd.info.is_read = true;
       break;
     case mysql::COM_STMT_PREPARE:
       // Prepare on the writer unless the session is pinned; executes route on their own.
       // A prepare changes no data: it does not move the read-your-writes position.
-      cmd_.info = StatementInfo{};
-      cmd_.info.writes = false;
+      cur().cmd.info = StatementInfo{};
+      cur().cmd.info.writes = false;
       last_prepared_id_ = 0;  // until its PrepareOk
       break;
     case mysql::COM_STMT_EXECUTE:
@@ -228,8 +244,8 @@ void MysqlSession::Dispatch(std::string payload) {
                 1);
         return;
       }
-      cmd_.client_stmt_id = *id;
-      cmd_.info = it->second.info;
+      cur().cmd.client_stmt_id = *id;
+      cur().cmd.info = it->second.info;
       // Drivers send parameter types on the first execute only: keep them for re-executes
       // on backend connections that have not seen them.
       if (code == mysql::COM_STMT_EXECUTE && it->second.param_types.empty()) {
@@ -240,15 +256,15 @@ void MysqlSession::Dispatch(std::string payload) {
     }
     default:
       // COM_FIELD_LIST, COM_STATISTICS, COM_PROCESS_INFO …: any backend answers them.
-      cmd_.info.is_read = true;
+      cur().cmd.info.is_read = true;
       break;
   }
-  cmd_.payload = std::move(payload);
-  framing_.set_runs(!shadow());  // a mirrored command's rows are checksummed one by one
+  cur().cmd.payload = std::move(payload);
+  cur().framing.set_runs(!shadow());  // a mirrored command's rows are checksummed one by one
   if (shadow()) {
-    std::string_view text = cmd_.digest;
-    if (cmd_.client_stmt_id) text = stmts_[cmd_.client_stmt_id].digest;
-    src_sum_.Begin(mirror::HasOrderBy(text));
+    std::string_view text = cur().cmd.digest;
+    if (cur().cmd.client_stmt_id) text = stmts_[cur().cmd.client_stmt_id].digest;
+    cur().src_sum.Begin(mirror::HasOrderBy(text));
   }
   StartCommand();
 }
@@ -305,7 +321,7 @@ void MysqlSession::ResetSessionState() {
 
 void MysqlSession::StartCommand() {
   phase_ = Phase::kAcquiring;
-  if (lost_state_ && !cmd_.internal_check) {
+  if (lost_state_ && !cur().cmd.internal_check) {
     // The client believes it is inside a transaction that died with its server: say so
     // once, rather than run its next statement outside of it.
     lost_state_ = false;
@@ -317,7 +333,7 @@ void MysqlSession::StartCommand() {
   if (backend_ && !session_mode_ && !pins_.pinned() && !pins_.in_txn && pins_.hold_previous) {
     // Kept after an insert for a LAST_INSERT_ID() that did not come: back to the pool.
     pins_.hold_previous = false;
-    if (!(cmd_.info.pins & routing::kPinPreviousConnection)) ReleaseBackend(true);
+    if (!(cur().cmd.info.pins & routing::kPinPreviousConnection)) ReleaseBackend(true);
   }
   if (backend_) {  // pinned or in a transaction: the session keeps its connection
     OnBackendAcquired(backend_);
@@ -328,28 +344,28 @@ void MysqlSession::StartCommand() {
 
 void MysqlSession::RouteAndAcquire() {
   RouteRequest req;
-  req.info = &cmd_.info;
+  req.info = &cur().cmd.info;
   StatementInfo as_write;
   // Session pooling: the client's one connection is the writer's, for reads and writes.
-  if (cmd_.info.is_read && (AutocommitOff() || session_mode_)) {
+  if (cur().cmd.info.is_read && (AutocommitOff() || session_mode_)) {
     // With autocommit off the first read opens a transaction that later writes join: it
     // must start on the writer.
-    as_write = cmd_.info;
+    as_write = cur().cmd.info;
     as_write.is_read = as_write.read_only_txn = false;
     req.info = &as_write;
   }
-  if (cmd_.code == mysql::COM_QUERY)
-    req.text = std::string_view(cmd_.payload).substr(1);
-  else if (cmd_.client_stmt_id)
-    req.text = stmts_[cmd_.client_stmt_id].text;
+  if (cur().cmd.code == mysql::COM_QUERY)
+    req.text = std::string_view(cur().cmd.payload).substr(1);
+  else if (cur().cmd.client_stmt_id)
+    req.text = stmts_[cur().cmd.client_stmt_id].text;
   req.user = user_;
   req.schema = want_.schema;
   req.client_addr = client_addr_;
   req.last_write_ms = last_write_ms_;
-  PrepareCausal(cmd_.causal_failed, &req);
+  PrepareCausal(cur().cmd.causal_failed, &req);
   RouteResult route = lease_.Route(req);
   if (route.hold) return;  // RetryHeld() routes it again
-  causal_check_ = route.causal_check && NeedsCausalCheck(route.server);
+  cur().causal_check = route.causal_check && NeedsCausalCheck(route.server);
   if (route.reject) {
     FailCommand(ER_NOT_ALLOWED_COMMAND, route.message);
     return;
@@ -416,9 +432,9 @@ void MysqlSession::OnBackendAcquired(MysqlBackend* b) {
   StartQueryClock();  // query_timeout_ms covers the state sync and the command
   b->FlushCloses();   // statements other sessions stopped using while it was busy
   // Plan the state sync: schema, SET NAMES, variables; then missing prepared statements.
-  sync_steps_ = PlanSync(want_, b->state());
+  cur().sync_steps = PlanSync(want_, b->state());
   PlanCausalSteps(b);
-  sync_index_ = 0;
+  cur().sync_index = 0;
   phase_ = Phase::kSyncing;
   RunNextSyncStep();
   FlushWrites();
@@ -448,12 +464,13 @@ void MysqlSession::FailCommand(const mysql::ErrorInfo& e, const std::string& mes
   StopQueryClock();
   lease_.EndHold();
   worker_->Unhold(this);
-  if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cmd_.internal_check)
+  if (ShadowSession* sh = shadow(); sh && phase_ == Phase::kForwarding && !cur().cmd.internal_check)
     sh->Cut(mirror::CutReason::kOther,
             "the source's answer to a statement was lost: the shadow cannot know whether it ran");
   if (backend_) ReleaseBackend(false);
-  if (mysql::CommandExpectsResponse(cmd_.code) || cmd_.internal_check) SendErr(e, message, seq_);
-  if (cmd_.internal_check) {
+  if (mysql::CommandExpectsResponse(cur().cmd.code) || cur().cmd.internal_check)
+    SendErr(e, message, seq_);
+  if (cur().cmd.internal_check) {
     Close();
     return;
   }
@@ -514,6 +531,7 @@ void MysqlSession::Close() {
     ReleaseBackend(phase_ == Phase::kIdle && !pins_.in_txn && !pins_.pinned());
   }
   phase_ = Phase::kClosed;
+  if (!in_forward_) ReleaseInFlight();
   FinishClose();
 }
 

@@ -90,6 +90,32 @@ class MysqlSession final : public SessionCore,
     uint64_t digest_hash = 0;
     bool causal_failed = false;  // a replica lacked the causal target: route to the primary
   };
+  // What a command in flight needs and an idle session does not. Borrowed from the
+  // worker's BlockPool on first use (cur()) and given back at the end of the first callback
+  // that leaves the session idle (PublishState), so an idle session holds none of it.
+  struct InFlight {
+    InFlight(ResultForwarder::Callbacks* cb, ClientConn* client)
+        : forwarder(&framing, cb, client) {}
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+    Command cmd;
+    std::vector<SyncStep> sync_steps;
+    size_t sync_index = 0;
+    size_t sync_packets = 0;  // packets of the current internal step's response
+    int64_t causal_check_start_us = 0;
+    bool sync_prepare = false;  // the current internal step is a COM_STMT_PREPARE
+    bool causal_check = false;  // the command's replica must show the causal target first
+    bool causal_found = false;  // the check's answer row said the replica has it
+    mysql::ResponseTracker tracker;
+    MysqlFraming framing{&tracker};
+    ResultForwarder forwarder;
+    RowChecksum src_sum;  // the source's rows of the command in flight, when mirrored
+  };
+  // The command in flight's state, borrowed now if the session holds none.
+  InFlight& cur();
+  // Gives cur_ back to the worker's pool (the session is idle, or closes).
+  void ReleaseInFlight();
 
   // ClientConn::Callbacks
   void OnClientReadable() override;
@@ -123,6 +149,9 @@ class MysqlSession final : public SessionCore,
   // The login's OK is written: what was negotiated starts (compression). False: closed.
   bool LoginDone();
   void HandleChangeUser(const std::string& payload);
+  // At the end of a callback into the login (none of its frames on the stack): an ended
+  // login is freed, what COM_CHANGE_USER needs kept in resume_.
+  void EndLoginIfDone();
   void ProcessClientInput();
   // *too_big: the command is over kMaxCommandBytes; *next_seq is then the sequence id the
   // refusal goes with (after the packet that crossed the bound).
@@ -153,9 +182,11 @@ class MysqlSession final : public SessionCore,
   void AllowFrame(size_t total) override { backend_->AllowPacket(total); }
   void PauseBackendRead() override { backend_->PauseRead(); }
   // Bytes of the response went to the client: too late to run the command elsewhere.
-  bool ResponseStarted() const { return forwarder_.started(); }
+  bool ResponseStarted() const { return cur_ && cur_->forwarder.started(); }
   // The sequence id after the last response packet the client got.
-  uint8_t NextSeqAfterResponse() const { return static_cast<uint8_t>(framing_.last_seq() + 1); }
+  uint8_t NextSeqAfterResponse() const {
+    return cur_ ? static_cast<uint8_t>(cur_->framing.last_seq() + 1) : seq_;
+  }
   void FinishCommand();
   void NoteStatementEffects(const mysql::ResponseTracker& t);
   void RecordStats(bool error);
@@ -206,7 +237,10 @@ class MysqlSession final : public SessionCore,
   bool session_mode_ = false;  // pool_mode = session: one backend connection for life
   bool bound_ = false;         // session mode: the client's connection is established
   bool compressed_ = false;    // CLIENT_COMPRESS: the client connection is filtered
-  MysqlClientLogin login_;
+  // The login while one runs (the first, or COM_CHANGE_USER's), freed once it ended
+  // (EndLoginIfDone); resume_ keeps what a COM_CHANGE_USER needs of it.
+  std::unique_ptr<MysqlClientLogin> login_;
+  MysqlClientLogin::Resume resume_;
   uint64_t caps_ = 0;
   uint8_t charset_ = 45;
   std::string user_;
@@ -218,19 +252,9 @@ class MysqlSession final : public SessionCore,
   MysqlPins pins_;
   bool lost_state_ = false;  // a transaction/pinned state was lost with its server
 
-  Command cmd_;
-  std::vector<SyncStep> sync_steps_;
-  size_t sync_index_ = 0;
-  bool sync_prepare_ = false;  // the current internal step is a COM_STMT_PREPARE
-  bool causal_check_ = false;  // the command's replica must show the causal target first
-  bool causal_found_ = false;  // the check's answer row said the replica has it
-  int64_t causal_check_start_us_ = 0;
-  size_t sync_packets_ = 0;  // packets of the current internal step's response
-  mysql::ResponseTracker tracker_;
-  MysqlFraming framing_{&tracker_};
-  ResultForwarder forwarder_{&framing_, this, &client_};
-  uint8_t seq_ = 0;      // next sequence id towards the client
-  RowChecksum src_sum_;  // the source's rows of the command in flight, when mirrored
+  InFlight* cur_ = nullptr;  // borrowed from the worker's BlockPool; see InFlight
+  bool in_forward_ = false;  // ResultForwarder::Forward is on the stack: cur_ stays
+  uint8_t seq_ = 0;          // next sequence id towards the client
 
   std::unordered_map<uint32_t, ClientStmt> stmts_;
   uint32_t next_stmt_id_ = 1;

@@ -62,7 +62,11 @@ void MysqlSession::OnBackendReadable(MysqlBackend* b) {
 }
 
 void MysqlSession::ForwardResponse() {
-  switch (forwarder_.Forward(backend_->input())) {
+  // The forwarder is on the stack until Forward returns: cur_ is not given back before.
+  in_forward_ = true;
+  ResultForwarder::Outcome outcome = cur().forwarder.Forward(backend_->input());
+  in_forward_ = false;
+  switch (outcome) {
     case ResultForwarder::Outcome::kEnded:
       FinishCommand();
       return;
@@ -77,11 +81,11 @@ void MysqlSession::ForwardResponse() {
 ResultForwarder::Verdict MysqlSession::OnFrame(const Frame& f, ResultFraming::Step step,
                                                std::span<const uint8_t> bytes) {
   std::span<const uint8_t> payload = bytes.subspan(f.header);
-  if (step != ResultFraming::Step::kBad && shadow()) src_sum_.Note(tracker_, payload);
+  if (step != ResultFraming::Step::kBad && shadow()) cur().src_sum.Note(cur().tracker, payload);
   if (step == ResultFraming::Step::kBad) return ResultForwarder::Verdict::kTake;
   // PREPARE_OK carries the backend's statement id: the client gets sluice's own.
-  if (cmd_.code == mysql::COM_STMT_PREPARE && forwarder_.frames() == 0 && !payload.empty() &&
-      payload[0] == mysql::kOkHeader)
+  if (cur().cmd.code == mysql::COM_STMT_PREPARE && cur().forwarder.frames() == 0 &&
+      !payload.empty() && payload[0] == mysql::kOkHeader)
     return ResultForwarder::Verdict::kTake;
   if (step == ResultFraming::Step::kHandOver) {
     // The client streams the file next; its packets go straight to the backend.
@@ -111,9 +115,9 @@ void MysqlSession::FinishCommand() {
   StopQueryClock();
   MirrorCommand(infile_);
   infile_ = false;
-  if (cmd_.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
-  RecordStats(tracker_.ended_in_error());
-  NoteStatementEffects(tracker_);
+  if (cur().cmd.code == mysql::COM_STMT_EXECUTE) pins_.long_data = false;
+  RecordStats(cur().tracker.ended_in_error());
+  NoteStatementEffects(cur().tracker);
   lease_.Finished();
   if (session_mode_) bound_ = true;
   bool keep = session_mode_ || pins_.pinned() || pins_.in_txn || pins_.hold_previous;
@@ -133,39 +137,39 @@ void MysqlSession::NoteStatementEffects(const mysql::ResponseTracker& t) {
     NoteStatusFlags(t.status_flags());
   }
   if (t.ended_in_error()) return;
-  if (cmd_.info.writes && !cmd_.info.is_read) {
+  if (cur().cmd.info.writes && !cur().cmd.info.is_read) {
     last_write_ms_ = MonotonicMs();
     NoteWritePosition(t);
   }
   // Connection state the client created pins the backend until it is undone.
-  uint32_t pins = cmd_.info.pins & kStatePins;
-  if (cmd_.info.pins & routing::kPinUnlockTables)
+  uint32_t pins = cur().cmd.info.pins & kStatePins;
+  if (cur().cmd.info.pins & routing::kPinUnlockTables)
     pins_.reasons &= ~uint32_t{routing::kPinLockTables};
   pins_.reasons |= pins;
-  if (cmd_.code == mysql::COM_STMT_EXECUTE && tracker_.cursor_opened())
-    pins_.cursor_stmt = cmd_.client_stmt_id;  // COM_STMT_FETCH must find the cursor here
-  if (cmd_.code == mysql::COM_STMT_FETCH && tracker_.has_status_flags() &&
-      (tracker_.status_flags() & mysql::SERVER_STATUS_LAST_ROW_SENT))
+  if (cur().cmd.code == mysql::COM_STMT_EXECUTE && cur().tracker.cursor_opened())
+    pins_.cursor_stmt = cur().cmd.client_stmt_id;  // COM_STMT_FETCH must find the cursor here
+  if (cur().cmd.code == mysql::COM_STMT_FETCH && cur().tracker.has_status_flags() &&
+      (cur().tracker.status_flags() & mysql::SERVER_STATUS_LAST_ROW_SENT))
     pins_.cursor_stmt = 0;
-  if (cmd_.code == mysql::COM_STMT_RESET && cmd_.client_stmt_id == pins_.cursor_stmt)
+  if (cur().cmd.code == mysql::COM_STMT_RESET && cur().cmd.client_stmt_id == pins_.cursor_stmt)
     pins_.cursor_stmt = 0;
   // LAST_INSERT_ID() reads the connection that ran the insert: keep it for one statement.
-  pins_.hold_previous = tracker_.last_insert_id() > 0;
-  if (cmd_.code == mysql::COM_INIT_DB) {
-    want_.schema = cmd_.payload.substr(1);
+  pins_.hold_previous = cur().tracker.last_insert_id() > 0;
+  if (cur().cmd.code == mysql::COM_INIT_DB) {
+    want_.schema = cur().cmd.payload.substr(1);
     backend_->state().schema = want_.schema;
   }
-  if (!cmd_.info.use_schema.empty()) {
-    want_.schema = cmd_.info.use_schema;
+  if (!cur().cmd.info.use_schema.empty()) {
+    want_.schema = cur().cmd.info.use_schema;
     backend_->state().schema = want_.schema;
   }
-  for (const auto& [name, value] : cmd_.info.session_vars) {
+  for (const auto& [name, value] : cur().cmd.info.session_vars) {
     std::string n = NormaliseVarName(name);
     if (n.empty()) continue;
     want_.Set(n, value);
   }
-  if (!cmd_.info.session_vars.empty()) backend_->state().vars = want_.vars;
-  if (cmd_.code == mysql::COM_RESET_CONNECTION) {
+  if (!cur().cmd.info.session_vars.empty()) backend_->state().vars = want_.vars;
+  if (cur().cmd.code == mysql::COM_RESET_CONNECTION) {
     backend_->stmts().Clear();  // the server dropped them: nothing to close
     ResetSessionState();
     backend_->state() = SessionState{};
@@ -194,23 +198,23 @@ void MysqlSession::NoteWritePosition(const mysql::ResponseTracker& t) {
 }
 
 void MysqlSession::RecordStats(bool error) {
-  if (cmd_.internal_check || lease_.server_index() < 0) return;
+  if (cur().cmd.internal_check || lease_.server_index() < 0) return;
   if (!backend_) return;
   StatementRecord r = NewRecord(backend_->server(), backend_->host(), backend_->port(), user_,
-                                want_.schema, cmd_.start_us);
-  r.command = cmd_.info.command.empty() ? CommandName(cmd_.code) : cmd_.info.command;
-  if (cmd_.code == mysql::COM_QUERY) {
-    r.digest_text = cmd_.digest;
-    r.digest_hash = cmd_.digest_hash;
-  } else if (cmd_.code == mysql::COM_STMT_EXECUTE) {
-    auto it = stmts_.find(cmd_.client_stmt_id);
+                                want_.schema, cur().cmd.start_us);
+  r.command = cur().cmd.info.command.empty() ? CommandName(cur().cmd.code) : cur().cmd.info.command;
+  if (cur().cmd.code == mysql::COM_QUERY) {
+    r.digest_text = cur().cmd.digest;
+    r.digest_hash = cur().cmd.digest_hash;
+  } else if (cur().cmd.code == mysql::COM_STMT_EXECUTE) {
+    auto it = stmts_.find(cur().cmd.client_stmt_id);
     if (it != stmts_.end()) {
       r.digest_text = it->second.digest;
       r.digest_hash = it->second.digest_hash;
     }
   }
-  r.rows_sent = tracker_.rows();
-  r.rows_affected = tracker_.affected_rows();
+  r.rows_sent = cur().tracker.rows();
+  r.rows_affected = cur().tracker.affected_rows();
   r.error = error;
   RecordStatement(&worker_->stats(), r);
 }
@@ -249,7 +253,7 @@ void MysqlSession::OnBackendError(MysqlBackend* b, const Status& st) {
 // lost connection, is not held: RetryOrFail's rules apply to it.
 bool MysqlSession::HoldForPrimary(const std::string& server, const Status& st) {
   bool sent = phase_ == Phase::kForwarding;
-  if (sent || ResponseStarted() || cmd_.internal_check || pins_.in_txn || pins_.pinned() ||
+  if (sent || ResponseStarted() || cur().cmd.internal_check || pins_.in_txn || pins_.pinned() ||
       session_mode_)
     return false;
   if (!lease_.HoldAfterConnectFailure(server, st.message())) return false;
@@ -268,7 +272,7 @@ bool MysqlSession::HoldForPrimary(const std::string& server, const Status& st) {
 void MysqlSession::RetryOrFail(const Status& st) {
   bool had_state = pins_.in_txn || pins_.pinned();
   bool sent = phase_ == Phase::kForwarding;
-  bool may_retry = !sent || cmd_.info.is_read;  // had_state covers a transaction
+  bool may_retry = !sent || cur().cmd.info.is_read;  // had_state covers a transaction
   if (!ResponseStarted() && !had_state && phase_ != Phase::kIdle && may_retry && lease_.Retry()) {
     RouteAndAcquire();
     return;

@@ -92,7 +92,7 @@ void MysqlSession::SendGreetingFrom(const BackendGreeting& g) {
   }
   default_status_ = g.status_flags & mysql::SERVER_STATUS_AUTOCOMMIT;
   status_ = default_status_;
-  login_.SendGreeting(client_.output(), g.version, caps, default_status_);
+  login_->SendGreeting(client_.output(), g.version, caps, default_status_);
   greeted_ = true;
   // A client that spoke before the greeting (none should) is read now.
   if (evbuffer_get_length(client_.input()) > 0) OnClientReadable();

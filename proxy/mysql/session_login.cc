@@ -47,12 +47,19 @@ void MysqlSession::NoteSha2(const std::string& user) {
 
 void MysqlSession::OnPassthroughLogin(std::string verifier, std::string proven_secret) {
   SetPassthroughUser(
-      PassthroughUser(cluster(), login_.user(), std::move(verifier), std::move(proven_secret)));
+      PassthroughUser(cluster(), login_->user(), std::move(verifier), std::move(proven_secret)));
 }
 
 void MysqlSession::OnPassthroughAnswer(const health::AuthAnswer& a) {
-  login_.OnLookupAnswer(a, client_.output());
+  if (login_) login_->OnLookupAnswer(a, client_.output());
+  EndLoginIfDone();
   if (!closed()) FlushWrites();
+}
+
+void MysqlSession::EndLoginIfDone() {
+  if (!login_ || login_->active()) return;
+  resume_ = login_->resume();
+  login_.reset();
 }
 
 void MysqlSession::OnTlsRequested() {
@@ -69,28 +76,28 @@ void MysqlSession::OnLoginFailed(bool refused) {
 
 void MysqlSession::OnLoginAccepted() {
   if (!Authenticated()) {  // one over max_client_connections (counted as refused)
-    SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, login_.seq() + 1);
+    SendErr(mysql::ER_CON_COUNT_ERROR, mysql::ER_CON_COUNT_ERROR.message, login_->seq() + 1);
     Close();
     return;
   }
-  caps_ = login_.caps();
-  charset_ = login_.charset();
-  user_ = login_.user();
-  want_.schema = login_.database();
+  caps_ = login_->caps();
+  charset_ = login_->charset();
+  user_ = login_->user();
+  want_.schema = login_->database();
   session_mode_ = SessionPooled();
   const User* u = ClusterUser(user_);
   if (int64_t held = 0; u && !AdmitUser(*u, &held)) {
     SendErr(mysql::ER_USER_LIMIT_REACHED,
             fmt::format(fmt::runtime(mysql::ER_USER_LIMIT_REACHED.message), user_,
                         "max_user_connections", u->max_connections),
-            login_.seq() + 1);
+            login_->seq() + 1);
     Close();
     return;
   }
   if (want_.schema.empty() && u) want_.schema = u->default_schema;
   MaybeMirror();  // sampled once, with the login's schema
   if (want_.schema.empty()) {
-    SendOk(login_.seq() + 1);
+    SendOk(login_->seq() + 1);
     if (!LoginDone()) return;
     phase_ = Phase::kIdle;
     ProcessClientInput();
@@ -98,12 +105,12 @@ void MysqlSession::OnLoginAccepted() {
   }
   // The schema must exist (ER_BAD_DB_ERROR at connect, as MySQL does): check it on a
   // backend connection, which the schema sync step does anyway.
-  cmd_ = Command{};
-  forwarder_.Begin();
+  cur().cmd = Command{};
+  cur().forwarder.Begin();
   lease_.NewStatement();
-  cmd_.internal_check = true;
-  cmd_.info.is_read = true;
-  seq_ = login_.seq() + 1;
+  cur().cmd.internal_check = true;
+  cur().cmd.info.is_read = true;
+  seq_ = login_->seq() + 1;
   StartCommand();
 }
 
@@ -120,7 +127,14 @@ void MysqlSession::HandleChangeUser(const std::string& payload) {
   bound_ = false;
   status_ = default_status_;
   phase_ = Phase::kLogin;
-  login_.ChangeUser(payload, client_.output(), client_.tls());
+  // The login ended before (or is still on the stack, when this command came in the same
+  // read as the end of the login): made again from what it kept, or reused.
+  if (!login_) {
+    login_ = std::make_unique<MysqlClientLogin>(static_cast<MysqlClientLogin::Callbacks*>(this),
+                                                conn_id(), client_addr_, resume_);
+    login_->set_preauth_bytes(preauth_bytes());
+  }
+  login_->ChangeUser(payload, client_.output(), client_.tls());
 }
 
 }  // namespace sluice::mysqlproxy

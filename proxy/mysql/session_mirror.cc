@@ -27,51 +27,53 @@ ShadowSession* MysqlSession::NewShadow(ShadowSession::Params p) {
 
 void MysqlSession::MirrorCommand(bool was_infile) {
   ShadowSession* sh = shadow();
-  if (!sh || cmd_.internal_check) return;
+  if (!sh || cur().cmd.internal_check) return;
   if (was_infile) {
     sh->Cut(mirror::CutReason::kOther, "LOAD DATA LOCAL INFILE: the client's file is not kept");
     return;
   }
-  const bool error = tracker_.ended_in_error();
-  if (cmd_.code == mysql::COM_STMT_PREPARE && error) return;  // the client has no statement
+  const bool error = cur().tracker.ended_in_error();
+  if (cur().cmd.code == mysql::COM_STMT_PREPARE && error) return;  // the client has no statement
   if (sh->mode() == MirrorMode::kReads) {
     // A shadow that keeps replicating gets the reads, and what they depend on.
-    bool state = cmd_.code == mysql::COM_INIT_DB || cmd_.code == mysql::COM_STMT_PREPARE ||
-                 !cmd_.info.session_vars.empty() || !cmd_.info.use_schema.empty();
-    if (!cmd_.info.is_read && !state) return;
+    bool state = cur().cmd.code == mysql::COM_INIT_DB ||
+                 cur().cmd.code == mysql::COM_STMT_PREPARE ||
+                 !cur().cmd.info.session_vars.empty() || !cur().cmd.info.use_schema.empty();
+    if (!cur().cmd.info.is_read && !state) return;
   }
   mirror::ShadowStatement s;
-  s.bytes = cmd_.payload;  // the client's bytes, as the source got them
-  s.stmt_id = cmd_.code == mysql::COM_STMT_PREPARE ? next_stmt_id_ - 1 : cmd_.client_stmt_id;
-  s.expects_response = mysql::CommandExpectsResponse(cmd_.code);
-  s.record = cmd_.code == mysql::COM_QUERY || cmd_.code == mysql::COM_STMT_EXECUTE;
-  s.ends_txn =
-      cmd_.info.txn == routing::TxnOp::kCommit || cmd_.info.txn == routing::TxnOp::kRollback;
+  s.bytes = cur().cmd.payload;  // the client's bytes, as the source got them
+  s.stmt_id =
+      cur().cmd.code == mysql::COM_STMT_PREPARE ? next_stmt_id_ - 1 : cur().cmd.client_stmt_id;
+  s.expects_response = mysql::CommandExpectsResponse(cur().cmd.code);
+  s.record = cur().cmd.code == mysql::COM_QUERY || cur().cmd.code == mysql::COM_STMT_EXECUTE;
+  s.ends_txn = cur().cmd.info.txn == routing::TxnOp::kCommit ||
+               cur().cmd.info.txn == routing::TxnOp::kRollback;
   if (s.record) {
     s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;
-    if (cmd_.code == mysql::COM_QUERY) {
-      o.digest_hash = cmd_.digest_hash;
-      o.digest_text = cmd_.digest;
-    } else if (auto it = stmts_.find(cmd_.client_stmt_id); it != stmts_.end()) {
+    if (cur().cmd.code == mysql::COM_QUERY) {
+      o.digest_hash = cur().cmd.digest_hash;
+      o.digest_text = cur().cmd.digest;
+    } else if (auto it = stmts_.find(cur().cmd.client_stmt_id); it != stmts_.end()) {
       o.digest_hash = it->second.digest_hash;
       o.digest_text = it->second.digest;
     }
-    o.start_us = cmd_.start_us;
+    o.start_us = cur().cmd.start_us;
     o.end_us = MonotonicUs();
-    o.read = cmd_.info.is_read;
-    FillOutcome(tracker_, src_sum_, &o);
+    o.read = cur().cmd.info.is_read;
+    FillOutcome(cur().tracker, cur().src_sum, &o);
   }
   // A write the source refused is not replayed: the shadow would apply what production did
   // not (a lock wait timeout undoes the statement only). Its source side counts, unpaired.
-  if (error && s.record && !cmd_.info.is_read) {
+  if (error && s.record && !cur().cmd.info.is_read) {
     sh->RecordUnpaired(std::move(s.source));
   } else {
     sh->Push(std::move(s));
   }
   // ER_LOCK_DEADLOCK: the server rolled the whole transaction back. The shadow's copy of it
   // must end the same way, or the client's next BEGIN would commit it there.
-  if (error && tracker_.error().code == kErLockDeadlock) MirrorLocal("\x03ROLLBACK", 0, true);
+  if (error && cur().tracker.error().code == kErLockDeadlock) MirrorLocal("\x03ROLLBACK", 0, true);
 }
 
 void MysqlSession::MirrorLocal(const std::string& payload, uint32_t stmt_id,

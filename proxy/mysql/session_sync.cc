@@ -20,12 +20,12 @@ void MysqlSession::PlanCausalSteps(MysqlBackend* b) {
   if (cluster().consistency != Consistency::kEventual && !b->tracks_gtid &&
       (caps_ & mysql::CLIENT_SESSION_TRACK) &&
       b->server_version().find("MariaDB") != std::string::npos)
-    sync_steps_.push_back(
+    cur().sync_steps.push_back(
         SyncStep{SyncStep::kTrackGtid,
                  "SET SESSION session_track_system_variables = "
                  "CONCAT(@@session.session_track_system_variables, ',last_gtid')"});
-  if (causal_check_) {
-    sync_steps_.push_back(
+  if (cur().causal_check) {
+    cur().sync_steps.push_back(
         SyncStep{SyncStep::kCausalCheck,
                  routing::MariadbCausalCheck(causal().target(), cluster().consistency_wait_ms)});
   }
@@ -35,64 +35,65 @@ void MysqlSession::PlanCausalSteps(MysqlBackend* b) {
 void MysqlSession::NoteCausalRow(const mysql::PacketView& pkt) {
   // Column count, column definition, (EOF unless DEPRECATE_EOF), the row.
   size_t row_index = (backend_->caps() & mysql::CLIENT_DEPRECATE_EOF) ? 2 : 3;
-  if (sync_packets_ != row_index + 1) return;
+  if (cur().sync_packets != row_index + 1) return;
   mysql::Reader r(pkt.payload);
   std::string_view value;
-  causal_found_ = r.ReadLenEncString(&value) && value == "0";
+  cur().causal_found = r.ReadLenEncString(&value) && value == "0";
 }
 
 // The causal check answered: the read runs here, or on the primary.
 void MysqlSession::EndCausalCheck() {
-  lease_.CountCausalCheck(true, causal_found_,
-                          static_cast<uint64_t>(MonotonicUs() - causal_check_start_us_));
-  causal_check_ = false;
-  if (causal_found_) {
+  lease_.CountCausalCheck(true, cur().causal_found,
+                          static_cast<uint64_t>(MonotonicUs() - cur().causal_check_start_us));
+  cur().causal_check = false;
+  if (cur().causal_found) {
     causal().Confirm(lease_.server_index(), worker_->runtime().Current()->version);
-    ++sync_index_;
+    ++cur().sync_index;
     RunNextSyncStep();
     return;
   }
   ReleaseBackend(true);
-  cmd_.causal_failed = true;
+  cur().cmd.causal_failed = true;
   phase_ = Phase::kAcquiring;
   RouteAndAcquire();
 }
 
 void MysqlSession::RunNextSyncStep() {
-  sync_prepare_ = false;
-  if (sync_index_ < sync_steps_.size()) {
-    const SyncStep& step = sync_steps_[sync_index_];
+  cur().sync_prepare = false;
+  if (cur().sync_index < cur().sync_steps.size()) {
+    const SyncStep& step = cur().sync_steps[cur().sync_index];
     std::string payload;
     payload.push_back(
         static_cast<char>(step.kind == SyncStep::kInitDb ? mysql::COM_INIT_DB : mysql::COM_QUERY));
     payload += step.text;
     uint8_t seq = 0;
-    tracker_.Begin(static_cast<uint8_t>(payload[0]), backend_->caps());
-    sync_packets_ = 0;
+    cur().tracker.Begin(static_cast<uint8_t>(payload[0]), backend_->caps());
+    cur().sync_packets = 0;
     if (step.kind == SyncStep::kCausalCheck) {
-      causal_found_ = false;
-      causal_check_start_us_ = MonotonicUs();
+      cur().causal_found = false;
+      cur().causal_check_start_us = MonotonicUs();
     }
     WritePacket(backend_->output(), &seq, payload);
     return;
   }
   // A statement to execute must exist on this backend connection: prepare it first.
-  if (cmd_.code == mysql::COM_STMT_EXECUTE || cmd_.code == mysql::COM_STMT_SEND_LONG_DATA ||
-      cmd_.code == mysql::COM_STMT_RESET || cmd_.code == mysql::COM_STMT_FETCH) {
-    const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  if (cur().cmd.code == mysql::COM_STMT_EXECUTE ||
+      cur().cmd.code == mysql::COM_STMT_SEND_LONG_DATA || cur().cmd.code == mysql::COM_STMT_RESET ||
+      cur().cmd.code == mysql::COM_STMT_FETCH) {
+    const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
     if (!backend_->stmts().Find(cs.text)) {
-      sync_prepare_ = true;
+      cur().sync_prepare = true;
       std::string payload;
       payload.push_back(static_cast<char>(mysql::COM_STMT_PREPARE));
       payload += cs.text;
       uint8_t seq = 0;
-      tracker_.Begin(mysql::COM_STMT_PREPARE, backend_->caps());
-      sync_packets_ = 0;
+      cur().tracker.Begin(mysql::COM_STMT_PREPARE, backend_->caps());
+      cur().sync_packets = 0;
       WritePacket(backend_->output(), &seq, payload);
       return;
     }
   }
-  if (cmd_.internal_check) {
+  if (cur().cmd.internal_check) {
     // The login's schema check passed; under session pooling the connection stays.
     SendOk(seq_);
     if (!LoginDone()) return;
@@ -110,29 +111,29 @@ void MysqlSession::RunNextSyncStep() {
 void MysqlSession::SendClientCommand() {
   phase_ = Phase::kForwarding;
   std::string payload;
-  const std::string* out = &cmd_.payload;
-  if (cmd_.client_stmt_id) {
-    ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  const std::string* out = &cur().cmd.payload;
+  if (cur().cmd.client_stmt_id) {
+    ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
     BackendStmt* bs = backend_->stmts().Find(cs.text);
-    if (cmd_.code == mysql::COM_STMT_EXECUTE) {
+    if (cur().cmd.code == mysql::COM_STMT_EXECUTE) {
       bool send_types = !bs->types_sent;
-      payload = RewriteExecute(cmd_.payload, bs->id, send_types);
+      payload = RewriteExecute(cur().cmd.payload, bs->id, send_types);
       if (send_types && !cs.param_types.empty()) bs->types_sent = true;
     } else {
-      payload = cmd_.payload;
+      payload = cur().cmd.payload;
       mysql::RewriteStatementId(&payload, bs->id);
     }
     out = &payload;
   }
   uint8_t seq = 0;
-  if (mysql::CommandExpectsResponse(cmd_.code)) {
-    tracker_.Begin(cmd_.code, backend_->caps());
-    framing_.Begin();
+  if (mysql::CommandExpectsResponse(cur().cmd.code)) {
+    cur().tracker.Begin(cur().cmd.code, backend_->caps());
+    cur().framing.Begin();
   }
   WritePacket(backend_->output(), &seq, *out);
-  if (!mysql::CommandExpectsResponse(cmd_.code)) {
+  if (!mysql::CommandExpectsResponse(cur().cmd.code)) {
     // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
-    MirrorLocal(cmd_.payload, cmd_.client_stmt_id, false);
+    MirrorLocal(cur().cmd.payload, cur().cmd.client_stmt_id, false);
     pins_.long_data = true;
     phase_ = Phase::kIdle;
     ProcessClientInput();
@@ -141,7 +142,7 @@ void MysqlSession::SendClientCommand() {
 
 std::string MysqlSession::RewriteExecute(const std::string& payload, uint32_t backend_id,
                                          bool send_types) {
-  const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
   std::string out;
   if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
     auto built =
@@ -157,52 +158,55 @@ void MysqlSession::HandleSyncResponse() {
   mysql::PacketView pkt;
   size_t wire = 0;
   while (phase_ == Phase::kSyncing && PeekPacket(backend_->input(), &pkt, &wire)) {
-    bool first = sync_packets_++ == 0;
-    if (sync_prepare_ && first && !pkt.payload.empty() && pkt.payload[0] == mysql::kOkHeader) {
+    bool first = cur().sync_packets++ == 0;
+    if (cur().sync_prepare && first && !pkt.payload.empty() && pkt.payload[0] == mysql::kOkHeader) {
       auto ok = mysql::DecodePrepareOk(pkt.payload);
       if (ok.ok()) {
-        const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+        const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
         CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
       }
     }
-    const SyncStep::Kind kind =
-        sync_index_ < sync_steps_.size() ? sync_steps_[sync_index_].kind : SyncStep::kQuery;
-    if (!sync_prepare_ && kind == SyncStep::kCausalCheck) NoteCausalRow(pkt);
-    auto r = tracker_.Feed(pkt);
+    const SyncStep::Kind kind = cur().sync_index < cur().sync_steps.size()
+                                    ? cur().sync_steps[cur().sync_index].kind
+                                    : SyncStep::kQuery;
+    if (!cur().sync_prepare && kind == SyncStep::kCausalCheck) NoteCausalRow(pkt);
+    auto r = cur().tracker.Feed(pkt);
     evbuffer_drain(backend_->input(), wire);
     if (r == mysql::TrackStatus::kError) {
       OnBackendError(backend_, ProtocolError("malformed response to a sync command"));
       return;
     }
     if (r != mysql::TrackStatus::kDone) continue;
-    if (!sync_prepare_ && kind == SyncStep::kCausalCheck) {
-      if (tracker_.ended_in_error()) causal_found_ = false;  // not a replica after all
+    if (!cur().sync_prepare && kind == SyncStep::kCausalCheck) {
+      if (cur().tracker.ended_in_error()) cur().causal_found = false;  // not a replica after all
       EndCausalCheck();
       return;
     }
-    if (!sync_prepare_ && kind == SyncStep::kTrackGtid) {
+    if (!cur().sync_prepare && kind == SyncStep::kTrackGtid) {
       // Refused (an old server): its writes' positions stay unknown.
-      backend_->tracks_gtid = !tracker_.ended_in_error();
-      ++sync_index_;
+      backend_->tracks_gtid = !cur().tracker.ended_in_error();
+      ++cur().sync_index;
       RunNextSyncStep();
       return;
     }
-    if (tracker_.ended_in_error()) {
+    if (cur().tracker.ended_in_error()) {
       // The backend refused the sync (e.g. unknown schema): the client gets that error.
-      const mysql::ErrPacket& e = tracker_.error();
-      SyncStep failed = sync_index_ < sync_steps_.size() ? sync_steps_[sync_index_] : SyncStep{};
+      const mysql::ErrPacket& e = cur().tracker.error();
+      SyncStep failed = cur().sync_index < cur().sync_steps.size()
+                            ? cur().sync_steps[cur().sync_index]
+                            : SyncStep{};
       if (failed.kind == SyncStep::kInitDb) want_.schema = backend_->state().schema;
       ReleaseBackend(true);
       FailCommand(mysql::ErrorInfo{e.code, e.sql_state.c_str(), ""}, e.message);
       return;
     }
-    if (!sync_prepare_) {
-      const SyncStep& st = sync_steps_[sync_index_];
+    if (!cur().sync_prepare) {
+      const SyncStep& st = cur().sync_steps[cur().sync_index];
       if (st.kind == SyncStep::kInitDb)
         backend_->state().schema = st.text;
       else
         backend_->state().vars = want_.vars;
-      ++sync_index_;
+      ++cur().sync_index;
     }
     RunNextSyncStep();
     return;
@@ -214,7 +218,7 @@ void MysqlSession::ApplyPrepareOk(std::string* payload) {
   if (!ok.ok()) return;
   uint32_t client_id = next_stmt_id_++;
   ClientStmt cs;
-  cs.text = cmd_.payload.substr(1);
+  cs.text = cur().cmd.payload.substr(1);
   cs.num_params = ok->num_params;
   cs.num_columns = ok->num_columns;
   cs.info = ClassifyStatement(cs.text, routing::Dialect::kMysql);

@@ -87,7 +87,21 @@ PgSession::PgSession(Worker* w, size_t cluster_index, bufferevent* client, std::
   startup_->set_preauth_bytes(preauth_bytes());
 }
 
-PgSession::~PgSession() = default;
+PgSession::~PgSession() {
+  ReleaseInFlight();
+}
+
+PgSession::InFlight& PgSession::cur() {
+  if (!cur_)
+    cur_ =
+        worker_->blocks().New<InFlight>(static_cast<ResultForwarder::Callbacks*>(this), &client_);
+  return *cur_;
+}
+
+void PgSession::ReleaseInFlight() {
+  worker_->blocks().Delete(cur_);
+  cur_ = nullptr;
+}
 
 void PgSession::Start() {
   client_.Enable();  // over max_client_connections: refused after the StartupMessage, as
@@ -455,7 +469,7 @@ void PgSession::EndSegment() {
   settings_.EndSegment();
   if (!open_segment_.named) open_segment_.start_us = MonotonicUs();
   sent_segments_.push_back(std::move(open_segment_));
-  open_segment_ = std::move(spare_segment_);
+  open_segment_ = std::move(cur().spare_segment);
   open_segment_.Reset();
 }
 
@@ -476,7 +490,7 @@ void PgSession::ReleaseBackend(bool clean) {
   b->SetOwner(nullptr);
   lease_.Finished();
   extended_.ClearExpects();
-  forwarder_.Abandon();
+  if (cur_) cur_->forwarder.Abandon();
   bool reusable = clean && b->ready() && evbuffer_get_length(b->input()) == 0 &&
                   evbuffer_get_length(b->output()) == 0;
   if (!reusable) {
@@ -568,12 +582,13 @@ void PgSession::Close() {
   if (backend_) {
     // Mid-statement or mid-transaction the connection's state is unknown: do not reuse it.
     bool clean = outstanding_ == 0 && txn_status_ == pgsql::kTxIdle && phase_ != Phase::kSyncing &&
-                 !forwarder_.mid_frame();
+                 !(cur_ && cur_->forwarder.mid_frame());
     ReleaseBackend(clean);
   }
   if (has_cancel_key_) worker_->pg_cancel_keys().Unregister(pid_, secret_);
   has_cancel_key_ = false;
   phase_ = Phase::kClosed;
+  if (!in_forward_) ReleaseInFlight();
   FinishClose();
 }
 

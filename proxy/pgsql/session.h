@@ -178,7 +178,7 @@ class PgSession final : public SessionCore,
   ShadowSession* NewShadow(ShadowSession::Params p) override;
   void MirrorClientMessage(char type, size_t total);  // before it leaves the client's input
   // A message of the source's answer at OFFSET in the backend's input: DataRow and
-  // CommandComplete feed src_outcome_. False: a DataRow not all here yet (at most 64 KiB).
+  // CommandComplete feed cur().src_outcome. False: a DataRow not all here yet (at most 64 KiB).
   bool NoteSourceMessage(const Frame& f, size_t offset);
   void MirrorSegment(char status);  // at the oldest sent segment's ReadyForQuery
   void MirrorLost();                // the source's answers to sent segments are lost
@@ -250,8 +250,25 @@ class PgSession final : public SessionCore,
   bool pending_sequence_ = false;  // the segment may have moved a sequence (see hold_previous_)
   // The answers' way back (proxy/result_forwarder.h); started(): bytes of the current
   // segment's answer reached the client.
-  PgFraming framing_;
-  ResultForwarder forwarder_{&framing_, this, &client_};
+  // What the answers of segments in flight need and an idle session does not. Borrowed
+  // from the worker's BlockPool on first use (cur()) and given back at the end of the
+  // first callback that finds the session idle, every segment answered (PublishState).
+  struct InFlight {
+    InFlight(ResultForwarder::Callbacks* cb, ClientConn* client)
+        : forwarder(&framing, cb, client) {}
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+    PgFraming framing;
+    ResultForwarder forwarder;
+    // The mirror (session_mirror.cc): the oldest sent segment's answer so far.
+    PgOutcomeTracker src_outcome;
+    SegmentStat spare_segment;  // the last one recorded: its buffers serve the next one
+  };
+  InFlight& cur();
+  void ReleaseInFlight();
+  InFlight* cur_ = nullptr;
+  bool in_forward_ = false;  // ResultForwarder::Forward is on the stack: cur_ stays
   // The client messages of a lone read batch outside a transaction (a Query, or extended
   // messages up to Sync), while it is outstanding: sent again elsewhere when its connection
   // dies before any byte of its answer (session_retry.cc).
@@ -267,11 +284,9 @@ class PgSession final : public SessionCore,
   bool timed_out_ = false;           // the backend "failed" by query_timeout_ms: 57014
   SegmentStat open_segment_;         // the segment being sent
   Fifo<SegmentStat> sent_segments_;  // sent, awaiting 'Z', oldest first
-  SegmentStat spare_segment_;        // the last one recorded: the next open_segment_
 
-  // The mirror (session_mirror.cc): the oldest sent segment's answer so far, the bytes of
-  // segments kept for the shadow and not yet pushed, and a row's copy for its checksum.
-  PgOutcomeTracker src_outcome_;
+  // The mirror (session_mirror.cc; the answer so far is InFlight's): the bytes of segments
+  // kept for the shadow and not yet pushed, and a row's copy for its checksum.
   size_t mirror_held_ = 0;
   std::string mirror_scratch_;
 };

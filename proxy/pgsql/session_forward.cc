@@ -113,7 +113,11 @@ void PgSession::OnBackendReadable(PgBackend* b) {
 }
 
 void PgSession::ForwardResponse() {
-  if (forwarder_.Forward(backend_->input()) == ResultForwarder::Outcome::kMalformed)
+  // The forwarder is on the stack until Forward returns: cur_ is not given back before.
+  in_forward_ = true;
+  ResultForwarder::Outcome outcome = cur().forwarder.Forward(backend_->input());
+  in_forward_ = false;
+  if (outcome == ResultForwarder::Outcome::kMalformed)
     OnBackendError(backend_, ProtocolError("malformed message from the server"));
 }
 
@@ -136,7 +140,7 @@ ResultForwarder::Verdict PgSession::OnFrame(const Frame& f, ResultFraming::Step,
       break;
     case be::kErrorResponse: {
       segment_error_ = true;
-      if (shadow()) src_outcome_.Error(p);
+      if (shadow()) cur().src_outcome.Error(p);
       extended_.DropSegment(resp_segment_, &backend_->prepared());
       auto e = pgsql::DecodeErrorFields(p);
       if (e.ok() && (e->severity() == "FATAL" || e->severity() == "PANIC")) {
@@ -199,7 +203,7 @@ void PgSession::OnReadyForQuery(char status) {
   // A sequence moved: a currval()/lastval() next must read this connection.
   if (!segment_error_ && pending_sequence_ && transaction_mode_) hold_previous_ = true;
   segment_error_ = false;
-  forwarder_.Begin();  // the next segment's answer
+  cur().forwarder.Begin();  // the next segment's answer
   ForgetRetry();
   if (outstanding_ > 0) return;
   StopQueryClock();
@@ -240,9 +244,9 @@ void PgSession::RecordSegment() {
   r.digest_text = s.digest;
   r.digest_hash = s.digest_hash;
   r.error = segment_error_;
-  r.rows_sent = forwarder_.TakeRows();  // the DataRows of this segment's answer
+  r.rows_sent = cur().forwarder.TakeRows();  // the DataRows of this segment's answer
   RecordStatement(&worker_->stats(), r);
-  spare_segment_ = std::move(s);  // its buffers serve the next segment
+  cur().spare_segment = std::move(s);  // its buffers serve the next segment
 }
 
 // ---- backend → client ----------------------------------------------------------------
@@ -323,14 +327,14 @@ void PgSession::OnBackendError(PgBackend* b, const Status& st) {
     // statement was skipped (psycopg2: an OperationalError without a message).
     hold_previous_ = false;
     extended_.ClearExpects();
-    forwarder_.Abandon();
+    if (cur_) cur_->forwarder.Abandon();
     ProcessClientInput();
     return;
   }
   bool in_txn = txn_status_ != pgsql::kTxIdle || pinned_;
-  bool mid_message = forwarder_.mid_frame();
+  bool mid_message = cur_ && cur_->forwarder.mid_frame();
   extended_.ClearExpects();
-  forwarder_.Abandon();
+  if (cur_) cur_->forwarder.Abandon();
   if (phase_ != Phase::kSkipping) phase_ = Phase::kReady;
   std::string_view sqlstate = timed_out_ ? state::kQueryCanceled : state::kConnectionFailure;
   std::string text = timed_out_ ? why

@@ -54,8 +54,12 @@ void PgSession::PublishState() {
   // The oldest segment awaiting its ReadyForQuery is the one the server runs now.
   const SegmentStat* running = sent_segments_.empty() ? nullptr : &sent_segments_.front();
   bool new_segment = false;
-  if (!PhaseChanged(p, running ? &running->start_us : nullptr, &new_segment)) return;
-  NotePhase(p, new_segment ? &running->digest : nullptr, &database_);
+  if (PhaseChanged(p, running ? &running->start_us : nullptr, &new_segment))
+    NotePhase(p, new_segment ? &running->digest : nullptr, &database_);
+  // The end of a callback: a session with every segment answered gives InFlight back.
+  if (phase_ == Phase::kReady && outstanding_ == 0 && sent_segments_.empty() && !mid_segment_ &&
+      !in_forward_)
+    ReleaseInFlight();
 }
 
 }  // namespace sluice::pgproxy

@@ -66,7 +66,7 @@ bool PgSession::NoteSourceMessage(const Frame& f, size_t offset) {
   evbuffer* in = backend_->input();
   size_t payload = f.total - f.header;
   if (type == be::kDataRow && payload > kMaxHashedRow) {
-    src_outcome_.Row({}, payload);  // streamed, never held whole: its length only
+    cur().src_outcome.Row({}, payload);  // streamed, never held whole: its length only
     return true;
   }
   if (evbuffer_get_length(in) < offset + f.total) return false;  // at most 64 KiB more
@@ -75,14 +75,14 @@ bool PgSession::NoteSourceMessage(const Frame& f, size_t offset) {
   evbuffer_ptr pos;
   evbuffer_ptr_set(in, &pos, offset + 5, EVBUFFER_PTR_SET);
   evbuffer_copyout_from(in, &pos, buf.data(), payload);
-  src_outcome_.Note(type, {reinterpret_cast<const uint8_t*>(buf.data()), payload});
+  cur().src_outcome.Note(type, {reinterpret_cast<const uint8_t*>(buf.data()), payload});
   return true;
 }
 
 void PgSession::MirrorSegment(char status) {
   ShadowSession* sh = shadow();
   if (!sh || sent_segments_.empty()) {
-    src_outcome_.Begin();
+    cur().src_outcome.Begin();
     return;
   }
   SegmentStat& seg = sent_segments_.front();
@@ -91,7 +91,7 @@ void PgSession::MirrorSegment(char status) {
   s.bytes = std::move(seg.mirrored);
   s.record = seg.named;
   s.ends_txn = seg.ends_txn;
-  bool error = segment_error_ || src_outcome_.failed();
+  bool error = segment_error_ || cur().src_outcome.failed();
   if (s.record) {
     s.source = sh->NextSourceOutcome();
     mirror::Outcome& o = s.source;
@@ -100,10 +100,10 @@ void PgSession::MirrorSegment(char status) {
     o.start_us = seg.start_us;
     o.end_us = MonotonicUs();
     o.read = !seg.writes;
-    src_outcome_.Fill(mirror::HasOrderBy(seg.digest), &o);
+    cur().src_outcome.Fill(mirror::HasOrderBy(seg.digest), &o);
     o.ok = !error;
   }
-  src_outcome_.Begin();
+  cur().src_outcome.Begin();
   bool replay = !(sh->mode() == MirrorMode::kReads && seg.writes);
   if (error && seg.writes) {
     // A write the source refused is not replayed: the shadow would apply what production

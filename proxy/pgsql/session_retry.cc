@@ -136,7 +136,8 @@ void PgSession::ForgetRetry() {
 }
 
 std::string_view PgSession::NotRetriedWhy() const {
-  if (forwarder_.started()) return "; not run again: part of its answer had reached the client";
+  if (cur_ && cur_->forwarder.started())
+    return "; not run again: part of its answer had reached the client";
   if (retry_complete_ && !retry_batch_.empty()) return "; not run again: its retries are spent";
   return "; not run again: it may have changed data (not a lone read outside a transaction)";
 }
@@ -145,9 +146,9 @@ bool PgSession::RetryLostBatch(std::string_view fatal) {
   // Its Sync (or Query) the only thing outstanding, or messages up to a Flush and no Sync.
   bool synced = outstanding_ == 1 && !mid_segment_;
   bool flushed = outstanding_ == 0 && mid_segment_;
-  if (!retry_complete_ || retry_batch_.empty() || !(synced || flushed) || forwarder_.started() ||
-      forwarder_.mid_frame() || timed_out_ || (!fatal.empty() && !IsShutdownFatal(fatal)) ||
-      !lease_.Retry())
+  if (!retry_complete_ || retry_batch_.empty() || !(synced || flushed) ||
+      (cur_ && cur_->forwarder.started()) || (cur_ && cur_->forwarder.mid_frame()) || timed_out_ ||
+      (!fatal.empty() && !IsShutdownFatal(fatal)) || !lease_.Retry())
     return false;
   // It runs again from its first message, as if it had just come: routed (away from the
   // server that failed), prepared again where the new connection lacks its statements, the

@@ -503,5 +503,33 @@ TEST_F(MysqlSessionTest, IdleInTransactionTimeoutClosesTheClient) {
   EXPECT_EQ(h_.worker().pools().idle_count(), 0u);  // the transaction's connection is not reused
 }
 
+// COM_CHANGE_USER once the login has ended: the session freed its login state (an idle
+// session holds none, docs/performance.md) and makes it again from what it kept. The
+// client's token is over the greeting's scramble, as on a server; one over any other
+// scramble is refused.
+TEST_F(MysqlSessionTest, ChangeUserAfterTheLoginEndedChecksTheGreetingsScramble) {
+  std::string scramble = Connect();
+  SendLogin(scramble, mysql::kNativePasswordPlugin, "app_pw");
+  auto pk = ClientGets(1);
+  ASSERT_EQ(pk.size(), 1u);
+  ASSERT_TRUE(mysql::IsOk(mysql::AsBytes(pk[0].second)));
+  auto change_user = [&](const std::string& over) {
+    std::string token = mysql::TokenFor(mysql::kNativePasswordPlugin, "app_pw", over);
+    std::string p;
+    mysql::Writer w(&p);
+    w.U8(mysql::COM_CHANGE_USER).NulString("app").U8(static_cast<uint8_t>(token.size()));
+    w.Raw(std::string_view(token)).NulString("");
+    w.U16(45).NulString(mysql::kNativePasswordPlugin);
+    h_.client().Write(Packet(0, p));
+    return ClientGets(1);
+  };
+  pk = change_user(scramble);
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_TRUE(mysql::IsOk(mysql::AsBytes(pk[0].second)));
+  pk = change_user(std::string(20, 'z'));
+  ASSERT_EQ(pk.size(), 1u);
+  EXPECT_TRUE(mysql::IsErr(mysql::AsBytes(pk[0].second)));
+}
+
 }  // namespace
 }  // namespace sluice::mysqlproxy
