@@ -145,11 +145,15 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
 
 void MysqlSession::ProcessClientInput() {
   while (phase_ == Phase::kIdle) {
-    std::string payload;
+    // The previous command is over: its payload's room takes the next one (no allocation
+    // per statement; the payload returns to cmd_ in Dispatch).
+    std::string payload = std::move(cmd_.payload);
+    payload.clear();
     size_t consumed = 0;
     bool too_big = false;
     uint8_t next_seq = 1;
     if (!TakeClientCommand(&payload, &consumed, &too_big, &next_seq)) {
+      cmd_.payload = std::move(payload);
       if (too_big) {
         SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, next_seq);
         Close();
@@ -188,7 +192,10 @@ void MysqlSession::Dispatch(std::string payload) {
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, mysql::ER_UNKNOWN_COM_ERROR.message, 1);
       return;
   }
+  std::string digest = std::move(cmd_.digest);  // its room is reused too
+  digest.clear();
   cmd_ = Command{};
+  cmd_.digest = std::move(digest);
   forwarder_.Begin();
   lease_.NewStatement();
   cmd_.code = code;
