@@ -141,7 +141,9 @@ class MysqlSession final : public SessionCore,
   void NoteWritePosition(const mysql::ResponseTracker& t);
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
-  std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
+  // Writes the COM_STMT_* command in flight to the backend with its statement id (and, when
+  // send_types, the parameter types this connection has not seen).
+  void WriteStmtCommand(uint32_t backend_id, bool send_types);
   // session_forward.cc
   void ForwardResponse();
   // ResultForwarder::Callbacks: each packet, and the few sluice takes (PREPARE_OK's

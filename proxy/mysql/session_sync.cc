@@ -109,27 +109,20 @@ void MysqlSession::RunNextSyncStep() {
 
 void MysqlSession::SendClientCommand() {
   phase_ = Phase::kForwarding;
-  std::string payload;
-  const std::string* out = &cmd_.payload;
-  if (cmd_.client_stmt_id) {
-    ClientStmt& cs = stmts_[cmd_.client_stmt_id];
-    BackendStmt* bs = backend_->stmts().Find(cs.text);
-    if (cmd_.code == mysql::COM_STMT_EXECUTE) {
-      bool send_types = !bs->types_sent;
-      payload = RewriteExecute(cmd_.payload, bs->id, send_types);
-      if (send_types && !cs.param_types.empty()) bs->types_sent = true;
-    } else {
-      payload = cmd_.payload;
-      mysql::RewriteStatementId(&payload, bs->id);
-    }
-    out = &payload;
-  }
-  uint8_t seq = 0;
   if (mysql::CommandExpectsResponse(cmd_.code)) {
     tracker_.Begin(cmd_.code, backend_->caps());
     framing_.Begin();
   }
-  WritePacket(backend_->output(), &seq, *out);
+  if (cmd_.client_stmt_id) {
+    ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+    BackendStmt* bs = backend_->stmts().Find(cs.text);
+    bool send_types = cmd_.code == mysql::COM_STMT_EXECUTE && !bs->types_sent;
+    WriteStmtCommand(bs->id, send_types);
+    if (send_types && !cs.param_types.empty()) bs->types_sent = true;
+  } else {
+    uint8_t seq = 0;
+    WritePacket(backend_->output(), &seq, cmd_.payload);
+  }
   if (!mysql::CommandExpectsResponse(cmd_.code)) {
     // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
     MirrorLocal(cmd_.payload, cmd_.client_stmt_id, false);
@@ -139,18 +132,20 @@ void MysqlSession::SendClientCommand() {
   }
 }
 
-std::string MysqlSession::RewriteExecute(const std::string& payload, uint32_t backend_id,
-                                         bool send_types) {
+void MysqlSession::WriteStmtCommand(uint32_t backend_id, bool send_types) {
   const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
-  std::string out;
+  uint8_t seq = 0;
   if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
+    // The first execute on this connection carries the types the client sent once.
     auto built =
-        mysql::BuildExecuteWithTypes(mysql::AsBytes(payload), cs.num_params, cs.param_types);
-    out = built.ok() ? std::move(built).value() : payload;
-  } else
-    out = payload;
-  mysql::RewriteStatementId(&out, backend_id);
-  return out;
+        mysql::BuildExecuteWithTypes(mysql::AsBytes(cmd_.payload), cs.num_params, cs.param_types);
+    if (built.ok()) {
+      WriteStmtPacket(backend_->output(), &seq, *built, backend_id);
+      return;
+    }
+  }
+  // The client's bytes, framed with the backend's statement id: no copy per statement.
+  WriteStmtPacket(backend_->output(), &seq, cmd_.payload, backend_id);
 }
 
 void MysqlSession::HandleSyncResponse() {
