@@ -236,6 +236,7 @@ void MysqlSession::Dispatch(std::string payload) {
         return;
       }
       cmd_.client_stmt_id = *id;
+      cmd_.stmt = &it->second;
       cmd_.info = it->second.info;
       // Drivers send parameter types on the first execute only: keep them for re-executes
       // on backend connections that have not seen them.
@@ -254,7 +255,7 @@ void MysqlSession::Dispatch(std::string payload) {
   framing_.set_runs(!shadow());  // a mirrored command's rows are checksummed one by one
   if (shadow()) {
     std::string_view text = cmd_.digest;
-    if (cmd_.client_stmt_id) text = stmts_[cmd_.client_stmt_id].digest;
+    if (cmd_.stmt) text = cmd_.stmt->digest;
     src_sum_.Begin(mirror::HasOrderBy(text));
   }
   StartCommand();
@@ -347,8 +348,8 @@ void MysqlSession::RouteAndAcquire() {
   }
   if (cmd_.code == mysql::COM_QUERY)
     req.text = std::string_view(cmd_.payload).substr(1);
-  else if (cmd_.client_stmt_id)
-    req.text = stmts_[cmd_.client_stmt_id].text;
+  else if (cmd_.stmt)
+    req.text = cmd_.stmt->text;
   req.user = user_;
   req.schema = want_.schema;
   req.client_addr = client_addr_;

@@ -84,6 +84,9 @@ class MysqlSession final : public SessionCore,
     std::string payload;  // the whole logical payload as the client sent it
     StatementInfo info;   // routing facts (read/write/txn/pins)
     uint32_t client_stmt_id = 0;
+    // stmts_'s entry of client_stmt_id, found once per command (DropStatement and
+    // DropAllStatements clear it; references into an unordered_map survive inserts).
+    ClientStmt* stmt = nullptr;
     bool internal_check = false;  // the post-login schema check, no client command
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)

@@ -203,10 +203,9 @@ void MysqlSession::RecordStats(bool error) {
     r.digest_text = cmd_.digest;
     r.digest_hash = cmd_.digest_hash;
   } else if (cmd_.code == mysql::COM_STMT_EXECUTE) {
-    auto it = stmts_.find(cmd_.client_stmt_id);
-    if (it != stmts_.end()) {
-      r.digest_text = it->second.digest;
-      r.digest_hash = it->second.digest_hash;
+    if (const ClientStmt* cs = cmd_.stmt) {
+      r.digest_text = cs->digest;
+      r.digest_hash = cs->digest_hash;
     }
   }
   r.rows_sent = tracker_.rows();

@@ -133,8 +133,7 @@ void MysqlSession::PublishState() {
   if (!PhaseChanged(p, &cmd_.start_us, &new_command)) return;
   const std::string* digest = nullptr;
   if (new_command) {
-    auto it = cmd_.client_stmt_id ? stmts_.find(cmd_.client_stmt_id) : stmts_.end();
-    digest = it != stmts_.end() ? &it->second.digest : &cmd_.digest;
+    digest = cmd_.stmt ? &cmd_.stmt->digest : &cmd_.digest;
   }
   // The schema is the login's until the first statement, then the statement's.
   NotePhase(p, digest, new_command || p == SessionPhase::kIdle ? &want_.schema : nullptr);

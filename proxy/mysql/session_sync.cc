@@ -77,9 +77,8 @@ void MysqlSession::RunNextSyncStep() {
     return;
   }
   // A statement to execute must exist on this backend connection: prepare it first.
-  if (cmd_.code == mysql::COM_STMT_EXECUTE || cmd_.code == mysql::COM_STMT_SEND_LONG_DATA ||
-      cmd_.code == mysql::COM_STMT_RESET || cmd_.code == mysql::COM_STMT_FETCH) {
-    const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  if (cmd_.stmt) {  // COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET, _FETCH
+    const ClientStmt& cs = *cmd_.stmt;
     if (!backend_->stmts().Find(cs.text)) {
       sync_prepare_ = true;
       std::string payload;
@@ -113,8 +112,8 @@ void MysqlSession::SendClientCommand() {
     tracker_.Begin(cmd_.code, backend_->caps());
     framing_.Begin();
   }
-  if (cmd_.client_stmt_id) {
-    ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  if (cmd_.stmt) {
+    ClientStmt& cs = *cmd_.stmt;
     BackendStmt* bs = backend_->stmts().Find(cs.text);
     bool send_types = cmd_.code == mysql::COM_STMT_EXECUTE && !bs->types_sent;
     WriteStmtCommand(bs->id, send_types);
@@ -133,7 +132,7 @@ void MysqlSession::SendClientCommand() {
 }
 
 void MysqlSession::WriteStmtCommand(uint32_t backend_id, bool send_types) {
-  const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+  const ClientStmt& cs = *cmd_.stmt;
   uint8_t seq = 0;
   if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
     // The first execute on this connection carries the types the client sent once.
@@ -156,7 +155,7 @@ void MysqlSession::HandleSyncResponse() {
     if (sync_prepare_ && first && !pkt.payload.empty() && pkt.payload[0] == mysql::kOkHeader) {
       auto ok = mysql::DecodePrepareOk(pkt.payload);
       if (ok.ok()) {
-        const ClientStmt& cs = stmts_[cmd_.client_stmt_id];
+        const ClientStmt& cs = *cmd_.stmt;
         CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
       }
     }
