@@ -366,8 +366,6 @@ void MysqlSession::RouteAndAcquire() {
     FailCommand(mysql::ER_UNKNOWN_ERROR, route.message);
     return;
   }
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Server& srv = rt->clusters[cluster_index_].servers[route.server];
   const User* u = ClusterUser(user_);
   if (!u) {
     FailCommand(mysql::ER_ACCESS_DENIED_ERROR, "sluice: user no longer exists");
@@ -375,7 +373,8 @@ void MysqlSession::RouteAndAcquire() {
   }
   StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   lease_.Acquire(route.server,
-                 PoolKey{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
+                 PoolKey{worker_->ServerName(cluster_index_, static_cast<size_t>(route.server)),
+                         u->backend_user.empty() ? u->name : u->backend_user,
                          (caps_ & kCapsThatShapeResponses) | (uint64_t{charset_} << 56)});
 }
 
