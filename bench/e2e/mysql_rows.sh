@@ -47,8 +47,8 @@ echo "$(date -u '+%F %T UTC') $(uptime)" >"$RUN/load.txt"
 bash "$CLUSTER" start mariadb "$RUN/mariadb" --replicas 0 --watch-pid $$ >"$RUN/logs/cluster.log" 2>&1 ||
   die "MariaDB did not start: $RUN/logs/cluster.log"
 # shellcheck disable=SC1091
-PRIMARY=$(source "$RUN/mariadb/cluster.env" && echo "$PRIMARY_PORT")
-APP_USER=$(source "$RUN/mariadb/cluster.env" && echo "$APP_USER")
+PRIMARY=$(cluster_env "$RUN/mariadb" PRIMARY_PORT)
+APP_USER=$(cluster_env "$RUN/mariadb" APP_USER)
 sysbench oltp_read_only --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$PRIMARY" \
   --mysql-user="$APP_USER" --mysql-password="$APP_PASSWORD" --mysql-db="$DB" \
   --tables=$TABLES --table-size=$TABLE_SIZE prepare >"$RUN/logs/prepare.log" 2>&1 ||

@@ -8,7 +8,9 @@
 #
 # Environment: RUN_DIR (default /tmp/pg-statements-<date>), CLIENTS (default "8 32"),
 # ROUNDS (3), DURATION (seconds per run, 3), PROFILE=1 (perf record -g of the first sluice
-# under each workload at 8 clients for PROFILE_S seconds, 5; top entries in profile-*.txt).
+# under each workload at 8 clients for PROFILE_S seconds, 5; top entries in profile-*.txt),
+# WORKERS (the first sluice's worker threads, default nproc), BEFORE_WORKERS (the second's,
+# default WORKERS: the same binary twice with another count compares worker counts).
 # Time: 3 workloads x |CLIENTS| x 3 paths x ROUNDS x (DURATION + ~0.7 s): ~3.5 min with the
 # defaults, plus ~40 s for the cluster and the data.
 set -uo pipefail
@@ -19,6 +21,7 @@ source "$ROOT/bench/lib/procs.sh"
 AFTER=${1:?usage: pg_statements.sh SLUICE_BINARY [BEFORE_BINARY]}
 BEFORE=${2:-}
 CLIENTS=${CLIENTS:-8 32} ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-3}
+WORKERS=${WORKERS:-$(nproc)} BEFORE_WORKERS=${BEFORE_WORKERS:-${WORKERS:-$(nproc)}}
 PROFILE=${PROFILE:-0} PROFILE_S=${PROFILE_S:-5}
 RUN=${RUN_DIR:-/tmp/pg-statements-$(date +%Y%m%d-%H%M%S)}
 APP_PASSWORD=app_pw DB=sluice TABLES=4 TABLE_SIZE=10000 POOL=40
@@ -34,19 +37,19 @@ echo "$(date -u '+%F %T UTC') $(uptime)" >"$RUN/load-start.txt"
 log "run directory $RUN; starting PostgreSQL (primary + 1 standby)"
 bash "$CLUSTER" start postgres "$RUN/postgres" --replicas 1 --watch-pid $$ >"$RUN/logs/cluster.log" 2>&1 ||
   die "cluster did not start: $RUN/logs/cluster.log"
-PG=$(source "$RUN/postgres/cluster.env" && echo "$PRIMARY_PORT")
-SOCK=$(source "$RUN/postgres/cluster.env" && echo "$SOCKET_DIR")
-APP_USER=$(source "$RUN/postgres/cluster.env" && echo "$APP_USER")
+PG=$(cluster_env "$RUN/postgres" PRIMARY_PORT)
+SOCK=$(cluster_env "$RUN/postgres" SOCKET_DIR)
+APP_USER=$(cluster_env "$RUN/postgres" APP_USER)
 sysbench oltp_point_select --db-driver=pgsql --pgsql-host=127.0.0.1 --pgsql-port="$PG" \
   --pgsql-user="$APP_USER" --pgsql-password="$APP_PASSWORD" --pgsql-db="$DB" --tables=$TABLES \
   --table-size=$TABLE_SIZE prepare >"$RUN/logs/prepare.log" 2>&1 || die "sysbench prepare failed"
 PGPASSWORD=$APP_PASSWORD pgbench -i -q -s 1 -h 127.0.0.1 -p "$PG" -U "$APP_USER" "$DB" \
   >>"$RUN/logs/prepare.log" 2>&1 || die "pgbench -i failed"
 
-sluice_config() { # sluice_config PORT ADMIN_PORT
+sluice_config() { # sluice_config PORT ADMIN_PORT WORKERS
   cat <<EOF
 [sluice]
-workers = $(nproc)
+workers = $3
 log_level = "warn"
 [admin]
 listen = "127.0.0.1:$2"
@@ -73,9 +76,9 @@ backend_user = "$APP_USER"
 backend_password = "$APP_PASSWORD"
 EOF
 }
-start_sluice() { # start_sluice NAME BINARY
+start_sluice() { # start_sluice NAME BINARY WORKERS
   PORT[$1]=$(free_port) LOGIN[$1]=bench
-  sluice_config "${PORT[$1]}" "$(free_port)" >"$RUN/$1.toml"
+  sluice_config "${PORT[$1]}" "$(free_port)" "$3" >"$RUN/$1.toml"
   "$2" --config "$RUN/$1.toml" >>"$RUN/logs/$1.log" 2>&1 &
   PID_OF[$1]=$!
   wait_port "${PORT[$1]}" "${PID_OF[$1]}" || die "$1 did not listen: $RUN/logs/$1.log"
@@ -89,9 +92,9 @@ start_pgbouncer() { # as bench/e2e/run.sh: the server's SCRAM verifier in the us
   PID_OF[pgbouncer]=$!
   wait_port "${PORT[pgbouncer]}" "${PID_OF[pgbouncer]}" || die "pgbouncer did not start"
 }
-start_sluice after "$AFTER"
+start_sluice after "$AFTER" "$WORKERS"
 PATHS="after pgbouncer"
-[[ -n $BEFORE ]] && start_sluice before "$BEFORE" && PATHS="after before pgbouncer"
+[[ -n $BEFORE ]] && start_sluice before "$BEFORE" "$BEFORE_WORKERS" && PATHS="after before pgbouncer"
 start_pgbouncer
 
 # workload PATH WORKLOAD CLIENTS SECONDS OUT: one tool run; prints "statements exit-status".

@@ -106,13 +106,13 @@ bash "$CLUSTER" start mariadb "$RUN/mariadb" --replicas 2 --watch-pid $$ >"$RUN/
 bash "$CLUSTER" start postgres "$RUN/postgres" --replicas 2 --watch-pid $$ >"$RUN/logs/postgres-cluster.log" 2>&1 ||
   die "PostgreSQL cluster did not start: $RUN/logs/postgres-cluster.log"
 # shellcheck disable=SC1091
-MY_PRIMARY=$(source "$RUN/mariadb/cluster.env" && echo "$PRIMARY_PORT")
-MY_REPLICAS=$(source "$RUN/mariadb/cluster.env" && echo "$REPLICA_PORTS")
-MY_SOCKET_DIR=$(source "$RUN/mariadb/cluster.env" && echo "$SOCKET_DIR")
-PG_PRIMARY=$(source "$RUN/postgres/cluster.env" && echo "$PRIMARY_PORT")
-PG_REPLICAS=$(source "$RUN/postgres/cluster.env" && echo "$REPLICA_PORTS")
-PG_SOCKET_DIR=$(source "$RUN/postgres/cluster.env" && echo "$SOCKET_DIR")
-APP_USER=$(source "$RUN/mariadb/cluster.env" && echo "$APP_USER")
+MY_PRIMARY=$(cluster_env "$RUN/mariadb" PRIMARY_PORT)
+MY_REPLICAS=$(cluster_env "$RUN/mariadb" REPLICA_PORTS)
+MY_SOCKET_DIR=$(cluster_env "$RUN/mariadb" SOCKET_DIR)
+PG_PRIMARY=$(cluster_env "$RUN/postgres" PRIMARY_PORT)
+PG_REPLICAS=$(cluster_env "$RUN/postgres" REPLICA_PORTS)
+PG_SOCKET_DIR=$(cluster_env "$RUN/postgres" SOCKET_DIR)
+APP_USER=$(cluster_env "$RUN/mariadb" APP_USER)
 
 log "loading data: sysbench $TABLES x $TABLE_SIZE rows on both, pgbench scale $PGBENCH_SCALE"
 SB_MY_DIRECT=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$MY_PRIMARY"

@@ -105,6 +105,9 @@ cpu_ticks() { # utime+stime of PID in clock ticks ("-" when PID is empty)
   sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'
 }
 CLK_TCK=$(getconf CLK_TCK)
+# cluster_env DIR VAR: one variable of a tests/cluster cluster's DIR/cluster.env (its ports,
+# socket directory, users), read in a subshell so that nothing else leaks into the caller.
+cluster_env() { (source "$1/cluster.env" && eval "echo \"\$$2\""); }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # bench_args FIRST LAST ARGS...: --quick sets QUICK=1, --keep KEEP=1; -h prints lines FIRST

@@ -84,7 +84,7 @@ for kind in mariadb postgres; do
   bash "$CLUSTER" start $kind "$RUN/$kind" --replicas 0 "${WATCH[@]}" >"$RUN/logs/$kind-cluster.log" 2>&1 ||
     die "$kind cluster did not start: $RUN/logs/$kind-cluster.log"
 done
-env_of() { (source "$RUN/$1/cluster.env" && eval echo "\$$2"); }
+env_of() { cluster_env "$RUN/$1" "$2"; }
 MY_PRIMARY=$(env_of mariadb PRIMARY_PORT) PG_PRIMARY=$(env_of postgres PRIMARY_PORT)
 APP_USER=$(env_of mariadb APP_USER)
 

@@ -85,7 +85,7 @@ TEST(BackendRegistry, AReaderNeverSeesAHalfWrittenSlot) {
   });
   // 20,000 rewrites. A seqlock reader retries while the owner writes, so a writer that never
   // pauses can starve it (under ASan on a loaded machine it finished 567 reads in 10 s):
-  // after every 20 rewrites the writer waits for one more finished read (60 s bound in all).
+  // after every 100 rewrites the writer waits for one more finished read (60 s bound in all).
   int64_t deadline = MonotonicMs() + 60000;
   for (int i = 0; i < 20000; ++i) {
     reg.Unregister(0, s);
@@ -93,7 +93,7 @@ TEST(BackendRegistry, AReaderNeverSeesAHalfWrittenSlot) {
     s = reg.Register(0, false, odd ? "b:2" : "a:1", odd ? "user-b" : "user-a",
                      odd ? "db-b" : "db-a", i);
     ASSERT_NE(s, nullptr);
-    if (i % 20 == 19) {
+    if (i % 100 == 99) {
       int seen = reads.load();
       while (reads.load() == seen && MonotonicMs() < deadline) std::this_thread::yield();
     }
@@ -101,7 +101,7 @@ TEST(BackendRegistry, AReaderNeverSeesAHalfWrittenSlot) {
   stop.store(true);
   reader.join();
   EXPECT_EQ(torn.load(), 0);
-  EXPECT_GE(reads.load(), 1000);
+  EXPECT_GE(reads.load(), 200);
 }
 
 }  // namespace
