@@ -2,6 +2,8 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
+
 #include "proxy/worker.h"
 
 namespace sluice {
@@ -40,7 +42,7 @@ bool BackendPools::CloseOneIdleOf(const std::string& server) {
   for (auto& [key, list] : idle_) {
     if (key.server != server || list.empty()) continue;
     PooledConn* c = list.front();
-    list.pop_front();
+    list.erase(list.begin());
     c->idle_ = false;
     --idle_total_;
     --servers_[server].open;
@@ -74,7 +76,7 @@ void BackendPools::PutIdle(PooledConn* conn) {
 void BackendPools::Forget(PooledConn* conn) {
   if (conn->idle_) {
     auto& list = idle_[conn->key()];
-    list.remove(conn);
+    list.erase(std::remove(list.begin(), list.end(), conn), list.end());
     conn->idle_ = false;
     --idle_total_;
   }
@@ -161,9 +163,10 @@ void BackendPools::CloseAll() {
 void BackendPools::CloseIdleTo(const std::string& server) {
   for (auto& [key, list] : idle_) {
     if (key.server != server) continue;
-    while (!list.empty()) {
-      PooledConn* c = list.front();
-      list.pop_front();
+    // Destroy() may reach back into the pool (Forget): take the list first.
+    std::vector<PooledConn*> closing;
+    closing.swap(list);
+    for (PooledConn* c : closing) {
       c->idle_ = false;
       --idle_total_;
       if (servers_[server].open > 0) --servers_[server].open;

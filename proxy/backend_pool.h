@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,7 +49,6 @@ class PooledConn {
   friend class BackendPools;
   PoolKey key_;
   int64_t idle_since_ms_ = 0;
-  std::list<PooledConn*>::iterator idle_pos_;
   bool idle_ = false;
 };
 
@@ -112,7 +110,9 @@ class BackendPools {
 
   static constexpr size_t kMaxWaitersPerServer = 10000;
   Worker* worker_;
-  std::unordered_map<PoolKey, std::list<PooledConn*>, PoolKeyHash> idle_;
+  // Per key, oldest first: taken from the back (warmest), closed from the front. A vector,
+  // not a list: a connection given back costs no node allocation once its key was seen.
+  std::unordered_map<PoolKey, std::vector<PooledConn*>, PoolKeyHash> idle_;
   std::unordered_map<std::string, ServerSlots> servers_;
   ::event* timer_ = nullptr;
   uint64_t next_ticket_ = 1;

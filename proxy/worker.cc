@@ -324,4 +324,15 @@ bool Worker::KillLocal(uint32_t id, bool query_only) {
   return true;
 }
 
+const std::string& Worker::ServerName(size_t cluster_index, size_t server_index) {
+  const RuntimePtr& rt = runtime_.Current();
+  if (rt != names_of_) {
+    names_of_ = rt;
+    server_names_.assign(rt->clusters.size(), {});
+    for (size_t c = 0; c < rt->clusters.size(); ++c)
+      for (const Server& s : rt->clusters[c].servers) server_names_[c].push_back(s.name());
+  }
+  return server_names_[cluster_index][server_index];
+}
+
 }  // namespace sluice

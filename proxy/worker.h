@@ -66,6 +66,9 @@ class Worker {
   event_base* base() const { return base_; }
   ProxyShared* shared() const { return shared_; }
   RuntimeCache& runtime() { return runtime_; }
+  // Server::name() ("host:port", the pool key's) of the current snapshot's server, built
+  // once per snapshot rather than per statement.
+  const std::string& ServerName(size_t cluster_index, size_t server_index);
   BackendPools& pools() { return *pools_; }
   Router& router() { return router_; }
   // How backend connections are opened (TCP; unit tests give an in-memory one).
@@ -182,6 +185,8 @@ class Worker {
   std::unique_ptr<pgproxy::PgLoginParams> pg_login_params_;
   std::unique_ptr<BackendPools> pools_;
   RuntimeCache runtime_;
+  RuntimePtr names_of_;  // the snapshot server_names_ is of (held: its address is not reused)
+  std::vector<std::vector<std::string>> server_names_;
   Router router_;
   Dialer* dialer_;
   std::unique_ptr<StatsDelta> stats_ = std::make_unique<StatsDelta>();

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "protocol/mysql/packet.h"
+#include "protocol/mysql/statement.h"
 #include "proxy/evbuffer_io.h"
 
 namespace sluice::mysqlproxy {
@@ -26,11 +27,10 @@ inline bool PeekPacket(evbuffer* buf, mysql::PacketView* pkt, size_t* wire_len) 
   return mysql::DecodePacket(Front(buf, 4 + len), pkt, wire_len) == mysql::DecodeStatus::kPacket;
 }
 
-// Frames payload as packet(s) starting at seq (advanced past them) onto out: each header and
-// its chunk written straight into one reserved extent of out (no framed copy, and one add,
-// so a filter behind out sees whole packets); a chunk per 0xFFFFFF bytes, plus an empty
-// packet when the length is a multiple of it (as mysql::AppendPacket).
-inline void WritePacket(evbuffer* out, uint8_t* seq, std::string_view payload) {
+namespace detail {
+// WritePacket, and when stmt_id is set, the copy's statement id (bytes 1..4) set to it.
+inline void FramePackets(evbuffer* out, uint8_t* seq, std::string_view payload,
+                         const uint32_t* stmt_id) {
   size_t off = 0;
   for (;;) {
     size_t n = std::min(payload.size() - off, mysql::kMaxPacketPayload);
@@ -43,11 +43,30 @@ inline void WritePacket(evbuffer* out, uint8_t* seq, std::string_view payload) {
     p[2] = static_cast<uint8_t>((n >> 16) & 0xff);
     p[3] = (*seq)++;
     if (n) std::memcpy(p + mysql::kPacketHeaderSize, payload.data() + off, n);
+    if (stmt_id && off == 0)
+      mysql::RewriteStatementId(std::span<uint8_t>(p + mysql::kPacketHeaderSize, n), *stmt_id);
     v.iov_len = wire;
     evbuffer_commit_space(out, &v, 1);
     off += n;
     if (n < mysql::kMaxPacketPayload) return;
   }
+}
+}  // namespace detail
+
+// Frames payload as packet(s) starting at seq (advanced past them) onto out: each header and
+// its chunk written straight into one reserved extent of out (no framed copy, and one add,
+// so a filter behind out sees whole packets); a chunk per 0xFFFFFF bytes, plus an empty
+// packet when the length is a multiple of it (as mysql::AppendPacket).
+inline void WritePacket(evbuffer* out, uint8_t* seq, std::string_view payload) {
+  detail::FramePackets(out, seq, payload, nullptr);
+}
+
+// WritePacket of a COM_STMT_* payload with its statement id replaced by stmt_id in what is
+// written (mysql::RewriteStatementId; too short a payload goes unchanged): payload itself
+// stays the client's, and no copy of it is built.
+inline void WriteStmtPacket(evbuffer* out, uint8_t* seq, std::string_view payload,
+                            uint32_t stmt_id) {
+  detail::FramePackets(out, seq, payload, &stmt_id);
 }
 
 }  // namespace sluice::mysqlproxy

@@ -161,11 +161,15 @@ bool MysqlSession::TakeClientCommand(std::string* payload, size_t* consumed, boo
 
 void MysqlSession::ProcessClientInput() {
   while (phase_ == Phase::kIdle) {
-    std::string payload;
+    // The previous command is over: its payload's room takes the next one (no allocation
+    // per statement; the payload returns to the command in Dispatch).
+    std::string payload = std::move(cur().cmd.payload);
+    payload.clear();
     size_t consumed = 0;
     bool too_big = false;
     uint8_t next_seq = 1;
     if (!TakeClientCommand(&payload, &consumed, &too_big, &next_seq)) {
+      cur().cmd.payload = std::move(payload);
       if (too_big) {
         SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, next_seq);
         Close();
@@ -204,7 +208,10 @@ void MysqlSession::Dispatch(std::string payload) {
       SendErr(mysql::ER_UNKNOWN_COM_ERROR, mysql::ER_UNKNOWN_COM_ERROR.message, 1);
       return;
   }
+  std::string digest = std::move(cur().cmd.digest);  // its room is reused too
+  digest.clear();
   cur().cmd = Command{};
+  cur().cmd.digest = std::move(digest);
   cur().forwarder.Begin();
   lease_.NewStatement();
   cur().cmd.code = code;
@@ -245,6 +252,7 @@ void MysqlSession::Dispatch(std::string payload) {
         return;
       }
       cur().cmd.client_stmt_id = *id;
+      cur().cmd.stmt = &it->second;
       cur().cmd.info = it->second.info;
       // Drivers send parameter types on the first execute only: keep them for re-executes
       // on backend connections that have not seen them.
@@ -263,7 +271,7 @@ void MysqlSession::Dispatch(std::string payload) {
   cur().framing.set_runs(!shadow());  // a mirrored command's rows are checksummed one by one
   if (shadow()) {
     std::string_view text = cur().cmd.digest;
-    if (cur().cmd.client_stmt_id) text = stmts_[cur().cmd.client_stmt_id].digest;
+    if (cur().cmd.stmt) text = cur().cmd.stmt->digest;
     cur().src_sum.Begin(mirror::HasOrderBy(text));
   }
   StartCommand();
@@ -356,8 +364,8 @@ void MysqlSession::RouteAndAcquire() {
   }
   if (cur().cmd.code == mysql::COM_QUERY)
     req.text = std::string_view(cur().cmd.payload).substr(1);
-  else if (cur().cmd.client_stmt_id)
-    req.text = stmts_[cur().cmd.client_stmt_id].text;
+  else if (cur().cmd.stmt)
+    req.text = cur().cmd.stmt->text;
   req.user = user_;
   req.schema = want_.schema;
   req.client_addr = client_addr_;
@@ -374,8 +382,6 @@ void MysqlSession::RouteAndAcquire() {
     FailCommand(mysql::ER_UNKNOWN_ERROR, route.message);
     return;
   }
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Server& srv = rt->clusters[cluster_index_].servers[route.server];
   const User* u = ClusterUser(user_);
   if (!u) {
     FailCommand(mysql::ER_ACCESS_DENIED_ERROR, "sluice: user no longer exists");
@@ -383,7 +389,8 @@ void MysqlSession::RouteAndAcquire() {
   }
   StartQueryClock();  // query_timeout_ms covers the wait for a connection too
   lease_.Acquire(route.server,
-                 PoolKey{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
+                 PoolKey{worker_->ServerName(cluster_index_, static_cast<size_t>(route.server)),
+                         u->backend_user.empty() ? u->name : u->backend_user,
                          (caps_ & kCapsThatShapeResponses) | (uint64_t{charset_} << 56)});
 }
 

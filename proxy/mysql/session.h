@@ -84,6 +84,9 @@ class MysqlSession final : public SessionCore,
     std::string payload;  // the whole logical payload as the client sent it
     StatementInfo info;   // routing facts (read/write/txn/pins)
     uint32_t client_stmt_id = 0;
+    // stmts_'s entry of client_stmt_id, found once per command (DropStatement and
+    // DropAllStatements clear it; references into an unordered_map survive inserts).
+    ClientStmt* stmt = nullptr;
     bool internal_check = false;  // the post-login schema check, no client command
     int64_t start_us = 0;
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
@@ -170,7 +173,9 @@ class MysqlSession final : public SessionCore,
   void NoteWritePosition(const mysql::ResponseTracker& t);
   void ApplyPrepareOk(std::string* first_packet_payload);
   void CloseBackendStmt(uint32_t backend_id);
-  std::string RewriteExecute(const std::string& payload, uint32_t backend_id, bool send_types);
+  // Writes the COM_STMT_* command in flight to the backend with its statement id (and, when
+  // send_types, the parameter types this connection has not seen).
+  void WriteStmtCommand(uint32_t backend_id, bool send_types);
   // session_forward.cc
   void ForwardResponse();
   // ResultForwarder::Callbacks: each packet, and the few sluice takes (PREPARE_OK's

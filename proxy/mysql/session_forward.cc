@@ -207,10 +207,9 @@ void MysqlSession::RecordStats(bool error) {
     r.digest_text = cur().cmd.digest;
     r.digest_hash = cur().cmd.digest_hash;
   } else if (cur().cmd.code == mysql::COM_STMT_EXECUTE) {
-    auto it = stmts_.find(cur().cmd.client_stmt_id);
-    if (it != stmts_.end()) {
-      r.digest_text = it->second.digest;
-      r.digest_hash = it->second.digest_hash;
+    if (const ClientStmt* cs = cur().cmd.stmt) {
+      r.digest_text = cs->digest;
+      r.digest_hash = cs->digest_hash;
     }
   }
   r.rows_sent = cur().tracker.rows();

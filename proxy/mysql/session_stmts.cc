@@ -34,6 +34,7 @@ void MysqlSession::DropStatement(uint32_t client_id) {
   if (it == stmts_.end()) return;
   MysqlWorkerState& ws = worker_->mysql_state();
   if (ws.ReleaseStatement(it->second.text)) ws.ForgetStatement(it->second.text, WritableBackend());
+  if (cur_ && cur_->cmd.stmt == &it->second) cur_->cmd.stmt = nullptr;
   stmts_.erase(it);
 }
 
@@ -43,6 +44,7 @@ void MysqlSession::DropAllStatements() {
   for (auto& [id, cs] : stmts_)
     if (ws.ReleaseStatement(cs.text)) ws.ForgetStatement(cs.text, writable);
   stmts_.clear();
+  if (cur_) cur_->cmd.stmt = nullptr;
 }
 
 }  // namespace sluice::mysqlproxy

@@ -77,10 +77,8 @@ void MysqlSession::RunNextSyncStep() {
     return;
   }
   // A statement to execute must exist on this backend connection: prepare it first.
-  if (cur().cmd.code == mysql::COM_STMT_EXECUTE ||
-      cur().cmd.code == mysql::COM_STMT_SEND_LONG_DATA || cur().cmd.code == mysql::COM_STMT_RESET ||
-      cur().cmd.code == mysql::COM_STMT_FETCH) {
-    const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
+  if (cur().cmd.stmt) {  // COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET, _FETCH
+    const ClientStmt& cs = *cur().cmd.stmt;
     if (!backend_->stmts().Find(cs.text)) {
       cur().sync_prepare = true;
       std::string payload;
@@ -110,27 +108,20 @@ void MysqlSession::RunNextSyncStep() {
 
 void MysqlSession::SendClientCommand() {
   phase_ = Phase::kForwarding;
-  std::string payload;
-  const std::string* out = &cur().cmd.payload;
-  if (cur().cmd.client_stmt_id) {
-    ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
-    BackendStmt* bs = backend_->stmts().Find(cs.text);
-    if (cur().cmd.code == mysql::COM_STMT_EXECUTE) {
-      bool send_types = !bs->types_sent;
-      payload = RewriteExecute(cur().cmd.payload, bs->id, send_types);
-      if (send_types && !cs.param_types.empty()) bs->types_sent = true;
-    } else {
-      payload = cur().cmd.payload;
-      mysql::RewriteStatementId(&payload, bs->id);
-    }
-    out = &payload;
-  }
-  uint8_t seq = 0;
   if (mysql::CommandExpectsResponse(cur().cmd.code)) {
     cur().tracker.Begin(cur().cmd.code, backend_->caps());
     cur().framing.Begin();
   }
-  WritePacket(backend_->output(), &seq, *out);
+  if (cur().cmd.stmt) {
+    ClientStmt& cs = *cur().cmd.stmt;
+    BackendStmt* bs = backend_->stmts().Find(cs.text);
+    bool send_types = cur().cmd.code == mysql::COM_STMT_EXECUTE && !bs->types_sent;
+    WriteStmtCommand(bs->id, send_types);
+    if (send_types && !cs.param_types.empty()) bs->types_sent = true;
+  } else {
+    uint8_t seq = 0;
+    WritePacket(backend_->output(), &seq, cur().cmd.payload);
+  }
   if (!mysql::CommandExpectsResponse(cur().cmd.code)) {
     // COM_STMT_SEND_LONG_DATA: no response. It pins until the EXECUTE that uses it.
     MirrorLocal(cur().cmd.payload, cur().cmd.client_stmt_id, false);
@@ -140,18 +131,20 @@ void MysqlSession::SendClientCommand() {
   }
 }
 
-std::string MysqlSession::RewriteExecute(const std::string& payload, uint32_t backend_id,
-                                         bool send_types) {
-  const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
-  std::string out;
+void MysqlSession::WriteStmtCommand(uint32_t backend_id, bool send_types) {
+  const ClientStmt& cs = *cur().cmd.stmt;
+  uint8_t seq = 0;
   if (send_types && !cs.param_types.empty() && cs.num_params > 0) {
-    auto built =
-        mysql::BuildExecuteWithTypes(mysql::AsBytes(payload), cs.num_params, cs.param_types);
-    out = built.ok() ? std::move(built).value() : payload;
-  } else
-    out = payload;
-  mysql::RewriteStatementId(&out, backend_id);
-  return out;
+    // The first execute on this connection carries the types the client sent once.
+    auto built = mysql::BuildExecuteWithTypes(mysql::AsBytes(cur().cmd.payload), cs.num_params,
+                                              cs.param_types);
+    if (built.ok()) {
+      WriteStmtPacket(backend_->output(), &seq, *built, backend_id);
+      return;
+    }
+  }
+  // The client's bytes, framed with the backend's statement id: no copy per statement.
+  WriteStmtPacket(backend_->output(), &seq, cur().cmd.payload, backend_id);
 }
 
 void MysqlSession::HandleSyncResponse() {
@@ -162,7 +155,7 @@ void MysqlSession::HandleSyncResponse() {
     if (cur().sync_prepare && first && !pkt.payload.empty() && pkt.payload[0] == mysql::kOkHeader) {
       auto ok = mysql::DecodePrepareOk(pkt.payload);
       if (ok.ok()) {
-        const ClientStmt& cs = stmts_[cur().cmd.client_stmt_id];
+        const ClientStmt& cs = *cur().cmd.stmt;
         CloseBackendStmt(backend_->stmts().Insert(cs.text, BackendStmt{ok->statement_id, false}));
       }
     }

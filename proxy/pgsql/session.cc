@@ -272,16 +272,13 @@ bool PgSession::StartBatch(char type, std::span<const uint8_t> payload) {
 }
 
 void PgSession::Acquire(int server_index) {
-  const RuntimePtr& rt = worker_->runtime().Current();
-  const Cluster& cluster = rt->clusters[cluster_index_];
-  const Server& srv = cluster.servers[server_index];
   const User* u = ClusterUser(user_);
   if (!u) {
     FailLogin(state::kInvalidAuthorizationSpecification, "sluice: the user no longer exists");
     return;
   }
-  PoolKey key{srv.name(), u->backend_user.empty() ? u->name : u->backend_user,
-              DatabaseVariant(database_)};
+  PoolKey key{worker_->ServerName(cluster_index_, static_cast<size_t>(server_index)),
+              u->backend_user.empty() ? u->name : u->backend_user, DatabaseVariant(database_)};
   lease_.Acquire(server_index, key);
 }
 

@@ -134,5 +134,51 @@ TEST_F(BackendPoolTest, CloseIdleToOneServer) {
   EXPECT_EQ(pools().open_count(a_.server), 0);
 }
 
+// The idle connections of one key: the most recently returned is taken first (its socket is
+// warm), and the oldest is the one closed to make room for another key.
+TEST_F(BackendPoolTest, TakesTheWarmestAndClosesTheOldest) {
+  ASSERT_TRUE(pools().TryReserve(a_.server, 3));
+  ASSERT_TRUE(pools().TryReserve(a_.server, 3));
+  ASSERT_TRUE(pools().TryReserve(a_.server, 3));
+  auto* oldest = new FakeConn(a_);
+  auto* middle = new FakeConn(a_);
+  auto* newest = new FakeConn(a_);
+  pools().PutIdle(oldest);
+  pools().PutIdle(middle);
+  pools().PutIdle(newest);
+  EXPECT_EQ(pools().TakeIdle(a_), newest);
+  pools().PutIdle(newest);
+  // At the limit, a connection of key b_ makes room by closing a_'s oldest.
+  ASSERT_TRUE(pools().TryReserve(b_.server, 3));
+  EXPECT_EQ(g_destroyed, 1);
+  EXPECT_EQ(pools().TakeIdle(a_), newest);
+  EXPECT_EQ(pools().TakeIdle(a_), middle);
+  EXPECT_EQ(pools().TakeIdle(a_), nullptr);
+  newest->Destroy();
+  middle->Destroy();
+}
+
+// Worker::ServerName (the pool key's "host:port", built once per snapshot) follows a new
+// snapshot: a stale name would put connections to the new address under the old key.
+TEST_F(BackendPoolTest, ServerNamesFollowTheSnapshot) {
+  auto rt = std::make_shared<Runtime>();
+  Cluster c;
+  Server s;
+  s.host = "10.0.0.1";
+  s.port = 3306;
+  c.servers = {s};
+  rt->clusters.push_back(c);
+  rt->version = 1;
+  shared_.runtime.Publish(rt);
+  EXPECT_EQ(worker_->ServerName(0, 0), "10.0.0.1:3306");
+  auto next = std::make_shared<Runtime>(*rt);
+  next->clusters[0].servers[0].port = 3307;
+  next->clusters[0].servers.push_back(s);
+  next->version = 2;
+  shared_.runtime.Publish(next);
+  EXPECT_EQ(worker_->ServerName(0, 0), "10.0.0.1:3307");
+  EXPECT_EQ(worker_->ServerName(0, 1), "10.0.0.1:3306");
+}
+
 }  // namespace
 }  // namespace sluice
