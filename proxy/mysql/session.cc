@@ -55,13 +55,19 @@ MysqlSession::~MysqlSession() {
 }
 
 MysqlSession::InFlight& MysqlSession::cur() {
-  if (!cur_)
+  if (!cur_) {
     cur_ =
         worker_->blocks().New<InFlight>(static_cast<ResultForwarder::Callbacks*>(this), &client_);
+    // The payload comes with the command (ProcessClientInput takes a spare for it).
+    worker_->mysql_state().TakeSpare(&cur_->cmd.digest);
+  }
   return *cur_;
 }
 
 void MysqlSession::ReleaseInFlight() {
+  if (!cur_) return;
+  worker_->mysql_state().GiveSpare(&cur_->cmd.payload);
+  worker_->mysql_state().GiveSpare(&cur_->cmd.digest);
   worker_->blocks().Delete(cur_);
   cur_ = nullptr;
 }
@@ -163,13 +169,21 @@ void MysqlSession::ProcessClientInput() {
   while (phase_ == Phase::kIdle) {
     // The previous command is over: its payload's room takes the next one (no allocation
     // per statement; the payload returns to the command in Dispatch).
-    std::string payload = std::move(cur().cmd.payload);
+    // An idle session borrows no state until a whole command is there.
+    std::string payload;
+    if (cur_)
+      payload = std::move(cur_->cmd.payload);
+    else
+      worker_->mysql_state().TakeSpare(&payload);
     payload.clear();
     size_t consumed = 0;
     bool too_big = false;
     uint8_t next_seq = 1;
     if (!TakeClientCommand(&payload, &consumed, &too_big, &next_seq)) {
-      cur().cmd.payload = std::move(payload);
+      if (cur_)
+        cur_->cmd.payload = std::move(payload);
+      else
+        worker_->mysql_state().GiveSpare(&payload);
       if (too_big) {
         SendErr(mysql::ER_NET_PACKET_TOO_LARGE, mysql::ER_NET_PACKET_TOO_LARGE.message, next_seq);
         Close();

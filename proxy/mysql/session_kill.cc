@@ -130,10 +130,11 @@ void MysqlSession::PublishState() {
     NoteBackend(backend_ ? backend_->server() : std::string_view(),
                 backend_ ? backend_->thread_id() : 0);
   bool new_command = false;
-  if (!PhaseChanged(p, &cur().cmd.start_us, &new_command)) return;
-  const std::string* digest = nullptr;
-  if (new_command) {
-    digest = cur().cmd.stmt ? &cur().cmd.stmt->digest : &cur().cmd.digest;
+  if (PhaseChanged(p, cur_ ? &cur_->cmd.start_us : nullptr, &new_command)) {
+    const std::string* digest = nullptr;
+    if (new_command) digest = cur_->cmd.stmt ? &cur_->cmd.stmt->digest : &cur_->cmd.digest;
+    // The schema is the login's until the first statement, then the statement's.
+    NotePhase(p, digest, new_command || p == SessionPhase::kIdle ? &want_.schema : nullptr);
   }
   // The end of a callback: an idle session gives its command's state back.
   if ((phase_ == Phase::kIdle || phase_ == Phase::kLogin) && !in_forward_) ReleaseInFlight();

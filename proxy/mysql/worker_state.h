@@ -23,6 +23,23 @@ struct BackendGreeting {
 
 class MysqlWorkerState {
  public:
+  // Spare string buffers of finished commands (payload, digest) for the next command of any
+  // session: a statement's state goes back to the worker's BlockPool when its session is
+  // idle, and its strings would be freed and allocated again per statement. At most
+  // kSpareStrings, each at most kSpareCapacity bytes, so the stash stays small.
+  static constexpr size_t kSpareStrings = 64;
+  static constexpr size_t kSpareCapacity = 1024;
+  void TakeSpare(std::string* s) {
+    if (spare_.empty()) return;
+    s->swap(spare_.back());
+    spare_.pop_back();
+    s->clear();
+  }
+  void GiveSpare(std::string* s) {
+    if (s->capacity() <= 15 || s->capacity() > kSpareCapacity || spare_.size() >= kSpareStrings)
+      return;
+    spare_.push_back(std::move(*s));
+  }
   // A client statement with this text came into being / went (closed, its session reset
   // or closed). Release returns true when no client of this worker uses the text any
   // more: then no backend connection of the worker needs it (ForgetStatement).
@@ -47,6 +64,7 @@ class MysqlWorkerState {
   std::unordered_map<std::string, uint32_t> stmt_refs_;
   std::unordered_set<MysqlBackend*> backends_;
   std::vector<BackendGreeting> greetings_;  // by cluster index; version "" = not known
+  std::vector<std::string> spare_;
 };
 
 }  // namespace sluice::mysqlproxy
