@@ -13,40 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/counting_new.h"
 #include "tests/unit/mysql_point_select.h"
-
-namespace {
-std::atomic<uint64_t> g_news{0};
-
-// Out of line, so that the compiler does not pair the malloc and free it sees (-Werror).
-[[gnu::noinline]] void* CountedNew(size_t n) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void CountedDelete(void* p) noexcept {
-  std::free(p);
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  return CountedNew(n);
-}
-void* operator new[](size_t n) {
-  return CountedNew(n);
-}
-void operator delete(void* p) noexcept {
-  CountedDelete(p);
-}
-void operator delete[](void* p) noexcept {
-  CountedDelete(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  CountedDelete(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-  CountedDelete(p);
-}
 
 namespace sluice::mysqlproxy {
 namespace {
@@ -69,7 +37,7 @@ void BM_PointSelectExecute(benchmark::State& state) {
   std::vector<std::string> requests;
   for (int64_t id = 0; id < 64; ++id) requests.push_back(Execute(1, id + 1, false));
   for (int i = 0; i < 16; ++i) s.RoundTrip(requests[i % 64]);  // warm the buffers
-  uint64_t news = g_news.load();
+  uint64_t news = sluice::testing::CountingNew::calls().load();
   size_t i = 0;
   for (auto _ : state) {
     if (!s.RoundTrip(requests[i++ % 64])) {
@@ -77,7 +45,7 @@ void BM_PointSelectExecute(benchmark::State& state) {
       return;
     }
   }
-  Report(state, g_news.load() - news);
+  Report(state, sluice::testing::CountingNew::calls().load() - news);
 }
 BENCHMARK(BM_PointSelectExecute);
 
@@ -90,7 +58,7 @@ void BM_PointSelectQuery(benchmark::State& state) {
   std::vector<std::string> requests;
   for (int64_t id = 0; id < 64; ++id) requests.push_back(point_select::Query(id + 1));
   for (int i = 0; i < 16; ++i) s.RoundTrip(requests[i % 64]);
-  uint64_t news = g_news.load();
+  uint64_t news = sluice::testing::CountingNew::calls().load();
   size_t i = 0;
   for (auto _ : state) {
     if (!s.RoundTrip(requests[i++ % 64])) {
@@ -98,7 +66,7 @@ void BM_PointSelectQuery(benchmark::State& state) {
       return;
     }
   }
-  Report(state, g_news.load() - news);
+  Report(state, sluice::testing::CountingNew::calls().load() - news);
 }
 BENCHMARK(BM_PointSelectQuery);
 

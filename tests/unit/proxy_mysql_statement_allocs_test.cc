@@ -13,39 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/counting_new.h"
 #include "tests/unit/mysql_point_select.h"
-
-namespace {
-std::atomic<uint64_t> g_news{0};
-
-[[gnu::noinline]] void* CountedNew(size_t n) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void CountedDelete(void* p) noexcept {
-  std::free(p);
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  return CountedNew(n);
-}
-void* operator new[](size_t n) {
-  return CountedNew(n);
-}
-void operator delete(void* p) noexcept {
-  CountedDelete(p);
-}
-void operator delete[](void* p) noexcept {
-  CountedDelete(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  CountedDelete(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-  CountedDelete(p);
-}
 
 namespace sluice::mysqlproxy {
 namespace {
@@ -59,23 +28,23 @@ uint64_t FewestPerWindow(Session& s, const std::vector<std::string>& requests) {
   for (size_t i = 0; i < 16; ++i) EXPECT_TRUE(s.RoundTrip(requests[i % requests.size()]));
   uint64_t fewest = UINT64_MAX;
   for (int w = 0; w < 3; ++w) {
-    uint64_t before = g_news.load();
+    uint64_t before = sluice::testing::CountingNew::calls().load();
     for (size_t i = 0; i < 50; ++i) {
       if (!s.RoundTrip(requests[i % requests.size()])) {
         ADD_FAILURE() << "no answer to statement " << i;
         return UINT64_MAX;
       }
     }
-    fewest = std::min(fewest, g_news.load() - before);
+    fewest = std::min(fewest, sluice::testing::CountingNew::calls().load() - before);
   }
   return fewest;
 }
 
 TEST(MysqlStatementAllocs, CountingSeesAllocations) {
-  uint64_t before = g_news.load();
+  uint64_t before = sluice::testing::CountingNew::calls().load();
   auto* p = new std::string(100, 'x');
   delete p;
-  EXPECT_GE(g_news.load() - before, 2u);
+  EXPECT_GE(sluice::testing::CountingNew::calls().load() - before, 2u);
 }
 
 // Before: the command's payload copied out of the client buffer, RewriteExecute's copy of
