@@ -22,9 +22,21 @@ namespace {
 using point_select::Execute;
 using point_select::Session;
 
-void Report(benchmark::State& state, uint64_t news) {
+// Runs REQUESTS round-robin through S, one per iteration (warm first), and reports the
+// allocations per statement.
+void Run(benchmark::State& state, Session& s, const std::vector<std::string>& requests) {
+  for (size_t i = 0; i < 16; ++i) s.RoundTrip(requests[i % requests.size()]);  // warm buffers
+  uint64_t news = sluice::testing::CountingNew::calls().load();
+  size_t i = 0;
+  for (auto _ : state) {
+    if (!s.RoundTrip(requests[i++ % requests.size()])) {
+      state.SkipWithError("no answer");
+      return;
+    }
+  }
   state.counters["allocs_per_stmt"] =
-      benchmark::Counter(static_cast<double>(news), benchmark::Counter::kAvgIterations);
+      benchmark::Counter(static_cast<double>(sluice::testing::CountingNew::calls().load() - news),
+                         benchmark::Counter::kAvgIterations);
 }
 
 void BM_PointSelectExecute(benchmark::State& state) {
@@ -36,16 +48,7 @@ void BM_PointSelectExecute(benchmark::State& state) {
   // Requests built up front: the loop allocates nothing of its own.
   std::vector<std::string> requests;
   for (int64_t id = 0; id < 64; ++id) requests.push_back(Execute(1, id + 1, false));
-  for (int i = 0; i < 16; ++i) s.RoundTrip(requests[i % 64]);  // warm the buffers
-  uint64_t news = sluice::testing::CountingNew::calls().load();
-  size_t i = 0;
-  for (auto _ : state) {
-    if (!s.RoundTrip(requests[i++ % 64])) {
-      state.SkipWithError("no answer");
-      return;
-    }
-  }
-  Report(state, sluice::testing::CountingNew::calls().load() - news);
+  Run(state, s, requests);
 }
 BENCHMARK(BM_PointSelectExecute);
 
@@ -57,16 +60,7 @@ void BM_PointSelectQuery(benchmark::State& state) {
   }
   std::vector<std::string> requests;
   for (int64_t id = 0; id < 64; ++id) requests.push_back(point_select::Query(id + 1));
-  for (int i = 0; i < 16; ++i) s.RoundTrip(requests[i % 64]);
-  uint64_t news = sluice::testing::CountingNew::calls().load();
-  size_t i = 0;
-  for (auto _ : state) {
-    if (!s.RoundTrip(requests[i++ % 64])) {
-      state.SkipWithError("no answer");
-      return;
-    }
-  }
-  Report(state, sluice::testing::CountingNew::calls().load() - news);
+  Run(state, s, requests);
 }
 BENCHMARK(BM_PointSelectQuery);
 
