@@ -27,7 +27,6 @@ struct ShadowStatement {
   // other on the shadow).
   bool ends_txn = false;
   uint64_t ticket = 0;  // its place in the mirror's write order (write_order.h), or 0
-  uint64_t after = 0;   // ... and the last ticket taken when it was sent to the source
 };
 
 class ShadowQueue {

@@ -20,22 +20,22 @@ uint64_t WriteOrder::Take(int worker) {
   return t;
 }
 
-bool WriteOrder::Advance(uint64_t t) {
+int WriteOrder::Done(uint64_t t) {
   Slot(t).fetch_or(1);
   // Advance over every done ticket. Several threads may do this at once; the
-  // compare-exchange lets each step happen once. Sequentially consistent with WantWake and
-  // the waiter's Reached: either the waiter sees the new mark, or Done sees its request.
+  // compare-exchange lets each step happen once.
   uint64_t d = done_.load();
-  bool moved = false;
   for (;;) {
     uint64_t s = Slot(d + 1).load();
     if ((s >> kTicketShift) != d + 1 || !(s & 1)) break;
-    if (done_.compare_exchange_weak(d, d + 1)) {
-      ++d;
-      moved = true;
-    }  // else d holds the newer value
+    if (done_.compare_exchange_weak(d, d + 1)) ++d;  // else d holds the newer value
   }
-  return moved;
+  // The next ticket's worker, when it is taken and pending. Sequentially consistent with
+  // Take's store and the waiter's MayRun: either its worker sees the advance in MayRun, or
+  // this sees its slot and wakes it.
+  uint64_t s = Slot(d + 1).load();
+  if ((s >> kTicketShift) == d + 1 && !(s & 1)) return static_cast<int>((s >> 1) & 0x7fff);
+  return -1;
 }
 
 WriteOrders::~WriteOrders() {

@@ -118,21 +118,14 @@ void ShadowSession::RecordUnpaired(mirror::Outcome source) {
 
 void ShadowSession::SendNext() {
   while (ready_ && !busy_ && !cut_ && !queue_.empty()) {
-    if (const mirror::ShadowStatement& f = queue_.front();
-        f.ticket && !order_waited_ && !p_.order->Reached(f.after)) {
-      // A write the source answered before this one was sent has not run on the shadow. The wait
+    if (uint64_t t = queue_.front().ticket; t && !order_waited_ && !p_.order->MayRun(t)) {
+      // A write the source answered before this one has not run on the shadow yet. The wait
       // is bounded: where the shadow takes locks the source did not (a schema change that
       // makes an UPDATE scan), a write can wait on the shadow for a transaction whose next
       // write waits for it here; after kOrderWaitMs it goes out of order instead.
       if (!waiting_) {
         waiting_ = true;
         worker_->shadow_waiters().Add(this);
-      }
-      p_.order->WantWake(worker_->index());
-      if (p_.order->Reached(f.after)) {  // done meanwhile, before the request was seen
-        worker_->shadow_waiters().Remove(this);
-        waiting_ = false;
-        continue;
       }
       // Armed once per wait (a wake-up that was not yet its turn keeps the first bound).
       if (!evtimer_pending(timer_, nullptr)) {
@@ -157,13 +150,13 @@ void ShadowSession::Resume() {
 }
 
 void ShadowSession::FinishTicket(uint64_t t) {
-  p_.order->Done(t, [this](int w) {
-    if (w == worker_->index()) {
-      worker_->shadow_waiters().Wake();
-    } else if (static_cast<size_t>(w) < worker_->shared()->workers.size()) {
-      worker_->shared()->workers[w]->Post([](Worker* other) { other->shadow_waiters().Wake(); });
-    }
-  });
+  int w = p_.order->Done(t);
+  if (w < 0) return;
+  if (w == worker_->index()) {
+    worker_->shadow_waiters().Wake();
+  } else if (static_cast<size_t>(w) < worker_->shared()->workers.size()) {
+    worker_->shared()->workers[w]->Post([](Worker* other) { other->shadow_waiters().Wake(); });
+  }
 }
 
 void ShadowSession::Ready() {

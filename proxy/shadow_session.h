@@ -86,9 +86,6 @@ class ShadowSession {
   }
   // ShadowWaiters: its turn in the write order may have come.
   void Resume();
-  // What a write sent to the source now notes as its `after` (the last ticket taken: every
-  // write the source answered by now); 0 without an order.
-  uint64_t OrderMark() const { return p_.order ? p_.order->taken() : 0; }
   size_t queued_bytes() const { return queue_.bytes(); }
   size_t max_bytes() const { return p_.max_bytes; }
   size_t queued() const { return queue_.size(); }

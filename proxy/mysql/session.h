@@ -92,7 +92,6 @@ class MysqlSession final : public SessionCore,
     std::string digest;  // COM_QUERY: digest of the text (prepared: in ClientStmt)
     uint64_t digest_hash = 0;
     bool causal_failed = false;  // a replica lacked the causal target: route to the primary
-    uint64_t order_after = 0;    // mirrored: the write order's mark when it went to the source
   };
   // What a command in flight needs and an idle session does not. Borrowed from the
   // worker's BlockPool on first use (cur()) and given back at the end of the first callback

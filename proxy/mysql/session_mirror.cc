@@ -47,7 +47,6 @@ void MysqlSession::MirrorCommand(bool was_infile) {
       cur().cmd.code == mysql::COM_STMT_PREPARE ? next_stmt_id_ - 1 : cur().cmd.client_stmt_id;
   s.expects_response = mysql::CommandExpectsResponse(cur().cmd.code);
   s.record = cur().cmd.code == mysql::COM_QUERY || cur().cmd.code == mysql::COM_STMT_EXECUTE;
-  s.after = cur().cmd.order_after;
   s.ends_txn = cur().cmd.info.txn == routing::TxnOp::kCommit ||
                cur().cmd.info.txn == routing::TxnOp::kRollback;
   if (s.record) {

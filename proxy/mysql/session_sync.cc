@@ -107,7 +107,6 @@ void MysqlSession::RunNextSyncStep() {
 }
 
 void MysqlSession::SendClientCommand() {
-  if (ShadowSession* sh = shadow()) cur().cmd.order_after = sh->OrderMark();
   phase_ = Phase::kForwarding;
   if (mysql::CommandExpectsResponse(cur().cmd.code)) {
     cur().tracker.Begin(cur().cmd.code, backend_->caps());

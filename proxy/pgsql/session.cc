@@ -377,7 +377,6 @@ void PgSession::OnStatement(const StatementInfo& info, std::string_view text, co
   if (!names_segment || s.named) return;
   s.named = true;
   s.start_us = MonotonicUs();
-  if (ShadowSession* sh = shadow()) s.order_after = sh->OrderMark();
   s.command = info.command;
   if (cs) {
     s.digest = cs->digest;
@@ -405,7 +404,6 @@ void SegmentStat::Reset() {
   named = false;
   writes = false;
   ends_txn = false;
-  order_after = 0;
   mirrored.clear();
   if (mirrored.capacity() > 4096) std::string().swap(mirrored);  // a large one is let go
 }

@@ -36,10 +36,9 @@ struct SegmentStat {
   uint64_t digest_hash = 0;
   int64_t start_us = 0;
   bool named = false;
-  bool writes = false;       // a statement of it writes (the mirror: not replayed when refused)
-  bool ends_txn = false;     // a statement of it is a COMMIT or ROLLBACK (the mirror's write order)
-  uint64_t order_after = 0;  // mirrored: the write order's mark when it went to the source
-  std::string mirrored;      // a mirrored session: its client messages, as forwarded
+  bool writes = false;    // a statement of it writes (the mirror: not replayed when refused)
+  bool ends_txn = false;  // a statement of it is a COMMIT or ROLLBACK (the mirror's write order)
+  std::string mirrored;   // a mirrored session: its client messages, as forwarded
   // Empty again, keeping the strings' buffers (a segment's stat is reused, not allocated).
   void Reset();
 };

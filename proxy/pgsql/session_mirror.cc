@@ -91,7 +91,6 @@ void PgSession::MirrorSegment(char status) {
   s.bytes = std::move(seg.mirrored);
   s.record = seg.named;
   s.ends_txn = seg.ends_txn;
-  s.after = seg.order_after;
   bool error = segment_error_ || cur().src_outcome.failed();
   if (s.record) {
     s.source = sh->NextSourceOutcome();

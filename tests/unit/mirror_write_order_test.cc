@@ -1,7 +1,7 @@
 // The mirror's write order (mirror/write_order.h): tickets in the order the source answered,
-// done through in order even when finished out of order, an advance wakes the workers that
-// asked, the ring refuses at half its capacity, and two threads taking and finishing tickets
-// at once never see one done through before its predecessors.
+// a write may run once every smaller ticket is done, the worker of the next pending ticket is
+// named to be woken, the ring refuses at half its capacity, and two threads taking and
+// finishing tickets at once never run one before its predecessors.
 #include "mirror/write_order.h"
 
 #include <gtest/gtest.h>
@@ -16,60 +16,43 @@
 namespace sluice::mirror {
 namespace {
 
-void NoWake(int) {}
-
-TEST(WriteOrder, TicketsAreDoneThroughInOrder) {
+TEST(WriteOrder, AWriteRunsOnceEveryEarlierTicketIsDone) {
   WriteOrder o(1);
   EXPECT_EQ(o.Take(0), 1u);
   EXPECT_EQ(o.Take(1), 2u);
   EXPECT_EQ(o.Take(0), 3u);
-  EXPECT_TRUE(o.Reached(0));  // a write sent before any was answered waits for nothing
-  EXPECT_FALSE(o.Reached(1));
-  o.Done(1, NoWake);
-  EXPECT_TRUE(o.Reached(1));
-  EXPECT_FALSE(o.Reached(2));
+  EXPECT_TRUE(o.MayRun(1));
+  EXPECT_FALSE(o.MayRun(2));
+  EXPECT_FALSE(o.MayRun(3));
+  EXPECT_EQ(o.Done(1), 1);  // ticket 2 is worker 1's: wake it
+  EXPECT_TRUE(o.MayRun(2));
+  EXPECT_FALSE(o.MayRun(3));
   // Done out of order (its session was cut): nothing moves until 2 is done.
-  o.Done(3, NoWake);
+  EXPECT_EQ(o.Done(3), 1);
   EXPECT_EQ(o.done_through(), 1u);
-  o.Done(2, NoWake);
+  EXPECT_EQ(o.Done(2), -1);  // 2 and 3 done, no ticket 4 yet
   EXPECT_EQ(o.done_through(), 3u);
-  EXPECT_TRUE(o.Reached(3));
   EXPECT_EQ(o.Take(5), 4u);
-}
-
-TEST(WriteOrder, AnAdvanceWakesTheWorkersThatAskedOnce) {
-  WriteOrder o(1);
-  uint64_t a = o.Take(0), b = o.Take(0), c = o.Take(0);
-  std::vector<int> woken;
-  auto wake = [&](int w) { woken.push_back(w); };
-  o.WantWake(1);
-  o.WantWake(3);
-  o.Done(b, wake);  // out of order: the mark does not move, nobody is woken
-  EXPECT_TRUE(woken.empty());
-  o.Done(a, wake);  // moves through b
-  EXPECT_EQ(woken, (std::vector<int>{1, 3}));
-  woken.clear();
-  o.Done(c, wake);  // nobody asked again
-  EXPECT_TRUE(woken.empty());
+  EXPECT_TRUE(o.MayRun(4));
 }
 
 TEST(WriteOrder, RefusesAtHalfItsCapacityAndTakesAgainOnceOneIsDone) {
   WriteOrder o(1, 8);
   for (uint64_t t = 1; t <= 4; ++t) EXPECT_EQ(o.Take(0), t);
   EXPECT_EQ(o.Take(0), 0u);  // four pending: full
-  o.Done(1, NoWake);
+  o.Done(1);
   EXPECT_EQ(o.Take(0), 5u);
   // The ring wraps: tickets 9.. reuse the slots of 1.., and stay in order.
-  for (uint64_t t = 2; t <= 5; ++t) o.Done(t, NoWake);
+  for (uint64_t t = 2; t <= 5; ++t) o.Done(t);
   for (uint64_t t = 6; t <= 9; ++t) EXPECT_EQ(o.Take(0), t);
-  EXPECT_TRUE(o.Reached(5));
-  EXPECT_FALSE(o.Reached(8));
-  for (uint64_t t = 6; t <= 8; ++t) o.Done(t, NoWake);
-  EXPECT_TRUE(o.Reached(8));
+  EXPECT_TRUE(o.MayRun(6));
+  EXPECT_FALSE(o.MayRun(9));
+  for (uint64_t t = 6; t <= 8; ++t) o.Done(t);
+  EXPECT_TRUE(o.MayRun(9));
 }
 
-// Two threads, each a worker: take a ticket, wait until every earlier ticket is done (the
-// strictest `after`), check that it is, finish it. 20,000 tickets, bounded by a 60 s deadline.
+// Two threads, each a worker: take a ticket, wait for its turn, check that every earlier
+// ticket is done, finish it. 20,000 tickets, bounded by a 60 s deadline.
 TEST(WriteOrder, TwoWorkersNeverRunATicketBeforeItsPredecessors) {
   WriteOrder o(1, 1 << 10);
   std::atomic<uint64_t> finished{0};  // tickets finished, all threads
@@ -82,10 +65,10 @@ TEST(WriteOrder, TwoWorkersNeverRunATicketBeforeItsPredecessors) {
         refused.fetch_add(1);
         continue;
       }
-      while (!o.Reached(t - 1) && MonotonicMs() < deadline) std::this_thread::yield();
+      while (!o.MayRun(t) && MonotonicMs() < deadline) std::this_thread::yield();
       if (finished.load() != t - 1) early.fetch_add(1);
       finished.fetch_add(1);
-      o.Done(t, NoWake);
+      o.Done(t);
     }
   };
   std::thread a(work, 0), b(work, 1);

@@ -8,7 +8,6 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,17 +39,14 @@ class FakeShadow : public ShadowSession {
   void LoggedIn() { Ready(); }
   void AnswerFront() { Answered(mirror::Outcome{}); }
   // A statement as a client session pushes it once the source answered: a write or a read
-  // (or a COMMIT), sent to the source after every write answered so far unless AFTER says
-  // which was the last.
-  void Source(const std::string& text, bool write, bool ends_txn = false,
-              std::optional<uint64_t> after = std::nullopt) {
+  // (or a COMMIT).
+  void Source(const std::string& text, bool write, bool ends_txn = false) {
     mirror::ShadowStatement s;
     s.bytes = text;
     s.record = true;
     s.source = NextSourceOutcome();
     s.source.read = !write;
     s.ends_txn = ends_txn;
-    s.after = after.value_or(OrderMark());
     Push(std::move(s));
   }
   std::vector<std::string> sent;
@@ -115,17 +111,6 @@ TEST_F(ShadowOrderTest, AWriteWaitsForAnEarlierWriteOfAnotherSession) {
   a->AnswerFront();
   ASSERT_TRUE(RunUntil([&] { return b->sent.size() == 1; }));
   EXPECT_EQ(b->sent[0], "DELETE FROM t WHERE id = 5");
-}
-
-// Two writes in flight on the source at the same time (the second sent before the first
-// was answered) run concurrently on the shadow too: the shadow's locks order them.
-TEST_F(ShadowOrderTest, WritesInFlightTogetherOnTheSourceDoNotWait) {
-  FakeShadow* a = New(w0_.get(), /*ready=*/false);
-  FakeShadow* b = New(w0_.get());
-  uint64_t before_both = order_->taken();
-  a->Source("UPDATE t SET k = 1 WHERE id = 1", true);
-  b->Source("UPDATE t SET k = 2 WHERE id = 2", true, false, before_both);
-  EXPECT_EQ(b->sent.size(), 1u);
 }
 
 TEST_F(ShadowOrderTest, AReadDoesNotWaitForTheOrder) {
