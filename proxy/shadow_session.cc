@@ -40,7 +40,7 @@ ShadowSession::ShadowSession(Worker* w, Params p)
 }
 
 ShadowSession::~ShadowSession() {
-  if (waiting_) worker_->shadow_waiters().Remove(this);
+  StopWaiting();
   if (timer_) event_free(timer_);
 }
 
@@ -144,6 +144,12 @@ void ShadowSession::SendNext() {
   if (!busy_ && queue_.empty() && client_gone_) DeleteLater();
 }
 
+void ShadowSession::StopWaiting() {
+  if (!waiting_) return;
+  worker_->shadow_waiters().Remove(this);
+  waiting_ = false;
+}
+
 void ShadowSession::Resume() {
   waiting_ = false;
   SendNext();
@@ -211,10 +217,7 @@ void ShadowSession::Cut(mirror::CutReason why, const std::string& what) {
     if (s.ticket) FinishTicket(s.ticket);
   });
   queue_.clear();
-  if (waiting_) {
-    worker_->shadow_waiters().Remove(this);
-    waiting_ = false;
-  }
+  StopWaiting();
   busy_ = false;
   if (client_gone_) DeleteLater();
 }
@@ -227,8 +230,7 @@ void ShadowSession::ClientGone() {
 void ShadowSession::OnTimeout(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<ShadowSession*>(arg);
   if (s->waiting_) {  // the order's bound, not the answer's: the front write goes now
-    s->worker_->shadow_waiters().Remove(s);
-    s->waiting_ = false;
+    s->StopWaiting();
     s->order_waited_ = true;
     s->SendNext();
     return;

@@ -132,6 +132,8 @@ class ShadowSession {
   mirror::MirrorPartial* partial();
   void Record(const mirror::OutcomePair& pair);
   void QueueBytes(int64_t delta);  // the mirror's queue-bytes gauge follows this queue
+  // Out of the worker's ShadowWaiters, if in it.
+  void StopWaiting();
   // Ticket T is done on the shadow (or never to be sent); wakes the worker of the next one.
   void FinishTicket(uint64_t t);
 
